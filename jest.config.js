@@ -1,0 +1,26 @@
+// Test file names say what a test needs (see README "Tests"):
+//   *.test.ts        pure, no I/O
+//   *.db.test.ts     the real MariaDB/MySQL, PostgreSQL and Redis
+//   *.sink.test.ts   a sink store (MongoDB, Neo4j, Elasticsearch) through testcontainers
+//   *.browser.test.ts headless Chromium (Debian package) against a running portal
+const transform = { '^.+\\.tsx?$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
+const common = {
+  transform,
+  testEnvironment: 'node',
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  setupFiles: ['<rootDir>/test/support/setup-env.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+};
+
+/** @type {import('jest').Config} */
+module.exports = {
+  maxWorkers: 2,
+  testTimeout: 60_000,
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/**/test/**/*.test.ts'], testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.(db|sink|browser)\\.test\\.ts$'] },
+    { ...common, displayName: 'db', testMatch: ['<rootDir>/**/test/**/*.db.test.ts'] },
+    { ...common, displayName: 'sink', testMatch: ['<rootDir>/**/test/**/*.sink.test.ts'] },
+    { ...common, displayName: 'browser', testMatch: ['<rootDir>/**/test/**/*.browser.test.ts'] },
+  ],
+};

@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+import mysql from 'mysql2/promise';
+import { Client } from 'pg';
+import { serviceUrls } from './services';
+
+export interface TestDatabase {
+  name: string;
+  /** Full URL of the new database for the account that created it. */
+  url: string;
+  drop: () => Promise<void>;
+}
+
+/** A fresh name that cannot collide with another test run on the shared servers. */
+export function randomName(prefix = 'cs_t'): string {
+  return `${prefix}_${randomBytes(6).toString('hex')}`;
+}
+
+function withDatabase(adminUrl: string, db: string): string {
+  const u = new URL(adminUrl);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
+
+/** Creates an empty utf8mb4 MySQL database; `drop()` removes it (and only it). */
+export async function createMysqlDatabase(): Promise<TestDatabase> {
+  const { mysqlAdminUrl } = serviceUrls();
+  const name = randomName();
+  const conn = await mysql.createConnection({ uri: mysqlAdminUrl });
+  await conn.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  await conn.end();
+  return {
+    name,
+    url: withDatabase(mysqlAdminUrl, name),
+    drop: async () => {
+      const c = await mysql.createConnection({ uri: mysqlAdminUrl });
+      await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      await c.end();
+    },
+  };
+}
+
+/**
+ * A MySQL account limited to SELECT on one database, as the database team grants the daemon.
+ * Returns its URL; `drop()` removes the account.
+ */
+export async function createReadOnlyMysqlUser(database: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const { mysqlAdminUrl } = serviceUrls();
+  const user = randomName('cs_ro');
+  const password = randomBytes(12).toString('hex');
+  const conn = await mysql.createConnection({ uri: mysqlAdminUrl });
+  await conn.query(`CREATE USER '${user}'@'%' IDENTIFIED BY '${password}'`);
+  await conn.query(`GRANT SELECT ON \`${database}\`.* TO '${user}'@'%'`);
+  await conn.end();
+  const u = new URL(withDatabase(mysqlAdminUrl, database));
+  u.username = user;
+  u.password = password;
+  return {
+    url: u.toString(),
+    drop: async () => {
+      const c = await mysql.createConnection({ uri: mysqlAdminUrl });
+      await c.query(`DROP USER IF EXISTS '${user}'@'%'`);
+      await c.end();
+    },
+  };
+}
+
+/** Creates an empty PostgreSQL database; `drop()` terminates its sessions and removes it. */
+export async function createPostgresDatabase(): Promise<TestDatabase> {
+  const { postgresAdminUrl } = serviceUrls();
+  const name = randomName();
+  const admin = new Client({ connectionString: postgresAdminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  await admin.end();
+  return {
+    name,
+    url: withDatabase(postgresAdminUrl, name),
+    drop: async () => {
+      const c = new Client({ connectionString: postgresAdminUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}

@@ -1,0 +1,2 @@
+// Every test process runs in UTC, like the services it talks to.
+process.env.TZ = 'UTC';

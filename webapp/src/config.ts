@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { envBoolean, envPort, envUrl, logFormat, logLevel, parseEnv } from '../../lib/env-config';
+
+/** The portal's configuration, parsed once from the environment at start. */
+export const webappConfigSchema = z
+  .object({
+    /** `production` turns on JSON logs and secure cookies by default. */
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    /** HTTP port of the portal. */
+    PORT: envPort.default(3000),
+    /** The portal's read-write MySQL account, e.g. mysql://campus:secret@127.0.0.1:3306/campus. */
+    MYSQL_URL: envUrl('mysql'),
+    /** Signs the session cookie. At least 32 characters; there is no default. */
+    SESSION_SECRET: z.string().min(32, 'must be at least 32 characters (generate one: openssl rand -hex 32)'),
+    /** Send the session cookie only over HTTPS. Defaults to true in production. */
+    COOKIE_SECURE: envBoolean.optional(),
+    /** Trust X-Forwarded-* from this many proxies (for rate limiting and secure cookies). */
+    TRUST_PROXY: z.coerce.number().int().min(0).default(0),
+    /** Login attempts allowed per client per 15 minutes. */
+    LOGIN_RATE_LIMIT: z.coerce.number().int().min(1).default(10),
+    /** bcrypt cost factor for new password hashes. */
+    BCRYPT_ROUNDS: z.coerce.number().int().min(4).max(15).default(12),
+    LOG_LEVEL: logLevel.default('info'),
+    /** `json` or `pretty`; defaults to json in production, pretty elsewhere. */
+    LOG_FORMAT: logFormat.optional(),
+  })
+  .transform((env) => ({
+    env: env.NODE_ENV,
+    port: env.PORT,
+    mysqlUrl: env.MYSQL_URL,
+    sessionSecret: env.SESSION_SECRET,
+    cookieSecure: env.COOKIE_SECURE ?? env.NODE_ENV === 'production',
+    trustProxy: env.TRUST_PROXY,
+    loginRateLimit: env.LOGIN_RATE_LIMIT,
+    bcryptRounds: env.BCRYPT_ROUNDS,
+    log: { level: env.LOG_LEVEL, format: env.LOG_FORMAT ?? (env.NODE_ENV === 'production' ? 'json' : 'pretty') } as const,
+  }));
+
+export type WebappConfig = z.infer<typeof webappConfigSchema>;
+
+export function loadWebappConfig(env: NodeJS.ProcessEnv): WebappConfig {
+  return parseEnv(webappConfigSchema, env, 'the portal (webapp)');
+}

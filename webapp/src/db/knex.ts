@@ -1,0 +1,25 @@
+import knex, { type Knex } from 'knex';
+
+/**
+ * The portal's knex instance over mysql2. The session runs in UTC and DATETIME values are read
+ * as UTC, so a schedule's wall-clock time round-trips unchanged and is shown as stored.
+ */
+export function createKnex(mysqlUrl: string, pool: { min: number; max: number } = { min: 0, max: 10 }): Knex {
+  return knex({
+    client: 'mysql2',
+    connection: {
+      uri: mysqlUrl,
+      timezone: 'Z',
+      charset: 'utf8mb4',
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      decimalNumbers: false,
+    } as Knex.MySql2ConnectionConfig,
+    pool: {
+      ...pool,
+      afterCreate(conn: { query: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) {
+        conn.query("SET time_zone = '+00:00'", (err) => done(err, conn));
+      },
+    },
+  });
+}

@@ -1,0 +1,63 @@
+import type { Request, Response } from 'express';
+import type { Knex } from 'knex';
+import { AppError } from '../../../../lib/app-error';
+import { portalError } from '../../errors';
+import { EQUIPMENT, findCourse, listDepartments, searchCatalogue } from '../../repositories/courses-repository';
+import { catalogueQuerySchema, saveCourse } from '../../use-cases/courses';
+import { setFlash } from '../flash';
+
+const EMPTY_FORM = { department_id: '', code: '', title: '', description: '', credits: '5', year: String(new Date().getUTCFullYear()), semester: '1', capacity: '30', required_equipment: [] as string[] };
+
+export function adminCourseHandlers(db: Knex) {
+  async function renderForm(res: Response, status: number, courseId: number | undefined, form: Record<string, unknown>, errors: Record<string, string> = {}): Promise<void> {
+    const eq = form.required_equipment;
+    const values = { ...form, required_equipment: Array.isArray(eq) ? eq : eq ? [eq] : [] };
+    res.status(status).render('admin/course-form', { title: courseId ? 'Edit course' : 'New course', courseId, values, errors, departments: await listDepartments(db), equipment: EQUIPMENT });
+  }
+
+  async function save(req: Request, res: Response, id: number | undefined): Promise<void> {
+    try {
+      const savedId = await saveCourse(db, id, req.body ?? {});
+      setFlash(req, 'success', id ? 'Course saved.' : 'Course created.');
+      res.redirect(303, `/admin/courses/${savedId}/edit`);
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'VALIDATION_FAILED') {
+        return renderForm(res, 400, id, req.body ?? {}, (err.details.fields as Record<string, string>) ?? {});
+      }
+      throw err;
+    }
+  }
+
+  function idParam(req: Request): number {
+    const id = Number(req.params.id);
+    if (!Number.isInteger(id) || id <= 0) throw portalError('NOT_FOUND', 'That course does not exist.');
+    return id;
+  }
+
+  return {
+    async list(req: Request, res: Response): Promise<void> {
+      const filter = catalogueQuerySchema.parse(req.query);
+      const page = filter.page ?? 1;
+      const result = await searchCatalogue(db, { q: filter.q, page, pageSize: 50 });
+      res.render('admin/courses', { title: 'Manage courses', filter, page, pages: Math.max(1, Math.ceil(result.total / 50)), courses: result.rows });
+    },
+    newForm: (_req: Request, res: Response) => renderForm(res, 200, undefined, EMPTY_FORM),
+    create: (req: Request, res: Response) => save(req, res, undefined),
+    async editForm(req: Request, res: Response): Promise<void> {
+      const course = await findCourse(db, idParam(req));
+      if (!course) throw portalError('NOT_FOUND', 'That course does not exist.');
+      await renderForm(res, 200, course.id, {
+        department_id: String(course.departmentId),
+        code: course.code,
+        title: course.title,
+        description: course.description ?? '',
+        credits: course.credits,
+        year: String(course.year),
+        semester: String(course.semester),
+        capacity: String(course.capacity),
+        required_equipment: course.requiredEquipment,
+      });
+    },
+    update: (req: Request, res: Response) => save(req, res, idParam(req)),
+  };
+}

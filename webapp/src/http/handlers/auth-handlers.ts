@@ -1,0 +1,42 @@
+import type { Request, Response } from 'express';
+import type { Knex } from 'knex';
+import { verifyLogin } from '../../use-cases/accounts';
+import { setFlash } from '../flash';
+import { safeNext } from '../guards';
+
+export function homePath(role: string | undefined): string {
+  if (role === 'staff') return '/admin/courses';
+  if (role === 'operator') return '/courses';
+  return '/courses';
+}
+
+export function authHandlers(db: Knex) {
+  return {
+    showLogin(req: Request, res: Response): void {
+      if (req.session.user) return res.redirect(homePath(req.session.user.role));
+      res.render('login', { title: 'Log in', username: '', next: safeNext(req.query.next) ?? '', error: undefined });
+    },
+
+    async login(req: Request, res: Response): Promise<void> {
+      const username = typeof req.body?.username === 'string' ? req.body.username.trim() : '';
+      const password = typeof req.body?.password === 'string' ? req.body.password : '';
+      const next = safeNext(req.body?.next);
+      const account = username && password ? await verifyLogin(db, username, password) : undefined;
+      if (!account) {
+        res.status(401).render('login', { title: 'Log in', username, next: next ?? '', error: 'Wrong username or password.' });
+        return;
+      }
+      // A new session id on login, so a session id planted before login is worth nothing after.
+      await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
+      req.session.user = { accountId: account.id, username: account.username, role: account.role, studentId: account.studentId };
+      setFlash(req, 'success', `Welcome, ${account.username}.`);
+      res.redirect(next ?? homePath(account.role));
+    },
+
+    async logout(req: Request, res: Response): Promise<void> {
+      await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
+      res.clearCookie('campus.sid');
+      res.redirect('/login');
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import type { Request, Response } from 'express';
+import type { Knex } from 'knex';
+import { AppError } from '../../../../lib/app-error';
+import { listDepartments, listTerms, searchCatalogue } from '../../repositories/courses-repository';
+import { catalogueQuerySchema } from '../../use-cases/courses';
+import { drop, enroll } from '../../use-cases/enrollment';
+import { setFlash } from '../flash';
+import { currentStudent, safeNext } from '../guards';
+
+const PAGE_SIZE = 20;
+
+function courseId(req: Request): number {
+  const id = Number(req.params.id);
+  return Number.isInteger(id) && id > 0 ? id : 0;
+}
+
+export function courseHandlers(db: Knex, now: () => Date) {
+  /** Enroll and drop share this: run the use case, flash its outcome, go back to the page. */
+  async function changeEnrollment(req: Request, res: Response, action: typeof enroll, verb: string): Promise<void> {
+    const student = currentStudent(req);
+    const back = safeNext(req.body?.back) ?? '/courses';
+    try {
+      const course = await action({ db, now }, student.studentId, courseId(req));
+      setFlash(req, 'success', `${verb} ${course.code} ${course.title}.`);
+    } catch (err) {
+      if (!(err instanceof AppError) || err.status >= 500) throw err;
+      setFlash(req, 'error', err.message);
+    }
+    res.redirect(303, back);
+  }
+
+  return {
+    async catalogue(req: Request, res: Response): Promise<void> {
+      const filter = catalogueQuerySchema.parse(req.query);
+      const page = filter.page ?? 1;
+      const user = req.session.user;
+      const [result, departments, terms] = await Promise.all([
+        searchCatalogue(db, { q: filter.q, year: filter.year, semester: filter.semester, departmentId: filter.department, page, pageSize: PAGE_SIZE, studentId: user?.studentId }),
+        listDepartments(db),
+        listTerms(db),
+      ]);
+      const pages = Math.max(1, Math.ceil(result.total / PAGE_SIZE));
+      res.render('courses', { title: 'Course catalogue', back: req.originalUrl, filter, page, pages, total: result.total, courses: result.rows, departments, terms, isStudent: user?.studentId != null });
+    },
+
+    enroll: (req: Request, res: Response) => changeEnrollment(req, res, enroll, 'You are enrolled in'),
+    drop: (req: Request, res: Response) => changeEnrollment(req, res, drop, 'You dropped'),
+  };
+}

@@ -1,0 +1,38 @@
+import 'dotenv/config';
+import { createLogger } from '../../lib/logger';
+import { createApp } from './app';
+import { loadWebappConfig } from './config';
+import { createKnex } from './db/knex';
+import { migrateMysql } from './db/migrate';
+
+/** Starts the portal: validate config, migrate MySQL, listen; stop cleanly on SIGTERM/SIGINT. */
+async function main(): Promise<void> {
+  const config = loadWebappConfig(process.env);
+  const logger = createLogger({ ...config.log, service: 'webapp' });
+  const applied = await migrateMysql(config.mysqlUrl);
+  if (applied.length > 0) logger.info('applied MySQL migrations', { applied });
+  const db = createKnex(config.mysqlUrl);
+  const { app, close } = createApp({ db, logger, ...config });
+  const server = app.listen(config.port, () => logger.info(`portal listening on http://localhost:${config.port}`));
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    logger.info('stopping portal', { signal });
+    const timer = setTimeout(() => process.exit(1), 10_000).unref();
+    server.close(async () => {
+      await close();
+      await db.destroy();
+      clearTimeout(timer);
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

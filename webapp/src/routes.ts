@@ -1,0 +1,50 @@
+import { Router } from 'express';
+import type { Knex } from 'knex';
+import { rateLimit } from 'express-rate-limit';
+import { portalError } from './errors';
+import { requireLogin, requireRole } from './http/guards';
+import { adminCourseHandlers } from './http/handlers/admin-course-handlers';
+import { authHandlers, homePath } from './http/handlers/auth-handlers';
+import { courseHandlers } from './http/handlers/course-handlers';
+import { studentHandlers } from './http/handlers/student-handlers';
+
+export interface RouteDeps {
+  db: Knex;
+  now: () => Date;
+  loginRateLimit: number;
+}
+
+/** The portal's route table: every URL, its guard and its handler, in one place. */
+export function routes(deps: RouteDeps): Router {
+  const { db, now } = deps;
+  const auth = authHandlers(db);
+  const courses = courseHandlers(db, now);
+  const student = studentHandlers(db, now);
+  const admin = adminCourseHandlers(db);
+  const loginLimiter = rateLimit({
+    windowMs: 15 * 60 * 1000,
+    limit: deps.loginRateLimit,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    handler: (_req, _res, next) => next(portalError('RATE_LIMITED', 'Too many login attempts. Wait a few minutes and try again.')),
+  });
+
+  const r = Router();
+  r.get('/', (req, res) => res.redirect(req.session.user ? homePath(req.session.user.role) : '/login'));
+  r.get('/login', auth.showLogin);
+  r.post('/login', loginLimiter, auth.login);
+  r.post('/logout', auth.logout);
+
+  r.get('/courses', requireLogin, courses.catalogue);
+  r.post('/courses/:id/enroll', requireRole('student'), courses.enroll);
+  r.post('/courses/:id/drop', requireRole('student'), courses.drop);
+  r.get('/enrollments', requireRole('student'), student.enrollments);
+  r.get('/timetable', requireRole('student'), student.timetable);
+
+  r.get('/admin/courses', requireRole('staff'), admin.list);
+  r.get('/admin/courses/new', requireRole('staff'), admin.newForm);
+  r.post('/admin/courses', requireRole('staff'), admin.create);
+  r.get('/admin/courses/:id/edit', requireRole('staff'), admin.editForm);
+  r.post('/admin/courses/:id', requireRole('staff'), admin.update);
+  return r;
+}

@@ -1,0 +1,266 @@
+import request from 'supertest';
+import { createApp } from '../src/app';
+import { createLogger } from '../../lib/logger';
+import { createPortalFixture, csrfFrom, loggedIn, NOW, PASSWORD, postForm, type PortalFixture } from './portal-fixture';
+
+let f: PortalFixture;
+beforeAll(async () => {
+  f = await createPortalFixture({ students: 24 });
+});
+afterAll(async () => {
+  await f.close();
+});
+
+async function enrollmentRow(studentId: number, courseId: number) {
+  return f.db('enrollments').where({ student_id: studentId, course_id: courseId }).first();
+}
+
+describe('login', () => {
+  test('the login page is a form with username, password and a CSRF token', async () => {
+    const res = await request(f.portal.app).get('/login');
+    expect(res.status).toBe(200);
+    expect(res.text).toMatch(/<input id="username" name="username"/);
+    expect(res.text).toMatch(/name="password" type="password"/);
+    expect(csrfFrom(res.text)).toMatch(/^[a-f0-9]{32,}$/);
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['content-security-policy']).toContain("default-src 'self'");
+  });
+
+  test('a correct password logs in with a new httpOnly SameSite session cookie', async () => {
+    const agent = request.agent(f.portal.app);
+    const page = await agent.get('/login');
+    const before = String(page.headers['set-cookie']);
+    const res = await agent.post('/login').type('form').send({ username: 'student1', password: PASSWORD, _csrf: csrfFrom(page.text) });
+    expect(res.status).toBe(302);
+    expect(res.headers.location).toBe('/courses');
+    const cookie = String(res.headers['set-cookie']);
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Lax/);
+    expect(cookie.split(';')[0]).not.toBe(before.split(';')[0]);
+    const courses = await agent.get('/courses');
+    expect(courses.text).toContain('Welcome, student1.');
+  });
+
+  test('a wrong password is refused and the username kept', async () => {
+    const agent = request.agent(f.portal.app);
+    const page = await agent.get('/login');
+    const res = await agent.post('/login').type('form').send({ username: 'student1', password: 'wrong password', _csrf: csrfFrom(page.text) });
+    expect(res.status).toBe(401);
+    expect(res.text).toContain('Wrong username or password.');
+    expect(res.text).toContain('value="student1"');
+  });
+
+  test('a post without the CSRF token is refused', async () => {
+    const agent = request.agent(f.portal.app);
+    await agent.get('/login');
+    const res = await agent.post('/login').type('form').send({ username: 'student1', password: PASSWORD });
+    expect(res.status).toBe(403);
+    expect(res.text).toContain('did not come from this site');
+  });
+
+  test('next= only leads to local paths', async () => {
+    for (const [next, expected] of [['/enrollments', '/enrollments'], ['//evil.example/x', '/courses'], ['https://evil.example', '/courses'], ['/\\evil.example', '/courses']]) {
+      const agent = request.agent(f.portal.app);
+      const page = await agent.get(`/login?next=${encodeURIComponent(next as string)}`);
+      const res = await agent.post('/login').type('form').send({ username: 'student2', password: PASSWORD, next, _csrf: csrfFrom(page.text) });
+      expect(res.headers.location).toBe(expected);
+    }
+  });
+
+  test('anonymous visitors are sent to the login page with next=', async () => {
+    const res = await request(f.portal.app).get('/courses?q=SE');
+    expect(res.status).toBe(302);
+    expect(res.headers.location).toBe('/login?next=%2Fcourses%3Fq%3DSE');
+  });
+
+  test('the session survives a portal restart (persistent store)', async () => {
+    const agent = await loggedIn(f, 'student3');
+    const cookie = (await agent.get('/courses')).request.cookies;
+    const logger = createLogger({ level: 'error', format: 'json', service: 't', silent: true });
+    const second = createApp({ db: f.db, logger, mysqlUrl: f.mysql.url, sessionSecret: 'x'.repeat(32), cookieSecure: false, trustProxy: 0, loginRateLimit: 100, now: () => NOW });
+    try {
+      const res = await request(second.app).get('/enrollments').set('Cookie', cookie);
+      expect(res.status).toBe(200);
+      expect(res.text).toContain('student3 (student)');
+    } finally {
+      await second.close();
+    }
+  });
+
+  test('logout ends the session', async () => {
+    const agent = await loggedIn(f, 'student4');
+    const res = await postForm(agent, '/courses', '/logout');
+    expect(res.status).toBe(302);
+    expect((await agent.get('/enrollments')).status).toBe(302);
+  });
+
+  test('login attempts are rate limited', async () => {
+    const limited = await createPortalFixture({ students: 1, loginRateLimit: 3 });
+    try {
+      const agent = request.agent(limited.portal.app);
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const page = await agent.get('/login');
+        statuses.push((await agent.post('/login').type('form').send({ username: 'student1', password: 'nope', _csrf: csrfFrom(page.text) })).status);
+      }
+      expect(statuses).toEqual([401, 401, 401, 429]);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
+describe('catalogue', () => {
+  test('search by code or title, filters and seats left', async () => {
+    const agent = await loggedIn(f, 'student5');
+    const byTitle = await agent.get('/courses?q=compil');
+    expect(byTitle.text).toContain('SE-102');
+    expect(byTitle.text).not.toContain('SE-101');
+    const byCode = await agent.get('/courses?q=SE-10');
+    expect(byCode.text).toContain('4 courses found');
+    expect(byCode.text).toMatch(/SE-101<\/td>[\s\S]*?5 of 5/);
+    const closedTerm = await agent.get('/courses?year=2025&semester=2');
+    expect(closedTerm.text).toContain('SE-099');
+    expect(closedTerm.text).toContain('1 course found');
+    const bad = await agent.get('/courses?year=abc&page=-4');
+    expect(bad.status).toBe(200);
+    expect(bad.text).toContain('5 courses found');
+  });
+
+  test('pagination splits long result lists', async () => {
+    const [dep] = await f.db('departments').where({ name: 'Mathematics' }).pluck('id');
+    await f.db('courses').insert(Array.from({ length: 25 }, (_, i) => ({ department_id: dep, code: `MA-${200 + i}`, title: `Analysis ${i}`, credits: '3.0', year: 2026, semester: 2, capacity: 10 })));
+    const agent = await loggedIn(f, 'student5');
+    const p1 = await agent.get(`/courses?department=${dep}`);
+    expect(p1.text).toContain('25 courses found');
+    expect(p1.text).toContain('Page 1 of 2');
+    const p2 = await agent.get(`/courses?department=${dep}&page=2`);
+    expect((p2.text.match(/Analysis \d+/g) ?? []).length).toBe(5);
+  });
+});
+
+describe('enroll and drop', () => {
+  test('enroll, duplicate, drop, re-enroll', async () => {
+    const sid = f.ids.students[5]!;
+    const agent = await loggedIn(f, 'student6');
+    const enrolled = await postForm(agent, '/courses', `/courses/${f.ids.courseA}/enroll`, { back: '/courses' });
+    expect(enrolled.status).toBe(303);
+    expect((await agent.get('/courses')).text).toContain('You are enrolled in SE-101 Databases.');
+    expect(await enrollmentRow(sid, f.ids.courseA)).toMatchObject({ status: 'enrolled', dropped_at: null });
+
+    await postForm(agent, '/courses', `/courses/${f.ids.courseA}/enroll`);
+    expect((await agent.get('/courses')).text).toContain('You are already enrolled in SE-101.');
+    expect(await f.db('enrollments').where({ student_id: sid })).toHaveLength(1);
+
+    const list = await agent.get('/enrollments');
+    expect(list.text).toContain('SE-101');
+    expect(list.text).toContain('aria-label="Drop SE-101"');
+
+    await postForm(agent, '/enrollments', `/courses/${f.ids.courseA}/drop`, { back: '/enrollments' });
+    expect((await agent.get('/enrollments')).text).toContain('You dropped SE-101 Databases.');
+    const dropped = await enrollmentRow(sid, f.ids.courseA);
+    expect(dropped.status).toBe('dropped');
+    expect(dropped.dropped_at).toEqual(NOW);
+
+    await postForm(agent, '/courses', `/courses/${f.ids.courseA}/enroll`);
+    expect(await enrollmentRow(sid, f.ids.courseA)).toMatchObject({ id: dropped.id, status: 'enrolled', dropped_at: null });
+  });
+
+  test('a timetable clash is refused with the clashing course named', async () => {
+    const agent = await loggedIn(f, 'student7');
+    await postForm(agent, '/courses', `/courses/${f.ids.courseA}/enroll`);
+    await postForm(agent, '/courses', `/courses/${f.ids.courseClash}/enroll`);
+    expect((await agent.get('/courses')).text).toContain('SE-103 clashes with SE-101 (2026-09-07 09:00 UTC)');
+    expect(await enrollmentRow(f.ids.students[6]!, f.ids.courseClash)).toBeUndefined();
+    await postForm(agent, '/courses', `/courses/${f.ids.courseB}/enroll`);
+    expect(await enrollmentRow(f.ids.students[6]!, f.ids.courseB)).toMatchObject({ status: 'enrolled' });
+  });
+
+  test('a course of a closed term cannot be taken', async () => {
+    const agent = await loggedIn(f, 'student8');
+    await postForm(agent, '/courses', `/courses/${f.ids.courseClosed}/enroll`);
+    expect((await agent.get('/courses')).text).toContain('Enrollment for SE-099 is closed');
+    expect(await enrollmentRow(f.ids.students[7]!, f.ids.courseClosed)).toBeUndefined();
+  });
+
+  test('many students racing for the last seat: exactly one wins', async () => {
+    const racers = Array.from({ length: 14 }, (_, i) => `student${i + 10}`);
+    const agents = await Promise.all(racers.map((u) => loggedIn(f, u)));
+    const tokens = await Promise.all(agents.map(async (a) => csrfFrom((await a.get('/courses')).text)));
+    await Promise.all(agents.map((a, i) => a.post(`/courses/${f.ids.courseTiny}/enroll`).type('form').send({ _csrf: tokens[i] })));
+    const rows = await f.db('enrollments').where({ course_id: f.ids.courseTiny, status: 'enrolled' });
+    expect(rows).toHaveLength(1);
+    const messages = await Promise.all(agents.map(async (a) => (await a.get('/courses')).text));
+    expect(messages.filter((t) => t.includes('You are enrolled in SE-104'))).toHaveLength(1);
+    expect(messages.filter((t) => t.includes('SE-104 is full: all 1 seats are taken.'))).toHaveLength(13);
+  });
+
+  test('a student cannot drop a course they do not hold, nor touch another student', async () => {
+    const owner = await loggedIn(f, 'student9');
+    await postForm(owner, '/courses', `/courses/${f.ids.courseB}/enroll`);
+    const other = await loggedIn(f, 'student24');
+    await postForm(other, '/courses', `/courses/${f.ids.courseB}/drop`);
+    expect((await other.get('/courses')).text).toContain('You are not enrolled in SE-102.');
+    expect(await enrollmentRow(f.ids.students[8]!, f.ids.courseB)).toMatchObject({ status: 'enrolled' });
+  });
+
+  test('the timetable shows the week of an enrolled course', async () => {
+    const agent = await loggedIn(f, 'student6');
+    const res = await agent.get('/timetable?week=2026-09-07');
+    expect(res.status).toBe(200);
+    expect(res.text).toContain('09:00–10:30');
+    expect(res.text).toContain('SE-101 Databases');
+    const empty = await agent.get('/timetable');
+    expect(empty.text).toContain('No classes this week.');
+    expect(empty.text).toContain('/timetable?week=2026-09-07');
+  });
+});
+
+describe('roles', () => {
+  test('students cannot reach staff pages; staff have no enrollments', async () => {
+    const student = await loggedIn(f, 'student1');
+    expect((await student.get('/admin/courses')).status).toBe(403);
+    const denied = await student.post('/admin/courses').type('form').send({ _csrf: csrfFrom((await student.get('/courses')).text), code: 'X' });
+    expect(denied.status).toBe(403);
+    const staff = await loggedIn(f, 'staff');
+    expect((await staff.get('/enrollments')).status).toBe(403);
+    const enroll = await postForm(staff, '/courses', `/courses/${f.ids.courseA}/enroll`);
+    expect(enroll.status).toBe(403);
+  });
+
+  test('staff create a course; invalid input re-renders the form with the input kept', async () => {
+    const staff = await loggedIn(f, 'staff');
+    const [dep] = await f.db('departments').pluck('id');
+    const bad = await postForm(staff, '/admin/courses/new', '/admin/courses', { department_id: String(dep), code: 'bad code', title: 'Quantum Computing', credits: 'x', year: '2026', semester: '3', capacity: '0' });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('value="Quantum Computing"');
+    expect(bad.text).toContain('use 2-16 capital letters, digits or dashes');
+    expect(bad.text).toContain('semester 1 or 2');
+    expect(bad.text).toContain('at least one seat');
+    const ok = await postForm(staff, '/admin/courses/new', '/admin/courses', { department_id: String(dep), code: 'SE-300', title: 'Quantum Computing', credits: '7.5', year: '2026', semester: '1', capacity: '12', required_equipment: ['projector', 'computers'] });
+    expect(ok.status).toBe(303);
+    const row = await f.db('courses').where({ code: 'SE-300' }).first();
+    expect(row).toMatchObject({ title: 'Quantum Computing', credits: '7.5', capacity: 12, required_equipment: 'projector,computers' });
+    const dup = await postForm(staff, '/admin/courses/new', '/admin/courses', { department_id: String(dep), code: 'SE-300', title: 'Again', credits: '5', year: '2026', semester: '1', capacity: '12' });
+    expect(dup.status).toBe(400);
+    expect(dup.text).toContain('SE-300 already exists in 2026 semester 1');
+    const edit = await postForm(staff, `/admin/courses/${row.id}/edit`, `/admin/courses/${row.id}`, { department_id: String(dep), code: 'SE-300', title: 'Quantum Computing II', credits: '7.5', year: '2026', semester: '1', capacity: '20' });
+    expect(edit.status).toBe(303);
+    expect(await f.db('courses').where({ id: row.id }).first()).toMatchObject({ title: 'Quantum Computing II', capacity: 20, required_equipment: '' });
+  });
+});
+
+describe('errors', () => {
+  test('unknown pages get a friendly 404, oversized bodies a 413, no stack traces', async () => {
+    const agent = await loggedIn(f, 'student1');
+    const missing = await agent.get('/no/such/page');
+    expect(missing.status).toBe(404);
+    expect(missing.text).toContain('There is no page at this address.');
+    const big = await agent.post('/login').type('form').send({ username: 'x'.repeat(50_000) });
+    expect(big.status).toBe(413);
+    expect(big.text).not.toMatch(/at .*\.ts:\d+/);
+    const unknownCourse = await postForm(agent, '/courses', '/courses/999999/enroll');
+    expect(unknownCourse.status).toBe(303);
+    expect((await agent.get('/courses')).text).toContain('That course does not exist.');
+  });
+});
