@@ -2,7 +2,6 @@ import { dockerAvailable, expectReachable, serviceUrls } from './services';
 
 type Stoppable = { stop: () => Promise<unknown> };
 declare global {
-  // eslint-disable-next-line no-var
   var __CAMPUS_CONTAINERS__: Stoppable[] | undefined;
 }
 

@@ -41,3 +41,15 @@ export type WebappConfig = z.infer<typeof webappConfigSchema>;
 export function loadWebappConfig(env: NodeJS.ProcessEnv): WebappConfig {
   return parseEnv(webappConfigSchema, env, 'the portal (webapp)');
 }
+
+/** What the portal's command-line tools (migrate, seed, admin) need: only the database. */
+export const webappCliConfigSchema = z
+  .object({
+    MYSQL_URL: envUrl('mysql'),
+    BCRYPT_ROUNDS: z.coerce.number().int().min(4).max(15).default(12),
+  })
+  .transform((env) => ({ mysqlUrl: env.MYSQL_URL, bcryptRounds: env.BCRYPT_ROUNDS }));
+
+export function loadWebappCliConfig(env: NodeJS.ProcessEnv) {
+  return parseEnv(webappCliConfigSchema, env, 'the portal tools');
+}

@@ -17,7 +17,6 @@ export function notFound(req: Request, res: Response): void {
  */
 export function errorHandler(logger: Logger) {
   // Express recognises error middleware by its four parameters.
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     let status = 500;
     let code = 'INTERNAL';

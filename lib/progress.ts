@@ -1,0 +1,30 @@
+import cliProgress from 'cli-progress';
+
+export interface Progress {
+  increment(n: number, label?: string): void;
+  stop(): void;
+}
+
+/**
+ * A progress bar on an interactive terminal; on anything else (CI, pipes, docker logs) a line
+ * every 10% so logs stay readable.
+ */
+export function createProgress(title: string, total: number, stream: NodeJS.WriteStream = process.stderr): Progress {
+  if (stream.isTTY) {
+    const bar = new cliProgress.SingleBar({ format: `${title} |{bar}| {percentage}% {value}/{total} rows {label} | ETA {eta_formatted}`, stream, hideCursor: true, etaBuffer: 50 }, cliProgress.Presets.shades_classic);
+    bar.start(total, 0, { label: '' });
+    return { increment: (n, label) => bar.increment(n, { label: label ?? '' }), stop: () => bar.stop() };
+  }
+  let done = 0;
+  let nextMark = 0.1;
+  return {
+    increment(n, label) {
+      done += n;
+      if (total > 0 && done / total >= nextMark) {
+        stream.write(`${title}: ${Math.min(100, Math.round((done / total) * 100))}% (${done} rows${label ? `, ${label}` : ''})\n`);
+        while (done / total >= nextMark) nextMark += 0.1;
+      }
+    },
+    stop() {},
+  };
+}

@@ -1,0 +1,76 @@
+import 'dotenv/config';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { Command } from 'commander';
+import mysql from 'mysql2/promise';
+import { intArg, runCli } from '../lib/cli';
+import { createProgress } from '../lib/progress';
+import { loadWebappCliConfig } from '../webapp/src/config';
+import { createKnex } from '../webapp/src/db/knex';
+import { migrateMysql } from '../webapp/src/db/migrate';
+import { createDemoAccounts } from '../webapp/src/seed/demo-accounts';
+import { estimateRows } from '../webapp/src/seed/generate-university';
+import { isDatabaseEmpty, seedDatabase } from '../webapp/src/seed/seed-database';
+
+/**
+ * `npm start`: the whole system against the servers in .env. Migrates MySQL, seeds a demo
+ * university when the database is empty (printing the demo accounts once), then runs the
+ * deployables as child processes and stops them together on SIGTERM/SIGINT.
+ */
+const DEPLOYABLES = {
+  webapp: 'webapp/src/main.ts',
+} as const;
+type Deployable = keyof typeof DEPLOYABLES;
+
+const program = new Command('start')
+  .option('--services <list>', `comma-separated: ${Object.keys(DEPLOYABLES).join(',')}`, Object.keys(DEPLOYABLES).join(','))
+  .option('--demo-students <n>', 'students to generate when MySQL is empty', intArg(1, 10_000_000))
+  .option('--no-seed', 'never seed');
+
+async function prepareMysql(demoStudents: number, seed: boolean): Promise<void> {
+  const config = loadWebappCliConfig(process.env);
+  const applied = await migrateMysql(config.mysqlUrl);
+  if (applied.length > 0) console.log(`start: applied MySQL migrations ${applied.join(', ')}`);
+  const conn = await mysql.createConnection({ uri: config.mysqlUrl });
+  const empty = await isDatabaseEmpty(conn).finally(() => conn.end());
+  if (!empty || !seed) return;
+  console.log(`start: MySQL is empty; generating a demo university with ${demoStudents} students`);
+  const progress = createProgress('seeding', estimateRows(demoStudents));
+  await seedDatabase(config.mysqlUrl, { students: demoStudents, seed: 42, today: new Date() }, (t, n) => progress.increment(n, t));
+  progress.stop();
+  const db = createKnex(config.mysqlUrl);
+  try {
+    const accounts = await createDemoAccounts(db, config.bcryptRounds);
+    console.log('\nDemo accounts (shown once; create more with `npm run admin -- create-user`):');
+    for (const a of accounts) console.log(`  ${a.role.padEnd(8)} ${a.username.padEnd(10)} ${a.password}`);
+    console.log('');
+  } finally {
+    await db.destroy();
+  }
+}
+
+runCli(async () => {
+  program.parse();
+  const opts = program.opts<{ services: string; demoStudents?: number; seed: boolean }>();
+  const services = opts.services.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = services.filter((s) => !(s in DEPLOYABLES));
+  if (unknown.length > 0) throw new Error(`unknown service(s): ${unknown.join(', ')}; choose from ${Object.keys(DEPLOYABLES).join(', ')}`);
+  if (services.includes('webapp')) await prepareMysql(opts.demoStudents ?? Number(process.env.DEMO_STUDENTS ?? 500), opts.seed);
+
+  const tsx = path.resolve(__dirname, '../node_modules/.bin/tsx');
+  const children: ChildProcess[] = (services as Deployable[]).map((s) => spawn(tsx, [path.resolve(__dirname, '..', DEPLOYABLES[s])], { stdio: 'inherit', env: process.env }));
+  await new Promise<void>((resolve) => {
+    let exited = 0;
+    const stopAll = (signal: NodeJS.Signals) => children.forEach((c) => c.exitCode === null && c.kill(signal));
+    process.on('SIGTERM', () => stopAll('SIGTERM'));
+    process.on('SIGINT', () => stopAll('SIGINT'));
+    for (const child of children) {
+      child.on('exit', (code) => {
+        if (code !== 0) process.exitCode = code ?? 1;
+        // One deployable gone means the system is not whole: stop the others too.
+        stopAll('SIGTERM');
+        if (++exited === children.length) resolve();
+      });
+    }
+  });
+});

@@ -1,0 +1,65 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import path from 'node:path';
+import type { Browser } from 'playwright-core';
+import { browserAvailable, launchBrowser, SCREENSHOTS } from '../../test/support/browser';
+import { createPortalFixture, PASSWORD, type PortalFixture } from './portal-fixture';
+
+const maybe = browserAvailable() ? describe : describe.skip;
+
+maybe('a student in the browser', () => {
+  let f: PortalFixture;
+  let server: Server;
+  let browser: Browser;
+  let base: string;
+  beforeAll(async () => {
+    f = await createPortalFixture({ students: 2 });
+    server = f.portal.app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((r) => server.close(r));
+    await f.close();
+  });
+
+  test('logs in, searches, enrolls, sees it on /enrollments, drops', async () => {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+    const shot = (name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `portal-${name}.png`), fullPage: true });
+
+    await page.goto(`${base}/enrollments`);
+    expect(page.url()).toContain('/login?next=%2Fenrollments');
+    await page.getByLabel('Username').fill('student1');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await shot('1-login');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL(`${base}/enrollments`);
+
+    await page.goto(`${base}/courses`);
+    await page.getByLabel('Code or title').fill('databases');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.waitForSelector('text=1 course found');
+    expect(await page.locator('tbody tr').count()).toBe(1);
+    await shot('2-search');
+
+    await page.getByRole('button', { name: 'Enroll in SE-101' }).click();
+    await page.waitForSelector('text=You are enrolled in SE-101 Databases.');
+    expect(page.url()).toContain('q=databases');
+    await shot('3-enrolled');
+
+    await page.getByRole('link', { name: 'My enrollments' }).click();
+    expect(await page.locator('table caption', { hasText: 'Current courses' }).count()).toBe(1);
+    expect(await page.getByRole('cell', { name: 'SE-101', exact: true }).count()).toBe(1);
+    await shot('4-enrollments');
+
+    await page.getByRole('button', { name: 'Drop SE-101' }).click();
+    await page.waitForSelector('text=You dropped SE-101 Databases.');
+    expect(await page.locator('table caption', { hasText: 'Dropped courses' }).count()).toBe(1);
+    await shot('5-dropped');
+
+    const row = await f.db('enrollments').where({ student_id: f.ids.students[0], course_id: f.ids.courseA }).first();
+    expect(row.status).toBe('dropped');
+  });
+});
