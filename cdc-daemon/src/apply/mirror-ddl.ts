@@ -1,0 +1,142 @@
+import { createHash } from 'node:crypto';
+import type { PoolClient } from 'pg';
+import type { TablePlan } from '../catalog/plan-table';
+import type { MappedColumn } from '../catalog/type-mapping';
+import { cdcError } from '../errors';
+import { pgi } from './pg-copy';
+
+export interface MirrorOptions {
+  targetSchema: string;
+  history: boolean;
+}
+
+/** Hidden column of keyless mirrors: the row's hash, to find one of several identical rows. */
+export const ROW_HASH_COLUMN = '_cdc_row_hash';
+export const HISTORY_COLUMNS = ['valid_from', 'valid_to', 'op', 'sync_id'] as const;
+
+export function mirrorName(plan: TablePlan, o: MirrorOptions): string {
+  return `${pgi(o.targetSchema)}.${pgi(plan.name)}`;
+}
+
+export function historyName(plan: TablePlan): string {
+  return `history.${pgi(plan.name)}`;
+}
+
+/** A constraint or index name under PostgreSQL's 63-byte limit, stable for the same input. */
+function objectName(...parts: string[]): string {
+  const name = parts.join('_');
+  return name.length <= 60 ? name : `${name.slice(0, 47)}_${createHash('sha1').update(name).digest('hex').slice(0, 12)}`;
+}
+
+function isDateLike(c: MappedColumn): boolean {
+  return c.kind === 'date' || c.kind === 'timestamp' || c.kind === 'timestamptz';
+}
+
+function columnDdl(c: MappedColumn, withConstraints: boolean): string {
+  // Zero dates arrive as NULL, so date-like columns stay nullable whatever MySQL says.
+  const notNull = withConstraints && !c.nullable && !isDateLike(c) ? ' NOT NULL' : '';
+  const check = withConstraints && c.check ? ` CHECK (${c.check.replace('%I', pgi(c.name))})` : '';
+  return `${pgi(c.name)} ${c.pgType}${notNull}${check}`;
+}
+
+function mirrorDdl(plan: TablePlan, name: string): string {
+  const defs = plan.columns.map((c) => columnDdl(c, true));
+  if (!plan.keyed) defs.push(`${pgi(ROW_HASH_COLUMN)} bigint NOT NULL`);
+  const key = plan.schema.keyColumns.map(pgi).join(', ');
+  if (plan.schema.keyKind === 'primary') defs.push(`PRIMARY KEY (${key})`);
+  // A unique identity is the ON CONFLICT arbiter, so it must not be deferrable.
+  if (plan.schema.keyKind === 'unique') defs.push(`CONSTRAINT ${pgi(objectName(plan.name, 'identity'))} UNIQUE (${key})`);
+  // Other unique keys are checked at commit: a value may move between rows within one cycle.
+  for (const u of plan.schema.uniqueKeys) defs.push(`CONSTRAINT ${pgi(objectName(plan.name, u.name))} UNIQUE (${u.columns.map(pgi).join(', ')}) DEFERRABLE INITIALLY DEFERRED`);
+  return `CREATE TABLE ${name} (\n  ${defs.join(',\n  ')}\n)`;
+}
+
+function historyDdl(plan: TablePlan): string {
+  const defs = ['"_version" bigserial PRIMARY KEY', ...plan.columns.map((c) => columnDdl(c, false))];
+  if (!plan.keyed) defs.push(`${pgi(ROW_HASH_COLUMN)} bigint NOT NULL`);
+  defs.push('valid_from timestamptz NOT NULL', 'valid_to timestamptz', "op text NOT NULL CHECK (op IN ('insert', 'update', 'delete'))", 'sync_id bigint NOT NULL');
+  return `CREATE TABLE IF NOT EXISTS ${historyName(plan)} (\n  ${defs.join(',\n  ')}\n)`;
+}
+
+function identityColumns(plan: TablePlan): string[] {
+  return plan.keyed ? plan.schema.keyColumns : [ROW_HASH_COLUMN];
+}
+
+async function tableExists(client: PoolClient, schema: string, table: string): Promise<boolean> {
+  const { rows } = await client.query('SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2', [schema, table]);
+  return rows.length > 0;
+}
+
+async function columnTypes(client: PoolClient, regclass: string): Promise<Map<string, string>> {
+  const { rows } = await client.query('SELECT attname, format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped', [regclass]);
+  return new Map(rows.map((r) => [r.attname as string, r.t as string]));
+}
+
+/**
+ * Checks that a table an operator created (partitioned, with extra indexes...) can hold the
+ * mirror: every column with exactly the mapped type (compared through PostgreSQL's own
+ * format_type), and an immediate unique index on the row identity for ON CONFLICT.
+ */
+async function checkAdoptable(client: PoolClient, plan: TablePlan, o: MirrorOptions): Promise<void> {
+  const probe = pgi(`_cdc_probe_${plan.name}`.slice(0, 60));
+  await client.query(`CREATE TEMP TABLE ${probe} (${[...plan.columns.map((c) => columnDdl(c, false)), ...(plan.keyed ? [] : [`${pgi(ROW_HASH_COLUMN)} bigint`])].join(', ')})`);
+  const wanted = await columnTypes(client, `pg_temp.${probe}`);
+  await client.query(`DROP TABLE pg_temp.${probe}`);
+  const existing = await columnTypes(client, mirrorName(plan, o));
+  const problems: string[] = [];
+  for (const [col, type] of wanted) {
+    const have = existing.get(col);
+    if (have === undefined) problems.push(`column ${col} is missing (want ${type})`);
+    else if (have !== type) problems.push(`column ${col} is ${have}, want ${type}`);
+  }
+  const { rows } = await client.query(
+    `SELECT 1 FROM pg_index i WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indimmediate
+        AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)) = $2::text[]`,
+    [mirrorName(plan, o), [...identityColumns(plan)].sort()],
+  );
+  if (rows.length === 0) problems.push(`no immediate unique index or primary key on (${identityColumns(plan).join(', ')})`);
+  if (problems.length > 0) {
+    throw cdcError('TARGET_TABLE_MISMATCH', `The existing table ${o.targetSchema}.${plan.name} does not fit MySQL table ${plan.name}: ${problems.join('; ')}. Fix or drop it; the daemon then adopts or creates it.`, { table: plan.name, problems });
+  }
+}
+
+/** Creates the mirror and history tables, or adopts a mirror an operator created. */
+export async function ensureMirror(client: PoolClient, plan: TablePlan, o: MirrorOptions): Promise<'created' | 'adopted'> {
+  let outcome: 'created' | 'adopted' = 'created';
+  await client.query(`CREATE SCHEMA IF NOT EXISTS ${pgi(o.targetSchema)}`);
+  if (await tableExists(client, o.targetSchema, plan.name)) {
+    await checkAdoptable(client, plan, o);
+    outcome = 'adopted';
+  } else {
+    await client.query(mirrorDdl(plan, mirrorName(plan, o)));
+    for (const fk of plan.schema.foreignKeys) {
+      await client.query(`CREATE INDEX IF NOT EXISTS ${pgi(objectName(plan.name, fk.name, 'fk'))} ON ${mirrorName(plan, o)} (${fk.columns.map(pgi).join(', ')})`);
+    }
+    if (!plan.keyed) await client.query(`CREATE INDEX IF NOT EXISTS ${pgi(objectName(plan.name, 'row_hash'))} ON ${mirrorName(plan, o)} (${pgi(ROW_HASH_COLUMN)})`);
+  }
+  if (o.history) {
+    await client.query(historyDdl(plan));
+    const id = identityColumns(plan).map(pgi).join(', ');
+    await client.query(`CREATE INDEX IF NOT EXISTS ${pgi(objectName(plan.name, 'asof'))} ON ${historyName(plan)} (${id}, valid_from)`);
+    await client.query(`CREATE INDEX IF NOT EXISTS ${pgi(objectName(plan.name, 'current'))} ON ${historyName(plan)} (${id}) WHERE valid_to IS NULL`);
+  }
+  return outcome;
+}
+
+/** Adds columns MySQL gained to the mirror and its history. */
+export async function addColumns(client: PoolClient, plan: TablePlan, names: string[], o: MirrorOptions): Promise<void> {
+  for (const c of plan.columns.filter((x) => names.includes(x.name))) {
+    // NOT NULL would fail on the existing rows before the rehash fills them: add nullable.
+    await client.query(`ALTER TABLE ${mirrorName(plan, o)} ADD COLUMN IF NOT EXISTS ${columnDdl({ ...c, nullable: true }, true)}`);
+    if (o.history) await client.query(`ALTER TABLE ${historyName(plan)} ADD COLUMN IF NOT EXISTS ${columnDdl(c, false)}`);
+  }
+}
+
+/**
+ * Drops a mirror (rebuild or retirement). Its history is kept, renamed with the sync id, since
+ * a rebuilt table may no longer fit it.
+ */
+export async function dropMirror(client: PoolClient, table: string, o: MirrorOptions, syncId: string): Promise<void> {
+  await client.query(`DROP TABLE IF EXISTS ${pgi(o.targetSchema)}.${pgi(table)}`);
+  if (await tableExists(client, 'history', table)) await client.query(`ALTER TABLE history.${pgi(table)} RENAME TO ${pgi(`${table}@${syncId}`.slice(0, 63))}`);
+}

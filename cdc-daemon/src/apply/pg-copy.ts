@@ -1,0 +1,28 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+
+/** A PostgreSQL identifier, quoted. */
+export function pgi(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/**
+ * Streams lines (COPY text format, without newlines) into `COPY target FROM STDIN`, with
+ * backpressure: the producer (a MySQL stream) is only pulled as fast as PostgreSQL takes rows.
+ */
+export async function copyLines(client: PoolClient, target: string, lines: AsyncIterable<string> | Iterable<string>): Promise<void> {
+  async function* withNewlines() {
+    let buf = '';
+    for await (const line of lines) {
+      buf += `${line}\n`;
+      if (buf.length > 64 * 1024) {
+        yield buf;
+        buf = '';
+      }
+    }
+    if (buf) yield buf;
+  }
+  await pipeline(Readable.from(withNewlines()), client.query(copyFrom(`COPY ${target} FROM STDIN`)));
+}

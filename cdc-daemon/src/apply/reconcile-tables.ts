@@ -1,0 +1,89 @@
+import type { Pool, PoolClient } from 'pg';
+import type { Logger } from '../../../lib/logger';
+import type { TablePlan } from '../catalog/plan-table';
+import type { TableSchema } from '../catalog/table-schema';
+import type { CycleStats } from '../record/cycle-stats';
+import { type MirrorOptions, addColumns, dropMirror, ensureMirror, mirrorName } from './mirror-ddl';
+import { type TableState, clearTableRows, upsertTableState } from './state-store';
+
+export interface ReconcileOptions extends MirrorOptions {
+  historyExclude: string[];
+  droppedTables: 'keep' | 'drop';
+}
+
+async function inTransaction(pool: Pool, fn: (c: PoolClient) => Promise<void>): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await fn(client);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** The columns added at the end or in between, when nothing else changed; else undefined. */
+export function addedColumnsOnly(before: TableSchema, after: TableSchema): string[] | undefined {
+  if (before.keyKind !== after.keyKind || before.keyColumns.join('\u0000') !== after.keyColumns.join('\u0000')) return undefined;
+  const same = (a: TableSchema['columns'][number], b: TableSchema['columns'][number]) => a.name === b.name && a.columnType === b.columnType && a.nullable === b.nullable && a.jsonCheck === b.jsonCheck;
+  let i = 0;
+  const added: string[] = [];
+  for (const col of after.columns) {
+    const old = before.columns[i];
+    if (old && same(old, col)) i++;
+    else if (before.columns.some((c) => c.name === col.name)) return undefined;
+    else added.push(col.name);
+  }
+  return i === before.columns.length && added.length > 0 ? added : undefined;
+}
+
+/**
+ * Brings the PostgreSQL side in line with MySQL's catalog before the snapshot is read: new
+ * tables get a mirror (or an operator's table is adopted) and start loading; added columns are
+ * added (the cycle then rehashes every chunk); any other schema change rebuilds the mirror; a
+ * table gone from MySQL is retired. Each table in its own transaction, noted in `stats`.
+ */
+export async function reconcileTables(pool: Pool, plans: TablePlan[], states: Map<string, TableState>, o: ReconcileOptions, syncId: string, stats: CycleStats, logger: Logger): Promise<void> {
+  for (const plan of plans) {
+    const state = states.get(plan.name);
+    const mirror = { ...o, history: !o.historyExclude.includes(plan.name) };
+    if (state && state.status !== 'retired' && state.fingerprint === plan.fingerprint) continue;
+    const base = { name: plan.name, fingerprint: plan.fingerprint, tableSchema: plan.schema };
+    const added = state && state.status !== 'retired' ? addedColumnsOnly(state.tableSchema as TableSchema, plan.schema) : undefined;
+    await inTransaction(pool, async (c) => {
+      if (added) {
+        await addColumns(c, plan, added, mirror);
+        await upsertTableState(c, { ...base, status: state!.status, loadCursor: state!.loadCursor, loadedRows: state!.loadedRows });
+        stats.table(plan.name).schemaChange = 'altered';
+        logger.info('table gained columns; rehashing it', { table: plan.name, added });
+        return;
+      }
+      if (state) {
+        await dropMirror(c, plan.name, mirror, syncId);
+        await clearTableRows(c, plan.name);
+      }
+      const outcome = await ensureMirror(c, plan, mirror);
+      // An adopted table must start empty: the load fills it with exactly what MySQL holds.
+      if (outcome === 'adopted') await c.query(`TRUNCATE ${mirrorName(plan, mirror)}`);
+      await upsertTableState(c, { ...base, status: 'loading', loadCursor: null, loadedRows: 0 });
+      stats.table(plan.name).schemaChange = state ? 'rebuilt' : outcome;
+      logger.info(state ? 'table changed shape; rebuilding its mirror' : `new table; mirror ${outcome}`, { table: plan.name });
+    });
+    states.set(plan.name, { ...base, status: added ? state!.status : 'loading', loadCursor: added ? state!.loadCursor : null, loadedRows: added ? state!.loadedRows : 0 });
+  }
+  const present = new Set(plans.map((p) => p.name));
+  for (const state of states.values()) {
+    if (present.has(state.name) || state.status === 'retired') continue;
+    await inTransaction(pool, async (c) => {
+      await clearTableRows(c, state.name);
+      if (o.droppedTables === 'drop') await dropMirror(c, state.name, o, syncId);
+      await upsertTableState(c, { name: state.name, status: 'retired', fingerprint: state.fingerprint, tableSchema: state.tableSchema });
+    });
+    state.status = 'retired';
+    stats.table(state.name).schemaChange = 'retired';
+    logger.info(`table gone from MySQL; mirror ${o.droppedTables === 'drop' ? 'dropped' : 'kept'}`, { table: state.name });
+  }
+}

@@ -1,0 +1,90 @@
+import type { PoolClient } from 'pg';
+import type { KeyTuple } from '../snapshot/mysql-sql';
+
+/** One chunk of a table: rows from `lower` (inclusive) to the next chunk's lower bound. */
+export interface ChunkState {
+  id: string;
+  position: number;
+  lower: KeyTuple | null;
+  count: number;
+  fingerprint: string;
+}
+
+export interface TableState {
+  name: string;
+  status: 'loading' | 'active' | 'retired';
+  fingerprint: string;
+  tableSchema: unknown;
+  loadCursor: KeyTuple | null;
+  loadedRows: number;
+}
+
+export async function loadTableStates(client: PoolClient): Promise<Map<string, TableState>> {
+  const { rows } = await client.query('SELECT table_name, status, schema_fingerprint, table_schema, load_cursor, loaded_rows FROM cdc.tables');
+  return new Map(rows.map((r) => [r.table_name, { name: r.table_name, status: r.status, fingerprint: r.schema_fingerprint, tableSchema: r.table_schema, loadCursor: r.load_cursor, loadedRows: Number(r.loaded_rows) }]));
+}
+
+export async function upsertTableState(client: PoolClient, t: { name: string; status: TableState['status']; fingerprint: string; tableSchema: unknown; loadCursor?: KeyTuple | null; loadedRows?: number }): Promise<void> {
+  await client.query(
+    `INSERT INTO cdc.tables (table_name, status, schema_fingerprint, table_schema, load_cursor, loaded_rows) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (table_name) DO UPDATE SET status = EXCLUDED.status, schema_fingerprint = EXCLUDED.schema_fingerprint, table_schema = EXCLUDED.table_schema,
+       load_cursor = EXCLUDED.load_cursor, loaded_rows = EXCLUDED.loaded_rows, updated_at = now()`,
+    [t.name, t.status, t.fingerprint, JSON.stringify(t.tableSchema), t.loadCursor === undefined || t.loadCursor === null ? null : JSON.stringify(t.loadCursor), t.loadedRows ?? 0],
+  );
+}
+
+export async function saveLoadProgress(client: PoolClient, table: string, cursor: KeyTuple | null, loadedRows: number, done: boolean): Promise<void> {
+  await client.query("UPDATE cdc.tables SET load_cursor = $2, loaded_rows = $3, status = CASE WHEN $4 THEN 'active' ELSE status END, updated_at = now() WHERE table_name = $1", [table, cursor === null ? null : JSON.stringify(cursor), loadedRows, done]);
+}
+
+/** Forgets everything the daemon knows of a table's rows (before a reload). */
+export async function clearTableRows(client: PoolClient, table: string): Promise<void> {
+  await client.query('DELETE FROM cdc.chunks WHERE table_name = $1', [table]);
+  await client.query('DELETE FROM cdc.row_state WHERE table_name = $1', [table]);
+}
+
+export async function loadChunks(client: PoolClient, table: string): Promise<ChunkState[]> {
+  const { rows } = await client.query('SELECT chunk_id, position, lower_key, row_count, fingerprint FROM cdc.chunks WHERE table_name = $1 ORDER BY position', [table]);
+  return rows.map((r) => ({ id: String(r.chunk_id), position: Number(r.position), lower: r.lower_key, count: Number(r.row_count), fingerprint: String(r.fingerprint) }));
+}
+
+async function insertChunks(client: PoolClient, table: string, chunks: Omit<ChunkState, 'position'>[], firstPosition: string): Promise<void> {
+  if (chunks.length === 0) return;
+  await client.query(
+    `INSERT INTO cdc.chunks (table_name, chunk_id, position, lower_key, row_count, fingerprint)
+     SELECT $1, c.id, ${firstPosition} + c.ord, c.lower_key, c.n, c.fp FROM jsonb_to_recordset($2::jsonb) AS c(id bigint, ord bigint, lower_key jsonb, n bigint, fp numeric)`,
+    [table, JSON.stringify(chunks.map((c, i) => ({ id: c.id, ord: i + 1, lower_key: c.lower, n: c.count, fp: c.fingerprint })))],
+  );
+}
+
+/** Replaces a table's chunk list (it is small: one row per ~10k mirrored rows). */
+export async function replaceChunks(client: PoolClient, table: string, chunks: Omit<ChunkState, 'position'>[]): Promise<void> {
+  await client.query('DELETE FROM cdc.chunks WHERE table_name = $1', [table]);
+  await insertChunks(client, table, chunks, '0');
+}
+
+/** Appends chunks after the existing ones (initial load batches). */
+export async function appendChunks(client: PoolClient, table: string, chunks: Omit<ChunkState, 'position'>[]): Promise<void> {
+  await insertChunks(client, table, chunks, 'COALESCE((SELECT MAX(position) FROM cdc.chunks WHERE table_name = $1), 0)');
+}
+
+export async function nextChunkIds(client: PoolClient, n: number): Promise<string[]> {
+  if (n === 0) return [];
+  const { rows } = await client.query("SELECT nextval('cdc.chunk_ids')::text AS id FROM generate_series(1, $1)", [n]);
+  return rows.map((r) => r.id as string);
+}
+
+export interface RowStateEntry {
+  hash: string;
+  copies: number;
+}
+
+/** The stored rows of some chunks: key -> hash (and copies, for keyless tables). */
+export async function loadRowState(client: PoolClient, table: string, chunkIds: string[]): Promise<Map<string, RowStateEntry>> {
+  const { rows } = await client.query({ text: 'SELECT row_key, row_hash::text AS h, copies FROM cdc.row_state WHERE table_name = $1 AND chunk_id = ANY($2::bigint[])', values: [table, chunkIds], rowMode: 'array' });
+  return new Map(rows.map((r) => [r[0] as string, { hash: r[1] as string, copies: r[2] as number }]));
+}
+
+export async function moveRowState(client: PoolClient, table: string, fromChunk: string, toChunk: string): Promise<void> {
+  await client.query('UPDATE cdc.row_state SET chunk_id = $3 WHERE table_name = $1 AND chunk_id = $2', [table, fromChunk, toChunk]);
+}

@@ -1,0 +1,34 @@
+import { type MappedColumn, type MappingOptions, mapColumn } from './type-mapping';
+import type { TableSchema } from './table-schema';
+import { rowHashExpr } from '../snapshot/mysql-sql';
+import { schemaFingerprint } from './read-catalog';
+
+/** Everything a cycle needs to read, diff and write one table, derived once from its schema. */
+export interface TablePlan {
+  schema: TableSchema;
+  name: string;
+  columns: MappedColumn[];
+  /** Positions of the identity columns in `columns` (empty for keyless tables). */
+  keyIndexes: number[];
+  keyed: boolean;
+  /** MySQL expression of the 64-bit row hash used in chunk fingerprints. */
+  hashExpr: string;
+  /** Result aliases (c0, c1, ...) whose values the driver must return as bytes. */
+  binaryAliases: Set<string>;
+  fingerprint: string;
+}
+
+export function planTable(schema: TableSchema, options: MappingOptions): TablePlan {
+  const columns = schema.columns.map((c) => mapColumn(c, options));
+  const keyIndexes = schema.keyColumns.map((k) => columns.findIndex((c) => c.name === k));
+  return {
+    schema,
+    name: schema.name,
+    columns,
+    keyIndexes,
+    keyed: schema.keyKind !== 'none',
+    hashExpr: rowHashExpr(columns),
+    binaryAliases: new Set(columns.flatMap((c, i) => (c.kind === 'binary' ? [`c${i}`] : []))),
+    fingerprint: schemaFingerprint(schema),
+  };
+}

@@ -1,0 +1,31 @@
+/** A MySQL column as information_schema describes it (the daemon's boundary type). */
+export interface MysqlColumn {
+  name: string;
+  /** information_schema DATA_TYPE, lower case: int, varchar, json, ... */
+  dataType: string;
+  /** information_schema COLUMN_TYPE, lower case: int(10) unsigned, enum('a','b'), ... */
+  columnType: string;
+  nullable: boolean;
+  /** MariaDB's JSON is LONGTEXT with a json_valid() check; true when that check exists. */
+  jsonCheck: boolean;
+  charMaxLength: number | null;
+  numericPrecision: number | null;
+  numericScale: number | null;
+  datetimePrecision: number | null;
+}
+
+export const KEY_KINDS = ['primary', 'unique', 'none'] as const;
+export type KeyKind = (typeof KEY_KINDS)[number];
+
+/** What the daemon knows of one MySQL table. */
+export interface TableSchema {
+  name: string;
+  columns: MysqlColumn[];
+  /** Row identity: the primary key, else a unique key of NOT NULL columns, else none. */
+  keyKind: KeyKind;
+  keyColumns: string[];
+  /** Other unique keys (mirrored as DEFERRABLE INITIALLY DEFERRED constraints). */
+  uniqueKeys: { name: string; columns: string[] }[];
+  /** Columns that reference another table (indexed in the mirror). */
+  foreignKeys: { name: string; columns: string[]; refTable: string; refColumns: string[] }[];
+}

@@ -1,0 +1,135 @@
+import { cdcError } from '../errors';
+import type { MysqlColumn } from './table-schema';
+
+/**
+ * How one value travels: `kind` picks the encoder, `binary` says the driver must hand over raw
+ * bytes (never text), `longValue` marks types whose fingerprint piece is pre-hashed.
+ */
+export const VALUE_KINDS = ['text', 'binary', 'date', 'timestamp', 'timestamptz', 'set', 'bool', 'json'] as const;
+export type ValueKind = (typeof VALUE_KINDS)[number];
+
+export interface MappedColumn {
+  name: string;
+  pgType: string;
+  nullable: boolean;
+  kind: ValueKind;
+  /** The MySQL expression that reads the value exactly (e.g. FLOAT through DOUBLE). */
+  select: (col: string) => string;
+  /** True when the value may contain any byte, so the fingerprint length-prefixes it. */
+  variableLength: boolean;
+  longValue: boolean;
+  /** A CHECK clause body for the mirror (ENUM values), with `%I` for the quoted column. */
+  check?: string;
+}
+
+export interface MappingOptions {
+  tinyint1AsBoolean: boolean;
+}
+
+const identity = (col: string) => col;
+const LONG_TYPES = new Set(['tinytext', 'text', 'mediumtext', 'longtext', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'json']);
+const BINARY_TYPES = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob']);
+const GEOMETRY_TYPES = new Set(['geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection', 'geomcollection']);
+
+/** Values of an enum('a','b''c') or set(...) column type, unquoted. */
+export function parseEnumValues(columnType: string): string[] {
+  const inner = columnType.slice(columnType.indexOf('(') + 1, columnType.lastIndexOf(')'));
+  const values: string[] = [];
+  const re = /'((?:[^']|'')*)'/g;
+  for (let m = re.exec(inner); m; m = re.exec(inner)) values.push((m[1] ?? '').replace(/''/g, "'").replace(/\\\\/g, '\\'));
+  return values;
+}
+
+function pgLiteral(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}
+
+function intType(c: MysqlColumn): string {
+  const unsigned = c.columnType.includes('unsigned');
+  switch (c.dataType) {
+    case 'tinyint':
+      return 'smallint';
+    case 'smallint':
+      return unsigned ? 'integer' : 'smallint';
+    case 'mediumint':
+      return 'integer';
+    case 'int':
+      return unsigned ? 'bigint' : 'integer';
+    default:
+      return unsigned ? 'numeric(20)' : 'bigint';
+  }
+}
+
+function base(c: MysqlColumn, pgType: string, kind: ValueKind = 'text', select = identity, variableLength = false): MappedColumn {
+  return { name: c.name, pgType, nullable: c.nullable, kind, select, variableLength, longValue: false };
+}
+
+/**
+ * Maps one MySQL column to its PostgreSQL column and to the expressions that read it. Exact by
+ * design: integers widen when unsigned, DECIMAL keeps precision, FLOAT is read through DOUBLE
+ * (its text form is rounded to 6 digits), TIME becomes interval (MySQL spans +/-838 h),
+ * zero dates become NULL, TIMESTAMP is read in the UTC session.
+ */
+export function mapColumn(c: MysqlColumn, options: MappingOptions): MappedColumn {
+  const t = c.dataType;
+  if (c.jsonCheck && (t === 'longtext' || t === 'text' || t === 'mediumtext')) return { ...base(c, 'jsonb', 'json', identity, true), longValue: true };
+  switch (t) {
+    case 'tinyint':
+      if (options.tinyint1AsBoolean && /^tinyint\(1\)/.test(c.columnType)) return base(c, 'boolean', 'bool');
+      return base(c, intType(c));
+    case 'smallint':
+    case 'mediumint':
+    case 'int':
+    case 'bigint':
+      return base(c, intType(c));
+    case 'decimal':
+      return base(c, `numeric(${c.numericPrecision ?? 10},${c.numericScale ?? 0})`);
+    case 'float':
+      return base(c, 'real', 'text', (col) => `CAST(${col} AS DOUBLE)`);
+    case 'double':
+      return base(c, 'double precision');
+    case 'bit': {
+      const n = c.numericPrecision ?? 1;
+      if (n === 1) return base(c, 'boolean', 'bool', (col) => `(${col} + 0)`);
+      return base(c, `bit(${n})`, 'text', (col) => `LPAD(BIN(${col}), ${n}, '0')`);
+    }
+    case 'char':
+    case 'varchar':
+      // MySQL returns CHAR without its trailing pad: varchar(n) keeps exactly what it returns.
+      return base(c, `varchar(${c.charMaxLength ?? 255})`, 'text', identity, true);
+    case 'tinytext':
+    case 'text':
+    case 'mediumtext':
+    case 'longtext':
+      return { ...base(c, 'text', 'text', identity, true), longValue: true };
+    case 'binary':
+    case 'varbinary':
+    case 'tinyblob':
+    case 'blob':
+    case 'mediumblob':
+    case 'longblob':
+      return { ...base(c, 'bytea', 'binary', identity, true), longValue: LONG_TYPES.has(t) && BINARY_TYPES.has(t) };
+    case 'date':
+      return base(c, 'date', 'date');
+    case 'datetime':
+      return base(c, `timestamp(${c.datetimePrecision ?? 0})`, 'timestamp');
+    case 'timestamp':
+      return base(c, `timestamptz(${c.datetimePrecision ?? 0})`, 'timestamptz');
+    case 'time':
+      return base(c, 'interval');
+    case 'year':
+      return base(c, 'smallint', 'text', (col) => `(${col} + 0)`);
+    case 'json':
+      return { ...base(c, 'jsonb', 'json', identity, true), longValue: true };
+    case 'enum': {
+      const values = parseEnumValues(c.columnType);
+      // '' is what MySQL stores for an invalid value outside strict mode: the mirror takes it too.
+      return { ...base(c, 'text', 'text', identity, true), check: `%I IN (${['', ...values].map(pgLiteral).join(', ')})` };
+    }
+    case 'set':
+      return base(c, 'text[]', 'set', identity, true);
+    default:
+      if (GEOMETRY_TYPES.has(t)) return { ...base(c, 'bytea', 'binary', (col) => `ST_AsBinary(${col})`, true), longValue: true };
+      throw cdcError('UNSUPPORTED_TYPE', `Column ${c.name} has MySQL type ${c.columnType}, which the mirror cannot map; exclude the table with CDC_EXCLUDE_TABLES or open an issue.`, { column: c.name, type: c.columnType });
+  }
+}

@@ -1,0 +1,105 @@
+import { cdcError } from '../errors';
+import type { MappedColumn } from '../catalog/type-mapping';
+
+/** A value as the driver hands it over: text, raw bytes, or NULL. */
+export type RawValue = string | Buffer | null;
+
+export interface EncodedRow {
+  /** The row as one line of PostgreSQL COPY text format (no trailing newline). */
+  line: string;
+  /** The key columns' encoded fields joined by a tab: the row's identity in cdc.row_state. */
+  key: string;
+  /** Zero dates turned into NULL, counted as warnings in the history row. */
+  warnings: number;
+}
+
+/**
+ * COPY text escaping: backslash, and the characters that would end a field or a line. Returns
+ * undefined when the text holds a NUL, which no PostgreSQL text value can.
+ */
+export function escapeCopy(s: string): string | undefined {
+  let out = '';
+  let last = 0;
+  for (let i = 0; i < s.length; i++) {
+    const ch = s.charCodeAt(i);
+    let rep: string | undefined;
+    if (ch === 92) rep = '\\\\';
+    else if (ch === 9) rep = '\\t';
+    else if (ch === 10) rep = '\\n';
+    else if (ch === 13) rep = '\\r';
+    else if (ch === 0) return undefined;
+    if (rep !== undefined) {
+      out += s.slice(last, i) + rep;
+      last = i + 1;
+    }
+  }
+  return last === 0 ? s : out + s.slice(last);
+}
+
+const ZERO_DATE = /^0000-00-00|^\d{4}-00-|^\d{4}-\d{2}-00/;
+
+function setLiteral(value: string): string {
+  if (value === '') return '{}';
+  return `{${value
+    .split(',')
+    .map((m) => `"${m.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`)
+    .join(',')}}`;
+}
+
+/**
+ * Encodes one field for COPY. This text is both what PostgreSQL receives and what the row hash
+ * covers, so the hash can only agree with the mirror. Returns null for a zero date (a warning).
+ */
+export function encodeField(column: MappedColumn, value: RawValue, where: () => string): string | null {
+  if (value === null) return '\\N';
+  if (column.kind === 'binary') return `\\\\x${(value as Buffer).toString('hex')}`;
+  const text = typeof value === 'string' ? value : value.toString('utf8');
+  let field: string;
+  switch (column.kind) {
+    case 'text':
+      field = text;
+      break;
+    case 'date':
+    case 'timestamp':
+      if (ZERO_DATE.test(text)) return null;
+      field = text;
+      break;
+    case 'timestamptz':
+      if (ZERO_DATE.test(text)) return null;
+      field = `${text}+00`;
+      break;
+    case 'bool':
+      field = text === '0' ? 'f' : 't';
+      break;
+    case 'set':
+      field = setLiteral(text);
+      break;
+    case 'json':
+      if (text.includes('\\u0000')) throw cdcError('VALUE_NOT_REPRESENTABLE', `${where()}: column ${column.name} holds JSON with \\u0000, which PostgreSQL jsonb cannot store.`);
+      field = text;
+      break;
+  }
+  const escaped = escapeCopy(field);
+  if (escaped === undefined) throw cdcError('VALUE_NOT_REPRESENTABLE', `${where()}: column ${column.name} holds a NUL byte, which PostgreSQL text cannot store. Exclude the table or fix the value in MySQL.`);
+  return escaped;
+}
+
+/**
+ * Encodes a row read with `rowsAsArray` whose first column is the MySQL row hash (skipped here)
+ * followed by the table's columns in order.
+ */
+export function encodeRow(table: string, columns: MappedColumn[], keyIndexes: number[], values: RawValue[], offset = 1): EncodedRow {
+  const fields: string[] = new Array(columns.length);
+  let warnings = 0;
+  const where = () => `table ${table}, key ${keyIndexes.map((i) => String(values[i + offset])).join('/')}`;
+  for (let i = 0; i < columns.length; i++) {
+    const f = encodeField(columns[i]!, values[i + offset] ?? null, where);
+    if (f === null) {
+      warnings++;
+      fields[i] = '\\N';
+    } else fields[i] = f;
+  }
+  const line = fields.join('\t');
+  const key = keyIndexes.length > 0 ? keyIndexes.map((i) => fields[i]).join('\t') : '';
+  return { line, key, warnings };
+}

@@ -1,0 +1,15 @@
+import xxhashInit from 'xxhash-wasm';
+
+type Hasher = Awaited<ReturnType<typeof xxhashInit>>;
+let hasher: Hasher | undefined;
+
+/** Loads the xxhash WebAssembly module once; call before hashing. */
+export async function initRowHash(): Promise<void> {
+  hasher ??= await xxhashInit();
+}
+
+/** xxhash64 of a row's canonical encoding, as a signed 64-bit decimal string (PostgreSQL bigint). */
+export function rowHash(line: string): string {
+  if (!hasher) throw new Error('initRowHash() was not awaited');
+  return BigInt.asIntN(64, hasher.h64(line)).toString();
+}

@@ -1,0 +1,96 @@
+import type { Connection } from 'mysql2/promise';
+import type { PoolClient } from 'pg';
+import type { TablePlan } from '../catalog/plan-table';
+import { cdcError } from '../errors';
+import { createStage, mergeStage, type MergeOptions } from '../apply/merge-stage';
+import { copyLines } from '../apply/pg-copy';
+import { type ChunkState, loadChunks, loadRowState, moveRowState, nextChunkIds, replaceChunks } from '../apply/state-store';
+import type { CycleStats } from '../record/cycle-stats';
+import { type ChunkFingerprint, fingerprintRange, streamRange } from '../snapshot/mysql-source';
+import { type DiffResult, type SubChunk, diffKeyedChunk, diffKeylessTable } from './diff-chunk';
+
+export interface SyncTableOptions extends MergeOptions {
+  chunkRows: number;
+}
+
+type NextChunk = Omit<ChunkState, 'position'> & { touched: boolean };
+
+/**
+ * One table inside the cycle's snapshot: MySQL fingerprints every chunk; only chunks whose count
+ * or fingerprint moved are read, diffed against the stored row hashes and staged; the stage is
+ * merged; chunks that grew are split and neighbours that shrank are merged. A table without
+ * changes costs one aggregate query per chunk and writes nothing.
+ */
+export async function syncTable(mysql: Connection, client: PoolClient, plan: TablePlan, o: SyncTableOptions, stats: CycleStats): Promise<void> {
+  const t = stats.table(plan.name);
+  const chunks = await stats.time('postgres', () => loadChunks(client, plan.name));
+  const current: ChunkFingerprint[] = [];
+  for (let i = 0; i < chunks.length; i++) {
+    const upper = chunks[i + 1]?.lower ?? null;
+    current.push(await stats.time('mysql', () => fingerprintRange(mysql, plan, chunks[i]!.lower, upper)));
+  }
+  t.chunksScanned += chunks.length;
+  const changed = chunks.map((c, i) => c.count !== current[i]!.count || c.fingerprint !== current[i]!.fingerprint);
+  if (!changed.some(Boolean)) return;
+
+  const stage = await stats.time('postgres', () => createStage(client, plan));
+  const next: NextChunk[] = [];
+  for (let i = 0; i < chunks.length; i++) {
+    const chunk = chunks[i]!;
+    const fp = current[i]!;
+    if (!changed[i]) {
+      next.push({ ...chunk, touched: false });
+      continue;
+    }
+    t.chunksChanged++;
+    const pieces = await diffChunk(mysql, client, plan, chunk, chunks[i + 1]?.lower ?? null, fp, stage, o, stats);
+    next.push(...pieces.map((p) => ({ id: p.id, lower: p.lower, count: p.count, fingerprint: p.fingerprint.toString(), touched: true })));
+  }
+  await stats.time('postgres', async () => {
+    await mergeStage(client, plan, stage, o);
+    await replaceChunks(client, plan.name, await mergeSmallChunks(client, plan, next, o.chunkRows));
+  });
+}
+
+async function diffChunk(mysql: Connection, client: PoolClient, plan: TablePlan, chunk: ChunkState, upper: ChunkState['lower'], fp: ChunkFingerprint, stage: string, o: SyncTableOptions, stats: CycleStats): Promise<SubChunk[]> {
+  const t = stats.table(plan.name);
+  const splitEvery = plan.keyed && fp.count > 2 * o.chunkRows ? o.chunkRows : 0;
+  const newIds = splitEvery ? await nextChunkIds(client, Math.ceil(fp.count / splitEvery) - 1) : [];
+  const state = await stats.time('postgres', () => loadRowState(client, plan.name, [chunk.id]));
+  const result: DiffResult = { rowsFetched: 0, bytesRead: 0, inserts: 0, updates: 0, deletes: 0, warnings: 0, chunks: [] };
+  const input = { plan, state, chunkId: chunk.id, lower: chunk.lower, splitEvery, newIds, result, rows: streamRange(mysql, plan, chunk.lower, upper) };
+  await copyLines(client, stage, plan.keyed ? diffKeyedChunk(input) : diffKeylessTable(input));
+  // Both numbers come from one snapshot; a mismatch means the read was not consistent.
+  const total = result.chunks.reduce((a, c) => ({ n: a.n + c.count, fp: plan.keyed ? a.fp ^ c.fingerprint : a.fp + c.fingerprint }), { n: 0, fp: 0n });
+  if (total.n !== fp.count || total.fp.toString() !== fp.fingerprint) {
+    throw cdcError('CYCLE_FAILED', `Table ${plan.name}: rows read (${total.n}) do not match the fingerprint taken in the same snapshot (${fp.count}); nothing was applied.`, { table: plan.name });
+  }
+  t.rowsFetched += result.rowsFetched;
+  t.bytesRead += result.bytesRead;
+  t.inserts += result.inserts;
+  t.updates += result.updates;
+  t.deletes += result.deletes;
+  t.warnings += result.warnings;
+  return result.chunks;
+}
+
+/**
+ * Folds a chunk that shrank below a quarter of the target into its left neighbour when the two
+ * together stay under half the target (keeps the chunk count, hence the cycle cost, in step
+ * with the table size). The first chunk keeps its open lower bound.
+ */
+async function mergeSmallChunks(client: PoolClient, plan: TablePlan, chunks: NextChunk[], target: number): Promise<Omit<ChunkState, 'position'>[]> {
+  const out: NextChunk[] = [];
+  for (const c of chunks) {
+    const prev = out[out.length - 1];
+    if (plan.keyed && prev && (prev.touched || c.touched) && Math.min(prev.count, c.count) < target / 4 && prev.count + c.count <= target / 2) {
+      await moveRowState(client, plan.name, c.id, prev.id);
+      prev.count += c.count;
+      prev.fingerprint = (BigInt(prev.fingerprint) ^ BigInt(c.fingerprint)).toString();
+      prev.touched = true;
+      continue;
+    }
+    out.push({ ...c });
+  }
+  return out.map(({ touched: _t, ...c }) => c);
+}

@@ -1,0 +1,43 @@
+import { AppError } from '../../lib/app-error';
+
+/**
+ * The daemon's error catalogue. `retryable` errors make the loop back off and try again;
+ * the others need an operator (the message says what to do).
+ */
+export const CDC_ERRORS = {
+  /** MySQL did not answer or dropped the connection. */
+  MYSQL_UNAVAILABLE: { retryable: true },
+  /** PostgreSQL did not answer or dropped the connection. */
+  POSTGRES_UNAVAILABLE: { retryable: true },
+  /** A value PostgreSQL cannot hold (a NUL byte in text, \u0000 in JSON). */
+  VALUE_NOT_REPRESENTABLE: { retryable: false },
+  /** A MySQL column type the mirror has no mapping for. */
+  UNSUPPORTED_TYPE: { retryable: false },
+  /** An operator-created mirror table whose columns do not fit the MySQL table. */
+  TARGET_TABLE_MISMATCH: { retryable: false },
+  /** The table is not known to the daemon (verify/resync of a wrong name). */
+  UNKNOWN_TABLE: { retryable: false },
+  /** Anything else that failed inside a cycle; retried with backoff. */
+  CYCLE_FAILED: { retryable: true },
+} as const;
+
+export type CdcErrorCode = keyof typeof CDC_ERRORS;
+
+export function cdcError(code: CdcErrorCode, message: string, details?: Record<string, unknown>, cause?: unknown): AppError<CdcErrorCode> {
+  return new AppError(code, message, { details, cause, retryable: CDC_ERRORS[code].retryable });
+}
+
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT']);
+
+/** Connection-level failures of either database, as the loop should see them. */
+export function classifyError(err: unknown, where: 'mysql' | 'postgres'): AppError<CdcErrorCode> {
+  if (err instanceof AppError) return err as AppError<CdcErrorCode>;
+  const code = (err as { code?: string })?.code ?? '';
+  const message = err instanceof Error ? err.message : String(err);
+  if (CONNECTION_CODES.has(code) || /connect|terminat|Connection lost|closed state/i.test(message)) {
+    return where === 'mysql'
+      ? cdcError('MYSQL_UNAVAILABLE', `MySQL is unreachable (${code || message}); retrying with backoff. Check CDC_MYSQL_URL and that the server is up.`, {}, err)
+      : cdcError('POSTGRES_UNAVAILABLE', `PostgreSQL is unreachable (${code || message}); retrying with backoff. Check POSTGRES_URL and that the server is up.`, {}, err);
+  }
+  return cdcError('CYCLE_FAILED', message, {}, err);
+}

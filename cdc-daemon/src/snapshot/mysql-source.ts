@@ -1,0 +1,70 @@
+import mysql, { type Connection } from 'mysql2/promise';
+import type { Connection as CallbackConnection, FieldPacket, TypeCastField } from 'mysql2';
+import type { TablePlan } from '../catalog/plan-table';
+import type { RawValue } from '../diff/encode-row';
+import { type KeyTuple, keyRangePredicate, orderByKey, qi } from './mysql-sql';
+
+/**
+ * The daemon's only way into MySQL: a session in UTC that issues SELECTs and session statements,
+ * nothing else (the account it uses has SELECT privilege only).
+ */
+export async function connectMysql(url: string): Promise<Connection> {
+  const conn = await mysql.createConnection({ uri: url, timezone: 'Z', dateStrings: true, supportBigNumbers: true, bigNumberStrings: true, charset: 'utf8mb4', connectTimeout: 10_000 });
+  await conn.query("SET SESSION time_zone = '+00:00'");
+  return conn;
+}
+
+/**
+ * Opens the cycle's consistent snapshot: every later read of every table sees one instant.
+ * Returns MySQL's clock at that instant.
+ */
+export async function openSnapshot(conn: Connection): Promise<Date> {
+  await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+  await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
+  const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT UTC_TIMESTAMP(6) AS at');
+  return new Date(`${String(rows[0]?.at).replace(' ', 'T')}Z`);
+}
+
+export async function closeSnapshot(conn: Connection): Promise<void> {
+  await conn.query('COMMIT');
+}
+
+export interface ChunkFingerprint {
+  count: number;
+  /** BIT_XOR (keyed) or SUM (keyless) of the 64-bit row hashes, as a decimal string. */
+  fingerprint: string;
+}
+
+/** COUNT and 64-bit aggregate of row hashes over one key range, computed inside MySQL. */
+export async function fingerprintRange(conn: Connection, plan: TablePlan, lower: KeyTuple | null, upper: KeyTuple | null): Promise<ChunkFingerprint> {
+  const range = keyRangePredicate(plan.schema.keyColumns, lower, upper);
+  // XOR cancels identical rows, so keyless tables (which may hold duplicates) use SUM.
+  const agg = plan.keyed ? `BIT_XOR(${plan.hashExpr})` : `SUM(${plan.hashExpr})`;
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(`SELECT COUNT(*) AS n, COALESCE(${agg}, 0) AS fp FROM ${qi(plan.name)} WHERE ${range.sql}`, range.params);
+  return { count: Number(rows[0]?.n ?? 0), fingerprint: String(rows[0]?.fp ?? '0') };
+}
+
+/** The select list: the row hash, then every column through its exact-reading expression. */
+export function selectList(plan: TablePlan): string {
+  return [`${plan.hashExpr} AS h`, ...plan.columns.map((c, i) => `${c.select(qi(c.name))} AS c${i}`)].join(', ');
+}
+
+function typeCast(binary: Set<string>) {
+  return (field: TypeCastField) => (binary.has(field.name) ? field.buffer() : field.string('utf8'));
+}
+
+/**
+ * Streams the rows of a key range in MySQL key order as arrays `[hash, col0, col1, ...]` with
+ * every value as text or bytes (never parsed by the driver), a bounded number in memory at once.
+ */
+export async function* streamRange(conn: Connection, plan: TablePlan, lower: KeyTuple | null, upper: KeyTuple | null, limit?: number): AsyncGenerator<RawValue[]> {
+  const range = keyRangePredicate(plan.schema.keyColumns, lower, upper);
+  // Keyless tables are read ordered by row hash, so identical rows arrive together.
+  const order = plan.keyed ? ` ORDER BY ${orderByKey(plan.schema.keyColumns)}` : ' ORDER BY h';
+  const sql = `SELECT ${selectList(plan)} FROM ${qi(plan.name)} WHERE ${range.sql}${order}${limit ? ` LIMIT ${Number(limit)}` : ''}`;
+  const raw = (conn as unknown as { connection: CallbackConnection }).connection;
+  const stream = raw.query({ sql, values: range.params, rowsAsArray: true, typeCast: typeCast(plan.binaryAliases) as never }).stream({ highWaterMark: 1000 });
+  for await (const row of stream as AsyncIterable<RawValue[]>) yield row;
+}
+
+export type { FieldPacket };

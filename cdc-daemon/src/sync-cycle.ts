@@ -1,0 +1,125 @@
+import type { Connection } from 'mysql2/promise';
+import type { Pool } from 'pg';
+import { AppError } from '../../lib/app-error';
+import type { Logger } from '../../lib/logger';
+import type { CdcConfig } from './config';
+import { type TablePlan, planTable } from './catalog/plan-table';
+import { readCatalog } from './catalog/read-catalog';
+import { classifyError } from './errors';
+import { initRowHash } from './diff/row-hash';
+import { syncTable } from './diff/sync-table';
+import { reconcileTables } from './apply/reconcile-tables';
+import { loadTableStates } from './apply/state-store';
+import { loadTable } from './load/initial-load';
+import { CycleStats, type CycleStatus } from './record/cycle-stats';
+import { type SyncId, beginCycleRecord, failCycleRecord, finishCycleRecord } from './record/cycle-record';
+import { closeSnapshot, connectMysql, openSnapshot } from './snapshot/mysql-source';
+
+export interface CycleContext {
+  pool: Pool;
+  config: CdcConfig;
+  logger: Logger;
+  /** Progress of initial loads (the CLI draws a bar with it). */
+  onLoadBatch?: (table: string, loadedRows: number) => void;
+}
+
+export interface CycleOutcome {
+  syncId: SyncId;
+  status: CycleStatus;
+  durationMs: number;
+  stats: CycleStats;
+}
+
+/**
+ * One cycle, start to end:
+ *   record    open the cycle's row in cdc.sync_history (its id is the sync id)
+ *   catalog   read MySQL's tables and map their columns
+ *   reconcile create, adopt, alter, rebuild or retire mirrors to match
+ *   load      initial loads of new or rebuilt tables, in resumable committed batches
+ *   snapshot  one consistent MySQL snapshot for every table, and one PostgreSQL transaction:
+ *     diff      chunk fingerprints in MySQL; changed chunks read and compared row by row
+ *     apply     staged changes merged into mirror, history, outbox and row state
+ *     record    the cycle's row closed with its counts: all of it commits, or none of it
+ * A failure anywhere rolls the transaction back and records the cycle as failed.
+ */
+export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
+  const started = performance.now();
+  await initRowHash();
+  const stats = new CycleStats();
+  const { syncId } = await beginCycleRecord(ctx.pool).catch((err: unknown) => Promise.reject(classifyError(err, 'postgres')));
+  const log = ctx.logger.child({ syncId });
+  let table: string | undefined;
+  let mysql: Connection | undefined;
+  try {
+    const source = await connectMysql(ctx.config.mysqlUrl).catch((err: unknown) => Promise.reject(classifyError(err, 'mysql')));
+    mysql = source;
+    const plans = await stats.time('mysql', () => readPlans(source, ctx.config));
+    const states = await withClient(ctx.pool, (c) => loadTableStates(c));
+    const mirror = { targetSchema: ctx.config.targetSchema, history: true };
+    await reconcileTables(ctx.pool, plans, states, { ...mirror, historyExclude: ctx.config.historyExclude, droppedTables: ctx.config.droppedTables }, syncId, stats, log);
+
+    const at = new Date();
+    for (const plan of plans.filter((p) => states.get(p.name)?.status === 'loading')) {
+      table = plan.name;
+      await loadTable(source, ctx.pool, plan, states.get(plan.name)!, { ...historyFor(ctx.config, plan), chunkRows: ctx.config.chunkRows, batchRows: ctx.config.loadBatchRows, syncId, at, onBatch: ctx.onLoadBatch }, stats, log);
+    }
+    table = undefined;
+
+    const status = await applySnapshot(source, ctx, plans, syncId, stats, started, (t) => (table = t));
+    const durationMs = performance.now() - started;
+    const totals = stats.totals();
+    log.info(`cycle ${status}`, { durationMs: Math.round(durationMs), inserts: totals.inserts, updates: totals.updates, deletes: totals.deletes, loaded: totals.rowsLoaded, chunksChanged: totals.chunksChanged, chunksScanned: totals.chunksScanned });
+    return { syncId, status, durationMs, stats };
+  } catch (err) {
+    const e = err instanceof AppError ? err : classifyError(err, (err as { errno?: unknown })?.errno !== undefined ? 'mysql' : 'postgres');
+    const durationMs = performance.now() - started;
+    log.error('cycle failed', { code: e.code, error: e.message, table });
+    await failCycleRecord(ctx.pool, syncId, stats, durationMs, { code: e.code, message: e.message, table }).catch((recordErr: unknown) => log.error('could not record the failed cycle', { error: String(recordErr) }));
+    throw e;
+  } finally {
+    await mysql?.end().catch(() => {});
+  }
+}
+
+async function readPlans(mysql: Connection, config: CdcConfig): Promise<TablePlan[]> {
+  const schemas = await readCatalog(mysql, { tables: config.tables, excludeTables: config.excludeTables });
+  return schemas.map((s) => planTable(s, { tinyint1AsBoolean: config.tinyint1AsBoolean }));
+}
+
+function historyFor(config: CdcConfig, plan: TablePlan) {
+  return { targetSchema: config.targetSchema, history: !config.historyExclude.includes(plan.name) };
+}
+
+async function withClient<T>(pool: Pool, fn: (c: import('pg').PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    return await fn(client);
+  } finally {
+    client.release();
+  }
+}
+
+/** The snapshot read and the apply transaction; returns the cycle's final status. */
+async function applySnapshot(mysql: Connection, ctx: CycleContext, plans: TablePlan[], syncId: SyncId, stats: CycleStats, started: number, onTable: (t: string) => void): Promise<CycleStatus> {
+  const client = await ctx.pool.connect();
+  try {
+    await client.query('BEGIN');
+    const states = await loadTableStates(client);
+    const at = await stats.time('mysql', () => openSnapshot(mysql));
+    stats.snapshotAt = at;
+    for (const plan of plans.filter((p) => states.get(p.name)?.status === 'active')) {
+      onTable(plan.name);
+      await syncTable(mysql, client, plan, { ...historyFor(ctx.config, plan), syncId, at, outbox: true, chunkRows: ctx.config.chunkRows }, stats);
+    }
+    await stats.time('mysql', () => closeSnapshot(mysql));
+    const status: CycleStatus = stats.changed() ? 'succeeded' : 'no_changes';
+    await finishCycleRecord(client, syncId, status, stats, performance.now() - started);
+    await client.query('COMMIT');
+    return status;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,84 @@
+import type { Connection } from 'mysql2/promise';
+import type { Pool } from 'pg';
+import type { TablePlan } from '../catalog/plan-table';
+import { encodeRow } from '../diff/encode-row';
+import { mirrorName } from '../apply/mirror-ddl';
+import { copyLines, pgi } from '../apply/pg-copy';
+import { streamRange } from '../snapshot/mysql-source';
+
+export interface TableDrift {
+  table: string;
+  mysqlRows: number;
+  postgresRows: number;
+  /** In MySQL, not in the mirror. */
+  missing: number;
+  /** In the mirror, not in MySQL. */
+  extra: number;
+  /** Same key, different values. */
+  different: number;
+  /** A few keys (or rows, for keyless tables) of each kind, for the report. */
+  samples: string[];
+}
+
+export function hasDrift(d: TableDrift): boolean {
+  return d.missing + d.extra + d.different > 0;
+}
+
+/**
+ * Compares a MySQL table with its mirror row by row, without trusting the daemon's state: the
+ * MySQL rows (read in one consistent snapshot) go into a typed temporary table and PostgreSQL
+ * compares them with the mirror using its own equality (so 1.50 = 1.5 in numeric(p,2), jsonb
+ * ignores key order). Memory stays flat: rows stream through COPY.
+ */
+export async function verifyTable(mysql: Connection, pool: Pool, plan: TablePlan, targetSchema: string): Promise<TableDrift> {
+  const client = await pool.connect();
+  const tmp = pgi(`_verify_${plan.name}`.slice(0, 63));
+  try {
+    await client.query('BEGIN');
+    await client.query(`CREATE TEMP TABLE ${tmp} (${plan.columns.map((c) => `${pgi(c.name)} ${c.pgType}`).join(', ')}) ON COMMIT DROP`);
+    await mysql.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
+    let mysqlRows = 0;
+    async function* lines() {
+      for await (const raw of streamRange(mysql, plan, null, null)) {
+        mysqlRows++;
+        yield encodeRow(plan.name, plan.columns, plan.keyIndexes, raw).line;
+      }
+    }
+    await copyLines(client, tmp, lines());
+    await mysql.query('COMMIT');
+    await client.query(`ANALYZE ${tmp}`);
+    const mirror = mirrorName(plan, { targetSchema, history: false });
+    const cols = plan.columns.map((c) => pgi(c.name));
+    const list = (a: string) => cols.map((c) => `${a}.${c}`).join(', ');
+    const { rows: counts } = await client.query(`SELECT (SELECT count(*) FROM ${mirror})::int AS n`);
+    let drift: Omit<TableDrift, 'table' | 'mysqlRows' | 'postgresRows'>;
+    if (plan.keyed) {
+      const on = plan.schema.keyColumns.map((k) => `m.${pgi(k)} = p.${pgi(k)}`).join(' AND ');
+      const keyText = `concat_ws('/', ${plan.schema.keyColumns.map((k) => `COALESCE(m.${pgi(k)}, p.${pgi(k)})::text`).join(', ')})`;
+      const k0 = pgi(plan.schema.keyColumns[0]!);
+      const { rows } = await client.query(
+        `SELECT kind, count(*)::int AS n, (array_agg(k))[1:5] AS samples FROM (
+           SELECT CASE WHEN p.${k0} IS NULL THEN 'missing' WHEN m.${k0} IS NULL THEN 'extra' ELSE 'different' END AS kind, ${keyText} AS k
+             FROM ${tmp} m FULL JOIN ${mirror} p ON ${on}
+            WHERE m.${k0} IS NULL OR p.${k0} IS NULL OR ROW(${list('m')}) IS DISTINCT FROM ROW(${list('p')})) d
+         GROUP BY kind`,
+      );
+      const of = (kind: string) => rows.find((r) => r.kind === kind);
+      drift = { missing: of('missing')?.n ?? 0, extra: of('extra')?.n ?? 0, different: of('different')?.n ?? 0, samples: rows.flatMap((r) => (r.samples as string[]).map((k) => `${r.kind} ${k}`)) };
+    } else {
+      const visible = cols.join(', ');
+      const diff = async (a: string, b: string) => (await client.query(`SELECT count(*)::int AS n, (array_agg(to_jsonb(x)::text))[1:5] AS samples FROM (SELECT ${visible} FROM ${a} EXCEPT ALL SELECT ${visible} FROM ${b}) x`)).rows[0];
+      const missing = await diff(tmp, mirror);
+      const extra = await diff(mirror, tmp);
+      drift = { missing: missing.n, extra: extra.n, different: 0, samples: [...(missing.samples ?? []).map((r: string) => `missing ${r}`), ...(extra.samples ?? []).map((r: string) => `extra ${r}`)] };
+    }
+    await client.query('COMMIT');
+    return { table: plan.name, mysqlRows, postgresRows: counts[0].n, ...drift };
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    await mysql.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,71 @@
+import mysql from 'mysql2/promise';
+import { Pool } from 'pg';
+import { createLogger } from '../../lib/logger';
+import { loadCdcConfig, type CdcConfig } from '../src/config';
+import { migratePostgres } from '../src/apply/pg-migrations';
+import { planTable } from '../src/catalog/plan-table';
+import { readCatalog } from '../src/catalog/read-catalog';
+import { runCycle } from '../src/sync-cycle';
+import { connectMysql } from '../src/snapshot/mysql-source';
+import { type TableDrift, verifyTable } from '../src/verify/verify-table';
+import { createMysqlDatabase, createPostgresDatabase, createReadOnlyMysqlUser, type TestDatabase } from '../../test/support/databases';
+
+/**
+ * Given MySQL rows -> run a cycle -> expect PostgreSQL rows: a fresh MySQL database written by an
+ * admin connection, read by the daemon through a SELECT-only account, mirrored into a fresh
+ * PostgreSQL database.
+ */
+export interface CdcFixture {
+  my: mysql.Connection;
+  mysqlDb: TestDatabase;
+  readOnlyUrl: string;
+  pgDb: TestDatabase;
+  pool: Pool;
+  config: CdcConfig;
+  env: Record<string, string>;
+  cycle: () => ReturnType<typeof runCycle>;
+  verifyAll: () => Promise<TableDrift[]>;
+  close: () => Promise<void>;
+}
+
+export const quietLogger = createLogger({ level: 'error', format: 'json', service: 'cdc-test', silent: true });
+
+export async function createCdcFixture(env: Record<string, string> = {}): Promise<CdcFixture> {
+  const mysqlDb = await createMysqlDatabase();
+  const ro = await createReadOnlyMysqlUser(mysqlDb.name);
+  const pgDb = await createPostgresDatabase();
+  const my = await mysql.createConnection({ uri: mysqlDb.url, timezone: 'Z', multipleStatements: true, supportBigNumbers: true, bigNumberStrings: true, dateStrings: true });
+  await my.query("SET time_zone = '+00:00'");
+  const pool = new Pool({ connectionString: pgDb.url, max: 6 });
+  const fullEnv = { CDC_MYSQL_URL: ro.url, POSTGRES_URL: pgDb.url, CDC_BACKOFF_MS: '0', ...env };
+  const config = loadCdcConfig(fullEnv);
+  await migratePostgres(pool);
+  return {
+    my,
+    mysqlDb,
+    readOnlyUrl: ro.url,
+    pgDb,
+    pool,
+    config,
+    env: fullEnv,
+    cycle: () => runCycle({ pool, config, logger: quietLogger }),
+    async verifyAll() {
+      const conn = await connectMysql(ro.url);
+      try {
+        const schemas = await readCatalog(conn, { tables: config.tables, excludeTables: config.excludeTables });
+        const out: TableDrift[] = [];
+        for (const s of schemas) out.push(await verifyTable(conn, pool, planTable(s, { tinyint1AsBoolean: config.tinyint1AsBoolean }), config.targetSchema));
+        return out;
+      } finally {
+        await conn.end();
+      }
+    },
+    async close() {
+      await my.end();
+      await pool.end();
+      await ro.drop();
+      await mysqlDb.drop();
+      await pgDb.drop();
+    },
+  };
+}
