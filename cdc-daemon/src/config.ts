@@ -28,9 +28,9 @@ export const cdcConfigSchema = z
     /** What to do with the mirror of a table dropped in MySQL: keep it (retired) or drop it. */
     CDC_DROPPED_TABLES: z.enum(['keep', 'drop']).default('keep'),
     /** Target rows per chunk; chunks split above twice this and merge below a quarter. */
-    CDC_CHUNK_ROWS: z.coerce.number().int().min(10).max(1_000_000).default(10_000),
+    CDC_CHUNK_ROWS: z.coerce.number().int().min(4).max(1_000_000).default(10_000),
     /** Rows per committed batch of an initial load. */
-    CDC_LOAD_BATCH_ROWS: z.coerce.number().int().min(10).max(1_000_000).default(50_000),
+    CDC_LOAD_BATCH_ROWS: z.coerce.number().int().min(4).max(1_000_000).default(50_000),
     /** First retry delay after a failed cycle; doubles up to CDC_BACKOFF_MAX_MS. */
     CDC_BACKOFF_MS: z.coerce.number().int().min(0).default(1_000),
     CDC_BACKOFF_MAX_MS: z.coerce.number().int().min(0).default(60_000),

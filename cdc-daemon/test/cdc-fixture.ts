@@ -38,8 +38,21 @@ export async function createCdcFixture(env: Record<string, string> = {}): Promis
   await my.query("SET time_zone = '+00:00'");
   const pool = new Pool({ connectionString: pgDb.url, max: 6 });
   const fullEnv = { CDC_MYSQL_URL: ro.url, POSTGRES_URL: pgDb.url, CDC_BACKOFF_MS: '0', ...env };
-  const config = loadCdcConfig(fullEnv);
-  await migratePostgres(pool);
+  const dropAll = async () => {
+    await my.end();
+    await pool.end();
+    await ro.drop();
+    await mysqlDb.drop();
+    await pgDb.drop();
+  };
+  let config: CdcConfig;
+  try {
+    config = loadCdcConfig(fullEnv);
+    await migratePostgres(pool);
+  } catch (err) {
+    await dropAll();
+    throw err;
+  }
   return {
     my,
     mysqlDb,
@@ -60,12 +73,6 @@ export async function createCdcFixture(env: Record<string, string> = {}): Promis
         await conn.end();
       }
     },
-    async close() {
-      await my.end();
-      await pool.end();
-      await ro.drop();
-      await mysqlDb.drop();
-      await pgDb.drop();
-    },
+    close: dropAll,
   };
 }
