@@ -130,7 +130,7 @@ export function modelDiff(before: ModelSnapshot, after: ModelSnapshot): Map<stri
       } else if (old === undefined) d.inserts++;
       else if (old !== v) d.updates++;
     }
-    for (const [k, v] of was) if (!now.has(k)) keyless ? (d.deletes += v as number) : d.deletes++;
+    for (const [k, v] of was) if (!now.has(k)) d.deletes += keyless ? (v as number) : 1;
     out.set(table, d);
   }
   return out;
