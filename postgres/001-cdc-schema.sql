@@ -34,18 +34,18 @@ CREATE TABLE IF NOT EXISTS cdc.chunks (
 );
 CREATE SEQUENCE IF NOT EXISTS cdc.chunk_ids;
 
--- One row per mirrored row: its key (canonical text), chunk, and hashes. For tables without a
--- key, `row_key` is the row's MySQL hash and `copies` counts identical rows.
-CREATE TABLE IF NOT EXISTS cdc.row_state (
+-- The rows of each chunk as the daemon last saw them, one blob per chunk (writing a blob per
+-- ~10k rows costs far less than a tuple per row). Each record: key length (uint16), key (UTF-8:
+-- the row's encoded key columns; for keyless tables its xxhash), MySQL row hash (uint64),
+-- xxhash64 of the row's COPY text (uint64), copies (uint32). Records concatenate, so two
+-- chunks merge with `||`. See cdc-daemon/src/apply/chunk-rows.ts.
+CREATE TABLE IF NOT EXISTS cdc.chunk_rows (
   table_name  text   NOT NULL,
-  row_key     text   NOT NULL,
   chunk_id    bigint NOT NULL,
-  -- xxhash64 of the row's canonical encoding (the COPY text written to PostgreSQL).
-  row_hash    bigint NOT NULL,
-  copies      integer NOT NULL DEFAULT 1,
-  PRIMARY KEY (table_name, row_key)
+  rows        bytea  NOT NULL,
+  PRIMARY KEY (table_name, chunk_id)
 );
-CREATE INDEX IF NOT EXISTS row_state_chunk ON cdc.row_state (table_name, chunk_id);
+ALTER TABLE cdc.chunk_rows ALTER COLUMN rows SET STORAGE EXTERNAL;
 
 -- One row per cycle, including cycles with no changes, failed and skipped ones.
 CREATE TABLE IF NOT EXISTS cdc.sync_history (

@@ -19,6 +19,10 @@ export const CDC_ERRORS = {
   UNKNOWN_TABLE: { retryable: false },
   /** Anything else that failed inside a cycle; retried with backoff. */
   CYCLE_FAILED: { retryable: true },
+  /** The daemon was stopping; the cycle rolled back and the next start redoes it. */
+  ABORTED: { retryable: true },
+  /** Another daemon holds the lock; this one waits as a standby. */
+  LOCKED: { retryable: true },
 } as const;
 
 export type CdcErrorCode = keyof typeof CDC_ERRORS;
@@ -40,4 +44,9 @@ export function classifyError(err: unknown, where: 'mysql' | 'postgres'): AppErr
       : cdcError('POSTGRES_UNAVAILABLE', `PostgreSQL is unreachable (${code || message}); retrying with backoff. Check POSTGRES_URL and that the server is up.`, {}, err);
   }
   return cdcError('CYCLE_FAILED', message, {}, err);
+}
+
+/** Ends a cycle at a safe point when its signal fired: it rolls back like any failure. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw cdcError('ABORTED', 'The cycle was stopped because the daemon is shutting down; nothing of it was applied.');
 }

@@ -5,7 +5,7 @@ import type { Logger } from '../../lib/logger';
 import type { CdcConfig } from './config';
 import { type TablePlan, planTable } from './catalog/plan-table';
 import { readCatalog } from './catalog/read-catalog';
-import { classifyError } from './errors';
+import { classifyError, throwIfAborted } from './errors';
 import { initRowHash } from './diff/row-hash';
 import { syncTable } from './diff/sync-table';
 import { reconcileTables } from './apply/reconcile-tables';
@@ -15,12 +15,20 @@ import { CycleStats, type CycleStatus } from './record/cycle-stats';
 import { type SyncId, beginCycleRecord, failCycleRecord, finishCycleRecord } from './record/cycle-record';
 import { closeSnapshot, connectMysql, openSnapshot } from './snapshot/mysql-source';
 
+/**
+ * Taken by every apply transaction: even if a daemon lost its session lock mid-cycle and a
+ * standby took over, their applies still run one after the other.
+ */
+export const CYCLE_LOCK_KEY = 7_246_003;
+
 export interface CycleContext {
   pool: Pool;
   config: CdcConfig;
   logger: Logger;
   /** Progress of initial loads (the CLI draws a bar with it). */
-  onLoadBatch?: (table: string, loadedRows: number) => void;
+  onLoadBatch?: (table: string, loadedRows: number, estimatedRows: number) => void;
+  /** Aborts the cycle at the next table, chunk or load batch; it then rolls back. */
+  signal?: AbortSignal;
 }
 
 export interface CycleOutcome {
@@ -60,8 +68,9 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
 
     const at = new Date();
     for (const plan of plans.filter((p) => states.get(p.name)?.status === 'loading')) {
+      throwIfAborted(ctx.signal);
       table = plan.name;
-      await loadTable(source, ctx.pool, plan, states.get(plan.name)!, { ...historyFor(ctx.config, plan), chunkRows: ctx.config.chunkRows, batchRows: ctx.config.loadBatchRows, syncId, at, onBatch: ctx.onLoadBatch }, stats, log);
+      await loadTable(source, ctx.pool, plan, states.get(plan.name)!, { ...historyFor(ctx.config, plan), chunkRows: ctx.config.chunkRows, batchRows: ctx.config.loadBatchRows, syncId, at, onBatch: ctx.onLoadBatch, signal: ctx.signal }, stats, log);
     }
     table = undefined;
 
@@ -104,12 +113,14 @@ async function applySnapshot(mysql: Connection, ctx: CycleContext, plans: TableP
   const client = await ctx.pool.connect();
   try {
     await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [CYCLE_LOCK_KEY]);
     const states = await loadTableStates(client);
     const at = await stats.time('mysql', () => openSnapshot(mysql));
     stats.snapshotAt = at;
     for (const plan of plans.filter((p) => states.get(p.name)?.status === 'active')) {
+      throwIfAborted(ctx.signal);
       onTable(plan.name);
-      await syncTable(mysql, client, plan, { ...historyFor(ctx.config, plan), syncId, at, outbox: true, chunkRows: ctx.config.chunkRows }, stats);
+      await syncTable(mysql, client, plan, { ...historyFor(ctx.config, plan), syncId, at, outbox: true, chunkRows: ctx.config.chunkRows, signal: ctx.signal }, stats);
     }
     await stats.time('mysql', () => closeSnapshot(mysql));
     const status: CycleStatus = stats.changed() ? 'succeeded' : 'no_changes';

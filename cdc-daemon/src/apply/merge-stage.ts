@@ -6,7 +6,7 @@ import { ROW_HASH_COLUMN, historyName, mirrorName, type MirrorOptions } from './
 /**
  * The stage: a temporary table per mirrored table and cycle, filled by COPY with the diff's
  * lines and merged into the mirror by a few set-based statements. It disappears at commit.
- *   _op  i insert, u update, d delete, s move (state only: the row's chunk changed)
+ *   _op  i insert, u update, d delete, b a chunk's new row-state blob (_chunk, _blob)
  */
 export function stageName(plan: TablePlan): string {
   return pgi(`_stage_${plan.name}`.slice(0, 63));
@@ -16,9 +16,15 @@ export async function createStage(client: PoolClient, plan: TablePlan): Promise<
   const name = stageName(plan);
   const cols = plan.columns.map((c) => `${pgi(c.name)} ${c.pgType}`);
   if (!plan.keyed) cols.push(`${pgi(ROW_HASH_COLUMN)} bigint`);
-  await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${name} (_op "char" NOT NULL, _key text NOT NULL, _chunk bigint NOT NULL, _hash bigint NOT NULL, _copies integer NOT NULL, _state_copies integer NOT NULL, ${cols.join(', ')}) ON COMMIT DROP`);
+  await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${name} (_op "char" NOT NULL, _key text NOT NULL, _chunk bigint NOT NULL, _hash bigint NOT NULL, _copies integer NOT NULL, _blob bytea, ${cols.join(', ')}) ON COMMIT DROP`);
   await client.query(`TRUNCATE ${name}`);
   return name;
+}
+
+/** Which kinds of change the stage holds, so statements with nothing to do are not run. */
+export interface StagedOps {
+  upserts: number;
+  deletes: number;
 }
 
 export interface MergeOptions extends MirrorOptions {
@@ -36,23 +42,28 @@ const keyJoin = (plan: TablePlan, a: string, b: string) => plan.schema.keyColumn
  * Merges the stage into the mirror, its history, the outbox and the row state, in the caller's
  * transaction. History first (it reads the rows about to be deleted), then the mirror.
  */
-export async function mergeStage(client: PoolClient, plan: TablePlan, stage: string, o: MergeOptions): Promise<void> {
-  if (plan.keyed) await mergeKeyed(client, plan, stage, o);
-  else await mergeKeyless(client, plan, stage, o);
+export async function mergeStage(client: PoolClient, plan: TablePlan, stage: string, o: MergeOptions, ops: StagedOps): Promise<void> {
+  if (ops.upserts + ops.deletes > 0) {
+    await client.query(`ANALYZE ${stage}`);
+    if (plan.keyed) await mergeKeyed(client, plan, stage, o, ops);
+    else await mergeKeyless(client, plan, stage, o);
+  }
   await mergeRowState(client, plan, stage);
 }
 
-async function mergeKeyed(client: PoolClient, plan: TablePlan, stage: string, o: MergeOptions): Promise<void> {
+async function mergeKeyed(client: PoolClient, plan: TablePlan, stage: string, o: MergeOptions, ops: StagedOps): Promise<void> {
   const mirror = mirrorName(plan, o);
   const history = historyName(plan);
   const p = [o.syncId, o.at];
-  if (o.history) {
+  // An initial load only inserts into an empty mirror: no version is open, nothing to delete.
+  const loading = !o.outbox;
+  if (o.history && !loading) {
     // Close whatever version is open for every key that changed (a re-insert closes its delete marker).
     await client.query(`UPDATE ${history} h SET valid_to = $1 FROM ${stage} s WHERE s._op IN ('i', 'u', 'd') AND ${keyJoin(plan, 'h', 's')} AND h.valid_to IS NULL`, [o.at]);
-    await client.query(`INSERT INTO ${history} (${cols(plan)}, valid_from, op, sync_id) SELECT ${cols(plan, 't.')}, $2, 'delete', $1 FROM ${mirror} t JOIN ${stage} s ON ${keyJoin(plan, 't', 's')} WHERE s._op = 'd'`, p);
+    if (ops.deletes > 0) await client.query(`INSERT INTO ${history} (${cols(plan)}, valid_from, op, sync_id) SELECT ${cols(plan, 't.')}, $2, 'delete', $1 FROM ${mirror} t JOIN ${stage} s ON ${keyJoin(plan, 't', 's')} WHERE s._op = 'd'`, p);
   }
   if (o.outbox) await writeOutbox(client, plan, stage, o);
-  await client.query(`DELETE FROM ${mirror} t USING ${stage} s WHERE s._op = 'd' AND ${keyJoin(plan, 't', 's')}`);
+  if (ops.deletes > 0) await client.query(`DELETE FROM ${mirror} t USING ${stage} s WHERE s._op = 'd' AND ${keyJoin(plan, 't', 's')}`);
   const nonKey = plan.columns.filter((c) => !plan.schema.keyColumns.includes(c.name));
   const onConflict = nonKey.length > 0 ? `DO UPDATE SET ${nonKey.map((c) => `${pgi(c.name)} = EXCLUDED.${pgi(c.name)}`).join(', ')}` : 'DO NOTHING';
   await client.query(`INSERT INTO ${mirror} (${cols(plan)}) SELECT ${cols(plan)} FROM ${stage} WHERE _op IN ('i', 'u') ON CONFLICT (${plan.schema.keyColumns.map(pgi).join(', ')}) ${onConflict}`);
@@ -97,11 +108,9 @@ async function writeOutbox(client: PoolClient, plan: TablePlan, stage: string, o
 }
 
 async function mergeRowState(client: PoolClient, plan: TablePlan, stage: string): Promise<void> {
-  await client.query(`DELETE FROM cdc.row_state r USING ${stage} s WHERE r.table_name = $1 AND r.row_key = s._key AND s._state_copies = 0`, [plan.name]);
   await client.query(
-    `INSERT INTO cdc.row_state (table_name, row_key, chunk_id, row_hash, copies)
-     SELECT $1, _key, _chunk, _hash, _state_copies FROM ${stage} WHERE _state_copies > 0
-     ON CONFLICT (table_name, row_key) DO UPDATE SET chunk_id = EXCLUDED.chunk_id, row_hash = EXCLUDED.row_hash, copies = EXCLUDED.copies`,
+    `INSERT INTO cdc.chunk_rows (table_name, chunk_id, rows) SELECT $1, _chunk, _blob FROM ${stage} WHERE _op = 'b'
+     ON CONFLICT (table_name, chunk_id) DO UPDATE SET rows = EXCLUDED.rows`,
     [plan.name],
   );
 }

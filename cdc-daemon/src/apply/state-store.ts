@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 import type { KeyTuple } from '../snapshot/mysql-sql';
+import { type RowEntry, decodeChunkRows } from './chunk-rows';
 
 /** One chunk of a table: rows from `lower` (inclusive) to the next chunk's lower bound. */
 export interface ChunkState {
@@ -40,7 +41,7 @@ export async function saveLoadProgress(client: PoolClient, table: string, cursor
 /** Forgets everything the daemon knows of a table's rows (before a reload). */
 export async function clearTableRows(client: PoolClient, table: string): Promise<void> {
   await client.query('DELETE FROM cdc.chunks WHERE table_name = $1', [table]);
-  await client.query('DELETE FROM cdc.row_state WHERE table_name = $1', [table]);
+  await client.query('DELETE FROM cdc.chunk_rows WHERE table_name = $1', [table]);
 }
 
 export async function loadChunks(client: PoolClient, table: string): Promise<ChunkState[]> {
@@ -74,17 +75,18 @@ export async function nextChunkIds(client: PoolClient, n: number): Promise<strin
   return rows.map((r) => r.id as string);
 }
 
-export interface RowStateEntry {
-  hash: string;
-  copies: number;
+/** The stored rows of one chunk: key -> hashes (and copies, for keyless tables). */
+export async function loadChunkRows(client: PoolClient, table: string, chunkId: string): Promise<Map<string, RowEntry>> {
+  const { rows } = await client.query('SELECT rows FROM cdc.chunk_rows WHERE table_name = $1 AND chunk_id = $2', [table, chunkId]);
+  return rows.length > 0 ? decodeChunkRows(rows[0].rows as Buffer) : new Map();
 }
 
-/** The stored rows of some chunks: key -> hash (and copies, for keyless tables). */
-export async function loadRowState(client: PoolClient, table: string, chunkIds: string[]): Promise<Map<string, RowStateEntry>> {
-  const { rows } = await client.query({ text: 'SELECT row_key, row_hash::text AS h, copies FROM cdc.row_state WHERE table_name = $1 AND chunk_id = ANY($2::bigint[])', values: [table, chunkIds], rowMode: 'array' });
-  return new Map(rows.map((r) => [r[0] as string, { hash: r[1] as string, copies: r[2] as number }]));
-}
-
-export async function moveRowState(client: PoolClient, table: string, fromChunk: string, toChunk: string): Promise<void> {
-  await client.query('UPDATE cdc.row_state SET chunk_id = $3 WHERE table_name = $1 AND chunk_id = $2', [table, fromChunk, toChunk]);
+/** Folds chunk `from` into chunk `to` (merging neighbours): their row blobs concatenate. */
+export async function appendChunkRows(client: PoolClient, table: string, from: string, to: string): Promise<void> {
+  await client.query(
+    `INSERT INTO cdc.chunk_rows (table_name, chunk_id, rows) SELECT $1, $3, rows FROM cdc.chunk_rows WHERE table_name = $1 AND chunk_id = $2
+     ON CONFLICT (table_name, chunk_id) DO UPDATE SET rows = cdc.chunk_rows.rows || EXCLUDED.rows`,
+    [table, from, to],
+  );
+  await client.query('DELETE FROM cdc.chunk_rows WHERE table_name = $1 AND chunk_id = $2', [table, from]);
 }

@@ -1,25 +1,16 @@
 import type { TablePlan } from '../catalog/plan-table';
-import type { RowStateEntry } from '../apply/state-store';
+import { ChunkRowsBuilder, type RowEntry } from '../apply/chunk-rows';
 import type { KeyTuple, KeyValue } from '../snapshot/mysql-sql';
-import { type RawValue, encodeRow, escapeCopy } from './encode-row';
+import { type RawValue, encodeKey, encodeRow, escapeCopy } from './encode-row';
 import { rowHash } from './row-hash';
 
 /**
- * A change as the diff sees it. Keyed tables: one per key. Keyless tables: `copies` identical
- * rows added or removed, `stateCopies` how many remain.
+ * A staged change. Keyed tables: one per key. Keyless tables: `copies` identical rows added or
+ * removed. `state` lines carry a chunk's new row-state blob.
  */
-export const CHANGE_OPS = ['insert', 'update', 'delete', 'move'] as const;
+export const CHANGE_OPS = ['insert', 'update', 'delete', 'state'] as const;
 export type ChangeOp = (typeof CHANGE_OPS)[number];
-const OP_CODE: Record<ChangeOp, string> = { insert: 'i', update: 'u', delete: 'd', move: 's' };
-
-export interface DiffCounts {
-  rowsFetched: number;
-  bytesRead: number;
-  inserts: number;
-  updates: number;
-  deletes: number;
-  warnings: number;
-}
+const OP_CODE: Record<ChangeOp, string> = { insert: 'i', update: 'u', delete: 'd', state: 'b' };
 
 /** A chunk's pieces after the diff: one, or several when it grew past twice the target. */
 export interface SubChunk {
@@ -29,24 +20,38 @@ export interface SubChunk {
   fingerprint: bigint;
 }
 
-export interface DiffResult extends DiffCounts {
+export interface DiffResult {
+  rowsFetched: number;
+  bytesRead: number;
+  inserts: number;
+  updates: number;
+  deletes: number;
+  warnings: number;
   chunks: SubChunk[];
 }
 
+export function emptyDiffResult(): DiffResult {
+  return { rowsFetched: 0, bytesRead: 0, inserts: 0, updates: 0, deletes: 0, warnings: 0, chunks: [] };
+}
+
 /**
- * One line of the stage table (see apply/stage.ts): op, key, chunk, hash, copies, state copies,
- * then the row's columns (all NULL for deletes and moves but the key).
+ * One line of the stage table (apply/merge-stage.ts): op, key, chunk, row hash, copies, state
+ * blob, then the row's columns (for deletes only the key columns are set), then for keyless
+ * tables the row hash again (the mirror's hidden column).
  */
-export function stageLine(plan: TablePlan, op: ChangeOp, key: string, chunk: string, hash: string, copies: number, stateCopies: number, rowLine: string | null): string {
+export function stageLine(plan: TablePlan, op: ChangeOp, key: string, chunk: string, hash: string, copies: number, rowLine: string | null, blob?: Buffer): string {
   let row = rowLine;
   if (row === null) {
-    const keyFields = key.split('\t');
     const fields: string[] = plan.columns.map(() => '\\N');
-    if (plan.keyed && op === 'delete') plan.keyIndexes.forEach((ci, i) => (fields[ci] = keyFields[i]!));
+    if (plan.keyed && op === 'delete') {
+      const keyFields = key.split('\t');
+      plan.keyIndexes.forEach((ci, i) => (fields[ci] = keyFields[i]!));
+    }
     row = fields.join('\t');
   }
-  const tail = plan.keyed ? '' : `\t${hash}`;
-  return `${OP_CODE[op]}\t${escapeCopy(key)}\t${chunk}\t${hash}\t${copies}\t${stateCopies}\t${row}${tail}`;
+  const tail = plan.keyed ? '' : `\t${op === 'state' ? '\\N' : hash}`;
+  const blobField = blob ? `\\\\x${blob.toString('hex')}` : '\\N';
+  return `${OP_CODE[op]}\t${escapeCopy(key)}\t${chunk}\t${hash}\t${copies}\t${blobField}\t${row}${tail}`;
 }
 
 function keyTuple(plan: TablePlan, raw: RawValue[]): KeyTuple {
@@ -66,7 +71,7 @@ export interface DiffChunkInput {
   plan: TablePlan;
   rows: AsyncIterable<RawValue[]>;
   /** Stored rows of this chunk; consumed (what is left afterwards was deleted in MySQL). */
-  state: Map<string, RowStateEntry>;
+  state: Map<string, RowEntry>;
   /** The chunk's id and lower bound; `splitEvery` > 0 cuts it into pieces of that many rows. */
   chunkId: string;
   lower: KeyTuple | null;
@@ -77,67 +82,86 @@ export interface DiffChunkInput {
 }
 
 /**
- * Compares the rows MySQL holds now with the hashes stored for them and yields stage lines for
- * what differs. Memory: the chunk's stored state plus one row at a time.
+ * Compares the rows MySQL holds now with the state stored for them and yields stage lines for
+ * what differs, then the chunk's new state. A row whose MySQL hash is unchanged is carried over
+ * without being encoded; a changed one is encoded, and only written when its PostgreSQL text
+ * changed too. Memory: the chunk's state plus one row at a time.
  */
 export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<string> {
   const { plan, state, result } = input;
   let sub: SubChunk = { id: input.chunkId, lower: input.lower, count: 0, fingerprint: 0n };
+  const rows = new ChunkRowsBuilder();
   result.chunks.push(sub);
   let n = 0;
   for await (const raw of input.rows) {
     if (input.splitEvery > 0 && n > 0 && n % input.splitEvery === 0) {
+      yield stageLine(plan, 'state', '', sub.id, '0', 0, null, rows.take());
       sub = { id: input.newIds[result.chunks.length - 1]!, lower: keyTuple(plan, raw), count: 0, fingerprint: 0n };
       result.chunks.push(sub);
     }
     n++;
+    const mh = raw[0] as string;
     sub.count++;
-    sub.fingerprint ^= BigInt(raw[0] as string);
+    sub.fingerprint ^= BigInt(mh);
     result.rowsFetched++;
     result.bytesRead += rawBytes(raw);
+    const key = encodeKey(plan.name, plan.columns, plan.keyIndexes, raw);
+    const stored = state.get(key);
+    if (stored !== undefined) state.delete(key);
+    if (stored?.mh === mh) {
+      rows.add(key, stored);
+      continue;
+    }
     const enc = encodeRow(plan.name, plan.columns, plan.keyIndexes, raw);
     result.warnings += enc.warnings;
     const hash = rowHash(enc.line);
-    const stored = state.get(enc.key);
+    rows.add(key, { mh, hash, copies: 1 });
     if (stored === undefined) {
       result.inserts++;
-      yield stageLine(plan, 'insert', enc.key, sub.id, hash, 1, 1, enc.line);
-      continue;
-    }
-    state.delete(enc.key);
-    if (stored.hash !== hash) {
+      yield stageLine(plan, 'insert', key, sub.id, hash, 1, enc.line);
+    } else if (stored.hash !== hash) {
       result.updates++;
-      yield stageLine(plan, 'update', enc.key, sub.id, hash, 1, 1, enc.line);
-    } else if (sub.id !== input.chunkId) {
-      yield stageLine(plan, 'move', enc.key, sub.id, hash, 1, 1, null);
+      yield stageLine(plan, 'update', key, sub.id, hash, 1, enc.line);
     }
   }
+  yield stageLine(plan, 'state', '', sub.id, '0', 0, null, rows.take());
   for (const [key, stored] of state) {
     result.deletes++;
-    yield stageLine(plan, 'delete', key, input.chunkId, stored.hash, 1, 0, null);
+    yield stageLine(plan, 'delete', key, input.chunkId, stored.hash, 1, null);
   }
   state.clear();
 }
 
 /**
  * Keyless tables: rows arrive ordered by their MySQL hash, so identical rows come together;
- * each run is compared with the number of copies stored for that row.
+ * each run is compared with the number of copies stored under that hash.
  */
 export async function* diffKeylessTable(input: DiffChunkInput): AsyncGenerator<string> {
   const { plan, state, result } = input;
   const sub: SubChunk = { id: input.chunkId, lower: null, count: 0, fingerprint: 0n };
+  const rows = new ChunkRowsBuilder();
   result.chunks.push(sub);
-  let run: { mh: string; line: string; hash: string; n: number } | undefined;
+  let run: { mh: string; first: RawValue[]; n: number } | undefined;
   function* flush(): Generator<string> {
     if (!run) return;
-    const stored = state.get(run.hash)?.copies ?? 0;
-    state.delete(run.hash);
-    if (run.n > stored) {
-      result.inserts += run.n - stored;
-      yield stageLine(plan, 'insert', run.hash, sub.id, run.hash, run.n - stored, run.n, run.line);
-    } else if (run.n < stored) {
-      result.deletes += stored - run.n;
-      yield stageLine(plan, 'delete', run.hash, sub.id, run.hash, stored - run.n, run.n, null);
+    const stored = state.get(run.mh);
+    state.delete(run.mh);
+    let hash = stored?.hash;
+    let line: string | undefined;
+    if (hash === undefined || run.n > (stored?.copies ?? 0)) {
+      const enc = encodeRow(plan.name, plan.columns, [], run.first);
+      result.warnings += enc.warnings;
+      line = enc.line;
+      hash = rowHash(enc.line);
+    }
+    const had = stored?.copies ?? 0;
+    rows.add(run.mh, { mh: run.mh, hash, copies: run.n });
+    if (run.n > had) {
+      result.inserts += run.n - had;
+      yield stageLine(plan, 'insert', run.mh, sub.id, hash, run.n - had, line!);
+    } else if (run.n < had) {
+      result.deletes += had - run.n;
+      yield stageLine(plan, 'delete', run.mh, sub.id, hash, had - run.n, null);
     }
   }
   for await (const raw of input.rows) {
@@ -151,14 +175,13 @@ export async function* diffKeylessTable(input: DiffChunkInput): AsyncGenerator<s
       continue;
     }
     yield* flush();
-    const enc = encodeRow(plan.name, plan.columns, [], raw);
-    result.warnings += enc.warnings;
-    run = { mh, line: enc.line, hash: rowHash(enc.line), n: 1 };
+    run = { mh, first: raw, n: 1 };
   }
   yield* flush();
+  yield stageLine(plan, 'state', '', sub.id, '0', 0, null, rows.take());
   for (const [key, stored] of state) {
     result.deletes += stored.copies;
-    yield stageLine(plan, 'delete', key, sub.id, key, stored.copies, 0, null);
+    yield stageLine(plan, 'delete', key, sub.id, stored.hash, stored.copies, null);
   }
   state.clear();
 }

@@ -7,7 +7,7 @@ export type RawValue = string | Buffer | null;
 export interface EncodedRow {
   /** The row as one line of PostgreSQL COPY text format (no trailing newline). */
   line: string;
-  /** The key columns' encoded fields joined by a tab: the row's identity in cdc.row_state. */
+  /** The key columns' encoded fields joined by a tab: the row's identity in the chunk state. */
   key: string;
   /** Zero dates turned into NULL, counted as warnings in the history row. */
   warnings: number;
@@ -102,4 +102,10 @@ export function encodeRow(table: string, columns: MappedColumn[], keyIndexes: nu
   const line = fields.join('\t');
   const key = keyIndexes.length > 0 ? keyIndexes.map((i) => fields[i]).join('\t') : '';
   return { line, key, warnings };
+}
+
+/** Just the key of a row (same text as `encodeRow(...).key`), without encoding the rest. */
+export function encodeKey(table: string, columns: MappedColumn[], keyIndexes: number[], values: RawValue[], offset = 1): string {
+  const where = () => `table ${table}`;
+  return keyIndexes.map((i) => encodeField(columns[i]!, values[i + offset] ?? null, where) ?? '\\N').join('\t');
 }

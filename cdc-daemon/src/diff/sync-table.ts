@@ -1,16 +1,17 @@
 import type { Connection } from 'mysql2/promise';
 import type { PoolClient } from 'pg';
 import type { TablePlan } from '../catalog/plan-table';
-import { cdcError } from '../errors';
+import { cdcError, throwIfAborted } from '../errors';
 import { createStage, mergeStage, type MergeOptions } from '../apply/merge-stage';
 import { copyLines } from '../apply/pg-copy';
-import { type ChunkState, loadChunks, loadRowState, moveRowState, nextChunkIds, replaceChunks } from '../apply/state-store';
+import { type ChunkState, appendChunkRows, loadChunkRows, loadChunks, nextChunkIds, replaceChunks } from '../apply/state-store';
 import type { CycleStats } from '../record/cycle-stats';
 import { type ChunkFingerprint, fingerprintRange, streamRange } from '../snapshot/mysql-source';
-import { type DiffResult, type SubChunk, diffKeyedChunk, diffKeylessTable } from './diff-chunk';
+import { type SubChunk, diffKeyedChunk, diffKeylessTable, emptyDiffResult } from './diff-chunk';
 
 export interface SyncTableOptions extends MergeOptions {
   chunkRows: number;
+  signal?: AbortSignal;
 }
 
 type NextChunk = Omit<ChunkState, 'position'> & { touched: boolean };
@@ -26,6 +27,7 @@ export async function syncTable(mysql: Connection, client: PoolClient, plan: Tab
   const chunks = await stats.time('postgres', () => loadChunks(client, plan.name));
   const current: ChunkFingerprint[] = [];
   for (let i = 0; i < chunks.length; i++) {
+    throwIfAborted(o.signal);
     const upper = chunks[i + 1]?.lower ?? null;
     current.push(await stats.time('mysql', () => fingerprintRange(mysql, plan, chunks[i]!.lower, upper)));
   }
@@ -42,12 +44,13 @@ export async function syncTable(mysql: Connection, client: PoolClient, plan: Tab
       next.push({ ...chunk, touched: false });
       continue;
     }
+    throwIfAborted(o.signal);
     t.chunksChanged++;
     const pieces = await diffChunk(mysql, client, plan, chunk, chunks[i + 1]?.lower ?? null, fp, stage, o, stats);
     next.push(...pieces.map((p) => ({ id: p.id, lower: p.lower, count: p.count, fingerprint: p.fingerprint.toString(), touched: true })));
   }
   await stats.time('postgres', async () => {
-    await mergeStage(client, plan, stage, o);
+    await mergeStage(client, plan, stage, o, { upserts: t.inserts + t.updates, deletes: t.deletes });
     await replaceChunks(client, plan.name, await mergeSmallChunks(client, plan, next, o.chunkRows));
   });
 }
@@ -56,8 +59,8 @@ async function diffChunk(mysql: Connection, client: PoolClient, plan: TablePlan,
   const t = stats.table(plan.name);
   const splitEvery = plan.keyed && fp.count > 2 * o.chunkRows ? o.chunkRows : 0;
   const newIds = splitEvery ? await nextChunkIds(client, Math.ceil(fp.count / splitEvery) - 1) : [];
-  const state = await stats.time('postgres', () => loadRowState(client, plan.name, [chunk.id]));
-  const result: DiffResult = { rowsFetched: 0, bytesRead: 0, inserts: 0, updates: 0, deletes: 0, warnings: 0, chunks: [] };
+  const state = await stats.time('postgres', () => loadChunkRows(client, plan.name, chunk.id));
+  const result = emptyDiffResult();
   const input = { plan, state, chunkId: chunk.id, lower: chunk.lower, splitEvery, newIds, result, rows: streamRange(mysql, plan, chunk.lower, upper) };
   await copyLines(client, stage, plan.keyed ? diffKeyedChunk(input) : diffKeylessTable(input));
   // Both numbers come from one snapshot; a mismatch means the read was not consistent.
@@ -84,7 +87,7 @@ async function mergeSmallChunks(client: PoolClient, plan: TablePlan, chunks: Nex
   for (const c of chunks) {
     const prev = out[out.length - 1];
     if (plan.keyed && prev && (prev.touched || c.touched) && Math.min(prev.count, c.count) < target / 4 && prev.count + c.count <= target / 2) {
-      await moveRowState(client, plan.name, c.id, prev.id);
+      await appendChunkRows(client, plan.name, c.id, prev.id);
       prev.count += c.count;
       prev.fingerprint = (BigInt(prev.fingerprint) ^ BigInt(c.fingerprint)).toString();
       prev.touched = true;

@@ -1,8 +1,9 @@
-import type { Connection } from 'mysql2/promise';
+import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { Pool } from 'pg';
+import { throwIfAborted } from '../errors';
 import type { Logger } from '../../../lib/logger';
 import type { TablePlan } from '../catalog/plan-table';
-import { type DiffResult, diffKeyedChunk, diffKeylessTable } from '../diff/diff-chunk';
+import { diffKeyedChunk, diffKeylessTable, emptyDiffResult } from '../diff/diff-chunk';
 import type { RawValue } from '../diff/encode-row';
 import { createStage, mergeStage } from '../apply/merge-stage';
 import type { MirrorOptions } from '../apply/mirror-ddl';
@@ -17,12 +18,9 @@ export interface LoadOptions extends MirrorOptions {
   batchRows: number;
   syncId: string;
   at: Date;
-  /** Called after every committed batch (progress bars). */
-  onBatch?: (table: string, loadedRows: number) => void;
-}
-
-function emptyResult(): DiffResult {
-  return { rowsFetched: 0, bytesRead: 0, inserts: 0, updates: 0, deletes: 0, warnings: 0, chunks: [] };
+  /** Called after every committed batch (progress bars), with MySQL's estimate of the total. */
+  onBatch?: (table: string, loadedRows: number, estimatedRows: number) => void;
+  signal?: AbortSignal;
 }
 
 /** Passes on the first `n` rows and keeps the key of row n+1: where the next batch starts. */
@@ -51,10 +49,13 @@ export async function loadTable(mysql: Connection, pool: Pool, plan: TablePlan, 
   let cursor = state.loadCursor;
   let loaded = state.loadedRows;
   const t = stats.table(plan.name);
+  const [estimate] = await mysql.query<RowDataPacket[]>('SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [plan.name]);
+  const estimatedRows = Number(estimate[0]?.n ?? 0);
   for (;;) {
+    throwIfAborted(o.signal);
     const client = await pool.connect();
     const next: { key: KeyTuple | null } = { key: null };
-    const result = emptyResult();
+    const result = emptyDiffResult();
     try {
       await client.query('BEGIN');
       const stage = await createStage(client, plan);
@@ -65,7 +66,7 @@ export async function loadTable(mysql: Connection, pool: Pool, plan: TablePlan, 
         ? diffKeyedChunk({ ...input, rows: firstN(streamRange(mysql, plan, cursor, null, o.batchRows + 1), o.batchRows, plan, next) })
         : diffKeylessTable({ ...input, rows: streamRange(mysql, plan, null, null) });
       await copyLines(client, stage, lines);
-      await mergeStage(client, plan, stage, { ...o, outbox: false });
+      await mergeStage(client, plan, stage, { ...o, outbox: false }, { upserts: result.inserts, deletes: 0 });
       await appendChunks(client, plan.name, result.chunks.map((c) => ({ ...c, fingerprint: c.fingerprint.toString() })));
       loaded += result.rowsFetched;
       await saveLoadProgress(client, plan.name, next.key, loaded, next.key === null);
@@ -80,7 +81,7 @@ export async function loadTable(mysql: Connection, pool: Pool, plan: TablePlan, 
     t.bytesRead += result.bytesRead;
     t.warnings += result.warnings;
     t.schemaChange ??= 'loaded';
-    o.onBatch?.(plan.name, loaded);
+    o.onBatch?.(plan.name, loaded, Math.max(estimatedRows, loaded));
     logger.debug('load batch committed', { table: plan.name, loaded });
     if (next.key === null) return;
     cursor = next.key;

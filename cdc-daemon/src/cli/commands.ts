@@ -1,0 +1,142 @@
+import type { Pool } from 'pg';
+import type { Logger } from '../../../lib/logger';
+import { createProgress, type Progress } from '../../../lib/progress';
+import type { CdcConfig } from '../config';
+import { cdcError } from '../errors';
+import { DAEMON_LOCK_KEY } from '../daemon';
+import { CYCLE_LOCK_KEY, type CycleOutcome, runCycle } from '../sync-cycle';
+import { closeAbandonedCycles } from '../record/cycle-record';
+import { planTable } from '../catalog/plan-table';
+import { readCatalog } from '../catalog/read-catalog';
+import { connectMysql } from '../snapshot/mysql-source';
+import { type TableDrift, hasDrift, verifyTable } from '../verify/verify-table';
+import { clearTableRows } from '../apply/state-store';
+import { pgi } from '../apply/pg-copy';
+import { formatTable } from './format';
+
+export interface CliDeps {
+  config: CdcConfig;
+  pool: Pool;
+  logger: Logger;
+  out: (line: string) => void;
+}
+
+/** The JSON object `once --json` prints as its last line. */
+export function cycleJson(o: CycleOutcome) {
+  const t = o.stats.totals();
+  return {
+    syncId: Number(o.syncId),
+    status: o.status,
+    inserts: t.inserts,
+    updates: t.updates,
+    deletes: t.deletes,
+    durationMs: Math.round(o.durationMs),
+    tables: Object.fromEntries([...o.stats.tables.entries()].map(([name, s]) => [name, { inserts: s.inserts, updates: s.updates, deletes: s.deletes }])),
+  };
+}
+
+/** One cycle from the command line; refuses while a daemon holds the lock. */
+export async function onceCommand(deps: CliDeps, json: boolean): Promise<boolean> {
+  const lock = await deps.pool.connect();
+  const bars = new Map<string, { bar: Progress; done: number }>();
+  try {
+    const { rows } = await lock.query('SELECT pg_try_advisory_lock($1) AS ok', [DAEMON_LOCK_KEY]);
+    if (!rows[0].ok) throw cdcError('LOCKED', 'A daemon is running against this mirror (it holds the lock); stop it, or let it run the cycle.');
+    await closeAbandonedCycles(deps.pool);
+    const outcome = await runCycle({
+      pool: deps.pool,
+      config: deps.config,
+      logger: deps.logger,
+      onLoadBatch: (table, loaded, estimated) => {
+        let b = bars.get(table);
+        if (!b) bars.set(table, (b = { bar: createProgress(`loading ${table}`, estimated), done: 0 }));
+        b.bar.increment(loaded - b.done);
+        b.done = loaded;
+      },
+    }).finally(() => bars.forEach((b) => b.bar.stop()));
+    const j = cycleJson(outcome);
+    if (json) deps.out(JSON.stringify(j));
+    else deps.out(`cycle ${j.syncId} ${j.status} in ${j.durationMs} ms: ${j.inserts} inserts, ${j.updates} updates, ${j.deletes} deletes`);
+    return true;
+  } finally {
+    await lock.query('SELECT pg_advisory_unlock($1)', [DAEMON_LOCK_KEY]).catch(() => {});
+    lock.release();
+  }
+}
+
+export async function statusCommand(deps: CliDeps, json: boolean): Promise<void> {
+  const { rows: tables } = await deps.pool.query(
+    `SELECT t.table_name AS "table", t.status, t.loaded_rows::bigint AS "loaded rows",
+            (SELECT count(*) FROM cdc.chunks c WHERE c.table_name = t.table_name)::int AS chunks,
+            (SELECT COALESCE(sum(row_count), 0) FROM cdc.chunks c WHERE c.table_name = t.table_name)::bigint AS rows
+       FROM cdc.tables t ORDER BY t.table_name`,
+  );
+  const { rows: [last] } = await deps.pool.query("SELECT id, status, started_at, duration_ms FROM cdc.sync_history WHERE status <> 'skipped' ORDER BY id DESC LIMIT 1");
+  const { rows: [ok] } = await deps.pool.query("SELECT max(finished_at) AS at FROM cdc.sync_history WHERE status IN ('succeeded', 'no_changes')");
+  const { rows: [lock] } = await deps.pool.query("SELECT count(*)::int > 0 AS held FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted", [DAEMON_LOCK_KEY]);
+  const summary = { daemonRunning: lock.held, lastCycle: last ?? null, lastSuccessAt: ok.at, secondsSinceSuccess: ok.at ? Math.round((Date.now() - new Date(ok.at).getTime()) / 1000) : null, tables };
+  if (json) return deps.out(JSON.stringify(summary));
+  deps.out(`daemon: ${lock.held ? 'running (holds the lock)' : 'not running'}`);
+  deps.out(`last cycle: ${last ? `#${last.id} ${last.status} at ${new Date(last.started_at).toISOString()} (${last.duration_ms ?? '?'} ms)` : 'none yet'}`);
+  deps.out(`last success: ${ok.at ? `${summary.secondsSinceSuccess} s ago` : 'never'}`);
+  deps.out('');
+  deps.out(formatTable(tables));
+}
+
+export async function historyCommand(deps: CliDeps, limit: number, json: boolean): Promise<void> {
+  const { rows } = await deps.pool.query(
+    `SELECT id, status, started_at AS started, duration_ms AS ms, tables, chunks_scanned AS scanned, chunks_changed AS changed, rows_fetched AS fetched,
+            rows_loaded AS loaded, inserts, updates, deletes, warnings, COALESCE(error_code || ': ' || left(error_message, 80), notes) AS note
+       FROM cdc.sync_history ORDER BY id DESC LIMIT $1`,
+    [limit],
+  );
+  deps.out(json ? JSON.stringify(rows) : formatTable(rows));
+}
+
+/** Compares MySQL and the mirror directly; false when any table drifted. */
+export async function verifyCommand(deps: CliDeps, table: string | undefined, json: boolean): Promise<boolean> {
+  const mysql = await connectMysql(deps.config.mysqlUrl);
+  try {
+    const schemas = await readCatalog(mysql, { tables: deps.config.tables, excludeTables: deps.config.excludeTables });
+    const chosen = table ? schemas.filter((s) => s.name === table) : schemas;
+    if (table && chosen.length === 0) throw cdcError('UNKNOWN_TABLE', `No mirrored MySQL table is called "${table}"; see \`npm run cdc -- status\`.`);
+    const progress = createProgress('verifying', chosen.length);
+    const results: TableDrift[] = [];
+    for (const s of chosen) {
+      results.push(await verifyTable(mysql, deps.pool, planTable(s, { tinyint1AsBoolean: deps.config.tinyint1AsBoolean }), deps.config.targetSchema));
+      progress.increment(1, s.name);
+    }
+    progress.stop();
+    const drifted = results.filter(hasDrift);
+    if (json) deps.out(JSON.stringify({ ok: drifted.length === 0, tables: results }));
+    else {
+      deps.out(formatTable(results.map((r) => ({ table: r.table, 'mysql rows': r.mysqlRows, 'pg rows': r.postgresRows, missing: r.missing, extra: r.extra, different: r.different, drift: hasDrift(r) ? 'DRIFT' : 'ok' }))));
+      for (const d of drifted) deps.out(`\n${d.table}: ${d.samples.join('; ')}`);
+      deps.out(drifted.length === 0 ? '\nno drift: the mirror equals MySQL' : `\n${drifted.length} table(s) drifted (writes since the last cycle show up here too; run a cycle and verify again)`);
+    }
+    return drifted.length === 0;
+  } finally {
+    await mysql.end();
+  }
+}
+
+/** Empties a table's mirror and state; the next cycle loads it again from MySQL. */
+export async function resyncCommand(deps: CliDeps, table: string): Promise<void> {
+  const client = await deps.pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [CYCLE_LOCK_KEY]);
+    const { rows } = await client.query("SELECT status FROM cdc.tables WHERE table_name = $1 AND status <> 'retired'", [table]);
+    if (rows.length === 0) throw cdcError('UNKNOWN_TABLE', `No mirrored table is called "${table}"; see \`npm run cdc -- status\`.`);
+    await client.query(`TRUNCATE ${pgi(deps.config.targetSchema)}.${pgi(table)}`);
+    await clearTableRows(client, table);
+    await client.query("UPDATE cdc.tables SET status = 'loading', load_cursor = NULL, loaded_rows = 0, updated_at = now() WHERE table_name = $1", [table]);
+    await client.query('COMMIT');
+    deps.out(`${table}: emptied; the next cycle loads it again from MySQL (its history is kept)`);
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,171 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import { Client, type Pool } from 'pg';
+import { AppError } from '../../lib/app-error';
+import type { Logger } from '../../lib/logger';
+import type { CdcConfig } from './config';
+import { cdcError } from './errors';
+import { closeAbandonedCycles, recordSkipped } from './record/cycle-record';
+import { type CycleOutcome, runCycle } from './sync-cycle';
+
+/** Session-level advisory lock: one active daemon per mirror; others wait as standbys. */
+export const DAEMON_LOCK_KEY = 7_246_002;
+
+export type DaemonState = 'starting' | 'standby' | 'active' | 'stopping' | 'stopped';
+
+export interface DaemonStatus {
+  state: DaemonState;
+  paused: boolean;
+  running: boolean;
+  consecutiveFailures: number;
+  retryAt: Date | null;
+  skippedTicks: number;
+  lastOutcome: { syncId: string; status: string; at: Date; durationMs: number } | null;
+  lastError: { code: string; message: string; at: Date } | null;
+  lastSuccessAt: Date | null;
+}
+
+export interface DaemonDeps {
+  config: CdcConfig;
+  pool: Pool;
+  logger: Logger;
+  /** How often a standby asks for the lock. */
+  standbyPollMs?: number;
+  /** Observers, e.g. metrics. */
+  onCycle?: (outcome: CycleOutcome) => void;
+  onFailure?: (err: AppError) => void;
+}
+
+/**
+ * The daemon: holds the advisory lock (or waits for it), runs a cycle on every cron tick, never
+ * two at once (a tick during a cycle is skipped and recorded), backs off exponentially after a
+ * failure, and stops cleanly: the schedule first, then the in-flight cycle (aborted at its next
+ * safe point and rolled back), then the lock.
+ */
+export class CdcDaemon {
+  private task: ScheduledTask | undefined;
+  private lockClient: Client | undefined;
+  private standbyTimer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<CycleOutcome | undefined> | undefined;
+  private abort = new AbortController();
+  private readonly s: DaemonStatus = { state: 'stopped', paused: false, running: false, consecutiveFailures: 0, retryAt: null, skippedTicks: 0, lastOutcome: null, lastError: null, lastSuccessAt: null };
+
+  constructor(private readonly deps: DaemonDeps) {}
+
+  status(): DaemonStatus {
+    return { ...this.s, running: this.inFlight !== undefined };
+  }
+
+  async start(): Promise<void> {
+    this.s.state = 'starting';
+    this.abort = new AbortController();
+    await this.tryAcquire();
+  }
+
+  pause(): void {
+    this.s.paused = true;
+    this.deps.logger.info('schedule paused');
+  }
+
+  resume(): void {
+    this.s.paused = false;
+    this.deps.logger.info('schedule resumed');
+  }
+
+  /** Runs a cycle now unless one is running (then records a skipped tick). */
+  async runNow(reason: 'tick' | 'manual' = 'manual'): Promise<CycleOutcome | undefined> {
+    if (this.s.state !== 'active') throw cdcError('LOCKED', 'This daemon is a standby: another daemon holds the lock and runs the cycles.');
+    if (this.inFlight) {
+      this.s.skippedTicks++;
+      this.deps.logger.warn('tick skipped: the previous cycle is still running');
+      await recordSkipped(this.deps.pool, `${reason}: the previous cycle was still running`).catch(() => {});
+      return undefined;
+    }
+    this.inFlight = this.cycle().finally(() => (this.inFlight = undefined));
+    return this.inFlight;
+  }
+
+  private async cycle(): Promise<CycleOutcome | undefined> {
+    try {
+      const outcome = await runCycle({ pool: this.deps.pool, config: this.deps.config, logger: this.deps.logger, signal: this.abort.signal });
+      this.s.consecutiveFailures = 0;
+      this.s.retryAt = null;
+      this.s.lastOutcome = { syncId: outcome.syncId, status: outcome.status, at: new Date(), durationMs: outcome.durationMs };
+      this.s.lastSuccessAt = new Date();
+      this.deps.onCycle?.(outcome);
+      return outcome;
+    } catch (err) {
+      const e = err instanceof AppError ? err : cdcError('CYCLE_FAILED', String(err));
+      this.s.consecutiveFailures++;
+      // Errors an operator must fix are retried at the longest interval, to notice the fix.
+      const delay = e.retryable ? Math.min(this.deps.config.backoffMaxMs, this.deps.config.backoffMs * 2 ** (this.s.consecutiveFailures - 1)) : this.deps.config.backoffMaxMs;
+      this.s.retryAt = new Date(Date.now() + delay);
+      this.s.lastError = { code: e.code, message: e.message, at: new Date() };
+      this.deps.logger.warn('next cycle after backoff', { code: e.code, delayMs: delay, failures: this.s.consecutiveFailures });
+      this.deps.onFailure?.(e);
+      return undefined;
+    }
+  }
+
+  private onTick(): void {
+    if (this.s.paused || this.s.state !== 'active') return;
+    if (this.s.retryAt && Date.now() < this.s.retryAt.getTime()) return;
+    void this.runNow('tick').catch((err: unknown) => this.deps.logger.error('tick failed', { error: String(err) }));
+  }
+
+  private async tryAcquire(): Promise<void> {
+    if (this.s.state === 'stopping' || this.s.state === 'stopped') return;
+    try {
+      this.lockClient ??= await this.connectLockClient();
+      const { rows } = await this.lockClient.query('SELECT pg_try_advisory_lock($1) AS ok', [DAEMON_LOCK_KEY]);
+      if (rows[0].ok) {
+        this.s.state = 'active';
+        const abandoned = await closeAbandonedCycles(this.deps.pool);
+        if (abandoned > 0) this.deps.logger.warn('marked cycles left running by a previous process as failed', { abandoned });
+        this.task = cron.schedule(this.deps.config.schedule, () => this.onTick(), { name: 'cdc-cycle', noOverlap: false });
+        this.deps.logger.info('daemon active: holding the lock, cycles scheduled', { schedule: this.deps.config.schedule });
+        return;
+      }
+      if (this.s.state !== 'standby') this.deps.logger.info('another daemon holds the lock; waiting as a standby');
+      this.s.state = 'standby';
+    } catch (err) {
+      this.deps.logger.warn('could not reach PostgreSQL for the daemon lock; retrying', { error: String(err) });
+      await this.lockClient?.end().catch(() => {});
+      this.lockClient = undefined;
+      this.s.state = 'standby';
+    }
+    this.standbyTimer = setTimeout(() => void this.tryAcquire(), this.deps.standbyPollMs ?? 5_000);
+  }
+
+  private async connectLockClient(): Promise<Client> {
+    const client = new Client({ connectionString: this.deps.config.postgresUrl });
+    // Losing this connection loses the lock: stop scheduling and compete for it again.
+    client.on('error', (err) => {
+      this.deps.logger.error('lost the daemon lock connection', { error: err.message });
+      this.task?.destroy();
+      this.task = undefined;
+      this.lockClient = undefined;
+      if (this.s.state === 'active') {
+        this.s.state = 'standby';
+        this.standbyTimer = setTimeout(() => void this.tryAcquire(), this.deps.standbyPollMs ?? 5_000);
+      }
+    });
+    await client.connect();
+    return client;
+  }
+
+  /** Stops within `timeoutMs`: schedule, then the in-flight cycle (aborted), then the lock. */
+  async stop(timeoutMs = 30_000): Promise<void> {
+    this.s.state = 'stopping';
+    clearTimeout(this.standbyTimer);
+    await this.task?.destroy();
+    this.task = undefined;
+    this.abort.abort();
+    if (this.inFlight) {
+      await Promise.race([this.inFlight, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+    }
+    await this.lockClient?.query('SELECT pg_advisory_unlock_all()').catch(() => {});
+    await this.lockClient?.end().catch(() => {});
+    this.lockClient = undefined;
+    this.s.state = 'stopped';
+  }
+}
