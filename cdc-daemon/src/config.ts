@@ -1,3 +1,4 @@
+import cron from 'node-cron';
 import { z } from 'zod';
 import { envBoolean, envList, envPort, envUrl, logFormat, logLevel, parseEnv } from '../../lib/env-config';
 
@@ -12,7 +13,7 @@ export const cdcConfigSchema = z
     /** The PostgreSQL database that holds the mirror, the history and the daemon's state. */
     POSTGRES_URL: envUrl('postgres', 'postgresql'),
     /** node-cron expression; a seconds field is allowed. Default: every 5 seconds. */
-    CDC_SCHEDULE: z.string().default('*/5 * * * * *'),
+    CDC_SCHEDULE: z.string().refine((v) => cron.validate(v), 'not a valid cron expression (e.g. */5 * * * * * for every 5 seconds)').default('*/5 * * * * *'),
     /** Schema of the mirrored tables in PostgreSQL. */
     CDC_TARGET_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case PostgreSQL identifier').default('public'),
     /** Only these MySQL tables (comma-separated); default: all base tables. */

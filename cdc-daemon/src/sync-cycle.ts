@@ -56,7 +56,8 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
   const stats = new CycleStats();
   const { syncId } = await beginCycleRecord(ctx.pool).catch((err: unknown) => Promise.reject(classifyError(err, 'postgres')));
   const log = ctx.logger.child({ syncId });
-  let table: string | undefined;
+  // The table being worked on, named in the history row if the cycle fails.
+  const current: { table?: string } = {};
   let mysql: Connection | undefined;
   try {
     const source = await connectMysql(ctx.config.mysqlUrl).catch((err: unknown) => Promise.reject(classifyError(err, 'mysql')));
@@ -64,17 +65,17 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
     const plans = await stats.time('mysql', () => readPlans(source, ctx.config));
     const states = await withClient(ctx.pool, (c) => loadTableStates(c));
     const mirror = { targetSchema: ctx.config.targetSchema, history: true };
-    await reconcileTables(ctx.pool, plans, states, { ...mirror, historyExclude: ctx.config.historyExclude, droppedTables: ctx.config.droppedTables }, syncId, stats, log);
+    await reconcileTables(ctx.pool, plans, states, { ...mirror, historyExclude: ctx.config.historyExclude, droppedTables: ctx.config.droppedTables }, syncId, stats, log, current);
 
     const at = new Date();
     for (const plan of plans.filter((p) => states.get(p.name)?.status === 'loading')) {
       throwIfAborted(ctx.signal);
-      table = plan.name;
+      current.table = plan.name;
       await loadTable(source, ctx.pool, plan, states.get(plan.name)!, { ...historyFor(ctx.config, plan), chunkRows: ctx.config.chunkRows, batchRows: ctx.config.loadBatchRows, syncId, at, onBatch: ctx.onLoadBatch, signal: ctx.signal }, stats, log);
     }
-    table = undefined;
+    current.table = undefined;
 
-    const status = await applySnapshot(source, ctx, plans, syncId, stats, started, (t) => (table = t));
+    const status = await applySnapshot(source, ctx, plans, syncId, stats, started, (t) => (current.table = t));
     const durationMs = performance.now() - started;
     const totals = stats.totals();
     log.info(`cycle ${status}`, { durationMs: Math.round(durationMs), inserts: totals.inserts, updates: totals.updates, deletes: totals.deletes, loaded: totals.rowsLoaded, chunksChanged: totals.chunksChanged, chunksScanned: totals.chunksScanned });
@@ -82,8 +83,8 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
   } catch (err) {
     const e = err instanceof AppError ? err : classifyError(err, (err as { errno?: unknown })?.errno !== undefined ? 'mysql' : 'postgres');
     const durationMs = performance.now() - started;
-    log.error('cycle failed', { code: e.code, error: e.message, table });
-    await failCycleRecord(ctx.pool, syncId, stats, durationMs, { code: e.code, message: e.message, table }).catch((recordErr: unknown) => log.error('could not record the failed cycle', { error: String(recordErr) }));
+    log.error('cycle failed', { code: e.code, error: e.message, table: current.table });
+    await failCycleRecord(ctx.pool, syncId, stats, durationMs, { code: e.code, message: e.message, table: current.table }).catch((recordErr: unknown) => log.error('could not record the failed cycle', { error: String(recordErr) }));
     throw e;
   } finally {
     await mysql?.end().catch(() => {});

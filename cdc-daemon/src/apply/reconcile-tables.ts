@@ -46,7 +46,7 @@ export function addedColumnsOnly(before: TableSchema, after: TableSchema): strin
  * added (the cycle then rehashes every chunk); any other schema change rebuilds the mirror; a
  * table gone from MySQL is retired. Each table in its own transaction, noted in `stats`.
  */
-export async function reconcileTables(pool: Pool, plans: TablePlan[], states: Map<string, TableState>, o: ReconcileOptions, syncId: string, stats: CycleStats, logger: Logger): Promise<void> {
+export async function reconcileTables(pool: Pool, plans: TablePlan[], states: Map<string, TableState>, o: ReconcileOptions, syncId: string, stats: CycleStats, logger: Logger, details: { table?: string } = {}): Promise<void> {
   for (const plan of plans) {
     const state = states.get(plan.name);
     const mirror = { ...o, history: !o.historyExclude.includes(plan.name) };
@@ -54,6 +54,7 @@ export async function reconcileTables(pool: Pool, plans: TablePlan[], states: Ma
     const base = { name: plan.name, fingerprint: plan.fingerprint, tableSchema: plan.schema };
     const added = state && state.status !== 'retired' ? addedColumnsOnly(state.tableSchema as TableSchema, plan.schema) : undefined;
     await inTransaction(pool, async (c) => {
+      details.table = plan.name;
       if (added) {
         await addColumns(c, plan, added, mirror);
         await upsertTableState(c, { ...base, status: state!.status, loadCursor: state!.loadCursor, loadedRows: state!.loadedRows });
@@ -78,6 +79,7 @@ export async function reconcileTables(pool: Pool, plans: TablePlan[], states: Ma
   for (const state of states.values()) {
     if (present.has(state.name) || state.status === 'retired') continue;
     await inTransaction(pool, async (c) => {
+      details.table = state.name;
       await clearTableRows(c, state.name);
       if (o.droppedTables === 'drop') await dropMirror(c, state.name, o, syncId);
       await upsertTableState(c, { name: state.name, status: 'retired', fingerprint: state.fingerprint, tableSchema: state.tableSchema });
@@ -86,4 +88,5 @@ export async function reconcileTables(pool: Pool, plans: TablePlan[], states: Ma
     stats.table(state.name).schemaChange = 'retired';
     logger.info(`table gone from MySQL; mirror ${o.droppedTables === 'drop' ? 'dropped' : 'kept'}`, { table: state.name });
   }
+  details.table = undefined;
 }

@@ -73,7 +73,11 @@ export async function statusCommand(deps: CliDeps, json: boolean): Promise<void>
   );
   const { rows: [last] } = await deps.pool.query("SELECT id, status, started_at, duration_ms FROM cdc.sync_history WHERE status <> 'skipped' ORDER BY id DESC LIMIT 1");
   const { rows: [ok] } = await deps.pool.query("SELECT max(finished_at) AS at FROM cdc.sync_history WHERE status IN ('succeeded', 'no_changes')");
-  const { rows: [lock] } = await deps.pool.query("SELECT count(*)::int > 0 AS held FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted", [DAEMON_LOCK_KEY]);
+  // Advisory locks are per database; other mirrors on the same server have their own.
+  const { rows: [lock] } = await deps.pool.query(
+    "SELECT count(*)::int > 0 AS held FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    [DAEMON_LOCK_KEY],
+  );
   const summary = { daemonRunning: lock.held, lastCycle: last ?? null, lastSuccessAt: ok.at, secondsSinceSuccess: ok.at ? Math.round((Date.now() - new Date(ok.at).getTime()) / 1000) : null, tables };
   if (json) return deps.out(JSON.stringify(summary));
   deps.out(`daemon: ${lock.held ? 'running (holds the lock)' : 'not running'}`);

@@ -1,0 +1,104 @@
+import { DAEMON_LOCK_KEY } from '../src/daemon';
+import { createCdcFixture, type CdcFixture } from './cdc-fixture';
+import { runCli, startCli, waitFor } from './cli-runner';
+
+let f: CdcFixture;
+beforeAll(async () => {
+  f = await createCdcFixture();
+  await f.my.query('CREATE TABLE people (id INT PRIMARY KEY, name VARCHAR(40) NOT NULL, born DATE NULL)');
+  await f.my.query("INSERT INTO people VALUES (1, 'Ada', '1815-12-10'), (2, 'Alan', '1912-06-23'), (3, 'Grace', NULL)");
+});
+afterAll(() => f.close());
+
+test('once --json loads the tables and prints one JSON object as its last line', async () => {
+  const r = await runCli(['once', '--json'], f.env);
+  expect(r.code).toBe(0);
+  const last = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  expect(last).toEqual({ syncId: expect.any(Number), status: 'succeeded', inserts: 0, updates: 0, deletes: 0, durationMs: expect.any(Number), tables: { people: { inserts: 0, updates: 0, deletes: 0 } } });
+  await f.my.query("UPDATE people SET name = 'Ada Lovelace' WHERE id = 1; DELETE FROM people WHERE id = 3; INSERT INTO people VALUES (4, 'Edsger', '1930-05-11')");
+  const second = JSON.parse((await runCli(['once', '--json'], f.env)).stdout.trim().split('\n').pop()!);
+  expect(second).toMatchObject({ status: 'succeeded', inserts: 1, updates: 1, deletes: 1, tables: { people: { inserts: 1, updates: 1, deletes: 1 } } });
+  expect(second.durationMs).toBeGreaterThanOrEqual(0);
+});
+
+test('verify exits 0 without drift and 1 with a per-table report when the mirror drifted', async () => {
+  const clean = await runCli(['verify'], f.env);
+  expect(clean.code).toBe(0);
+  expect(clean.stdout).toContain('no drift: the mirror equals MySQL');
+  await f.pool.query("UPDATE public.people SET name = 'tampered' WHERE id = 2");
+  await f.pool.query('DELETE FROM public.people WHERE id = 4');
+  const drift = await runCli(['verify', '--table', 'people', '--json'], f.env);
+  expect(drift.code).toBe(1);
+  expect(JSON.parse(drift.stdout.trim())).toMatchObject({ ok: false, tables: [{ table: 'people', missing: 1, extra: 0, different: 1 }] });
+  const unknown = await runCli(['verify', '--table', 'nope'], f.env);
+  expect(unknown.code).toBe(1);
+  expect(unknown.stderr).toContain('No mirrored MySQL table is called "nope"');
+});
+
+test('resync reloads a table; the next cycle repairs the drift', async () => {
+  const r = await runCli(['resync', 'people'], f.env);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain('the next cycle loads it again');
+  expect((await runCli(['once'], f.env)).code).toBe(0);
+  expect((await runCli(['verify'], f.env)).code).toBe(0);
+  const missing = await runCli(['resync', 'ghosts'], f.env);
+  expect(missing.code).toBe(1);
+  expect(missing.stderr).toContain('No mirrored table is called "ghosts"');
+});
+
+test('status and history show what operators look for', async () => {
+  const status = await runCli(['status'], f.env);
+  expect(status.code).toBe(0);
+  expect(status.stdout).toMatch(/daemon: not running/);
+  expect(status.stdout).toMatch(/people\s+active/);
+  const history = await runCli(['history', '--limit', '2', '--json'], f.env);
+  const rows = JSON.parse(history.stdout);
+  expect(rows).toHaveLength(2);
+  expect(rows[0]).toMatchObject({ status: expect.stringMatching(/succeeded|no_changes/) });
+  const bad = await runCli(['history', '--limit', 'lots'], f.env);
+  expect(bad.code).toBe(1);
+  expect(bad.stderr).toContain('expected a whole number, got "lots"');
+});
+
+test('once refuses while a daemon holds the lock', async () => {
+  const holder = await f.pool.connect();
+  try {
+    await holder.query('SELECT pg_advisory_lock($1)', [DAEMON_LOCK_KEY]);
+    const r = await runCli(['once'], f.env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('A daemon is running against this mirror');
+  } finally {
+    await holder.query('SELECT pg_advisory_unlock($1)', [DAEMON_LOCK_KEY]);
+    holder.release();
+  }
+});
+
+test('bad configuration and unreachable databases fail with clear messages and exit 1', async () => {
+  const badConfig = await runCli(['once'], { CDC_MYSQL_URL: 'http://x', CDC_CHUNK_ROWS: '0' });
+  expect(badConfig.code).toBe(1);
+  expect(badConfig.stderr).toContain('CDC_MYSQL_URL: expected a URL starting with mysql://');
+  expect(badConfig.stderr).toContain('POSTGRES_URL');
+  expect(badConfig.stderr).toContain('CDC_CHUNK_ROWS');
+  const noMysql = await runCli(['once', '--json'], { ...f.env, CDC_MYSQL_URL: 'mysql://root@127.0.0.1:1/nothing' });
+  expect(noMysql.code).toBe(1);
+  expect(noMysql.stderr).toContain('MySQL is unreachable');
+  const { rows } = await f.pool.query("SELECT status, error_code FROM cdc.sync_history ORDER BY id DESC LIMIT 1");
+  expect(rows[0]).toEqual({ status: 'failed', error_code: 'MYSQL_UNAVAILABLE' });
+  const noPg = await runCli(['once'], { ...f.env, POSTGRES_URL: 'postgres://postgres@127.0.0.1:1/nothing' });
+  expect(noPg.code).toBe(1);
+  expect(noPg.stderr).toMatch(/ECONNREFUSED|unreachable/);
+});
+
+test('run holds the lock, cycles on its schedule, and stops cleanly on SIGTERM', async () => {
+  const run = startCli(['run'], { ...f.env, CDC_SCHEDULE: '* * * * * *' });
+  const before = Number((await f.pool.query('SELECT max(id) AS n FROM cdc.sync_history')).rows[0].n);
+  expect(await waitFor(async () => Number((await f.pool.query("SELECT max(id) AS n FROM cdc.sync_history WHERE status <> 'running'")).rows[0].n) > before, 15_000)).toBe(true);
+  expect((await runCli(['status'], f.env)).stdout).toContain('daemon: running (holds the lock)');
+  run.child.kill('SIGTERM');
+  const done = await run.done;
+  expect(done.code).toBe(0);
+  expect((await runCli(['status'], f.env)).stdout).toContain('daemon: not running');
+  const bad = await runCli(['run'], { ...f.env, CDC_SCHEDULE: 'every minute' });
+  expect(bad.code).toBe(1);
+  expect(bad.stderr).toContain('CDC_SCHEDULE: not a valid cron expression');
+});
