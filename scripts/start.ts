@@ -18,7 +18,8 @@ import { isDatabaseEmpty, seedDatabase } from '../webapp/src/seed/seed-database'
  * deployables as child processes and stops them together on SIGTERM/SIGINT.
  */
 const DEPLOYABLES = {
-  webapp: 'webapp/src/main.ts',
+  webapp: ['webapp/src/main.ts'],
+  cdc: ['cdc-daemon/src/main.ts', 'run'],
 } as const;
 type Deployable = keyof typeof DEPLOYABLES;
 
@@ -58,7 +59,10 @@ runCli(async () => {
   if (services.includes('webapp')) await prepareMysql(opts.demoStudents ?? Number(process.env.DEMO_STUDENTS ?? 500), opts.seed);
 
   const tsx = path.resolve(__dirname, '../node_modules/.bin/tsx');
-  const children: ChildProcess[] = (services as Deployable[]).map((s) => spawn(tsx, [path.resolve(__dirname, '..', DEPLOYABLES[s])], { stdio: 'inherit', env: process.env }));
+  const children: ChildProcess[] = (services as Deployable[]).map((s) => {
+    const [script, ...args] = DEPLOYABLES[s];
+    return spawn(tsx, [path.resolve(__dirname, '..', script), ...args], { stdio: 'inherit', env: process.env });
+  });
   await new Promise<void>((resolve) => {
     let exited = 0;
     const stopAll = (signal: NodeJS.Signals) => children.forEach((c) => c.exitCode === null && c.kill(signal));
