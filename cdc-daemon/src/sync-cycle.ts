@@ -9,6 +9,7 @@ import { classifyError, throwIfAborted } from './errors';
 import { initRowHash } from './diff/row-hash';
 import { syncTable } from './diff/sync-table';
 import { reconcileTables } from './apply/reconcile-tables';
+import { parentsFirst } from './apply/mirror-ddl';
 import { loadTableStates } from './apply/state-store';
 import { loadTable } from './load/initial-load';
 import { CycleStats, type CycleStatus } from './record/cycle-stats';
@@ -65,7 +66,7 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
     const plans = await stats.time('mysql', () => readPlans(source, ctx.config));
     const states = await withClient(ctx.pool, (c) => loadTableStates(c));
     const mirror = { targetSchema: ctx.config.targetSchema, history: true };
-    await reconcileTables(ctx.pool, plans, states, { ...mirror, historyExclude: ctx.config.historyExclude, droppedTables: ctx.config.droppedTables }, syncId, stats, log, current);
+    await reconcileTables(ctx.pool, plans, states, { ...mirror, historyExclude: ctx.config.historyExclude, droppedTables: ctx.config.droppedTables, foreignKeys: ctx.config.mirrorForeignKeys }, syncId, stats, log, current);
 
     const at = new Date();
     for (const plan of plans.filter((p) => states.get(p.name)?.status === 'loading')) {
@@ -93,7 +94,7 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
 
 async function readPlans(mysql: Connection, config: CdcConfig): Promise<TablePlan[]> {
   const schemas = await readCatalog(mysql, { tables: config.tables, excludeTables: config.excludeTables });
-  return schemas.map((s) => planTable(s, { tinyint1AsBoolean: config.tinyint1AsBoolean }));
+  return parentsFirst(schemas.map((s) => planTable(s, { tinyint1AsBoolean: config.tinyint1AsBoolean })));
 }
 
 function historyFor(config: CdcConfig, plan: TablePlan) {

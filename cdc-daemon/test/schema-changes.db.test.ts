@@ -95,3 +95,20 @@ test('a pre-created table that fits is adopted; one that does not fails the cycl
   const { rows } = await f.pool.query('SELECT status, error_code, error_table FROM cdc.sync_history ORDER BY id DESC LIMIT 1');
   expect(rows[0]).toEqual({ status: 'failed', error_code: 'TARGET_TABLE_MISMATCH', error_table: 'misfit' });
 });
+
+test('with CDC_MIRROR_FOREIGN_KEYS the mirror gets deferrable foreign keys; loads and cascades still apply', async () => {
+  const fk = await createCdcFixture({ CDC_MIRROR_FOREIGN_KEYS: 'true', CDC_LOAD_BATCH_ROWS: '5' });
+  try {
+    // Created child first: the load must still go parents first.
+    await fk.my.query('CREATE TABLE parent (id INT PRIMARY KEY); CREATE TABLE child (id INT PRIMARY KEY, parent_id INT NOT NULL, CONSTRAINT fk_child_parent FOREIGN KEY (parent_id) REFERENCES parent (id) ON DELETE CASCADE)');
+    await fk.my.query('INSERT INTO parent VALUES (1), (2), (3); INSERT INTO child VALUES (10, 1), (11, 1), (12, 2), (13, 3), (14, 3), (15, 3), (16, 2)');
+    expect((await fk.cycle()).status).toBe('succeeded');
+    const { rows } = await fk.pool.query("SELECT condeferrable, condeferred FROM pg_constraint WHERE contype = 'f' AND conrelid = 'public.child'::regclass");
+    expect(rows).toEqual([{ condeferrable: true, condeferred: true }]);
+    await fk.my.query('DELETE FROM parent WHERE id = 3; INSERT INTO parent VALUES (4); INSERT INTO child VALUES (17, 4)');
+    expect((await fk.cycle()).stats.totals()).toMatchObject({ inserts: 2, deletes: 4 });
+    expect((await fk.verifyAll()).filter((d) => d.missing + d.extra + d.different > 0)).toEqual([]);
+  } finally {
+    await fk.close();
+  }
+});

@@ -137,6 +137,46 @@ export async function addColumns(client: PoolClient, plan: TablePlan, names: str
  * a rebuilt table may no longer fit it.
  */
 export async function dropMirror(client: PoolClient, table: string, o: MirrorOptions, syncId: string): Promise<void> {
-  await client.query(`DROP TABLE IF EXISTS ${pgi(o.targetSchema)}.${pgi(table)}`);
+  // CASCADE drops foreign keys of other mirrors pointing here; ensureForeignKeys re-adds them.
+  await client.query(`DROP TABLE IF EXISTS ${pgi(o.targetSchema)}.${pgi(table)} CASCADE`);
   if (await tableExists(client, 'history', table)) await client.query(`ALTER TABLE history.${pgi(table)} RENAME TO ${pgi(`${table}@${syncId}`.slice(0, 63))}`);
+}
+
+/**
+ * With CDC_MIRROR_FOREIGN_KEYS: MySQL's foreign keys between mirrored tables, DEFERRABLE
+ * INITIALLY DEFERRED (a cycle applies parents and children in any order; checks run at commit)
+ * and NOT VALID (a parent being rebuilt is empty for a moment; new writes are still checked).
+ */
+export async function ensureForeignKeys(client: PoolClient, plans: TablePlan[], o: MirrorOptions): Promise<void> {
+  const mirrored = new Set(plans.map((p) => p.name));
+  for (const plan of plans) {
+    for (const fk of plan.schema.foreignKeys.filter((k) => mirrored.has(k.refTable))) {
+      const name = objectName(plan.name, fk.name);
+      const { rows } = await client.query('SELECT 1 FROM pg_constraint WHERE conname = $1 AND conrelid = $2::regclass', [name, mirrorName(plan, o)]);
+      if (rows.length > 0) continue;
+      await client.query(
+        `ALTER TABLE ${mirrorName(plan, o)} ADD CONSTRAINT ${pgi(name)} FOREIGN KEY (${fk.columns.map(pgi).join(', ')})
+         REFERENCES ${pgi(o.targetSchema)}.${pgi(fk.refTable)} (${fk.refColumns.map(pgi).join(', ')}) DEFERRABLE INITIALLY DEFERRED NOT VALID`,
+      );
+    }
+  }
+}
+
+/** Parents before children, so loads with foreign keys never commit an orphan. */
+export function parentsFirst(plans: TablePlan[]): TablePlan[] {
+  const byName = new Map(plans.map((p) => [p.name, p]));
+  const out: TablePlan[] = [];
+  const seen = new Set<string>();
+  const visit = (p: TablePlan, path: Set<string>) => {
+    if (seen.has(p.name) || path.has(p.name)) return;
+    path.add(p.name);
+    for (const fk of p.schema.foreignKeys) {
+      const parent = byName.get(fk.refTable);
+      if (parent && parent !== p) visit(parent, path);
+    }
+    seen.add(p.name);
+    out.push(p);
+  };
+  for (const p of plans) visit(p, new Set());
+  return out;
 }

@@ -3,12 +3,13 @@ import type { Logger } from '../../../lib/logger';
 import type { TablePlan } from '../catalog/plan-table';
 import type { TableSchema } from '../catalog/table-schema';
 import type { CycleStats } from '../record/cycle-stats';
-import { type MirrorOptions, addColumns, dropMirror, ensureMirror, mirrorName } from './mirror-ddl';
+import { type MirrorOptions, addColumns, dropMirror, ensureForeignKeys, ensureMirror, mirrorName } from './mirror-ddl';
 import { type TableState, clearTableRows, upsertTableState } from './state-store';
 
 export interface ReconcileOptions extends MirrorOptions {
   historyExclude: string[];
   droppedTables: 'keep' | 'drop';
+  foreignKeys: boolean;
 }
 
 async function inTransaction(pool: Pool, fn: (c: PoolClient) => Promise<void>): Promise<void> {
@@ -89,4 +90,5 @@ export async function reconcileTables(pool: Pool, plans: TablePlan[], states: Ma
     logger.info(`table gone from MySQL; mirror ${o.droppedTables === 'drop' ? 'dropped' : 'kept'}`, { table: state.name });
   }
   details.table = undefined;
+  if (o.foreignKeys) await inTransaction(pool, (c) => ensureForeignKeys(c, plans, o));
 }
