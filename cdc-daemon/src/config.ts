@@ -32,6 +32,10 @@ export const cdcConfigSchema = z
     CDC_CHUNK_ROWS: z.coerce.number().int().min(4).max(1_000_000).default(10_000),
     /** Rows per committed batch of an initial load. */
     CDC_LOAD_BATCH_ROWS: z.coerce.number().int().min(4).max(1_000_000).default(50_000),
+    /** Skip tables whose MySQL UPDATE_TIME shows no write since their last full scan. */
+    CDC_SKIP_HINTS: envBoolean.default(true),
+    /** Scan every table in full at least this often, whatever the hints say. */
+    CDC_FULL_SWEEP_SECONDS: z.coerce.number().int().min(0).default(600),
     /** First retry delay after a failed cycle; doubles up to CDC_BACKOFF_MAX_MS. */
     CDC_BACKOFF_MS: z.coerce.number().int().min(0).default(1_000),
     CDC_BACKOFF_MAX_MS: z.coerce.number().int().min(0).default(60_000),
@@ -53,6 +57,8 @@ export const cdcConfigSchema = z
     droppedTables: env.CDC_DROPPED_TABLES,
     chunkRows: env.CDC_CHUNK_ROWS,
     loadBatchRows: env.CDC_LOAD_BATCH_ROWS,
+    skipHints: env.CDC_SKIP_HINTS,
+    fullSweepMs: env.CDC_FULL_SWEEP_SECONDS * 1000,
     backoffMs: env.CDC_BACKOFF_MS,
     backoffMaxMs: env.CDC_BACKOFF_MAX_MS,
     httpPort: env.CDC_HTTP_PORT,

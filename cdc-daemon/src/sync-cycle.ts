@@ -10,7 +10,8 @@ import { initRowHash } from './diff/row-hash';
 import { syncTable } from './diff/sync-table';
 import { reconcileTables } from './apply/reconcile-tables';
 import { parentsFirst } from './apply/mirror-ddl';
-import { loadTableStates } from './apply/state-store';
+import { loadTableStates, saveSkipHints } from './apply/state-store';
+import { type SkipHint, canSkip, readUpdateTimes } from './snapshot/change-hints';
 import { loadTable } from './load/initial-load';
 import { CycleStats, type CycleStatus } from './record/cycle-stats';
 import { type SyncId, beginCycleRecord, failCycleRecord, finishCycleRecord } from './record/cycle-record';
@@ -117,14 +118,24 @@ async function applySnapshot(mysql: Connection, ctx: CycleContext, plans: TableP
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock($1)', [CYCLE_LOCK_KEY]);
     const states = await loadTableStates(client);
+    // Read before the snapshot opens: see change-hints.ts for why the order matters.
+    const readings = ctx.config.skipHints ? await stats.time('mysql', () => readUpdateTimes(mysql)) : undefined;
     const at = await stats.time('mysql', () => openSnapshot(mysql));
     stats.snapshotAt = at;
+    const newHints = new Map<string, SkipHint | null>();
     for (const plan of plans.filter((p) => states.get(p.name)?.status === 'active')) {
       throwIfAborted(ctx.signal);
+      const reading = readings?.get(plan.name);
+      if (canSkip(states.get(plan.name)?.skipHint, reading, Date.now(), ctx.config.fullSweepMs)) {
+        stats.table(plan.name).skipped = true;
+        continue;
+      }
       onTable(plan.name);
       await syncTable(mysql, client, plan, { ...historyFor(ctx.config, plan), syncId, at, outbox: true, chunkRows: ctx.config.chunkRows, signal: ctx.signal }, stats);
+      newHints.set(plan.name, reading ? { ...reading, scannedAt: Date.now() } : null);
     }
     await stats.time('mysql', () => closeSnapshot(mysql));
+    await saveSkipHints(client, newHints);
     const status: CycleStatus = stats.changed() ? 'succeeded' : 'no_changes';
     await finishCycleRecord(client, syncId, status, stats, performance.now() - started);
     await client.query('COMMIT');

@@ -1,6 +1,7 @@
 import type { PoolClient } from 'pg';
 import type { KeyTuple } from '../snapshot/mysql-sql';
 import { type RowEntry, decodeChunkRows } from './chunk-rows';
+import type { SkipHint } from '../snapshot/change-hints';
 
 /** One chunk of a table: rows from `lower` (inclusive) to the next chunk's lower bound. */
 export interface ChunkState {
@@ -18,18 +19,24 @@ export interface TableState {
   tableSchema: unknown;
   loadCursor: KeyTuple | null;
   loadedRows: number;
+  skipHint?: SkipHint | null;
 }
 
 export async function loadTableStates(client: PoolClient): Promise<Map<string, TableState>> {
-  const { rows } = await client.query('SELECT table_name, status, schema_fingerprint, table_schema, load_cursor, loaded_rows FROM cdc.tables');
-  return new Map(rows.map((r) => [r.table_name, { name: r.table_name, status: r.status, fingerprint: r.schema_fingerprint, tableSchema: r.table_schema, loadCursor: r.load_cursor, loadedRows: Number(r.loaded_rows) }]));
+  const { rows } = await client.query('SELECT table_name, status, schema_fingerprint, table_schema, load_cursor, loaded_rows, skip_hint FROM cdc.tables');
+  return new Map(rows.map((r) => [r.table_name, { name: r.table_name, status: r.status, fingerprint: r.schema_fingerprint, tableSchema: r.table_schema, loadCursor: r.load_cursor, loadedRows: Number(r.loaded_rows), skipHint: r.skip_hint }]));
 }
 
+/**
+ * Creates or updates a table's row in cdc.tables. Clears its skip hint: after any change of
+ * shape the next cycle must scan it (MariaDB resets UPDATE_TIME on ALTER TABLE; MySQL 8's
+ * instant ADD COLUMN may not).
+ */
 export async function upsertTableState(client: PoolClient, t: { name: string; status: TableState['status']; fingerprint: string; tableSchema: unknown; loadCursor?: KeyTuple | null; loadedRows?: number }): Promise<void> {
   await client.query(
     `INSERT INTO cdc.tables (table_name, status, schema_fingerprint, table_schema, load_cursor, loaded_rows) VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (table_name) DO UPDATE SET status = EXCLUDED.status, schema_fingerprint = EXCLUDED.schema_fingerprint, table_schema = EXCLUDED.table_schema,
-       load_cursor = EXCLUDED.load_cursor, loaded_rows = EXCLUDED.loaded_rows, updated_at = now()`,
+       load_cursor = EXCLUDED.load_cursor, loaded_rows = EXCLUDED.loaded_rows, skip_hint = NULL, updated_at = now()`,
     [t.name, t.status, t.fingerprint, JSON.stringify(t.tableSchema), t.loadCursor === undefined || t.loadCursor === null ? null : JSON.stringify(t.loadCursor), t.loadedRows ?? 0],
   );
 }
@@ -42,6 +49,7 @@ export async function saveLoadProgress(client: PoolClient, table: string, cursor
 export async function clearTableRows(client: PoolClient, table: string): Promise<void> {
   await client.query('DELETE FROM cdc.chunks WHERE table_name = $1', [table]);
   await client.query('DELETE FROM cdc.chunk_rows WHERE table_name = $1', [table]);
+  await client.query('UPDATE cdc.tables SET skip_hint = NULL WHERE table_name = $1', [table]);
 }
 
 export async function loadChunks(client: PoolClient, table: string): Promise<ChunkState[]> {
@@ -89,4 +97,10 @@ export async function appendChunkRows(client: PoolClient, table: string, from: s
     [table, from, to],
   );
   await client.query('DELETE FROM cdc.chunk_rows WHERE table_name = $1 AND chunk_id = $2', [table, from]);
+}
+
+/** Remembers, for each fully scanned table, the UPDATE_TIME reading taken before the scan. */
+export async function saveSkipHints(client: PoolClient, hints: Map<string, SkipHint | null>): Promise<void> {
+  if (hints.size === 0) return;
+  await client.query('UPDATE cdc.tables t SET skip_hint = h.hint FROM jsonb_each($1::jsonb) AS h(name, hint) WHERE t.table_name = h.name', [JSON.stringify(Object.fromEntries(hints))]);
 }

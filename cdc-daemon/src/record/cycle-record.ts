@@ -12,11 +12,11 @@ export async function beginCycleRecord(pool: Pool): Promise<{ syncId: SyncId; st
 
 function statsParams(stats: CycleStats, durationMs: number) {
   const t = stats.totals();
-  return [stats.tables.size, t.chunksScanned, t.chunksChanged, t.rowsFetched, t.rowsLoaded, t.inserts, t.updates, t.deletes, t.warnings, t.bytesRead, Math.round(stats.timings.mysqlMs), Math.round(stats.timings.postgresMs), Math.max(0, Math.round(durationMs - stats.timings.mysqlMs - stats.timings.postgresMs)), Math.round(durationMs), stats.snapshotAt ?? null];
+  return [stats.tables.size - stats.tablesSkipped(), t.chunksScanned, t.chunksChanged, t.rowsFetched, t.rowsLoaded, t.inserts, t.updates, t.deletes, t.warnings, t.bytesRead, Math.round(stats.timings.mysqlMs), Math.round(stats.timings.postgresMs), Math.max(0, Math.round(durationMs - stats.timings.mysqlMs - stats.timings.postgresMs)), Math.round(durationMs), stats.snapshotAt ?? null, stats.tablesSkipped()];
 }
 
 const STATS_SET = `tables = $3, chunks_scanned = $4, chunks_changed = $5, rows_fetched = $6, rows_loaded = $7, inserts = $8, updates = $9, deletes = $10,
-  warnings = $11, bytes_read = $12, mysql_ms = $13, postgres_ms = $14, node_ms = $15, duration_ms = $16, snapshot_at = $17, finished_at = now()`;
+  warnings = $11, bytes_read = $12, mysql_ms = $13, postgres_ms = $14, node_ms = $15, duration_ms = $16, snapshot_at = $17, tables_skipped = $18, finished_at = now()`;
 
 /** Closes the history row inside the apply transaction: it commits with the changes or not at all. */
 export async function finishCycleRecord(client: PoolClient, syncId: SyncId, status: CycleStatus, stats: CycleStats, durationMs: number): Promise<void> {
@@ -28,9 +28,9 @@ async function writeTableRows(client: PoolClient | Pool, syncId: SyncId, stats: 
   const rows = [...stats.tables.entries()].map(([name, t]) => ({ name, ...t }));
   if (rows.length === 0) return;
   await client.query(
-    `INSERT INTO cdc.sync_history_tables (sync_id, table_name, chunks_scanned, chunks_changed, rows_fetched, rows_loaded, inserts, updates, deletes, warnings, schema_change)
-     SELECT $1, r.name, r."chunksScanned", r."chunksChanged", r."rowsFetched", r."rowsLoaded", r.inserts, r.updates, r.deletes, r.warnings, r."schemaChange"
-       FROM jsonb_to_recordset($2::jsonb) AS r(name text, "chunksScanned" int, "chunksChanged" int, "rowsFetched" bigint, "rowsLoaded" bigint, inserts bigint, updates bigint, deletes bigint, warnings int, "schemaChange" text)
+    `INSERT INTO cdc.sync_history_tables (sync_id, table_name, chunks_scanned, chunks_changed, rows_fetched, rows_loaded, inserts, updates, deletes, warnings, schema_change, skipped)
+     SELECT $1, r.name, r."chunksScanned", r."chunksChanged", r."rowsFetched", r."rowsLoaded", r.inserts, r.updates, r.deletes, r.warnings, r."schemaChange", COALESCE(r.skipped, false)
+       FROM jsonb_to_recordset($2::jsonb) AS r(name text, "chunksScanned" int, "chunksChanged" int, "rowsFetched" bigint, "rowsLoaded" bigint, inserts bigint, updates bigint, deletes bigint, warnings int, "schemaChange" text, skipped boolean)
      ON CONFLICT (sync_id, table_name) DO NOTHING`,
     [syncId, JSON.stringify(rows)],
   );
@@ -41,7 +41,7 @@ async function writeTableRows(client: PoolClient | Pool, syncId: SyncId, stats: 
  * but the loads it committed before failing are counted.
  */
 export async function failCycleRecord(pool: Pool, syncId: SyncId, stats: CycleStats, durationMs: number, err: { code: string; message: string; table?: string }): Promise<void> {
-  await pool.query(`UPDATE cdc.sync_history SET status = $2, ${STATS_SET}, error_code = $18, error_message = $19, error_table = $20 WHERE id = $1`, [
+  await pool.query(`UPDATE cdc.sync_history SET status = $2, ${STATS_SET}, error_code = $19, error_message = $20, error_table = $21 WHERE id = $1`, [
     syncId,
     'failed',
     ...statsParams(stats, durationMs),

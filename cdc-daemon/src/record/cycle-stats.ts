@@ -10,6 +10,8 @@ export interface TableStats {
   warnings: number;
   bytesRead: number;
   schemaChange?: 'created' | 'adopted' | 'altered' | 'rebuilt' | 'retired' | 'loaded';
+  /** Not scanned: MySQL's UPDATE_TIME showed no write since its last full scan. */
+  skipped?: boolean;
 }
 
 export function emptyTableStats(): TableStats {
@@ -42,7 +44,7 @@ export class CycleStats {
   totals(): TableStats {
     const sum = emptyTableStats();
     for (const t of this.tables.values()) {
-      for (const k of Object.keys(sum) as (keyof TableStats)[]) if (k !== 'schemaChange') (sum[k] as number) += t[k] as number;
+      for (const k of Object.keys(sum) as (keyof TableStats)[]) (sum[k] as number) += t[k] as number;
     }
     return sum;
   }
@@ -55,6 +57,10 @@ export class CycleStats {
     } finally {
       this.timings[where === 'mysql' ? 'mysqlMs' : 'postgresMs'] += performance.now() - start;
     }
+  }
+
+  tablesSkipped(): number {
+    return [...this.tables.values()].filter((t) => t.skipped).length;
   }
 
   changed(): boolean {

@@ -1,0 +1,50 @@
+import type { RowDataPacket } from 'mysql2';
+import type { Connection } from 'mysql2/promise';
+
+/**
+ * What MySQL says of a table's last write: UPDATE_TIME (second resolution, kept in memory by
+ * InnoDB, NULL after a restart) and the server's clock when it was read.
+ */
+export interface UpdateTimeReading {
+  updateTime: string | null;
+  readAt: string;
+}
+
+/** Stored with the table after a full scan. */
+export interface SkipHint extends UpdateTimeReading {
+  /** When the table was last scanned in full (ms since epoch, the daemon's clock). */
+  scannedAt: number;
+}
+
+/**
+ * Reads UPDATE_TIME of every table; call before opening the snapshot. MySQL 8 caches these
+ * figures for a day unless information_schema_stats_expiry is 0 for the session: if that cannot
+ * be set there, hints are off (undefined).
+ */
+export async function readUpdateTimes(conn: Connection): Promise<Map<string, UpdateTimeReading> | undefined> {
+  const [[v]] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v');
+  if (!String(v?.v).includes('MariaDB')) {
+    try {
+      await conn.query('SET SESSION information_schema_stats_expiry = 0');
+    } catch {
+      return undefined;
+    }
+  }
+  const [rows] = await conn.query<RowDataPacket[]>(
+    "SELECT TABLE_NAME AS t, DATE_FORMAT(UPDATE_TIME, '%Y-%m-%d %H:%i:%s') AS u, DATE_FORMAT(NOW(), '%Y-%m-%d %H:%i:%s') AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()",
+  );
+  return new Map(rows.map((r) => [String(r.t), { updateTime: r.u === null ? null : String(r.u), readAt: String(r.n) }]));
+}
+
+/**
+ * True when the table cannot have changed since its last full scan. The stored reading was
+ * taken before that scan's snapshot; if it was strictly earlier than the second it was read in,
+ * any commit after the reading carries a later UPDATE_TIME. So an unchanged UPDATE_TIME means
+ * no commit since, and the mirror still equals the table. NULL (after a MySQL restart) or an
+ * old full scan means: scan.
+ */
+export function canSkip(stored: SkipHint | null | undefined, now: UpdateTimeReading | undefined, nowMs: number, fullSweepMs: number): boolean {
+  if (!stored || !now || stored.updateTime === null || now.updateTime === null) return false;
+  if (nowMs - stored.scannedAt >= fullSweepMs) return false;
+  return now.updateTime === stored.updateTime && stored.updateTime < stored.readAt;
+}
