@@ -4,7 +4,7 @@
 //   *.sink.test.ts   a sink store (MongoDB, Neo4j, Elasticsearch) through testcontainers
 //   *.browser.test.ts headless Chromium (Debian package) against a running portal
 // Transpile only: `npm test` type-checks the whole tree with tsc first.
-const transform = { '^.+\\.tsx?$': ['ts-jest', { isolatedModules: true, diagnostics: false }] };
+const transform = { '^.+\\.tsx?$': ['ts-jest', { diagnostics: false }] };
 const common = {
   transform,
   testEnvironment: 'node',

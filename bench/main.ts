@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { runCli } from '../lib/cli';
+import { intArg, runCli } from '../lib/cli';
+import { benchCdc } from './cdc-bench';
 import { benchPortal } from './portal-bench';
 import { type BenchRow, toMarkdown, writeReport } from './report';
 
@@ -7,18 +8,31 @@ import { type BenchRow, toMarkdown, writeReport } from './report';
  * `npm run bench [-- --only portal]`: benchmarks that print figures and their ratio to the
  * baselines measured in the same run. Never a pass/fail test. Results: bench-results/.
  */
-const SECTIONS = { portal: benchPortal } as const;
+interface Options {
+  only?: string;
+  rows: number;
+  runs: number;
+}
 
-const program = new Command('bench').option('--only <sections>', `comma-separated: ${Object.keys(SECTIONS).join(',')}`);
+const SECTIONS = {
+  cdc: (o: Options, log: (s: string) => void) => benchCdc({ rows: o.rows, runs: o.runs, log }),
+  portal: (_o: Options, log: (s: string) => void) => benchPortal(log),
+} as const;
+
+const program = new Command('bench')
+  .option('--only <sections>', `comma-separated: ${Object.keys(SECTIONS).join(',')}`)
+  .option('--rows <n>', 'rows in the CDC benchmark table', intArg(1000, 100_000_000), 1_000_000)
+  .option('--runs <n>', 'runs per figure (the median is reported)', intArg(1, 20), 3);
 
 runCli(async () => {
   program.parse();
-  const only = (program.opts<{ only?: string }>().only ?? Object.keys(SECTIONS).join(',')).split(',');
+  const opts = program.opts<Options>();
+  const only = (opts.only ?? Object.keys(SECTIONS).join(',')).split(',');
   const rows: BenchRow[] = [];
   for (const name of only) {
     const section = SECTIONS[name as keyof typeof SECTIONS];
     if (!section) throw new Error(`unknown bench section "${name}"; choose from ${Object.keys(SECTIONS).join(', ')}`);
-    rows.push(...(await section((s) => process.stderr.write(`${s}\n`))));
+    rows.push(...(await section(opts, (s) => process.stderr.write(`${s}\n`))));
   }
   writeReport('latest', rows, { only });
   console.log(toMarkdown(rows));

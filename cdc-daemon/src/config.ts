@@ -31,7 +31,7 @@ export const cdcConfigSchema = z
     /** Target rows per chunk; chunks split above twice this and merge below a quarter. */
     CDC_CHUNK_ROWS: z.coerce.number().int().min(4).max(1_000_000).default(10_000),
     /** Rows per committed batch of an initial load. */
-    CDC_LOAD_BATCH_ROWS: z.coerce.number().int().min(4).max(1_000_000).default(50_000),
+    CDC_LOAD_BATCH_ROWS: z.coerce.number().int().min(4).max(1_000_000).default(20_000),
     /** Skip tables whose MySQL UPDATE_TIME shows no write since their last full scan. */
     CDC_SKIP_HINTS: envBoolean.default(true),
     /** Scan every table in full at least this often, whatever the hints say. */

@@ -88,7 +88,19 @@ export const OTHER_DDL = [
 
 /** How each table is read for the model: floats through DOUBLE (their text is rounded), bytes as hex. */
 const MODEL_SELECT: Record<string, { sql: string; key: string[] }> = {
-  all_types: { sql: `SELECT ${['id', ...ALL_TYPE_COLUMNS].map((c) => (c === 't_float' ? 'CAST(t_float AS DOUBLE) AS t_float' : /bit/.test(c) ? `(${c} + 0) AS ${c}` : /binary|blob/.test(c) ? `HEX(${c}) AS ${c}` : c)).join(', ')} FROM all_types`, key: ['id'] },
+  // Zero dates read as NULL, as the mirror holds them: '0000-00-00' -> NULL is no change there.
+  all_types: {
+    sql: `SELECT ${['id', ...ALL_TYPE_COLUMNS]
+      .map((c) =>
+        c === 't_float' ? 'CAST(t_float AS DOUBLE) AS t_float'
+        : /bit/.test(c) ? `(${c} + 0) AS ${c}`
+        : /binary|blob/.test(c) ? `HEX(${c}) AS ${c}`
+        : c === 't_date' || c === 't_datetime' ? `IF(${c} LIKE '0000-%', NULL, ${c}) AS ${c}`
+        : c,
+      )
+      .join(', ')} FROM all_types`,
+    key: ['id'],
+  },
   composite: { sql: 'SELECT * FROM composite', key: ['a', 'b', 'c'] },
   ci_keys: { sql: 'SELECT CAST(k AS BINARY) AS k, v, u FROM ci_keys', key: ['k'] },
   nokey: { sql: 'SELECT * FROM nokey', key: [] },

@@ -116,11 +116,26 @@ export async function ensureMirror(client: PoolClient, plan: TablePlan, o: Mirro
   }
   if (o.history) {
     await client.query(historyDdl(plan));
-    const id = identityColumns(plan).map(pgi).join(', ');
-    await client.query(`CREATE INDEX IF NOT EXISTS ${pgi(objectName(plan.name, 'asof'))} ON ${historyName(plan)} (${id}, valid_from)`);
-    await client.query(`CREATE INDEX IF NOT EXISTS ${pgi(objectName(plan.name, 'current'))} ON ${historyName(plan)} (${id}) WHERE valid_to IS NULL`);
+    await createHistoryIndexes(client, plan);
   }
   return outcome;
+}
+
+function historyIndexNames(plan: TablePlan): string[] {
+  return [objectName(plan.name, 'asof'), objectName(plan.name, 'current')];
+}
+
+/** The history's indexes: "as of" lookups, and the open version of a key. */
+export async function createHistoryIndexes(client: PoolClient, plan: TablePlan): Promise<void> {
+  const id = identityColumns(plan).map(pgi).join(', ');
+  const [asof, current] = historyIndexNames(plan);
+  await client.query(`CREATE INDEX IF NOT EXISTS ${pgi(asof!)} ON ${historyName(plan)} (${id}, valid_from)`);
+  await client.query(`CREATE INDEX IF NOT EXISTS ${pgi(current!)} ON ${historyName(plan)} (${id}) WHERE valid_to IS NULL`);
+}
+
+/** A bulk load builds the history's indexes once at the end, which beats maintaining them per row. */
+export async function dropHistoryIndexes(client: PoolClient, plan: TablePlan): Promise<void> {
+  for (const name of historyIndexNames(plan)) await client.query(`DROP INDEX IF EXISTS history.${pgi(name)}`);
 }
 
 /** Adds columns MySQL gained to the mirror and its history. */

@@ -12,11 +12,12 @@ export function pgi(name: string): string {
  * Streams lines (COPY text format, without newlines) into `COPY target FROM STDIN`, with
  * backpressure: the producer (a MySQL stream) is only pulled as fast as PostgreSQL takes rows.
  */
-export async function copyLines(client: PoolClient, target: string, lines: AsyncIterable<string> | Iterable<string>): Promise<void> {
+export async function copyLines(client: PoolClient, target: string, lines: AsyncIterable<string | string[]> | Iterable<string | string[]>): Promise<void> {
   async function* withNewlines() {
     let buf = '';
-    for await (const line of lines) {
-      buf += `${line}\n`;
+    for await (const item of lines) {
+      if (typeof item === 'string') buf += `${item}\n`;
+      else if (item.length > 0) buf += `${item.join('\n')}\n`;
       if (buf.length > 64 * 1024) {
         yield buf;
         buf = '';

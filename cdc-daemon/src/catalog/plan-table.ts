@@ -1,6 +1,6 @@
 import { type MappedColumn, type MappingOptions, mapColumn } from './type-mapping';
 import type { TableSchema } from './table-schema';
-import { rowHashExpr } from '../snapshot/mysql-sql';
+import { rowHashExpr, rowHashHexExpr } from '../snapshot/mysql-sql';
 import { schemaFingerprint } from './read-catalog';
 
 /** Everything a cycle needs to read, diff and write one table, derived once from its schema. */
@@ -11,8 +11,10 @@ export interface TablePlan {
   /** Positions of the identity columns in `columns` (empty for keyless tables). */
   keyIndexes: number[];
   keyed: boolean;
-  /** MySQL expression of the 64-bit row hash used in chunk fingerprints. */
+  /** MySQL expression of the 64-bit row hash used in chunk fingerprints (unsigned integer). */
   hashExpr: string;
+  /** The same hash as 16 hex digits, for row fetches. */
+  hashHexExpr: string;
   /** Result aliases (c0, c1, ...) whose values the driver must return as bytes. */
   binaryAliases: Set<string>;
   fingerprint: string;
@@ -28,6 +30,7 @@ export function planTable(schema: TableSchema, options: MappingOptions): TablePl
     keyIndexes,
     keyed: schema.keyKind !== 'none',
     hashExpr: rowHashExpr(columns),
+    hashHexExpr: rowHashHexExpr(columns),
     binaryAliases: new Set(columns.flatMap((c, i) => (c.kind === 'binary' ? [`c${i}`] : []))),
     fingerprint: schemaFingerprint(schema),
   };

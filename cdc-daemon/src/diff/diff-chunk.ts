@@ -3,6 +3,7 @@ import { ChunkRowsBuilder, type RowEntry } from '../apply/chunk-rows';
 import type { KeyTuple, KeyValue } from '../snapshot/mysql-sql';
 import { type RawValue, encodeKey, encodeRow, escapeCopy } from './encode-row';
 import { rowHash } from './row-hash';
+import { Xor64, hexToSignedDecimal, hexToUnsigned } from './hash64';
 
 /**
  * A staged change. Keyed tables: one per key. Keyless tables: `copies` identical rows added or
@@ -17,7 +18,8 @@ export interface SubChunk {
   id: string;
   lower: KeyTuple | null;
   count: number;
-  fingerprint: bigint;
+  /** As MySQL computes it: BIT_XOR (keyed) or SUM (keyless) of the row hashes, decimal. */
+  fingerprint: string;
 }
 
 export interface DiffResult {
@@ -69,7 +71,8 @@ function rawBytes(raw: RawValue[]): number {
 
 export interface DiffChunkInput {
   plan: TablePlan;
-  rows: AsyncIterable<RawValue[]>;
+  /** Batches of rows, as snapshot/mysql-source.ts streams them. */
+  rows: AsyncIterable<RawValue[][]>;
   /** Stored rows of this chunk; consumed (what is left afterwards was deleted in MySQL). */
   state: Map<string, RowEntry>;
   /** The chunk's id and lower bound; `splitEvery` > 0 cuts it into pieces of that many rows. */
@@ -87,58 +90,68 @@ export interface DiffChunkInput {
  * without being encoded; a changed one is encoded, and only written when its PostgreSQL text
  * changed too. Memory: the chunk's state plus one row at a time.
  */
-export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<string> {
+export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<string[]> {
   const { plan, state, result } = input;
-  let sub: SubChunk = { id: input.chunkId, lower: input.lower, count: 0, fingerprint: 0n };
+  let sub: SubChunk = { id: input.chunkId, lower: input.lower, count: 0, fingerprint: '0' };
+  let fp = new Xor64();
   const rows = new ChunkRowsBuilder();
   result.chunks.push(sub);
   let n = 0;
-  for await (const raw of input.rows) {
-    if (input.splitEvery > 0 && n > 0 && n % input.splitEvery === 0) {
-      yield stageLine(plan, 'state', '', sub.id, '0', 0, null, rows.take());
-      sub = { id: input.newIds[result.chunks.length - 1]!, lower: keyTuple(plan, raw), count: 0, fingerprint: 0n };
-      result.chunks.push(sub);
+  for await (const batch of input.rows) {
+    const out: string[] = [];
+    for (const raw of batch) {
+      if (input.splitEvery > 0 && n > 0 && n % input.splitEvery === 0) {
+        sub.fingerprint = fp.toDecimal();
+        out.push(stageLine(plan, 'state', '', sub.id, '0', 0, null, rows.take()));
+        sub = { id: input.newIds[result.chunks.length - 1]!, lower: keyTuple(plan, raw), count: 0, fingerprint: '0' };
+        fp = new Xor64();
+        result.chunks.push(sub);
+      }
+      n++;
+      const mh = raw[0] as string;
+      sub.count++;
+      fp.add(mh);
+      result.rowsFetched++;
+      result.bytesRead += rawBytes(raw);
+      const key = encodeKey(plan.name, plan.columns, plan.keyIndexes, raw);
+      const stored = state.get(key);
+      if (stored !== undefined) state.delete(key);
+      if (stored?.mh === mh) {
+        rows.add(key, stored);
+        continue;
+      }
+      const enc = encodeRow(plan.name, plan.columns, plan.keyIndexes, raw);
+      result.warnings += enc.warnings;
+      const hash = rowHash(enc.line);
+      rows.add(key, { mh, hash, copies: 1 });
+      if (stored === undefined) {
+        result.inserts++;
+        out.push(stageLine(plan, 'insert', key, sub.id, '0', 1, enc.line));
+      } else if (stored.hash !== hash) {
+        result.updates++;
+        out.push(stageLine(plan, 'update', key, sub.id, '0', 1, enc.line));
+      }
     }
-    n++;
-    const mh = raw[0] as string;
-    sub.count++;
-    sub.fingerprint ^= BigInt(mh);
-    result.rowsFetched++;
-    result.bytesRead += rawBytes(raw);
-    const key = encodeKey(plan.name, plan.columns, plan.keyIndexes, raw);
-    const stored = state.get(key);
-    if (stored !== undefined) state.delete(key);
-    if (stored?.mh === mh) {
-      rows.add(key, stored);
-      continue;
-    }
-    const enc = encodeRow(plan.name, plan.columns, plan.keyIndexes, raw);
-    result.warnings += enc.warnings;
-    const hash = rowHash(enc.line);
-    rows.add(key, { mh, hash, copies: 1 });
-    if (stored === undefined) {
-      result.inserts++;
-      yield stageLine(plan, 'insert', key, sub.id, hash, 1, enc.line);
-    } else if (stored.hash !== hash) {
-      result.updates++;
-      yield stageLine(plan, 'update', key, sub.id, hash, 1, enc.line);
-    }
+    yield out;
   }
-  yield stageLine(plan, 'state', '', sub.id, '0', 0, null, rows.take());
-  for (const [key, stored] of state) {
+  sub.fingerprint = fp.toDecimal();
+  const out = [stageLine(plan, 'state', '', sub.id, '0', 0, null, rows.take())];
+  for (const key of state.keys()) {
     result.deletes++;
-    yield stageLine(plan, 'delete', key, input.chunkId, stored.hash, 1, null);
+    out.push(stageLine(plan, 'delete', key, input.chunkId, '0', 1, null));
   }
   state.clear();
+  yield out;
 }
 
 /**
  * Keyless tables: rows arrive ordered by their MySQL hash, so identical rows come together;
  * each run is compared with the number of copies stored under that hash.
  */
-export async function* diffKeylessTable(input: DiffChunkInput): AsyncGenerator<string> {
+export async function* diffKeylessTable(input: DiffChunkInput): AsyncGenerator<string[]> {
   const { plan, state, result } = input;
-  const sub: SubChunk = { id: input.chunkId, lower: null, count: 0, fingerprint: 0n };
+  const sub: SubChunk = { id: input.chunkId, lower: null, count: 0, fingerprint: '0' };
+  let sum = 0n;
   const rows = new ChunkRowsBuilder();
   result.chunks.push(sub);
   let run: { mh: string; first: RawValue[]; n: number } | undefined;
@@ -158,30 +171,36 @@ export async function* diffKeylessTable(input: DiffChunkInput): AsyncGenerator<s
     rows.add(run.mh, { mh: run.mh, hash, copies: run.n });
     if (run.n > had) {
       result.inserts += run.n - had;
-      yield stageLine(plan, 'insert', run.mh, sub.id, hash, run.n - had, line!);
+      yield stageLine(plan, 'insert', run.mh, sub.id, hexToSignedDecimal(hash), run.n - had, line!);
     } else if (run.n < had) {
       result.deletes += had - run.n;
-      yield stageLine(plan, 'delete', run.mh, sub.id, hash, had - run.n, null);
+      yield stageLine(plan, 'delete', run.mh, sub.id, hexToSignedDecimal(hash), had - run.n, null);
     }
   }
-  for await (const raw of input.rows) {
-    const mh = raw[0] as string;
-    sub.count++;
-    sub.fingerprint += BigInt(mh);
-    result.rowsFetched++;
-    result.bytesRead += rawBytes(raw);
-    if (run && run.mh === mh) {
-      run.n++;
-      continue;
+  for await (const batch of input.rows) {
+    const out: string[] = [];
+    for (const raw of batch) {
+      const mh = raw[0] as string;
+      sub.count++;
+      sum += hexToUnsigned(mh);
+      result.rowsFetched++;
+      result.bytesRead += rawBytes(raw);
+      if (run && run.mh === mh) {
+        run.n++;
+        continue;
+      }
+      out.push(...flush());
+      run = { mh, first: raw, n: 1 };
     }
-    yield* flush();
-    run = { mh, first: raw, n: 1 };
+    yield out;
   }
-  yield* flush();
-  yield stageLine(plan, 'state', '', sub.id, '0', 0, null, rows.take());
+  const out = [...flush()];
+  sub.fingerprint = sum.toString();
+  out.push(stageLine(plan, 'state', '', sub.id, '0', 0, null, rows.take()));
   for (const [key, stored] of state) {
     result.deletes += stored.copies;
-    yield stageLine(plan, 'delete', key, sub.id, stored.hash, stored.copies, null);
+    out.push(stageLine(plan, 'delete', key, sub.id, hexToSignedDecimal(stored.hash), stored.copies, null));
   }
   state.clear();
+  yield out;
 }

@@ -4,6 +4,18 @@ import type { MappedColumn } from '../catalog/type-mapping';
 /** A value as the driver hands it over: text, raw bytes, or NULL. */
 export type RawValue = string | Buffer | null;
 
+/** Where a value came from, described only when an error needs it. */
+interface Where {
+  table: string;
+  keyIndexes: number[];
+  values: RawValue[];
+  offset: number;
+}
+
+function describe(w: Where): string {
+  return `table ${w.table}, key ${w.keyIndexes.map((i) => String(w.values[i + w.offset])).join('/')}`;
+}
+
 export interface EncodedRow {
   /** The row as one line of PostgreSQL COPY text format (no trailing newline). */
   line: string;
@@ -36,7 +48,10 @@ export function escapeCopy(s: string): string | undefined {
   return last === 0 ? s : out + s.slice(last);
 }
 
-const ZERO_DATE = /^0000-00-00|^\d{4}-00-|^\d{4}-\d{2}-00/;
+/** '0000-00-00...', or a month or day of 00 (MySQL keeps such dates outside strict mode). */
+function isZeroDate(t: string): boolean {
+  return (t.charCodeAt(5) === 48 && t.charCodeAt(6) === 48) || (t.charCodeAt(8) === 48 && t.charCodeAt(9) === 48) || t.startsWith('0000-');
+}
 
 function setLiteral(value: string): string {
   if (value === '') return '{}';
@@ -50,7 +65,7 @@ function setLiteral(value: string): string {
  * Encodes one field for COPY. This text is both what PostgreSQL receives and what the row hash
  * covers, so the hash can only agree with the mirror. Returns null for a zero date (a warning).
  */
-export function encodeField(column: MappedColumn, value: RawValue, where: () => string): string | null {
+export function encodeField(column: MappedColumn, value: RawValue, where: Where): string | null {
   if (value === null) return '\\N';
   if (column.kind === 'binary') return `\\\\x${(value as Buffer).toString('hex')}`;
   const text = typeof value === 'string' ? value : value.toString('utf8');
@@ -61,11 +76,11 @@ export function encodeField(column: MappedColumn, value: RawValue, where: () => 
       break;
     case 'date':
     case 'timestamp':
-      if (ZERO_DATE.test(text)) return null;
+      if (isZeroDate(text)) return null;
       field = text;
       break;
     case 'timestamptz':
-      if (ZERO_DATE.test(text)) return null;
+      if (isZeroDate(text)) return null;
       field = `${text}+00`;
       break;
     case 'bool':
@@ -75,12 +90,12 @@ export function encodeField(column: MappedColumn, value: RawValue, where: () => 
       field = setLiteral(text);
       break;
     case 'json':
-      if (text.includes('\\u0000')) throw cdcError('VALUE_NOT_REPRESENTABLE', `${where()}: column ${column.name} holds JSON with \\u0000, which PostgreSQL jsonb cannot store.`);
+      if (text.includes('\\u0000')) throw cdcError('VALUE_NOT_REPRESENTABLE', `${describe(where)}: column ${column.name} holds JSON with \\u0000, which PostgreSQL jsonb cannot store.`);
       field = text;
       break;
   }
   const escaped = escapeCopy(field);
-  if (escaped === undefined) throw cdcError('VALUE_NOT_REPRESENTABLE', `${where()}: column ${column.name} holds a NUL byte, which PostgreSQL text cannot store. Exclude the table or fix the value in MySQL.`);
+  if (escaped === undefined) throw cdcError('VALUE_NOT_REPRESENTABLE', `${describe(where)}: column ${column.name} holds a NUL byte, which PostgreSQL text cannot store. Exclude the table or fix the value in MySQL.`);
   return escaped;
 }
 
@@ -91,7 +106,8 @@ export function encodeField(column: MappedColumn, value: RawValue, where: () => 
 export function encodeRow(table: string, columns: MappedColumn[], keyIndexes: number[], values: RawValue[], offset = 1): EncodedRow {
   const fields: string[] = new Array(columns.length);
   let warnings = 0;
-  const where = () => `table ${table}, key ${keyIndexes.map((i) => String(values[i + offset])).join('/')}`;
+  // Plain data, not a closure: this runs for every row read.
+  const where: Where = { table, keyIndexes, values, offset };
   for (let i = 0; i < columns.length; i++) {
     const f = encodeField(columns[i]!, values[i + offset] ?? null, where);
     if (f === null) {
@@ -106,6 +122,6 @@ export function encodeRow(table: string, columns: MappedColumn[], keyIndexes: nu
 
 /** Just the key of a row (same text as `encodeRow(...).key`), without encoding the rest. */
 export function encodeKey(table: string, columns: MappedColumn[], keyIndexes: number[], values: RawValue[], offset = 1): string {
-  const where = () => `table ${table}`;
+  const where: Where = { table, keyIndexes, values, offset };
   return keyIndexes.map((i) => encodeField(columns[i]!, values[i + offset] ?? null, where) ?? '\\N').join('\t');
 }

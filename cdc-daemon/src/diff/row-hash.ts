@@ -8,8 +8,8 @@ export async function initRowHash(): Promise<void> {
   hasher ??= await xxhashInit();
 }
 
-/** xxhash64 of a row's canonical encoding, as a signed 64-bit decimal string (PostgreSQL bigint). */
+/** xxhash64 of a row's canonical encoding (its COPY text), as 16 hex digits. */
 export function rowHash(line: string): string {
   if (!hasher) throw new Error('initRowHash() was not awaited');
-  return BigInt.asIntN(64, hasher.h64(line)).toString();
+  return hasher.h64ToString(line);
 }

@@ -8,6 +8,7 @@ import { type ChunkState, appendChunkRows, loadChunkRows, loadChunks, nextChunkI
 import type { CycleStats } from '../record/cycle-stats';
 import { type ChunkFingerprint, fingerprintRange, streamRange } from '../snapshot/mysql-source';
 import { type SubChunk, diffKeyedChunk, diffKeylessTable, emptyDiffResult } from './diff-chunk';
+import { UNVERIFIED_FINGERPRINT, Xor64 } from './hash64';
 
 export interface SyncTableOptions extends MergeOptions {
   chunkRows: number;
@@ -47,7 +48,7 @@ export async function syncTable(mysql: Connection, client: PoolClient, plan: Tab
     throwIfAborted(o.signal);
     t.chunksChanged++;
     const pieces = await diffChunk(mysql, client, plan, chunk, chunks[i + 1]?.lower ?? null, fp, stage, o, stats);
-    next.push(...pieces.map((p) => ({ id: p.id, lower: p.lower, count: p.count, fingerprint: p.fingerprint.toString(), touched: true })));
+    next.push(...pieces.map((p) => ({ ...p, touched: true })));
   }
   await stats.time('postgres', async () => {
     await mergeStage(client, plan, stage, o, { upserts: t.inserts + t.updates, deletes: t.deletes });
@@ -64,9 +65,10 @@ async function diffChunk(mysql: Connection, client: PoolClient, plan: TablePlan,
   const input = { plan, state, chunkId: chunk.id, lower: chunk.lower, splitEvery, newIds, result, rows: streamRange(mysql, plan, chunk.lower, upper) };
   await copyLines(client, stage, plan.keyed ? diffKeyedChunk(input) : diffKeylessTable(input));
   // Both numbers come from one snapshot; a mismatch means the read was not consistent.
-  const total = result.chunks.reduce((a, c) => ({ n: a.n + c.count, fp: plan.keyed ? a.fp ^ c.fingerprint : a.fp + c.fingerprint }), { n: 0, fp: 0n });
-  if (total.n !== fp.count || total.fp.toString() !== fp.fingerprint) {
-    throw cdcError('CYCLE_FAILED', `Table ${plan.name}: rows read (${total.n}) do not match the fingerprint taken in the same snapshot (${fp.count}); nothing was applied.`, { table: plan.name });
+  const n = result.chunks.reduce((a, c) => a + c.count, 0);
+  const total = plan.keyed ? xorDecimals(result.chunks.map((c) => c.fingerprint)) : result.chunks.reduce((a, c) => a + BigInt(c.fingerprint), 0n).toString();
+  if (n !== fp.count || total !== fp.fingerprint) {
+    throw cdcError('CYCLE_FAILED', `Table ${plan.name}: rows read (${n}) do not match the fingerprint taken in the same snapshot (${fp.count}); nothing was applied.`, { table: plan.name });
   }
   t.rowsFetched += result.rowsFetched;
   t.bytesRead += result.bytesRead;
@@ -89,11 +91,17 @@ async function mergeSmallChunks(client: PoolClient, plan: TablePlan, chunks: Nex
     if (plan.keyed && prev && (prev.touched || c.touched) && Math.min(prev.count, c.count) < target / 4 && prev.count + c.count <= target / 2) {
       await appendChunkRows(client, plan.name, c.id, prev.id);
       prev.count += c.count;
-      prev.fingerprint = (BigInt(prev.fingerprint) ^ BigInt(c.fingerprint)).toString();
+      prev.fingerprint = prev.fingerprint === UNVERIFIED_FINGERPRINT || c.fingerprint === UNVERIFIED_FINGERPRINT ? UNVERIFIED_FINGERPRINT : xorDecimals([prev.fingerprint, c.fingerprint]);
       prev.touched = true;
       continue;
     }
     out.push({ ...c });
   }
   return out.map(({ touched: _t, ...c }) => c);
+}
+
+function xorDecimals(values: string[]): string {
+  const x = new Xor64();
+  for (const v of values) x.addDecimal(v);
+  return x.toDecimal();
 }

@@ -1,16 +1,16 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { throwIfAborted } from '../errors';
 import type { Logger } from '../../../lib/logger';
 import type { TablePlan } from '../catalog/plan-table';
-import { diffKeyedChunk, diffKeylessTable, emptyDiffResult } from '../diff/diff-chunk';
-import type { RawValue } from '../diff/encode-row';
+import { diffKeylessTable, emptyDiffResult } from '../diff/diff-chunk';
 import { createStage, mergeStage } from '../apply/merge-stage';
-import type { MirrorOptions } from '../apply/mirror-ddl';
+import { type MirrorOptions, createHistoryIndexes, dropHistoryIndexes } from '../apply/mirror-ddl';
 import { copyLines } from '../apply/pg-copy';
 import { appendChunks, nextChunkIds, saveLoadProgress, type TableState } from '../apply/state-store';
 import type { CycleStats } from '../record/cycle-stats';
-import type { KeyTuple, KeyValue } from '../snapshot/mysql-sql';
+import type { KeyTuple } from '../snapshot/mysql-sql';
+import { type LoadBatch, readLoadBatch, writeLoadBatch } from './load-batch';
 import { streamRange } from '../snapshot/mysql-source';
 
 export interface LoadOptions extends MirrorOptions {
@@ -23,67 +23,87 @@ export interface LoadOptions extends MirrorOptions {
   signal?: AbortSignal;
 }
 
-/** Passes on the first `n` rows and keeps the key of row n+1: where the next batch starts. */
-async function* firstN(rows: AsyncIterable<RawValue[]>, n: number, plan: TablePlan, next: { key: KeyTuple | null }): AsyncGenerator<RawValue[]> {
-  let i = 0;
-  for await (const raw of rows) {
-    if (i++ < n) {
-      yield raw;
-      continue;
+/**
+ * Streams a table into its (empty) mirror in key order, batch by committed batch. Each batch
+ * commits its rows, history, chunk state and the load cursor together, so after a crash the
+ * load resumes at the cursor instead of starting over. The next batch is read from MySQL while
+ * the current one is written to PostgreSQL. Batches read at different instants; the first
+ * normal cycle's fingerprints catch whatever changed meanwhile.
+ */
+export async function loadTable(mysql: Connection, pool: Pool, plan: TablePlan, state: TableState, o: LoadOptions, stats: CycleStats, logger: Logger): Promise<void> {
+  if (!plan.keyed) return loadKeylessTable(mysql, pool, plan, o, stats);
+  const t = stats.table(plan.name);
+  t.schemaChange ??= 'loaded';
+  const [estimate] = await mysql.query<RowDataPacket[]>('SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [plan.name]);
+  const estimatedRows = Number(estimate[0]?.n ?? 0);
+  const takeIds = (n: number) => withClient(pool, (c) => nextChunkIds(c, n));
+  const read = (cursor: KeyTuple | null, first: boolean) => readLoadBatch(mysql, plan, cursor, first, o.batchRows, o.chunkRows, takeIds);
+  let loaded = state.loadedRows;
+  if (o.history) await withClient(pool, (c) => dropHistoryIndexes(c, plan));
+  let pending: Promise<LoadBatch> | undefined = read(state.loadCursor, loaded === 0 && state.loadCursor === null);
+  try {
+    while (pending) {
+      throwIfAborted(o.signal);
+      const batch: LoadBatch = await pending;
+      // Overlap: MySQL reads the next batch while PostgreSQL takes this one.
+      pending = batch.next ? read(batch.next, false) : undefined;
+      const rows = batch.lines.length;
+      await withClient(pool, async (client) => {
+        await client.query('BEGIN');
+        try {
+          await writeLoadBatch(client, plan, batch, loaded + rows, { ...o });
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => {});
+          throw err;
+        }
+      });
+      loaded += rows;
+      t.rowsLoaded += rows;
+      t.bytesRead += batch.bytesRead;
+      t.warnings += batch.warnings;
+      o.onBatch?.(plan.name, loaded, Math.max(estimatedRows, loaded));
+      logger.debug('load batch committed', { table: plan.name, loaded });
     }
-    // Not `return`: the stream (LIMIT n + 1) ends by itself, and the connection stays clean.
-    next.key = plan.keyIndexes.map((k): KeyValue => {
-      const v = raw[k + 1];
-      return Buffer.isBuffer(v) ? { hex: v.toString('hex') } : String(v);
-    });
+    if (o.history) await withClient(pool, (c) => createHistoryIndexes(c, plan));
+  } catch (err) {
+    // A read still running must not surface later as an unhandled rejection.
+    void pending?.catch(() => {});
+    throw err;
   }
 }
 
-/**
- * Streams a table into its (empty) mirror in key order, batch by committed batch. Each batch
- * commits its rows, history, row state, chunks and the load cursor together, so after a crash
- * the load resumes at the cursor instead of starting over. Batches read at different instants;
- * the first normal cycle's fingerprints catch whatever changed meanwhile.
- */
-export async function loadTable(mysql: Connection, pool: Pool, plan: TablePlan, state: TableState, o: LoadOptions, stats: CycleStats, logger: Logger): Promise<void> {
-  let cursor = state.loadCursor;
-  let loaded = state.loadedRows;
-  const t = stats.table(plan.name);
-  const [estimate] = await mysql.query<RowDataPacket[]>('SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [plan.name]);
-  const estimatedRows = Number(estimate[0]?.n ?? 0);
-  for (;;) {
-    throwIfAborted(o.signal);
-    const client = await pool.connect();
-    const next: { key: KeyTuple | null } = { key: null };
-    const result = emptyDiffResult();
+async function withClient<T>(pool: Pool, fn: (c: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    return await fn(client);
+  } finally {
+    client.release();
+  }
+}
+
+/** Keyless tables load in one go: rows are a multiset, there is no key order to resume in. */
+async function loadKeylessTable(mysql: Connection, pool: Pool, plan: TablePlan, o: LoadOptions, stats: CycleStats): Promise<void> {
+  const result = emptyDiffResult();
+  await withClient(pool, async (client) => {
+    await client.query('BEGIN');
     try {
-      await client.query('BEGIN');
       const stage = await createStage(client, plan);
-      const ids = await nextChunkIds(client, Math.max(1, Math.ceil(o.batchRows / o.chunkRows)));
-      const lower = loaded === 0 && cursor === null ? null : cursor;
-      const input = { plan, state: new Map(), chunkId: ids[0]!, lower, splitEvery: o.chunkRows, newIds: ids.slice(1), result };
-      const lines = plan.keyed
-        ? diffKeyedChunk({ ...input, rows: firstN(streamRange(mysql, plan, cursor, null, o.batchRows + 1), o.batchRows, plan, next) })
-        : diffKeylessTable({ ...input, rows: streamRange(mysql, plan, null, null) });
-      await copyLines(client, stage, lines);
+      const [id] = await nextChunkIds(client, 1);
+      await copyLines(client, stage, diffKeylessTable({ plan, state: new Map(), chunkId: id!, lower: null, splitEvery: 0, newIds: [], result, rows: streamRange(mysql, plan, null, null) }));
       await mergeStage(client, plan, stage, { ...o, outbox: false }, { upserts: result.inserts, deletes: 0 });
-      await appendChunks(client, plan.name, result.chunks.map((c) => ({ ...c, fingerprint: c.fingerprint.toString() })));
-      loaded += result.rowsFetched;
-      await saveLoadProgress(client, plan.name, next.key, loaded, next.key === null);
+      await appendChunks(client, plan.name, result.chunks);
+      await saveLoadProgress(client, plan.name, null, result.rowsFetched, true);
       await client.query('COMMIT');
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {});
       throw err;
-    } finally {
-      client.release();
     }
-    t.rowsLoaded += result.rowsFetched;
-    t.bytesRead += result.bytesRead;
-    t.warnings += result.warnings;
-    t.schemaChange ??= 'loaded';
-    o.onBatch?.(plan.name, loaded, Math.max(estimatedRows, loaded));
-    logger.debug('load batch committed', { table: plan.name, loaded });
-    if (next.key === null) return;
-    cursor = next.key;
-  }
+  });
+  const t = stats.table(plan.name);
+  t.rowsLoaded += result.rowsFetched;
+  t.bytesRead += result.bytesRead;
+  t.warnings += result.warnings;
+  t.schemaChange ??= 'loaded';
+  o.onBatch?.(plan.name, result.rowsFetched, result.rowsFetched);
 }

@@ -44,27 +44,78 @@ export async function fingerprintRange(conn: Connection, plan: TablePlan, lower:
   return { count: Number(rows[0]?.n ?? 0), fingerprint: String(rows[0]?.fp ?? '0') };
 }
 
-/** The select list: the row hash, then every column through its exact-reading expression. */
-export function selectList(plan: TablePlan): string {
-  return [`${plan.hashExpr} AS h`, ...plan.columns.map((c, i) => `${c.select(qi(c.name))} AS c${i}`)].join(', ');
+/**
+ * The select list: the row hash (16 hex digits, or NULL when not wanted), then every column
+ * through its exact-reading expression.
+ */
+export function selectList(plan: TablePlan, withHash = true): string {
+  return [`${withHash ? plan.hashHexExpr : 'NULL'} AS h`, ...plan.columns.map((c, i) => `${c.select(qi(c.name))} AS c${i}`)].join(', ');
 }
 
 function typeCast(binary: Set<string>) {
   return (field: TypeCastField) => (binary.has(field.name) ? field.buffer() : field.string('utf8'));
 }
 
+/** Rows handed over at a time: per-row async iteration costs more than the rows themselves. */
+const BATCH_ROWS = 1000;
+
 /**
- * Streams the rows of a key range in MySQL key order as arrays `[hash, col0, col1, ...]` with
- * every value as text or bytes (never parsed by the driver), a bounded number in memory at once.
+ * Streams the rows of a key range in MySQL key order as batches of arrays `[hash, col0, ...]`
+ * with every value as text or bytes (never parsed by the driver). Backpressure is the driver's
+ * own: the connection pauses while a full batch waits for the consumer.
  */
-export async function* streamRange(conn: Connection, plan: TablePlan, lower: KeyTuple | null, upper: KeyTuple | null, limit?: number): AsyncGenerator<RawValue[]> {
+export async function* streamRange(conn: Connection, plan: TablePlan, lower: KeyTuple | null, upper: KeyTuple | null, limit?: number, withHash = true): AsyncGenerator<RawValue[][]> {
   const range = keyRangePredicate(plan.schema.keyColumns, lower, upper);
   // Keyless tables are read ordered by row hash, so identical rows arrive together.
   const order = plan.keyed ? ` ORDER BY ${orderByKey(plan.schema.keyColumns)}` : ' ORDER BY h';
-  const sql = `SELECT ${selectList(plan)} FROM ${qi(plan.name)} WHERE ${range.sql}${order}${limit ? ` LIMIT ${Number(limit)}` : ''}`;
+  const sql = `SELECT ${selectList(plan, withHash)} FROM ${qi(plan.name)} WHERE ${range.sql}${order}${limit ? ` LIMIT ${Number(limit)}` : ''}`;
   const raw = (conn as unknown as { connection: CallbackConnection }).connection;
-  const stream = raw.query({ sql, values: range.params, rowsAsArray: true, typeCast: typeCast(plan.binaryAliases) as never }).stream({ highWaterMark: 1000 });
-  for await (const row of stream as AsyncIterable<RawValue[]>) yield row;
+  const query = raw.query({ sql, values: range.params, rowsAsArray: true, typeCast: typeCast(plan.binaryAliases) as never });
+  let buf: RawValue[][] = [];
+  let ended = false;
+  let closed = false;
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  query.on('result', (row: unknown) => {
+    if (closed) return;
+    buf.push(row as RawValue[]);
+    if (buf.length >= BATCH_ROWS) {
+      raw.pause();
+      notify();
+    }
+  });
+  query.on('error', (err: unknown) => {
+    failure = err;
+    ended = true;
+    notify();
+  });
+  query.on('end', () => {
+    ended = true;
+    notify();
+  });
+  try {
+    for (;;) {
+      if (buf.length === 0 && !ended) await new Promise<void>((resolve) => (wake = resolve));
+      if (failure) throw failure;
+      if (buf.length > 0) {
+        const out = buf;
+        buf = [];
+        raw.resume();
+        yield out;
+        continue;
+      }
+      if (ended) return;
+    }
+  } finally {
+    // A consumer that stops early: drop the rest, let the query run out, keep the connection usable.
+    closed = true;
+    raw.resume();
+  }
 }
 
 export type { FieldPacket };

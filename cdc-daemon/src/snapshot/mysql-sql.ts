@@ -12,6 +12,11 @@ export function qi(name: string): string {
  * reaches max_allowed_packet), and the binary separator keeps every value's own bytes.
  */
 export function rowHashExpr(columns: MappedColumn[]): string {
+  return `CAST(CONV(${rowHashHexExpr(columns)}, 16, 10) AS UNSIGNED)`;
+}
+
+/** The same 64 bits as 16 hex digits: what row fetches return (no number conversion per row). */
+export function rowHashHexExpr(columns: MappedColumn[]): string {
   const pieces: string[] = [];
   for (const c of columns) {
     const v = c.select(qi(c.name));
@@ -23,7 +28,7 @@ export function rowHashExpr(columns: MappedColumn[]): string {
   }
   const nullable = columns.filter((c) => c.nullable);
   if (nullable.length > 0) pieces.push(`CONCAT(${nullable.map((c) => `ISNULL(${qi(c.name)})`).join(', ')})`);
-  return `CAST(CONV(LEFT(MD5(CONCAT_WS(_binary'#', ${pieces.join(', ')})), 16), 16, 10) AS UNSIGNED)`;
+  return `LEFT(MD5(CONCAT_WS(_binary'#', ${pieces.join(', ')})), 16)`;
 }
 
 /** A key value as stored in chunk bounds: text, or bytes for binary key columns. */

@@ -39,9 +39,9 @@ export async function verifyTable(mysql: Connection, pool: Pool, plan: TablePlan
     await mysql.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
     let mysqlRows = 0;
     async function* lines() {
-      for await (const raw of streamRange(mysql, plan, null, null)) {
-        mysqlRows++;
-        yield encodeRow(plan.name, plan.columns, plan.keyIndexes, raw).line;
+      for await (const rows of streamRange(mysql, plan, null, null)) {
+        mysqlRows += rows.length;
+        yield rows.map((raw) => encodeRow(plan.name, plan.columns, plan.keyIndexes, raw).line);
       }
     }
     await copyLines(client, tmp, lines());
