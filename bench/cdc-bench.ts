@@ -9,7 +9,7 @@ import { seedDatabase } from '../webapp/src/seed/seed-database';
 import { drop, enroll } from '../webapp/src/use-cases/enrollment';
 import { createMysqlDatabase, createPostgresDatabase, createReadOnlyMysqlUser, type TestDatabase } from '../test/support/databases';
 import { BENCH_COLUMNS, churn, fillBenchTable } from './bench-table';
-import { type BenchRow, median } from './report';
+import { type BenchRow, RESULTS_DIR, median } from './report';
 
 const ROOT = path.resolve(__dirname, '..');
 const MAIN = path.join(ROOT, 'cdc-daemon/src/main.ts');
@@ -100,7 +100,14 @@ function pgloaderTime(mysqlDb: TestDatabase, log: (s: string) => void): Promise<
 
 /** Portal writes (enroll/drop) against a daemon on a 1 s schedule: time until visible in PostgreSQL. */
 async function freshness(mysqlDb: TestDatabase, pool: Pool, env: Record<string, string>, samples: number, log: (s: string) => void): Promise<number[]> {
-  const daemon = spawn(process.execPath, ['--import', TSX_LOADER, MAIN, 'run'], { cwd: '/tmp', env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env, CDC_SCHEDULE: '* * * * * *' }, stdio: 'ignore' });
+  await import('node:fs/promises').then((fs) => fs.mkdir(RESULTS_DIR, { recursive: true }));
+  const daemon = spawn(process.execPath, ['--import', TSX_LOADER, MAIN, 'run'], { cwd: '/tmp', env: { PATH: process.env.PATH, LOG_LEVEL: 'debug', LOG_FORMAT: 'json', ...env, CDC_SCHEDULE: '* * * * * *' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let daemonLog = '';
+  const logFile = (await import('node:fs')).createWriteStream(path.join(RESULTS_DIR, 'freshness-daemon.log'));
+  daemon.stderr!.on('data', (d) => {
+    daemonLog = (daemonLog + d).slice(-200_000);
+    logFile.write(d);
+  });
   const db = createKnex(mysqlDb.url);
   const latencies: number[] = [];
   try {
@@ -115,7 +122,11 @@ async function freshness(mysqlDb: TestDatabase, pool: Pool, env: Record<string, 
       for (;;) {
         const { rows } = await pool.query("SELECT 1 FROM public.enrollments WHERE student_id = $1 AND course_id = $2 AND status = 'enrolled'", [sid, course.id]);
         if (rows.length > 0) break;
-        if (performance.now() - written > 60_000) throw new Error('a write did not reach PostgreSQL within 60 s');
+        if (performance.now() - written > 60_000) {
+          const { rows: recent } = await pool.query('SELECT id, status, duration_ms, tables, tables_skipped, chunks_changed, inserts, updates, error_code, notes FROM cdc.sync_history ORDER BY id DESC LIMIT 8');
+          log(`daemon log tail:\n${daemonLog.split('\n').filter((l) => l.includes('enrollments')).slice(-6).join('\n')}\nrecent cycles: ${JSON.stringify(recent)}`);
+          throw new Error('a write did not reach PostgreSQL within 60 s');
+        }
         await new Promise((r) => setTimeout(r, 25));
       }
       latencies.push(performance.now() - written);
@@ -160,15 +171,12 @@ export async function benchCdc(o: CdcBenchOptions): Promise<BenchRow[]> {
     const naive = median(await sequential(o.runs, () => naivePoll(conn, seen)));
     const pgloader = await pgloaderTime(mysqlDb, log);
 
-    log('cdc: initial load...');
+    log('cdc: initial load, then the cycle that verifies it...');
     const load = await cdcOnce({ ...env, CDC_SKIP_HINTS: 'false' });
+    const verifyLoad = await cdcOnce({ ...env, CDC_SKIP_HINTS: 'false' });
     log('cdc: cycles with no changes (full sweep, then with skip hints)...');
     await new Promise((r) => setTimeout(r, 1100));
     const full = await sequential(o.runs, () => cdcOnce({ ...env, CDC_SKIP_HINTS: 'false' }));
-    await cdcOnce(env);
-    await new Promise((r) => setTimeout(r, 1100));
-    await cdcOnce(env);
-    const hinted = await sequential(o.runs, () => cdcOnce(env));
     log('cdc: cycles after 1% churn...');
     let nextId = o.rows + 1;
     const churnRuns: OnceResult[] = [];
@@ -176,14 +184,21 @@ export async function benchCdc(o: CdcBenchOptions): Promise<BenchRow[]> {
       nextId = await churn(conn, o.rows, nextId, { updates: o.rows / 100, inserts: o.rows / 1000, deletes: o.rows / 1000 });
       churnRuns.push(await cdcOnce({ ...env, CDC_SKIP_HINTS: 'false' }));
     }
+    // Skip hints trust a table only once its last write is older than the margin (120 s by
+    // default): let the big table sit quiet that long, as most of a real database does.
+    const margin = 125;
+    log(`cdc: letting the ${rowsLabelOf(o.rows)} table sit unwritten for ${margin} s (the skip-hint margin)...`);
+    await new Promise((r) => setTimeout(r, margin * 1000));
+    await cdcOnce(env);
+    const hinted = await sequential(o.runs, () => cdcOnce(env));
     log('cdc: freshness of portal writes with a 1 s schedule...');
     const fresh = await freshness(mysqlDb, pool, env, 20, log);
 
     const fullMs = median(full.map((r) => r.durationMs));
     const hintedMs = median(hinted.map((r) => r.durationMs));
     const churnMs = median(churnRuns.map((r) => r.durationMs));
-    const peak = Math.max(load.rssMb, ...full.map((r) => r.rssMb), ...churnRuns.map((r) => r.rssMb));
-    const rowsLabel = `${(o.rows / 1e6).toString()}M rows`;
+    const peak = Math.max(load.rssMb, verifyLoad.rssMb, ...full.map((r) => r.rssMb), ...churnRuns.map((r) => r.rssMb));
+    const rowsLabel = rowsLabelOf(o.rows);
     const rows: BenchRow[] = [
       { section: 'cdc', figure: `MySQL COUNT+BIT_XOR(CRC32(CONCAT_WS)) whole table, ${rowsLabel}`, value: checksum / 1000, unit: 's' },
       { section: 'cdc', figure: 'cycle, no changes, full sweep (every chunk fingerprinted)', value: fullMs / 1000, unit: 's', baseline: { name: 'MySQL checksum', value: checksum / 1000 }, goal: '<= 1.5x', met: fullMs <= 1.5 * checksum },
@@ -191,7 +206,8 @@ export async function benchCdc(o: CdcBenchOptions): Promise<BenchRow[]> {
       { section: 'cdc', figure: 'naive poll: SELECT * into Node, xxhash, compare', value: naive / 1000, unit: 's' },
       { section: 'cdc', figure: 'naive poll / our no-change cycle (full sweep)', value: naive / fullMs, unit: 'x', goal: '>= 4x', met: naive / fullMs >= 4 },
       { section: 'cdc', figure: `cycle after 1% churn (${o.rows / 100} upd, ${o.rows / 1000} ins, ${o.rows / 1000} del)`, value: churnMs / 1000, unit: 's', baseline: { name: 'our no-change full sweep', value: fullMs / 1000 }, goal: '<= 3x', met: churnMs <= 3 * fullMs },
-      { section: 'cdc', figure: 'initial load', value: load.durationMs / 1000, unit: 's', ...(pgloader ? { baseline: { name: 'pgloader', value: pgloader / 1000 }, goal: '< 1x (moonshot 0.5x)', met: load.durationMs < pgloader } : {}) },
+      { section: 'cdc', figure: 'initial load (rows in PostgreSQL)', value: load.durationMs / 1000, unit: 's', ...(pgloader ? { baseline: { name: 'pgloader', value: pgloader / 1000 }, goal: '< 1x (moonshot 0.5x)', met: load.durationMs < pgloader } : {}) },
+      { section: 'cdc', figure: 'first cycle after the load (fingerprints and verifies it)', value: verifyLoad.durationMs / 1000, unit: 's' },
       { section: 'cdc', figure: 'daemon peak RSS (load and cycles)', value: peak, unit: 'MB', goal: '<= 256 MB', met: peak <= 256 },
       { section: 'cdc', figure: 'freshness p95, portal write to PostgreSQL, 1 s schedule', value: p95(fresh) / 1000, unit: 's', goal: '<= 2 s', met: p95(fresh) <= 2000 },
       { section: 'cdc', figure: 'freshness p50', value: median(fresh) / 1000, unit: 's' },
@@ -210,4 +226,8 @@ async function sequential<T>(n: number, fn: () => Promise<T>): Promise<T[]> {
   const out: T[] = [];
   for (let i = 0; i < n; i++) out.push(await fn());
   return out;
+}
+
+function rowsLabelOf(rows: number): string {
+  return `${(rows / 1e6).toString()}M rows`;
 }

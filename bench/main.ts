@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { intArg, runCli } from '../lib/cli';
 import { benchCdc } from './cdc-bench';
 import { benchPortal } from './portal-bench';
+import { benchScaling } from './scaling-bench';
 import { type BenchRow, toMarkdown, writeReport } from './report';
 
 /**
@@ -12,22 +13,27 @@ interface Options {
   only?: string;
   rows: number;
   runs: number;
+  scaling: string;
 }
 
 const SECTIONS = {
   cdc: (o: Options, log: (s: string) => void) => benchCdc({ rows: o.rows, runs: o.runs, log }),
   portal: (_o: Options, log: (s: string) => void) => benchPortal(log),
+  scaling: (o: Options, log: (s: string) => void) => benchScaling(o.scaling.split(',').map(Number), log),
 } as const;
+/** What runs without --only: the scaling section (up to 10M rows) takes long, so on request. */
+const DEFAULT_SECTIONS = ['cdc', 'portal'];
 
 const program = new Command('bench')
   .option('--only <sections>', `comma-separated: ${Object.keys(SECTIONS).join(',')}`)
   .option('--rows <n>', 'rows in the CDC benchmark table', intArg(1000, 100_000_000), 1_000_000)
-  .option('--runs <n>', 'runs per figure (the median is reported)', intArg(1, 20), 3);
+  .option('--runs <n>', 'runs per figure (the median is reported)', intArg(1, 20), 3)
+  .option('--scaling <sizes>', 'table sizes for --only scaling', '100000,1000000,10000000');
 
 runCli(async () => {
   program.parse();
   const opts = program.opts<Options>();
-  const only = (opts.only ?? Object.keys(SECTIONS).join(',')).split(',');
+  const only = opts.only ? opts.only.split(',') : DEFAULT_SECTIONS;
   const rows: BenchRow[] = [];
   for (const name of only) {
     const section = SECTIONS[name as keyof typeof SECTIONS];

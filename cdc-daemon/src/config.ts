@@ -34,6 +34,11 @@ export const cdcConfigSchema = z
     CDC_LOAD_BATCH_ROWS: z.coerce.number().int().min(4).max(1_000_000).default(20_000),
     /** Skip tables whose MySQL UPDATE_TIME shows no write since their last full scan. */
     CDC_SKIP_HINTS: envBoolean.default(true),
+    /**
+     * Skip a table only when its last write is at least this much older than the reading
+     * (MariaDB stamps a write with its transaction's start time; see change-hints.ts).
+     */
+    CDC_HINT_MARGIN_SECONDS: z.coerce.number().int().min(1).default(120),
     /** Scan every table in full at least this often, whatever the hints say. */
     CDC_FULL_SWEEP_SECONDS: z.coerce.number().int().min(0).default(600),
     /** First retry delay after a failed cycle; doubles up to CDC_BACKOFF_MAX_MS. */
@@ -59,6 +64,7 @@ export const cdcConfigSchema = z
     loadBatchRows: env.CDC_LOAD_BATCH_ROWS,
     skipHints: env.CDC_SKIP_HINTS,
     fullSweepMs: env.CDC_FULL_SWEEP_SECONDS * 1000,
+    hintMarginSeconds: env.CDC_HINT_MARGIN_SECONDS,
     backoffMs: env.CDC_BACKOFF_MS,
     backoffMaxMs: env.CDC_BACKOFF_MAX_MS,
     httpPort: env.CDC_HTTP_PORT,

@@ -130,8 +130,9 @@ async function applySnapshot(mysql: Connection, ctx: CycleContext, plans: TableP
     for (const plan of plans.filter((p) => states.get(p.name)?.status === 'active')) {
       throwIfAborted(ctx.signal);
       const reading = readings?.get(plan.name);
-      if (canSkip(states.get(plan.name)?.skipHint, reading, Date.now(), ctx.config.fullSweepMs)) {
+      if (canSkip(states.get(plan.name)?.skipHint, reading, Date.now(), ctx.config.fullSweepMs, ctx.config.hintMarginSeconds)) {
         stats.table(plan.name).skipped = true;
+        ctx.logger.debug('table skipped: no write since its last full scan', { table: plan.name, hint: states.get(plan.name)?.skipHint, reading });
         continue;
       }
       onTable(plan.name);

@@ -36,15 +36,22 @@ export async function readUpdateTimes(conn: Connection): Promise<Map<string, Upd
   return new Map(rows.map((r) => [String(r.t), { updateTime: r.u === null ? null : String(r.u), readAt: String(r.n) }]));
 }
 
+function seconds(s: string): number {
+  return Date.parse(`${s.replace(' ', 'T')}Z`) / 1000;
+}
+
 /**
- * True when the table cannot have changed since its last full scan. The stored reading was
- * taken before that scan's snapshot; if it was strictly earlier than the second it was read in,
- * any commit after the reading carries a later UPDATE_TIME. So an unchanged UPDATE_TIME means
- * no commit since, and the mirror still equals the table. NULL (after a MySQL restart) or an
- * old full scan means: scan.
+ * True when the table cannot have changed since its last full scan, as far as UPDATE_TIME can
+ * tell. The trap: MariaDB stamps UPDATE_TIME with a transaction's *start* time, not its commit
+ * time (measured: a transaction started at :22 and committed at :25 left :22). A transaction
+ * still running when the stored reading was taken is invisible to that scan's snapshot, yet
+ * its commit may leave UPDATE_TIME equal to the stored value if it started in that second or
+ * before. So the stored stamp must be older than the reading by `marginSeconds`: then only a
+ * single transaction running longer than the margin can slip by, and the periodic full sweep
+ * catches it. NULL (after a MySQL restart) or an old full scan means: scan.
  */
-export function canSkip(stored: SkipHint | null | undefined, now: UpdateTimeReading | undefined, nowMs: number, fullSweepMs: number): boolean {
+export function canSkip(stored: SkipHint | null | undefined, now: UpdateTimeReading | undefined, nowMs: number, fullSweepMs: number, marginSeconds: number): boolean {
   if (!stored || !now || stored.updateTime === null || now.updateTime === null) return false;
   if (nowMs - stored.scannedAt >= fullSweepMs) return false;
-  return now.updateTime === stored.updateTime && stored.updateTime < stored.readAt;
+  return now.updateTime === stored.updateTime && seconds(stored.updateTime) < seconds(stored.readAt) - Math.max(1, marginSeconds);
 }

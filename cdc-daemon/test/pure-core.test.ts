@@ -1,0 +1,111 @@
+import { decodeChunkRows, encodeChunkRows } from '../src/apply/chunk-rows';
+import { addedColumnsOnly } from '../src/apply/reconcile-tables';
+import type { MysqlColumn, TableSchema } from '../src/catalog/table-schema';
+import { mapColumn, parseEnumValues } from '../src/catalog/type-mapping';
+import { encodeField, escapeCopy } from '../src/diff/encode-row';
+import { Xor64, hexToSignedDecimal } from '../src/diff/hash64';
+import { keyRangePredicate, rowHashExpr } from '../src/snapshot/mysql-sql';
+import { scalingSpec } from '../../bench/plot';
+
+const col = (over: Partial<MysqlColumn>): MysqlColumn => ({ name: 'c', dataType: 'int', columnType: 'int', nullable: true, jsonCheck: false, charMaxLength: null, numericPrecision: null, numericScale: null, datetimePrecision: null, ...over });
+const opts = { tinyint1AsBoolean: false };
+
+describe('type mapping', () => {
+  test.each([
+    [{ dataType: 'int', columnType: 'int(10) unsigned' }, 'bigint'],
+    [{ dataType: 'bigint', columnType: 'bigint(20) unsigned' }, 'numeric(20)'],
+    [{ dataType: 'smallint', columnType: 'smallint unsigned' }, 'integer'],
+    [{ dataType: 'tinyint', columnType: 'tinyint(1)' }, 'smallint'],
+    [{ dataType: 'decimal', columnType: 'decimal(65,30)', numericPrecision: 65, numericScale: 30 }, 'numeric(65,30)'],
+    [{ dataType: 'float', columnType: 'float' }, 'real'],
+    [{ dataType: 'bit', columnType: 'bit(1)', numericPrecision: 1 }, 'boolean'],
+    [{ dataType: 'bit', columnType: 'bit(10)', numericPrecision: 10 }, 'bit(10)'],
+    [{ dataType: 'char', columnType: 'char(10)', charMaxLength: 10 }, 'varchar(10)'],
+    [{ dataType: 'mediumblob', columnType: 'mediumblob' }, 'bytea'],
+    [{ dataType: 'datetime', columnType: 'datetime(6)', datetimePrecision: 6 }, 'timestamp(6)'],
+    [{ dataType: 'timestamp', columnType: 'timestamp(3)', datetimePrecision: 3 }, 'timestamptz(3)'],
+    [{ dataType: 'time', columnType: 'time(6)' }, 'interval'],
+    [{ dataType: 'year', columnType: 'year' }, 'smallint'],
+    [{ dataType: 'longtext', columnType: 'longtext', jsonCheck: true }, 'jsonb'],
+    [{ dataType: 'set', columnType: "set('a','b')" }, 'text[]'],
+  ])('%j -> %s', (c, pg) => {
+    expect(mapColumn(col(c), opts).pgType).toBe(pg);
+  });
+
+  test('TINYINT(1) as boolean only when configured; FLOAT read through DOUBLE; ENUM checked', () => {
+    expect(mapColumn(col({ dataType: 'tinyint', columnType: 'tinyint(1)' }), { tinyint1AsBoolean: true }).pgType).toBe('boolean');
+    expect(mapColumn(col({ dataType: 'float', columnType: 'float' }), opts).select('`f`')).toBe('CAST(`f` AS DOUBLE)');
+    expect(parseEnumValues("enum('a','it''s','z z')")).toEqual(['a', "it's", 'z z']);
+    expect(mapColumn(col({ dataType: 'enum', columnType: "enum('x','y')" }), opts).check).toBe("%I IN ('', 'x', 'y')");
+    expect(() => mapColumn(col({ dataType: 'vector', columnType: 'vector(3)' }), opts)).toThrow(/cannot map/);
+  });
+});
+
+describe('COPY encoding', () => {
+  const where = { table: 't', keyIndexes: [], values: [], offset: 0 };
+  test('escapes what would end a field, keeps NULL distinct from its look-alikes', () => {
+    expect(escapeCopy('a\tb\nc\\d\r')).toBe('a\\tb\\nc\\\\d\\r');
+    expect(escapeCopy('x\u0000y')).toBeUndefined();
+    const text = mapColumn(col({ dataType: 'varchar', columnType: 'varchar(5)', charMaxLength: 5 }), opts);
+    expect([null, '', 'NULL', '\\N'].map((v) => encodeField(text, v, where))).toEqual(['\\N', '', 'NULL', '\\\\N']);
+  });
+  test('zero dates become NULL (a warning), TIMESTAMP gets its UTC offset, SET becomes an array', () => {
+    const date = mapColumn(col({ dataType: 'date', columnType: 'date' }), opts);
+    expect(encodeField(date, '0000-00-00', where)).toBeNull();
+    expect(encodeField(date, '2024-00-10', where)).toBeNull();
+    expect(encodeField(date, '2024-02-29', where)).toBe('2024-02-29');
+    expect(encodeField(mapColumn(col({ dataType: 'timestamp', columnType: 'timestamp' }), opts), '2038-01-19 03:14:07', where)).toBe('2038-01-19 03:14:07+00');
+    expect(encodeField(mapColumn(col({ dataType: 'set', columnType: "set('a','b c')" }), opts), 'a,b c', where)).toBe('{"a","b c"}');
+    expect(encodeField(mapColumn(col({ dataType: 'blob', columnType: 'blob' }), opts), Buffer.from([0, 255]), where)).toBe('\\\\x00ff');
+  });
+});
+
+describe('hashes and chunk state', () => {
+  test('Xor64 over hex halves equals BIT_XOR of the unsigned values', () => {
+    const a = 'ffffffff00000001';
+    const b = '0123456789abcdef';
+    const x = new Xor64();
+    x.add(a);
+    x.add(b);
+    expect(x.toDecimal()).toBe((BigInt(`0x${a}`) ^ BigInt(`0x${b}`)).toString());
+    const y = new Xor64();
+    y.addDecimal(x.toDecimal());
+    y.add(b);
+    expect(y.toDecimal()).toBe(BigInt(`0x${a}`).toString());
+    expect(hexToSignedDecimal('ffffffffffffffff')).toBe('-1');
+  });
+  test('the chunk-state codec round-trips, and two blobs concatenate into one chunk', () => {
+    const a = encodeChunkRows([['1', { mh: '00000000000000ff', hash: 'abcdefabcdefabcd', copies: 1 }], ['é\tkey', { mh: 'ffffffffffffffff', hash: '0000000000000000', copies: 3 }]]);
+    const b = encodeChunkRows([['2', { mh: '0101010101010101', hash: '1111111111111111', copies: 1 }]]);
+    const both = decodeChunkRows(Buffer.concat([a, b]));
+    expect([...both.keys()]).toEqual(['1', 'é\tkey', '2']);
+    expect(both.get('é\tkey')).toEqual({ mh: 'ffffffffffffffff', hash: '0000000000000000', copies: 3 });
+  });
+});
+
+describe('MySQL SQL', () => {
+  test('composite key ranges expand to ORs the index can use', () => {
+    const r = keyRangePredicate(['a', 'b'], ['1', 'x'], ['2', { hex: 'ff' }]);
+    expect(r.sql).toBe('(`a` > ? OR (`a` = ? AND `b` >= ?)) AND (`a` < ? OR (`a` = ? AND `b` < ?))');
+    expect(r.params).toEqual(['1', '1', 'x', '2', '2', Buffer.from([0xff])]);
+    expect(keyRangePredicate(['id'], null, null).sql).toBe('1 = 1');
+  });
+  test('the row hash length-prefixes variable values, pre-hashes long ones, and carries a NULL bitmap', () => {
+    const cols = [mapColumn(col({ name: 'id', nullable: false }), opts), mapColumn(col({ name: 's', dataType: 'varchar', columnType: 'varchar(5)', charMaxLength: 5 }), opts), mapColumn(col({ name: 't', dataType: 'text', columnType: 'text' }), opts)];
+    expect(rowHashExpr(cols)).toBe("CAST(CONV(LEFT(MD5(CONCAT_WS(_binary'#', `id`, LENGTH(`s`), `s`, LENGTH(`t`), IF(LENGTH(`t`) > 64, MD5(`t`), `t`), CONCAT(ISNULL(`s`), ISNULL(`t`)))), 16), 16, 10) AS UNSIGNED)");
+  });
+});
+
+test('schema changes: only pure column additions count as an ALTER', () => {
+  const base: TableSchema = { name: 't', columns: [col({ name: 'id' }), col({ name: 'a' })], keyKind: 'primary', keyColumns: ['id'], uniqueKeys: [], foreignKeys: [] };
+  expect(addedColumnsOnly(base, { ...base, columns: [col({ name: 'id' }), col({ name: 'n' }), col({ name: 'a' })] })).toEqual(['n']);
+  expect(addedColumnsOnly(base, { ...base, columns: [col({ name: 'id' })] })).toBeUndefined();
+  expect(addedColumnsOnly(base, { ...base, columns: [col({ name: 'id' }), col({ name: 'a', columnType: 'bigint' })] })).toBeUndefined();
+  expect(addedColumnsOnly(base, { ...base, keyColumns: ['a'] })).toBeUndefined();
+});
+
+test('the scaling chart spec plots every figure at every size', () => {
+  const spec = scalingSpec([{ rows: 1000, loadS: 1, fullSweepS: 0.5, churnS: 0.7, peakRssMb: 120 }]) as { hconcat: { data: { values: unknown[] } }[] };
+  expect(spec.hconcat[0]!.data.values).toHaveLength(3);
+  expect(spec.hconcat[1]!.data.values).toEqual([{ rows: 1000, mb: 120 }]);
+});
