@@ -100,7 +100,9 @@ export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<str
   for await (const batch of input.rows) {
     const out: string[] = [];
     for (const raw of batch) {
-      if (input.splitEvery > 0 && n > 0 && n % input.splitEvery === 0) {
+      // Out of reserved ids (the chunk grew more than its last known size): it stays whole
+      // this cycle, and its new size lets the next cycle split it.
+      if (input.splitEvery > 0 && n > 0 && n % input.splitEvery === 0 && result.chunks.length <= input.newIds.length) {
         sub.fingerprint = fp.toDecimal();
         out.push(stageLine(plan, 'state', '', sub.id, '0', 0, null, rows.take()));
         sub = { id: input.newIds[result.chunks.length - 1]!, lower: keyTuple(plan, raw), count: 0, fingerprint: '0' };

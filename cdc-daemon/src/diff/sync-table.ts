@@ -17,30 +17,46 @@ export interface SyncTableOptions extends MergeOptions {
 
 type NextChunk = Omit<ChunkState, 'position'> & { touched: boolean };
 
+/** Fingerprinting stops paying once this share of the chunks probed so far has changed. */
+const BROAD_CHANGE_SHARE = 0.75;
+const MIN_PROBE = 8;
+
 /**
- * One table inside the cycle's snapshot: MySQL fingerprints every chunk; only chunks whose count
+ * One table inside the cycle's snapshot: MySQL fingerprints the chunks; only chunks whose count
  * or fingerprint moved are read, diffed against the stored row hashes and staged; the stage is
  * merged; chunks that grew are split and neighbours that shrank are merged. A table without
- * changes costs one aggregate query per chunk and writes nothing.
+ * changes costs one aggregate query per chunk and writes nothing. When changes are spread over
+ * (nearly) every chunk, as uniform churn does, fingerprints would only add a second full pass:
+ * once most of the probed chunks turn out changed, the rest are read directly (their
+ * fingerprints are then taken from the rows read, in the same snapshot).
  */
 export async function syncTable(mysql: Connection, client: PoolClient, plan: TablePlan, o: SyncTableOptions, stats: CycleStats): Promise<void> {
   const t = stats.table(plan.name);
   const chunks = await stats.time('postgres', () => loadChunks(client, plan.name));
-  const current: ChunkFingerprint[] = [];
+  const current: (ChunkFingerprint | undefined)[] = [];
+  let changedSoFar = 0;
+  let broad = false;
   for (let i = 0; i < chunks.length; i++) {
     throwIfAborted(o.signal);
+    broad ||= i >= MIN_PROBE && changedSoFar >= BROAD_CHANGE_SHARE * i;
+    if (broad) {
+      current.push(undefined);
+      continue;
+    }
     const upper = chunks[i + 1]?.lower ?? null;
-    current.push(await stats.time('mysql', () => fingerprintRange(mysql, plan, chunks[i]!.lower, upper)));
+    const fp = await stats.time('mysql', () => fingerprintRange(mysql, plan, chunks[i]!.lower, upper));
+    current.push(fp);
+    t.chunksScanned++;
+    if (fp.count !== chunks[i]!.count || fp.fingerprint !== chunks[i]!.fingerprint) changedSoFar++;
   }
-  t.chunksScanned += chunks.length;
-  const changed = chunks.map((c, i) => c.count !== current[i]!.count || c.fingerprint !== current[i]!.fingerprint);
+  const changed = chunks.map((c, i) => current[i] === undefined || c.count !== current[i]!.count || c.fingerprint !== current[i]!.fingerprint);
   if (!changed.some(Boolean)) return;
 
   const stage = await stats.time('postgres', () => createStage(client, plan));
   const next: NextChunk[] = [];
   for (let i = 0; i < chunks.length; i++) {
     const chunk = chunks[i]!;
-    const fp = current[i]!;
+    const fp = current[i];
     if (!changed[i]) {
       next.push({ ...chunk, touched: false });
       continue;
@@ -56,10 +72,12 @@ export async function syncTable(mysql: Connection, client: PoolClient, plan: Tab
   });
 }
 
-async function diffChunk(mysql: Connection, client: PoolClient, plan: TablePlan, chunk: ChunkState, upper: ChunkState['lower'], fp: ChunkFingerprint, stage: string, o: SyncTableOptions, stats: CycleStats): Promise<SubChunk[]> {
+/** `fp` undefined: the chunk was read without a fingerprint first (broad change); its stored size guides the split. */
+async function diffChunk(mysql: Connection, client: PoolClient, plan: TablePlan, chunk: ChunkState, upper: ChunkState['lower'], fp: ChunkFingerprint | undefined, stage: string, o: SyncTableOptions, stats: CycleStats): Promise<SubChunk[]> {
   const t = stats.table(plan.name);
-  const splitEvery = plan.keyed && fp.count > 2 * o.chunkRows ? o.chunkRows : 0;
-  const newIds = splitEvery ? await nextChunkIds(client, Math.ceil(fp.count / splitEvery) - 1) : [];
+  const expected = fp?.count ?? chunk.count;
+  const splitEvery = plan.keyed && expected > 2 * o.chunkRows ? o.chunkRows : 0;
+  const newIds = splitEvery ? await nextChunkIds(client, Math.ceil(expected / splitEvery) + 1) : [];
   const state = await stats.time('postgres', () => loadChunkRows(client, plan.name, chunk.id));
   const result = emptyDiffResult();
   const input = { plan, state, chunkId: chunk.id, lower: chunk.lower, splitEvery, newIds, result, rows: streamRange(mysql, plan, chunk.lower, upper) };
@@ -67,7 +85,7 @@ async function diffChunk(mysql: Connection, client: PoolClient, plan: TablePlan,
   // Both numbers come from one snapshot; a mismatch means the read was not consistent.
   const n = result.chunks.reduce((a, c) => a + c.count, 0);
   const total = plan.keyed ? xorDecimals(result.chunks.map((c) => c.fingerprint)) : result.chunks.reduce((a, c) => a + BigInt(c.fingerprint), 0n).toString();
-  if (n !== fp.count || total !== fp.fingerprint) {
+  if (fp && (n !== fp.count || total !== fp.fingerprint)) {
     throw cdcError('CYCLE_FAILED', `Table ${plan.name}: rows read (${n}) do not match the fingerprint taken in the same snapshot (${fp.count}); nothing was applied.`, { table: plan.name });
   }
   t.rowsFetched += result.rowsFetched;
