@@ -48,3 +48,8 @@ export const envPort = z.coerce.number().int().min(0).max(65535);
 
 export const logLevel = z.enum(['error', 'warn', 'info', 'debug']);
 export const logFormat = z.enum(['json', 'pretty']);
+
+/** Log settings: JSON in production unless LOG_FORMAT says otherwise, readable text elsewhere. */
+export function logSettings(level: z.infer<typeof logLevel>, format: z.infer<typeof logFormat> | undefined, nodeEnv: string) {
+  return { level, format: format ?? (nodeEnv === 'production' ? 'json' : 'pretty') } as const;
+}

@@ -1,6 +1,6 @@
 import cron from 'node-cron';
 import { z } from 'zod';
-import { envBoolean, envList, envPort, envUrl, logFormat, logLevel, parseEnv } from '../../lib/env-config';
+import { envBoolean, envList, envPort, envUrl, logFormat, logLevel, logSettings, parseEnv } from '../../lib/env-config';
 
 /** Housekeeping tables of the portal that are never mirrored unless listed in CDC_TABLES. */
 export const DEFAULT_EXCLUDED_TABLES = ['sessions', 'schema_migrations'] as const;
@@ -68,7 +68,7 @@ export const cdcConfigSchema = z
     backoffMs: env.CDC_BACKOFF_MS,
     backoffMaxMs: env.CDC_BACKOFF_MAX_MS,
     httpPort: env.CDC_HTTP_PORT,
-    log: { level: env.LOG_LEVEL, format: env.LOG_FORMAT ?? (env.NODE_ENV === 'production' ? 'json' : 'pretty') } as const,
+    log: logSettings(env.LOG_LEVEL, env.LOG_FORMAT, env.NODE_ENV),
   }));
 
 export type CdcConfig = z.infer<typeof cdcConfigSchema>;

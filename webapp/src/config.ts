@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envBoolean, envPort, envUrl, logFormat, logLevel, parseEnv } from '../../lib/env-config';
+import { envBoolean, envPort, envUrl, logFormat, logLevel, logSettings, parseEnv } from '../../lib/env-config';
 
 /** The portal's configuration, parsed once from the environment at start. */
 export const webappConfigSchema = z
@@ -33,7 +33,7 @@ export const webappConfigSchema = z
     trustProxy: env.TRUST_PROXY,
     loginRateLimit: env.LOGIN_RATE_LIMIT,
     bcryptRounds: env.BCRYPT_ROUNDS,
-    log: { level: env.LOG_LEVEL, format: env.LOG_FORMAT ?? (env.NODE_ENV === 'production' ? 'json' : 'pretty') } as const,
+    log: logSettings(env.LOG_LEVEL, env.LOG_FORMAT, env.NODE_ENV),
   }));
 
 export type WebappConfig = z.infer<typeof webappConfigSchema>;
