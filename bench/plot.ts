@@ -28,7 +28,7 @@ export function scalingSpec(points: ScalingPoint[]): Record<string, unknown> {
         encoding: {
           x: { field: 'rows', type: 'quantitative', scale: { type: 'log' }, title: 'rows in the table' },
           y: { field: 'seconds', type: 'quantitative', scale: { type: 'log' }, title: 'seconds' },
-          color: { field: 'figure', type: 'nominal', title: null, legend: { orient: 'bottom' } },
+          color: { field: 'figure', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 1, labelLimit: 400 } },
         },
       },
       {
