@@ -96,6 +96,8 @@ const MODEL_SELECT: Record<string, { sql: string; key: string[] }> = {
         : /bit/.test(c) ? `(${c} + 0) AS ${c}`
         : /binary|blob/.test(c) ? `HEX(${c}) AS ${c}`
         : c === 't_date' || c === 't_datetime' ? `IF(${c} LIKE '0000-%', NULL, ${c}) AS ${c}`
+        // As text: the driver would parse JSON, and JSON null would look like SQL NULL.
+        : c === 't_json' ? 'CAST(t_json AS CHAR) AS t_json'
         : c,
       )
       .join(', ')} FROM all_types`,
