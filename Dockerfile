@@ -28,5 +28,9 @@ CMD ["node_modules/.bin/tsx", "scripts/start.ts", "--services", "webapp"]
 FROM runtime AS cdc-daemon
 COPY --chown=node:node postgres ./postgres
 COPY --chown=node:node cdc-daemon ./cdc-daemon
+ENV CDC_HTTP_PORT=9464
+EXPOSE 9464
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=5 \
+  CMD node -e "fetch('http://127.0.0.1:'+process.env.CDC_HTTP_PORT+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # A daemon that cannot reach PostgreSQL exits non-zero at start, so compose restarts it.
 CMD ["node_modules/.bin/tsx", "cdc-daemon/src/main.ts", "run"]

@@ -5,6 +5,8 @@ import { intArg, runCli } from '../../lib/cli';
 import { createLogger } from '../../lib/logger';
 import { loadCdcConfig } from './config';
 import { CdcDaemon } from './daemon';
+import { createDaemonHttp } from './http/daemon-http';
+import { createDaemonMetrics } from './http/daemon-metrics';
 import { migratePostgres } from './apply/pg-migrations';
 import { type CliDeps, historyCommand, onceCommand, resyncCommand, statusCommand, verifyCommand } from './cli/commands';
 
@@ -34,8 +36,10 @@ program
   .description('Run the daemon: a cycle on every CDC_SCHEDULE tick; a standby while another daemon holds the lock.')
   .action(async () => {
     const deps = await setup();
-    const daemon = new CdcDaemon({ config: deps.config, pool: deps.pool, logger: deps.logger });
+    const metrics = createDaemonMetrics();
+    const daemon = new CdcDaemon({ config: deps.config, pool: deps.pool, logger: deps.logger, onCycle: (o) => metrics.observe(o), onFailure: (e) => metrics.failed(e.code) });
     await daemon.start();
+    const http = deps.config.httpPort > 0 ? createDaemonHttp(daemon, deps.pool, metrics).listen(deps.config.httpPort, () => deps.logger.info(`health and metrics on :${deps.config.httpPort}`)) : undefined;
     await new Promise<void>((resolve) => {
       let stopping = false;
       const onSignal = (signal: NodeJS.Signals) => {
@@ -45,6 +49,7 @@ program
         }
         stopping = true;
         deps.logger.info('stopping: finishing or aborting the current cycle', { signal });
+        http?.close();
         void daemon.stop().then(resolve, resolve);
       };
       process.on('SIGTERM', onSignal);

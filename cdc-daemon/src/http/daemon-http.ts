@@ -1,0 +1,31 @@
+import express, { type Express } from 'express';
+import type { Pool } from 'pg';
+import type { CdcDaemon } from '../daemon';
+import type { DaemonMetrics } from './daemon-metrics';
+
+/**
+ * The daemon's HTTP face for orchestrators and Prometheus: /healthz (the process answers),
+ * /readyz (it reaches PostgreSQL and is active or a standby), /metrics.
+ */
+export function createDaemonHttp(daemon: CdcDaemon, pool: Pool, metrics: DaemonMetrics): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const s = daemon.status();
+    try {
+      await pool.query('SELECT 1');
+    } catch {
+      res.status(503).json({ ready: false, reason: 'PostgreSQL is unreachable', state: s.state });
+      return;
+    }
+    const ready = s.state === 'active' || s.state === 'standby';
+    res.status(ready ? 200 : 503).json({ ready, state: s.state, paused: s.paused, lastSuccessAt: s.lastSuccessAt, lastError: s.lastError });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  return app;
+}
