@@ -11,6 +11,7 @@ import { syncTable } from './diff/sync-table';
 import { reconcileTables } from './apply/reconcile-tables';
 import { parentsFirst } from './apply/mirror-ddl';
 import { loadTableStates, saveSkipHints } from './apply/state-store';
+import { inTransaction, withClient } from './apply/pg-tx';
 import { type SkipHint, canSkip, readUpdateTimes } from './snapshot/change-hints';
 import { loadTable } from './load/initial-load';
 import { CycleStats, type CycleStatus } from './record/cycle-stats';
@@ -106,20 +107,9 @@ function historyFor(config: CdcConfig, plan: TablePlan) {
   return { targetSchema: config.targetSchema, history: !config.historyExclude.includes(plan.name) };
 }
 
-async function withClient<T>(pool: Pool, fn: (c: import('pg').PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    return await fn(client);
-  } finally {
-    client.release();
-  }
-}
-
 /** The snapshot read and the apply transaction; returns the cycle's final status. */
 async function applySnapshot(mysql: Connection, ctx: CycleContext, plans: TablePlan[], syncId: SyncId, stats: CycleStats, started: number, onTable: (t: string) => void): Promise<CycleStatus> {
-  const client = await ctx.pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(ctx.pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [CYCLE_LOCK_KEY]);
     const states = await loadTableStates(client);
     // Read before the snapshot opens: see change-hints.ts for why the order matters.
@@ -143,12 +133,6 @@ async function applySnapshot(mysql: Connection, ctx: CycleContext, plans: TableP
     await saveSkipHints(client, newHints);
     const status: CycleStatus = stats.changed() ? 'succeeded' : 'no_changes';
     await finishCycleRecord(client, syncId, status, stats, performance.now() - started);
-    await client.query('COMMIT');
     return status;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }

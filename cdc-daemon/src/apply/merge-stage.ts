@@ -55,9 +55,7 @@ async function mergeKeyed(client: PoolClient, plan: TablePlan, stage: string, o:
   const mirror = mirrorName(plan, o);
   const history = historyName(plan);
   const p = [o.syncId, o.at];
-  // An initial load only inserts into an empty mirror: no version is open, nothing to delete.
-  const loading = !o.outbox;
-  if (o.history && !loading) {
+  if (o.history) {
     // Close whatever version is open for every key that changed (a re-insert closes its delete marker).
     await client.query(`UPDATE ${history} h SET valid_to = $1 FROM ${stage} s WHERE s._op IN ('i', 'u', 'd') AND ${keyJoin(plan, 'h', 's')} AND h.valid_to IS NULL`, [o.at]);
     if (ops.deletes > 0) await client.query(`INSERT INTO ${history} (${cols(plan)}, valid_from, op, sync_id) SELECT ${cols(plan, 't.')}, $2, 'delete', $1 FROM ${mirror} t JOIN ${stage} s ON ${keyJoin(plan, 't', 's')} WHERE s._op = 'd'`, p);

@@ -1,4 +1,5 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
+import { inTransaction } from './pg-tx';
 import type { Logger } from '../../../lib/logger';
 import type { TablePlan } from '../catalog/plan-table';
 import type { TableSchema } from '../catalog/table-schema';
@@ -10,20 +11,6 @@ export interface ReconcileOptions extends MirrorOptions {
   historyExclude: string[];
   droppedTables: 'keep' | 'drop';
   foreignKeys: boolean;
-}
-
-async function inTransaction(pool: Pool, fn: (c: PoolClient) => Promise<void>): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await fn(client);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
 }
 
 /** The columns added at the end or in between, when nothing else changed; else undefined. */

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { RowDataPacket } from 'mysql2';
 import type { Connection } from 'mysql2/promise';
 import type { MysqlColumn, TableSchema } from './table-schema';
+import { isMariadb } from '../snapshot/mysql-source';
 
 interface Filter {
   tables?: string[];
@@ -78,8 +79,7 @@ export async function readCatalog(conn: Connection, filter: Filter): Promise<Tab
 
 /** MariaDB's JSON type is LONGTEXT plus a json_valid() CHECK; MySQL 8 has a real JSON type. */
 async function readMariadbJsonColumns(conn: Connection): Promise<Set<string>> {
-  const [[version]] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v');
-  if (!String(version?.v).includes('MariaDB')) return new Set();
+  if (!(await isMariadb(conn))) return new Set();
   const [rows] = await conn.query<RowDataPacket[]>('SELECT TABLE_NAME AS t, CHECK_CLAUSE AS clause FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()');
   const out = new Set<string>();
   for (const r of rows) {

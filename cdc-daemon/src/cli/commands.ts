@@ -12,6 +12,7 @@ import { connectMysql } from '../snapshot/mysql-source';
 import { type TableDrift, hasDrift, verifyTable } from '../verify/verify-table';
 import { clearTableRows } from '../apply/state-store';
 import { pgi } from '../apply/pg-copy';
+import { inTransaction } from '../apply/pg-tx';
 import { formatTable } from './format';
 
 export interface CliDeps {
@@ -126,21 +127,13 @@ export async function verifyCommand(deps: CliDeps, table: string | undefined, js
 
 /** Empties a table's mirror and state; the next cycle loads it again from MySQL. */
 export async function resyncCommand(deps: CliDeps, table: string): Promise<void> {
-  const client = await deps.pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(deps.pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [CYCLE_LOCK_KEY]);
     const { rows } = await client.query("SELECT status FROM cdc.tables WHERE table_name = $1 AND status <> 'retired'", [table]);
     if (rows.length === 0) throw cdcError('UNKNOWN_TABLE', `No mirrored table is called "${table}"; see \`npm run cdc -- status\`.`);
     await client.query(`TRUNCATE ${pgi(deps.config.targetSchema)}.${pgi(table)}`);
     await clearTableRows(client, table);
     await client.query("UPDATE cdc.tables SET status = 'loading', load_cursor = NULL, loaded_rows = 0, updated_at = now() WHERE table_name = $1", [table]);
-    await client.query('COMMIT');
-    deps.out(`${table}: emptied; the next cycle loads it again from MySQL (its history is kept)`);
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
+  deps.out(`${table}: emptied; the next cycle loads it again from MySQL (its history is kept)`);
 }

@@ -56,7 +56,8 @@ export function stageLine(plan: TablePlan, op: ChangeOp, key: string, chunk: str
   return `${OP_CODE[op]}\t${escapeCopy(key)}\t${chunk}\t${hash}\t${copies}\t${blobField}\t${row}${tail}`;
 }
 
-function keyTuple(plan: TablePlan, raw: RawValue[]): KeyTuple {
+/** The key columns of a row as read, in the form chunk bounds are stored. */
+export function keyTuple(plan: TablePlan, raw: RawValue[]): KeyTuple {
   return plan.keyIndexes.map((i): KeyValue => {
     const v = raw[i + 1];
     return Buffer.isBuffer(v) ? { hex: v.toString('hex') } : String(v);

@@ -1,5 +1,6 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
+import { inTransaction, withClient } from '../apply/pg-tx';
 import { throwIfAborted } from '../errors';
 import type { Logger } from '../../../lib/logger';
 import type { TablePlan } from '../catalog/plan-table';
@@ -48,16 +49,7 @@ export async function loadTable(mysql: Connection, pool: Pool, plan: TablePlan, 
       // Overlap: MySQL reads the next batch while PostgreSQL takes this one.
       pending = batch.next ? read(batch.next, false) : undefined;
       const rows = batch.lines.length;
-      await withClient(pool, async (client) => {
-        await client.query('BEGIN');
-        try {
-          await writeLoadBatch(client, plan, batch, loaded + rows, { ...o });
-          await client.query('COMMIT');
-        } catch (err) {
-          await client.query('ROLLBACK').catch(() => {});
-          throw err;
-        }
-      });
+      await inTransaction(pool, (client) => writeLoadBatch(client, plan, batch, loaded + rows, o));
       loaded += rows;
       t.rowsLoaded += rows;
       t.bytesRead += batch.bytesRead;
@@ -73,32 +65,16 @@ export async function loadTable(mysql: Connection, pool: Pool, plan: TablePlan, 
   }
 }
 
-async function withClient<T>(pool: Pool, fn: (c: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    return await fn(client);
-  } finally {
-    client.release();
-  }
-}
-
 /** Keyless tables load in one go: rows are a multiset, there is no key order to resume in. */
 async function loadKeylessTable(mysql: Connection, pool: Pool, plan: TablePlan, o: LoadOptions, stats: CycleStats): Promise<void> {
   const result = emptyDiffResult();
-  await withClient(pool, async (client) => {
-    await client.query('BEGIN');
-    try {
-      const stage = await createStage(client, plan);
-      const [id] = await nextChunkIds(client, 1);
-      await copyLines(client, stage, diffKeylessTable({ plan, state: new Map(), chunkId: id!, lower: null, splitEvery: 0, newIds: [], result, rows: streamRange(mysql, plan, null, null) }));
-      await mergeStage(client, plan, stage, { ...o, outbox: false }, { upserts: result.inserts, deletes: 0 });
-      await appendChunks(client, plan.name, result.chunks);
-      await saveLoadProgress(client, plan.name, null, result.rowsFetched, true);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    }
+  await inTransaction(pool, async (client) => {
+    const stage = await createStage(client, plan);
+    const [id] = await nextChunkIds(client, 1);
+    await copyLines(client, stage, diffKeylessTable({ plan, state: new Map(), chunkId: id!, lower: null, splitEvery: 0, newIds: [], result, rows: streamRange(mysql, plan, null, null) }));
+    await mergeStage(client, plan, stage, { ...o, outbox: false }, { upserts: result.inserts, deletes: 0 });
+    await appendChunks(client, plan.name, result.chunks);
+    await saveLoadProgress(client, plan.name, null, result.rowsFetched, true);
   });
   const t = stats.table(plan.name);
   t.rowsLoaded += result.rowsFetched;

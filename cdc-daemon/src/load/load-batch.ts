@@ -8,7 +8,8 @@ import { appendChunks, saveLoadProgress } from '../apply/state-store';
 import { encodeRow } from '../diff/encode-row';
 import { rowHash } from '../diff/row-hash';
 import { UNKNOWN_ROW_HASH, UNVERIFIED_FINGERPRINT } from '../diff/hash64';
-import type { KeyTuple, KeyValue } from '../snapshot/mysql-sql';
+import type { KeyTuple } from '../snapshot/mysql-sql';
+import { keyTuple } from '../diff/diff-chunk';
 import { streamRange } from '../snapshot/mysql-source';
 
 /** One batch of an initial load, read and encoded, waiting to be written. */
@@ -19,13 +20,6 @@ export interface LoadBatch {
   next: KeyTuple | null;
   warnings: number;
   bytesRead: number;
-}
-
-function keyTuple(plan: TablePlan, raw: (string | Buffer | null)[]): KeyTuple {
-  return plan.keyIndexes.map((i): KeyValue => {
-    const v = raw[i + 1];
-    return Buffer.isBuffer(v) ? { hex: v.toString('hex') } : String(v);
-  });
 }
 
 /**

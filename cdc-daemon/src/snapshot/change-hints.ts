@@ -1,5 +1,6 @@
 import type { RowDataPacket } from 'mysql2';
 import type { Connection } from 'mysql2/promise';
+import { isMariadb } from './mysql-source';
 
 /**
  * What MySQL says of a table's last write: UPDATE_TIME (second resolution, kept in memory by
@@ -22,8 +23,7 @@ export interface SkipHint extends UpdateTimeReading {
  * be set there, hints are off (undefined).
  */
 export async function readUpdateTimes(conn: Connection): Promise<Map<string, UpdateTimeReading> | undefined> {
-  const [[v]] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v');
-  if (!String(v?.v).includes('MariaDB')) {
+  if (!(await isMariadb(conn))) {
     try {
       await conn.query('SET SESSION information_schema_stats_expiry = 0');
     } catch {

@@ -1,5 +1,5 @@
 import mysql, { type Connection } from 'mysql2/promise';
-import type { Connection as CallbackConnection, FieldPacket, TypeCastField } from 'mysql2';
+import type { Connection as CallbackConnection, TypeCastField } from 'mysql2';
 import type { TablePlan } from '../catalog/plan-table';
 import type { RawValue } from '../diff/encode-row';
 import { type KeyTuple, keyRangePredicate, orderByKey, qi } from './mysql-sql';
@@ -12,6 +12,19 @@ export async function connectMysql(url: string): Promise<Connection> {
   const conn = await mysql.createConnection({ uri: url, timezone: 'Z', dateStrings: true, supportBigNumbers: true, bigNumberStrings: true, charset: 'utf8mb4', connectTimeout: 10_000 });
   await conn.query("SET SESSION time_zone = '+00:00'");
   return conn;
+}
+
+const mariadb = new WeakMap<Connection, boolean>();
+
+/** Whether the server is MariaDB (JSON is LONGTEXT there; no stats expiry); asked once per connection. */
+export async function isMariadb(conn: Connection): Promise<boolean> {
+  let known = mariadb.get(conn);
+  if (known === undefined) {
+    const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT VERSION() AS v');
+    known = String(rows[0]?.v).includes('MariaDB');
+    mariadb.set(conn, known);
+  }
+  return known;
 }
 
 /**
@@ -118,4 +131,3 @@ export async function* streamRange(conn: Connection, plan: TablePlan, lower: Key
   }
 }
 
-export type { FieldPacket };
