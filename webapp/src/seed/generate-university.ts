@@ -107,7 +107,7 @@ export function* generateUniversity(options: SeedOptions): Generator<RowBatch> {
   const specsPerUni = Math.ceil(sizes.specialties / sizes.universities);
   for (let u = 1; u <= sizes.universities; u++) {
     const city = CITIES[(u - 1) % CITIES.length] as string;
-    yield* emit('universities', ['id', 'name', 'short_name', 'city', 'founded_year'], [u, `University of ${city}`, `U${city.slice(0, 3).toUpperCase()}${u}`, city, 1850 + Math.floor(rnd() * 150)]);
+    yield* emit('universities', ['id', 'name', 'short_name', 'city', 'founded_year'], [u, `University of ${city}`, `U${city.slice(0, 3).toUpperCase()}${u}`, city, 1901 + Math.floor(rnd() * 100)]); // YEAR holds 1901..2155
   }
   const deptsPerUni = Math.min(DISCIPLINES.length, Math.max(3, Math.ceil(specsPerUni / 4)));
   const institutesPerUni = Math.max(1, Math.ceil(deptsPerUni / 2));
