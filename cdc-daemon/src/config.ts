@@ -1,5 +1,6 @@
 import cron from 'node-cron';
 import { z } from 'zod';
+import { SINK_NAMES } from './sinks/sink';
 import { envBoolean, envList, envPort, envUrl, logFormat, logLevel, logSettings, parseEnv } from '../../lib/env-config';
 
 /** Housekeeping tables of the portal that are never mirrored unless listed in CDC_TABLES. */
@@ -46,6 +47,28 @@ export const cdcConfigSchema = z
     CDC_BACKOFF_MAX_MS: z.coerce.number().int().min(0).default(60_000),
     /** Port of the daemon's health/metrics/admin HTTP server (0: off). */
     CDC_HTTP_PORT: envPort.default(0),
+    /** Which sinks the relay feeds (a listed sink whose URL is unset is disabled with one log line). */
+    SINKS: envList.pipe(z.array(z.enum(SINK_NAMES, { message: `expected a comma-separated list of ${SINK_NAMES.join(', ')}` }))).default([...SINK_NAMES]),
+    REDIS_URL: envUrl('redis', 'rediss').optional(),
+    /** Key prefix of everything the Redis sink writes (several mirrors can share one Redis). */
+    CDC_REDIS_PREFIX: z.string().max(64).default(''),
+    MONGO_URL: envUrl('mongodb', 'mongodb+srv').optional(),
+    NEO4J_URL: envUrl('bolt', 'neo4j', 'bolt+s', 'neo4j+s').optional(),
+    NEO4J_USER: z.string().default('neo4j'),
+    NEO4J_PASSWORD: z.string().optional(),
+    ELASTICSEARCH_URL: envUrl('http', 'https').optional(),
+    /** Prefix of the Elasticsearch indices (lecture_materials, courses). */
+    CDC_ES_INDEX_PREFIX: z.string().regex(/^[a-z0-9_-]*$/, 'lower-case letters, digits, _ and -').default(''),
+    /** Outbox events per relay batch. */
+    CDC_RELAY_BATCH: z.coerce.number().int().min(1).max(100_000).default(1000),
+    /** How often an idle relay looks for new events (it is also woken after every cycle). */
+    CDC_RELAY_POLL_MS: z.coerce.number().int().min(10).default(1000),
+    /** Attempts at an event the sink refuses before it is parked in cdc.dead_letters. */
+    CDC_SINK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
+    /** How often parked events are retried on their own (an operator can retry at any time). */
+    CDC_PARKED_RETRY_SECONDS: z.coerce.number().int().min(1).default(300),
+    /** Delivered outbox events older than this are pruned. */
+    CDC_OUTBOX_RETENTION_HOURS: z.coerce.number().min(0).default(24),
     LOG_LEVEL: logLevel.default('info'),
     LOG_FORMAT: logFormat.optional(),
   })
@@ -68,10 +91,28 @@ export const cdcConfigSchema = z
     backoffMs: env.CDC_BACKOFF_MS,
     backoffMaxMs: env.CDC_BACKOFF_MAX_MS,
     httpPort: env.CDC_HTTP_PORT,
+    sinks: {
+      enabled: [...new Set(env.SINKS)],
+      redis: env.REDIS_URL ? { url: env.REDIS_URL, prefix: env.CDC_REDIS_PREFIX } : undefined,
+      mongo: env.MONGO_URL ? { url: env.MONGO_URL } : undefined,
+      neo4j: env.NEO4J_URL ? { url: env.NEO4J_URL, user: env.NEO4J_USER, password: env.NEO4J_PASSWORD } : undefined,
+      elasticsearch: env.ELASTICSEARCH_URL ? { url: env.ELASTICSEARCH_URL, indexPrefix: env.CDC_ES_INDEX_PREFIX } : undefined,
+    },
+    relay: {
+      batchSize: env.CDC_RELAY_BATCH,
+      pollMs: env.CDC_RELAY_POLL_MS,
+      maxAttempts: env.CDC_SINK_MAX_ATTEMPTS,
+      parkedRetryMs: env.CDC_PARKED_RETRY_SECONDS * 1000,
+      retentionMs: env.CDC_OUTBOX_RETENTION_HOURS * 3_600_000,
+      backoffMs: env.CDC_BACKOFF_MS,
+      backoffMaxMs: env.CDC_BACKOFF_MAX_MS,
+    },
     log: logSettings(env.LOG_LEVEL, env.LOG_FORMAT, env.NODE_ENV),
   }));
 
 export type CdcConfig = z.infer<typeof cdcConfigSchema>;
+export type SinkSettings = CdcConfig['sinks'];
+export type RelaySettings = CdcConfig['relay'];
 
 export function loadCdcConfig(env: NodeJS.ProcessEnv): CdcConfig {
   return parseEnv(cdcConfigSchema, env, 'the CDC daemon');

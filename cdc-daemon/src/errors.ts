@@ -21,6 +21,10 @@ export const CDC_ERRORS = {
   CYCLE_FAILED: { retryable: true },
   /** The daemon was stopping; the cycle rolled back and the next start redoes it. */
   ABORTED: { retryable: true },
+  /** A sink name that is not redis, mongo, neo4j or elasticsearch. */
+  UNKNOWN_SINK: { retryable: false },
+  /** No sink is enabled (SINKS and the URLs). */
+  NO_SINKS: { retryable: false },
   /** Another daemon holds the lock; this one waits as a standby. */
   LOCKED: { retryable: true },
 } as const;

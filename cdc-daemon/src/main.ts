@@ -8,6 +8,10 @@ import { CdcDaemon } from './daemon';
 import { createDaemonHttp } from './http/daemon-http';
 import { createDaemonMetrics } from './http/daemon-metrics';
 import { migratePostgres } from './apply/pg-migrations';
+import { RelaySet } from './outbox/relay-set';
+import { createSinks } from './sinks/create-sinks';
+import { SINK_NAMES } from './sinks/sink';
+import { parseSinkName, relayCommand, replayCommand, retryCommand, sinksCommand } from './cli/sink-commands';
 import { type CliDeps, historyCommand, onceCommand, resyncCommand, statusCommand, verifyCommand } from './cli/commands';
 
 /** `npm run cdc -- <command>`: the daemon and its operator commands. Logs go to stderr. */
@@ -36,9 +40,23 @@ program
   .description('Run the daemon: a cycle on every CDC_SCHEDULE tick; a standby while another daemon holds the lock.')
   .action(async () => {
     const deps = await setup();
-    const metrics = createDaemonMetrics();
-    const daemon = new CdcDaemon({ config: deps.config, pool: deps.pool, logger: deps.logger, onCycle: (o) => metrics.observe(o), onFailure: (e) => metrics.failed(e.code) });
+    const metrics = createDaemonMetrics(deps.pool);
+    // The relays run on their own loops and connections: a slow or dead sink never holds up a cycle.
+    const relayPool = new Pool({ connectionString: deps.config.postgresUrl, max: 4, connectionTimeoutMillis: 10_000 });
+    relayPool.on('error', (err) => deps.logger.warn('idle PostgreSQL connection of the relays failed', { error: err.message }));
+    const relays = new RelaySet(createSinks(deps.config.sinks, deps.logger), relayPool, deps.config.targetSchema, deps.config.relay, deps.logger, metrics.relayObserver);
+    const daemon = new CdcDaemon({
+      config: deps.config,
+      pool: deps.pool,
+      logger: deps.logger,
+      onCycle: (o) => {
+        metrics.observe(o);
+        relays.wake();
+      },
+      onFailure: (e) => metrics.failed(e.code),
+    });
     await daemon.start();
+    await relays.start().catch((err: unknown) => deps.logger.error('could not start the relays', { error: String(err) }));
     const http = deps.config.httpPort > 0 ? createDaemonHttp(daemon, deps.pool, metrics).listen(deps.config.httpPort, () => deps.logger.info(`health and metrics on :${deps.config.httpPort}`)) : undefined;
     await new Promise<void>((resolve) => {
       let stopping = false;
@@ -50,11 +68,12 @@ program
         stopping = true;
         deps.logger.info('stopping: finishing or aborting the current cycle', { signal });
         http?.close();
-        void daemon.stop().then(resolve, resolve);
+        void Promise.allSettled([daemon.stop(), relays.stop()]).then(() => resolve());
       };
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
     });
+    await relayPool.end();
     await deps.pool.end();
   });
 
@@ -89,6 +108,42 @@ program
   .description('Empty a table\'s mirror and state; the next cycle loads it again.')
   .argument('<table>', 'the MySQL table name')
   .action((table: string) => withDeps((d) => resyncCommand(d, table)));
+
+program
+  .command('relay')
+  .description('Run the outbox relays alone: one per enabled sink (SINKS), until SIGTERM/SIGINT.')
+  .option('--sink <name...>', 'only these sinks')
+  .action((o: { sink?: string[] }) => withDeps((d) => relayCommand(d, o.sink?.map(parseSinkName), untilSignal(d))));
+
+program
+  .command('sinks')
+  .description("Each sink's cursor, lag (events and seconds), parked events and last error.")
+  .option('--parked', 'list the parked events too')
+  .option('--json', 'as JSON')
+  .action((o: { parked?: boolean; json?: boolean }) => withDeps((d) => sinksCommand(d, Boolean(o.json), Boolean(o.parked))));
+
+program
+  .command('replay')
+  .description('Empty a sink and fill it from the mirror; it then follows the outbox from that snapshot.')
+  .argument('<sink>', SINK_NAMES.join(' | '))
+  .action((sink: string) => withDeps((d) => replayCommand(d, parseSinkName(sink))));
+
+program
+  .command('retry')
+  .description("Deliver a sink's parked events again; exit 1 if some stay parked.")
+  .argument('<sink>', SINK_NAMES.join(' | '))
+  .action((sink: string) => withDeps((d) => retryCommand(d, parseSinkName(sink))));
+
+function untilSignal(deps: CliDeps): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      deps.logger.info('stopping the relays', { signal });
+      resolve();
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}
 
 runCli(async () => {
   await program.parseAsync();

@@ -41,8 +41,12 @@ export async function upsertTableState(client: PoolClient, t: { name: string; st
   );
 }
 
-export async function saveLoadProgress(client: PoolClient, table: string, cursor: KeyTuple | null, loadedRows: number, done: boolean): Promise<void> {
-  await client.query("UPDATE cdc.tables SET load_cursor = $2, loaded_rows = $3, status = CASE WHEN $4 THEN 'active' ELSE status END, updated_at = now() WHERE table_name = $1", [table, cursor === null ? null : JSON.stringify(cursor), loadedRows, done]);
+/** `syncId` of the cycle that finishes the load is kept: sinks that bootstrapped before it export the table again. */
+export async function saveLoadProgress(client: PoolClient, table: string, cursor: KeyTuple | null, loadedRows: number, done: boolean, syncId: string): Promise<void> {
+  await client.query(
+    "UPDATE cdc.tables SET load_cursor = $2, loaded_rows = $3, status = CASE WHEN $4 THEN 'active' ELSE status END, loaded_sync_id = CASE WHEN $4 THEN $5::bigint ELSE loaded_sync_id END, updated_at = now() WHERE table_name = $1",
+    [table, cursor === null ? null : JSON.stringify(cursor), loadedRows, done, syncId],
+  );
 }
 
 /** Forgets everything the daemon knows of a table's rows (before a reload). */

@@ -74,7 +74,7 @@ async function loadKeylessTable(mysql: Connection, pool: Pool, plan: TablePlan, 
     await copyLines(client, stage, diffKeylessTable({ plan, state: new Map(), chunkId: id!, lower: null, splitEvery: 0, newIds: [], result, rows: streamRange(mysql, plan, null, null) }));
     await mergeStage(client, plan, stage, { ...o, outbox: false }, { upserts: result.inserts, deletes: 0 });
     await appendChunks(client, plan.name, result.chunks);
-    await saveLoadProgress(client, plan.name, null, result.rowsFetched, true);
+    await saveLoadProgress(client, plan.name, null, result.rowsFetched, true, o.syncId);
   });
   const t = stats.table(plan.name);
   t.rowsLoaded += result.rowsFetched;

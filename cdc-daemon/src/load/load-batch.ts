@@ -74,6 +74,6 @@ export async function writeLoadBatch(client: PoolClient, plan: TablePlan, batch:
   }
   await client.query('INSERT INTO cdc.chunk_rows (table_name, chunk_id, rows) SELECT $1, unnest($2::bigint[]), unnest($3::bytea[])', [plan.name, batch.chunks.map((c) => c.id), batch.chunks.map((c) => c.rows)]);
   await appendChunks(client, plan.name, batch.chunks);
-  await saveLoadProgress(client, plan.name, batch.next, loadedRows, batch.next === null);
+  await saveLoadProgress(client, plan.name, batch.next, loadedRows, batch.next === null, o.syncId);
 }
 

@@ -1,0 +1,114 @@
+/**
+ * What the Elasticsearch sink indexes (the attendance report searches `lecture_materials`):
+ *   lecture_materials  one document per material: title and body analysed as English (the
+ *                      catalogue's language), with its lecture's and course's fields copied in
+ *   courses            the catalogue: code, title, description, term, credits, capacity, equipment
+ * Document ids are the MySQL ids; every write carries `version` (the mirror's) with
+ * `version_type: external`, so Elasticsearch itself refuses an older write (409: stale).
+ */
+
+export const INDEX_NAMES = ['lecture_materials', 'courses'] as const;
+export type IndexName = (typeof INDEX_NAMES)[number];
+
+const keyword = { type: 'keyword' } as const;
+const english = { type: 'text', analyzer: 'english', fields: { raw: { type: 'keyword', ignore_above: 256 } } } as const;
+
+export const INDEX_TEMPLATES: Record<IndexName, { settings: Record<string, unknown>; mappings: Record<string, unknown> }> = {
+  lecture_materials: {
+    // Deletes are remembered (for version checks) for as long as a relay may lag.
+    settings: { number_of_shards: 1, number_of_replicas: 0, 'index.gc_deletes': '1h' },
+    mappings: {
+      dynamic: 'strict',
+      properties: {
+        id: { type: 'integer' },
+        title: english,
+        body: { type: 'text', analyzer: 'english' },
+        lecture_id: { type: 'integer' },
+        lecture_number: { type: 'integer' },
+        lecture_title: english,
+        course_id: { type: 'integer' },
+        course_code: keyword,
+        course_title: english,
+        year: { type: 'short' },
+        semester: { type: 'byte' },
+      },
+    },
+  },
+  courses: {
+    settings: { number_of_shards: 1, number_of_replicas: 0, 'index.gc_deletes': '1h' },
+    mappings: {
+      dynamic: 'strict',
+      properties: {
+        id: { type: 'integer' },
+        code: keyword,
+        title: english,
+        description: { type: 'text', analyzer: 'english' },
+        credits: { type: 'scaled_float', scaling_factor: 10 },
+        year: { type: 'short' },
+        semester: { type: 'byte' },
+        capacity: { type: 'integer' },
+        department_id: { type: 'integer' },
+        department: english,
+        required_equipment: keyword,
+      },
+    },
+  },
+};
+
+export interface MaterialRow {
+  id: number;
+  title: string;
+  body: string;
+  lecture_id: number;
+  lecture_number: number;
+  lecture_title: string;
+  course_id: number;
+  course_code: string;
+  course_title: string;
+  year: number;
+  semester: number;
+}
+
+export interface CourseDocRow {
+  id: number;
+  code: string;
+  title: string;
+  description: string | null;
+  credits: number;
+  year: number;
+  semester: number;
+  capacity: number;
+  department_id: number;
+  department: string | null;
+  required_equipment: string[];
+}
+
+export type BulkLine = Record<string, unknown>;
+
+/** The bulk body lines of index operations (action, then document). */
+export function indexLines(index: string, docs: { id: number }[], version: number): BulkLine[] {
+  return docs.flatMap((d) => [{ index: { _index: index, _id: String(d.id), version, version_type: 'external' } }, d]);
+}
+
+export function deleteLines(index: string, ids: number[], version: number): BulkLine[] {
+  return ids.map((id) => ({ delete: { _index: index, _id: String(id), version, version_type: 'external' } }));
+}
+
+interface BulkItem {
+  [action: string]: { _index?: string; _id?: string | null; status: number; error?: { type?: string; reason?: string | null } } | undefined;
+}
+
+/**
+ * The refused items of a bulk response, as `[index:id, reason]`. A version conflict (409) means the
+ * document already holds this or a newer version; a delete of a missing document (404) has nothing to
+ * do: neither is a failure.
+ */
+export function bulkFailures(items: BulkItem[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (const item of items) {
+    const [action, r] = Object.entries(item)[0] ?? [];
+    if (!r || r.status < 300 || r.status === 409 || (action === 'delete' && r.status === 404)) continue;
+    out.push([`${r._index}:${r._id}`, `${r.status} ${r.error?.type ?? ''}: ${r.error?.reason ?? ''}`]);
+  }
+  return out;
+}
