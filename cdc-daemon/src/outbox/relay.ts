@@ -139,11 +139,11 @@ export class SinkRelay {
   }
 
   private async stepOnce(): Promise<number> {
+    const offset = await readOffset(this.pool, this.sink.name);
     if (!this.prepared) {
       await this.sink.prepare();
       this.prepared = true;
     }
-    const offset = await readOffset(this.pool, this.sink.name);
     const reason = (await bootstrapReason(this.pool, offset, this.sink.tables)) ?? ((await this.sink.lostState?.()) ? 'the store lost its data (restarted empty?)' : null);
     if (reason) return this.bootstrap(reason);
     if (Date.now() - this.lastParkedRetry >= this.settings.parkedRetryMs) {

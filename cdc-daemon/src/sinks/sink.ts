@@ -47,30 +47,9 @@ export interface Sink {
   close(): Promise<void>;
 }
 
-/** The events of `events` grouped by table, each table's keys once (the last event wins). */
-export function keysByTable(events: OutboxEvent[]): Map<string, Map<string, OutboxEvent[]>> {
-  const out = new Map<string, Map<string, OutboxEvent[]>>();
-  for (const e of events) {
-    let t = out.get(e.table);
-    if (!t) out.set(e.table, (t = new Map()));
-    const k = JSON.stringify(e.key);
-    const list = t.get(k);
-    if (list) list.push(e);
-    else t.set(k, [e]);
-  }
-  return out;
-}
-
 /** The ids (column `id`) touched in `table`, as numbers. */
 export function idsOf(events: OutboxEvent[], table: string, column = 'id'): number[] {
   const ids = new Set<number>();
   for (const e of events) if (e.table === table && e.key[column] !== undefined) ids.add(Number(e.key[column]));
   return [...ids];
-}
-
-/** `after[column]` of the events of `table` that have one, as numbers (e.g. a parent id). */
-export function afterValues(events: OutboxEvent[], table: string, column: string): number[] {
-  const out = new Set<number>();
-  for (const e of events) if (e.table === table && e.after && e.after[column] !== null && e.after[column] !== undefined) out.add(Number(e.after[column]));
-  return [...out];
 }
