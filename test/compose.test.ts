@@ -7,7 +7,7 @@ import { parse } from 'yaml';
 // docker-compose.yml cannot run here (no Docker engine), but Debian's docker-compose validates
 // it without one. CI installs it; elsewhere a missing binary skips these tests with a reason.
 const ROOT = path.resolve(__dirname, '..');
-const SECRETS = { MYSQL_ROOT_PASSWORD: 'a', MYSQL_PASSWORD: 'b', CDC_MYSQL_PASSWORD: 'c', POSTGRES_PASSWORD: 'd', NEO4J_PASSWORD: 'eeeeeeee', SESSION_SECRET: 'f'.repeat(32) };
+const SECRETS = { MYSQL_ROOT_PASSWORD: 'a', MYSQL_PASSWORD: 'b', CDC_MYSQL_PASSWORD: 'c', POSTGRES_PASSWORD: 'd', NEO4J_PASSWORD: 'eeeeeeee', SESSION_SECRET: 'f'.repeat(32), CDC_ADMIN_TOKEN: 'g'.repeat(24) };
 const hasCompose = spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).status === 0;
 if (!hasCompose && process.env.CI) throw new Error('docker-compose is required in CI to validate docker-compose.yml (apt-get install docker-compose)');
 if (!hasCompose) console.warn('skipping docker-compose.yml validation: docker-compose is not installed (apt-get install docker-compose)');

@@ -45,6 +45,8 @@ export const cdcConfigSchema = z
     /** First retry delay after a failed cycle; doubles up to CDC_BACKOFF_MAX_MS. */
     CDC_BACKOFF_MS: z.coerce.number().int().min(0).default(1_000),
     CDC_BACKOFF_MAX_MS: z.coerce.number().int().min(0).default(60_000),
+    /** Bearer token of the admin API (/status, /cycle, /pause, ...); unset: no admin API. */
+    CDC_ADMIN_TOKEN: z.string().min(24, 'at least 24 characters (openssl rand -hex 24)').optional(),
     /** Port of the daemon's health/metrics/admin HTTP server (0: off). */
     CDC_HTTP_PORT: envPort.default(0),
     /** Which sinks the relay feeds (a listed sink whose URL is unset is disabled with one log line). */
@@ -91,6 +93,7 @@ export const cdcConfigSchema = z
     backoffMs: env.CDC_BACKOFF_MS,
     backoffMaxMs: env.CDC_BACKOFF_MAX_MS,
     httpPort: env.CDC_HTTP_PORT,
+    adminToken: env.CDC_ADMIN_TOKEN,
     sinks: {
       enabled: [...new Set(env.SINKS)],
       redis: env.REDIS_URL ? { url: env.REDIS_URL, prefix: env.CDC_REDIS_PREFIX } : undefined,

@@ -57,7 +57,7 @@ program
     });
     await daemon.start();
     await relays.start().catch((err: unknown) => deps.logger.error('could not start the relays', { error: String(err) }));
-    const http = deps.config.httpPort > 0 ? createDaemonHttp(daemon, deps.pool, metrics).listen(deps.config.httpPort, () => deps.logger.info(`health and metrics on :${deps.config.httpPort}`)) : undefined;
+    const http = deps.config.httpPort > 0 ? createDaemonHttp(daemon, deps.pool, metrics, deps.config.adminToken ? { token: deps.config.adminToken, config: deps.config, logger: deps.logger, relays } : undefined).listen(deps.config.httpPort, () => deps.logger.info(`health and metrics on :${deps.config.httpPort}`)) : undefined;
     await new Promise<void>((resolve) => {
       let stopping = false;
       const onSignal = (signal: NodeJS.Signals) => {

@@ -98,42 +98,55 @@ export async function historyCommand(deps: CliDeps, limit: number, json: boolean
   deps.out(json ? JSON.stringify(rows) : formatTable(rows));
 }
 
-/** Compares MySQL and the mirror directly; false when any table drifted. */
-export async function verifyCommand(deps: CliDeps, table: string | undefined, json: boolean): Promise<boolean> {
-  const mysql = await connectMysql(deps.config.mysqlUrl);
+/** Compares MySQL and the mirror directly, table by table (all, or `table`). */
+export async function verifyTables(config: CdcConfig, pool: Pool, table: string | undefined, onTable: (name: string, total: number) => void = () => {}): Promise<TableDrift[]> {
+  const mysql = await connectMysql(config.mysqlUrl);
   try {
-    const schemas = await readCatalog(mysql, { tables: deps.config.tables, excludeTables: deps.config.excludeTables });
+    const schemas = await readCatalog(mysql, { tables: config.tables, excludeTables: config.excludeTables });
     const chosen = table ? schemas.filter((s) => s.name === table) : schemas;
     if (table && chosen.length === 0) throw cdcError('UNKNOWN_TABLE', `No mirrored MySQL table is called "${table}"; see \`npm run cdc -- status\`.`);
-    const progress = createProgress('verifying', chosen.length);
     const results: TableDrift[] = [];
     for (const s of chosen) {
-      results.push(await verifyTable(mysql, deps.pool, planTable(s, { tinyint1AsBoolean: deps.config.tinyint1AsBoolean }), deps.config.targetSchema));
-      progress.increment(1, s.name);
+      results.push(await verifyTable(mysql, pool, planTable(s, { tinyint1AsBoolean: config.tinyint1AsBoolean }), config.targetSchema));
+      onTable(s.name, chosen.length);
     }
-    progress.stop();
-    const drifted = results.filter(hasDrift);
-    if (json) deps.out(JSON.stringify({ ok: drifted.length === 0, tables: results }));
-    else {
-      deps.out(formatTable(results.map((r) => ({ table: r.table, 'mysql rows': r.mysqlRows, 'pg rows': r.postgresRows, missing: r.missing, extra: r.extra, different: r.different, drift: hasDrift(r) ? 'DRIFT' : 'ok' }))));
-      for (const d of drifted) deps.out(`\n${d.table}: ${d.samples.join('; ')}`);
-      deps.out(drifted.length === 0 ? '\nno drift: the mirror equals MySQL' : `\n${drifted.length} table(s) drifted (writes since the last cycle show up here too; run a cycle and verify again)`);
-    }
-    return drifted.length === 0;
+    return results;
   } finally {
     await mysql.end();
   }
 }
 
+/** Compares MySQL and the mirror directly; false when any table drifted. */
+export async function verifyCommand(deps: CliDeps, table: string | undefined, json: boolean): Promise<boolean> {
+  let progress: Progress | undefined;
+  const results = await verifyTables(deps.config, deps.pool, table, (name, total) => {
+    progress ??= createProgress('verifying', total);
+    progress.increment(1, name);
+  }).finally(() => progress?.stop());
+  const drifted = results.filter(hasDrift);
+  if (json) deps.out(JSON.stringify({ ok: drifted.length === 0, tables: results }));
+  else {
+    deps.out(formatTable(results.map((r) => ({ table: r.table, 'mysql rows': r.mysqlRows, 'pg rows': r.postgresRows, missing: r.missing, extra: r.extra, different: r.different, drift: hasDrift(r) ? 'DRIFT' : 'ok' }))));
+    for (const d of drifted) deps.out(`\n${d.table}: ${d.samples.join('; ')}`);
+    deps.out(drifted.length === 0 ? '\nno drift: the mirror equals MySQL' : `\n${drifted.length} table(s) drifted (writes since the last cycle show up here too; run a cycle and verify again)`);
+  }
+  return drifted.length === 0;
+}
+
 /** Empties a table's mirror and state; the next cycle loads it again from MySQL. */
 export async function resyncCommand(deps: CliDeps, table: string): Promise<void> {
-  await inTransaction(deps.pool, async (client) => {
+  await resyncTable(deps.pool, deps.config.targetSchema, table);
+  deps.out(`${table}: emptied; the next cycle loads it again from MySQL (its history is kept)`);
+}
+
+/** Empties a table's mirror and state, under the cycle lock; the next cycle loads it again. */
+export async function resyncTable(pool: Pool, targetSchema: string, table: string): Promise<void> {
+  await inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [CYCLE_LOCK_KEY]);
     const { rows } = await client.query("SELECT status FROM cdc.tables WHERE table_name = $1 AND status <> 'retired'", [table]);
     if (rows.length === 0) throw cdcError('UNKNOWN_TABLE', `No mirrored table is called "${table}"; see \`npm run cdc -- status\`.`);
-    await client.query(`TRUNCATE ${pgi(deps.config.targetSchema)}.${pgi(table)}`);
+    await client.query(`TRUNCATE ${pgi(targetSchema)}.${pgi(table)}`);
     await clearTableRows(client, table);
     await client.query("UPDATE cdc.tables SET status = 'loading', load_cursor = NULL, loaded_rows = 0, updated_at = now() WHERE table_name = $1", [table]);
   });
-  deps.out(`${table}: emptied; the next cycle loads it again from MySQL (its history is kept)`);
 }

@@ -2,14 +2,17 @@ import express, { type Express } from 'express';
 import type { Pool } from 'pg';
 import type { CdcDaemon } from '../daemon';
 import type { DaemonMetrics } from './daemon-metrics';
+import { type AdminDeps, adminApi } from './admin-api';
 
 /**
  * The daemon's HTTP face for orchestrators and Prometheus: /healthz (the process answers),
  * /readyz (it reaches PostgreSQL and is active or a standby), /metrics.
  */
-export function createDaemonHttp(daemon: CdcDaemon, pool: Pool, metrics: DaemonMetrics): Express {
+export function createDaemonHttp(daemon: CdcDaemon, pool: Pool, metrics: DaemonMetrics, admin?: Omit<AdminDeps, 'daemon' | 'pool'>): Express {
   const app = express();
   app.disable('x-powered-by');
+  // The admin API only exists when CDC_ADMIN_TOKEN is set: no token, no remote control.
+  if (admin) app.use(adminApi({ ...admin, daemon, pool }));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
