@@ -8,6 +8,8 @@ import { errorHandler, notFound } from './http/error-handler';
 import { exposeFlash } from './http/flash';
 import { createSessionMiddleware } from './http/session';
 import { routes } from './routes';
+import type { Pool } from 'pg';
+import type { DaemonAdmin } from './clients/daemon-admin';
 
 export interface AppDeps {
   db: Knex;
@@ -17,6 +19,8 @@ export interface AppDeps {
   cookieSecure: boolean;
   trustProxy: number;
   loginRateLimit: number;
+  pg?: Pool;
+  daemonAdmin?: DaemonAdmin;
   /** The clock; tests pin it to put terms inside or outside their enrollment window. */
   now?: () => Date;
 }
@@ -54,7 +58,7 @@ export function createApp(deps: AppDeps): PortalApp {
     next();
   });
   app.use(csrfSynchronisedProtection);
-  app.use(routes({ db: deps.db, now: deps.now ?? (() => new Date()), loginRateLimit: deps.loginRateLimit }));
+  app.use(routes({ db: deps.db, pg: deps.pg, daemonAdmin: deps.daemonAdmin, now: deps.now ?? (() => new Date()), loginRateLimit: deps.loginRateLimit }));
   app.use(notFound);
   app.use(errorHandler(deps.logger));
 

@@ -20,6 +20,11 @@ export const webappConfigSchema = z
     LOGIN_RATE_LIMIT: z.coerce.number().int().min(1).default(10),
     /** bcrypt cost factor for new password hashes. */
     BCRYPT_ROUNDS: z.coerce.number().int().min(4).max(15).default(12),
+    /** The PostgreSQL mirror and daemon state, read by the operator console (optional). */
+    POSTGRES_URL: envUrl('postgres', 'postgresql').optional(),
+    /** The CDC daemon's admin API, e.g. http://cdc-daemon:9464, and its bearer token (console controls). */
+    CDC_ADMIN_URL: envUrl('http', 'https').optional(),
+    CDC_ADMIN_TOKEN: z.string().min(24, 'at least 24 characters').optional(),
     LOG_LEVEL: logLevel.default('info'),
     /** `json` or `pretty`; defaults to json in production, pretty elsewhere. */
     LOG_FORMAT: logFormat.optional(),
@@ -33,6 +38,8 @@ export const webappConfigSchema = z
     trustProxy: env.TRUST_PROXY,
     loginRateLimit: env.LOGIN_RATE_LIMIT,
     bcryptRounds: env.BCRYPT_ROUNDS,
+    postgresUrl: env.POSTGRES_URL,
+    daemonAdmin: env.CDC_ADMIN_URL && env.CDC_ADMIN_TOKEN ? { url: env.CDC_ADMIN_URL, token: env.CDC_ADMIN_TOKEN } : undefined,
     log: logSettings(env.LOG_LEVEL, env.LOG_FORMAT, env.NODE_ENV),
   }));
 

@@ -23,6 +23,8 @@ export const PORTAL_ERRORS = {
   /** A unique value (course code in a term, username) is taken. */
   DUPLICATE: 409,
   RATE_LIMITED: 429,
+  /** A store or the CDC daemon the page needs is down or not configured. */
+  STORE_UNAVAILABLE: 503,
 } as const;
 
 export type PortalErrorCode = keyof typeof PORTAL_ERRORS;

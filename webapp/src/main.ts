@@ -1,6 +1,8 @@
 import 'dotenv/config';
 import { createLogger } from '../../lib/logger';
+import { Pool } from 'pg';
 import { createApp } from './app';
+import { daemonAdmin } from './clients/daemon-admin';
 import { loadWebappConfig } from './config';
 import { createKnex } from './db/knex';
 import { migrateMysql } from './db/migrate';
@@ -12,7 +14,10 @@ async function main(): Promise<void> {
   const applied = await migrateMysql(config.mysqlUrl);
   if (applied.length > 0) logger.info('applied MySQL migrations', { applied });
   const db = createKnex(config.mysqlUrl);
-  const { app, close } = createApp({ db, logger, ...config });
+  const pg = config.postgresUrl ? new Pool({ connectionString: config.postgresUrl, max: 4 }) : undefined;
+  pg?.on('error', (err) => logger.warn('idle PostgreSQL connection failed', { error: err.message }));
+  const admin = config.daemonAdmin ? daemonAdmin(config.daemonAdmin.url, config.daemonAdmin.token) : undefined;
+  const { app, close } = createApp({ db, logger, ...config, pg, daemonAdmin: admin });
   const server = app.listen(config.port, () => logger.info(`portal listening on http://localhost:${config.port}`));
 
   let stopping = false;
@@ -24,6 +29,7 @@ async function main(): Promise<void> {
     server.close(async () => {
       await close();
       await db.destroy();
+      await pg?.end();
       clearTimeout(timer);
       process.exit(0);
     });

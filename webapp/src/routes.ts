@@ -7,9 +7,16 @@ import { adminCourseHandlers } from './http/handlers/admin-course-handlers';
 import { authHandlers, homePath } from './http/handlers/auth-handlers';
 import { courseHandlers } from './http/handlers/course-handlers';
 import { studentHandlers } from './http/handlers/student-handlers';
+import { opsHandlers } from './http/handlers/ops-handlers';
+import type { DaemonAdmin } from './clients/daemon-admin';
+import type { Pool } from 'pg';
 
 export interface RouteDeps {
   db: Knex;
+  /** The PostgreSQL mirror and daemon state (operator console); absent: those pages say so. */
+  pg?: Pool;
+  /** The daemon's admin API (console controls); absent: the controls say so. */
+  daemonAdmin?: DaemonAdmin;
   now: () => Date;
   loginRateLimit: number;
 }
@@ -21,6 +28,7 @@ export function routes(deps: RouteDeps): Router {
   const courses = courseHandlers(db, now);
   const student = studentHandlers(db, now);
   const admin = adminCourseHandlers(db);
+  const ops = opsHandlers(deps.pg, deps.daemonAdmin, now);
   const loginLimiter = rateLimit({
     windowMs: 15 * 60 * 1000,
     limit: deps.loginRateLimit,
@@ -50,5 +58,10 @@ export function routes(deps: RouteDeps): Router {
   r.post('/admin/courses', requireRole('staff'), admin.create);
   r.get('/admin/courses/:id/edit', requireRole('staff'), admin.editForm);
   r.post('/admin/courses/:id', requireRole('staff'), admin.update);
+
+  r.get('/ops/sync-history', requireRole('operator'), ops.syncHistory);
+  r.get('/ops/sync-history/:id', requireRole('operator'), ops.cycle);
+  r.get('/ops/sinks', requireRole('operator'), ops.sinks);
+  r.post('/ops/actions/:action', requireRole('operator'), ops.action);
   return r;
 }

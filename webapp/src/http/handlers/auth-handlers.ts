@@ -6,7 +6,7 @@ import { safeNext } from '../guards';
 
 export function homePath(role: string | undefined): string {
   if (role === 'staff') return '/admin/courses';
-  if (role === 'operator') return '/courses';
+  if (role === 'operator') return '/ops/sync-history';
   return '/courses';
 }
 

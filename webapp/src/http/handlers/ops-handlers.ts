@@ -1,0 +1,116 @@
+import type { Request, Response } from 'express';
+import type { Pool } from 'pg';
+import type { DaemonAdmin } from '../../clients/daemon-admin';
+import { portalError } from '../../errors';
+import { CYCLE_STATUSES, type CycleFilter, cycleDetail, cycleSeries, lastSuccessAt, listCycles, mirroredTables, sinkOverview } from '../../repositories/sync-history-repository';
+import { setFlash } from '../flash';
+
+/** A cycle is stale when the last success is older than this. */
+const STALE_AFTER_MS = 5 * 60 * 1000;
+
+const dateParam = (v: unknown, name: string): Date | undefined => {
+  if (v === undefined || v === '') return undefined;
+  if (typeof v !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(v) || Number.isNaN(new Date(`${v}T00:00:00Z`).getTime())) throw portalError('VALIDATION_FAILED', `${name} must be a date like 2026-11-21.`);
+  return new Date(`${v}T00:00:00Z`);
+};
+
+/** An SVG polyline of `values` scaled into w x h (server-rendered: no script needed). */
+export function sparkline(values: number[], w = 600, h = 80): string {
+  if (values.length === 0) return '';
+  const max = Math.max(...values, 1);
+  const step = values.length > 1 ? w / (values.length - 1) : 0;
+  return values.map((v, i) => `${(i * step).toFixed(1)},${(h - (v / max) * h).toFixed(1)}`).join(' ');
+}
+
+export function opsHandlers(pg: Pool | undefined, admin: DaemonAdmin | undefined, now: () => Date) {
+  const needPg = () => {
+    if (!pg) throw portalError('STORE_UNAVAILABLE', 'The operator console needs POSTGRES_URL (the mirror and the daemon state); it is not set.');
+    return pg;
+  };
+  const needAdmin = () => {
+    if (!admin) throw portalError('STORE_UNAVAILABLE', 'The controls need CDC_ADMIN_URL and CDC_ADMIN_TOKEN (the daemon admin API); they are not set.');
+    return admin;
+  };
+  return {
+    async syncHistory(req: Request, res: Response): Promise<void> {
+      const pool = needPg();
+      const status = typeof req.query.status === 'string' && req.query.status !== '' ? req.query.status : undefined;
+      if (status && !(CYCLE_STATUSES as readonly string[]).includes(status)) throw portalError('VALIDATION_FAILED', `status must be one of ${CYCLE_STATUSES.join(', ')}.`);
+      const tables = await mirroredTables(pool);
+      const table = typeof req.query.table === 'string' && req.query.table !== '' ? req.query.table : undefined;
+      if (table && !tables.includes(table)) throw portalError('VALIDATION_FAILED', `Unknown table "${table}".`);
+      const filter: CycleFilter = { status, table, from: dateParam(req.query.from, 'from'), to: dateParam(req.query.to, 'to') };
+      if (filter.from && filter.to && filter.from > filter.to) throw portalError('VALIDATION_FAILED', 'The date range is reversed: "from" is after "to".');
+      if (filter.to) filter.to = new Date(filter.to.getTime() + 86_400_000);
+      const page = Math.max(1, Math.min(10_000, Number.parseInt(String(req.query.page ?? '1'), 10) || 1));
+      const [{ cycles, total }, series, last] = await Promise.all([listCycles(pool, filter, page), cycleSeries(pool), lastSuccessAt(pool)]);
+      const ageMs = last ? now().getTime() - new Date(last).getTime() : null;
+      const query = new URLSearchParams(Object.entries({ status, table, from: req.query.from, to: req.query.to }).filter(([, v]) => typeof v === 'string' && v !== '') as [string, string][]);
+      res.render('ops/sync-history', {
+        title: 'Sync history',
+        cycles, total, page, pages: Math.max(1, Math.ceil(total / 25)), query: query.toString(),
+        filter: { status: status ?? '', table: table ?? '', from: req.query.from ?? '', to: req.query.to ?? '' },
+        statuses: CYCLE_STATUSES, tables,
+        last, ageMs, stale: ageMs === null || ageMs > STALE_AFTER_MS,
+        durations: sparkline(series.map((s) => s.duration_ms ?? 0)), changes: sparkline(series.map((s) => s.changes)), series,
+      });
+    },
+
+    async cycle(req: Request, res: Response): Promise<void> {
+      const id = Number(req.params.id);
+      if (!Number.isInteger(id) || id < 1) throw portalError('NOT_FOUND', 'No such cycle.');
+      const detail = await cycleDetail(needPg(), id);
+      if (!detail) throw portalError('NOT_FOUND', `No cycle ${id}.`);
+      res.render('ops/cycle', { title: `Cycle ${id}`, ...detail });
+    },
+
+    async sinks(_req: Request, res: Response): Promise<void> {
+      const overview = await sinkOverview(needPg());
+      res.render('ops/sinks', { title: 'Sinks', ...overview, controls: Boolean(admin) });
+    },
+
+    /** POST /ops/actions/:action: run a cycle, pause, resume, verify, resync a table, retry or replay a sink. */
+    async action(req: Request, res: Response): Promise<void> {
+      const a = needAdmin();
+      const name = (v: unknown) => (typeof v === 'string' && /^[A-Za-z0-9_$-]{1,64}$/.test(v) ? v : undefined);
+      const back = req.params.action === 'retry' || req.params.action === 'replay' ? '/ops/sinks' : '/ops/sync-history';
+      let message: string;
+      switch (req.params.action) {
+        case 'cycle': {
+          const r = (await a.call('POST', '/cycle')) as { syncId: number; status: string; inserts: number; updates: number; deletes: number };
+          message = `Cycle ${r.syncId} ${r.status}: ${r.inserts} inserts, ${r.updates} updates, ${r.deletes} deletes.`;
+          break;
+        }
+        case 'pause':
+        case 'resume':
+          await a.call('POST', `/${req.params.action}`);
+          message = req.params.action === 'pause' ? 'The schedule is paused.' : 'The schedule is running again.';
+          break;
+        case 'verify': {
+          const r = (await a.call('POST', '/verify')) as { ok: boolean; tables: { table: string; missing: number; extra: number; different: number }[] };
+          message = r.ok ? `Verified ${r.tables.length} tables: the mirror equals MySQL.` : `Drift in ${r.tables.filter((t) => t.missing + t.extra + t.different > 0).map((t) => t.table).join(', ')}.`;
+          break;
+        }
+        case 'resync': {
+          const t = name(req.body?.table);
+          if (!t) throw portalError('VALIDATION_FAILED', 'Choose a table to resync.');
+          await a.call('POST', `/resync/${encodeURIComponent(t)}`);
+          message = `${t} is emptied; the next cycle loads it again.`;
+          break;
+        }
+        case 'retry':
+        case 'replay': {
+          const s = name(req.body?.sink);
+          if (!s) throw portalError('VALIDATION_FAILED', 'Choose a sink.');
+          const r = (await a.call('POST', `/sinks/${encodeURIComponent(s)}/${req.params.action}`)) as { delivered?: number; stillParked?: number };
+          message = req.params.action === 'retry' ? `${s}: ${r.delivered ?? 0} parked events delivered, ${r.stillParked ?? 0} still parked.` : `${s} will be refilled from the mirror.`;
+          break;
+        }
+        default:
+          throw portalError('NOT_FOUND', 'No such action.');
+      }
+      setFlash(req, 'success', message);
+      res.redirect(303, back);
+    },
+  };
+}

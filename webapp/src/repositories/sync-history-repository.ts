@@ -1,0 +1,71 @@
+import type { Pool } from 'pg';
+
+/** The operator console's reads of the daemon's state in PostgreSQL (`cdc.sync_history`, `cdc.sink_offsets`). */
+
+export interface CycleFilter {
+  status?: string;
+  table?: string;
+  from?: Date;
+  to?: Date;
+}
+
+export const CYCLE_STATUSES = ['running', 'succeeded', 'no_changes', 'failed', 'skipped'] as const;
+
+function where(f: CycleFilter): { sql: string; params: unknown[] } {
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  if (f.status) parts.push(`h.status = $${params.push(f.status)}`);
+  if (f.table) parts.push(`(EXISTS (SELECT 1 FROM cdc.sync_history_tables t WHERE t.sync_id = h.id AND t.table_name = $${params.push(f.table)}) OR h.error_table = $${params.length})`);
+  if (f.from) parts.push(`h.started_at >= $${params.push(f.from)}`);
+  if (f.to) parts.push(`h.started_at < $${params.push(f.to)}`);
+  return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
+}
+
+export async function listCycles(pool: Pool, f: CycleFilter, page: number, perPage = 25) {
+  const w = where(f);
+  const { rows } = await pool.query(
+    `SELECT h.id::int, h.status, h.started_at, h.finished_at, h.duration_ms, h.tables, h.tables_skipped, h.chunks_scanned, h.chunks_changed, h.inserts::int, h.updates::int, h.deletes::int, h.rows_loaded::int, h.warnings, h.error_code, h.error_message, h.error_table
+       FROM cdc.sync_history h ${w.sql} ORDER BY h.id DESC LIMIT ${perPage} OFFSET ${(page - 1) * perPage}`,
+    w.params,
+  );
+  const { rows: c } = await pool.query(`SELECT count(*)::int AS n FROM cdc.sync_history h ${w.sql}`, w.params);
+  return { cycles: rows, total: c[0].n as number };
+}
+
+export async function cycleDetail(pool: Pool, id: number) {
+  const { rows } = await pool.query('SELECT *, id::int FROM cdc.sync_history WHERE id = $1', [id]);
+  if (rows.length === 0) return undefined;
+  const { rows: tables } = await pool.query('SELECT table_name, chunks_scanned, chunks_changed, rows_fetched::int, rows_loaded::int, inserts::int, updates::int, deletes::int, warnings, schema_change, skipped FROM cdc.sync_history_tables WHERE sync_id = $1 ORDER BY table_name', [id]);
+  return { cycle: rows[0], tables };
+}
+
+/** Duration and changes of the last `n` finished cycles, oldest first (for the charts). */
+export async function cycleSeries(pool: Pool, n = 100) {
+  const { rows } = await pool.query(
+    `SELECT * FROM (SELECT id::int, started_at, duration_ms, (inserts + updates + deletes)::int AS changes, status FROM cdc.sync_history WHERE status IN ('succeeded', 'no_changes', 'failed') ORDER BY id DESC LIMIT $1) x ORDER BY id`,
+    [n],
+  );
+  return rows as { id: number; started_at: Date; duration_ms: number | null; changes: number; status: string }[];
+}
+
+export async function lastSuccessAt(pool: Pool): Promise<Date | null> {
+  const { rows } = await pool.query("SELECT max(finished_at) AS at FROM cdc.sync_history WHERE status IN ('succeeded', 'no_changes')");
+  return rows[0]?.at ?? null;
+}
+
+export async function mirroredTables(pool: Pool): Promise<string[]> {
+  const { rows } = await pool.query("SELECT table_name FROM cdc.tables WHERE status <> 'retired' ORDER BY 1");
+  return rows.map((r) => r.table_name);
+}
+
+export async function sinkOverview(pool: Pool) {
+  const { rows } = await pool.query(
+    `SELECT o.sink, o.status, o.outbox_id::float8 AS cursor, o.delivered_events::float8 AS delivered, o.last_delivered_at, o.last_error, o.last_error_at,
+            (SELECT count(*) FROM cdc.outbox e WHERE e.id > o.outbox_id)::int AS lag_events,
+            coalesce((SELECT extract(epoch FROM now() - min(e.created_at)) FROM cdc.outbox e WHERE e.id > o.outbox_id), 0)::float8 AS lag_seconds,
+            (SELECT count(*) FROM cdc.dead_letters d WHERE d.sink = o.sink)::int AS parked
+       FROM cdc.sink_offsets o ORDER BY o.sink`,
+  );
+  const { rows: parked } = await pool.query('SELECT sink, outbox_id::float8 AS event, table_name, row_key, op, reason, attempts, error, parked_at FROM cdc.dead_letters ORDER BY sink, outbox_id LIMIT 100');
+  return { sinks: rows, parked };
+}
