@@ -1,7 +1,8 @@
 import { createProgress } from '../../../lib/progress';
 import { cdcError } from '../errors';
 import { listDeadLetters, markBootstrapping, sinkLag } from '../outbox/outbox-store';
-import { RelaySet } from '../outbox/relay-set';
+import { RelaySet, releaseSinkLock, trySinkLock } from '../outbox/relay-set';
+import { SinkRelay } from '../outbox/relay';
 import { createSinks } from '../sinks/create-sinks';
 import { SINK_NAMES, type SinkName } from '../sinks/sink';
 import type { CliDeps } from './commands';
@@ -42,55 +43,57 @@ export async function relayCommand(deps: CliDeps, only: SinkName[] | undefined, 
   await relays.stop();
 }
 
+/** The relay of one sink, for a one-off command; the caller closes the sink. */
+function oneRelay(deps: CliDeps, name: SinkName): SinkRelay {
+  const [sink] = createSinks({ ...deps.config.sinks, enabled: [name] }, deps.logger);
+  if (!sink) throw cdcError('NO_SINKS', `The ${name} sink has no URL configured.`);
+  return new SinkRelay(sink, deps.pool, deps.config.targetSchema, deps.config.relay, deps.logger);
+}
+
 /**
  * `cdc replay <sink>`: empties the sink and fills it from the mirror, then it follows the outbox
  * from that snapshot. When a relay of that sink runs elsewhere, that relay is told to do it.
  */
 export async function replayCommand(deps: CliDeps, name: SinkName): Promise<void> {
-  const [sink] = createSinks({ ...deps.config.sinks, enabled: [name] }, deps.logger);
-  if (!sink) throw cdcError('NO_SINKS', `The ${name} sink has no URL configured.`);
-  const relays = new RelaySet([sink], deps.pool, deps.config.targetSchema, deps.config.relay, deps.logger);
+  const relay = oneRelay(deps, name);
   const lock = await deps.pool.connect();
   try {
-    const { rows } = await lock.query('SELECT pg_try_advisory_lock(7246, $1) AS ok', [SINK_NAMES.indexOf(name) + 1]);
-    if (!rows[0].ok) {
+    if (!(await trySinkLock(lock, name))) {
       await markBootstrapping(deps.pool, name);
       deps.out(`${name}: a running relay holds this sink; it will bootstrap it from the mirror at its next step`);
       return;
     }
-    const relay = relays.relay(name)!;
-    await sink.prepare();
-    // The bar's total is PostgreSQL's estimate of the rows of the tables the sink exports.
-    const { rows: est } = await deps.pool.query('SELECT coalesce(sum(n_live_tup), 0)::float8 AS n FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = ANY($2)', [deps.config.targetSchema, sink.tables]);
-    const bar = createProgress(`replay ${name}`, est[0].n);
-    let done = 0;
     try {
-      const n = await relay.bootstrap('replay requested', (written) => {
-        bar.increment(written - done);
-        done = written;
-      });
+      await relay.sink.prepare();
+      // The bar's total is PostgreSQL's estimate of the rows of the tables the sink exports.
+      const { rows: est } = await deps.pool.query('SELECT coalesce(sum(n_live_tup), 0)::float8 AS n FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = ANY($2)', [deps.config.targetSchema, relay.sink.tables]);
+      const bar = createProgress(`replay ${name}`, est[0].n);
+      let done = 0;
+      const n = await relay
+        .bootstrap('replay requested', (written) => {
+          bar.increment(written - done);
+          done = written;
+        })
+        .finally(() => bar.stop());
       deps.out(`${name}: bootstrapped ${n} entities from the mirror; it now follows the outbox`);
     } finally {
-      bar.stop();
+      await releaseSinkLock(lock, name).catch(() => {});
     }
   } finally {
-    await lock.query('SELECT pg_advisory_unlock(7246, $1)', [SINK_NAMES.indexOf(name) + 1]).catch(() => {});
     lock.release();
-    await sink.close();
+    await relay.sink.close();
   }
 }
 
 /** `cdc retry <sink>`: delivers the sink's parked events again, row by row in order. */
 export async function retryCommand(deps: CliDeps, name: SinkName): Promise<boolean> {
-  const [sink] = createSinks({ ...deps.config.sinks, enabled: [name] }, deps.logger);
-  if (!sink) throw cdcError('NO_SINKS', `The ${name} sink has no URL configured.`);
-  const relays = new RelaySet([sink], deps.pool, deps.config.targetSchema, deps.config.relay, deps.logger);
+  const relay = oneRelay(deps, name);
   try {
-    await sink.prepare();
-    const r = await relays.relay(name)!.retryParked();
+    await relay.sink.prepare();
+    const r = await relay.retryParked();
     deps.out(`${name}: ${r.delivered} parked events delivered, ${r.stillParked} still parked`);
     return r.stillParked === 0;
   } finally {
-    await sink.close();
+    await relay.sink.close();
   }
 }

@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { inTransaction } from '../apply/pg-tx';
 import type { EventFailure, OutboxEvent, SinkName } from '../sinks/sink';
 import type { MirrorView } from './mirror-view';
 
@@ -47,21 +48,13 @@ export async function markBootstrapping(pool: Pool, sink: SinkName): Promise<voi
 
 /** After a bootstrap from `m`: follow the outbox from the snapshot's last event; parked events are superseded. */
 export async function finishBootstrap(pool: Pool, sink: SinkName, m: Pick<MirrorView, 'outboxId' | 'version'>): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     await client.query(
       `UPDATE cdc.sink_offsets SET status = 'following', outbox_id = $2, bootstrap_version = $3, bootstrapped_at = now(), last_error = NULL, updated_at = now() WHERE sink = $1`,
       [sink, m.outboxId, m.version],
     );
     await client.query('DELETE FROM cdc.dead_letters WHERE sink = $1 AND outbox_id <= $2', [sink, m.outboxId]);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** The next events after `cursor`, read in the view's snapshot. */
@@ -86,9 +79,7 @@ export interface Parked {
 
 /** Parks events and moves the cursor past the batch, in one transaction (a crash before it redelivers the batch). */
 export async function commitBatch(pool: Pool, sink: SinkName, lastId: number, delivered: number, parked: Parked[]): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     if (parked.length > 0) {
       await client.query(
         `INSERT INTO cdc.dead_letters (sink, outbox_id, sync_id, table_name, op, row_key, after, reason, error, attempts)
@@ -103,13 +94,7 @@ export async function commitBatch(pool: Pool, sink: SinkName, lastId: number, de
               last_delivered_at = CASE WHEN $3 > 0 THEN now() ELSE last_delivered_at END, last_error = NULL, updated_at = now() WHERE sink = $1`,
       [sink, lastId, delivered],
     );
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 export async function recordSinkError(pool: Pool, sink: SinkName, error: string): Promise<void> {
@@ -123,9 +108,7 @@ export function readParked(m: MirrorView, sink: SinkName, limit = 10_000): Promi
 
 /** After a retry: delivered events leave the table, the others count one more attempt. */
 export async function settleParked(pool: Pool, sink: SinkName, delivered: number[], failures: EventFailure[]): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     await client.query('DELETE FROM cdc.dead_letters WHERE sink = $1 AND outbox_id = ANY($2::bigint[])', [sink, delivered]);
     if (failures.length > 0) {
       await client.query(
@@ -134,13 +117,7 @@ export async function settleParked(pool: Pool, sink: SinkName, delivered: number
         [sink, JSON.stringify(failures)],
       );
     }
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /**

@@ -1,12 +1,22 @@
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { Logger } from '../../../lib/logger';
 import type { RelaySettings } from '../config';
-import type { Sink, SinkName } from '../sinks/sink';
+import { SINK_NAMES, type Sink, type SinkName } from '../sinks/sink';
 import { pruneOutbox } from './outbox-store';
 import { type RelayObserver, type RelayStatus, SinkRelay } from './relay';
 
-/** Two-key advisory lock (this, sink index): one relay per sink across processes. */
+/** Two-key advisory lock (this, sink's position in SINK_NAMES): one relay per sink across processes. */
 const RELAY_LOCK_KEY = 7_246;
+
+/** Takes the session-level lock of `sink`'s relay on `client`; false when another session holds it. */
+export async function trySinkLock(client: PoolClient, sink: SinkName): Promise<boolean> {
+  const { rows } = await client.query('SELECT pg_try_advisory_lock($1, $2) AS ok', [RELAY_LOCK_KEY, SINK_NAMES.indexOf(sink) + 1]);
+  return rows[0].ok;
+}
+
+export async function releaseSinkLock(client: PoolClient, sink: SinkName): Promise<void> {
+  await client.query('SELECT pg_advisory_unlock($1, $2)', [RELAY_LOCK_KEY, SINK_NAMES.indexOf(sink) + 1]);
+}
 const PRUNE_EVERY_MS = 60_000;
 
 /**
@@ -15,7 +25,7 @@ const PRUNE_EVERY_MS = 60_000;
  */
 export class RelaySet {
   readonly relays: SinkRelay[];
-  private lockClient: import('pg').PoolClient | undefined;
+  private lockClient: PoolClient | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -41,8 +51,7 @@ export class RelaySet {
   async start(): Promise<void> {
     this.lockClient ??= await this.pool.connect();
     for (const r of this.relays) {
-      const { rows } = await this.lockClient.query('SELECT pg_try_advisory_lock($1, $2) AS ok', [RELAY_LOCK_KEY, sinkIndex(r.sink.name)]);
-      if (rows[0].ok) r.start();
+      if (await trySinkLock(this.lockClient, r.sink.name)) r.start();
       else this.logger.warn('another process relays to this sink; not starting a second relay', { sink: r.sink.name });
     }
     const prune = () =>
@@ -72,8 +81,4 @@ export class RelaySet {
     }
     await Promise.all(this.sinks.map((s) => s.close().catch(() => {})));
   }
-}
-
-function sinkIndex(name: SinkName): number {
-  return ['redis', 'mongo', 'neo4j', 'elasticsearch'].indexOf(name) + 1;
 }

@@ -6,6 +6,7 @@ import { SinkRelay } from '../../src/outbox/relay';
 import type { RelaySettings } from '../../src/config';
 import type { Sink } from '../../src/sinks/sink';
 import { type CdcFixture, createCdcFixture, quietLogger } from '../cdc-fixture';
+import { prng } from '../random-model';
 
 /**
  * The seeded university in MySQL, mirrored to PostgreSQL by real cycles, with a relay for the sink
@@ -39,19 +40,6 @@ export async function createSinkFixture(sink: Sink, students = 60, settings: Par
   };
 }
 
-/** A little deterministic random generator (mulberry32). */
-export function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(xs: T[]) => xs[Math.floor(next() * xs.length)]! };
-}
-
 const ids = async (my: mysql.Connection, sql: string) => ((await my.query(sql))[0] as { id: number }[]).map((r) => Number(r.id));
 
 /**
@@ -60,12 +48,12 @@ const ids = async (my: mysql.Connection, sql: string) => ((await my.query(sql))[
  * materials edited, added and removed.
  */
 export async function randomWrites(my: mysql.Connection, seed: number, n: number): Promise<void> {
-  const r = rng(seed);
+  const r = prng(seed);
   for (let i = 0; i < n; i++) {
     const students = await ids(my, 'SELECT id FROM students');
     const groups = await ids(my, 'SELECT id FROM student_groups');
     const courses = await ids(my, 'SELECT id FROM courses');
-    const kind = r.int(11);
+    const kind = r.int(0, 10);
     const s = r.pick(students);
     switch (kind) {
       case 0:
@@ -89,7 +77,7 @@ export async function randomWrites(my: mysql.Connection, seed: number, n: number
         await my.query('UPDATE student_groups SET name = ? WHERE id = ?', [`G-${seed}-${i}`, r.pick(groups)]);
         break;
       case 5:
-        await my.query('UPDATE courses SET title = ?, capacity = ? WHERE id = ?', [`Course ${seed}/${i}`, 1 + r.int(40), r.pick(courses)]);
+        await my.query('UPDATE courses SET title = ?, capacity = ? WHERE id = ?', [`Course ${seed}/${i}`, r.int(1, 40), r.pick(courses)]);
         break;
       case 6:
         await my.query("INSERT IGNORE INTO enrollments (student_id, course_id, status, enrolled_at) VALUES (?, ?, 'enrolled', '2026-11-20 10:00:00.000')", [s, r.pick(courses)]);
@@ -107,7 +95,7 @@ export async function randomWrites(my: mysql.Connection, seed: number, n: number
       }
       case 10: {
         const lectures = await ids(my, 'SELECT id FROM lectures');
-        if (r.int(2) === 0) await my.query("INSERT INTO lecture_materials (lecture_id, title, body) VALUES (?, 'Extra notes', 'Thermodynamics and entropy, revisited.')", [r.pick(lectures)]);
+        if (r.chance(0.5)) await my.query("INSERT INTO lecture_materials (lecture_id, title, body) VALUES (?, 'Extra notes', 'Thermodynamics and entropy, revisited.')", [r.pick(lectures)]);
         else await my.query('DELETE FROM lecture_materials WHERE id = ?', [r.pick(await ids(my, 'SELECT id FROM lecture_materials'))]);
         break;
       }

@@ -12,11 +12,12 @@ export type IndexName = (typeof INDEX_NAMES)[number];
 
 const keyword = { type: 'keyword' } as const;
 const english = { type: 'text', analyzer: 'english', fields: { raw: { type: 'keyword', ignore_above: 256 } } } as const;
+// One node is enough for these indices; deletes are remembered (for version checks) for as long as a relay may lag.
+const settings = { number_of_shards: 1, number_of_replicas: 0, 'index.gc_deletes': '1h' };
 
 export const INDEX_TEMPLATES: Record<IndexName, { settings: Record<string, unknown>; mappings: Record<string, unknown> }> = {
   lecture_materials: {
-    // Deletes are remembered (for version checks) for as long as a relay may lag.
-    settings: { number_of_shards: 1, number_of_replicas: 0, 'index.gc_deletes': '1h' },
+    settings,
     mappings: {
       dynamic: 'strict',
       properties: {
@@ -35,7 +36,7 @@ export const INDEX_TEMPLATES: Record<IndexName, { settings: Record<string, unkno
     },
   },
   courses: {
-    settings: { number_of_shards: 1, number_of_replicas: 0, 'index.gc_deletes': '1h' },
+    settings,
     mappings: {
       dynamic: 'strict',
       properties: {

@@ -97,14 +97,24 @@ export function courseFields(r: CourseRow): string[] {
 }
 
 /**
- * ARGV: prefix, id, version, 'put' | 'del', field, value, ...
- * Returns 1 when written, 0 when the stored version is newer (the write is stale).
+ * Every script takes ARGV: prefix, id, version, 'put' | 'del', then its data; returns 1 when
+ * written, 0 when the stored version is newer (the write is stale). The guard and the version
+ * record are the same for all; only the body between them differs.
  */
-export const STUDENT_SCRIPT = `
+const guarded = (entity: RedisEntity, body: string) => `
 local p, id, v, op = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local vkey = p .. 'cdc:version:student'
+local vkey = p .. 'cdc:version:${entity}'
 local cur = tonumber(redis.call('HGET', vkey, id) or '-1')
 if v < cur then return 0 end
+${body.trim()}
+redis.call('HSET', vkey, id, ARGV[3])
+return 1
+`;
+
+/** Data: field, value, ... The hash and both indexes change together. */
+export const STUDENT_SCRIPT = guarded(
+  'student',
+  `
 local h = p .. 'student:' .. id
 local old = redis.call('HMGET', h, 'group_id', '_name_key')
 if old[1] then redis.call('SREM', p .. 'idx:students:group:' .. old[1], id) end
@@ -115,17 +125,13 @@ if op == 'put' then
   local now = redis.call('HMGET', h, 'group_id', '_name_key')
   redis.call('SADD', p .. 'idx:students:group:' .. now[1], id)
   redis.call('ZADD', p .. 'idx:students:name', 0, now[2])
-end
-redis.call('HSET', vkey, id, ARGV[3])
-return 1
-`;
+end`,
+);
 
-/** ARGV: prefix, id, version, 'put' | 'del', field, value, ... (fields include seats_left). */
-export const COURSE_SCRIPT = `
-local p, id, v, op = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local vkey = p .. 'cdc:version:course'
-local cur = tonumber(redis.call('HGET', vkey, id) or '-1')
-if v < cur then return 0 end
+/** Data: field, value, ... (including seats_left, copied into the seats-left hash). */
+export const COURSE_SCRIPT = guarded(
+  'course',
+  `
 local h = p .. 'course:' .. id
 redis.call('DEL', h)
 if op == 'put' then
@@ -133,22 +139,16 @@ if op == 'put' then
   redis.call('HSET', p .. 'courses:seats_left', id, redis.call('HGET', h, 'seats_left'))
 else
   redis.call('HDEL', p .. 'courses:seats_left', id)
-end
-redis.call('HSET', vkey, id, ARGV[3])
-return 1
-`;
+end`,
+);
 
-/** ARGV: prefix, id, version, 'put' | 'del', course id. */
-export const ENROLLMENT_SCRIPT = `
-local p, id, v, op = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local vkey = p .. 'cdc:version:enrollment'
-local cur = tonumber(redis.call('HGET', vkey, id) or '-1')
-if v < cur then return 0 end
+/** Data: the course id. */
+export const ENROLLMENT_SCRIPT = guarded(
+  'enrollment',
+  `
 if op == 'put' then
   redis.call('HSET', p .. 'cdc:enrollment_course', id, ARGV[5])
 else
   redis.call('HDEL', p .. 'cdc:enrollment_course', id)
-end
-redis.call('HSET', vkey, id, ARGV[3])
-return 1
-`;
+end`,
+);

@@ -6,7 +6,13 @@ import { type EventFailure, type OutboxEvent, type Sink, idsOf } from '../sink';
 import { COURSE_SCRIPT, type CourseRow, ENROLLMENT_SCRIPT, STUDENT_SCRIPT, type StudentRow, courseFields, keys, studentFields } from './redis-model';
 
 type ScriptCommand = (...args: (string | number)[]) => Promise<number>;
-type CdcRedis = Redis & { cdcStudent: ScriptCommand; cdcCourse: ScriptCommand; cdcEnrollment: ScriptCommand };
+/** One guarded write: the script of `entity`, its id, and its data (undefined: delete). */
+interface ScriptWrite {
+  entity: 'student' | 'course' | 'enrollment';
+  script: 'cdcStudent' | 'cdcCourse' | 'cdcEnrollment';
+  id: number;
+  data: (string | number)[] | undefined;
+}
 
 const studentsSql = (m: MirrorView, where: string) =>
   `SELECT s.id, s.student_number, s.first_name, s.last_name, s.email, s.group_id, g.name AS group_name, sp.id AS specialty_id, sp.name AS specialty_name, sp.code AS specialty_code
@@ -20,12 +26,12 @@ const coursesSql = (m: MirrorView, where: string) =>
 export class RedisSink implements Sink {
   readonly name = 'redis' as const;
   readonly tables = ['students', 'student_groups', 'specialties', 'courses', 'enrollments'] as const;
-  private readonly redis: CdcRedis;
+  private readonly redis: Redis;
   private readonly k: ReturnType<typeof keys>;
 
   constructor(url: string, private readonly prefix: string, private readonly logger: Logger) {
     // No offline queue: while Redis is down a write fails at once and the relay backs off.
-    this.redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5_000 }) as CdcRedis;
+    this.redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5_000 });
     this.redis.on('error', (err: Error) => this.logger.debug('redis sink connection error', { error: err.message }));
     this.redis.defineCommand('cdcStudent', { numberOfKeys: 0, lua: STUDENT_SCRIPT });
     this.redis.defineCommand('cdcCourse', { numberOfKeys: 0, lua: COURSE_SCRIPT });
@@ -96,64 +102,44 @@ export class RedisSink implements Sink {
     const studentRows = new Map(students.map((r) => [r.id, r]));
     const courseRows = new Map(courses.map((r) => [r.id, r]));
 
-    const v = m.version;
-    const p = this.redis.pipeline() as unknown as CdcRedis & { exec(): Promise<[Error | null, unknown][] | null> };
-    const order: string[] = [];
-    for (const id of studentIds) {
-      const r = studentRows.get(id);
-      void (r ? p.cdcStudent(this.prefix, id, v, 'put', ...studentFields(r)) : p.cdcStudent(this.prefix, id, v, 'del'));
-      order.push(`student:${id}`);
-    }
-    for (const id of enrollmentIds) {
-      const c = enrollments.get(id);
-      void (c !== undefined ? p.cdcEnrollment(this.prefix, id, v, 'put', c) : p.cdcEnrollment(this.prefix, id, v, 'del'));
-      order.push(`enrollment:${id}`);
-    }
-    for (const id of courseIds) {
-      const r = courseRows.get(id);
-      void (r ? p.cdcCourse(this.prefix, id, v, 'put', ...courseFields(r)) : p.cdcCourse(this.prefix, id, v, 'del'));
-      order.push(`course:${id}`);
-    }
-    const results = await p.exec();
-    if (!results) throw new Error('Redis discarded the pipeline');
-    const failed: [string, string][] = [];
-    results.forEach(([err], i) => {
-      if (err) failed.push([order[i]!, err.message]);
-    });
+    const writes: ScriptWrite[] = [
+      ...[...studentIds].map((id): ScriptWrite => ({ entity: 'student', script: 'cdcStudent', id, data: studentRows.has(id) ? studentFields(studentRows.get(id)!) : undefined })),
+      ...enrollmentIds.map((id): ScriptWrite => ({ entity: 'enrollment', script: 'cdcEnrollment', id, data: enrollments.has(id) ? [enrollments.get(id)!] : undefined })),
+      ...[...courseIds].map((id): ScriptWrite => ({ entity: 'course', script: 'cdcCourse', id, data: courseRows.has(id) ? courseFields(courseRows.get(id)!) : undefined })),
+    ];
+    const failed = await this.run(writes, m.version);
     // A connection lost mid-pipeline fails every command: that is the store being down, not the events.
     if (failed.length > 0 && this.redis.status !== 'ready') throw new Error(`Redis connection lost: ${failed[0]![1]}`);
     return why.failures(failed);
   }
 
+  /** One pipeline of guarded script calls (`data` undefined: a delete); returns the refused ones as [entity:id, error]. */
+  private async run(writes: ScriptWrite[], version: number): Promise<[string, string][]> {
+    if (writes.length === 0) return [];
+    const p = this.redis.pipeline() as unknown as Record<ScriptWrite['script'], ScriptCommand> & { exec(): Promise<[Error | null, unknown][] | null> };
+    for (const w of writes) void p[w.script](this.prefix, w.id, version, w.data ? 'put' : 'del', ...(w.data ?? []));
+    const results = await p.exec();
+    if (!results) throw new Error('Redis discarded the pipeline');
+    return results.flatMap(([err], i) => (err ? [[`${writes[i]!.entity}:${writes[i]!.id}`, err.message] as [string, string]] : []));
+  }
+
   async bootstrap(m: MirrorView, onProgress?: (written: number) => void): Promise<number> {
     await this.connected();
     await this.reset();
-    const v = m.version;
     let written = 0;
-    const flush = async (p: ReturnType<Redis['pipeline']>) => {
-      const results = await p.exec();
-      const err = results?.find(([e]) => e)?.[0];
-      if (err) throw err;
-    };
-    for await (const page of m.pages<StudentRow>(studentsSql(m, 'ORDER BY s.id'))) {
-      const p = this.redis.pipeline() as unknown as CdcRedis;
-      for (const r of page) void p.cdcStudent(this.prefix, r.id, v, 'put', ...studentFields(r));
-      await flush(p as unknown as ReturnType<Redis['pipeline']>);
-      onProgress?.((written += page.length));
+    const pages: [AsyncIterable<Record<string, unknown>[]>, (r: Record<string, unknown>) => ScriptWrite][] = [
+      [m.pages(studentsSql(m, 'ORDER BY s.id')), (r) => ({ entity: 'student', script: 'cdcStudent', id: r.id as number, data: studentFields(r as unknown as StudentRow) })],
+      [m.pages(`SELECT id, course_id FROM ${m.table('enrollments')} ORDER BY id`, [], 5000), (r) => ({ entity: 'enrollment', script: 'cdcEnrollment', id: r.id as number, data: [r.course_id as number] })],
+      [m.pages(coursesSql(m, 'ORDER BY c.id')), (r) => ({ entity: 'course', script: 'cdcCourse', id: r.id as number, data: courseFields(r as unknown as CourseRow) })],
+    ];
+    for (const [source, toWrite] of pages) {
+      for await (const page of source) {
+        const failed = await this.run(page.map(toWrite), m.version);
+        if (failed.length > 0) throw new Error(`Redis refused ${failed.length} writes of the bootstrap: ${failed[0]![0]}: ${failed[0]![1]}`);
+        onProgress?.((written += page.length));
+      }
     }
-    for await (const page of m.pages<{ id: number; course_id: number }>(`SELECT id, course_id FROM ${m.table('enrollments')} ORDER BY id`, [], 5000)) {
-      const p = this.redis.pipeline() as unknown as CdcRedis;
-      for (const r of page) void p.cdcEnrollment(this.prefix, r.id, v, 'put', r.course_id);
-      await flush(p as unknown as ReturnType<Redis['pipeline']>);
-      onProgress?.((written += page.length));
-    }
-    for await (const page of m.pages<CourseRow>(coursesSql(m, 'ORDER BY c.id'))) {
-      const p = this.redis.pipeline() as unknown as CdcRedis;
-      for (const r of page) void p.cdcCourse(this.prefix, r.id, v, 'put', ...courseFields(r));
-      await flush(p as unknown as ReturnType<Redis['pipeline']>);
-      onProgress?.((written += page.length));
-    }
-    await this.redis.hset(this.k.meta, { bootstrap_version: String(v), bootstrapped_at: new Date().toISOString() });
+    await this.redis.hset(this.k.meta, { bootstrap_version: String(m.version), bootstrapped_at: new Date().toISOString() });
     return written;
   }
 
