@@ -10,6 +10,7 @@ import { createSessionMiddleware } from './http/session';
 import { routes } from './routes';
 import type { Pool } from 'pg';
 import type { DaemonAdmin } from './clients/daemon-admin';
+import { ReportStores, type StoreSettings } from './reports/report-stores';
 
 export interface AppDeps {
   db: Knex;
@@ -21,6 +22,8 @@ export interface AppDeps {
   loginRateLimit: number;
   pg?: Pool;
   daemonAdmin?: DaemonAdmin;
+  /** Where the reports read (Redis, MongoDB, Neo4j, Elasticsearch); absent: all from the mirror. */
+  stores?: StoreSettings;
   /** The clock; tests pin it to put terms inside or outside their enrollment window. */
   now?: () => Date;
 }
@@ -34,6 +37,7 @@ export interface PortalApp {
 /** Builds the portal without listening; `main.ts` listens, tests use supertest or port 0. */
 export function createApp(deps: AppDeps): PortalApp {
   const app = express();
+  const stores = new ReportStores(deps.pg, deps.stores ?? { schema: 'public' });
   const sessions = createSessionMiddleware({ mysqlUrl: deps.mysqlUrl, secret: deps.sessionSecret, cookieSecure: deps.cookieSecure });
   const { csrfSynchronisedProtection, generateToken } = csrfSync({
     getTokenFromRequest: (req) => (typeof req.body?._csrf === 'string' ? req.body._csrf : (req.headers['x-csrf-token'] as string | undefined)),
@@ -58,9 +62,15 @@ export function createApp(deps: AppDeps): PortalApp {
     next();
   });
   app.use(csrfSynchronisedProtection);
-  app.use(routes({ db: deps.db, pg: deps.pg, daemonAdmin: deps.daemonAdmin, now: deps.now ?? (() => new Date()), loginRateLimit: deps.loginRateLimit }));
+  app.use(routes({ db: deps.db, pg: deps.pg, daemonAdmin: deps.daemonAdmin, stores, now: deps.now ?? (() => new Date()), loginRateLimit: deps.loginRateLimit }));
   app.use(notFound);
   app.use(errorHandler(deps.logger));
 
-  return { app, close: () => Promise.resolve(sessions.close()) };
+  return {
+    app,
+    close: async () => {
+      await sessions.close();
+      await stores.close();
+    },
+  };
 }

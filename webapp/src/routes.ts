@@ -10,6 +10,8 @@ import { studentHandlers } from './http/handlers/student-handlers';
 import { opsHandlers } from './http/handlers/ops-handlers';
 import type { DaemonAdmin } from './clients/daemon-admin';
 import type { Pool } from 'pg';
+import { reportHandlers } from './http/handlers/report-handlers';
+import type { ReportStores } from './reports/report-stores';
 
 export interface RouteDeps {
   db: Knex;
@@ -17,6 +19,8 @@ export interface RouteDeps {
   pg?: Pool;
   /** The daemon's admin API (console controls); absent: the controls say so. */
   daemonAdmin?: DaemonAdmin;
+  /** The stores the reports read (and the mirror they fall back to). */
+  stores: ReportStores;
   now: () => Date;
   loginRateLimit: number;
 }
@@ -29,6 +33,7 @@ export function routes(deps: RouteDeps): Router {
   const student = studentHandlers(db, now);
   const admin = adminCourseHandlers(db);
   const ops = opsHandlers(deps.pg, deps.daemonAdmin, now);
+  const reports = reportHandlers(deps.stores, now);
   const loginLimiter = rateLimit({
     windowMs: 15 * 60 * 1000,
     limit: deps.loginRateLimit,
@@ -58,6 +63,11 @@ export function routes(deps: RouteDeps): Router {
   r.post('/admin/courses', requireRole('staff'), admin.create);
   r.get('/admin/courses/:id/edit', requireRole('staff'), admin.editForm);
   r.post('/admin/courses/:id', requireRole('staff'), admin.update);
+
+  r.get('/reports', requireRole('staff', 'operator'), reports.index);
+  r.get('/reports/:report.csv', requireRole('staff', 'operator'), reports.csv);
+  r.get('/reports/:report', requireRole('staff', 'operator'), reports.page);
+  r.get('/api/reports/:report', requireRole('staff', 'operator'), reports.json);
 
   r.get('/ops/sync-history', requireRole('operator'), ops.syncHistory);
   r.get('/ops/sync-history/:id', requireRole('operator'), ops.cycle);

@@ -7,8 +7,10 @@
  * `version_type: external`, so Elasticsearch itself refuses an older write (409: stale).
  */
 
-export const INDEX_NAMES = ['lecture_materials', 'courses'] as const;
-export type IndexName = (typeof INDEX_NAMES)[number];
+import { ES_INDEX_NAMES, type EsIndexName } from '../../../../lib/store-layout';
+
+export const INDEX_NAMES = ES_INDEX_NAMES;
+export type IndexName = EsIndexName;
 
 const keyword = { type: 'keyword' } as const;
 const english = { type: 'text', analyzer: 'english', fields: { raw: { type: 'keyword', ignore_above: 256 } } } as const;

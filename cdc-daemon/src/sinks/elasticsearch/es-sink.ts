@@ -3,6 +3,7 @@ import type { Logger } from '../../../../lib/logger';
 import type { MirrorView } from '../../outbox/mirror-view';
 import { Attribution } from '../attribution';
 import { type EventFailure, type OutboxEvent, type Sink, idsOf } from '../sink';
+import { esIndex } from '../../../../lib/store-layout';
 import { type BulkLine, type CourseDocRow, INDEX_NAMES, INDEX_TEMPLATES, type IndexName, type MaterialRow, bulkFailures, deleteLines, indexLines } from './es-model';
 
 const materialsSql = (m: MirrorView, where: string) =>
@@ -24,7 +25,7 @@ export class ElasticsearchSink implements Sink {
   }
 
   index(name: IndexName): string {
-    return `${this.indexPrefix}${name}`;
+    return esIndex(this.indexPrefix, name);
   }
 
   /** Index templates first, then the indices (a template applies to indices created after it). */

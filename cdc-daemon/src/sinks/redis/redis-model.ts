@@ -14,16 +14,7 @@
  * hash, atomically.
  */
 
-export const keys = (prefix: string) => ({
-  student: (id: number | string) => `${prefix}student:${id}`,
-  nameIndex: `${prefix}idx:students:name`,
-  groupIndex: (groupId: number | string) => `${prefix}idx:students:group:${groupId}`,
-  course: (id: number | string) => `${prefix}course:${id}`,
-  seatsLeft: `${prefix}courses:seats_left`,
-  enrollmentCourse: `${prefix}cdc:enrollment_course`,
-  version: (entity: RedisEntity) => `${prefix}cdc:version:${entity}`,
-  meta: `${prefix}cdc:meta`,
-});
+export { redisKeys as keys } from '../../../../lib/store-layout';
 
 export type RedisEntity = 'student' | 'course' | 'enrollment';
 

@@ -1,0 +1,125 @@
+import { Client as EsClient } from '@elastic/elasticsearch';
+import { Redis } from 'ioredis';
+import { type Db, MongoClient } from 'mongodb';
+import neo4j, { type Driver } from 'neo4j-driver';
+import type { Pool } from 'pg';
+
+export type StoreName = 'redis' | 'mongodb' | 'neo4j' | 'elasticsearch';
+
+export const STORE_LABELS: Record<StoreName, string> = { redis: 'Redis', mongodb: 'MongoDB', neo4j: 'Neo4j', elasticsearch: 'Elasticsearch' };
+
+/** A part of a report that could not come from its store, and why (shown on the page as is). */
+export interface StoreNote {
+  store: StoreName;
+  /** What the store was asked for, e.g. "student details". */
+  part: string;
+  reason: string;
+}
+
+const TIMEOUT_MS = 3_000;
+
+/** Where the reports read; every store is optional. `schema` is the mirror's (CDC_TARGET_SCHEMA). */
+export interface StoreSettings {
+  schema: string;
+  redis?: { url: string; prefix: string };
+  mongo?: { url: string };
+  neo4j?: { url: string; user: string; password: string };
+  elasticsearch?: { url: string; indexPrefix: string };
+}
+
+/**
+ * The portal's read-only handles on the stores the daemon fills, opened on first use. Each is
+ * optional: a store without a URL is "not configured", and its report parts fall back to the
+ * PostgreSQL mirror (see `fromStore`). Timeouts are short so a dead store costs a page seconds,
+ * not minutes.
+ */
+export class ReportStores {
+  private redisClient?: Redis;
+  private mongoClient?: MongoClient;
+  private neo4jDriver?: Driver;
+  private esClient?: EsClient;
+
+  constructor(
+    /** The PostgreSQL mirror (the reference, and the reports' own computations). */
+    readonly pg: Pool | undefined,
+    readonly settings: StoreSettings,
+  ) {}
+
+  mirror(): Pool {
+    if (!this.pg) throw new Error('POSTGRES_URL is not set');
+    return this.pg;
+  }
+
+  /** The mirror's tables, schema-qualified and quoted. */
+  table(name: string): string {
+    return `"${this.settings.schema}"."${name}"`;
+  }
+
+  configured(store: StoreName): boolean {
+    const s = this.settings;
+    return Boolean({ redis: s.redis, mongodb: s.mongo, neo4j: s.neo4j, elasticsearch: s.elasticsearch }[store]);
+  }
+
+  redis(): { client: Redis; prefix: string } {
+    const s = this.settings.redis;
+    if (!s) throw new Error('REDIS_URL is not set');
+    if (!this.redisClient) {
+      this.redisClient = new Redis(s.url, { maxRetriesPerRequest: 1, connectTimeout: TIMEOUT_MS, commandTimeout: TIMEOUT_MS, retryStrategy: (n) => Math.min(n * 500, 5_000) });
+      // ioredis reports connection errors by event; the commands that needed it fail on their own.
+      this.redisClient.on('error', () => {});
+    }
+    return { client: this.redisClient, prefix: s.prefix };
+  }
+
+  mongo(): Db {
+    const s = this.settings.mongo;
+    if (!s) throw new Error('MONGO_URL is not set');
+    this.mongoClient ??= new MongoClient(s.url, { serverSelectionTimeoutMS: TIMEOUT_MS, connectTimeoutMS: TIMEOUT_MS, appName: 'campus-sync-portal', readPreference: 'primaryPreferred' });
+    return this.mongoClient.db();
+  }
+
+  neo4j(): Driver {
+    const s = this.settings.neo4j;
+    if (!s) throw new Error('NEO4J_URL is not set');
+    this.neo4jDriver ??= neo4j.driver(s.url, neo4j.auth.basic(s.user, s.password), { connectionTimeout: TIMEOUT_MS, connectionAcquisitionTimeout: TIMEOUT_MS, maxTransactionRetryTime: 0, disableLosslessIntegers: true });
+    return this.neo4jDriver;
+  }
+
+  elasticsearch(): { client: EsClient; index: (name: 'lecture_materials' | 'courses') => string } {
+    const s = this.settings.elasticsearch;
+    if (!s) throw new Error('ELASTICSEARCH_URL is not set');
+    this.esClient ??= new EsClient({ node: s.url, requestTimeout: TIMEOUT_MS, maxRetries: 0 });
+    return { client: this.esClient, index: (name) => `${s.indexPrefix}${name}` };
+  }
+
+  async close(): Promise<void> {
+    this.redisClient?.disconnect();
+    await Promise.allSettled([this.mongoClient?.close(), this.neo4jDriver?.close(), this.esClient?.close()]);
+  }
+}
+
+/**
+ * One part of a report, from its store when that works, else from the mirror. `mode: 'reference'`
+ * skips the stores altogether (the reference result, for comparison). A store that fails or is
+ * not configured leaves a note; the report shows the notes so the reader knows what came from where.
+ */
+export async function fromStore<T>(
+  stores: ReportStores,
+  ctx: { mode: 'stores' | 'reference'; notes: StoreNote[] },
+  store: StoreName,
+  part: string,
+  primary: () => Promise<T>,
+  reference: () => Promise<T>,
+): Promise<T> {
+  if (ctx.mode === 'reference') return reference();
+  if (!stores.configured(store)) {
+    ctx.notes.push({ store, part, reason: 'not configured' });
+    return reference();
+  }
+  try {
+    return await primary();
+  } catch (err) {
+    ctx.notes.push({ store, part, reason: `unreachable or failed: ${err instanceof Error ? err.message : String(err)}` });
+    return reference();
+  }
+}
