@@ -307,7 +307,7 @@ test('Redis down: the page says so plainly and shows the reference result, label
   expect(res.body.notes[1].reason).toMatch(/^unreachable or failed: /);
   expect(res.body.result).toEqual((await staff.get(`${path}&source=reference`)).body.result);
   const page = await staff.get(path.replace('/api/reports/', '/reports/'));
-  expect(page.text).toContain('Some stores could not answer; those parts below are the reference result from the PostgreSQL mirror');
+  expect(page.text).toContain('Not everything below comes from its store. These parts are the reference result, computed from the PostgreSQL mirror');
   expect(page.text).toMatch(/<strong>Redis<\/strong> \(student details\): unreachable or failed/);
 });
 
