@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { redisKeys } from '../../lib/store-layout';
 import { RedisSink } from '../../cdc-daemon/src/sinks/redis/redis-sink';
@@ -109,6 +110,18 @@ describe('attendance', () => {
     );
     const m = (rows as { total: string; attended: string }[])[0]!;
     expect([worst.total, worst.attended]).toEqual([Number(m.total), Number(m.attended)]);
+    // The ranking and the distribution over every student on the register, computed by MySQL.
+    const [all] = await f.cdc.my.query(
+      `SELECT a.student_id, COUNT(*) AS total, SUM(a.attended) AS attended FROM attendance a JOIN schedule s ON s.id = a.schedule_id
+        WHERE s.lecture_id IN (?) AND s.starts_at >= ? AND s.starts_at < DATE_ADD(?, INTERVAL 1 DAY) GROUP BY a.student_id`,
+      [lectureIds, past.from, past.to],
+    );
+    const figures = (all as { student_id: number; total: string; attended: string }[]).map((x) => ({ id: Number(x.student_id), t: Number(x.total), a: Number(x.attended) }));
+    figures.sort((x, y) => x.a * y.t - y.a * x.t || y.t - y.a - (x.t - x.a) || x.id - y.id);
+    expect(stores.result.worst.map((w: { student_id: number }) => w.student_id)).toEqual(figures.slice(0, 10).map((x) => x.id));
+    const distribution = Array<number>(10).fill(0);
+    for (const x of figures) distribution[Math.min(9, Math.floor((x.a * 10) / x.t))]!++;
+    expect(stores.result.distribution).toEqual(distribution);
     const [[student]] = (await f.cdc.my.query('SELECT first_name, last_name, student_number FROM students WHERE id = ?', [worst.student_id])) as unknown as [{ first_name: string; last_name: string; student_number: string }[]];
     expect(worst.name).toBe(`${student!.first_name} ${student!.last_name}`);
   });
@@ -295,6 +308,24 @@ describe('hierarchy', () => {
     expect(missing.status).toBe(404);
     expect(missing.body.error.message).toBe('There is no university 999999.');
   });
+});
+
+test('a store that accepts connections but never answers: the page waits at most 5 s, then shows the reference', async () => {
+  const sockets = new Set<Socket>();
+  const silent = createServer((socket) => sockets.add(socket)).listen(0, '127.0.0.1');
+  await new Promise((r) => silent.once('listening', r));
+  try {
+    const hung = f.portalWith({ ...f.stores, redis: { url: `redis://127.0.0.1:${(silent.address() as AddressInfo).port}`, prefix } });
+    const staff = await f.as('staff', hung);
+    const path = `/api/reports/attendance?term=${encodeURIComponent(term)}&from=${past.from}&to=${past.to}&n=5`;
+    const res = await staff.get(path);
+    expect(res.status).toBe(200);
+    expect(res.body.notes[1]).toEqual({ store: 'redis', part: 'student details', reason: 'unreachable or failed: no answer within 5 s' });
+    expect(res.body.result).toEqual((await staff.get(`${path}&source=reference`)).body.result);
+  } finally {
+    for (const s of sockets) s.destroy();
+    silent.close();
+  }
 });
 
 test('Redis down: the page says so plainly and shows the reference result, labelled', async () => {

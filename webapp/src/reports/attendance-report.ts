@@ -36,7 +36,7 @@ export interface AttendanceReport {
   /** Students with at least one slot in range. */
   students: number;
   slots: number;
-  /** How many students fall in each 10% band of attendance (0-9%, ..., 90-100%). */
+  /** How many students fall in each tenth of attendance ([0, 10%), ..., [90%, 100%]). */
   distribution: number[];
   worst: AttendanceRow[];
 }
@@ -83,39 +83,43 @@ export async function lecturesFromMirror(stores: ReportStores, term: string): Pr
   return (rows as MatchedLecture[]).sort(byLecture);
 }
 
-/** Each student's attended/total over the slots of `lectureIds` starting in [from, to]. */
-async function attendanceCounts(stores: ReportStores, lectureIds: number[], p: AttendanceParams) {
+/**
+ * Over the slots of `lectureIds` starting in [from, to]: how many slots, how many students on the
+ * register, how many fall in each tenth of attendance, and the `n` worst (lowest share, then most
+ * slots missed, then id). PostgreSQL ranks them; only `n` rows come back.
+ */
+async function attendanceFigures(stores: ReportStores, lectureIds: number[], p: AttendanceParams) {
   const { rows } = await stores.mirror().query(
     `WITH slots AS (
        SELECT id FROM ${stores.table('schedule')}
-        WHERE lecture_id = ANY($1::bigint[]) AND starts_at >= $2::date AND starts_at < $3::date + 1)
+        WHERE lecture_id = ANY($1::bigint[]) AND starts_at >= $2::date AND starts_at < $3::date + 1),
+     per_student AS (
+       SELECT a.student_id::int AS student_id, count(*)::int AS total, count(*) FILTER (WHERE a.attended::int <> 0)::int AS attended
+         FROM ${stores.table('attendance')} a JOIN slots s ON s.id = a.schedule_id
+        GROUP BY a.student_id)
      SELECT (SELECT count(*) FROM slots)::int AS slots,
-            coalesce((SELECT json_agg(c) FROM (
-              SELECT a.student_id::int AS student_id, count(*)::int AS total, count(*) FILTER (WHERE a.attended::int <> 0)::int AS attended
-                FROM ${stores.table('attendance')} a JOIN slots s ON s.id = a.schedule_id
-               GROUP BY a.student_id) c), '[]') AS counts`,
-    [lectureIds, p.from, p.to],
+            (SELECT count(*) FROM per_student)::int AS students,
+            (SELECT coalesce(array_agg(coalesce(n, 0) ORDER BY b), '{}') FROM generate_series(0, 9) b
+               LEFT JOIN (SELECT least(9, attended * 10 / total) AS bucket, count(*)::int AS n FROM per_student GROUP BY 1) d ON d.bucket = b) AS distribution,
+            coalesce((SELECT json_agg(w) FROM (
+              SELECT student_id, attended, total FROM per_student
+               ORDER BY attended::float8 / total, total - attended DESC, student_id LIMIT $4) w), '[]') AS worst`,
+    [lectureIds, p.from, p.to, p.n],
   );
-  return rows[0] as { slots: number; counts: { student_id: number; total: number; attended: number }[] };
+  return rows[0] as { slots: number; students: number; distribution: number[]; worst: { student_id: number; total: number; attended: number }[] };
 }
 
 export async function attendanceReport(stores: ReportStores, ctx: { mode: 'stores' | 'reference'; notes: StoreNote[] }, p: AttendanceParams): Promise<AttendanceReport> {
   const lectures = await fromStore(stores, ctx, 'elasticsearch', 'matching lectures', () => lecturesFromElasticsearch(stores, p.term), () => lecturesFromMirror(stores, p.term));
-  const { slots, counts } = lectures.length ? await attendanceCounts(stores, lectures.map((l) => l.lecture_id), p) : { slots: 0, counts: [] };
-  const distribution = Array<number>(10).fill(0);
-  const rows = counts.map((c) => ({ student_id: c.student_id, attended: c.attended, total: c.total, percent: round1((100 * c.attended) / c.total) }));
-  for (const r of rows) distribution[Math.min(9, Math.floor(r.percent / 10))]!++;
-  // Worst first: lowest share, then most slots missed, then id (a stable order for equal students).
-  rows.sort((a, b) => a.attended / a.total - b.attended / b.total || b.total - b.attended - (a.total - a.attended) || a.student_id - b.student_id);
-  const worst: AttendanceRow[] = rows.slice(0, p.n);
-  const ids = worst.map((w) => w.student_id);
+  const figures = lectures.length ? await attendanceFigures(stores, lectures.map((l) => l.lecture_id), p) : { slots: 0, students: 0, distribution: Array<number>(10).fill(0), worst: [] };
+  const ids = figures.worst.map((w) => w.student_id);
   const details = await fromStore(stores, ctx, 'redis', 'student details', () => studentsFromRedis(stores, ids), () => studentsFromMirror(stores, ids));
   return {
     lectures,
-    students: rows.length,
-    slots,
-    distribution,
-    worst: worst.map((w) => ({ ...w, ...details.get(w.student_id) })),
+    students: figures.students,
+    slots: figures.slots,
+    distribution: figures.distribution,
+    worst: figures.worst.map((w) => ({ ...w, percent: round1((100 * w.attended) / w.total), ...details.get(w.student_id) })),
   };
 }
 

@@ -17,6 +17,8 @@ export interface StoreNote {
 }
 
 const TIMEOUT_MS = 3_000;
+/** The longest one report part may wait for its store before the mirror answers instead. */
+const PART_DEADLINE_MS = 5_000;
 
 /** Where the reports read; every store is optional. `schema` is the mirror's (CDC_TARGET_SCHEMA). */
 export interface StoreSettings {
@@ -64,7 +66,7 @@ export class ReportStores {
     const s = this.settings.redis;
     if (!s) throw new Error('REDIS_URL is not set');
     if (!this.redisClient) {
-      this.redisClient = new Redis(s.url, { maxRetriesPerRequest: 1, connectTimeout: TIMEOUT_MS, commandTimeout: TIMEOUT_MS, retryStrategy: (n) => Math.min(n * 500, 5_000) });
+      this.redisClient = new Redis(s.url, { maxRetriesPerRequest: 1, connectTimeout: TIMEOUT_MS, disconnectTimeout: 200, retryStrategy: (n) => Math.min(n * 500, 5_000) });
       // ioredis reports connection errors by event; the commands that needed it fail on their own.
       this.redisClient.on('error', () => {});
     }
@@ -116,10 +118,18 @@ export async function fromStore<T>(
     ctx.notes.push({ store, part, reason: 'not configured' });
     return reference();
   }
+  let timer: NodeJS.Timeout | undefined;
   try {
-    return await primary();
+    // One deadline for the whole part, whatever the driver's own timeouts: a store that accepts
+    // connections but never answers costs the page seconds, not minutes.
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${PART_DEADLINE_MS / 1000} s`)), PART_DEADLINE_MS);
+    });
+    return await Promise.race([primary(), deadline]);
   } catch (err) {
     ctx.notes.push({ store, part, reason: `unreachable or failed: ${err instanceof Error ? err.message : String(err)}` });
     return reference();
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -46,6 +46,8 @@ interface RunContext {
 }
 
 const MAX_N = 500;
+/** A page shows at most this many table rows; the CSV export has them all. */
+const PAGE_ROWS = 500;
 const isoDay = (d: Date) => d.toISOString().slice(0, 10);
 const str = (v: unknown) => (typeof v === 'string' ? v.trim() : undefined);
 const hasParams = (req: Request, names: string[]) => names.some((n) => req.query[n] !== undefined);
@@ -107,7 +109,7 @@ const ATTENDANCE: ReportDef = {
         ],
         rows: r.worst as unknown as Record<string, unknown>[],
       },
-      view: { bars: r.distribution.map((count, i) => ({ label: `${i * 10}–${i === 9 ? 100 : i * 10 + 9}%`, count, height: Math.round((count / max) * 120) })) },
+      view: { bars: r.distribution.map((count, i) => ({ label: i === 9 ? '90–100%' : `${i * 10}–<${i * 10 + 10}%`, count, height: Math.round((count / max) * 120) })) },
     };
   },
 };
@@ -302,7 +304,8 @@ export function reportHandlers(stores: ReportStores, now: () => Date) {
         form: { ...form, ...(outcome?.params ?? {}) },
         outcome,
         columns: outcome?.table.columns ?? [],
-        rows: sorted?.rows ?? [],
+        rows: sorted?.rows.slice(0, PAGE_ROWS) ?? [],
+        hiddenRows: Math.max(0, (sorted?.rows.length ?? 0) - PAGE_ROWS),
         sort: sorted?.sort ?? '',
         dir: sorted?.dir ?? 'asc',
         query: outcome?.query.toString() ?? '',
