@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { intArg, runCli } from '../lib/cli';
 import { benchCdc } from './cdc-bench';
 import { benchPortal } from './portal-bench';
+import { benchReports } from './reports-bench';
 import { benchScaling } from './scaling-bench';
 import { type BenchRow, toMarkdown, writeReport } from './report';
 
@@ -14,20 +15,23 @@ interface Options {
   rows: number;
   runs: number;
   scaling: string;
+  students: number;
 }
 
 const SECTIONS = {
   cdc: (o: Options, log: (s: string) => void) => benchCdc({ rows: o.rows, runs: o.runs, log }),
   portal: (_o: Options, log: (s: string) => void) => benchPortal(log),
   scaling: (o: Options, log: (s: string) => void) => benchScaling(o.scaling.split(',').map(Number), log),
+  reports: (o: Options, log: (s: string) => void) => benchReports(o.students, o.runs, log),
 } as const;
 /** What runs without --only: the scaling section (up to 10M rows) takes long, so on request. */
-const DEFAULT_SECTIONS = ['cdc', 'portal'];
+const DEFAULT_SECTIONS = ['cdc', 'portal', 'reports'];
 
 const program = new Command('bench')
   .option('--only <sections>', `comma-separated: ${Object.keys(SECTIONS).join(',')}`)
   .option('--rows <n>', 'rows in the CDC benchmark table', intArg(1000, 100_000_000), 1_000_000)
   .option('--runs <n>', 'runs per figure (the median is reported)', intArg(1, 20), 3)
+  .option('--students <n>', 'students in the seeded university of the reports benchmark', intArg(100, 1_000_000), 20_000)
   .option('--scaling <sizes>', 'table sizes for --only scaling', '100000,1000000,10000000');
 
 runCli(async () => {
