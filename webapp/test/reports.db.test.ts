@@ -72,6 +72,17 @@ describe('who may see the reports', () => {
     expect((await anon.get('/api/reports/hierarchy')).status).toBe(401);
   });
 
+  test('every report page opens on its form, with defaults, before any parameter is given', async () => {
+    const staff = await f.as('staff');
+    for (const [name, field] of [['attendance', 'name="term"'], ['classroom-audience', 'name="year"'], ['group-hours', 'name="group"'], ['hierarchy', 'universities']]) {
+      const res = await staff.get(`/reports/${name}`);
+      expect({ name, status: res.status }).toEqual({ name, status: 200 });
+      expect(res.text).toContain(field!);
+    }
+    expect((await staff.get('/reports/group-hours')).text).toContain(`<option value="${pastTerm}"`);
+    expect((await staff.get('/reports/no-such-report')).status).toBe(404);
+  });
+
   test('staff and operators see the report index and the nav link', async () => {
     for (const user of ['staff', 'operator']) {
       const res = await (await f.as(user)).get('/reports');
