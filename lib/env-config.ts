@@ -53,3 +53,34 @@ export const logFormat = z.enum(['json', 'pretty']);
 export function logSettings(level: z.infer<typeof logLevel>, format: z.infer<typeof logFormat> | undefined, nodeEnv: string) {
   return { level, format: format ?? (nodeEnv === 'production' ? 'json' : 'pretty') } as const;
 }
+
+/**
+ * Where the mirror and the sink stores are: the daemon writes them, the portal's reports read
+ * them, so both parse the same variables the same way. Spread into a deployable's schema.
+ */
+export const storeEnv = {
+  /** Schema of the mirrored tables in PostgreSQL. */
+  CDC_TARGET_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case PostgreSQL identifier').default('public'),
+  REDIS_URL: envUrl('redis', 'rediss').optional(),
+  /** Key prefix of everything the Redis sink writes (several mirrors can share one Redis). */
+  CDC_REDIS_PREFIX: z.string().max(64).default(''),
+  MONGO_URL: envUrl('mongodb', 'mongodb+srv').optional(),
+  NEO4J_URL: envUrl('bolt', 'neo4j', 'bolt+s', 'neo4j+s').optional(),
+  NEO4J_USER: z.string().default('neo4j'),
+  NEO4J_PASSWORD: z.string().optional(),
+  ELASTICSEARCH_URL: envUrl('http', 'https').optional(),
+  /** Prefix of the Elasticsearch indices (lecture_materials, courses). */
+  CDC_ES_INDEX_PREFIX: z.string().regex(/^[a-z0-9_-]*$/, 'lower-case letters, digits, _ and -').default(''),
+};
+
+type StoreEnv = z.infer<z.ZodObject<typeof storeEnv>>;
+
+/** The stores that are configured (a store without URL is undefined). */
+export function storeSettings(env: StoreEnv) {
+  return {
+    redis: env.REDIS_URL ? { url: env.REDIS_URL, prefix: env.CDC_REDIS_PREFIX } : undefined,
+    mongo: env.MONGO_URL ? { url: env.MONGO_URL } : undefined,
+    neo4j: env.NEO4J_URL ? { url: env.NEO4J_URL, user: env.NEO4J_USER, password: env.NEO4J_PASSWORD ?? '' } : undefined,
+    elasticsearch: env.ELASTICSEARCH_URL ? { url: env.ELASTICSEARCH_URL, indexPrefix: env.CDC_ES_INDEX_PREFIX } : undefined,
+  };
+}

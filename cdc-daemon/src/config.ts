@@ -1,7 +1,7 @@
 import cron from 'node-cron';
 import { z } from 'zod';
 import { SINK_NAMES } from './sinks/sink';
-import { envBoolean, envList, envPort, envUrl, logFormat, logLevel, logSettings, parseEnv } from '../../lib/env-config';
+import { envBoolean, envList, envPort, envUrl, logFormat, logLevel, logSettings, parseEnv, storeEnv, storeSettings } from '../../lib/env-config';
 
 /** Housekeeping tables of the portal that are never mirrored unless listed in CDC_TABLES. */
 export const DEFAULT_EXCLUDED_TABLES = ['sessions', 'schema_migrations'] as const;
@@ -15,8 +15,6 @@ export const cdcConfigSchema = z
     POSTGRES_URL: envUrl('postgres', 'postgresql'),
     /** node-cron expression; a seconds field is allowed. Default: every 5 seconds. */
     CDC_SCHEDULE: z.string().refine((v) => cron.validate(v), 'not a valid cron expression (e.g. */5 * * * * * for every 5 seconds)').default('*/5 * * * * *'),
-    /** Schema of the mirrored tables in PostgreSQL. */
-    CDC_TARGET_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case PostgreSQL identifier').default('public'),
     /** Only these MySQL tables (comma-separated); default: all base tables. */
     CDC_TABLES: envList.optional(),
     /** Tables never mirrored; default: the portal's sessions and schema_migrations. */
@@ -51,16 +49,8 @@ export const cdcConfigSchema = z
     CDC_HTTP_PORT: envPort.default(0),
     /** Which sinks the relay feeds (a listed sink whose URL is unset is disabled with one log line). */
     SINKS: envList.pipe(z.array(z.enum(SINK_NAMES, { message: `expected a comma-separated list of ${SINK_NAMES.join(', ')}` }))).default([...SINK_NAMES]),
-    REDIS_URL: envUrl('redis', 'rediss').optional(),
-    /** Key prefix of everything the Redis sink writes (several mirrors can share one Redis). */
-    CDC_REDIS_PREFIX: z.string().max(64).default(''),
-    MONGO_URL: envUrl('mongodb', 'mongodb+srv').optional(),
-    NEO4J_URL: envUrl('bolt', 'neo4j', 'bolt+s', 'neo4j+s').optional(),
-    NEO4J_USER: z.string().default('neo4j'),
-    NEO4J_PASSWORD: z.string().optional(),
-    ELASTICSEARCH_URL: envUrl('http', 'https').optional(),
-    /** Prefix of the Elasticsearch indices (lecture_materials, courses). */
-    CDC_ES_INDEX_PREFIX: z.string().regex(/^[a-z0-9_-]*$/, 'lower-case letters, digits, _ and -').default(''),
+    /** The mirror's schema and the sink stores (shared with the portal's reports). */
+    ...storeEnv,
     /** Outbox events per relay batch. */
     CDC_RELAY_BATCH: z.coerce.number().int().min(1).max(100_000).default(1000),
     /** How often an idle relay looks for new events (it is also woken after every cycle). */
@@ -96,10 +86,7 @@ export const cdcConfigSchema = z
     adminToken: env.CDC_ADMIN_TOKEN,
     sinks: {
       enabled: [...new Set(env.SINKS)],
-      redis: env.REDIS_URL ? { url: env.REDIS_URL, prefix: env.CDC_REDIS_PREFIX } : undefined,
-      mongo: env.MONGO_URL ? { url: env.MONGO_URL } : undefined,
-      neo4j: env.NEO4J_URL ? { url: env.NEO4J_URL, user: env.NEO4J_USER, password: env.NEO4J_PASSWORD } : undefined,
-      elasticsearch: env.ELASTICSEARCH_URL ? { url: env.ELASTICSEARCH_URL, indexPrefix: env.CDC_ES_INDEX_PREFIX } : undefined,
+      ...storeSettings(env),
     },
     relay: {
       batchSize: env.CDC_RELAY_BATCH,

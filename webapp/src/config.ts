@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envBoolean, envPort, envUrl, logFormat, logLevel, logSettings, parseEnv } from '../../lib/env-config';
+import { envBoolean, envPort, envUrl, logFormat, logLevel, logSettings, parseEnv, storeEnv, storeSettings } from '../../lib/env-config';
 
 /** The portal's configuration, parsed once from the environment at start. */
 export const webappConfigSchema = z
@@ -26,15 +26,7 @@ export const webappConfigSchema = z
     CDC_ADMIN_URL: envUrl('http', 'https').optional(),
     CDC_ADMIN_TOKEN: z.string().min(24, 'at least 24 characters').optional(),
     /** The reports' stores (each optional: without one, its part of a report comes from the mirror, labelled). */
-    CDC_TARGET_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case PostgreSQL identifier').default('public'),
-    REDIS_URL: envUrl('redis', 'rediss').optional(),
-    CDC_REDIS_PREFIX: z.string().max(64).default(''),
-    MONGO_URL: envUrl('mongodb', 'mongodb+srv').optional(),
-    NEO4J_URL: envUrl('bolt', 'neo4j', 'bolt+s', 'neo4j+s').optional(),
-    NEO4J_USER: z.string().default('neo4j'),
-    NEO4J_PASSWORD: z.string().optional(),
-    ELASTICSEARCH_URL: envUrl('http', 'https').optional(),
-    CDC_ES_INDEX_PREFIX: z.string().regex(/^[a-z0-9_-]*$/, 'lower-case letters, digits, _ and -').default(''),
+    ...storeEnv,
     LOG_LEVEL: logLevel.default('info'),
     /** `json` or `pretty`; defaults to json in production, pretty elsewhere. */
     LOG_FORMAT: logFormat.optional(),
@@ -51,10 +43,7 @@ export const webappConfigSchema = z
     postgresUrl: env.POSTGRES_URL,
     stores: {
       schema: env.CDC_TARGET_SCHEMA,
-      redis: env.REDIS_URL ? { url: env.REDIS_URL, prefix: env.CDC_REDIS_PREFIX } : undefined,
-      mongo: env.MONGO_URL ? { url: env.MONGO_URL } : undefined,
-      neo4j: env.NEO4J_URL ? { url: env.NEO4J_URL, user: env.NEO4J_USER, password: env.NEO4J_PASSWORD ?? '' } : undefined,
-      elasticsearch: env.ELASTICSEARCH_URL ? { url: env.ELASTICSEARCH_URL, indexPrefix: env.CDC_ES_INDEX_PREFIX } : undefined,
+      ...storeSettings(env),
     },
     daemonAdmin: env.CDC_ADMIN_URL && env.CDC_ADMIN_TOKEN ? { url: env.CDC_ADMIN_URL, token: env.CDC_ADMIN_TOKEN } : undefined,
     log: logSettings(env.LOG_LEVEL, env.LOG_FORMAT, env.NODE_ENV),

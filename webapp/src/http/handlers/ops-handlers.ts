@@ -4,14 +4,14 @@ import type { DaemonAdmin } from '../../clients/daemon-admin';
 import { portalError } from '../../errors';
 import { CYCLE_STATUSES, type CycleFilter, cycleDetail, cycleSeries, lastSuccessAt, listCycles, mirroredTables, sinkOverview } from '../../repositories/sync-history-repository';
 import { setFlash } from '../flash';
+import { optionalDate } from '../query-params';
 
 /** A cycle is stale when the last success is older than this. */
 const STALE_AFTER_MS = 5 * 60 * 1000;
 
 const dateParam = (v: unknown, name: string): Date | undefined => {
-  if (v === undefined || v === '') return undefined;
-  if (typeof v !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(v) || Number.isNaN(new Date(`${v}T00:00:00Z`).getTime())) throw portalError('VALIDATION_FAILED', `${name} must be a date like 2026-11-21.`);
-  return new Date(`${v}T00:00:00Z`);
+  const day = optionalDate(v, name);
+  return day === undefined ? undefined : new Date(`${day}T00:00:00Z`);
 };
 
 /** An SVG polyline of `values` scaled into w x h (server-rendered: no script needed). */

@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import { stringify } from 'csv-stringify/sync';
 import { portalError } from '../../errors';
+import { optionalDate, queryText } from '../query-params';
 import { type AttendanceParams, attendanceReport } from '../../reports/attendance-report';
 import { classroomAudienceReport } from '../../reports/classroom-audience-report';
 import { defaultTerm, findGroup, groupHoursReport, listTerms } from '../../reports/group-hours-report';
@@ -49,14 +50,13 @@ const MAX_N = 500;
 /** A page shows at most this many table rows; the CSV export has them all. */
 const PAGE_ROWS = 500;
 const isoDay = (d: Date) => d.toISOString().slice(0, 10);
-const str = (v: unknown) => (typeof v === 'string' ? v.trim() : undefined);
+const str = queryText;
 const hasParams = (req: Request, names: string[]) => names.some((n) => req.query[n] !== undefined);
 
 function dateParam(v: unknown, name: string): string {
-  const s = str(v);
-  if (!s) throw portalError('VALIDATION_FAILED', `Give "${name}" as a date like 2026-11-21.`);
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(s) || Number.isNaN(new Date(`${s}T00:00:00Z`).getTime()) || isoDay(new Date(`${s}T00:00:00Z`)) !== s) throw portalError('VALIDATION_FAILED', `"${name}" must be a real date like 2026-11-21; "${s.slice(0, 40)}" is not.`);
-  return s;
+  const day = optionalDate(v, name);
+  if (!day) throw portalError('VALIDATION_FAILED', `Give "${name}" as a date like 2026-11-21.`);
+  return day;
 }
 
 function intParam(v: unknown, name: string, min: number, max: number, fallback?: number): number {
@@ -120,7 +120,7 @@ const AUDIENCE: ReportDef = {
   async form(ctx) {
     const terms = await listTerms(ctx.stores);
     const t = defaultTerm(terms, isoDay(ctx.now));
-    return { year: t?.year ?? ctx.now.getUTCFullYear(), semester: t?.semester ?? 1, terms };
+    return { year: t?.year ?? ctx.now.getUTCFullYear(), semester: t?.semester ?? 1 };
   },
   async run(req, ctx) {
     if (!hasParams(req, ['year', 'semester'])) return undefined;
@@ -154,7 +154,7 @@ const AUDIENCE: ReportDef = {
         ],
         rows,
       },
-      view: { flaggedOnly, terms: await listTerms(ctx.stores) },
+      view: { flaggedOnly },
     };
   },
 };
@@ -196,7 +196,7 @@ const GROUP_HOURS: ReportDef = {
         ],
         rows: r.rows as unknown as Record<string, unknown>[],
       },
-      view: { terms, bars: r.rows.map((x) => ({ label: x.name ?? `#${x.student_id}`, attended: scale(x.attended), missed: scale(x.missed), remaining: scale(x.remaining), planned: x.planned })) },
+      view: { bars: r.rows.map((x) => ({ label: x.name ?? `#${x.student_id}`, attended: scale(x.attended), missed: scale(x.missed), remaining: scale(x.remaining), planned: x.planned })) },
     };
   },
 };
@@ -263,7 +263,7 @@ const csvCell = (v: unknown) => {
 };
 
 async function asOf(stores: ReportStores): Promise<{ sync_id: number; finished_at: Date } | null> {
-  const { rows } = await stores.pg!.query("SELECT id::int AS sync_id, finished_at FROM cdc.sync_history WHERE status IN ('succeeded', 'no_changes') ORDER BY id DESC LIMIT 1");
+  const { rows } = await stores.mirror().query("SELECT id::int AS sync_id, finished_at FROM cdc.sync_history WHERE status IN ('succeeded', 'no_changes') ORDER BY id DESC LIMIT 1");
   return rows[0] ?? null;
 }
 
