@@ -19,7 +19,12 @@ module.exports = {
   maxWorkers: 2,
   testTimeout: 60_000,
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/**/test/**/*.test.ts'], testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.(db|sink|browser)\\.test\\.ts$'] },
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/**/test/**/*.test.ts'],
+      testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.(db|sink|browser)\\.test\\.ts$'],
+    },
     { ...common, displayName: 'db', testMatch: ['<rootDir>/**/test/**/*.db.test.ts'] },
     { ...common, displayName: 'sink', testMatch: ['<rootDir>/**/test/**/*.sink.test.ts'] },
     { ...common, displayName: 'browser', testMatch: ['<rootDir>/**/test/**/*.browser.test.ts'] },

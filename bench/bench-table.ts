@@ -9,10 +9,32 @@ export const BENCH_TABLE_DDL = `CREATE TABLE bench_rows (
   updated_at TIMESTAMP(3) NULL, note VARCHAR(255) NULL, KEY ix_account (account_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`;
 
-export const BENCH_COLUMNS = ['id', 'account_id', 'name', 'email', 'amount', 'score', 'status', 'created_at', 'updated_at', 'note'];
+export const BENCH_COLUMNS = [
+  'id',
+  'account_id',
+  'name',
+  'email',
+  'amount',
+  'score',
+  'status',
+  'created_at',
+  'updated_at',
+  'note',
+];
 
 function row(i: number): unknown[] {
-  return [i, i % 5000, `name-${i.toString(36)}`, i % 7 ? `user${i}@example.com` : null, ((i * 13) % 100000) / 100, i % 5 ? i / 7 : null, ['new', 'active', 'closed'][i % 3], new Date(1.7e12 + i * 1000), i % 4 ? new Date(1.7e12 + i * 2000) : null, 'note '.repeat(i % 20)];
+  return [
+    i,
+    i % 5000,
+    `name-${i.toString(36)}`,
+    i % 7 ? `user${i}@example.com` : null,
+    ((i * 13) % 100000) / 100,
+    i % 5 ? i / 7 : null,
+    ['new', 'active', 'closed'][i % 3],
+    new Date(1.7e12 + i * 1000),
+    i % 4 ? new Date(1.7e12 + i * 2000) : null,
+    'note '.repeat(i % 20),
+  ];
 }
 
 /** Fills bench_rows with ids 1..rows (multi-row INSERTs, a progress bar on a terminal). */
@@ -30,10 +52,18 @@ export async function fillBenchTable(conn: mysql.Connection, rows: number): Prom
 }
 
 /** 1% churn: `updates` updates, `inserts` inserts and `deletes` deletes at random places. */
-export async function churn(conn: mysql.Connection, rows: number, nextId: number, n: { updates: number; inserts: number; deletes: number }): Promise<number> {
+export async function churn(
+  conn: mysql.Connection,
+  rows: number,
+  nextId: number,
+  n: { updates: number; inserts: number; deletes: number },
+): Promise<number> {
   const pick = () => 1 + Math.floor(Math.random() * rows);
   const ids = Array.from({ length: n.updates }, pick);
-  for (let i = 0; i < ids.length; i += 1000) await conn.query('UPDATE bench_rows SET account_id = account_id + 1, updated_at = NOW(3) WHERE id IN (?)', [ids.slice(i, i + 1000)]);
+  for (let i = 0; i < ids.length; i += 1000)
+    await conn.query('UPDATE bench_rows SET account_id = account_id + 1, updated_at = NOW(3) WHERE id IN (?)', [
+      ids.slice(i, i + 1000),
+    ]);
   await conn.query('INSERT INTO bench_rows VALUES ?', [Array.from({ length: n.inserts }, (_, i) => row(nextId + i))]);
   await conn.query('DELETE FROM bench_rows WHERE id IN (?)', [Array.from({ length: n.deletes }, pick)]);
   return nextId + n.inserts;

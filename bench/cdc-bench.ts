@@ -7,7 +7,12 @@ import { createKnex } from '../webapp/src/db/knex';
 import { migrateMysql } from '../webapp/src/db/migrate';
 import { seedDatabase } from '../webapp/src/seed/seed-database';
 import { drop, enroll } from '../webapp/src/use-cases/enrollment';
-import { createMysqlDatabase, createPostgresDatabase, createReadOnlyMysqlUser, type TestDatabase } from '../test/support/databases';
+import {
+  createMysqlDatabase,
+  createPostgresDatabase,
+  createReadOnlyMysqlUser,
+  type TestDatabase,
+} from '../test/support/databases';
 import { BENCH_COLUMNS, churn, fillBenchTable } from './bench-table';
 import { type BenchRow, RESULTS_DIR, median } from './report';
 
@@ -34,13 +39,32 @@ interface OnceResult {
 export async function cdcOnce(env: Record<string, string>): Promise<OnceResult> {
   const hasTime = spawnSync('/usr/bin/time', ['-f', '%M', 'true']).status === 0;
   const cmd = hasTime ? '/usr/bin/time' : process.execPath;
-  const args = [...(hasTime ? ['-f', 'RSS_KB=%M', process.execPath] : []), '--import', TSX_LOADER, MAIN, 'once', '--json'];
-  const r = spawnSync(cmd, args, { cwd: '/tmp', env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const args = [
+    ...(hasTime ? ['-f', 'RSS_KB=%M', process.execPath] : []),
+    '--import',
+    TSX_LOADER,
+    MAIN,
+    'once',
+    '--json',
+  ];
+  const r = spawnSync(cmd, args, {
+    cwd: '/tmp',
+    env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env },
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
   const last = r.stdout.trim().split('\n').pop() ?? '';
   if (r.status !== 0) throw new Error(`cdc once failed (${r.status}): ${r.stderr.slice(-2000)}`);
   const j = JSON.parse(last);
   const rss = /RSS_KB=(\d+)/.exec(r.stderr);
-  return { durationMs: j.durationMs, status: j.status, rssMb: rss ? Number(rss[1]) / 1024 : NaN, inserts: j.inserts, updates: j.updates, deletes: j.deletes };
+  return {
+    durationMs: j.durationMs,
+    status: j.status,
+    rssMb: rss ? Number(rss[1]) / 1024 : NaN,
+    inserts: j.inserts,
+    updates: j.updates,
+    deletes: j.deletes,
+  };
 }
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
@@ -51,7 +75,9 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 
 /** MySQL's own checksum of the whole table: the floor a checksum poll is measured against. */
 async function mysqlChecksum(conn: mysql.Connection): Promise<number> {
-  return timed(() => conn.query(`SELECT COUNT(*), BIT_XOR(CRC32(CONCAT_WS('#', ${BENCH_COLUMNS.join(', ')}))) FROM bench_rows`));
+  return timed(() =>
+    conn.query(`SELECT COUNT(*), BIT_XOR(CRC32(CONCAT_WS('#', ${BENCH_COLUMNS.join(', ')}))) FROM bench_rows`),
+  );
 }
 
 /** The design we replace: every row into Node, hashed, compared with the last poll's hashes. */
@@ -83,7 +109,12 @@ function pgloaderTime(mysqlDb: TestDatabase, log: (s: string) => void): Promise<
       const src = new URL(mysqlDb.url);
       src.pathname = `/${mysqlDb.name}`;
       const dst = new URL(target.url);
-      await import('node:fs/promises').then((fs) => fs.writeFile(file, `LOAD DATABASE FROM ${src.toString().replace('mysql:', 'mysql:')} INTO ${dst.toString().replace('postgres:', 'postgresql:')}\n INCLUDING ONLY TABLE NAMES MATCHING 'bench_rows'\n WITH workers = 4, concurrency = 1;\n`));
+      await import('node:fs/promises').then((fs) =>
+        fs.writeFile(
+          file,
+          `LOAD DATABASE FROM ${src.toString().replace('mysql:', 'mysql:')} INTO ${dst.toString().replace('postgres:', 'postgresql:')}\n INCLUDING ONLY TABLE NAMES MATCHING 'bench_rows'\n WITH workers = 4, concurrency = 1;\n`,
+        ),
+      );
       const start = performance.now();
       const r = spawnSync('pgloader', ['--quiet', file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
       const ms = performance.now() - start;
@@ -99,9 +130,19 @@ function pgloaderTime(mysqlDb: TestDatabase, log: (s: string) => void): Promise<
 }
 
 /** Portal writes (enroll/drop) against a daemon on a 1 s schedule: time until visible in PostgreSQL. */
-async function freshness(mysqlDb: TestDatabase, pool: Pool, env: Record<string, string>, samples: number, log: (s: string) => void): Promise<number[]> {
+async function freshness(
+  mysqlDb: TestDatabase,
+  pool: Pool,
+  env: Record<string, string>,
+  samples: number,
+  log: (s: string) => void,
+): Promise<number[]> {
   await import('node:fs/promises').then((fs) => fs.mkdir(RESULTS_DIR, { recursive: true }));
-  const daemon = spawn(process.execPath, ['--import', TSX_LOADER, MAIN, 'run'], { cwd: '/tmp', env: { PATH: process.env.PATH, LOG_LEVEL: 'debug', LOG_FORMAT: 'json', ...env, CDC_SCHEDULE: '* * * * * *' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const daemon = spawn(process.execPath, ['--import', TSX_LOADER, MAIN, 'run'], {
+    cwd: '/tmp',
+    env: { PATH: process.env.PATH, LOG_LEVEL: 'debug', LOG_FORMAT: 'json', ...env, CDC_SCHEDULE: '* * * * * *' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let daemonLog = '';
   const logFile = (await import('node:fs')).createWriteStream(path.join(RESULTS_DIR, 'freshness-daemon.log'));
   daemon.stderr!.on('data', (d) => {
@@ -112,19 +153,37 @@ async function freshness(mysqlDb: TestDatabase, pool: Pool, env: Record<string, 
   const latencies: number[] = [];
   try {
     const now = () => new Date();
-    const [course] = await db('courses').join('terms', (j) => j.on('terms.year', 'courses.year').andOn('terms.semester', 'courses.semester')).where('terms.enrollment_opens', '<=', now()).where('terms.enrollment_closes', '>=', now()).select('courses.id');
-    const students: number[] = await db('students').whereNotIn('id', db('enrollments').where('course_id', course.id).select('student_id')).limit(samples).pluck('id');
+    const [course] = await db('courses')
+      .join('terms', (j) => j.on('terms.year', 'courses.year').andOn('terms.semester', 'courses.semester'))
+      .where('terms.enrollment_opens', '<=', now())
+      .where('terms.enrollment_closes', '>=', now())
+      .select('courses.id');
+    const students: number[] = await db('students')
+      .whereNotIn('id', db('enrollments').where('course_id', course.id).select('student_id'))
+      .limit(samples)
+      .pluck('id');
     await new Promise((r) => setTimeout(r, 5000));
     for (const sid of students) {
       await new Promise((r) => setTimeout(r, 300 + Math.random() * 900));
       await enroll({ db, now }, sid, course.id);
       const written = performance.now();
       for (;;) {
-        const { rows } = await pool.query("SELECT 1 FROM public.enrollments WHERE student_id = $1 AND course_id = $2 AND status = 'enrolled'", [sid, course.id]);
+        const { rows } = await pool.query(
+          "SELECT 1 FROM public.enrollments WHERE student_id = $1 AND course_id = $2 AND status = 'enrolled'",
+          [sid, course.id],
+        );
         if (rows.length > 0) break;
         if (performance.now() - written > 60_000) {
-          const { rows: recent } = await pool.query('SELECT id, status, duration_ms, tables, tables_skipped, chunks_changed, inserts, updates, error_code, notes FROM cdc.sync_history ORDER BY id DESC LIMIT 8');
-          log(`daemon log tail:\n${daemonLog.split('\n').filter((l) => l.includes('enrollments')).slice(-6).join('\n')}\nrecent cycles: ${JSON.stringify(recent)}`);
+          const { rows: recent } = await pool.query(
+            'SELECT id, status, duration_ms, tables, tables_skipped, chunks_changed, inserts, updates, error_code, notes FROM cdc.sync_history ORDER BY id DESC LIMIT 8',
+          );
+          log(
+            `daemon log tail:\n${daemonLog
+              .split('\n')
+              .filter((l) => l.includes('enrollments'))
+              .slice(-6)
+              .join('\n')}\nrecent cycles: ${JSON.stringify(recent)}`,
+          );
           throw new Error('a write did not reach PostgreSQL within 60 s');
         }
         await new Promise((r) => setTimeout(r, 25));
@@ -154,7 +213,12 @@ export async function benchCdc(o: CdcBenchOptions): Promise<BenchRow[]> {
   const mysqlDb = await createMysqlDatabase();
   const pgDb = await createPostgresDatabase();
   const ro = await createReadOnlyMysqlUser(mysqlDb.name);
-  const conn = await mysql.createConnection({ uri: mysqlDb.url, dateStrings: true, supportBigNumbers: true, bigNumberStrings: true });
+  const conn = await mysql.createConnection({
+    uri: mysqlDb.url,
+    dateStrings: true,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+  });
   const pool = new Pool({ connectionString: pgDb.url });
   const env = { CDC_MYSQL_URL: ro.url, POSTGRES_URL: pgDb.url };
   try {
@@ -181,7 +245,11 @@ export async function benchCdc(o: CdcBenchOptions): Promise<BenchRow[]> {
     let nextId = o.rows + 1;
     const churnRuns: OnceResult[] = [];
     for (let i = 0; i < o.runs; i++) {
-      nextId = await churn(conn, o.rows, nextId, { updates: o.rows / 100, inserts: o.rows / 1000, deletes: o.rows / 1000 });
+      nextId = await churn(conn, o.rows, nextId, {
+        updates: o.rows / 100,
+        inserts: o.rows / 1000,
+        deletes: o.rows / 1000,
+      });
       churnRuns.push(await cdcOnce({ ...env, CDC_SKIP_HINTS: 'false' }));
     }
     // Skip hints trust a table only once its last write is older than the margin (120 s by
@@ -200,17 +268,91 @@ export async function benchCdc(o: CdcBenchOptions): Promise<BenchRow[]> {
     const peak = Math.max(load.rssMb, verifyLoad.rssMb, ...full.map((r) => r.rssMb), ...churnRuns.map((r) => r.rssMb));
     const rowsLabel = rowsLabelOf(o.rows);
     const rows: BenchRow[] = [
-      { section: 'cdc', figure: `MySQL COUNT+BIT_XOR(CRC32(CONCAT_WS)) whole table, ${rowsLabel}`, value: checksum / 1000, unit: 's' },
-      { section: 'cdc', figure: 'cycle, no changes, full sweep (every chunk fingerprinted)', value: fullMs / 1000, unit: 's', baseline: { name: 'MySQL checksum', value: checksum / 1000 }, goal: '<= 1.5x', met: fullMs <= 1.5 * checksum },
-      { section: 'cdc', figure: 'cycle, no changes, with skip hints (the daemon default)', value: hintedMs / 1000, unit: 's', baseline: { name: 'MySQL checksum', value: checksum / 1000 }, goal: '<= 1.5x', met: hintedMs <= 1.5 * checksum },
+      {
+        section: 'cdc',
+        figure: `MySQL COUNT+BIT_XOR(CRC32(CONCAT_WS)) whole table, ${rowsLabel}`,
+        value: checksum / 1000,
+        unit: 's',
+      },
+      {
+        section: 'cdc',
+        figure: 'cycle, no changes, full sweep (every chunk fingerprinted)',
+        value: fullMs / 1000,
+        unit: 's',
+        baseline: { name: 'MySQL checksum', value: checksum / 1000 },
+        goal: '<= 1.5x',
+        met: fullMs <= 1.5 * checksum,
+      },
+      {
+        section: 'cdc',
+        figure: 'cycle, no changes, with skip hints (the daemon default)',
+        value: hintedMs / 1000,
+        unit: 's',
+        baseline: { name: 'MySQL checksum', value: checksum / 1000 },
+        goal: '<= 1.5x',
+        met: hintedMs <= 1.5 * checksum,
+      },
       { section: 'cdc', figure: 'naive poll: SELECT * into Node, xxhash, compare', value: naive / 1000, unit: 's' },
-      { section: 'cdc', figure: 'naive poll / our no-change cycle (full sweep)', value: naive / fullMs, unit: 'x', goal: '>= 4x', met: naive / fullMs >= 4 },
-      { section: 'cdc', figure: 'naive poll / our no-change cycle (with skip hints)', value: naive / hintedMs, unit: 'x', goal: '>= 4x', met: naive / hintedMs >= 4 },
-      { section: 'cdc', figure: `cycle after 1% churn (${o.rows / 100} upd, ${o.rows / 1000} ins, ${o.rows / 1000} del)`, value: churnMs / 1000, unit: 's', baseline: { name: 'our no-change full sweep', value: fullMs / 1000 }, goal: '<= 3x', met: churnMs <= 3 * fullMs },
-      { section: 'cdc', figure: 'initial load (rows in PostgreSQL)', value: load.durationMs / 1000, unit: 's', ...(pgloader ? { baseline: { name: 'pgloader', value: pgloader / 1000 }, goal: '< 1x (moonshot 0.5x)', met: load.durationMs < pgloader } : {}) },
-      { section: 'cdc', figure: 'first cycle after the load (fingerprints and verifies it)', value: verifyLoad.durationMs / 1000, unit: 's' },
-      { section: 'cdc', figure: 'daemon peak RSS (load and cycles)', value: peak, unit: 'MB', goal: '<= 256 MB', met: peak <= 256 },
-      { section: 'cdc', figure: 'freshness p95, portal write to PostgreSQL, 1 s schedule', value: p95(fresh) / 1000, unit: 's', goal: '<= 2 s', met: p95(fresh) <= 2000 },
+      {
+        section: 'cdc',
+        figure: 'naive poll / our no-change cycle (full sweep)',
+        value: naive / fullMs,
+        unit: 'x',
+        goal: '>= 4x',
+        met: naive / fullMs >= 4,
+      },
+      {
+        section: 'cdc',
+        figure: 'naive poll / our no-change cycle (with skip hints)',
+        value: naive / hintedMs,
+        unit: 'x',
+        goal: '>= 4x',
+        met: naive / hintedMs >= 4,
+      },
+      {
+        section: 'cdc',
+        figure: `cycle after 1% churn (${o.rows / 100} upd, ${o.rows / 1000} ins, ${o.rows / 1000} del)`,
+        value: churnMs / 1000,
+        unit: 's',
+        baseline: { name: 'our no-change full sweep', value: fullMs / 1000 },
+        goal: '<= 3x',
+        met: churnMs <= 3 * fullMs,
+      },
+      {
+        section: 'cdc',
+        figure: 'initial load (rows in PostgreSQL)',
+        value: load.durationMs / 1000,
+        unit: 's',
+        ...(pgloader
+          ? {
+              baseline: { name: 'pgloader', value: pgloader / 1000 },
+              goal: '< 1x (moonshot 0.5x)',
+              met: load.durationMs < pgloader,
+            }
+          : {}),
+      },
+      {
+        section: 'cdc',
+        figure: 'first cycle after the load (fingerprints and verifies it)',
+        value: verifyLoad.durationMs / 1000,
+        unit: 's',
+      },
+      {
+        section: 'cdc',
+        figure: 'daemon peak RSS (load and cycles)',
+        value: peak,
+        unit: 'MB',
+        goal: '<= 256 MB',
+        met: peak <= 256,
+      },
+      {
+        section: 'cdc',
+        figure: 'freshness p95, portal write to PostgreSQL, 1 s schedule',
+        value: p95(fresh) / 1000,
+        unit: 's',
+        goal: '<= 2 s',
+        met: p95(fresh) <= 2000,
+      },
       { section: 'cdc', figure: 'freshness p50', value: median(fresh) / 1000, unit: 's' },
     ];
     return rows;

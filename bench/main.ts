@@ -31,7 +31,12 @@ const program = new Command('bench')
   .option('--only <sections>', `comma-separated: ${Object.keys(SECTIONS).join(',')}`)
   .option('--rows <n>', 'rows in the CDC benchmark table', intArg(1000, 100_000_000), 1_000_000)
   .option('--runs <n>', 'runs per figure (the median is reported)', intArg(1, 20), 3)
-  .option('--students <n>', 'students in the seeded university of the reports benchmark', intArg(100, 1_000_000), 20_000)
+  .option(
+    '--students <n>',
+    'students in the seeded university of the reports benchmark',
+    intArg(100, 1_000_000),
+    20_000,
+  )
   .option('--scaling <sizes>', 'table sizes for --only scaling', '100000,1000000,10000000');
 
 runCli(async () => {

@@ -28,7 +28,12 @@ export function scalingSpec(points: ScalingPoint[]): Record<string, unknown> {
         encoding: {
           x: { field: 'rows', type: 'quantitative', scale: { type: 'log' }, title: 'rows in the table' },
           y: { field: 'seconds', type: 'quantitative', scale: { type: 'log' }, title: 'seconds' },
-          color: { field: 'figure', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 1, labelLimit: 400 } },
+          color: {
+            field: 'figure',
+            type: 'nominal',
+            title: null,
+            legend: { orient: 'bottom', columns: 1, labelLimit: 400 },
+          },
         },
       },
       {
@@ -36,7 +41,13 @@ export function scalingSpec(points: ScalingPoint[]): Record<string, unknown> {
         height: 260,
         data: { values: points.map((p) => ({ rows: p.rows, mb: p.peakRssMb })) },
         layer: [
-          { mark: { type: 'bar', width: 28 }, encoding: { x: { field: 'rows', type: 'ordinal', title: 'rows in the table' }, y: { field: 'mb', type: 'quantitative', title: 'daemon peak RSS (MB)' } } },
+          {
+            mark: { type: 'bar', width: 28 },
+            encoding: {
+              x: { field: 'rows', type: 'ordinal', title: 'rows in the table' },
+              y: { field: 'mb', type: 'quantitative', title: 'daemon peak RSS (MB)' },
+            },
+          },
           { mark: { type: 'rule', color: 'red', strokeDash: [4, 4] }, encoding: { y: { datum: 256 } } },
         ],
       },
@@ -48,11 +59,16 @@ export function scalingSpec(points: ScalingPoint[]): Record<string, unknown> {
 export async function renderPng(spec: Record<string, unknown>, file: string): Promise<void> {
   const vega = await import('vega');
   // vega-lite's types need the "bundler"/"node16" resolution; the one call used is typed here.
-  const vl = (await import('vega-lite' as string)) as { compile: (spec: unknown) => { spec: Parameters<typeof vega.parse>[0] } };
+  const vl = (await import('vega-lite' as string)) as {
+    compile: (spec: unknown) => { spec: Parameters<typeof vega.parse>[0] };
+  };
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
   const svg = await view.toSVG();
   await writeFile(file.replace(/\.png$/, '.svg'), svg);
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
   try {
     const page = await browser.newPage({ deviceScaleFactor: 2 });
     await page.setContent(`<html><body style="margin:0;background:#fff">${svg}</body></html>`);

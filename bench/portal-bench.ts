@@ -26,17 +26,43 @@ export async function benchPortal(log: (s: string) => void): Promise<BenchRow[]>
   try {
     await migrateMysql(mysql.url);
     await seedDatabase(mysql.url, { students: 2000, seed: 1, today });
-    const term = await db('terms').where('enrollment_opens', '<=', today).where('enrollment_closes', '>=', today).first();
+    const term = await db('terms')
+      .where('enrollment_opens', '<=', today)
+      .where('enrollment_closes', '>=', today)
+      .first();
     const [dep] = await db('departments').pluck('id');
     const courseIds: number[] = [];
     for (let i = 0; i < COURSES; i++) {
-      const [id] = await db('courses').insert({ department_id: dep, code: `BENCH-${i}`, title: `Bench ${i}`, credits: '1.0', year: term.year, semester: term.semester, capacity: 1000 });
+      const [id] = await db('courses').insert({
+        department_id: dep,
+        code: `BENCH-${i}`,
+        title: `Bench ${i}`,
+        credits: '1.0',
+        year: term.year,
+        semester: term.semester,
+        capacity: 1000,
+      });
       courseIds.push(Number(id));
     }
     const hash = await bcrypt.hash('bench password', 4);
-    await db('accounts').insert(Array.from({ length: CONNECTIONS }, (_, i) => ({ username: `bench${i}`, password_hash: hash, role: 'student', student_id: i + 1 })));
+    await db('accounts').insert(
+      Array.from({ length: CONNECTIONS }, (_, i) => ({
+        username: `bench${i}`,
+        password_hash: hash,
+        role: 'student',
+        student_id: i + 1,
+      })),
+    );
 
-    const { app, close } = createApp({ db, logger, mysqlUrl: mysql.url, sessionSecret: 'b'.repeat(32), cookieSecure: false, trustProxy: 0, loginRateLimit: 100_000 });
+    const { app, close } = createApp({
+      db,
+      logger,
+      mysqlUrl: mysql.url,
+      sessionSecret: 'b'.repeat(32),
+      cookieSecure: false,
+      trustProxy: 0,
+      loginRateLimit: 100_000,
+    });
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -60,10 +86,17 @@ export async function benchPortal(log: (s: string) => void): Promise<BenchRow[]>
         },
       });
       const flips = await db('enrollments').whereIn('course_id', courseIds).count<{ n: string }[]>({ n: '*' }).first();
-      if (result.errors > 0 || result['2xx'] + result.non2xx === 0) throw new Error(`portal bench saw ${result.errors} errors`);
-      if (Number(flips?.n) !== CONNECTIONS) throw new Error(`expected ${CONNECTIONS} enrollment rows, found ${flips?.n}`);
+      if (result.errors > 0 || result['2xx'] + result.non2xx === 0)
+        throw new Error(`portal bench saw ${result.errors} errors`);
+      if (Number(flips?.n) !== CONNECTIONS)
+        throw new Error(`expected ${CONNECTIONS} enrollment rows, found ${flips?.n}`);
       return [
-        { section: 'portal', figure: `enroll/drop throughput (${CONNECTIONS} students, ${COURSES} courses)`, value: result.requests.average, unit: 'req/s' },
+        {
+          section: 'portal',
+          figure: `enroll/drop throughput (${CONNECTIONS} students, ${COURSES} courses)`,
+          value: result.requests.average,
+          unit: 'req/s',
+        },
         { section: 'portal', figure: 'enroll/drop latency p50', value: result.latency.p50, unit: 'ms' },
         { section: 'portal', figure: 'enroll/drop latency p99', value: result.latency.p99, unit: 'ms' },
       ];
@@ -84,7 +117,12 @@ async function login(base: string, username: string): Promise<{ cookie: string; 
   const page = await fetch(`${base}/login`);
   let cookie = (page.headers.get('set-cookie') ?? '').split(';')[0]!;
   const csrf = (/name="_csrf" value="([^"]+)"/.exec(await page.text()) ?? [])[1]!;
-  const res = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ username, password: 'bench password', _csrf: csrf }) });
+  const res = await fetch(`${base}/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ username, password: 'bench password', _csrf: csrf }),
+  });
   cookie = (res.headers.get('set-cookie') ?? '').split(';')[0]!;
   const courses = await fetch(`${base}/courses`, { headers: { cookie } });
   const token = (/name="_csrf" value="([^"]+)"/.exec(await courses.text()) ?? [])[1]!;

@@ -36,7 +36,10 @@ export function writeReport(name: string, rows: BenchRow[], context: Record<stri
   mkdirSync(RESULTS_DIR, { recursive: true });
   const md = `# campus-sync bench: ${name}\n\n${new Date().toISOString()}\n\n${toMarkdown(rows)}\n`;
   writeFileSync(path.join(RESULTS_DIR, `${name}.md`), md);
-  writeFileSync(path.join(RESULTS_DIR, `${name}.json`), JSON.stringify({ at: new Date().toISOString(), context, rows }, null, 2));
+  writeFileSync(
+    path.join(RESULTS_DIR, `${name}.json`),
+    JSON.stringify({ at: new Date().toISOString(), context, rows }, null, 2),
+  );
   return md;
 }
 

@@ -37,31 +37,61 @@ export async function benchReports(students: number, runs: number, log: (s: stri
     await migrateMysql(f.mysqlDb.url);
     await seedDatabase(f.mysqlDb.url, { students, seed: 5, today: new Date('2026-11-21T00:00:00Z') });
     await f.cycle();
-    const relay = new SinkRelay(sink, f.pool, f.config.targetSchema, { ...relaySettings, batchSize: 1000 }, quietLogger);
+    const relay = new SinkRelay(
+      sink,
+      f.pool,
+      f.config.targetSchema,
+      { ...relaySettings, batchSize: 1000 },
+      quietLogger,
+    );
     const drain = async () => {
       let events = 0;
       for (let n = await relay.step(); n > 0; n = await relay.step()) events += n;
       return events;
     };
     const bootstrap = await time(drain);
-    rows.push({ section: 'reports', figure: `Redis relay bootstrap (${students} students)`, value: bootstrap / 1000, unit: 's' });
+    rows.push({
+      section: 'reports',
+      figure: `Redis relay bootstrap (${students} students)`,
+      value: bootstrap / 1000,
+      unit: 's',
+    });
 
     // One cycle's worth of events: 5% of the students renamed.
     await f.my.query("UPDATE students SET last_name = CONCAT(last_name, 'x') WHERE id % 20 = 0");
     await f.cycle();
     let events = 0;
     const deliver = await time(async () => (events = await drain()));
-    rows.push({ section: 'reports', figure: `Redis relay delivery (${events} events)`, value: events / (deliver / 1000), unit: 'events/s' });
+    rows.push({
+      section: 'reports',
+      figure: `Redis relay delivery (${events} events)`,
+      value: events / (deliver / 1000),
+      unit: 'events/s',
+    });
 
     const terms = await listTerms(stores);
     const past = terms.at(-1)!;
     const group = (await findGroup(stores, '1'))!;
-    const { rows: words } = await f.pool.query(`SELECT word FROM ts_stat($$SELECT to_tsvector('english', title || ' ' || body) FROM lecture_materials$$) WHERE length(word) > 4 ORDER BY abs(ndoc - (SELECT count(*) FROM lecture_materials) / 4), word LIMIT 1`);
+    const { rows: words } = await f.pool.query(
+      `SELECT word FROM ts_stat($$SELECT to_tsvector('english', title || ' ' || body) FROM lecture_materials$$) WHERE length(word) > 4 ORDER BY abs(ndoc - (SELECT count(*) FROM lecture_materials) / 4), word LIMIT 1`,
+    );
     const now = new Date('2026-11-21T12:00:00Z');
     const reports: [string, (mode: 'stores' | 'reference') => Promise<unknown>][] = [
-      ['attendance (worst 50)', (mode) => attendanceReport(stores, { mode, notes: [] as StoreNote[] }, { term: words[0].word, from: '2025-01-01', to: '2026-11-21', n: 50 })],
+      [
+        'attendance (worst 50)',
+        (mode) =>
+          attendanceReport(
+            stores,
+            { mode, notes: [] as StoreNote[] },
+            { term: words[0].word, from: '2025-01-01', to: '2026-11-21', n: 50 },
+          ),
+      ],
       ['group hours (one group, past term)', (mode) => groupHoursReport(stores, { mode, notes: [] }, group, past, now)],
-      ['classroom audience (current term)', (mode) => classroomAudienceReport(stores, { mode, notes: [] }, { year: terms[0]!.year, semester: terms[0]!.semester })],
+      [
+        'classroom audience (current term)',
+        (mode) =>
+          classroomAudienceReport(stores, { mode, notes: [] }, { year: terms[0]!.year, semester: terms[0]!.semester }),
+      ],
       ['hierarchy (all universities)', (mode) => hierarchyReport(stores, { mode, notes: [] })],
     ];
     for (const [name, run] of reports) {
@@ -74,7 +104,13 @@ export async function benchReports(students: number, runs: number, log: (s: stri
         r.push(await time(() => run('reference')));
       }
       log(`reports: ${name}: stores ${median(s).toFixed(1)} ms, reference ${median(r).toFixed(1)} ms`);
-      rows.push({ section: 'reports', figure: `${name}, from the stores here`, value: median(s), unit: 'ms', baseline: { name: 'reference (mirror only)', value: median(r) } });
+      rows.push({
+        section: 'reports',
+        figure: `${name}, from the stores here`,
+        value: median(s),
+        unit: 'ms',
+        baseline: { name: 'reference (mirror only)', value: median(r) },
+      });
     }
     return rows;
   } finally {

@@ -26,7 +26,13 @@ export async function benchScaling(sizes: number[], log: (s: string) => void): P
       const full = await cdcOnce(env);
       await churn(conn, rows, rows + 1, { updates: rows / 100, inserts: rows / 1000, deletes: rows / 1000 });
       const churned = await cdcOnce(env);
-      points.push({ rows, loadS: load.durationMs / 1000, fullSweepS: full.durationMs / 1000, churnS: churned.durationMs / 1000, peakRssMb: Math.max(load.rssMb, verify.rssMb, full.rssMb, churned.rssMb) });
+      points.push({
+        rows,
+        loadS: load.durationMs / 1000,
+        fullSweepS: full.durationMs / 1000,
+        churnS: churned.durationMs / 1000,
+        peakRssMb: Math.max(load.rssMb, verify.rssMb, full.rssMb, churned.rssMb),
+      });
     } finally {
       await conn.end();
       await ro.drop();
@@ -43,7 +49,14 @@ export async function benchScaling(sizes: number[], log: (s: string) => void): P
       { section: 'scaling', figure: `${label}: initial load`, value: p.loadS, unit: 's' },
       { section: 'scaling', figure: `${label}: cycle, no changes (full sweep)`, value: p.fullSweepS, unit: 's' },
       { section: 'scaling', figure: `${label}: cycle after 1% churn`, value: p.churnS, unit: 's' },
-      { section: 'scaling', figure: `${label}: daemon peak RSS`, value: p.peakRssMb, unit: 'MB', goal: '<= 256 MB', met: p.peakRssMb <= 256 },
+      {
+        section: 'scaling',
+        figure: `${label}: daemon peak RSS`,
+        value: p.peakRssMb,
+        unit: 'MB',
+        goal: '<= 256 MB',
+        met: p.peakRssMb <= 256,
+      },
     ];
   });
 }

@@ -13,7 +13,8 @@ export function intArg(min: number, max = Number.MAX_SAFE_INTEGER) {
 
 export function dateArg(value: string): Date {
   const d = new Date(`${value}T00:00:00Z`);
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(d.getTime())) throw new InvalidArgumentError(`expected a date as YYYY-MM-DD, got "${value}"`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(d.getTime()))
+    throw new InvalidArgumentError(`expected a date as YYYY-MM-DD, got "${value}"`);
   return d;
 }
 

@@ -12,9 +12,13 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv,
   const result = schema.safeParse(cleaned);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => `  - ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  throw new AppError('CONFIG_INVALID', `Invalid configuration for ${deployable}:\n${problems.join('\n')}\nSee .env.example for every variable and its meaning.`, {
-    details: { problems: result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
-  });
+  throw new AppError(
+    'CONFIG_INVALID',
+    `Invalid configuration for ${deployable}:\n${problems.join('\n')}\nSee .env.example for every variable and its meaning.`,
+    {
+      details: { problems: result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
+    },
+  );
 }
 
 /** A boolean variable written as true/false/1/0/yes/no. */
@@ -50,7 +54,11 @@ export const logLevel = z.enum(['error', 'warn', 'info', 'debug']);
 export const logFormat = z.enum(['json', 'pretty']);
 
 /** Log settings: JSON in production unless LOG_FORMAT says otherwise, readable text elsewhere. */
-export function logSettings(level: z.infer<typeof logLevel>, format: z.infer<typeof logFormat> | undefined, nodeEnv: string) {
+export function logSettings(
+  level: z.infer<typeof logLevel>,
+  format: z.infer<typeof logFormat> | undefined,
+  nodeEnv: string,
+) {
   return { level, format: format ?? (nodeEnv === 'production' ? 'json' : 'pretty') } as const;
 }
 
@@ -60,7 +68,10 @@ export function logSettings(level: z.infer<typeof logLevel>, format: z.infer<typ
  */
 export const storeEnv = {
   /** Schema of the mirrored tables in PostgreSQL. */
-  CDC_TARGET_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case PostgreSQL identifier').default('public'),
+  CDC_TARGET_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case PostgreSQL identifier')
+    .default('public'),
   REDIS_URL: envUrl('redis', 'rediss').optional(),
   /** Key prefix of everything the Redis sink writes (several mirrors can share one Redis). */
   CDC_REDIS_PREFIX: z.string().max(64).default(''),
@@ -70,7 +81,10 @@ export const storeEnv = {
   NEO4J_PASSWORD: z.string().optional(),
   ELASTICSEARCH_URL: envUrl('http', 'https').optional(),
   /** Prefix of the Elasticsearch indices (lecture_materials, courses). */
-  CDC_ES_INDEX_PREFIX: z.string().regex(/^[a-z0-9_-]*$/, 'lower-case letters, digits, _ and -').default(''),
+  CDC_ES_INDEX_PREFIX: z
+    .string()
+    .regex(/^[a-z0-9_-]*$/, 'lower-case letters, digits, _ and -')
+    .default(''),
 };
 
 type StoreEnv = z.infer<z.ZodObject<typeof storeEnv>>;
@@ -81,6 +95,8 @@ export function storeSettings(env: StoreEnv) {
     redis: env.REDIS_URL ? { url: env.REDIS_URL, prefix: env.CDC_REDIS_PREFIX } : undefined,
     mongo: env.MONGO_URL ? { url: env.MONGO_URL } : undefined,
     neo4j: env.NEO4J_URL ? { url: env.NEO4J_URL, user: env.NEO4J_USER, password: env.NEO4J_PASSWORD ?? '' } : undefined,
-    elasticsearch: env.ELASTICSEARCH_URL ? { url: env.ELASTICSEARCH_URL, indexPrefix: env.CDC_ES_INDEX_PREFIX } : undefined,
+    elasticsearch: env.ELASTICSEARCH_URL
+      ? { url: env.ELASTICSEARCH_URL, indexPrefix: env.CDC_ES_INDEX_PREFIX }
+      : undefined,
   };
 }

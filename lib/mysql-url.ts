@@ -1,5 +1,11 @@
 /** Host, port, credentials and database of a mysql:// URL, for clients that take them apart. */
-export function mysqlUrlParts(url: string): { host: string; port: number; user: string; password: string; database: string } {
+export function mysqlUrlParts(url: string): {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+} {
   const u = new URL(url);
   return {
     host: u.hostname,

@@ -11,7 +11,15 @@ export interface Progress {
  */
 export function createProgress(title: string, total: number, stream: NodeJS.WriteStream = process.stderr): Progress {
   if (stream.isTTY) {
-    const bar = new cliProgress.SingleBar({ format: `${title} |{bar}| {percentage}% {value}/{total} rows {label} | ETA {eta_formatted}`, stream, hideCursor: true, etaBuffer: 50 }, cliProgress.Presets.shades_classic);
+    const bar = new cliProgress.SingleBar(
+      {
+        format: `${title} |{bar}| {percentage}% {value}/{total} rows {label} | ETA {eta_formatted}`,
+        stream,
+        hideCursor: true,
+        etaBuffer: 50,
+      },
+      cliProgress.Presets.shades_classic,
+    );
     bar.start(total, 0, { label: '' });
     return { increment: (n, label) => bar.increment(n, { label: label ?? '' }), stop: () => bar.stop() };
   }
@@ -21,7 +29,9 @@ export function createProgress(title: string, total: number, stream: NodeJS.Writ
     increment(n, label) {
       done += n;
       if (total > 0 && done / total >= nextMark) {
-        stream.write(`${title}: ${Math.min(100, Math.round((done / total) * 100))}% (${done} rows${label ? `, ${label}` : ''})\n`);
+        stream.write(
+          `${title}: ${Math.min(100, Math.round((done / total) * 100))}% (${done} rows${label ? `, ${label}` : ''})\n`,
+        );
         while (done / total >= nextMark) nextMark += 0.1;
       }
     },

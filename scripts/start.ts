@@ -24,7 +24,11 @@ const DEPLOYABLES = {
 type Deployable = keyof typeof DEPLOYABLES;
 
 const program = new Command('start')
-  .option('--services <list>', `comma-separated: ${Object.keys(DEPLOYABLES).join(',')}`, Object.keys(DEPLOYABLES).join(','))
+  .option(
+    '--services <list>',
+    `comma-separated: ${Object.keys(DEPLOYABLES).join(',')}`,
+    Object.keys(DEPLOYABLES).join(','),
+  )
   .option('--demo-students <n>', 'students to generate when MySQL is empty', intArg(1, 10_000_000))
   .option('--no-seed', 'never seed');
 
@@ -37,7 +41,9 @@ async function prepareMysql(demoStudents: number, seed: boolean): Promise<void> 
   if (!empty || !seed) return;
   console.log(`start: MySQL is empty; generating a demo university with ${demoStudents} students`);
   const progress = createProgress('seeding', estimateRows(demoStudents));
-  await seedDatabase(config.mysqlUrl, { students: demoStudents, seed: 42, today: new Date() }, (t, n) => progress.increment(n, t));
+  await seedDatabase(config.mysqlUrl, { students: demoStudents, seed: 42, today: new Date() }, (t, n) =>
+    progress.increment(n, t),
+  );
   progress.stop();
   const db = createKnex(config.mysqlUrl);
   try {
@@ -53,10 +59,15 @@ async function prepareMysql(demoStudents: number, seed: boolean): Promise<void> 
 runCli(async () => {
   program.parse();
   const opts = program.opts<{ services: string; demoStudents?: number; seed: boolean }>();
-  const services = opts.services.split(',').map((s) => s.trim()).filter(Boolean);
+  const services = opts.services
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = services.filter((s) => !(s in DEPLOYABLES));
-  if (unknown.length > 0) throw new Error(`unknown service(s): ${unknown.join(', ')}; choose from ${Object.keys(DEPLOYABLES).join(', ')}`);
-  if (services.includes('webapp')) await prepareMysql(opts.demoStudents ?? Number(process.env.DEMO_STUDENTS ?? 500), opts.seed);
+  if (unknown.length > 0)
+    throw new Error(`unknown service(s): ${unknown.join(', ')}; choose from ${Object.keys(DEPLOYABLES).join(', ')}`);
+  if (services.includes('webapp'))
+    await prepareMysql(opts.demoStudents ?? Number(process.env.DEMO_STUDENTS ?? 500), opts.seed);
 
   const tsx = path.resolve(__dirname, '../node_modules/.bin/tsx');
   const children: ChildProcess[] = (services as Deployable[]).map((s) => {

@@ -1,7 +1,18 @@
 import cron from 'node-cron';
 import { z } from 'zod';
 import { SINK_NAMES } from './sinks/sink';
-import { envBoolean, envList, envPort, envUrl, logFormat, logLevel, logSettings, parseEnv, storeEnv, storeSettings } from '../../lib/env-config';
+import {
+  envBoolean,
+  envList,
+  envPort,
+  envUrl,
+  logFormat,
+  logLevel,
+  logSettings,
+  parseEnv,
+  storeEnv,
+  storeSettings,
+} from '../../lib/env-config';
 
 /** Housekeeping tables of the portal that are never mirrored unless listed in CDC_TABLES. */
 export const DEFAULT_EXCLUDED_TABLES = ['sessions', 'schema_migrations'] as const;
@@ -14,7 +25,10 @@ export const cdcConfigSchema = z
     /** The PostgreSQL database that holds the mirror, the history and the daemon's state. */
     POSTGRES_URL: envUrl('postgres', 'postgresql'),
     /** node-cron expression; a seconds field is allowed. Default: every 5 seconds. */
-    CDC_SCHEDULE: z.string().refine((v) => cron.validate(v), 'not a valid cron expression (e.g. */5 * * * * * for every 5 seconds)').default('*/5 * * * * *'),
+    CDC_SCHEDULE: z
+      .string()
+      .refine((v) => cron.validate(v), 'not a valid cron expression (e.g. */5 * * * * * for every 5 seconds)')
+      .default('*/5 * * * * *'),
     /** Only these MySQL tables (comma-separated); default: all base tables. */
     CDC_TABLES: envList.optional(),
     /** Tables never mirrored; default: the portal's sessions and schema_migrations. */
@@ -48,7 +62,9 @@ export const cdcConfigSchema = z
     /** Port of the daemon's health/metrics/admin HTTP server (0: off). */
     CDC_HTTP_PORT: envPort.default(0),
     /** Which sinks the relay feeds (a listed sink whose URL is unset is disabled with one log line). */
-    SINKS: envList.pipe(z.array(z.enum(SINK_NAMES, { message: `expected a comma-separated list of ${SINK_NAMES.join(', ')}` }))).default([...SINK_NAMES]),
+    SINKS: envList
+      .pipe(z.array(z.enum(SINK_NAMES, { message: `expected a comma-separated list of ${SINK_NAMES.join(', ')}` })))
+      .default([...SINK_NAMES]),
     /** The mirror's schema and the sink stores (shared with the portal's reports). */
     ...storeEnv,
     /** Outbox events per relay batch. */

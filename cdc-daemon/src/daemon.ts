@@ -47,7 +47,17 @@ export class CdcDaemon {
   private standbyTimer: NodeJS.Timeout | undefined;
   private inFlight: Promise<CycleOutcome | undefined> | undefined;
   private abort = new AbortController();
-  private readonly s: DaemonStatus = { state: 'stopped', paused: false, running: false, consecutiveFailures: 0, retryAt: null, skippedTicks: 0, lastOutcome: null, lastError: null, lastSuccessAt: null };
+  private readonly s: DaemonStatus = {
+    state: 'stopped',
+    paused: false,
+    running: false,
+    consecutiveFailures: 0,
+    retryAt: null,
+    skippedTicks: 0,
+    lastOutcome: null,
+    lastError: null,
+    lastSuccessAt: null,
+  };
 
   constructor(private readonly deps: DaemonDeps) {}
 
@@ -73,7 +83,8 @@ export class CdcDaemon {
 
   /** Runs a cycle now unless one is running (then records a skipped tick). */
   async runNow(reason: 'tick' | 'manual' = 'manual'): Promise<CycleOutcome | undefined> {
-    if (this.s.state !== 'active') throw cdcError('LOCKED', 'This daemon is a standby: another daemon holds the lock and runs the cycles.');
+    if (this.s.state !== 'active')
+      throw cdcError('LOCKED', 'This daemon is a standby: another daemon holds the lock and runs the cycles.');
     if (this.inFlight) {
       this.s.skippedTicks++;
       this.deps.logger.warn('tick skipped: the previous cycle is still running');
@@ -86,10 +97,20 @@ export class CdcDaemon {
 
   private async cycle(): Promise<CycleOutcome | undefined> {
     try {
-      const outcome = await runCycle({ pool: this.deps.pool, config: this.deps.config, logger: this.deps.logger, signal: this.abort.signal });
+      const outcome = await runCycle({
+        pool: this.deps.pool,
+        config: this.deps.config,
+        logger: this.deps.logger,
+        signal: this.abort.signal,
+      });
       this.s.consecutiveFailures = 0;
       this.s.retryAt = null;
-      this.s.lastOutcome = { syncId: outcome.syncId, status: outcome.status, at: new Date(), durationMs: outcome.durationMs };
+      this.s.lastOutcome = {
+        syncId: outcome.syncId,
+        status: outcome.status,
+        at: new Date(),
+        durationMs: outcome.durationMs,
+      };
       this.s.lastSuccessAt = new Date();
       this.deps.onCycle?.(outcome);
       return outcome;
@@ -97,10 +118,16 @@ export class CdcDaemon {
       const e = err instanceof AppError ? err : cdcError('CYCLE_FAILED', String(err));
       this.s.consecutiveFailures++;
       // Errors an operator must fix are retried at the longest interval, to notice the fix.
-      const delay = e.retryable ? Math.min(this.deps.config.backoffMaxMs, this.deps.config.backoffMs * 2 ** (this.s.consecutiveFailures - 1)) : this.deps.config.backoffMaxMs;
+      const delay = e.retryable
+        ? Math.min(this.deps.config.backoffMaxMs, this.deps.config.backoffMs * 2 ** (this.s.consecutiveFailures - 1))
+        : this.deps.config.backoffMaxMs;
       this.s.retryAt = new Date(Date.now() + delay);
       this.s.lastError = { code: e.code, message: e.message, at: new Date() };
-      this.deps.logger.warn('next cycle after backoff', { code: e.code, delayMs: delay, failures: this.s.consecutiveFailures });
+      this.deps.logger.warn('next cycle after backoff', {
+        code: e.code,
+        delayMs: delay,
+        failures: this.s.consecutiveFailures,
+      });
       this.deps.onFailure?.(e);
       return undefined;
     }
@@ -120,9 +147,15 @@ export class CdcDaemon {
       if (rows[0].ok) {
         this.s.state = 'active';
         const abandoned = await closeAbandonedCycles(this.deps.pool);
-        if (abandoned > 0) this.deps.logger.warn('marked cycles left running by a previous process as failed', { abandoned });
-        this.task = cron.schedule(this.deps.config.schedule, () => this.onTick(), { name: 'cdc-cycle', noOverlap: false });
-        this.deps.logger.info('daemon active: holding the lock, cycles scheduled', { schedule: this.deps.config.schedule });
+        if (abandoned > 0)
+          this.deps.logger.warn('marked cycles left running by a previous process as failed', { abandoned });
+        this.task = cron.schedule(this.deps.config.schedule, () => this.onTick(), {
+          name: 'cdc-cycle',
+          noOverlap: false,
+        });
+        this.deps.logger.info('daemon active: holding the lock, cycles scheduled', {
+          schedule: this.deps.config.schedule,
+        });
         return;
       }
       if (this.s.state !== 'standby') this.deps.logger.info('another daemon holds the lock; waiting as a standby');

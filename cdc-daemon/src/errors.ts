@@ -31,11 +31,25 @@ export const CDC_ERRORS = {
 
 export type CdcErrorCode = keyof typeof CDC_ERRORS;
 
-export function cdcError(code: CdcErrorCode, message: string, details?: Record<string, unknown>, cause?: unknown): AppError<CdcErrorCode> {
+export function cdcError(
+  code: CdcErrorCode,
+  message: string,
+  details?: Record<string, unknown>,
+  cause?: unknown,
+): AppError<CdcErrorCode> {
   return new AppError(code, message, { details, cause, retryable: CDC_ERRORS[code].retryable });
 }
 
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT']);
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+]);
 
 /** Connection-level failures of either database, as the loop should see them. */
 export function classifyError(err: unknown, where: 'mysql' | 'postgres'): AppError<CdcErrorCode> {
@@ -44,13 +58,24 @@ export function classifyError(err: unknown, where: 'mysql' | 'postgres'): AppErr
   const message = err instanceof Error ? err.message : String(err);
   if (CONNECTION_CODES.has(code) || /connect|terminat|Connection lost|closed state/i.test(message)) {
     return where === 'mysql'
-      ? cdcError('MYSQL_UNAVAILABLE', `MySQL is unreachable (${code || message}); retrying with backoff. Check CDC_MYSQL_URL and that the server is up.`, {}, err)
-      : cdcError('POSTGRES_UNAVAILABLE', `PostgreSQL is unreachable (${code || message}); retrying with backoff. Check POSTGRES_URL and that the server is up.`, {}, err);
+      ? cdcError(
+          'MYSQL_UNAVAILABLE',
+          `MySQL is unreachable (${code || message}); retrying with backoff. Check CDC_MYSQL_URL and that the server is up.`,
+          {},
+          err,
+        )
+      : cdcError(
+          'POSTGRES_UNAVAILABLE',
+          `PostgreSQL is unreachable (${code || message}); retrying with backoff. Check POSTGRES_URL and that the server is up.`,
+          {},
+          err,
+        );
   }
   return cdcError('CYCLE_FAILED', message, {}, err);
 }
 
 /** Ends a cycle at a safe point when its signal fired: it rolls back like any failure. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw cdcError('ABORTED', 'The cycle was stopped because the daemon is shutting down; nothing of it was applied.');
+  if (signal?.aborted)
+    throw cdcError('ABORTED', 'The cycle was stopped because the daemon is shutting down; nothing of it was applied.');
 }

@@ -43,8 +43,17 @@ program
     const metrics = createDaemonMetrics(deps.pool);
     // The relays run on their own loops and connections: a slow or dead sink never holds up a cycle.
     const relayPool = new Pool({ connectionString: deps.config.postgresUrl, max: 4, connectionTimeoutMillis: 10_000 });
-    relayPool.on('error', (err) => deps.logger.warn('idle PostgreSQL connection of the relays failed', { error: err.message }));
-    const relays = new RelaySet(createSinks(deps.config.sinks, deps.logger), relayPool, deps.config.targetSchema, deps.config.relay, deps.logger, metrics.relayObserver);
+    relayPool.on('error', (err) =>
+      deps.logger.warn('idle PostgreSQL connection of the relays failed', { error: err.message }),
+    );
+    const relays = new RelaySet(
+      createSinks(deps.config.sinks, deps.logger),
+      relayPool,
+      deps.config.targetSchema,
+      deps.config.relay,
+      deps.logger,
+      metrics.relayObserver,
+    );
     const daemon = new CdcDaemon({
       config: deps.config,
       pool: deps.pool,
@@ -56,8 +65,20 @@ program
       onFailure: (e) => metrics.failed(e.code),
     });
     await daemon.start();
-    await relays.start().catch((err: unknown) => deps.logger.error('could not start the relays', { error: String(err) }));
-    const http = deps.config.httpPort > 0 ? createDaemonHttp(daemon, deps.pool, metrics, deps.config.adminToken ? { token: deps.config.adminToken, config: deps.config, logger: deps.logger, relays } : undefined).listen(deps.config.httpPort, () => deps.logger.info(`health and metrics on :${deps.config.httpPort}`)) : undefined;
+    await relays
+      .start()
+      .catch((err: unknown) => deps.logger.error('could not start the relays', { error: String(err) }));
+    const http =
+      deps.config.httpPort > 0
+        ? createDaemonHttp(
+            daemon,
+            deps.pool,
+            metrics,
+            deps.config.adminToken
+              ? { token: deps.config.adminToken, config: deps.config, logger: deps.logger, relays }
+              : undefined,
+          ).listen(deps.config.httpPort, () => deps.logger.info(`health and metrics on :${deps.config.httpPort}`))
+        : undefined;
     await new Promise<void>((resolve) => {
       let stopping = false;
       const onSignal = (signal: NodeJS.Signals) => {
@@ -105,7 +126,7 @@ program
 
 program
   .command('resync')
-  .description('Empty a table\'s mirror and state; the next cycle loads it again.')
+  .description("Empty a table's mirror and state; the next cycle loads it again.")
   .argument('<table>', 'the MySQL table name')
   .action((table: string) => withDeps((d) => resyncCommand(d, table)));
 
@@ -120,7 +141,9 @@ program
   .description("Each sink's cursor, lag (events and seconds), parked events and last error.")
   .option('--parked', 'list the parked events too')
   .option('--json', 'as JSON')
-  .action((o: { parked?: boolean; json?: boolean }) => withDeps((d) => sinksCommand(d, Boolean(o.json), Boolean(o.parked))));
+  .action((o: { parked?: boolean; json?: boolean }) =>
+    withDeps((d) => sinksCommand(d, Boolean(o.json), Boolean(o.parked))),
+  );
 
 program
   .command('replay')

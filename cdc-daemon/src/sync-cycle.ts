@@ -57,41 +57,98 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
   const started = performance.now();
   await initRowHash();
   const stats = new CycleStats();
-  const { syncId } = await beginCycleRecord(ctx.pool).catch((err: unknown) => Promise.reject(classifyError(err, 'postgres')));
+  const { syncId } = await beginCycleRecord(ctx.pool).catch((err: unknown) =>
+    Promise.reject(classifyError(err, 'postgres')),
+  );
   const log = ctx.logger.child({ syncId });
   // The table being worked on, named in the history row if the cycle fails.
   const current: { table?: string } = {};
   let mysql: Connection | undefined;
   try {
-    const source = await connectMysql(ctx.config.mysqlUrl).catch((err: unknown) => Promise.reject(classifyError(err, 'mysql')));
+    const source = await connectMysql(ctx.config.mysqlUrl).catch((err: unknown) =>
+      Promise.reject(classifyError(err, 'mysql')),
+    );
     mysql = source;
     const plans = await stats.time('mysql', () => readPlans(source, ctx.config));
     const states = await withClient(ctx.pool, (c) => loadTableStates(c));
     const mirror = { targetSchema: ctx.config.targetSchema, history: true };
-    await reconcileTables(ctx.pool, plans, states, { ...mirror, historyExclude: ctx.config.historyExclude, droppedTables: ctx.config.droppedTables, foreignKeys: ctx.config.mirrorForeignKeys }, syncId, stats, log, current);
+    await reconcileTables(
+      ctx.pool,
+      plans,
+      states,
+      {
+        ...mirror,
+        historyExclude: ctx.config.historyExclude,
+        droppedTables: ctx.config.droppedTables,
+        foreignKeys: ctx.config.mirrorForeignKeys,
+      },
+      syncId,
+      stats,
+      log,
+      current,
+    );
 
     const at = new Date();
     const loading = plans.filter((p) => states.get(p.name)?.status === 'loading');
     for (const plan of loading) {
       throwIfAborted(ctx.signal);
       current.table = plan.name;
-      await loadTable(source, ctx.pool, plan, states.get(plan.name)!, { ...historyFor(ctx.config, plan), chunkRows: ctx.config.chunkRows, batchRows: ctx.config.loadBatchRows, syncId, at, onBatch: ctx.onLoadBatch, signal: ctx.signal }, stats, log);
+      await loadTable(
+        source,
+        ctx.pool,
+        plan,
+        states.get(plan.name)!,
+        {
+          ...historyFor(ctx.config, plan),
+          chunkRows: ctx.config.chunkRows,
+          batchRows: ctx.config.loadBatchRows,
+          syncId,
+          at,
+          onBatch: ctx.onLoadBatch,
+          signal: ctx.signal,
+        },
+        stats,
+        log,
+      );
     }
     current.table = undefined;
 
     // Tables loaded in this cycle are fingerprinted by the next one: their rows are in
     // PostgreSQL now, and the verification pass (a full read) need not hold this cycle up.
     const loaded = new Set(loading.map((p) => p.name));
-    const status = await applySnapshot(source, ctx, plans.filter((p) => !loaded.has(p.name)), syncId, stats, started, (t) => (current.table = t));
+    const status = await applySnapshot(
+      source,
+      ctx,
+      plans.filter((p) => !loaded.has(p.name)),
+      syncId,
+      stats,
+      started,
+      (t) => (current.table = t),
+    );
     const durationMs = performance.now() - started;
     const totals = stats.totals();
-    log.info(`cycle ${status}`, { durationMs: Math.round(durationMs), inserts: totals.inserts, updates: totals.updates, deletes: totals.deletes, loaded: totals.rowsLoaded, chunksChanged: totals.chunksChanged, chunksScanned: totals.chunksScanned });
+    log.info(`cycle ${status}`, {
+      durationMs: Math.round(durationMs),
+      inserts: totals.inserts,
+      updates: totals.updates,
+      deletes: totals.deletes,
+      loaded: totals.rowsLoaded,
+      chunksChanged: totals.chunksChanged,
+      chunksScanned: totals.chunksScanned,
+    });
     return { syncId, status, durationMs, stats };
   } catch (err) {
-    const e = err instanceof AppError ? err : classifyError(err, (err as { errno?: unknown })?.errno !== undefined ? 'mysql' : 'postgres');
+    const e =
+      err instanceof AppError
+        ? err
+        : classifyError(err, (err as { errno?: unknown })?.errno !== undefined ? 'mysql' : 'postgres');
     const durationMs = performance.now() - started;
     log.error('cycle failed', { code: e.code, error: e.message, table: current.table });
-    await failCycleRecord(ctx.pool, syncId, stats, durationMs, { code: e.code, message: e.message, table: current.table }).catch((recordErr: unknown) => log.error('could not record the failed cycle', { error: String(recordErr) }));
+    await failCycleRecord(ctx.pool, syncId, stats, durationMs, {
+      code: e.code,
+      message: e.message,
+      table: current.table,
+    }).catch((recordErr: unknown) => log.error('could not record the failed cycle', { error: String(recordErr) }));
     throw e;
   } finally {
     await mysql?.end().catch(() => {});
@@ -108,7 +165,15 @@ function historyFor(config: CdcConfig, plan: TablePlan) {
 }
 
 /** The snapshot read and the apply transaction; returns the cycle's final status. */
-async function applySnapshot(mysql: Connection, ctx: CycleContext, plans: TablePlan[], syncId: SyncId, stats: CycleStats, started: number, onTable: (t: string) => void): Promise<CycleStatus> {
+async function applySnapshot(
+  mysql: Connection,
+  ctx: CycleContext,
+  plans: TablePlan[],
+  syncId: SyncId,
+  stats: CycleStats,
+  started: number,
+  onTable: (t: string) => void,
+): Promise<CycleStatus> {
   return inTransaction(ctx.pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [CYCLE_LOCK_KEY]);
     const states = await loadTableStates(client);
@@ -120,13 +185,38 @@ async function applySnapshot(mysql: Connection, ctx: CycleContext, plans: TableP
     for (const plan of plans.filter((p) => states.get(p.name)?.status === 'active')) {
       throwIfAborted(ctx.signal);
       const reading = readings?.get(plan.name);
-      if (canSkip(states.get(plan.name)?.skipHint, reading, Date.now(), ctx.config.fullSweepMs, ctx.config.hintMarginSeconds)) {
+      if (
+        canSkip(
+          states.get(plan.name)?.skipHint,
+          reading,
+          Date.now(),
+          ctx.config.fullSweepMs,
+          ctx.config.hintMarginSeconds,
+        )
+      ) {
         stats.table(plan.name).skipped = true;
-        ctx.logger.debug('table skipped: no write since its last full scan', { table: plan.name, hint: states.get(plan.name)?.skipHint, reading });
+        ctx.logger.debug('table skipped: no write since its last full scan', {
+          table: plan.name,
+          hint: states.get(plan.name)?.skipHint,
+          reading,
+        });
         continue;
       }
       onTable(plan.name);
-      await syncTable(mysql, client, plan, { ...historyFor(ctx.config, plan), syncId, at, outbox: true, chunkRows: ctx.config.chunkRows, signal: ctx.signal }, stats);
+      await syncTable(
+        mysql,
+        client,
+        plan,
+        {
+          ...historyFor(ctx.config, plan),
+          syncId,
+          at,
+          outbox: true,
+          chunkRows: ctx.config.chunkRows,
+          signal: ctx.signal,
+        },
+        stats,
+      );
       newHints.set(plan.name, reading ? { ...reading, scannedAt: Date.now() } : null);
     }
     await stats.time('mysql', () => closeSnapshot(mysql));

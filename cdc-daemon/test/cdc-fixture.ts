@@ -8,7 +8,12 @@ import { readCatalog } from '../src/catalog/read-catalog';
 import { runCycle } from '../src/sync-cycle';
 import { connectMysql } from '../src/snapshot/mysql-source';
 import { type TableDrift, verifyTable } from '../src/verify/verify-table';
-import { createMysqlDatabase, createPostgresDatabase, createReadOnlyMysqlUser, type TestDatabase } from '../../test/support/databases';
+import {
+  createMysqlDatabase,
+  createPostgresDatabase,
+  createReadOnlyMysqlUser,
+  type TestDatabase,
+} from '../../test/support/databases';
 
 /**
  * Given MySQL rows -> run a cycle -> expect PostgreSQL rows: a fresh MySQL database written by an
@@ -34,7 +39,14 @@ export async function createCdcFixture(env: Record<string, string> = {}): Promis
   const mysqlDb = await createMysqlDatabase();
   const ro = await createReadOnlyMysqlUser(mysqlDb.name);
   const pgDb = await createPostgresDatabase();
-  const my = await mysql.createConnection({ uri: mysqlDb.url, timezone: 'Z', multipleStatements: true, supportBigNumbers: true, bigNumberStrings: true, dateStrings: true });
+  const my = await mysql.createConnection({
+    uri: mysqlDb.url,
+    timezone: 'Z',
+    multipleStatements: true,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    dateStrings: true,
+  });
   await my.query("SET time_zone = '+00:00'");
   const pool = new Pool({ connectionString: pgDb.url, max: 6 });
   const fullEnv = { CDC_MYSQL_URL: ro.url, POSTGRES_URL: pgDb.url, CDC_BACKOFF_MS: '0', ...env };
@@ -67,7 +79,15 @@ export async function createCdcFixture(env: Record<string, string> = {}): Promis
       try {
         const schemas = await readCatalog(conn, { tables: config.tables, excludeTables: config.excludeTables });
         const out: TableDrift[] = [];
-        for (const s of schemas) out.push(await verifyTable(conn, pool, planTable(s, { tinyint1AsBoolean: config.tinyint1AsBoolean }), config.targetSchema));
+        for (const s of schemas)
+          out.push(
+            await verifyTable(
+              conn,
+              pool,
+              planTable(s, { tinyint1AsBoolean: config.tinyint1AsBoolean }),
+              config.targetSchema,
+            ),
+          );
         return out;
       } finally {
         await conn.end();

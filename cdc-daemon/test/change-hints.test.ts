@@ -2,7 +2,8 @@ import { canSkip } from '../src/snapshot/change-hints';
 
 const stored = { updateTime: '2026-01-01 10:00:00', readAt: '2026-01-01 10:02:05', scannedAt: 1_000_000 };
 const now = (u: string | null) => ({ updateTime: u, readAt: '2026-01-01 10:03:00' });
-const skip = (s: typeof stored | undefined, n: ReturnType<typeof now> | undefined, at = 1_000_100, margin = 120) => canSkip(s, n, at, 600_000, margin);
+const skip = (s: typeof stored | undefined, n: ReturnType<typeof now> | undefined, at = 1_000_100, margin = 120) =>
+  canSkip(s, n, at, 600_000, margin);
 
 test('skips only an unchanged table whose last write is older than the reading by the margin', () => {
   expect(skip(stored, now('2026-01-01 10:00:00'))).toBe(true);

@@ -18,14 +18,22 @@ export interface CliResult {
  * loads tsx itself (the tsx binary would run the script in a child process, and a SIGKILL of
  * the wrapper would leave the real daemon running).
  */
-export function startCli(args: string[], env: Record<string, string>): { child: ChildProcess; done: Promise<CliResult> } {
+export function startCli(
+  args: string[],
+  env: Record<string, string>,
+): { child: ChildProcess; done: Promise<CliResult> } {
   // cwd outside the checkout: a developer's .env must not leak into the test.
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, MAIN, ...args], { cwd: '/tmp', env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', LOG_FORMAT: 'json', ...env } });
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, MAIN, ...args], {
+    cwd: '/tmp',
+    env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', LOG_FORMAT: 'json', ...env },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
-  const done = new Promise<CliResult>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  const done = new Promise<CliResult>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })),
+  );
   return { child, done };
 }
 

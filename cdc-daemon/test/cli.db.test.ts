@@ -14,10 +14,26 @@ test('once --json loads the tables and prints one JSON object as its last line',
   const r = await runCli(['once', '--json'], f.env);
   expect(r.code).toBe(0);
   const last = JSON.parse(r.stdout.trim().split('\n').pop()!);
-  expect(last).toEqual({ syncId: expect.any(Number), status: 'succeeded', inserts: 0, updates: 0, deletes: 0, durationMs: expect.any(Number), tables: { people: { inserts: 0, updates: 0, deletes: 0 } } });
-  await f.my.query("UPDATE people SET name = 'Ada Lovelace' WHERE id = 1; DELETE FROM people WHERE id = 3; INSERT INTO people VALUES (4, 'Edsger', '1930-05-11')");
+  expect(last).toEqual({
+    syncId: expect.any(Number),
+    status: 'succeeded',
+    inserts: 0,
+    updates: 0,
+    deletes: 0,
+    durationMs: expect.any(Number),
+    tables: { people: { inserts: 0, updates: 0, deletes: 0 } },
+  });
+  await f.my.query(
+    "UPDATE people SET name = 'Ada Lovelace' WHERE id = 1; DELETE FROM people WHERE id = 3; INSERT INTO people VALUES (4, 'Edsger', '1930-05-11')",
+  );
   const second = JSON.parse((await runCli(['once', '--json'], f.env)).stdout.trim().split('\n').pop()!);
-  expect(second).toMatchObject({ status: 'succeeded', inserts: 1, updates: 1, deletes: 1, tables: { people: { inserts: 1, updates: 1, deletes: 1 } } });
+  expect(second).toMatchObject({
+    status: 'succeeded',
+    inserts: 1,
+    updates: 1,
+    deletes: 1,
+    tables: { people: { inserts: 1, updates: 1, deletes: 1 } },
+  });
   expect(second.durationMs).toBeGreaterThanOrEqual(0);
 });
 
@@ -29,7 +45,10 @@ test('verify exits 0 without drift and 1 with a per-table report when the mirror
   await f.pool.query('DELETE FROM public.people WHERE id = 4');
   const drift = await runCli(['verify', '--table', 'people', '--json'], f.env);
   expect(drift.code).toBe(1);
-  expect(JSON.parse(drift.stdout.trim())).toMatchObject({ ok: false, tables: [{ table: 'people', missing: 1, extra: 0, different: 1 }] });
+  expect(JSON.parse(drift.stdout.trim())).toMatchObject({
+    ok: false,
+    tables: [{ table: 'people', missing: 1, extra: 0, different: 1 }],
+  });
   const unknown = await runCli(['verify', '--table', 'nope'], f.env);
   expect(unknown.code).toBe(1);
   expect(unknown.stderr).toContain('No mirrored MySQL table is called "nope"');
@@ -82,7 +101,7 @@ test('bad configuration and unreachable databases fail with clear messages and e
   const noMysql = await runCli(['once', '--json'], { ...f.env, CDC_MYSQL_URL: 'mysql://root@127.0.0.1:1/nothing' });
   expect(noMysql.code).toBe(1);
   expect(noMysql.stderr).toContain('MySQL is unreachable');
-  const { rows } = await f.pool.query("SELECT status, error_code FROM cdc.sync_history ORDER BY id DESC LIMIT 1");
+  const { rows } = await f.pool.query('SELECT status, error_code FROM cdc.sync_history ORDER BY id DESC LIMIT 1');
   expect(rows[0]).toEqual({ status: 'failed', error_code: 'MYSQL_UNAVAILABLE' });
   const noPg = await runCli(['once'], { ...f.env, POSTGRES_URL: 'postgres://postgres@127.0.0.1:1/nothing' });
   expect(noPg.code).toBe(1);
@@ -92,7 +111,14 @@ test('bad configuration and unreachable databases fail with clear messages and e
 test('run holds the lock, cycles on its schedule, and stops cleanly on SIGTERM', async () => {
   const run = startCli(['run'], { ...f.env, CDC_SCHEDULE: '* * * * * *' });
   const before = Number((await f.pool.query('SELECT max(id) AS n FROM cdc.sync_history')).rows[0].n);
-  expect(await waitFor(async () => Number((await f.pool.query("SELECT max(id) AS n FROM cdc.sync_history WHERE status <> 'running'")).rows[0].n) > before, 15_000)).toBe(true);
+  expect(
+    await waitFor(
+      async () =>
+        Number((await f.pool.query("SELECT max(id) AS n FROM cdc.sync_history WHERE status <> 'running'")).rows[0].n) >
+        before,
+      15_000,
+    ),
+  ).toBe(true);
   expect((await runCli(['status'], f.env)).stdout).toContain('daemon: running (holds the lock)');
   run.child.kill('SIGTERM');
   const done = await run.done;

@@ -11,7 +11,9 @@ beforeAll(async () => {
   f = await createCdcFixture({ CDC_CHUNK_ROWS: '500', CDC_LOAD_BATCH_ROWS: '2000' });
   await f.my.query('CREATE TABLE big (id INT PRIMARY KEY, payload VARCHAR(200) NOT NULL, n INT NOT NULL)');
   for (let base = 0; base < 40_000; base += 5000) {
-    await f.my.query('INSERT INTO big VALUES ?', [Array.from({ length: 5000 }, (_, i) => [base + i + 1, `row ${base + i + 1} ${'x'.repeat(150)}`, 0])]);
+    await f.my.query('INSERT INTO big VALUES ?', [
+      Array.from({ length: 5000 }, (_, i) => [base + i + 1, `row ${base + i + 1} ${'x'.repeat(150)}`, 0]),
+    ]);
   }
 });
 afterAll(() => f.close());
@@ -20,7 +22,12 @@ const count = async (sql: string, params: unknown[] = []) => Number((await f.poo
 
 test('killed during the initial load, the load resumes where it stopped', async () => {
   const run = startCli(['once'], f.env);
-  const sawPartial = await waitFor(async () => (await count("SELECT COALESCE(max(loaded_rows), 0) AS n FROM cdc.tables WHERE status = 'loading'").catch(() => 0)) > 0);
+  const sawPartial = await waitFor(
+    async () =>
+      (await count("SELECT COALESCE(max(loaded_rows), 0) AS n FROM cdc.tables WHERE status = 'loading'").catch(
+        () => 0,
+      )) > 0,
+  );
   run.child.kill('SIGKILL');
   expect((await run.done).signal).toBe('SIGKILL');
   expect(sawPartial).toBe(true);
@@ -37,7 +44,9 @@ test('killed during the initial load, the load resumes where it stopped', async 
   expect(await count('SELECT count(*) AS n FROM history.big')).toBe(40_000);
   expect(await count('SELECT count(DISTINCT id) AS n FROM history.big')).toBe(40_000);
   expect(await count('SELECT count(*) AS n FROM cdc.outbox')).toBe(0);
-  expect(await count("SELECT count(*) AS n FROM cdc.sync_history WHERE status = 'failed' AND error_code = 'ABANDONED'")).toBe(1);
+  expect(
+    await count("SELECT count(*) AS n FROM cdc.sync_history WHERE status = 'failed' AND error_code = 'ABANDONED'"),
+  ).toBe(1);
   expect((await f.verifyAll()).filter((d) => d.missing + d.extra + d.different > 0)).toEqual([]);
 });
 
@@ -46,7 +55,15 @@ test('killed inside the apply transaction, nothing of the cycle is visible and t
   await f.my.query('DELETE FROM big WHERE id % 97 = 0');
   const run = startCli(['once'], f.env);
   // The apply transaction holds this lock from BEGIN to COMMIT.
-  const inApply = await waitFor(async () => (await count("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())", [CYCLE_LOCK_KEY])) > 0, 30_000, 5);
+  const inApply = await waitFor(
+    async () =>
+      (await count(
+        "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        [CYCLE_LOCK_KEY],
+      )) > 0,
+    30_000,
+    5,
+  );
   run.child.kill('SIGKILL');
   await run.done;
   expect(inApply).toBe(true);

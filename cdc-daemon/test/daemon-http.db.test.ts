@@ -14,7 +14,13 @@ afterAll(() => f.close());
 
 test('health, readiness and metrics reflect what the daemon did', async () => {
   const metrics = createDaemonMetrics();
-  const daemon = new CdcDaemon({ config: loadCdcConfig({ ...f.env, CDC_SCHEDULE: '0 0 1 1 *' }), pool: f.pool, logger: quietLogger, onCycle: (o) => metrics.observe(o), onFailure: (e) => metrics.failed(e.code) });
+  const daemon = new CdcDaemon({
+    config: loadCdcConfig({ ...f.env, CDC_SCHEDULE: '0 0 1 1 *' }),
+    pool: f.pool,
+    logger: quietLogger,
+    onCycle: (o) => metrics.observe(o),
+    onFailure: (e) => metrics.failed(e.code),
+  });
   const app = createDaemonHttp(daemon, f.pool, metrics);
   expect((await request(app).get('/healthz')).status).toBe(200);
   expect((await request(app).get('/readyz')).status).toBe(503); // not started
@@ -43,11 +49,14 @@ describe('admin API', () => {
     const app = createDaemonHttp(daemon, f.pool, createDaemonMetrics(f.pool), { token, config, logger: quietLogger });
     const auth = { Authorization: `Bearer ${token}` };
     expect((await request(app).get('/status')).status).toBe(401);
-    expect((await request(app).post('/pause').set('Authorization', 'Bearer wrong-token-wrong-token-xx')).status).toBe(401);
+    expect((await request(app).post('/pause').set('Authorization', 'Bearer wrong-token-wrong-token-xx')).status).toBe(
+      401,
+    );
     await daemon.start();
     try {
       expect((await request(app).post('/pause').set(auth)).body.daemon.paused).toBe(true);
-      const count = async () => Number((await f.pool.query("SELECT count(*) FROM cdc.sync_history WHERE status <> 'skipped'")).rows[0].count);
+      const count = async () =>
+        Number((await f.pool.query("SELECT count(*) FROM cdc.sync_history WHERE status <> 'skipped'")).rows[0].count);
       const before = await count();
       // Paused for three ticks of a one-second schedule: no cycle ran.
       await new Promise((r) => setTimeout(r, 3_200));

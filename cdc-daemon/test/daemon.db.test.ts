@@ -13,9 +13,15 @@ beforeAll(async () => {
 afterAll(() => f.close());
 
 function daemon(env: Record<string, string> = {}) {
-  return new CdcDaemon({ config: loadCdcConfig({ ...f.env, ...env }), pool: f.pool, logger: quietLogger, standbyPollMs: 100 });
+  return new CdcDaemon({
+    config: loadCdcConfig({ ...f.env, ...env }),
+    pool: f.pool,
+    logger: quietLogger,
+    standbyPollMs: 100,
+  });
 }
-const historyCount = async (status: string) => Number((await f.pool.query('SELECT count(*) AS n FROM cdc.sync_history WHERE status = $1', [status])).rows[0].n);
+const historyCount = async (status: string) =>
+  Number((await f.pool.query('SELECT count(*) AS n FROM cdc.sync_history WHERE status = $1', [status])).rows[0].n);
 
 test('the daemon account holds SELECT only, and cycles work with it', async () => {
   const ro = await mysql.createConnection({ uri: f.readOnlyUrl });
@@ -77,12 +83,21 @@ test('cycles run on the schedule; a failing MySQL means backoff, then recovery; 
     await new Promise((r) => setTimeout(r, 2200));
     expect(Number((await f.pool.query('SELECT max(id) AS n FROM cdc.sync_history')).rows[0].n)).toBe(before);
     d.resume();
-    expect(await waitFor(async () => Number((await f.pool.query('SELECT max(id) AS n FROM cdc.sync_history')).rows[0].n) > before, 5000)).toBe(true);
+    expect(
+      await waitFor(
+        async () => Number((await f.pool.query('SELECT max(id) AS n FROM cdc.sync_history')).rows[0].n) > before,
+        5000,
+      ),
+    ).toBe(true);
   } finally {
     await d.stop();
   }
 
-  const broken = daemon({ CDC_SCHEDULE: '* * * * * *', CDC_MYSQL_URL: 'mysql://root@127.0.0.1:1/none', CDC_BACKOFF_MS: '2000' });
+  const broken = daemon({
+    CDC_SCHEDULE: '* * * * * *',
+    CDC_MYSQL_URL: 'mysql://root@127.0.0.1:1/none',
+    CDC_BACKOFF_MS: '2000',
+  });
   await broken.start();
   try {
     expect(await waitFor(async () => broken.status().consecutiveFailures >= 1, 5000)).toBe(true);
@@ -95,7 +110,12 @@ test('cycles run on the schedule; a failing MySQL means backoff, then recovery; 
   } finally {
     await broken.stop();
   }
-  expect(Number((await f.pool.query("SELECT count(*) AS n FROM cdc.sync_history WHERE error_code = 'MYSQL_UNAVAILABLE'")).rows[0].n)).toBe(1);
+  expect(
+    Number(
+      (await f.pool.query("SELECT count(*) AS n FROM cdc.sync_history WHERE error_code = 'MYSQL_UNAVAILABLE'")).rows[0]
+        .n,
+    ),
+  ).toBe(1);
 });
 
 test('stop() aborts a long cycle at a safe point: it rolls back and is recorded', async () => {
@@ -104,12 +124,21 @@ test('stop() aborts a long cycle at a safe point: it rolls back and is recorded'
   const d = daemon({ CDC_SCHEDULE: '0 0 1 1 *', CDC_LOAD_BATCH_ROWS: '500', CDC_CHUNK_ROWS: '100' });
   await d.start();
   const running = d.runNow();
-  await waitFor(async () => Number((await f.pool.query("SELECT COALESCE(max(loaded_rows), 0) AS n FROM cdc.tables WHERE table_name = 'slow'")).rows[0].n) > 0, 10_000);
+  await waitFor(
+    async () =>
+      Number(
+        (await f.pool.query("SELECT COALESCE(max(loaded_rows), 0) AS n FROM cdc.tables WHERE table_name = 'slow'"))
+          .rows[0].n,
+      ) > 0,
+    10_000,
+  );
   await d.stop();
   expect(await running).toBeUndefined();
   const { rows } = await f.pool.query('SELECT status, error_code FROM cdc.sync_history ORDER BY id DESC LIMIT 1');
   expect(rows[0]).toEqual({ status: 'failed', error_code: 'ABORTED' });
-  const loaded = Number((await f.pool.query("SELECT loaded_rows AS n FROM cdc.tables WHERE table_name = 'slow'")).rows[0].n);
+  const loaded = Number(
+    (await f.pool.query("SELECT loaded_rows AS n FROM cdc.tables WHERE table_name = 'slow'")).rows[0].n,
+  );
   expect(loaded).toBeGreaterThan(0);
   expect(loaded).toBeLessThan(20_000);
   // The next cycle finishes the load from there.

@@ -7,7 +7,9 @@ import { createCdcFixture, type CdcFixture } from './cdc-fixture';
 let f: CdcFixture;
 beforeAll(async () => {
   f = await createCdcFixture();
-  await f.my.query(`CREATE TABLE traps (id INT PRIMARY KEY, a VARCHAR(20) NULL, b VARCHAR(20) NULL, t MEDIUMTEXT NULL, fl FLOAT NULL, bl BLOB NULL) DEFAULT CHARSET=utf8mb4`);
+  await f.my.query(
+    `CREATE TABLE traps (id INT PRIMARY KEY, a VARCHAR(20) NULL, b VARCHAR(20) NULL, t MEDIUMTEXT NULL, fl FLOAT NULL, bl BLOB NULL) DEFAULT CHARSET=utf8mb4`,
+  );
 });
 afterAll(() => f.close());
 
@@ -33,7 +35,9 @@ async function hashOf(conn: mysql.Connection, row: Record<string, unknown>): Pro
   await conn.query('INSERT INTO traps SET ?', [{ id: 1, a: null, b: null, t: null, fl: null, bl: null, ...row }]);
   const [schema] = await readCatalog(f.my, { tables: ['traps'], excludeTables: [] });
   const plan = planTable(schema!, { tinyint1AsBoolean: false });
-  const [rows] = await conn.query<mysql.RowDataPacket[]>(`SELECT CAST(${plan.hashExpr} AS CHAR) AS h FROM ${qi('traps')}`);
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(
+    `SELECT CAST(${plan.hashExpr} AS CHAR) AS h FROM ${qi('traps')}`,
+  );
   return String(rows[0]!.h);
 }
 

@@ -7,7 +7,18 @@ import { Xor64, hexToSignedDecimal } from '../src/diff/hash64';
 import { keyRangePredicate, rowHashExpr } from '../src/snapshot/mysql-sql';
 import { scalingSpec } from '../../bench/plot';
 
-const col = (over: Partial<MysqlColumn>): MysqlColumn => ({ name: 'c', dataType: 'int', columnType: 'int', nullable: true, jsonCheck: false, charMaxLength: null, numericPrecision: null, numericScale: null, datetimePrecision: null, ...over });
+const col = (over: Partial<MysqlColumn>): MysqlColumn => ({
+  name: 'c',
+  dataType: 'int',
+  columnType: 'int',
+  nullable: true,
+  jsonCheck: false,
+  charMaxLength: null,
+  numericPrecision: null,
+  numericScale: null,
+  datetimePrecision: null,
+  ...over,
+});
 const opts = { tinyint1AsBoolean: false };
 
 describe('type mapping', () => {
@@ -33,7 +44,9 @@ describe('type mapping', () => {
   });
 
   test('TINYINT(1) as boolean only when configured; FLOAT read through DOUBLE; ENUM checked', () => {
-    expect(mapColumn(col({ dataType: 'tinyint', columnType: 'tinyint(1)' }), { tinyint1AsBoolean: true }).pgType).toBe('boolean');
+    expect(mapColumn(col({ dataType: 'tinyint', columnType: 'tinyint(1)' }), { tinyint1AsBoolean: true }).pgType).toBe(
+      'boolean',
+    );
     expect(mapColumn(col({ dataType: 'float', columnType: 'float' }), opts).select('`f`')).toBe('CAST(`f` AS DOUBLE)');
     expect(parseEnumValues("enum('a','it''s','z z')")).toEqual(['a', "it's", 'z z']);
     expect(mapColumn(col({ dataType: 'enum', columnType: "enum('x','y')" }), opts).check).toBe("%I IN ('', 'x', 'y')");
@@ -54,9 +67,19 @@ describe('COPY encoding', () => {
     expect(encodeField(date, '0000-00-00', where)).toBeNull();
     expect(encodeField(date, '2024-00-10', where)).toBeNull();
     expect(encodeField(date, '2024-02-29', where)).toBe('2024-02-29');
-    expect(encodeField(mapColumn(col({ dataType: 'timestamp', columnType: 'timestamp' }), opts), '2038-01-19 03:14:07', where)).toBe('2038-01-19 03:14:07+00');
-    expect(encodeField(mapColumn(col({ dataType: 'set', columnType: "set('a','b c')" }), opts), 'a,b c', where)).toBe('{"a","b c"}');
-    expect(encodeField(mapColumn(col({ dataType: 'blob', columnType: 'blob' }), opts), Buffer.from([0, 255]), where)).toBe('\\\\x00ff');
+    expect(
+      encodeField(
+        mapColumn(col({ dataType: 'timestamp', columnType: 'timestamp' }), opts),
+        '2038-01-19 03:14:07',
+        where,
+      ),
+    ).toBe('2038-01-19 03:14:07+00');
+    expect(encodeField(mapColumn(col({ dataType: 'set', columnType: "set('a','b c')" }), opts), 'a,b c', where)).toBe(
+      '{"a","b c"}',
+    );
+    expect(
+      encodeField(mapColumn(col({ dataType: 'blob', columnType: 'blob' }), opts), Buffer.from([0, 255]), where),
+    ).toBe('\\\\x00ff');
   });
 });
 
@@ -75,7 +98,10 @@ describe('hashes and chunk state', () => {
     expect(hexToSignedDecimal('ffffffffffffffff')).toBe('-1');
   });
   test('the chunk-state codec round-trips, and two blobs concatenate into one chunk', () => {
-    const a = encodeChunkRows([['1', { mh: '00000000000000ff', hash: 'abcdefabcdefabcd', copies: 1 }], ['é\tkey', { mh: 'ffffffffffffffff', hash: '0000000000000000', copies: 3 }]]);
+    const a = encodeChunkRows([
+      ['1', { mh: '00000000000000ff', hash: 'abcdefabcdefabcd', copies: 1 }],
+      ['é\tkey', { mh: 'ffffffffffffffff', hash: '0000000000000000', copies: 3 }],
+    ]);
     const b = encodeChunkRows([['2', { mh: '0101010101010101', hash: '1111111111111111', copies: 1 }]]);
     const both = decodeChunkRows(Buffer.concat([a, b]));
     expect([...both.keys()]).toEqual(['1', 'é\tkey', '2']);
@@ -91,21 +117,40 @@ describe('MySQL SQL', () => {
     expect(keyRangePredicate(['id'], null, null).sql).toBe('1 = 1');
   });
   test('the row hash length-prefixes variable values, pre-hashes long ones, and carries a NULL bitmap', () => {
-    const cols = [mapColumn(col({ name: 'id', nullable: false }), opts), mapColumn(col({ name: 's', dataType: 'varchar', columnType: 'varchar(5)', charMaxLength: 5 }), opts), mapColumn(col({ name: 't', dataType: 'text', columnType: 'text' }), opts)];
-    expect(rowHashExpr(cols)).toBe("CAST(CONV(LEFT(MD5(CONCAT_WS(_binary'#', `id`, LENGTH(`s`), `s`, LENGTH(`t`), IF(LENGTH(`t`) > 64, MD5(`t`), `t`), CONCAT(ISNULL(`s`), ISNULL(`t`)))), 16), 16, 10) AS UNSIGNED)");
+    const cols = [
+      mapColumn(col({ name: 'id', nullable: false }), opts),
+      mapColumn(col({ name: 's', dataType: 'varchar', columnType: 'varchar(5)', charMaxLength: 5 }), opts),
+      mapColumn(col({ name: 't', dataType: 'text', columnType: 'text' }), opts),
+    ];
+    expect(rowHashExpr(cols)).toBe(
+      "CAST(CONV(LEFT(MD5(CONCAT_WS(_binary'#', `id`, LENGTH(`s`), `s`, LENGTH(`t`), IF(LENGTH(`t`) > 64, MD5(`t`), `t`), CONCAT(ISNULL(`s`), ISNULL(`t`)))), 16), 16, 10) AS UNSIGNED)",
+    );
   });
 });
 
 test('schema changes: only pure column additions count as an ALTER', () => {
-  const base: TableSchema = { name: 't', columns: [col({ name: 'id' }), col({ name: 'a' })], keyKind: 'primary', keyColumns: ['id'], uniqueKeys: [], foreignKeys: [] };
-  expect(addedColumnsOnly(base, { ...base, columns: [col({ name: 'id' }), col({ name: 'n' }), col({ name: 'a' })] })).toEqual(['n']);
+  const base: TableSchema = {
+    name: 't',
+    columns: [col({ name: 'id' }), col({ name: 'a' })],
+    keyKind: 'primary',
+    keyColumns: ['id'],
+    uniqueKeys: [],
+    foreignKeys: [],
+  };
+  expect(
+    addedColumnsOnly(base, { ...base, columns: [col({ name: 'id' }), col({ name: 'n' }), col({ name: 'a' })] }),
+  ).toEqual(['n']);
   expect(addedColumnsOnly(base, { ...base, columns: [col({ name: 'id' })] })).toBeUndefined();
-  expect(addedColumnsOnly(base, { ...base, columns: [col({ name: 'id' }), col({ name: 'a', columnType: 'bigint' })] })).toBeUndefined();
+  expect(
+    addedColumnsOnly(base, { ...base, columns: [col({ name: 'id' }), col({ name: 'a', columnType: 'bigint' })] }),
+  ).toBeUndefined();
   expect(addedColumnsOnly(base, { ...base, keyColumns: ['a'] })).toBeUndefined();
 });
 
 test('the scaling chart spec plots every figure at every size', () => {
-  const spec = scalingSpec([{ rows: 1000, loadS: 1, fullSweepS: 0.5, churnS: 0.7, peakRssMb: 120 }]) as { hconcat: { data: { values: unknown[] } }[] };
+  const spec = scalingSpec([{ rows: 1000, loadS: 1, fullSweepS: 0.5, churnS: 0.7, peakRssMb: 120 }]) as {
+    hconcat: { data: { values: unknown[] } }[];
+  };
   expect(spec.hconcat[0]!.data.values).toHaveLength(3);
   expect(spec.hconcat[1]!.data.values).toEqual([{ rows: 1000, mb: 120 }]);
 });

@@ -34,7 +34,22 @@ export const ALL_TYPES_DDL = `CREATE TABLE all_types (
   t_json JSON NULL, t_enum ENUM('x','y','z z') NULL, t_set SET('a','b c','d') NULL
 ) DEFAULT CHARSET=utf8mb4`;
 
-const STRINGS = ['', 'NULL', '\\N', 'a\tb', 'line\nbreak\r', '#', 'a#b', '3#abc', '😀 emoji 𝄞', 'trailing  ', 'ＡＢＣ', 'back\\slash', "quote'\"", 'x'];
+const STRINGS = [
+  '',
+  'NULL',
+  '\\N',
+  'a\tb',
+  'line\nbreak\r',
+  '#',
+  'a#b',
+  '3#abc',
+  '😀 emoji 𝄞',
+  'trailing  ',
+  'ＡＢＣ',
+  'back\\slash',
+  'quote\'"',
+  'x',
+];
 const COLUMNS: Record<string, (r: Rng) => unknown> = {
   t_tiny: (r) => r.pick([-128, 127, 0, r.int(-100, 100)]),
   t_utiny: (r) => r.pick([0, 255, r.int(0, 255)]),
@@ -44,7 +59,14 @@ const COLUMNS: Record<string, (r: Rng) => unknown> = {
   t_uint: (r) => r.pick(['0', '4294967295', String(r.int(0, 2 ** 31))]),
   t_big: (r) => r.pick(['-9223372036854775808', '9223372036854775807', String(r.int(-1e9, 1e9))]),
   t_ubig: (r) => r.pick(['0', '18446744073709551615', '9223372036854775808', String(r.int(0, 1e9))]),
-  t_dec: (r) => r.pick(['0', '-0.000000000000000000000000000001', '99999999999999999999999999999999999.999999999999999999999999999999', '-12345.5', `${r.int(-1e6, 1e6)}.${r.int(0, 999999)}`]),
+  t_dec: (r) =>
+    r.pick([
+      '0',
+      '-0.000000000000000000000000000001',
+      '99999999999999999999999999999999999.999999999999999999999999999999',
+      '-12345.5',
+      `${r.int(-1e6, 1e6)}.${r.int(0, 999999)}`,
+    ]),
   t_money: (r) => r.pick(['0.00', '-99999999.99', '99999999.99', `${r.int(0, 99999)}.${r.int(0, 99)}`]),
   // 16777216/16777218 and 0.1/0.10000001 are distinct floats with the same 6-digit text.
   t_float: (r) => r.pick([16777216, 16777218, 3.4028234e38, 1.17549435e-38, 0.1, 0.10000001, -0.0, r.next() * 1000]),
@@ -56,14 +78,35 @@ const COLUMNS: Record<string, (r: Rng) => unknown> = {
   t_text: (r) => r.pick([...STRINGS, 'y'.repeat(65)]),
   t_long: (r) => r.pick(['', 'short', 'z'.repeat(100_000), `${'long '.repeat(5000)}${r.int(0, 9)}`]),
   t_binary: (r) => r.pick([Buffer.from([0, 0, 0, 0]), Buffer.from([1, 2]), Buffer.from([255, 0, 255, 0])]),
-  t_varbinary: (r) => r.pick([Buffer.alloc(0), Buffer.from([0]), Buffer.from('bytes\n\t\\'), Buffer.from([r.int(0, 255), r.int(0, 255)])]),
+  t_varbinary: (r) =>
+    r.pick([
+      Buffer.alloc(0),
+      Buffer.from([0]),
+      Buffer.from('bytes\n\t\\'),
+      Buffer.from([r.int(0, 255), r.int(0, 255)]),
+    ]),
   t_blob: (r) => r.pick([Buffer.alloc(0), Buffer.alloc(70_000, r.int(0, 255)), Buffer.from([0, 92, 10, 9])]),
   t_date: (r) => r.pick(['1000-01-01', '9999-12-31', '0000-00-00', '2024-02-29']),
-  t_datetime: (r) => r.pick(['1000-01-01 00:00:00.000000', '9999-12-31 23:59:59.999999', '2024-06-01 12:30:45.123456', '0000-00-00 00:00:00']),
+  t_datetime: (r) =>
+    r.pick([
+      '1000-01-01 00:00:00.000000',
+      '9999-12-31 23:59:59.999999',
+      '2024-06-01 12:30:45.123456',
+      '0000-00-00 00:00:00',
+    ]),
   t_ts: (r) => r.pick(['1970-01-01 00:00:01.000', '2038-01-19 03:14:07.999', '2024-03-10 02:30:00.5']),
   t_time: (r) => r.pick(['-838:59:59.000000', '838:59:59.000000', '00:00:00.000001', '-00:00:01.5', '12:34:56']),
   t_year: (r) => r.pick([1901, 2155, 0, 2024]),
-  t_json: (r) => r.pick(['{"b":1,"a":2}', '{"a":2,"b":1}', '[]', 'null', '"é\\u00e9"', '{"n":12345678901234567890123,"f":1.5e300}', '{"deep":{"x":[1,{"y":null}]}}']),
+  t_json: (r) =>
+    r.pick([
+      '{"b":1,"a":2}',
+      '{"a":2,"b":1}',
+      '[]',
+      'null',
+      '"é\\u00e9"',
+      '{"n":12345678901234567890123,"f":1.5e300}',
+      '{"deep":{"x":[1,{"y":null}]}}',
+    ]),
   t_enum: (r) => r.pick(['x', 'y', 'z z']),
   t_set: (r) => r.pick(['', 'a', 'a,b c', 'b c,d', 'a,b c,d']),
 };
@@ -92,13 +135,18 @@ const MODEL_SELECT: Record<string, { sql: string; key: string[] }> = {
   all_types: {
     sql: `SELECT ${['id', ...ALL_TYPE_COLUMNS]
       .map((c) =>
-        c === 't_float' ? 'CAST(t_float AS DOUBLE) AS t_float'
-        : /bit/.test(c) ? `(${c} + 0) AS ${c}`
-        : /binary|blob/.test(c) ? `HEX(${c}) AS ${c}`
-        : c === 't_date' || c === 't_datetime' ? `IF(${c} LIKE '0000-%', NULL, ${c}) AS ${c}`
-        // As text: the driver would parse JSON, and JSON null would look like SQL NULL.
-        : c === 't_json' ? 'CAST(t_json AS CHAR) AS t_json'
-        : c,
+        c === 't_float'
+          ? 'CAST(t_float AS DOUBLE) AS t_float'
+          : /bit/.test(c)
+            ? `(${c} + 0) AS ${c}`
+            : /binary|blob/.test(c)
+              ? `HEX(${c}) AS ${c}`
+              : c === 't_date' || c === 't_datetime'
+                ? `IF(${c} LIKE '0000-%', NULL, ${c}) AS ${c}`
+                : // As text: the driver would parse JSON, and JSON null would look like SQL NULL.
+                  c === 't_json'
+                  ? 'CAST(t_json AS CHAR) AS t_json'
+                  : c,
       )
       .join(', ')} FROM all_types`,
     key: ['id'],
@@ -129,7 +177,10 @@ export async function readModel(conn: mysql.Connection): Promise<ModelSnapshot> 
 }
 
 /** Inserts, updates and deletes between two model snapshots, per table. */
-export function modelDiff(before: ModelSnapshot, after: ModelSnapshot): Map<string, { inserts: number; updates: number; deletes: number }> {
+export function modelDiff(
+  before: ModelSnapshot,
+  after: ModelSnapshot,
+): Map<string, { inserts: number; updates: number; deletes: number }> {
   const out = new Map<string, { inserts: number; updates: number; deletes: number }>();
   for (const [table, now] of after) {
     const was = before.get(table) ?? new Map();

@@ -1,6 +1,17 @@
 import { createCdcFixture, type CdcFixture } from './cdc-fixture';
 import { expectAllTypesEqual } from './value-oracle';
-import { ALL_TYPE_COLUMNS, ALL_TYPES_DDL, OTHER_DDL, type ModelSnapshot, modelDiff, prng, randomAllTypesRow, randomColumnValue, readModel, type Rng } from './random-model';
+import {
+  ALL_TYPE_COLUMNS,
+  ALL_TYPES_DDL,
+  OTHER_DDL,
+  type ModelSnapshot,
+  modelDiff,
+  prng,
+  randomAllTypesRow,
+  randomColumnValue,
+  readModel,
+  type Rng,
+} from './random-model';
 
 // Reproduce a failure with CDC_TEST_SEED=<the printed seed>.
 const SEED = Number(process.env.CDC_TEST_SEED ?? Date.now() % 1_000_000);
@@ -31,17 +42,23 @@ async function insertAllTypes(n: number) {
   }
 }
 
-const ciKey = () => r.pick(['abc', 'ABC', 'Abc', 'key ', 'kéy', 'k2', 'z', 'Z', 'zz', 'mixed Case']) + (r.chance(0.5) ? String(r.int(0, 9)) : '');
+const ciKey = () =>
+  r.pick(['abc', 'ABC', 'Abc', 'key ', 'kéy', 'k2', 'z', 'Z', 'zz', 'mixed Case']) +
+  (r.chance(0.5) ? String(r.int(0, 9)) : '');
 
 async function randomWrites(intensity: number) {
   await insertAllTypes(r.int(0, 3 * intensity));
   const existing = await ids('all_types');
   for (let i = 0; i < r.int(0, 4 * intensity) && existing.length > 0; i++) {
     const cols = Array.from({ length: r.int(1, 4) }, () => r.pick(ALL_TYPE_COLUMNS));
-    await f.my.query('UPDATE all_types SET ? WHERE id = ?', [Object.fromEntries(cols.map((c) => [c, randomColumnValue(r, c)])), r.pick(existing)]);
+    await f.my.query('UPDATE all_types SET ? WHERE id = ?', [
+      Object.fromEntries(cols.map((c) => [c, randomColumnValue(r, c)])),
+      r.pick(existing),
+    ]);
   }
   if (existing.length > 3 && r.chance(0.5)) await f.my.query('DELETE FROM all_types WHERE id = ?', [r.pick(existing)]);
-  if (existing.length > 3 && r.chance(0.3)) await f.my.query('UPDATE IGNORE all_types SET id = ? WHERE id = ?', [nextId++, r.pick(existing)]); // key change
+  if (existing.length > 3 && r.chance(0.3))
+    await f.my.query('UPDATE IGNORE all_types SET id = ? WHERE id = ?', [nextId++, r.pick(existing)]); // key change
   if (existing.length > 3 && r.chance(0.3)) {
     // delete and re-insert one key with other values
     const id = r.pick(existing);
@@ -52,18 +69,31 @@ async function randomWrites(intensity: number) {
     // a change undone before the next cycle: nothing to see
     const id = r.pick(existing);
     await f.my.query("UPDATE all_types SET t_varchar = CONCAT(COALESCE(t_varchar, ''), '!') WHERE id = ?", [id]);
-    await f.my.query("UPDATE all_types SET t_varchar = IF(t_varchar = '!', NULL, LEFT(t_varchar, CHAR_LENGTH(t_varchar) - 1)) WHERE id = ?", [id]);
+    await f.my.query(
+      "UPDATE all_types SET t_varchar = IF(t_varchar = '!', NULL, LEFT(t_varchar, CHAR_LENGTH(t_varchar) - 1)) WHERE id = ?",
+      [id],
+    );
   }
 
   for (let i = 0; i < r.int(0, 2 * intensity); i++) {
-    await f.my.query('INSERT IGNORE INTO composite VALUES (?, ?, ?, ?)', [r.int(1, 5), r.pick(['a', 'b', 'A b', '']), r.pick(['2024-01-01', '1999-12-31']), r.chance(0.2) ? null : r.int(0, 100)]);
+    await f.my.query('INSERT IGNORE INTO composite VALUES (?, ?, ?, ?)', [
+      r.int(1, 5),
+      r.pick(['a', 'b', 'A b', '']),
+      r.pick(['2024-01-01', '1999-12-31']),
+      r.chance(0.2) ? null : r.int(0, 100),
+    ]);
   }
   if (r.chance(0.5)) await f.my.query('UPDATE composite SET val = val + 1 ORDER BY a LIMIT 2');
-  if (r.chance(0.3)) await f.my.query("UPDATE IGNORE composite SET b = CONCAT(b, 'x') WHERE a = ? LIMIT 1", [r.int(1, 5)]);
+  if (r.chance(0.3))
+    await f.my.query("UPDATE IGNORE composite SET b = CONCAT(b, 'x') WHERE a = ? LIMIT 1", [r.int(1, 5)]);
   if (r.chance(0.3)) await f.my.query('DELETE FROM composite WHERE a = ? LIMIT 1', [r.int(1, 5)]);
 
   for (let i = 0; i < r.int(0, 2 * intensity); i++) {
-    await f.my.query('INSERT IGNORE INTO ci_keys VALUES (?, ?, ?)', [ciKey(), r.int(0, 9), r.chance(0.3) ? null : `u${r.int(0, 40)}`]);
+    await f.my.query('INSERT IGNORE INTO ci_keys VALUES (?, ?, ?)', [
+      ciKey(),
+      r.int(0, 9),
+      r.chance(0.3) ? null : `u${r.int(0, 40)}`,
+    ]);
   }
   if (r.chance(0.4)) await f.my.query('UPDATE IGNORE ci_keys SET k = UPPER(k) WHERE k = ?', [ciKey()]); // same key to MySQL, new bytes
   if (r.chance(0.4)) {
@@ -71,19 +101,29 @@ async function randomWrites(intensity: number) {
     const [rows] = await f.my.query('SELECT k, u FROM ci_keys WHERE u IS NOT NULL ORDER BY RAND() LIMIT 2');
     const [a, b] = rows as { k: string; u: string }[];
     if (a && b) {
-      await f.my.query('START TRANSACTION; UPDATE ci_keys SET u = NULL WHERE k = ?; UPDATE ci_keys SET u = ? WHERE k = ?; UPDATE ci_keys SET u = ? WHERE k = ?; COMMIT', [a.k, a.u, b.k, b.u, a.k]);
+      await f.my.query(
+        'START TRANSACTION; UPDATE ci_keys SET u = NULL WHERE k = ?; UPDATE ci_keys SET u = ? WHERE k = ?; UPDATE ci_keys SET u = ? WHERE k = ?; COMMIT',
+        [a.k, a.u, b.k, b.u, a.k],
+      );
     }
   }
   if (r.chance(0.3)) await f.my.query('DELETE FROM ci_keys WHERE v = ?', [r.int(0, 9)]);
 
-  for (let i = 0; i < r.int(0, 3 * intensity); i++) await f.my.query('INSERT INTO nokey VALUES (?, ?)', [r.int(1, 3), r.pick(['dup', 'dup', 'other', null])]);
+  for (let i = 0; i < r.int(0, 3 * intensity); i++)
+    await f.my.query('INSERT INTO nokey VALUES (?, ?)', [r.int(1, 3), r.pick(['dup', 'dup', 'other', null])]);
   if (r.chance(0.4)) await f.my.query('DELETE FROM nokey WHERE a = ? LIMIT 1', [r.int(1, 3)]);
   if (r.chance(0.3)) await f.my.query("UPDATE nokey SET b = 'changed' WHERE a = ? LIMIT 2", [r.int(1, 3)]);
 
   const parents = await ids('parents');
-  for (let i = 0; i < r.int(0, intensity); i++) await f.my.query('INSERT INTO parents VALUES (?, ?)', [nextId++, `p${i}`]);
+  for (let i = 0; i < r.int(0, intensity); i++)
+    await f.my.query('INSERT INTO parents VALUES (?, ?)', [nextId++, `p${i}`]);
   const allParents = await ids('parents');
-  for (let i = 0; i < r.int(0, 2 * intensity) && allParents.length > 0; i++) await f.my.query('INSERT INTO children VALUES (?, ?, ?)', [nextId++, r.pick(allParents), r.pick(['c', null, 'kid'])]);
+  for (let i = 0; i < r.int(0, 2 * intensity) && allParents.length > 0; i++)
+    await f.my.query('INSERT INTO children VALUES (?, ?, ?)', [
+      nextId++,
+      r.pick(allParents),
+      r.pick(['c', null, 'kid']),
+    ]);
   if (parents.length > 2 && r.chance(0.3)) await f.my.query('DELETE FROM parents WHERE id = ?', [r.pick(parents)]); // cascades to children
 }
 
@@ -94,13 +134,24 @@ async function expectNoDrift() {
 }
 
 async function expectRecordsMatch(syncId: string, totals: { inserts: number; updates: number; deletes: number }) {
-  const { rows: [h] } = await f.pool.query('SELECT status, inserts::int, updates::int, deletes::int FROM cdc.sync_history WHERE id = $1', [syncId]);
+  const {
+    rows: [h],
+  } = await f.pool.query(
+    'SELECT status, inserts::int, updates::int, deletes::int FROM cdc.sync_history WHERE id = $1',
+    [syncId],
+  );
   expect(h).toMatchObject(totals);
-  const { rows: events } = await f.pool.query("SELECT count(*) FILTER (WHERE op = 'insert')::int AS inserts, count(*) FILTER (WHERE op = 'update')::int AS updates, count(*) FILTER (WHERE op = 'delete')::int AS deletes FROM cdc.outbox WHERE sync_id = $1", [syncId]);
+  const { rows: events } = await f.pool.query(
+    "SELECT count(*) FILTER (WHERE op = 'insert')::int AS inserts, count(*) FILTER (WHERE op = 'update')::int AS updates, count(*) FILTER (WHERE op = 'delete')::int AS deletes FROM cdc.outbox WHERE sync_id = $1",
+    [syncId],
+  );
   expect(events[0]).toEqual(totals);
-  const { rows: versions } = await f.pool.query(`SELECT count(*) FILTER (WHERE op = 'insert')::int AS inserts, count(*) FILTER (WHERE op = 'update')::int AS updates, count(*) FILTER (WHERE op = 'delete')::int AS deletes
+  const { rows: versions } = await f.pool.query(
+    `SELECT count(*) FILTER (WHERE op = 'insert')::int AS inserts, count(*) FILTER (WHERE op = 'update')::int AS updates, count(*) FILTER (WHERE op = 'delete')::int AS deletes
       FROM (SELECT op FROM history.all_types WHERE sync_id = $1 UNION ALL SELECT op FROM history.composite WHERE sync_id = $1 UNION ALL SELECT op FROM history.ci_keys WHERE sync_id = $1
-            UNION ALL SELECT op FROM history.nokey WHERE sync_id = $1 UNION ALL SELECT op FROM history.parents WHERE sync_id = $1 UNION ALL SELECT op FROM history.children WHERE sync_id = $1) v`, [syncId]);
+            UNION ALL SELECT op FROM history.nokey WHERE sync_id = $1 UNION ALL SELECT op FROM history.parents WHERE sync_id = $1 UNION ALL SELECT op FROM history.children WHERE sync_id = $1) v`,
+    [syncId],
+  );
   expect(versions[0]).toEqual(totals);
 }
 
@@ -131,10 +182,20 @@ test(`randomised writes: after every cycle the mirror equals MySQL and the count
     const outcome = await f.cycle();
     for (const [table, counts] of expected) {
       const got = outcome.stats.tables.get(table);
-      expect({ round, table, inserts: got?.inserts ?? 0, updates: got?.updates ?? 0, deletes: got?.deletes ?? 0 }).toEqual({ round, table, ...counts });
+      expect({
+        round,
+        table,
+        inserts: got?.inserts ?? 0,
+        updates: got?.updates ?? 0,
+        deletes: got?.deletes ?? 0,
+      }).toEqual({ round, table, ...counts });
     }
     const totals = outcome.stats.totals();
-    await expectRecordsMatch(outcome.syncId, { inserts: totals.inserts, updates: totals.updates, deletes: totals.deletes });
+    await expectRecordsMatch(outcome.syncId, {
+      inserts: totals.inserts,
+      updates: totals.updates,
+      deletes: totals.deletes,
+    });
     await expectNoDrift();
     before = after;
   }

@@ -8,7 +8,12 @@ beforeAll(async () => {
 });
 afterAll(() => f.close());
 
-const skipped = async (syncId: string) => (await f.pool.query('SELECT table_name FROM cdc.sync_history_tables WHERE sync_id = $1 AND skipped ORDER BY 1', [syncId])).rows.map((r) => r.table_name);
+const skipped = async (syncId: string) =>
+  (
+    await f.pool.query('SELECT table_name FROM cdc.sync_history_tables WHERE sync_id = $1 AND skipped ORDER BY 1', [
+      syncId,
+    ])
+  ).rows.map((r) => r.table_name);
 
 test('a table with no write since its last full scan is skipped; a written one is scanned; the full sweep still comes', async () => {
   await f.cycle();
@@ -18,7 +23,10 @@ test('a table with no write since its last full scan is skipped; a written one i
   const third = await f.cycle();
   expect(await skipped(third.syncId)).toEqual(['quiet']);
   expect(third.stats.totals().updates).toBe(1);
-  expect((await f.pool.query('SELECT tables_skipped FROM cdc.sync_history WHERE id = $1', [third.syncId])).rows[0].tables_skipped).toBe(1);
+  expect(
+    (await f.pool.query('SELECT tables_skipped FROM cdc.sync_history WHERE id = $1', [third.syncId])).rows[0]
+      .tables_skipped,
+  ).toBe(1);
   await new Promise((r) => setTimeout(r, 3100));
   const swept = await f.cycle();
   expect(await skipped(swept.syncId)).toEqual([]);

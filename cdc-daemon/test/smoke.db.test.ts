@@ -8,23 +8,37 @@ afterAll(() => f.close());
 
 test('load, then insert/update/delete, mirror equals MySQL', async () => {
   await f.my.query('CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20), price DECIMAL(8,2), note TEXT NULL)');
-  const rows = Array.from({ length: 60 }, (_, i) => [i + 1, `item ${i + 1}`, (i * 1.25).toFixed(2), i % 3 ? null : 'x'.repeat(i * 10)]);
+  const rows = Array.from({ length: 60 }, (_, i) => [
+    i + 1,
+    `item ${i + 1}`,
+    (i * 1.25).toFixed(2),
+    i % 3 ? null : 'x'.repeat(i * 10),
+  ]);
   await f.my.query('INSERT INTO items VALUES ?', [rows]);
   const first = await f.cycle();
   expect(first.status).toBe('succeeded');
   expect((await f.pool.query('SELECT count(*)::int n FROM public.items')).rows[0].n).toBe(60);
-  expect(await f.verifyAll()).toEqual([expect.objectContaining({ table: 'items', missing: 0, extra: 0, different: 0 })]);
+  expect(await f.verifyAll()).toEqual([
+    expect.objectContaining({ table: 'items', missing: 0, extra: 0, different: 0 }),
+  ]);
 
   const second = await f.cycle();
   expect(second.status).toBe('no_changes');
 
-  await f.my.query("UPDATE items SET name = 'changed' WHERE id IN (5, 55); DELETE FROM items WHERE id = 30; INSERT INTO items VALUES (100, 'new', 1.00, NULL)");
+  await f.my.query(
+    "UPDATE items SET name = 'changed' WHERE id IN (5, 55); DELETE FROM items WHERE id = 30; INSERT INTO items VALUES (100, 'new', 1.00, NULL)",
+  );
   const third = await f.cycle();
   expect(third.status).toBe('succeeded');
   expect(third.stats.totals()).toMatchObject({ inserts: 1, updates: 2, deletes: 1 });
   expect(await f.verifyAll()).toEqual([expect.objectContaining({ missing: 0, extra: 0, different: 0 })]);
-  const outbox = await f.pool.query('SELECT op, row_key FROM cdc.outbox WHERE sync_id = $1 ORDER BY id', [third.syncId]);
+  const outbox = await f.pool.query('SELECT op, row_key FROM cdc.outbox WHERE sync_id = $1 ORDER BY id', [
+    third.syncId,
+  ]);
   expect(outbox.rows.map((r) => r.op).sort()).toEqual(['delete', 'insert', 'update', 'update']);
-  const hist = await f.pool.query("SELECT op, name FROM history.items WHERE id = 5 ORDER BY valid_from");
-  expect(hist.rows).toEqual([{ op: 'insert', name: 'item 5' }, { op: 'update', name: 'changed' }]);
+  const hist = await f.pool.query('SELECT op, name FROM history.items WHERE id = 5 ORDER BY valid_from');
+  expect(hist.rows).toEqual([
+    { op: 'insert', name: 'item 5' },
+    { op: 'update', name: 'changed' },
+  ]);
 });

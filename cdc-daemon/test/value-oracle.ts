@@ -16,7 +16,8 @@ const MYSQL_READ: Record<string, string> = {
   t_blob: 'MD5(t_blob)',
   t_long: 'MD5(t_long)',
   // HOUR() of a negative TIME is its absolute value; TIME_TO_SEC differs between MySQL and MariaDB.
-  t_time: '(HOUR(t_time) * 3600 + MINUTE(t_time) * 60 + SECOND(t_time) + MICROSECOND(t_time) * 0.000001) * IF(t_time < 0, -1, 1)',
+  t_time:
+    '(HOUR(t_time) * 3600 + MINUTE(t_time) * 60 + SECOND(t_time) + MICROSECOND(t_time) * 0.000001) * IF(t_time < 0, -1, 1)',
   t_date: "IF(t_date = '0000-00-00', NULL, t_date)",
   t_datetime: "IF(t_datetime = '0000-00-00 00:00:00', NULL, t_datetime)",
   t_year: '(t_year + 0)',
@@ -30,7 +31,7 @@ const PG_READ: Record<string, string> = {
   t_bit10: 't_bit10::text',
   t_binary: "upper(encode(t_binary, 'hex'))",
   t_varbinary: "upper(encode(t_varbinary, 'hex'))",
-  t_blob: "md5(t_blob)",
+  t_blob: 'md5(t_blob)',
   t_long: 'md5(t_long)',
   t_time: 'extract(epoch from t_time)',
   t_datetime: "to_char(t_datetime, 'YYYY-MM-DD HH24:MI:SS.US')",
@@ -47,8 +48,12 @@ function norm(column: string, v: unknown): string | null {
 }
 
 export async function expectAllTypesEqual(my: mysql.Connection, pool: Pool): Promise<void> {
-  const [mRows] = await my.query<mysql.RowDataPacket[]>(`SELECT id, ${ALL_TYPE_COLUMNS.map((c) => `${MYSQL_READ[c] ?? c} AS ${c}`).join(', ')} FROM all_types ORDER BY id`);
-  const { rows: pRows } = await pool.query(`SELECT id, ${ALL_TYPE_COLUMNS.map((c) => `${PG_READ[c] ?? `${c}::text`} AS ${c}`).join(', ')} FROM public.all_types ORDER BY id`);
+  const [mRows] = await my.query<mysql.RowDataPacket[]>(
+    `SELECT id, ${ALL_TYPE_COLUMNS.map((c) => `${MYSQL_READ[c] ?? c} AS ${c}`).join(', ')} FROM all_types ORDER BY id`,
+  );
+  const { rows: pRows } = await pool.query(
+    `SELECT id, ${ALL_TYPE_COLUMNS.map((c) => `${PG_READ[c] ?? `${c}::text`} AS ${c}`).join(', ')} FROM public.all_types ORDER BY id`,
+  );
   expect(pRows.map((r) => Number(r.id))).toEqual(mRows.map((r) => Number(r.id)));
   const mismatches: string[] = [];
   for (let i = 0; i < mRows.length; i++) {
@@ -56,7 +61,10 @@ export async function expectAllTypesEqual(my: mysql.Connection, pool: Pool): Pro
       let a = norm(c, mRows[i]![c]);
       const b = norm(c, pRows[i]![c]);
       if (c === 't_json' && a !== null && b !== null) {
-        const { rows } = await pool.query('SELECT $1::jsonb = $2::jsonb AS same', [String(mRows[i]![c]), String(pRows[i]![c])]);
+        const { rows } = await pool.query('SELECT $1::jsonb = $2::jsonb AS same', [
+          String(mRows[i]![c]),
+          String(pRows[i]![c]),
+        ]);
         if (rows[0].same) a = b;
       }
       if (c === 't_ts' && a !== null) a = a.slice(0, 23);

@@ -15,7 +15,9 @@ export function serviceUrls() {
 
 /** True when a Docker engine answers on its socket (the CLI alone is not enough). */
 export function dockerAvailable(timeoutMs = 1000): Promise<boolean> {
-  const socket = process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice(7) : '/var/run/docker.sock';
+  const socket = process.env.DOCKER_HOST?.startsWith('unix://')
+    ? process.env.DOCKER_HOST.slice(7)
+    : '/var/run/docker.sock';
   if (process.env.DOCKER_HOST && !process.env.DOCKER_HOST.startsWith('unix://')) return Promise.resolve(true);
   return new Promise((resolve) => {
     const conn = net.createConnection(socket);
@@ -40,9 +42,19 @@ export function expectReachable(name: string, url: string, timeoutMs = 3000): Pr
     const conn = net.createConnection({ host: u.hostname, port });
     conn.setTimeout(timeoutMs, () => {
       conn.destroy();
-      reject(new Error(`${name} at ${u.hostname}:${port} did not answer; start it or set the TEST_* URL (see README "Tests")`));
+      reject(
+        new Error(
+          `${name} at ${u.hostname}:${port} did not answer; start it or set the TEST_* URL (see README "Tests")`,
+        ),
+      );
     });
-    conn.on('error', (err) => reject(new Error(`${name} at ${u.hostname}:${port} is unreachable (${err.message}); start it or set the TEST_* URL (see README "Tests")`)));
+    conn.on('error', (err) =>
+      reject(
+        new Error(
+          `${name} at ${u.hostname}:${port} is unreachable (${err.message}); start it or set the TEST_* URL (see README "Tests")`,
+        ),
+      ),
+    );
     conn.on('connect', () => {
       conn.destroy();
       resolve();

@@ -19,7 +19,11 @@ program
     const config = loadWebappCliConfig(process.env);
     const db = createKnex(config.mysqlUrl);
     try {
-      const id = await createAccount(db, { username: opts.username, password: opts.password, role: opts.role, studentId: opts.studentId ?? null }, config.bcryptRounds);
+      const id = await createAccount(
+        db,
+        { username: opts.username, password: opts.password, role: opts.role, studentId: opts.studentId ?? null },
+        config.bcryptRounds,
+      );
       console.log(`created ${opts.role} account "${opts.username}" (id ${id})`);
     } finally {
       await db.destroy();

@@ -4,7 +4,9 @@ import { runCli } from '../../lib/cli';
 import { loadWebappCliConfig } from '../src/config';
 import { migrateMysql } from '../src/db/migrate';
 
-const program = new Command('db:migrate').description('Apply the numbered mysql/init/*.sql files not yet applied to MYSQL_URL.');
+const program = new Command('db:migrate').description(
+  'Apply the numbered mysql/init/*.sql files not yet applied to MYSQL_URL.',
+);
 
 runCli(async () => {
   program.parse();

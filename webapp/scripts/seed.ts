@@ -10,7 +10,9 @@ import { estimateRows } from '../src/seed/generate-university';
 import { seedDatabase } from '../src/seed/seed-database';
 
 const program = new Command('db:seed')
-  .description('Fill an empty MYSQL_URL database with a generated university (deterministic for a given --seed and --today).')
+  .description(
+    'Fill an empty MYSQL_URL database with a generated university (deterministic for a given --seed and --today).',
+  )
   .option('--students <n>', 'number of students', intArg(1, 10_000_000), 500)
   .option('--seed <s>', 'random seed', intArg(0, 2 ** 31 - 1), 42)
   .option('--today <date>', 'the day the current term is open for enrollment (YYYY-MM-DD)', dateArg)
@@ -23,9 +25,17 @@ runCli(async () => {
   await migrateMysql(config.mysqlUrl);
   const started = Date.now();
   const progress = createProgress('seeding', estimateRows(opts.students));
-  const counts = await seedDatabase(config.mysqlUrl, { students: opts.students, seed: opts.seed, today: opts.today ?? new Date() }, (table, n) => progress.increment(n, table));
+  const counts = await seedDatabase(
+    config.mysqlUrl,
+    { students: opts.students, seed: opts.seed, today: opts.today ?? new Date() },
+    (table, n) => progress.increment(n, table),
+  );
   progress.stop();
-  console.log(`seeded in ${((Date.now() - started) / 1000).toFixed(1)} s: ${Object.entries(counts).map(([t, n]) => `${t} ${n}`).join(', ')}`);
+  console.log(
+    `seeded in ${((Date.now() - started) / 1000).toFixed(1)} s: ${Object.entries(counts)
+      .map(([t, n]) => `${t} ${n}`)
+      .join(', ')}`,
+  );
   if (opts.demoAccounts) {
     const db = createKnex(config.mysqlUrl);
     try {

@@ -38,9 +38,14 @@ export interface PortalApp {
 export function createApp(deps: AppDeps): PortalApp {
   const app = express();
   const stores = new ReportStores(deps.pg, deps.stores ?? { schema: 'public' });
-  const sessions = createSessionMiddleware({ mysqlUrl: deps.mysqlUrl, secret: deps.sessionSecret, cookieSecure: deps.cookieSecure });
+  const sessions = createSessionMiddleware({
+    mysqlUrl: deps.mysqlUrl,
+    secret: deps.sessionSecret,
+    cookieSecure: deps.cookieSecure,
+  });
   const { csrfSynchronisedProtection, generateToken } = csrfSync({
-    getTokenFromRequest: (req) => (typeof req.body?._csrf === 'string' ? req.body._csrf : (req.headers['x-csrf-token'] as string | undefined)),
+    getTokenFromRequest: (req) =>
+      typeof req.body?._csrf === 'string' ? req.body._csrf : (req.headers['x-csrf-token'] as string | undefined),
   });
 
   app.set('views', path.join(__dirname, 'views'));
@@ -62,7 +67,16 @@ export function createApp(deps: AppDeps): PortalApp {
     next();
   });
   app.use(csrfSynchronisedProtection);
-  app.use(routes({ db: deps.db, pg: deps.pg, daemonAdmin: deps.daemonAdmin, stores, now: deps.now ?? (() => new Date()), loginRateLimit: deps.loginRateLimit }));
+  app.use(
+    routes({
+      db: deps.db,
+      pg: deps.pg,
+      daemonAdmin: deps.daemonAdmin,
+      stores,
+      now: deps.now ?? (() => new Date()),
+      loginRateLimit: deps.loginRateLimit,
+    }),
+  );
   app.use(notFound);
   app.use(errorHandler(deps.logger));
 

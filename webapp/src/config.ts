@@ -1,5 +1,15 @@
 import { z } from 'zod';
-import { envBoolean, envPort, envUrl, logFormat, logLevel, logSettings, parseEnv, storeEnv, storeSettings } from '../../lib/env-config';
+import {
+  envBoolean,
+  envPort,
+  envUrl,
+  logFormat,
+  logLevel,
+  logSettings,
+  parseEnv,
+  storeEnv,
+  storeSettings,
+} from '../../lib/env-config';
 
 /** The portal's configuration, parsed once from the environment at start. */
 export const webappConfigSchema = z
@@ -45,7 +55,8 @@ export const webappConfigSchema = z
       schema: env.CDC_TARGET_SCHEMA,
       ...storeSettings(env),
     },
-    daemonAdmin: env.CDC_ADMIN_URL && env.CDC_ADMIN_TOKEN ? { url: env.CDC_ADMIN_URL, token: env.CDC_ADMIN_TOKEN } : undefined,
+    daemonAdmin:
+      env.CDC_ADMIN_URL && env.CDC_ADMIN_TOKEN ? { url: env.CDC_ADMIN_URL, token: env.CDC_ADMIN_TOKEN } : undefined,
     log: logSettings(env.LOG_LEVEL, env.LOG_FORMAT, env.NODE_ENV),
   }));
 

@@ -29,6 +29,10 @@ export const PORTAL_ERRORS = {
 
 export type PortalErrorCode = keyof typeof PORTAL_ERRORS;
 
-export function portalError(code: PortalErrorCode, message: string, details?: Record<string, unknown>): AppError<PortalErrorCode> {
+export function portalError(
+  code: PortalErrorCode,
+  message: string,
+  details?: Record<string, unknown>,
+): AppError<PortalErrorCode> {
   return new AppError(code, message, { status: PORTAL_ERRORS[code], details });
 }

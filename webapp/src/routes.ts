@@ -39,7 +39,8 @@ export function routes(deps: RouteDeps): Router {
     limit: deps.loginRateLimit,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
-    handler: (_req, _res, next) => next(portalError('RATE_LIMITED', 'Too many login attempts. Wait a few minutes and try again.')),
+    handler: (_req, _res, next) =>
+      next(portalError('RATE_LIMITED', 'Too many login attempts. Wait a few minutes and try again.')),
   });
 
   const r = Router();

@@ -22,23 +22,63 @@ function run(script: string, args: string[], env: Record<string, string> = {}) {
 }
 
 test('admin create-user creates an account, and refuses bad input with a clear message', () => {
-  const ok = run('webapp/scripts/admin.ts', ['create-user', '--username', 'registrar', '--password', 'long enough pw', '--role', 'staff']);
+  const ok = run('webapp/scripts/admin.ts', [
+    'create-user',
+    '--username',
+    'registrar',
+    '--password',
+    'long enough pw',
+    '--role',
+    'staff',
+  ]);
   expect(ok).toMatchObject({ code: 0 });
   expect(ok.out).toContain('created staff account "registrar"');
 
-  const dup = run('webapp/scripts/admin.ts', ['create-user', '--username', 'registrar', '--password', 'long enough pw', '--role', 'staff']);
+  const dup = run('webapp/scripts/admin.ts', [
+    'create-user',
+    '--username',
+    'registrar',
+    '--password',
+    'long enough pw',
+    '--role',
+    'staff',
+  ]);
   expect(dup.code).toBe(1);
   expect(dup.err).toContain('The username "registrar" is taken.');
 
-  const badRole = run('webapp/scripts/admin.ts', ['create-user', '--username', 'x1x', '--password', 'long enough pw', '--role', 'root']);
+  const badRole = run('webapp/scripts/admin.ts', [
+    'create-user',
+    '--username',
+    'x1x',
+    '--password',
+    'long enough pw',
+    '--role',
+    'root',
+  ]);
   expect(badRole.code).toBe(1);
   expect(badRole.err).toMatch(/Allowed choices are student, staff, operator/);
 
-  const shortPw = run('webapp/scripts/admin.ts', ['create-user', '--username', 'x1x', '--password', 'short', '--role', 'operator']);
+  const shortPw = run('webapp/scripts/admin.ts', [
+    'create-user',
+    '--username',
+    'x1x',
+    '--password',
+    'short',
+    '--role',
+    'operator',
+  ]);
   expect(shortPw.code).toBe(1);
   expect(shortPw.err).toContain('password: must be at least 10 characters');
 
-  const studentWithoutId = run('webapp/scripts/admin.ts', ['create-user', '--username', 'x1x', '--password', 'long enough pw', '--role', 'student']);
+  const studentWithoutId = run('webapp/scripts/admin.ts', [
+    'create-user',
+    '--username',
+    'x1x',
+    '--password',
+    'long enough pw',
+    '--role',
+    'student',
+  ]);
   expect(studentWithoutId.code).toBe(1);
   expect(studentWithoutId.err).toContain('a student account needs --student-id');
 });

@@ -37,11 +37,19 @@ maybe('an operator in the browser', () => {
   let base: string;
 
   beforeAll(async () => {
-    f = await createReportFixture({ students: 60, sinks: [new RedisSink(redisUrl, prefix, quietLogger)], stores: { redis: { url: redisUrl, prefix } } });
+    f = await createReportFixture({
+      students: 60,
+      sinks: [new RedisSink(redisUrl, prefix, quietLogger)],
+      stores: { redis: { url: redisUrl, prefix } },
+    });
     const config = loadCdcConfig({ ...f.cdc.env, CDC_SCHEDULE: '0 0 1 1 *', CDC_ADMIN_TOKEN: TOKEN, SINKS: 'redis' });
     daemon = new CdcDaemon({ config, pool: f.cdc.pool, logger: quietLogger });
     await daemon.start();
-    daemonServer = createDaemonHttp(daemon, f.cdc.pool, createDaemonMetrics(f.cdc.pool), { token: TOKEN, config, logger: quietLogger }).listen(0, '127.0.0.1');
+    daemonServer = createDaemonHttp(daemon, f.cdc.pool, createDaemonMetrics(f.cdc.pool), {
+      token: TOKEN,
+      config,
+      logger: quietLogger,
+    }).listen(0, '127.0.0.1');
     await new Promise((r) => daemonServer.once('listening', r));
     // The console's controls need the daemon's admin API: a portal wired to it.
     const portal = createApp({
@@ -80,7 +88,8 @@ maybe('an operator in the browser', () => {
 
   test('watches the sync, runs a cycle, then reads two reports', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const shot = (name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `console-${name}.png`), fullPage: true });
+    const shot = (name: string) =>
+      page.screenshot({ path: path.join(SCREENSHOTS, `console-${name}.png`), fullPage: true });
 
     await page.goto(`${base}/login`);
     await page.getByLabel('Username').fill('operator');

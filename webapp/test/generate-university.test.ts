@@ -30,10 +30,21 @@ describe('generateUniversity', () => {
   test('every reference points at an emitted row, parents before children', () => {
     const order = [...t.keys()];
     const refs: [string, number, string][] = [
-      ['institutes', 1, 'universities'], ['departments', 1, 'institutes'], ['specialties', 1, 'departments'], ['student_groups', 1, 'specialties'],
-      ['students', 1, 'student_groups'], ['courses', 1, 'departments'], ['lectures', 1, 'courses'], ['lecture_materials', 1, 'lectures'],
-      ['schedule', 1, 'lectures'], ['schedule', 2, 'student_groups'], ['schedule', 3, 'classrooms'], ['enrollments', 1, 'students'],
-      ['enrollments', 2, 'courses'], ['attendance', 0, 'schedule'], ['attendance', 1, 'students'],
+      ['institutes', 1, 'universities'],
+      ['departments', 1, 'institutes'],
+      ['specialties', 1, 'departments'],
+      ['student_groups', 1, 'specialties'],
+      ['students', 1, 'student_groups'],
+      ['courses', 1, 'departments'],
+      ['lectures', 1, 'courses'],
+      ['lecture_materials', 1, 'lectures'],
+      ['schedule', 1, 'lectures'],
+      ['schedule', 2, 'student_groups'],
+      ['schedule', 3, 'classrooms'],
+      ['enrollments', 1, 'students'],
+      ['enrollments', 2, 'courses'],
+      ['attendance', 0, 'schedule'],
+      ['attendance', 1, 'students'],
     ];
     for (const [child, col, parent] of refs) {
       const parents = ids(parent);
@@ -44,7 +55,13 @@ describe('generateUniversity', () => {
   });
 
   test('the current term is open on "today" and the past one is closed', () => {
-    const terms = t.get('terms')!.map(([, year, semester, , , opens, closes]) => ({ year, semester, open: (opens as string) <= '2026-11-21' && (closes as string) >= '2026-11-21' }));
+    const terms = t
+      .get('terms')!
+      .map(([, year, semester, , , opens, closes]) => ({
+        year,
+        semester,
+        open: (opens as string) <= '2026-11-21' && (closes as string) >= '2026-11-21',
+      }));
     expect(terms.map((x) => x.open)).toEqual([false, true]);
     expect(new Set(terms.map((x) => `${x.year}/${x.semester}`)).size).toBe(2);
   });
@@ -57,7 +74,8 @@ describe('generateUniversity', () => {
       slotsOfCourse.set(c, [...(slotsOfCourse.get(c) ?? []), [(start as Date).getTime(), (end as Date).getTime()]]);
     }
     const byStudent = new Map<unknown, unknown[]>();
-    for (const [, s, c, status] of t.get('enrollments')!) if (status === 'enrolled') byStudent.set(s, [...(byStudent.get(s) ?? []), c]);
+    for (const [, s, c, status] of t.get('enrollments')!)
+      if (status === 'enrolled') byStudent.set(s, [...(byStudent.get(s) ?? []), c]);
     for (const courses of [...byStudent.values()].slice(0, 50)) {
       const slots = courses.flatMap((c) => slotsOfCourse.get(c) ?? []);
       const unique = [...new Map(slots.map((s) => [s.join(), s])).values()].sort((a, b) => a[0] - b[0]);
@@ -74,7 +92,9 @@ describe('generateUniversity', () => {
   });
 
   test('materials mention real topics and classrooms differ', () => {
-    expect(t.get('lecture_materials')!.some((r) => /transactions|linear algebra|thermodynamics|genetics/.test(String(r[3])))).toBe(true);
+    expect(
+      t.get('lecture_materials')!.some((r) => /transactions|linear algebra|thermodynamics|genetics/.test(String(r[3]))),
+    ).toBe(true);
     expect(new Set(t.get('classrooms')!.map((r) => `${r[3]}|${r[4]}`)).size).toBeGreaterThan(1);
   });
 

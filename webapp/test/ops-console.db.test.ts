@@ -26,7 +26,13 @@ beforeAll(async () => {
   pgDb = await createPostgresDatabase();
   pool = new Pool({ connectionString: pgDb.url, max: 4 });
   await migratePostgres(pool);
-  const config = loadCdcConfig({ CDC_MYSQL_URL: f.mysql.url, POSTGRES_URL: pgDb.url, CDC_SCHEDULE: '0 0 1 1 *', CDC_ADMIN_TOKEN: TOKEN, SINKS: 'redis' });
+  const config = loadCdcConfig({
+    CDC_MYSQL_URL: f.mysql.url,
+    POSTGRES_URL: pgDb.url,
+    CDC_SCHEDULE: '0 0 1 1 *',
+    CDC_ADMIN_TOKEN: TOKEN,
+    SINKS: 'redis',
+  });
   daemon = new CdcDaemon({ config, pool, logger });
   await daemon.start();
   await daemon.runNow();
@@ -35,7 +41,17 @@ beforeAll(async () => {
     const s = app.listen(0, () => resolve(s));
   });
   const port = (server.address() as { port: number }).port;
-  console_ = createApp({ db: f.db, logger, mysqlUrl: f.mysql.url, sessionSecret: 'x'.repeat(32), cookieSecure: false, trustProxy: 0, loginRateLimit: 10_000, pg: pool, daemonAdmin: daemonAdmin(`http://127.0.0.1:${port}`, TOKEN) });
+  console_ = createApp({
+    db: f.db,
+    logger,
+    mysqlUrl: f.mysql.url,
+    sessionSecret: 'x'.repeat(32),
+    cookieSecure: false,
+    trustProxy: 0,
+    loginRateLimit: 10_000,
+    pg: pool,
+    daemonAdmin: daemonAdmin(`http://127.0.0.1:${port}`, TOKEN),
+  });
 }, 60_000);
 afterAll(async () => {
   await daemon?.stop();
@@ -49,7 +65,10 @@ afterAll(async () => {
 async function as(username: string) {
   const agent = request.agent(console_.app);
   const page = await agent.get('/login');
-  await agent.post('/login').type('form').send({ username, password: PASSWORD, _csrf: csrfFrom(page.text) });
+  await agent
+    .post('/login')
+    .type('form')
+    .send({ username, password: PASSWORD, _csrf: csrfFrom(page.text) });
   return agent;
 }
 
@@ -88,7 +107,11 @@ test('filters: by status and table; bad input answered clearly', async () => {
 test('controls go through the daemon admin API: pause really pauses, a cycle runs, resync needs a real table', async () => {
   const op = await as('operator');
   const page = await op.get('/ops/sync-history');
-  const post = (action: string, fields: Record<string, string> = {}) => op.post(`/ops/actions/${action}`).type('form').send({ ...fields, _csrf: csrfFrom(page.text) });
+  const post = (action: string, fields: Record<string, string> = {}) =>
+    op
+      .post(`/ops/actions/${action}`)
+      .type('form')
+      .send({ ...fields, _csrf: csrfFrom(page.text) });
   expect((await post('pause')).status).toBe(303);
   expect(daemon.status().paused).toBe(true);
   expect((await post('resume')).status).toBe(303);
@@ -97,12 +120,21 @@ test('controls go through the daemon admin API: pause really pauses, a cycle run
   const cycled = await post('cycle');
   expect(cycled.status).toBe(303);
   expect((await op.get('/ops/sync-history')).text).toMatch(/Cycle \d+ succeeded: 0 inserts, 1 updates, 0 deletes/);
-  expect((await pool.query('SELECT title FROM public.courses WHERE id = $1', [f.ids.courseA])).rows[0].title).toBe('Renamed by the console test');
+  expect((await pool.query('SELECT title FROM public.courses WHERE id = $1', [f.ids.courseA])).rows[0].title).toBe(
+    'Renamed by the console test',
+  );
   expect((await post('resync', { table: 'no_such_table' })).status).toBe(404);
   expect((await post('retry', { sink: '' })).status).toBe(400);
   const student = await as('student1');
   const sp = await student.get('/courses');
-  expect((await student.post('/ops/actions/pause').type('form').send({ _csrf: csrfFrom(sp.text) })).status).toBe(403);
+  expect(
+    (
+      await student
+        .post('/ops/actions/pause')
+        .type('form')
+        .send({ _csrf: csrfFrom(sp.text) })
+    ).status,
+  ).toBe(403);
   expect(daemon.status().paused).toBe(false);
 });
 

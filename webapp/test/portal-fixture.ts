@@ -15,7 +15,14 @@ export interface PortalFixture {
   mysql: TestDatabase;
   db: Knex;
   portal: PortalApp;
-  ids: { courseA: number; courseB: number; courseClash: number; courseTiny: number; courseClosed: number; students: number[] };
+  ids: {
+    courseA: number;
+    courseB: number;
+    courseClash: number;
+    courseTiny: number;
+    courseClosed: number;
+    students: number[];
+  };
   close: () => Promise<void>;
 }
 
@@ -24,13 +31,24 @@ export interface PortalFixture {
  * clashes with A, one with a single seat, one in a closed term), and accounts
  * student1..studentN, staff, operator, all with PASSWORD.
  */
-export async function createPortalFixture(options: { students?: number; loginRateLimit?: number } = {}): Promise<PortalFixture> {
+export async function createPortalFixture(
+  options: { students?: number; loginRateLimit?: number } = {},
+): Promise<PortalFixture> {
   const mysql = await createMysqlDatabase();
   await migrateMysql(mysql.url);
   const db = createKnex(mysql.url, { min: 0, max: 30 });
   const ids = await insertUniversity(db, options.students ?? 3);
   const logger = createLogger({ level: 'error', format: 'json', service: 'webapp-test', silent: true });
-  const portal = createApp({ db, logger, mysqlUrl: mysql.url, sessionSecret: 'x'.repeat(32), cookieSecure: false, trustProxy: 0, loginRateLimit: options.loginRateLimit ?? 10_000, now: () => NOW });
+  const portal = createApp({
+    db,
+    logger,
+    mysqlUrl: mysql.url,
+    sessionSecret: 'x'.repeat(32),
+    cookieSecure: false,
+    trustProxy: 0,
+    loginRateLimit: options.loginRateLimit ?? 10_000,
+    now: () => NOW,
+  });
   return {
     mysql,
     db,
@@ -46,23 +64,57 @@ export async function createPortalFixture(options: { students?: number; loginRat
 
 async function insertUniversity(db: Knex, studentCount: number): Promise<PortalFixture['ids']> {
   const insert = async (table: string, row: Record<string, unknown>) => Number((await db(table).insert(row))[0]);
-  const uni = await insert('universities', { name: 'Test University', short_name: 'TU', city: 'Testville', founded_year: 1901 });
+  const uni = await insert('universities', {
+    name: 'Test University',
+    short_name: 'TU',
+    city: 'Testville',
+    founded_year: 1901,
+  });
   const inst = await insert('institutes', { university_id: uni, name: 'Institute of Computing' });
   const dep = await insert('departments', { institute_id: inst, name: 'Software Engineering' });
   await db('departments').insert({ institute_id: inst, name: 'Mathematics' });
   const spec = await insert('specialties', { department_id: dep, code: 'SE', name: 'Software Engineering' });
   const group = await insert('student_groups', { specialty_id: spec, name: 'SE-21', year_of_study: 2 });
   await db('terms').insert([
-    { year: 2026, semester: 1, starts_on: '2026-09-01', ends_on: '2026-12-31', enrollment_opens: '2026-08-01', enrollment_closes: '2026-09-15' },
-    { year: 2025, semester: 2, starts_on: '2026-02-01', ends_on: '2026-06-30', enrollment_opens: '2026-01-10', enrollment_closes: '2026-02-10' },
+    {
+      year: 2026,
+      semester: 1,
+      starts_on: '2026-09-01',
+      ends_on: '2026-12-31',
+      enrollment_opens: '2026-08-01',
+      enrollment_closes: '2026-09-15',
+    },
+    {
+      year: 2025,
+      semester: 2,
+      starts_on: '2026-02-01',
+      ends_on: '2026-06-30',
+      enrollment_opens: '2026-01-10',
+      enrollment_closes: '2026-02-10',
+    },
   ]);
-  const course = (code: string, title: string, capacity: number, year = 2026, semester = 1) => ({ department_id: dep, code, title, description: `${title} course`, credits: '5.0', year, semester, capacity, required_equipment: 'projector' });
+  const course = (code: string, title: string, capacity: number, year = 2026, semester = 1) => ({
+    department_id: dep,
+    code,
+    title,
+    description: `${title} course`,
+    credits: '5.0',
+    year,
+    semester,
+    capacity,
+    required_equipment: 'projector',
+  });
   const courseA = await insert('courses', course('SE-101', 'Databases', 5));
   const courseB = await insert('courses', course('SE-102', 'Compilers', 5));
   const courseClash = await insert('courses', course('SE-103', 'Networks', 5));
   const courseTiny = await insert('courses', course('SE-104', 'Distributed Systems Seminar', 1));
   const courseClosed = await insert('courses', course('SE-099', 'Old Topics', 5, 2025, 2));
-  const room = await insert('classrooms', { building: 'Main', number: '101', capacity: 40, equipment: 'projector,whiteboard' });
+  const room = await insert('classrooms', {
+    building: 'Main',
+    number: '101',
+    capacity: 40,
+    equipment: 'projector,whiteboard',
+  });
   // A: Mondays 09:00, B: Tuesdays 09:00, Clash: Mondays 09:30 (overlaps A), Tiny: Wednesdays.
   const slots: [number, string][] = [
     [courseA, '2026-09-07 09:00:00'],
@@ -73,17 +125,35 @@ async function insertUniversity(db: Knex, studentCount: number): Promise<PortalF
   for (const [courseId, start] of slots) {
     const lecture = await insert('lectures', { course_id: courseId, number: 1, title: 'Introduction' });
     const startsAt = new Date(`${start.replace(' ', 'T')}Z`);
-    await db('schedule').insert({ lecture_id: lecture, group_id: group, classroom_id: room, starts_at: startsAt, ends_at: new Date(startsAt.getTime() + 90 * 60_000) });
+    await db('schedule').insert({
+      lecture_id: lecture,
+      group_id: group,
+      classroom_id: room,
+      starts_at: startsAt,
+      ends_at: new Date(startsAt.getTime() + 90 * 60_000),
+    });
   }
   const hash = await bcrypt.hash(PASSWORD, 4);
   const students: number[] = [];
   for (let i = 1; i <= studentCount; i++) {
-    const sid = await insert('students', { group_id: group, student_number: `S${String(i).padStart(9, '0')}`, first_name: `First${i}`, last_name: `Last${i}`, email: `s${i}@test.example`, enrolled_on: '2025-09-01' });
+    const sid = await insert('students', {
+      group_id: group,
+      student_number: `S${String(i).padStart(9, '0')}`,
+      first_name: `First${i}`,
+      last_name: `Last${i}`,
+      email: `s${i}@test.example`,
+      enrolled_on: '2025-09-01',
+    });
     students.push(sid);
   }
   // One multi-row insert: the capacity race tests create dozens of student accounts.
   await db('accounts').insert([
-    ...students.map((sid, i) => ({ username: `student${i + 1}`, password_hash: hash, role: 'student', student_id: sid })),
+    ...students.map((sid, i) => ({
+      username: `student${i + 1}`,
+      password_hash: hash,
+      role: 'student',
+      student_id: sid,
+    })),
     { username: 'staff', password_hash: hash, role: 'staff', student_id: null },
     { username: 'operator', password_hash: hash, role: 'operator', student_id: null },
   ]);
@@ -101,13 +171,24 @@ export function csrfFrom(html: string): string {
 export async function loggedIn(fixture: PortalFixture, username: string) {
   const agent = request.agent(fixture.portal.app);
   const page = await agent.get('/login');
-  const res = await agent.post('/login').type('form').send({ username, password: PASSWORD, _csrf: csrfFrom(page.text) });
+  const res = await agent
+    .post('/login')
+    .type('form')
+    .send({ username, password: PASSWORD, _csrf: csrfFrom(page.text) });
   if (res.status !== 302) throw new Error(`login as ${username} failed with ${res.status}`);
   return agent;
 }
 
 /** Posts a form the way the browser would: fetch a page for its token, then post. */
-export async function postForm(agent: ReturnType<typeof request.agent>, pageUrl: string, action: string, fields: Record<string, string | string[]> = {}) {
+export async function postForm(
+  agent: ReturnType<typeof request.agent>,
+  pageUrl: string,
+  action: string,
+  fields: Record<string, string | string[]> = {},
+) {
   const page = await agent.get(pageUrl);
-  return agent.post(action).type('form').send({ ...fields, _csrf: csrfFrom(page.text) });
+  return agent
+    .post(action)
+    .type('form')
+    .send({ ...fields, _csrf: csrfFrom(page.text) });
 }

@@ -27,7 +27,8 @@ maybe('a student in the browser', () => {
 
   test('logs in, searches, enrolls, sees it on /enrollments, drops', async () => {
     const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
-    const shot = (name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `portal-${name}.png`), fullPage: true });
+    const shot = (name: string) =>
+      page.screenshot({ path: path.join(SCREENSHOTS, `portal-${name}.png`), fullPage: true });
 
     await page.goto(`${base}/enrollments`);
     expect(page.url()).toContain('/login?next=%2Fenrollments');

@@ -30,7 +30,10 @@ describe('login', () => {
     const agent = request.agent(f.portal.app);
     const page = await agent.get('/login');
     const before = String(page.headers['set-cookie']);
-    const res = await agent.post('/login').type('form').send({ username: 'student1', password: PASSWORD, _csrf: csrfFrom(page.text) });
+    const res = await agent
+      .post('/login')
+      .type('form')
+      .send({ username: 'student1', password: PASSWORD, _csrf: csrfFrom(page.text) });
     expect(res.status).toBe(302);
     expect(res.headers.location).toBe('/courses');
     const cookie = String(res.headers['set-cookie']);
@@ -44,7 +47,10 @@ describe('login', () => {
   test('a wrong password is refused and the username kept', async () => {
     const agent = request.agent(f.portal.app);
     const page = await agent.get('/login');
-    const res = await agent.post('/login').type('form').send({ username: 'student1', password: 'wrong password', _csrf: csrfFrom(page.text) });
+    const res = await agent
+      .post('/login')
+      .type('form')
+      .send({ username: 'student1', password: 'wrong password', _csrf: csrfFrom(page.text) });
     expect(res.status).toBe(401);
     expect(res.text).toContain('Wrong username or password.');
     expect(res.text).toContain('value="student1"');
@@ -59,10 +65,18 @@ describe('login', () => {
   });
 
   test('next= only leads to local paths', async () => {
-    for (const [next, expected] of [['/enrollments', '/enrollments'], ['//evil.example/x', '/courses'], ['https://evil.example', '/courses'], ['/\\evil.example', '/courses']]) {
+    for (const [next, expected] of [
+      ['/enrollments', '/enrollments'],
+      ['//evil.example/x', '/courses'],
+      ['https://evil.example', '/courses'],
+      ['/\\evil.example', '/courses'],
+    ]) {
       const agent = request.agent(f.portal.app);
       const page = await agent.get(`/login?next=${encodeURIComponent(next as string)}`);
-      const res = await agent.post('/login').type('form').send({ username: 'student2', password: PASSWORD, next, _csrf: csrfFrom(page.text) });
+      const res = await agent
+        .post('/login')
+        .type('form')
+        .send({ username: 'student2', password: PASSWORD, next, _csrf: csrfFrom(page.text) });
       expect(res.headers.location).toBe(expected);
     }
   });
@@ -77,7 +91,16 @@ describe('login', () => {
     const agent = await loggedIn(f, 'student3');
     const cookie = (await agent.get('/courses')).request.cookies;
     const logger = createLogger({ level: 'error', format: 'json', service: 't', silent: true });
-    const second = createApp({ db: f.db, logger, mysqlUrl: f.mysql.url, sessionSecret: 'x'.repeat(32), cookieSecure: false, trustProxy: 0, loginRateLimit: 100, now: () => NOW });
+    const second = createApp({
+      db: f.db,
+      logger,
+      mysqlUrl: f.mysql.url,
+      sessionSecret: 'x'.repeat(32),
+      cookieSecure: false,
+      trustProxy: 0,
+      loginRateLimit: 100,
+      now: () => NOW,
+    });
     try {
       const res = await request(second.app).get('/enrollments').set('Cookie', cookie);
       expect(res.status).toBe(200);
@@ -101,7 +124,14 @@ describe('login', () => {
       const statuses: number[] = [];
       for (let i = 0; i < 4; i++) {
         const page = await agent.get('/login');
-        statuses.push((await agent.post('/login').type('form').send({ username: 'student1', password: 'nope', _csrf: csrfFrom(page.text) })).status);
+        statuses.push(
+          (
+            await agent
+              .post('/login')
+              .type('form')
+              .send({ username: 'student1', password: 'nope', _csrf: csrfFrom(page.text) })
+          ).status,
+        );
       }
       expect(statuses).toEqual([401, 401, 401, 429]);
     } finally {
@@ -129,7 +159,19 @@ describe('catalogue', () => {
 
   test('pagination splits long result lists', async () => {
     const [dep] = await f.db('departments').where({ name: 'Mathematics' }).pluck('id');
-    await f.db('courses').insert(Array.from({ length: 25 }, (_, i) => ({ department_id: dep, code: `MA-${200 + i}`, title: `Analysis ${i}`, credits: '3.0', year: 2026, semester: 2, capacity: 10 })));
+    await f
+      .db('courses')
+      .insert(
+        Array.from({ length: 25 }, (_, i) => ({
+          department_id: dep,
+          code: `MA-${200 + i}`,
+          title: `Analysis ${i}`,
+          credits: '3.0',
+          year: 2026,
+          semester: 2,
+          capacity: 10,
+        })),
+      );
     const agent = await loggedIn(f, 'student5');
     const p1 = await agent.get(`/courses?department=${dep}`);
     expect(p1.text).toContain('25 courses found');
@@ -163,7 +205,11 @@ describe('enroll and drop', () => {
     expect(dropped.dropped_at).toEqual(NOW);
 
     await postForm(agent, '/courses', `/courses/${f.ids.courseA}/enroll`);
-    expect(await enrollmentRow(sid, f.ids.courseA)).toMatchObject({ id: dropped.id, status: 'enrolled', dropped_at: null });
+    expect(await enrollmentRow(sid, f.ids.courseA)).toMatchObject({
+      id: dropped.id,
+      status: 'enrolled',
+      dropped_at: null,
+    });
   });
 
   test('a timetable clash is refused with the clashing course named', async () => {
@@ -187,7 +233,9 @@ describe('enroll and drop', () => {
     const racers = Array.from({ length: 14 }, (_, i) => `student${i + 10}`);
     const agents = await Promise.all(racers.map((u) => loggedIn(f, u)));
     const tokens = await Promise.all(agents.map(async (a) => csrfFrom((await a.get('/courses')).text)));
-    await Promise.all(agents.map((a, i) => a.post(`/courses/${f.ids.courseTiny}/enroll`).type('form').send({ _csrf: tokens[i] })));
+    await Promise.all(
+      agents.map((a, i) => a.post(`/courses/${f.ids.courseTiny}/enroll`).type('form').send({ _csrf: tokens[i] })),
+    );
     const rows = await f.db('enrollments').where({ course_id: f.ids.courseTiny, status: 'enrolled' });
     expect(rows).toHaveLength(1);
     const messages = await Promise.all(agents.map(async (a) => (await a.get('/courses')).text));
@@ -220,7 +268,10 @@ describe('roles', () => {
   test('students cannot reach staff pages; staff have no enrollments', async () => {
     const student = await loggedIn(f, 'student1');
     expect((await student.get('/admin/courses')).status).toBe(403);
-    const denied = await student.post('/admin/courses').type('form').send({ _csrf: csrfFrom((await student.get('/courses')).text), code: 'X' });
+    const denied = await student
+      .post('/admin/courses')
+      .type('form')
+      .send({ _csrf: csrfFrom((await student.get('/courses')).text), code: 'X' });
     expect(denied.status).toBe(403);
     const staff = await loggedIn(f, 'staff');
     expect((await staff.get('/enrollments')).status).toBe(403);
@@ -231,22 +282,64 @@ describe('roles', () => {
   test('staff create a course; invalid input re-renders the form with the input kept', async () => {
     const staff = await loggedIn(f, 'staff');
     const [dep] = await f.db('departments').pluck('id');
-    const bad = await postForm(staff, '/admin/courses/new', '/admin/courses', { department_id: String(dep), code: 'bad code', title: 'Quantum Computing', credits: 'x', year: '2026', semester: '3', capacity: '0' });
+    const bad = await postForm(staff, '/admin/courses/new', '/admin/courses', {
+      department_id: String(dep),
+      code: 'bad code',
+      title: 'Quantum Computing',
+      credits: 'x',
+      year: '2026',
+      semester: '3',
+      capacity: '0',
+    });
     expect(bad.status).toBe(400);
     expect(bad.text).toContain('value="Quantum Computing"');
     expect(bad.text).toContain('use 2-16 capital letters, digits or dashes');
     expect(bad.text).toContain('semester 1 or 2');
     expect(bad.text).toContain('at least one seat');
-    const ok = await postForm(staff, '/admin/courses/new', '/admin/courses', { department_id: String(dep), code: 'SE-300', title: 'Quantum Computing', credits: '7.5', year: '2026', semester: '1', capacity: '12', required_equipment: ['projector', 'computers'] });
+    const ok = await postForm(staff, '/admin/courses/new', '/admin/courses', {
+      department_id: String(dep),
+      code: 'SE-300',
+      title: 'Quantum Computing',
+      credits: '7.5',
+      year: '2026',
+      semester: '1',
+      capacity: '12',
+      required_equipment: ['projector', 'computers'],
+    });
     expect(ok.status).toBe(303);
     const row = await f.db('courses').where({ code: 'SE-300' }).first();
-    expect(row).toMatchObject({ title: 'Quantum Computing', credits: '7.5', capacity: 12, required_equipment: 'projector,computers' });
-    const dup = await postForm(staff, '/admin/courses/new', '/admin/courses', { department_id: String(dep), code: 'SE-300', title: 'Again', credits: '5', year: '2026', semester: '1', capacity: '12' });
+    expect(row).toMatchObject({
+      title: 'Quantum Computing',
+      credits: '7.5',
+      capacity: 12,
+      required_equipment: 'projector,computers',
+    });
+    const dup = await postForm(staff, '/admin/courses/new', '/admin/courses', {
+      department_id: String(dep),
+      code: 'SE-300',
+      title: 'Again',
+      credits: '5',
+      year: '2026',
+      semester: '1',
+      capacity: '12',
+    });
     expect(dup.status).toBe(400);
     expect(dup.text).toContain('SE-300 already exists in 2026 semester 1');
-    const edit = await postForm(staff, `/admin/courses/${row.id}/edit`, `/admin/courses/${row.id}`, { department_id: String(dep), code: 'SE-300', title: 'Quantum Computing II', credits: '7.5', year: '2026', semester: '1', capacity: '20' });
+    const edit = await postForm(staff, `/admin/courses/${row.id}/edit`, `/admin/courses/${row.id}`, {
+      department_id: String(dep),
+      code: 'SE-300',
+      title: 'Quantum Computing II',
+      credits: '7.5',
+      year: '2026',
+      semester: '1',
+      capacity: '20',
+    });
     expect(edit.status).toBe(303);
-    expect(await f.db('courses').where({ id: row.id }).first()).toMatchObject({ title: 'Quantum Computing II', capacity: 20, required_equipment: '' });
+    expect(await f.db('courses').where({ id: row.id }).first()).toMatchObject({
+      title: 'Quantum Computing II',
+      capacity: 20,
+      required_equipment: '',
+    });
   });
 });
 
@@ -256,7 +349,10 @@ describe('errors', () => {
     const missing = await agent.get('/no/such/page');
     expect(missing.status).toBe(404);
     expect(missing.text).toContain('There is no page at this address.');
-    const big = await agent.post('/login').type('form').send({ username: 'x'.repeat(50_000) });
+    const big = await agent
+      .post('/login')
+      .type('form')
+      .send({ username: 'x'.repeat(50_000) });
     expect(big.status).toBe(413);
     expect(big.text).not.toMatch(/at .*\.ts:\d+/);
     const unknownCourse = await postForm(agent, '/courses', '/courses/999999/enroll');

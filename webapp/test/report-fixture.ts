@@ -33,16 +33,26 @@ export interface ReportFixture {
   close: () => Promise<void>;
 }
 
-export async function createReportFixture(options: { students?: number; sinks: Sink[]; stores: Omit<StoreSettings, 'schema'> }): Promise<ReportFixture> {
+export async function createReportFixture(options: {
+  students?: number;
+  sinks: Sink[];
+  stores: Omit<StoreSettings, 'schema'>;
+}): Promise<ReportFixture> {
   const cdc = await createCdcFixture({ CDC_SKIP_HINTS: 'false' });
   await migrateMysql(cdc.mysqlDb.url);
-  await seedDatabase(cdc.mysqlDb.url, { students: options.students ?? 60, seed: 11, today: new Date('2026-11-21T00:00:00Z') });
+  await seedDatabase(cdc.mysqlDb.url, {
+    students: options.students ?? 60,
+    seed: 11,
+    today: new Date('2026-11-21T00:00:00Z'),
+  });
   const db = createKnex(cdc.mysqlDb.url, { min: 0, max: 10 });
   const [first] = await db('students').orderBy('id').limit(1).pluck('id');
   await createAccount(db, { username: 'student1', password: PASSWORD, role: 'student', studentId: Number(first) }, 4);
   await createAccount(db, { username: 'staff', password: PASSWORD, role: 'staff', studentId: null }, 4);
   await createAccount(db, { username: 'operator', password: PASSWORD, role: 'operator', studentId: null }, 4);
-  const relays = options.sinks.map((s) => new SinkRelay(s, cdc.pool, cdc.config.targetSchema, relaySettings, quietLogger));
+  const relays = options.sinks.map(
+    (s) => new SinkRelay(s, cdc.pool, cdc.config.targetSchema, relaySettings, quietLogger),
+  );
   const sync = async () => {
     await cdc.cycle();
     for (const relay of relays) {
@@ -55,7 +65,18 @@ export async function createReportFixture(options: { students?: number; sinks: S
   const logger = createLogger({ level: 'error', format: 'json', service: 'reports-test', silent: true });
   const portals: PortalApp[] = [];
   const portalWith = (s: StoreSettings) => {
-    const p = createApp({ db, logger, mysqlUrl: cdc.mysqlDb.url, sessionSecret: 'x'.repeat(32), cookieSecure: false, trustProxy: 0, loginRateLimit: 10_000, pg: cdc.pool, stores: s, now: () => REPORT_NOW });
+    const p = createApp({
+      db,
+      logger,
+      mysqlUrl: cdc.mysqlDb.url,
+      sessionSecret: 'x'.repeat(32),
+      cookieSecure: false,
+      trustProxy: 0,
+      loginRateLimit: 10_000,
+      pg: cdc.pool,
+      stores: s,
+      now: () => REPORT_NOW,
+    });
     portals.push(p);
     return p;
   };
@@ -70,7 +91,10 @@ export async function createReportFixture(options: { students?: number; sinks: S
     async as(username, other) {
       const agent = request.agent((other ?? portal).app);
       const page = await agent.get('/login');
-      await agent.post('/login').type('form').send({ username, password: PASSWORD, _csrf: csrfFrom(page.text) });
+      await agent
+        .post('/login')
+        .type('form')
+        .send({ username, password: PASSWORD, _csrf: csrfFrom(page.text) });
       return agent;
     },
     async close() {

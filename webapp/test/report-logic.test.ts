@@ -21,11 +21,23 @@ const lecture = (over: Partial<Parameters<typeof deriveAudience>[0][number]> = {
 
 describe('classroom audience flags', () => {
   test('enough seats and every required item: not flagged', () => {
-    expect(deriveAudience([lecture()])[0]).toMatchObject({ capacity: 30, short_capacity: false, missing_equipment: [] });
+    expect(deriveAudience([lecture()])[0]).toMatchObject({
+      capacity: 30,
+      short_capacity: false,
+      missing_equipment: [],
+    });
   });
 
   test('one student more than the seats of all its rooms together: capacity short', () => {
-    const rows = deriveAudience([lecture({ expected: 61, classrooms: [lecture().classrooms[0]!, { id: 3, building: 'B', number: '7', capacity: 30, equipment: ['projector'] }] })]);
+    const rows = deriveAudience([
+      lecture({
+        expected: 61,
+        classrooms: [
+          lecture().classrooms[0]!,
+          { id: 3, building: 'B', number: '7', capacity: 30, equipment: ['projector'] },
+        ],
+      }),
+    ]);
     expect(rows[0]).toMatchObject({ capacity: 60, short_capacity: true });
   });
 
@@ -44,11 +56,19 @@ describe('classroom audience flags', () => {
   });
 
   test('a lecture with no slot: no rooms, no audience, not flagged for seats', () => {
-    expect(deriveAudience([lecture({ classrooms: [], expected: 0 })])[0]).toMatchObject({ capacity: 0, short_capacity: false, missing_equipment: [] });
+    expect(deriveAudience([lecture({ classrooms: [], expected: 0 })])[0]).toMatchObject({
+      capacity: 0,
+      short_capacity: false,
+      missing_equipment: [],
+    });
   });
 
   test('rows are ordered by course code, then lecture number', () => {
-    const rows = deriveAudience([lecture({ course_code: 'C2', lecture_id: 1 }), lecture({ lecture_number: 2, lecture_id: 2 }), lecture({ lecture_id: 3 })]);
+    const rows = deriveAudience([
+      lecture({ course_code: 'C2', lecture_id: 1 }),
+      lecture({ lecture_number: 2, lecture_id: 2 }),
+      lecture({ lecture_id: 3 }),
+    ]);
     expect(rows.map((r) => r.lecture_id)).toEqual([3, 2, 1]);
   });
 });
@@ -97,18 +117,80 @@ describe('sorting a report table', () => {
 
 test('a university summary counts every level', () => {
   const u = {
-    id: 1, name: 'U', short_name: 'U1', city: 'X', students: 5,
-    institutes: [{ id: 1, name: 'I', students: 5, departments: [{ id: 1, name: 'D', students: 5, specialties: [{ id: 1, code: 'S', name: 'S', students: 5, groups: [{ id: 1, name: 'G1', year_of_study: 1, students: 2 }, { id: 2, name: 'G2', year_of_study: 1, students: 3 }] }] }, { id: 2, name: 'D2', students: 0, specialties: [] }] }],
+    id: 1,
+    name: 'U',
+    short_name: 'U1',
+    city: 'X',
+    students: 5,
+    institutes: [
+      {
+        id: 1,
+        name: 'I',
+        students: 5,
+        departments: [
+          {
+            id: 1,
+            name: 'D',
+            students: 5,
+            specialties: [
+              {
+                id: 1,
+                code: 'S',
+                name: 'S',
+                students: 5,
+                groups: [
+                  { id: 1, name: 'G1', year_of_study: 1, students: 2 },
+                  { id: 2, name: 'G2', year_of_study: 1, students: 3 },
+                ],
+              },
+            ],
+          },
+          { id: 2, name: 'D2', students: 0, specialties: [] },
+        ],
+      },
+    ],
   };
-  expect(summarise(u)).toEqual({ id: 1, name: 'U', short_name: 'U1', city: 'X', students: 5, institutes: 1, departments: 2, specialties: 1, groups: 2 });
+  expect(summarise(u)).toEqual({
+    id: 1,
+    name: 'U',
+    short_name: 'U1',
+    city: 'X',
+    students: 5,
+    institutes: 1,
+    departments: 2,
+    specialties: 1,
+    groups: 2,
+  });
 });
 
 describe('the portal reads the stores the daemon writes', () => {
   const base = { MYSQL_URL: 'mysql://u:p@db:3306/campus', SESSION_SECRET: 's'.repeat(32) };
   test('each store is optional; set, it carries the same prefixes and schema as the daemon', () => {
-    expect(loadWebappConfig(base).stores).toEqual({ schema: 'public', redis: undefined, mongo: undefined, neo4j: undefined, elasticsearch: undefined });
-    const c = loadWebappConfig({ ...base, REDIS_URL: 'redis://r:6379', CDC_REDIS_PREFIX: 'cs:', MONGO_URL: 'mongodb://m/campus', NEO4J_URL: 'bolt://n:7687', NEO4J_PASSWORD: 'pw', ELASTICSEARCH_URL: 'http://e:9200', CDC_ES_INDEX_PREFIX: 'cs_', CDC_TARGET_SCHEMA: 'mirror' });
-    expect(c.stores).toEqual({ schema: 'mirror', redis: { url: 'redis://r:6379', prefix: 'cs:' }, mongo: { url: 'mongodb://m/campus' }, neo4j: { url: 'bolt://n:7687', user: 'neo4j', password: 'pw' }, elasticsearch: { url: 'http://e:9200', indexPrefix: 'cs_' } });
+    expect(loadWebappConfig(base).stores).toEqual({
+      schema: 'public',
+      redis: undefined,
+      mongo: undefined,
+      neo4j: undefined,
+      elasticsearch: undefined,
+    });
+    const c = loadWebappConfig({
+      ...base,
+      REDIS_URL: 'redis://r:6379',
+      CDC_REDIS_PREFIX: 'cs:',
+      MONGO_URL: 'mongodb://m/campus',
+      NEO4J_URL: 'bolt://n:7687',
+      NEO4J_PASSWORD: 'pw',
+      ELASTICSEARCH_URL: 'http://e:9200',
+      CDC_ES_INDEX_PREFIX: 'cs_',
+      CDC_TARGET_SCHEMA: 'mirror',
+    });
+    expect(c.stores).toEqual({
+      schema: 'mirror',
+      redis: { url: 'redis://r:6379', prefix: 'cs:' },
+      mongo: { url: 'mongodb://m/campus' },
+      neo4j: { url: 'bolt://n:7687', user: 'neo4j', password: 'pw' },
+      elasticsearch: { url: 'http://e:9200', indexPrefix: 'cs_' },
+    });
   });
   test('a wrong URL scheme or schema name stops the portal with a clear message', () => {
     expect(() => loadWebappConfig({ ...base, MONGO_URL: 'http://m' })).toThrow(/MONGO_URL/);

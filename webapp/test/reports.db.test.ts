@@ -26,7 +26,11 @@ let pastTerm: string;
 let currentTerm: string;
 
 beforeAll(async () => {
-  f = await createReportFixture({ students: 60, sinks: [new RedisSink(redisUrl, prefix, quietLogger)], stores: { redis: { url: redisUrl, prefix } } });
+  f = await createReportFixture({
+    students: 60,
+    sinks: [new RedisSink(redisUrl, prefix, quietLogger)],
+    stores: { redis: { url: redisUrl, prefix } },
+  });
   redis = new Redis(redisUrl);
   // A word the materials use in some lectures but not all: the report has something to find and to leave out.
   const { rows } = await f.cdc.pool.query(
@@ -63,7 +67,13 @@ async function both(path: string) {
 describe('who may see the reports', () => {
   test('a student gets 403 on every report page, export and API; anonymous users are sent to log in', async () => {
     const student = await f.as('student1');
-    for (const path of ['/reports', '/reports/attendance', '/reports/hierarchy.csv', '/api/reports/hierarchy', '/reports/group-hours?group=1']) {
+    for (const path of [
+      '/reports',
+      '/reports/attendance',
+      '/reports/hierarchy.csv',
+      '/api/reports/hierarchy',
+      '/reports/group-hours?group=1',
+    ]) {
       const res = await student.get(path);
       expect(res.status).toBe(403);
     }
@@ -74,7 +84,12 @@ describe('who may see the reports', () => {
 
   test('every report page opens on its form, with defaults, before any parameter is given', async () => {
     const staff = await f.as('staff');
-    for (const [name, field] of [['attendance', 'name="term"'], ['classroom-audience', 'name="year"'], ['group-hours', 'name="group"'], ['hierarchy', 'universities']]) {
+    for (const [name, field] of [
+      ['attendance', 'name="term"'],
+      ['classroom-audience', 'name="year"'],
+      ['group-hours', 'name="group"'],
+      ['hierarchy', 'universities'],
+    ]) {
       const res = await staff.get(`/reports/${name}`);
       expect({ name, status: res.status }).toEqual({ name, status: 200 });
       expect(res.text).toContain(field!);
@@ -110,7 +125,7 @@ describe('attendance', () => {
     expect(r.distribution.reduce((a: number, b: number) => a + b, 0)).toBe(r.students);
   });
 
-  test('the figures are MySQL\'s: attended/total of the worst student over the matched lectures', async () => {
+  test("the figures are MySQL's: attended/total of the worst student over the matched lectures", async () => {
     const { stores } = await both(path());
     const worst = stores.result.worst[0];
     const lectureIds = stores.result.lectures.map((l: { lecture_id: number }) => l.lecture_id);
@@ -127,13 +142,22 @@ describe('attendance', () => {
         WHERE s.lecture_id IN (?) AND s.starts_at >= ? AND s.starts_at < DATE_ADD(?, INTERVAL 1 DAY) GROUP BY a.student_id`,
       [lectureIds, past.from, past.to],
     );
-    const figures = (all as { student_id: number; total: string; attended: string }[]).map((x) => ({ id: Number(x.student_id), t: Number(x.total), a: Number(x.attended) }));
+    const figures = (all as { student_id: number; total: string; attended: string }[]).map((x) => ({
+      id: Number(x.student_id),
+      t: Number(x.total),
+      a: Number(x.attended),
+    }));
     figures.sort((x, y) => x.a * y.t - y.a * x.t || y.t - y.a - (x.t - x.a) || x.id - y.id);
-    expect(stores.result.worst.map((w: { student_id: number }) => w.student_id)).toEqual(figures.slice(0, 10).map((x) => x.id));
+    expect(stores.result.worst.map((w: { student_id: number }) => w.student_id)).toEqual(
+      figures.slice(0, 10).map((x) => x.id),
+    );
     const distribution = Array<number>(10).fill(0);
     for (const x of figures) distribution[Math.min(9, Math.floor((x.a * 10) / x.t))]!++;
     expect(stores.result.distribution).toEqual(distribution);
-    const [[student]] = (await f.cdc.my.query('SELECT first_name, last_name, student_number FROM students WHERE id = ?', [worst.student_id])) as unknown as [{ first_name: string; last_name: string; student_number: string }[]];
+    const [[student]] = (await f.cdc.my.query(
+      'SELECT first_name, last_name, student_number FROM students WHERE id = ?',
+      [worst.student_id],
+    )) as unknown as [{ first_name: string; last_name: string; student_number: string }[]];
     expect(worst.name).toBe(`${student!.first_name} ${student!.last_name}`);
   });
 
@@ -160,7 +184,11 @@ describe('attendance', () => {
     const q = `term=${encodeURIComponent(term)}&from=${past.from}&to=${past.to}&n=10`;
     const page = await staff.get(`/reports/attendance?${q}&sort=name&dir=desc`);
     expect(page.text).toContain('aria-sort="descending"');
-    const names = [...page.text.matchAll(/<tr class=""><td class="num">\d+<\/td><td class="">[^<]*<\/td><td class="">([^<]*)<\/td>/g)].map((m) => m[1]!);
+    const names = [
+      ...page.text.matchAll(
+        /<tr class=""><td class="num">\d+<\/td><td class="">[^<]*<\/td><td class="">([^<]*)<\/td>/g,
+      ),
+    ].map((m) => m[1]!);
     expect(names).toHaveLength(10);
     expect(names).toEqual([...names].sort((a, b) => b.localeCompare(a)));
     const csv = await staff.get(`/reports/attendance.csv?${q}`);
@@ -191,40 +219,60 @@ describe('attendance', () => {
 
   test('an empty search term is refused; a term nothing matches gives an empty report', async () => {
     const staff = await f.as('staff');
-    expect((await staff.get(`/api/reports/attendance?term=&from=${past.from}&to=${past.to}`)).body.error.message).toContain('Give a search term');
+    expect(
+      (await staff.get(`/api/reports/attendance?term=&from=${past.from}&to=${past.to}`)).body.error.message,
+    ).toContain('Give a search term');
     const none = await staff.get(`/api/reports/attendance?term=zzzqqqxxy&from=${past.from}&to=${past.to}`);
     expect(none.body.result).toMatchObject({ lectures: [], students: 0, worst: [] });
   });
 });
 
 describe('classroom audience', () => {
-  test('every lecture of the term, with MySQL\'s expected students and flags that follow from seats and equipment', async () => {
+  test("every lecture of the term, with MySQL's expected students and flags that follow from seats and equipment", async () => {
     const { stores, reference } = await both('/api/reports/classroom-audience?year=2026&semester=1');
     expect(stores.notes).toEqual([{ store: 'neo4j', part: 'the whole report', reason: 'not configured' }]);
     expect(stripSource(stores)).toEqual(stripSource(reference));
-    const rows = stores.result.rows as { lecture_id: number; expected: number; capacity: number; short_capacity: boolean; required_equipment: string[]; missing_equipment: string[]; classrooms: { equipment: string[] }[] }[];
-    const [[count]] = (await f.cdc.my.query('SELECT COUNT(*) AS n FROM lectures l JOIN courses c ON c.id = l.course_id WHERE c.year = 2026 AND c.semester = 1')) as unknown as [{ n: string }[]];
+    const rows = stores.result.rows as {
+      lecture_id: number;
+      expected: number;
+      capacity: number;
+      short_capacity: boolean;
+      required_equipment: string[];
+      missing_equipment: string[];
+      classrooms: { equipment: string[] }[];
+    }[];
+    const [[count]] = (await f.cdc.my.query(
+      'SELECT COUNT(*) AS n FROM lectures l JOIN courses c ON c.id = l.course_id WHERE c.year = 2026 AND c.semester = 1',
+    )) as unknown as [{ n: string }[]];
     expect(rows).toHaveLength(Number(count!.n));
     const [expected] = await f.cdc.my.query(
       `SELECT s.lecture_id, COUNT(DISTINCT st.id) AS n FROM schedule s JOIN students st ON st.group_id = s.group_id JOIN lectures l ON l.id = s.lecture_id JOIN courses c ON c.id = l.course_id
         WHERE c.year = 2026 AND c.semester = 1 GROUP BY s.lecture_id`,
     );
-    const byLecture = new Map((expected as { lecture_id: number; n: string }[]).map((e) => [Number(e.lecture_id), Number(e.n)]));
+    const byLecture = new Map(
+      (expected as { lecture_id: number; n: string }[]).map((e) => [Number(e.lecture_id), Number(e.n)]),
+    );
     for (const r of rows) {
       expect(r.expected).toBe(byLecture.get(r.lecture_id) ?? 0);
       expect(r.short_capacity).toBe(r.expected > r.capacity);
       for (const e of r.missing_equipment) expect(r.required_equipment).toContain(e);
-      expect(r.missing_equipment.length > 0).toBe(r.classrooms.some((c) => r.required_equipment.some((e) => !c.equipment.includes(e))));
+      expect(r.missing_equipment.length > 0).toBe(
+        r.classrooms.some((c) => r.required_equipment.some((e) => !c.equipment.includes(e))),
+      );
     }
   });
 
   test('a room made too small is flagged on the page after a sync', async () => {
-    const [[slot]] = (await f.cdc.my.query('SELECT s.classroom_id, l.id AS lecture_id FROM schedule s JOIN lectures l ON l.id = s.lecture_id JOIN courses c ON c.id = l.course_id WHERE c.year = 2026 AND c.semester = 1 ORDER BY s.id LIMIT 1')) as unknown as [{ classroom_id: number; lecture_id: number }[]];
+    const [[slot]] = (await f.cdc.my.query(
+      'SELECT s.classroom_id, l.id AS lecture_id FROM schedule s JOIN lectures l ON l.id = s.lecture_id JOIN courses c ON c.id = l.course_id WHERE c.year = 2026 AND c.semester = 1 ORDER BY s.id LIMIT 1',
+    )) as unknown as [{ classroom_id: number; lecture_id: number }[]];
     await f.cdc.my.query('UPDATE classrooms SET capacity = 1 WHERE id = ?', [slot!.classroom_id]);
     await f.sync();
     const staff = await f.as('staff');
     const { body } = await staff.get('/api/reports/classroom-audience?year=2026&semester=1&flagged=1');
-    expect(body.result.rows.find((r: { lecture_id: number }) => r.lecture_id === Number(slot!.lecture_id))).toMatchObject({ short_capacity: true });
+    expect(
+      body.result.rows.find((r: { lecture_id: number }) => r.lecture_id === Number(slot!.lecture_id)),
+    ).toMatchObject({ short_capacity: true });
     const page = await staff.get('/reports/classroom-audience?year=2026&semester=1&flagged=1');
     expect(page.text).toContain('capacity short');
     expect(page.text).toContain('class="flagged"');
@@ -243,22 +291,30 @@ describe('classroom audience', () => {
 
 describe('group hours', () => {
   const groupOf = async () => {
-    const [[g]] = (await f.cdc.my.query('SELECT g.id, g.name FROM student_groups g WHERE EXISTS (SELECT 1 FROM students s WHERE s.group_id = g.id) ORDER BY g.id LIMIT 1')) as unknown as [{ id: number; name: string }[]];
+    const [[g]] = (await f.cdc.my.query(
+      'SELECT g.id, g.name FROM student_groups g WHERE EXISTS (SELECT 1 FROM students s WHERE s.group_id = g.id) ORDER BY g.id LIMIT 1',
+    )) as unknown as [{ id: number; name: string }[]];
     return g!;
   };
 
   test('per student: planned and attended hours as MySQL has them; store-backed equals the reference', async () => {
     const g = await groupOf();
     // The past term: its slots are all held, and the register is full.
-    const [[t]] = (await f.cdc.my.query('SELECT year, semester, starts_on, ends_on FROM terms ORDER BY starts_on LIMIT 1')) as unknown as [{ year: number; semester: number; starts_on: string; ends_on: string }[]];
-    const { stores, reference } = await both(`/api/reports/group-hours?group=${encodeURIComponent(g.name)}&term=${t!.year}-${t!.semester}`);
+    const [[t]] = (await f.cdc.my.query(
+      'SELECT year, semester, starts_on, ends_on FROM terms ORDER BY starts_on LIMIT 1',
+    )) as unknown as [{ year: number; semester: number; starts_on: string; ends_on: string }[]];
+    const { stores, reference } = await both(
+      `/api/reports/group-hours?group=${encodeURIComponent(g.name)}&term=${t!.year}-${t!.semester}`,
+    );
     expect(stores.notes).toEqual([{ store: 'mongodb', part: 'place in the hierarchy', reason: 'not configured' }]);
     expect(stripSource(stores)).toEqual(stripSource(reference));
     const r = stores.result;
     const [members] = await f.cdc.my.query('SELECT id FROM students WHERE group_id = ? ORDER BY id', [g.id]);
-    expect(r.rows.map((x: { student_id: number }) => x.student_id)).toEqual((members as { id: number }[]).map((m) => Number(m.id)));
+    expect(r.rows.map((x: { student_id: number }) => x.student_id)).toEqual(
+      (members as { id: number }[]).map((m) => Number(m.id)),
+    );
     const [[planned]] = (await f.cdc.my.query(
-      "SELECT SUM(TIMESTAMPDIFF(MINUTE, starts_at, ends_at)) / 60 AS h FROM schedule WHERE group_id = ? AND starts_at >= ? AND starts_at < DATE_ADD(?, INTERVAL 1 DAY)",
+      'SELECT SUM(TIMESTAMPDIFF(MINUTE, starts_at, ends_at)) / 60 AS h FROM schedule WHERE group_id = ? AND starts_at >= ? AND starts_at < DATE_ADD(?, INTERVAL 1 DAY)',
       [g.id, t!.starts_on, t!.ends_on],
     )) as unknown as [{ h: string }[]];
     const first = r.rows[0];
@@ -301,10 +357,12 @@ describe('group hours', () => {
 });
 
 describe('hierarchy', () => {
-  test('the counts add up to MySQL\'s students and groups; one university expands into its tree', async () => {
+  test("the counts add up to MySQL's students and groups; one university expands into its tree", async () => {
     const staff = await f.as('staff');
     const { body } = await staff.get('/api/reports/hierarchy?source=reference');
-    const [[n]] = (await f.cdc.my.query('SELECT (SELECT COUNT(*) FROM students) AS students, (SELECT COUNT(*) FROM student_groups) AS groups_, (SELECT COUNT(*) FROM universities) AS unis')) as unknown as [{ students: string; groups_: string; unis: string }[]];
+    const [[n]] = (await f.cdc.my.query(
+      'SELECT (SELECT COUNT(*) FROM students) AS students, (SELECT COUNT(*) FROM student_groups) AS groups_, (SELECT COUNT(*) FROM universities) AS unis',
+    )) as unknown as [{ students: string; groups_: string; unis: string }[]];
     const list = body.result as { id: number; students: number; groups: number }[];
     expect(list).toHaveLength(Number(n!.unis));
     expect(list.reduce((a, u) => a + u.students, 0)).toBe(Number(n!.students));
@@ -326,12 +384,19 @@ test('a store that accepts connections but never answers: the page waits at most
   const silent = createServer((socket) => sockets.add(socket)).listen(0, '127.0.0.1');
   await new Promise((r) => silent.once('listening', r));
   try {
-    const hung = f.portalWith({ ...f.stores, redis: { url: `redis://127.0.0.1:${(silent.address() as AddressInfo).port}`, prefix } });
+    const hung = f.portalWith({
+      ...f.stores,
+      redis: { url: `redis://127.0.0.1:${(silent.address() as AddressInfo).port}`, prefix },
+    });
     const staff = await f.as('staff', hung);
     const path = `/api/reports/attendance?term=${encodeURIComponent(term)}&from=${past.from}&to=${past.to}&n=5`;
     const res = await staff.get(path);
     expect(res.status).toBe(200);
-    expect(res.body.notes[1]).toEqual({ store: 'redis', part: 'student details', reason: 'unreachable or failed: no answer within 5 s' });
+    expect(res.body.notes[1]).toEqual({
+      store: 'redis',
+      part: 'student details',
+      reason: 'unreachable or failed: no answer within 5 s',
+    });
     expect(res.body.result).toEqual((await staff.get(`${path}&source=reference`)).body.result);
   } finally {
     for (const s of sockets) s.destroy();
@@ -349,7 +414,9 @@ test('Redis down: the page says so plainly and shows the reference result, label
   expect(res.body.notes[1].reason).toMatch(/^unreachable or failed: /);
   expect(res.body.result).toEqual((await staff.get(`${path}&source=reference`)).body.result);
   const page = await staff.get(path.replace('/api/reports/', '/reports/'));
-  expect(page.text).toContain('Not everything below comes from its store. These parts are the reference result, computed from the PostgreSQL mirror');
+  expect(page.text).toContain(
+    'Not everything below comes from its store. These parts are the reference result, computed from the PostgreSQL mirror',
+  );
   expect(page.text).toMatch(/<strong>Redis<\/strong> \(student details\): unreachable or failed/);
 });
 
@@ -358,15 +425,29 @@ test('randomised writes: after each sync the store-backed reports still equal th
   for (let round = 0; round < 3; round++) {
     await randomWrites(f.cdc.my, 500 + round, 15);
     // The register changes too: some marks flip, some slots move.
-    const [marks] = await f.cdc.my.query('SELECT schedule_id, student_id FROM attendance ORDER BY schedule_id, student_id');
+    const [marks] = await f.cdc.my.query(
+      'SELECT schedule_id, student_id FROM attendance ORDER BY schedule_id, student_id',
+    );
     for (let i = 0; i < 20; i++) {
       const m = r.pick(marks as { schedule_id: number; student_id: number }[]);
-      await f.cdc.my.query('UPDATE attendance SET attended = 1 - attended WHERE schedule_id = ? AND student_id = ?', [m.schedule_id, m.student_id]);
+      await f.cdc.my.query('UPDATE attendance SET attended = 1 - attended WHERE schedule_id = ? AND student_id = ?', [
+        m.schedule_id,
+        m.student_id,
+      ]);
     }
-    await f.cdc.my.query('UPDATE schedule SET starts_at = starts_at + INTERVAL 1 HOUR, ends_at = ends_at + INTERVAL 2 HOUR WHERE id % 7 = ?', [round]);
+    await f.cdc.my.query(
+      'UPDATE schedule SET starts_at = starts_at + INTERVAL 1 HOUR, ends_at = ends_at + INTERVAL 2 HOUR WHERE id % 7 = ?',
+      [round],
+    );
     await f.sync();
-    const [[g]] = (await f.cdc.my.query('SELECT group_id FROM students ORDER BY id LIMIT 1')) as unknown as [{ group_id: number }[]];
-    for (const path of [`/api/reports/attendance?term=${encodeURIComponent(term)}&from=${past.from}&to=${past.to}&n=20`, `/api/reports/group-hours?group=${g!.group_id}&term=${pastTerm}`, '/api/reports/classroom-audience?year=2026&semester=1']) {
+    const [[g]] = (await f.cdc.my.query('SELECT group_id FROM students ORDER BY id LIMIT 1')) as unknown as [
+      { group_id: number }[],
+    ];
+    for (const path of [
+      `/api/reports/attendance?term=${encodeURIComponent(term)}&from=${past.from}&to=${past.to}&n=20`,
+      `/api/reports/group-hours?group=${g!.group_id}&term=${pastTerm}`,
+      '/api/reports/classroom-audience?year=2026&semester=1',
+    ]) {
       const { stores, reference } = await both(path);
       expect(stripSource(stores)).toEqual(stripSource(reference));
     }

@@ -17,7 +17,10 @@ import { createReportFixture, type ReportFixture } from './report-fixture';
  * writes. Runs wherever a Docker engine answers; skipped otherwise, with one line.
  */
 const docker = Boolean(process.env.DOCKER_HOST) || existsSync('/var/run/docker.sock');
-if (!docker) console.log('Skipping the store-backed reports against MongoDB, Neo4j and Elasticsearch: no Docker engine here for testcontainers (they run wherever Docker exists).');
+if (!docker)
+  console.log(
+    'Skipping the store-backed reports against MongoDB, Neo4j and Elasticsearch: no Docker engine here for testcontainers (they run wherever Docker exists).',
+  );
 const maybe = docker ? describe : describe.skip;
 
 maybe('reports read from MongoDB, Neo4j, Elasticsearch and Redis', () => {
@@ -29,10 +32,22 @@ maybe('reports read from MongoDB, Neo4j, Elasticsearch and Redis', () => {
 
   beforeAll(async () => {
     const [mongo, neo, elastic] = await Promise.all([
-      new GenericContainer('mongo:7').withExposedPorts(27017).withWaitStrategy(Wait.forLogMessage(/Waiting for connections/)).start(),
-      new GenericContainer('neo4j:5').withEnvironment({ NEO4J_AUTH: 'neo4j/testpassword' }).withExposedPorts(7687).withWaitStrategy(Wait.forLogMessage(/Started\./)).withStartupTimeout(180_000).start(),
+      new GenericContainer('mongo:7')
+        .withExposedPorts(27017)
+        .withWaitStrategy(Wait.forLogMessage(/Waiting for connections/))
+        .start(),
+      new GenericContainer('neo4j:5')
+        .withEnvironment({ NEO4J_AUTH: 'neo4j/testpassword' })
+        .withExposedPorts(7687)
+        .withWaitStrategy(Wait.forLogMessage(/Started\./))
+        .withStartupTimeout(180_000)
+        .start(),
       new GenericContainer('docker.elastic.co/elasticsearch/elasticsearch:8.15.3')
-        .withEnvironment({ 'discovery.type': 'single-node', 'xpack.security.enabled': 'false', ES_JAVA_OPTS: '-Xms512m -Xmx512m' })
+        .withEnvironment({
+          'discovery.type': 'single-node',
+          'xpack.security.enabled': 'false',
+          ES_JAVA_OPTS: '-Xms512m -Xmx512m',
+        })
         .withExposedPorts(9200)
         .withWaitStrategy(Wait.forHttp('/_cluster/health', 9200).forStatusCode(200))
         .withStartupTimeout(180_000)
@@ -46,12 +61,24 @@ maybe('reports read from MongoDB, Neo4j, Elasticsearch and Redis', () => {
     es = new EsClient({ node: esUrl });
     f = await createReportFixture({
       students: 60,
-      sinks: [new RedisSink(redisUrl, prefix, quietLogger), new MongoSink(mongoUrl, quietLogger), new Neo4jSink({ url: neo4jUrl, user: 'neo4j', password: 'testpassword' }, quietLogger), new ElasticsearchSink(esUrl, 'rs_', quietLogger)],
-      stores: { redis: { url: redisUrl, prefix }, mongo: { url: mongoUrl }, neo4j: { url: neo4jUrl, user: 'neo4j', password: 'testpassword' }, elasticsearch: { url: esUrl, indexPrefix: 'rs_' } },
+      sinks: [
+        new RedisSink(redisUrl, prefix, quietLogger),
+        new MongoSink(mongoUrl, quietLogger),
+        new Neo4jSink({ url: neo4jUrl, user: 'neo4j', password: 'testpassword' }, quietLogger),
+        new ElasticsearchSink(esUrl, 'rs_', quietLogger),
+      ],
+      stores: {
+        redis: { url: redisUrl, prefix },
+        mongo: { url: mongoUrl },
+        neo4j: { url: neo4jUrl, user: 'neo4j', password: 'testpassword' },
+        elasticsearch: { url: esUrl, indexPrefix: 'rs_' },
+      },
     });
     await es.indices.refresh({ index: 'rs_*' });
     // A topic word of the materials (a plain English word: both analysers stem it alike).
-    const { rows } = await f.cdc.pool.query(`SELECT word FROM ts_stat($$SELECT to_tsvector('simple', title) FROM lecture_materials$$) WHERE word ~ '^[a-z]{5,}$' ORDER BY ndoc DESC, word LIMIT 1 OFFSET 1`);
+    const { rows } = await f.cdc.pool.query(
+      `SELECT word FROM ts_stat($$SELECT to_tsvector('simple', title) FROM lecture_materials$$) WHERE word ~ '^[a-z]{5,}$' ORDER BY ndoc DESC, word LIMIT 1 OFFSET 1`,
+    );
     term = rows[0].word;
   }, 400_000);
 
@@ -62,8 +89,12 @@ maybe('reports read from MongoDB, Neo4j, Elasticsearch and Redis', () => {
   });
 
   const paths = async () => {
-    const [[g]] = (await f.cdc.my.query('SELECT group_id FROM students ORDER BY id LIMIT 1')) as unknown as [{ group_id: number }[]];
-    const [[t]] = (await f.cdc.my.query("SELECT CONCAT(year, '-', semester) AS label FROM terms ORDER BY starts_on LIMIT 1")) as unknown as [{ label: string }[]];
+    const [[g]] = (await f.cdc.my.query('SELECT group_id FROM students ORDER BY id LIMIT 1')) as unknown as [
+      { group_id: number }[],
+    ];
+    const [[t]] = (await f.cdc.my.query(
+      "SELECT CONCAT(year, '-', semester) AS label FROM terms ORDER BY starts_on LIMIT 1",
+    )) as unknown as [{ label: string }[]];
     return [
       `/api/reports/attendance?term=${encodeURIComponent(term)}&from=2026-01-01&to=2026-11-21&n=20`,
       '/api/reports/classroom-audience?year=2026&semester=1',
@@ -78,7 +109,11 @@ maybe('reports read from MongoDB, Neo4j, Elasticsearch and Redis', () => {
     for (const path of await paths()) {
       const stores = await staff.get(path);
       const reference = await staff.get(`${path}&source=reference`);
-      expect({ path, source: stores.body.source, notes: stores.body.notes }).toEqual({ path, source: 'stores', notes: [] });
+      expect({ path, source: stores.body.source, notes: stores.body.notes }).toEqual({
+        path,
+        source: 'stores',
+        notes: [],
+      });
       expect(stores.body.result).toEqual(reference.body.result);
     }
   }

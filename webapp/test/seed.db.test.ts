@@ -29,7 +29,9 @@ test('a seeded database satisfies every foreign key and the demo accounts log in
     expect(accounts.map((a) => a.username)).toEqual(['student1', 'student2', 'student3', 'staff1', 'operator1']);
     expect(await verifyLogin(db, 'student1', accounts[0]!.password)).toMatchObject({ role: 'student', studentId: 1 });
     expect(await verifyLogin(db, 'staff1', 'not-the-password')).toBeUndefined();
-    await expect(seedDatabase(mysql.url, { students: 10, seed: 3, today: new Date() })).rejects.toBeInstanceOf(DatabaseNotEmptyError);
+    await expect(seedDatabase(mysql.url, { students: 10, seed: 3, today: new Date() })).rejects.toBeInstanceOf(
+      DatabaseNotEmptyError,
+    );
   } finally {
     await db.destroy();
   }

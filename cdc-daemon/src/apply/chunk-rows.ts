@@ -25,7 +25,11 @@ export function decodeChunkRows(blob: Buffer, into = new Map<string, RowEntry>()
     const n = blob.readUInt16BE(o);
     const key = blob.toString('utf8', o + 2, o + 2 + n);
     o += 2 + n;
-    into.set(key, { mh: blob.toString('hex', o, o + 8), hash: blob.toString('hex', o + 8, o + 16), copies: blob.readUInt32BE(o + 16) });
+    into.set(key, {
+      mh: blob.toString('hex', o, o + 8),
+      hash: blob.toString('hex', o + 8, o + 16),
+      copies: blob.readUInt32BE(o + 16),
+    });
     o += 20;
   }
   return into;

@@ -16,7 +16,9 @@ export async function createStage(client: PoolClient, plan: TablePlan): Promise<
   const name = stageName(plan);
   const cols = plan.columns.map((c) => `${pgi(c.name)} ${c.pgType}`);
   if (!plan.keyed) cols.push(`${pgi(ROW_HASH_COLUMN)} bigint`);
-  await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${name} (_op "char" NOT NULL, _key text NOT NULL, _chunk bigint NOT NULL, _hash bigint NOT NULL, _copies integer NOT NULL, _blob bytea, ${cols.join(', ')}) ON COMMIT DROP`);
+  await client.query(
+    `CREATE TEMP TABLE IF NOT EXISTS ${name} (_op "char" NOT NULL, _key text NOT NULL, _chunk bigint NOT NULL, _hash bigint NOT NULL, _copies integer NOT NULL, _blob bytea, ${cols.join(', ')}) ON COMMIT DROP`,
+  );
   await client.query(`TRUNCATE ${name}`);
   return name;
 }
@@ -36,13 +38,20 @@ export interface MergeOptions extends MirrorOptions {
 }
 
 const cols = (plan: TablePlan, prefix = '') => plan.columns.map((c) => `${prefix}${pgi(c.name)}`).join(', ');
-const keyJoin = (plan: TablePlan, a: string, b: string) => plan.schema.keyColumns.map((k) => `${a}.${pgi(k)} = ${b}.${pgi(k)}`).join(' AND ');
+const keyJoin = (plan: TablePlan, a: string, b: string) =>
+  plan.schema.keyColumns.map((k) => `${a}.${pgi(k)} = ${b}.${pgi(k)}`).join(' AND ');
 
 /**
  * Merges the stage into the mirror, its history, the outbox and the row state, in the caller's
  * transaction. History first (it reads the rows about to be deleted), then the mirror.
  */
-export async function mergeStage(client: PoolClient, plan: TablePlan, stage: string, o: MergeOptions, ops: StagedOps): Promise<void> {
+export async function mergeStage(
+  client: PoolClient,
+  plan: TablePlan,
+  stage: string,
+  o: MergeOptions,
+  ops: StagedOps,
+): Promise<void> {
   if (ops.upserts + ops.deletes > 0) {
     await client.query(`ANALYZE ${stage}`);
     if (plan.keyed) await mergeKeyed(client, plan, stage, o, ops);
@@ -51,22 +60,44 @@ export async function mergeStage(client: PoolClient, plan: TablePlan, stage: str
   await mergeRowState(client, plan, stage);
 }
 
-async function mergeKeyed(client: PoolClient, plan: TablePlan, stage: string, o: MergeOptions, ops: StagedOps): Promise<void> {
+async function mergeKeyed(
+  client: PoolClient,
+  plan: TablePlan,
+  stage: string,
+  o: MergeOptions,
+  ops: StagedOps,
+): Promise<void> {
   const mirror = mirrorName(plan, o);
   const history = historyName(plan);
   const p = [o.syncId, o.at];
   if (o.history) {
     // Close whatever version is open for every key that changed (a re-insert closes its delete marker).
-    await client.query(`UPDATE ${history} h SET valid_to = $1 FROM ${stage} s WHERE s._op IN ('i', 'u', 'd') AND ${keyJoin(plan, 'h', 's')} AND h.valid_to IS NULL`, [o.at]);
-    if (ops.deletes > 0) await client.query(`INSERT INTO ${history} (${cols(plan)}, valid_from, op, sync_id) SELECT ${cols(plan, 't.')}, $2, 'delete', $1 FROM ${mirror} t JOIN ${stage} s ON ${keyJoin(plan, 't', 's')} WHERE s._op = 'd'`, p);
+    await client.query(
+      `UPDATE ${history} h SET valid_to = $1 FROM ${stage} s WHERE s._op IN ('i', 'u', 'd') AND ${keyJoin(plan, 'h', 's')} AND h.valid_to IS NULL`,
+      [o.at],
+    );
+    if (ops.deletes > 0)
+      await client.query(
+        `INSERT INTO ${history} (${cols(plan)}, valid_from, op, sync_id) SELECT ${cols(plan, 't.')}, $2, 'delete', $1 FROM ${mirror} t JOIN ${stage} s ON ${keyJoin(plan, 't', 's')} WHERE s._op = 'd'`,
+        p,
+      );
   }
   if (o.outbox) await writeOutbox(client, plan, stage, o);
-  if (ops.deletes > 0) await client.query(`DELETE FROM ${mirror} t USING ${stage} s WHERE s._op = 'd' AND ${keyJoin(plan, 't', 's')}`);
+  if (ops.deletes > 0)
+    await client.query(`DELETE FROM ${mirror} t USING ${stage} s WHERE s._op = 'd' AND ${keyJoin(plan, 't', 's')}`);
   const nonKey = plan.columns.filter((c) => !plan.schema.keyColumns.includes(c.name));
-  const onConflict = nonKey.length > 0 ? `DO UPDATE SET ${nonKey.map((c) => `${pgi(c.name)} = EXCLUDED.${pgi(c.name)}`).join(', ')}` : 'DO NOTHING';
-  await client.query(`INSERT INTO ${mirror} (${cols(plan)}) SELECT ${cols(plan)} FROM ${stage} WHERE _op IN ('i', 'u') ON CONFLICT (${plan.schema.keyColumns.map(pgi).join(', ')}) ${onConflict}`);
+  const onConflict =
+    nonKey.length > 0
+      ? `DO UPDATE SET ${nonKey.map((c) => `${pgi(c.name)} = EXCLUDED.${pgi(c.name)}`).join(', ')}`
+      : 'DO NOTHING';
+  await client.query(
+    `INSERT INTO ${mirror} (${cols(plan)}) SELECT ${cols(plan)} FROM ${stage} WHERE _op IN ('i', 'u') ON CONFLICT (${plan.schema.keyColumns.map(pgi).join(', ')}) ${onConflict}`,
+  );
   if (o.history) {
-    await client.query(`INSERT INTO ${history} (${cols(plan)}, valid_from, op, sync_id) SELECT ${cols(plan)}, $2, CASE _op WHEN 'i' THEN 'insert' ELSE 'update' END, $1 FROM ${stage} WHERE _op IN ('i', 'u')`, p);
+    await client.query(
+      `INSERT INTO ${history} (${cols(plan)}, valid_from, op, sync_id) SELECT ${cols(plan)}, $2, CASE _op WHEN 'i' THEN 'insert' ELSE 'update' END, $1 FROM ${stage} WHERE _op IN ('i', 'u')`,
+      p,
+    );
   }
 }
 
@@ -80,20 +111,33 @@ async function mergeKeyless(client: PoolClient, plan: TablePlan, stage: string, 
     `SELECT x.ctid AS tid FROM (SELECT t.ctid, t.${h} AS hh, row_number() OVER (PARTITION BY t.${h} ORDER BY t.ctid) AS rn FROM ${table} t
        WHERE ${extra} t.${h} IN (SELECT _hash FROM ${stage} WHERE _op = 'd')) x JOIN ${stage} s ON s._op = 'd' AND s._hash = x.hh WHERE x.rn <= s._copies`;
   if (o.history) {
-    await client.query(`UPDATE ${history} v SET valid_to = $1 FROM (${victims(history, "t.valid_to IS NULL AND t.op <> 'delete' AND")}) d WHERE v.ctid = d.tid`, [o.at]);
-    await client.query(`INSERT INTO ${history} (${cols(plan)}, ${h}, valid_from, op, sync_id) SELECT ${cols(plan, 't.')}, t.${h}, $2, 'delete', $1 FROM ${mirror} t WHERE t.ctid IN (${victims(mirror, '')})`, p);
+    await client.query(
+      `UPDATE ${history} v SET valid_to = $1 FROM (${victims(history, "t.valid_to IS NULL AND t.op <> 'delete' AND")}) d WHERE v.ctid = d.tid`,
+      [o.at],
+    );
+    await client.query(
+      `INSERT INTO ${history} (${cols(plan)}, ${h}, valid_from, op, sync_id) SELECT ${cols(plan, 't.')}, t.${h}, $2, 'delete', $1 FROM ${mirror} t WHERE t.ctid IN (${victims(mirror, '')})`,
+      p,
+    );
   }
   if (o.outbox) await writeOutbox(client, plan, stage, o);
   await client.query(`DELETE FROM ${mirror} t WHERE t.ctid IN (${victims(mirror, '')})`);
-  await client.query(`INSERT INTO ${mirror} (${cols(plan)}, ${h}) SELECT ${cols(plan, 's.')}, s._hash FROM ${stage} s CROSS JOIN LATERAL generate_series(1, s._copies) WHERE s._op = 'i'`);
+  await client.query(
+    `INSERT INTO ${mirror} (${cols(plan)}, ${h}) SELECT ${cols(plan, 's.')}, s._hash FROM ${stage} s CROSS JOIN LATERAL generate_series(1, s._copies) WHERE s._op = 'i'`,
+  );
   if (o.history) {
-    await client.query(`INSERT INTO ${history} (${cols(plan)}, ${h}, valid_from, op, sync_id) SELECT ${cols(plan, 's.')}, s._hash, $2, 'insert', $1 FROM ${stage} s CROSS JOIN LATERAL generate_series(1, s._copies) WHERE s._op = 'i'`, p);
+    await client.query(
+      `INSERT INTO ${history} (${cols(plan)}, ${h}, valid_from, op, sync_id) SELECT ${cols(plan, 's.')}, s._hash, $2, 'insert', $1 FROM ${stage} s CROSS JOIN LATERAL generate_series(1, s._copies) WHERE s._op = 'i'`,
+      p,
+    );
   }
 }
 
 /** One event per changed row (per copy, for keyless tables), after-image as JSON. */
 async function writeOutbox(client: PoolClient, plan: TablePlan, stage: string, o: MergeOptions): Promise<void> {
-  const key = plan.keyed ? `jsonb_build_object(${plan.schema.keyColumns.map((k) => `'${k.replace(/'/g, "''")}', s.${pgi(k)}`).join(', ')})` : `jsonb_build_object('${ROW_HASH_COLUMN}', s._hash)`;
+  const key = plan.keyed
+    ? `jsonb_build_object(${plan.schema.keyColumns.map((k) => `'${k.replace(/'/g, "''")}', s.${pgi(k)}`).join(', ')})`
+    : `jsonb_build_object('${ROW_HASH_COLUMN}', s._hash)`;
   const copies = plan.keyed ? '' : 'CROSS JOIN LATERAL generate_series(1, s._copies)';
   await client.query(
     `INSERT INTO cdc.outbox (sync_id, table_name, op, row_key, after)

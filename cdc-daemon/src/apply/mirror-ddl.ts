@@ -25,7 +25,9 @@ export function historyName(plan: TablePlan): string {
 /** A constraint or index name under PostgreSQL's 63-byte limit, stable for the same input. */
 function objectName(...parts: string[]): string {
   const name = parts.join('_');
-  return name.length <= 60 ? name : `${name.slice(0, 47)}_${createHash('sha1').update(name).digest('hex').slice(0, 12)}`;
+  return name.length <= 60
+    ? name
+    : `${name.slice(0, 47)}_${createHash('sha1').update(name).digest('hex').slice(0, 12)}`;
 }
 
 function isDateLike(c: MappedColumn): boolean {
@@ -45,16 +47,25 @@ function mirrorDdl(plan: TablePlan, name: string): string {
   const key = plan.schema.keyColumns.map(pgi).join(', ');
   if (plan.schema.keyKind === 'primary') defs.push(`PRIMARY KEY (${key})`);
   // A unique identity is the ON CONFLICT arbiter, so it must not be deferrable.
-  if (plan.schema.keyKind === 'unique') defs.push(`CONSTRAINT ${pgi(objectName(plan.name, 'identity'))} UNIQUE (${key})`);
+  if (plan.schema.keyKind === 'unique')
+    defs.push(`CONSTRAINT ${pgi(objectName(plan.name, 'identity'))} UNIQUE (${key})`);
   // Other unique keys are checked at commit: a value may move between rows within one cycle.
-  for (const u of plan.schema.uniqueKeys) defs.push(`CONSTRAINT ${pgi(objectName(plan.name, u.name))} UNIQUE (${u.columns.map(pgi).join(', ')}) DEFERRABLE INITIALLY DEFERRED`);
+  for (const u of plan.schema.uniqueKeys)
+    defs.push(
+      `CONSTRAINT ${pgi(objectName(plan.name, u.name))} UNIQUE (${u.columns.map(pgi).join(', ')}) DEFERRABLE INITIALLY DEFERRED`,
+    );
   return `CREATE TABLE ${name} (\n  ${defs.join(',\n  ')}\n)`;
 }
 
 function historyDdl(plan: TablePlan): string {
   const defs = ['"_version" bigserial PRIMARY KEY', ...plan.columns.map((c) => columnDdl(c, false))];
   if (!plan.keyed) defs.push(`${pgi(ROW_HASH_COLUMN)} bigint NOT NULL`);
-  defs.push('valid_from timestamptz NOT NULL', 'valid_to timestamptz', "op text NOT NULL CHECK (op IN ('insert', 'update', 'delete'))", 'sync_id bigint NOT NULL');
+  defs.push(
+    'valid_from timestamptz NOT NULL',
+    'valid_to timestamptz',
+    "op text NOT NULL CHECK (op IN ('insert', 'update', 'delete'))",
+    'sync_id bigint NOT NULL',
+  );
   return `CREATE TABLE IF NOT EXISTS ${historyName(plan)} (\n  ${defs.join(',\n  ')}\n)`;
 }
 
@@ -63,12 +74,18 @@ function identityColumns(plan: TablePlan): string[] {
 }
 
 async function tableExists(client: PoolClient, schema: string, table: string): Promise<boolean> {
-  const { rows } = await client.query('SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2', [schema, table]);
+  const { rows } = await client.query(
+    'SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2',
+    [schema, table],
+  );
   return rows.length > 0;
 }
 
 async function columnTypes(client: PoolClient, regclass: string): Promise<Map<string, string>> {
-  const { rows } = await client.query('SELECT attname, format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped', [regclass]);
+  const { rows } = await client.query(
+    'SELECT attname, format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped',
+    [regclass],
+  );
   return new Map(rows.map((r) => [r.attname as string, r.t as string]));
 }
 
@@ -79,7 +96,9 @@ async function columnTypes(client: PoolClient, regclass: string): Promise<Map<st
  */
 async function checkAdoptable(client: PoolClient, plan: TablePlan, o: MirrorOptions): Promise<void> {
   const probe = pgi(`_cdc_probe_${plan.name}`.slice(0, 60));
-  await client.query(`CREATE TEMP TABLE ${probe} (${[...plan.columns.map((c) => columnDdl(c, false)), ...(plan.keyed ? [] : [`${pgi(ROW_HASH_COLUMN)} bigint`])].join(', ')})`);
+  await client.query(
+    `CREATE TEMP TABLE ${probe} (${[...plan.columns.map((c) => columnDdl(c, false)), ...(plan.keyed ? [] : [`${pgi(ROW_HASH_COLUMN)} bigint`])].join(', ')})`,
+  );
   const wanted = await columnTypes(client, `pg_temp.${probe}`);
   await client.query(`DROP TABLE pg_temp.${probe}`);
   const existing = await columnTypes(client, mirrorName(plan, o));
@@ -94,14 +113,23 @@ async function checkAdoptable(client: PoolClient, plan: TablePlan, o: MirrorOpti
         AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)) = $2::text[]`,
     [mirrorName(plan, o), [...identityColumns(plan)].sort()],
   );
-  if (rows.length === 0) problems.push(`no immediate unique index or primary key on (${identityColumns(plan).join(', ')})`);
+  if (rows.length === 0)
+    problems.push(`no immediate unique index or primary key on (${identityColumns(plan).join(', ')})`);
   if (problems.length > 0) {
-    throw cdcError('TARGET_TABLE_MISMATCH', `The existing table ${o.targetSchema}.${plan.name} does not fit MySQL table ${plan.name}: ${problems.join('; ')}. Fix or drop it; the daemon then adopts or creates it.`, { table: plan.name, problems });
+    throw cdcError(
+      'TARGET_TABLE_MISMATCH',
+      `The existing table ${o.targetSchema}.${plan.name} does not fit MySQL table ${plan.name}: ${problems.join('; ')}. Fix or drop it; the daemon then adopts or creates it.`,
+      { table: plan.name, problems },
+    );
   }
 }
 
 /** Creates the mirror and history tables, or adopts a mirror an operator created. */
-export async function ensureMirror(client: PoolClient, plan: TablePlan, o: MirrorOptions): Promise<'created' | 'adopted'> {
+export async function ensureMirror(
+  client: PoolClient,
+  plan: TablePlan,
+  o: MirrorOptions,
+): Promise<'created' | 'adopted'> {
   let outcome: 'created' | 'adopted' = 'created';
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${pgi(o.targetSchema)}`);
   if (await tableExists(client, o.targetSchema, plan.name)) {
@@ -110,9 +138,14 @@ export async function ensureMirror(client: PoolClient, plan: TablePlan, o: Mirro
   } else {
     await client.query(mirrorDdl(plan, mirrorName(plan, o)));
     for (const fk of plan.schema.foreignKeys) {
-      await client.query(`CREATE INDEX IF NOT EXISTS ${pgi(objectName(plan.name, fk.name, 'fk'))} ON ${mirrorName(plan, o)} (${fk.columns.map(pgi).join(', ')})`);
+      await client.query(
+        `CREATE INDEX IF NOT EXISTS ${pgi(objectName(plan.name, fk.name, 'fk'))} ON ${mirrorName(plan, o)} (${fk.columns.map(pgi).join(', ')})`,
+      );
     }
-    if (!plan.keyed) await client.query(`CREATE INDEX IF NOT EXISTS ${pgi(objectName(plan.name, 'row_hash'))} ON ${mirrorName(plan, o)} (${pgi(ROW_HASH_COLUMN)})`);
+    if (!plan.keyed)
+      await client.query(
+        `CREATE INDEX IF NOT EXISTS ${pgi(objectName(plan.name, 'row_hash'))} ON ${mirrorName(plan, o)} (${pgi(ROW_HASH_COLUMN)})`,
+      );
   }
   if (o.history) {
     await client.query(historyDdl(plan));
@@ -130,7 +163,9 @@ export async function createHistoryIndexes(client: PoolClient, plan: TablePlan):
   const id = identityColumns(plan).map(pgi).join(', ');
   const [asof, current] = historyIndexNames(plan);
   await client.query(`CREATE INDEX IF NOT EXISTS ${pgi(asof!)} ON ${historyName(plan)} (${id}, valid_from)`);
-  await client.query(`CREATE INDEX IF NOT EXISTS ${pgi(current!)} ON ${historyName(plan)} (${id}) WHERE valid_to IS NULL`);
+  await client.query(
+    `CREATE INDEX IF NOT EXISTS ${pgi(current!)} ON ${historyName(plan)} (${id}) WHERE valid_to IS NULL`,
+  );
 }
 
 /** A bulk load builds the history's indexes once at the end, which beats maintaining them per row. */
@@ -139,11 +174,19 @@ export async function dropHistoryIndexes(client: PoolClient, plan: TablePlan): P
 }
 
 /** Adds columns MySQL gained to the mirror and its history. */
-export async function addColumns(client: PoolClient, plan: TablePlan, names: string[], o: MirrorOptions): Promise<void> {
+export async function addColumns(
+  client: PoolClient,
+  plan: TablePlan,
+  names: string[],
+  o: MirrorOptions,
+): Promise<void> {
   for (const c of plan.columns.filter((x) => names.includes(x.name))) {
     // NOT NULL would fail on the existing rows before the rehash fills them: add nullable.
-    await client.query(`ALTER TABLE ${mirrorName(plan, o)} ADD COLUMN IF NOT EXISTS ${columnDdl({ ...c, nullable: true }, true)}`);
-    if (o.history) await client.query(`ALTER TABLE ${historyName(plan)} ADD COLUMN IF NOT EXISTS ${columnDdl(c, false)}`);
+    await client.query(
+      `ALTER TABLE ${mirrorName(plan, o)} ADD COLUMN IF NOT EXISTS ${columnDdl({ ...c, nullable: true }, true)}`,
+    );
+    if (o.history)
+      await client.query(`ALTER TABLE ${historyName(plan)} ADD COLUMN IF NOT EXISTS ${columnDdl(c, false)}`);
   }
 }
 
@@ -154,7 +197,8 @@ export async function addColumns(client: PoolClient, plan: TablePlan, names: str
 export async function dropMirror(client: PoolClient, table: string, o: MirrorOptions, syncId: string): Promise<void> {
   // CASCADE drops foreign keys of other mirrors pointing here; ensureForeignKeys re-adds them.
   await client.query(`DROP TABLE IF EXISTS ${pgi(o.targetSchema)}.${pgi(table)} CASCADE`);
-  if (await tableExists(client, 'history', table)) await client.query(`ALTER TABLE history.${pgi(table)} RENAME TO ${pgi(`${table}@${syncId}`.slice(0, 63))}`);
+  if (await tableExists(client, 'history', table))
+    await client.query(`ALTER TABLE history.${pgi(table)} RENAME TO ${pgi(`${table}@${syncId}`.slice(0, 63))}`);
 }
 
 /**
@@ -167,7 +211,10 @@ export async function ensureForeignKeys(client: PoolClient, plans: TablePlan[], 
   for (const plan of plans) {
     for (const fk of plan.schema.foreignKeys.filter((k) => mirrored.has(k.refTable))) {
       const name = objectName(plan.name, fk.name);
-      const { rows } = await client.query('SELECT 1 FROM pg_constraint WHERE conname = $1 AND conrelid = $2::regclass', [name, mirrorName(plan, o)]);
+      const { rows } = await client.query(
+        'SELECT 1 FROM pg_constraint WHERE conname = $1 AND conrelid = $2::regclass',
+        [name, mirrorName(plan, o)],
+      );
       if (rows.length > 0) continue;
       await client.query(
         `ALTER TABLE ${mirrorName(plan, o)} ADD CONSTRAINT ${pgi(name)} FOREIGN KEY (${fk.columns.map(pgi).join(', ')})

@@ -12,7 +12,11 @@ export function pgi(name: string): string {
  * Streams lines (COPY text format, without newlines) into `COPY target FROM STDIN`, with
  * backpressure: the producer (a MySQL stream) is only pulled as fast as PostgreSQL takes rows.
  */
-export async function copyLines(client: PoolClient, target: string, lines: AsyncIterable<string | string[]> | Iterable<string | string[]>): Promise<void> {
+export async function copyLines(
+  client: PoolClient,
+  target: string,
+  lines: AsyncIterable<string | string[]> | Iterable<string | string[]>,
+): Promise<void> {
   async function* withNewlines() {
     let buf = '';
     for await (const item of lines) {

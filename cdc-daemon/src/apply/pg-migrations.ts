@@ -12,7 +12,9 @@ export async function migratePostgres(pool: Pool, dir = POSTGRES_SQL_DIR): Promi
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     await client.query('CREATE SCHEMA IF NOT EXISTS cdc');
-    await client.query('CREATE TABLE IF NOT EXISTS cdc.schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS cdc.schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+    );
     const { rows } = await client.query<{ name: string }>('SELECT name FROM cdc.schema_migrations');
     const applied = new Set(rows.map((r) => r.name));
     const done: string[] = [];

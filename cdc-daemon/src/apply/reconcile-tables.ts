@@ -15,8 +15,10 @@ export interface ReconcileOptions extends MirrorOptions {
 
 /** The columns added at the end or in between, when nothing else changed; else undefined. */
 export function addedColumnsOnly(before: TableSchema, after: TableSchema): string[] | undefined {
-  if (before.keyKind !== after.keyKind || before.keyColumns.join('\u0000') !== after.keyColumns.join('\u0000')) return undefined;
-  const same = (a: TableSchema['columns'][number], b: TableSchema['columns'][number]) => a.name === b.name && a.columnType === b.columnType && a.nullable === b.nullable && a.jsonCheck === b.jsonCheck;
+  if (before.keyKind !== after.keyKind || before.keyColumns.join('\u0000') !== after.keyColumns.join('\u0000'))
+    return undefined;
+  const same = (a: TableSchema['columns'][number], b: TableSchema['columns'][number]) =>
+    a.name === b.name && a.columnType === b.columnType && a.nullable === b.nullable && a.jsonCheck === b.jsonCheck;
   let i = 0;
   const added: string[] = [];
   for (const col of after.columns) {
@@ -34,18 +36,33 @@ export function addedColumnsOnly(before: TableSchema, after: TableSchema): strin
  * added (the cycle then rehashes every chunk); any other schema change rebuilds the mirror; a
  * table gone from MySQL is retired. Each table in its own transaction, noted in `stats`.
  */
-export async function reconcileTables(pool: Pool, plans: TablePlan[], states: Map<string, TableState>, o: ReconcileOptions, syncId: string, stats: CycleStats, logger: Logger, details: { table?: string } = {}): Promise<void> {
+export async function reconcileTables(
+  pool: Pool,
+  plans: TablePlan[],
+  states: Map<string, TableState>,
+  o: ReconcileOptions,
+  syncId: string,
+  stats: CycleStats,
+  logger: Logger,
+  details: { table?: string } = {},
+): Promise<void> {
   for (const plan of plans) {
     const state = states.get(plan.name);
     const mirror = { ...o, history: !o.historyExclude.includes(plan.name) };
     if (state && state.status !== 'retired' && state.fingerprint === plan.fingerprint) continue;
     const base = { name: plan.name, fingerprint: plan.fingerprint, tableSchema: plan.schema };
-    const added = state && state.status !== 'retired' ? addedColumnsOnly(state.tableSchema as TableSchema, plan.schema) : undefined;
+    const added =
+      state && state.status !== 'retired' ? addedColumnsOnly(state.tableSchema as TableSchema, plan.schema) : undefined;
     await inTransaction(pool, async (c) => {
       details.table = plan.name;
       if (added) {
         await addColumns(c, plan, added, mirror);
-        await upsertTableState(c, { ...base, status: state!.status, loadCursor: state!.loadCursor, loadedRows: state!.loadedRows });
+        await upsertTableState(c, {
+          ...base,
+          status: state!.status,
+          loadCursor: state!.loadCursor,
+          loadedRows: state!.loadedRows,
+        });
         stats.table(plan.name).schemaChange = 'altered';
         logger.info('table gained columns; rehashing it', { table: plan.name, added });
         return;
@@ -59,9 +76,16 @@ export async function reconcileTables(pool: Pool, plans: TablePlan[], states: Ma
       if (outcome === 'adopted') await c.query(`TRUNCATE ${mirrorName(plan, mirror)}`);
       await upsertTableState(c, { ...base, status: 'loading', loadCursor: null, loadedRows: 0 });
       stats.table(plan.name).schemaChange = state ? 'rebuilt' : outcome;
-      logger.info(state ? 'table changed shape; rebuilding its mirror' : `new table; mirror ${outcome}`, { table: plan.name });
+      logger.info(state ? 'table changed shape; rebuilding its mirror' : `new table; mirror ${outcome}`, {
+        table: plan.name,
+      });
     });
-    states.set(plan.name, { ...base, status: added ? state!.status : 'loading', loadCursor: added ? state!.loadCursor : null, loadedRows: added ? state!.loadedRows : 0 });
+    states.set(plan.name, {
+      ...base,
+      status: added ? state!.status : 'loading',
+      loadCursor: added ? state!.loadCursor : null,
+      loadedRows: added ? state!.loadedRows : 0,
+    });
   }
   const present = new Set(plans.map((p) => p.name));
   for (const state of states.values()) {
@@ -70,11 +94,18 @@ export async function reconcileTables(pool: Pool, plans: TablePlan[], states: Ma
       details.table = state.name;
       await clearTableRows(c, state.name);
       if (o.droppedTables === 'drop') await dropMirror(c, state.name, o, syncId);
-      await upsertTableState(c, { name: state.name, status: 'retired', fingerprint: state.fingerprint, tableSchema: state.tableSchema });
+      await upsertTableState(c, {
+        name: state.name,
+        status: 'retired',
+        fingerprint: state.fingerprint,
+        tableSchema: state.tableSchema,
+      });
     });
     state.status = 'retired';
     stats.table(state.name).schemaChange = 'retired';
-    logger.info(`table gone from MySQL; mirror ${o.droppedTables === 'drop' ? 'dropped' : 'kept'}`, { table: state.name });
+    logger.info(`table gone from MySQL; mirror ${o.droppedTables === 'drop' ? 'dropped' : 'kept'}`, {
+      table: state.name,
+    });
   }
   details.table = undefined;
   if (o.foreignKeys) await inTransaction(pool, (c) => ensureForeignKeys(c, plans, o));

@@ -23,8 +23,23 @@ export interface TableState {
 }
 
 export async function loadTableStates(client: PoolClient): Promise<Map<string, TableState>> {
-  const { rows } = await client.query('SELECT table_name, status, schema_fingerprint, table_schema, load_cursor, loaded_rows, skip_hint FROM cdc.tables');
-  return new Map(rows.map((r) => [r.table_name, { name: r.table_name, status: r.status, fingerprint: r.schema_fingerprint, tableSchema: r.table_schema, loadCursor: r.load_cursor, loadedRows: Number(r.loaded_rows), skipHint: r.skip_hint }]));
+  const { rows } = await client.query(
+    'SELECT table_name, status, schema_fingerprint, table_schema, load_cursor, loaded_rows, skip_hint FROM cdc.tables',
+  );
+  return new Map(
+    rows.map((r) => [
+      r.table_name,
+      {
+        name: r.table_name,
+        status: r.status,
+        fingerprint: r.schema_fingerprint,
+        tableSchema: r.table_schema,
+        loadCursor: r.load_cursor,
+        loadedRows: Number(r.loaded_rows),
+        skipHint: r.skip_hint,
+      },
+    ]),
+  );
 }
 
 /**
@@ -32,17 +47,41 @@ export async function loadTableStates(client: PoolClient): Promise<Map<string, T
  * shape the next cycle must scan it (MariaDB resets UPDATE_TIME on ALTER TABLE; MySQL 8's
  * instant ADD COLUMN may not).
  */
-export async function upsertTableState(client: PoolClient, t: { name: string; status: TableState['status']; fingerprint: string; tableSchema: unknown; loadCursor?: KeyTuple | null; loadedRows?: number }): Promise<void> {
+export async function upsertTableState(
+  client: PoolClient,
+  t: {
+    name: string;
+    status: TableState['status'];
+    fingerprint: string;
+    tableSchema: unknown;
+    loadCursor?: KeyTuple | null;
+    loadedRows?: number;
+  },
+): Promise<void> {
   await client.query(
     `INSERT INTO cdc.tables (table_name, status, schema_fingerprint, table_schema, load_cursor, loaded_rows) VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (table_name) DO UPDATE SET status = EXCLUDED.status, schema_fingerprint = EXCLUDED.schema_fingerprint, table_schema = EXCLUDED.table_schema,
        load_cursor = EXCLUDED.load_cursor, loaded_rows = EXCLUDED.loaded_rows, skip_hint = NULL, updated_at = now()`,
-    [t.name, t.status, t.fingerprint, JSON.stringify(t.tableSchema), t.loadCursor === undefined || t.loadCursor === null ? null : JSON.stringify(t.loadCursor), t.loadedRows ?? 0],
+    [
+      t.name,
+      t.status,
+      t.fingerprint,
+      JSON.stringify(t.tableSchema),
+      t.loadCursor === undefined || t.loadCursor === null ? null : JSON.stringify(t.loadCursor),
+      t.loadedRows ?? 0,
+    ],
   );
 }
 
 /** `syncId` of the cycle that finishes the load is kept: sinks that bootstrapped before it export the table again. */
-export async function saveLoadProgress(client: PoolClient, table: string, cursor: KeyTuple | null, loadedRows: number, done: boolean, syncId: string): Promise<void> {
+export async function saveLoadProgress(
+  client: PoolClient,
+  table: string,
+  cursor: KeyTuple | null,
+  loadedRows: number,
+  done: boolean,
+  syncId: string,
+): Promise<void> {
   await client.query(
     "UPDATE cdc.tables SET load_cursor = $2, loaded_rows = $3, status = CASE WHEN $4 THEN 'active' ELSE status END, loaded_sync_id = CASE WHEN $4 THEN $5::bigint ELSE loaded_sync_id END, updated_at = now() WHERE table_name = $1",
     [table, cursor === null ? null : JSON.stringify(cursor), loadedRows, done, syncId],
@@ -57,28 +96,60 @@ export async function clearTableRows(client: PoolClient, table: string): Promise
 }
 
 export async function loadChunks(client: PoolClient, table: string): Promise<ChunkState[]> {
-  const { rows } = await client.query('SELECT chunk_id, position, lower_key, row_count, fingerprint FROM cdc.chunks WHERE table_name = $1 ORDER BY position', [table]);
-  return rows.map((r) => ({ id: String(r.chunk_id), position: Number(r.position), lower: r.lower_key, count: Number(r.row_count), fingerprint: String(r.fingerprint) }));
+  const { rows } = await client.query(
+    'SELECT chunk_id, position, lower_key, row_count, fingerprint FROM cdc.chunks WHERE table_name = $1 ORDER BY position',
+    [table],
+  );
+  return rows.map((r) => ({
+    id: String(r.chunk_id),
+    position: Number(r.position),
+    lower: r.lower_key,
+    count: Number(r.row_count),
+    fingerprint: String(r.fingerprint),
+  }));
 }
 
-async function insertChunks(client: PoolClient, table: string, chunks: Omit<ChunkState, 'position'>[], firstPosition: string): Promise<void> {
+async function insertChunks(
+  client: PoolClient,
+  table: string,
+  chunks: Omit<ChunkState, 'position'>[],
+  firstPosition: string,
+): Promise<void> {
   if (chunks.length === 0) return;
   await client.query(
     `INSERT INTO cdc.chunks (table_name, chunk_id, position, lower_key, row_count, fingerprint)
      SELECT $1, c.id, ${firstPosition} + c.ord, c.lower_key, c.n, c.fp FROM jsonb_to_recordset($2::jsonb) AS c(id bigint, ord bigint, lower_key jsonb, n bigint, fp numeric)`,
-    [table, JSON.stringify(chunks.map((c, i) => ({ id: c.id, ord: i + 1, lower_key: c.lower, n: c.count, fp: c.fingerprint })))],
+    [
+      table,
+      JSON.stringify(
+        chunks.map((c, i) => ({ id: c.id, ord: i + 1, lower_key: c.lower, n: c.count, fp: c.fingerprint })),
+      ),
+    ],
   );
 }
 
 /** Replaces a table's chunk list (it is small: one row per ~10k mirrored rows). */
-export async function replaceChunks(client: PoolClient, table: string, chunks: Omit<ChunkState, 'position'>[]): Promise<void> {
+export async function replaceChunks(
+  client: PoolClient,
+  table: string,
+  chunks: Omit<ChunkState, 'position'>[],
+): Promise<void> {
   await client.query('DELETE FROM cdc.chunks WHERE table_name = $1', [table]);
   await insertChunks(client, table, chunks, '0');
 }
 
 /** Appends chunks after the existing ones (initial load batches). */
-export async function appendChunks(client: PoolClient, table: string, chunks: Omit<ChunkState, 'position'>[]): Promise<void> {
-  await insertChunks(client, table, chunks, 'COALESCE((SELECT MAX(position) FROM cdc.chunks WHERE table_name = $1), 0)');
+export async function appendChunks(
+  client: PoolClient,
+  table: string,
+  chunks: Omit<ChunkState, 'position'>[],
+): Promise<void> {
+  await insertChunks(
+    client,
+    table,
+    chunks,
+    'COALESCE((SELECT MAX(position) FROM cdc.chunks WHERE table_name = $1), 0)',
+  );
 }
 
 export async function nextChunkIds(client: PoolClient, n: number): Promise<string[]> {
@@ -88,8 +159,15 @@ export async function nextChunkIds(client: PoolClient, n: number): Promise<strin
 }
 
 /** The stored rows of one chunk: key -> hashes (and copies, for keyless tables). */
-export async function loadChunkRows(client: PoolClient, table: string, chunkId: string): Promise<Map<string, RowEntry>> {
-  const { rows } = await client.query('SELECT rows FROM cdc.chunk_rows WHERE table_name = $1 AND chunk_id = $2', [table, chunkId]);
+export async function loadChunkRows(
+  client: PoolClient,
+  table: string,
+  chunkId: string,
+): Promise<Map<string, RowEntry>> {
+  const { rows } = await client.query('SELECT rows FROM cdc.chunk_rows WHERE table_name = $1 AND chunk_id = $2', [
+    table,
+    chunkId,
+  ]);
   return rows.length > 0 ? decodeChunkRows(rows[0].rows as Buffer) : new Map();
 }
 
@@ -106,5 +184,8 @@ export async function appendChunkRows(client: PoolClient, table: string, from: s
 /** Remembers, for each fully scanned table, the UPDATE_TIME reading taken before the scan. */
 export async function saveSkipHints(client: PoolClient, hints: Map<string, SkipHint | null>): Promise<void> {
   if (hints.size === 0) return;
-  await client.query('UPDATE cdc.tables t SET skip_hint = h.hint FROM jsonb_each($1::jsonb) AS h(name, hint) WHERE t.table_name = h.name', [JSON.stringify(Object.fromEntries(hints))]);
+  await client.query(
+    'UPDATE cdc.tables t SET skip_hint = h.hint FROM jsonb_each($1::jsonb) AS h(name, hint) WHERE t.table_name = h.name',
+    [JSON.stringify(Object.fromEntries(hints))],
+  );
 }

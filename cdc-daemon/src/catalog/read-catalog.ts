@@ -15,8 +15,12 @@ interface Filter {
  * columns are all NOT NULL, else none (rows are then a multiset of full-row hashes).
  */
 export async function readCatalog(conn: Connection, filter: Filter): Promise<TableSchema[]> {
-  const [tableRows] = await conn.query<RowDataPacket[]>("SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME");
-  const wanted = tableRows.map((r) => String(r.name)).filter((t) => (filter.tables ? filter.tables.includes(t) : true) && !filter.excludeTables.includes(t));
+  const [tableRows] = await conn.query<RowDataPacket[]>(
+    "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME",
+  );
+  const wanted = tableRows
+    .map((r) => String(r.name))
+    .filter((t) => (filter.tables ? filter.tables.includes(t) : true) && !filter.excludeTables.includes(t));
   if (wanted.length === 0) return [];
 
   const [columnRows] = await conn.query<RowDataPacket[]>(
@@ -57,8 +61,12 @@ export async function readCatalog(conn: Connection, filter: Filter): Promise<Tab
     }
     const notNull = new Set(columns.filter((c) => !c.nullable).map((c) => c.name));
     const primary = indexes.get('PRIMARY');
-    const uniques = [...indexes.entries()].filter(([n, i]) => n !== 'PRIMARY' && i.unique).map(([n, i]) => ({ name: n, ...i }));
-    const identity = primary ? { name: 'PRIMARY', ...primary } : uniques.find((u) => !u.prefix && u.columns.every((c) => notNull.has(c)));
+    const uniques = [...indexes.entries()]
+      .filter(([n, i]) => n !== 'PRIMARY' && i.unique)
+      .map(([n, i]) => ({ name: n, ...i }));
+    const identity = primary
+      ? { name: 'PRIMARY', ...primary }
+      : uniques.find((u) => !u.prefix && u.columns.every((c) => notNull.has(c)));
     const fks = new Map<string, TableSchema['foreignKeys'][number]>();
     for (const r of fkRows.filter((x) => x.t === name)) {
       const fk = fks.get(r.name) ?? { name: String(r.name), columns: [], refTable: String(r.refTable), refColumns: [] };
@@ -80,7 +88,9 @@ export async function readCatalog(conn: Connection, filter: Filter): Promise<Tab
 /** MariaDB's JSON type is LONGTEXT plus a json_valid() CHECK; MySQL 8 has a real JSON type. */
 async function readMariadbJsonColumns(conn: Connection): Promise<Set<string>> {
   if (!(await isMariadb(conn))) return new Set();
-  const [rows] = await conn.query<RowDataPacket[]>('SELECT TABLE_NAME AS t, CHECK_CLAUSE AS clause FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()');
+  const [rows] = await conn.query<RowDataPacket[]>(
+    'SELECT TABLE_NAME AS t, CHECK_CLAUSE AS clause FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()',
+  );
   const out = new Set<string>();
   for (const r of rows) {
     const m = /^json_valid\(`((?:[^`]|``)+)`\)$/i.exec(String(r.clause).trim());
@@ -91,6 +101,10 @@ async function readMariadbJsonColumns(conn: Connection): Promise<Set<string>> {
 
 /** Changes when a column is added, dropped, retyped or reordered, or the row identity changes. */
 export function schemaFingerprint(t: TableSchema): string {
-  const shape = { columns: t.columns.map((c) => [c.name, c.columnType, c.nullable, c.jsonCheck]), keyKind: t.keyKind, key: t.keyColumns };
+  const shape = {
+    columns: t.columns.map((c) => [c.name, c.columnType, c.nullable, c.jsonCheck]),
+    keyKind: t.keyKind,
+    key: t.keyColumns,
+  };
   return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 32);
 }

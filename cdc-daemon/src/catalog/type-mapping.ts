@@ -27,16 +27,37 @@ export interface MappingOptions {
 }
 
 const identity = (col: string) => col;
-const LONG_TYPES = new Set(['tinytext', 'text', 'mediumtext', 'longtext', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'json']);
+const LONG_TYPES = new Set([
+  'tinytext',
+  'text',
+  'mediumtext',
+  'longtext',
+  'tinyblob',
+  'blob',
+  'mediumblob',
+  'longblob',
+  'json',
+]);
 const BINARY_TYPES = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob']);
-const GEOMETRY_TYPES = new Set(['geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection', 'geomcollection']);
+const GEOMETRY_TYPES = new Set([
+  'geometry',
+  'point',
+  'linestring',
+  'polygon',
+  'multipoint',
+  'multilinestring',
+  'multipolygon',
+  'geometrycollection',
+  'geomcollection',
+]);
 
 /** Values of an enum('a','b''c') or set(...) column type, unquoted. */
 export function parseEnumValues(columnType: string): string[] {
   const inner = columnType.slice(columnType.indexOf('(') + 1, columnType.lastIndexOf(')'));
   const values: string[] = [];
   const re = /'((?:[^']|'')*)'/g;
-  for (let m = re.exec(inner); m; m = re.exec(inner)) values.push((m[1] ?? '').replace(/''/g, "'").replace(/\\\\/g, '\\'));
+  for (let m = re.exec(inner); m; m = re.exec(inner))
+    values.push((m[1] ?? '').replace(/''/g, "'").replace(/\\\\/g, '\\'));
   return values;
 }
 
@@ -60,7 +81,13 @@ function intType(c: MysqlColumn): string {
   }
 }
 
-function base(c: MysqlColumn, pgType: string, kind: ValueKind = 'text', select = identity, variableLength = false): MappedColumn {
+function base(
+  c: MysqlColumn,
+  pgType: string,
+  kind: ValueKind = 'text',
+  select = identity,
+  variableLength = false,
+): MappedColumn {
   return { name: c.name, pgType, nullable: c.nullable, kind, select, variableLength, longValue: false };
 }
 
@@ -72,7 +99,8 @@ function base(c: MysqlColumn, pgType: string, kind: ValueKind = 'text', select =
  */
 export function mapColumn(c: MysqlColumn, options: MappingOptions): MappedColumn {
   const t = c.dataType;
-  if (c.jsonCheck && (t === 'longtext' || t === 'text' || t === 'mediumtext')) return { ...base(c, 'jsonb', 'json', identity, true), longValue: true };
+  if (c.jsonCheck && (t === 'longtext' || t === 'text' || t === 'mediumtext'))
+    return { ...base(c, 'jsonb', 'json', identity, true), longValue: true };
   switch (t) {
     case 'tinyint':
       if (options.tinyint1AsBoolean && /^tinyint\(1\)/.test(c.columnType)) return base(c, 'boolean', 'bool');
@@ -124,12 +152,20 @@ export function mapColumn(c: MysqlColumn, options: MappingOptions): MappedColumn
     case 'enum': {
       const values = parseEnumValues(c.columnType);
       // '' is what MySQL stores for an invalid value outside strict mode: the mirror takes it too.
-      return { ...base(c, 'text', 'text', identity, true), check: `%I IN (${['', ...values].map(pgLiteral).join(', ')})` };
+      return {
+        ...base(c, 'text', 'text', identity, true),
+        check: `%I IN (${['', ...values].map(pgLiteral).join(', ')})`,
+      };
     }
     case 'set':
       return base(c, 'text[]', 'set', identity, true);
     default:
-      if (GEOMETRY_TYPES.has(t)) return { ...base(c, 'bytea', 'binary', (col) => `ST_AsBinary(${col})`, true), longValue: true };
-      throw cdcError('UNSUPPORTED_TYPE', `Column ${c.name} has MySQL type ${c.columnType}, which the mirror cannot map; exclude the table with CDC_EXCLUDE_TABLES or open an issue.`, { column: c.name, type: c.columnType });
+      if (GEOMETRY_TYPES.has(t))
+        return { ...base(c, 'bytea', 'binary', (col) => `ST_AsBinary(${col})`, true), longValue: true };
+      throw cdcError(
+        'UNSUPPORTED_TYPE',
+        `Column ${c.name} has MySQL type ${c.columnType}, which the mirror cannot map; exclude the table with CDC_EXCLUDE_TABLES or open an issue.`,
+        { column: c.name, type: c.columnType },
+      );
   }
 }

@@ -32,7 +32,12 @@ export function cycleJson(o: CycleOutcome) {
     updates: t.updates,
     deletes: t.deletes,
     durationMs: Math.round(o.durationMs),
-    tables: Object.fromEntries([...o.stats.tables.entries()].map(([name, s]) => [name, { inserts: s.inserts, updates: s.updates, deletes: s.deletes }])),
+    tables: Object.fromEntries(
+      [...o.stats.tables.entries()].map(([name, s]) => [
+        name,
+        { inserts: s.inserts, updates: s.updates, deletes: s.deletes },
+      ]),
+    ),
   };
 }
 
@@ -42,7 +47,11 @@ export async function onceCommand(deps: CliDeps, json: boolean): Promise<boolean
   const bars = new Map<string, { bar: Progress; done: number }>();
   try {
     const { rows } = await lock.query('SELECT pg_try_advisory_lock($1) AS ok', [DAEMON_LOCK_KEY]);
-    if (!rows[0].ok) throw cdcError('LOCKED', 'A daemon is running against this mirror (it holds the lock); stop it, or let it run the cycle.');
+    if (!rows[0].ok)
+      throw cdcError(
+        'LOCKED',
+        'A daemon is running against this mirror (it holds the lock); stop it, or let it run the cycle.',
+      );
     await closeAbandonedCycles(deps.pool);
     const outcome = await runCycle({
       pool: deps.pool,
@@ -57,7 +66,10 @@ export async function onceCommand(deps: CliDeps, json: boolean): Promise<boolean
     }).finally(() => bars.forEach((b) => b.bar.stop()));
     const j = cycleJson(outcome);
     if (json) deps.out(JSON.stringify(j));
-    else deps.out(`cycle ${j.syncId} ${j.status} in ${j.durationMs} ms: ${j.inserts} inserts, ${j.updates} updates, ${j.deletes} deletes`);
+    else
+      deps.out(
+        `cycle ${j.syncId} ${j.status} in ${j.durationMs} ms: ${j.inserts} inserts, ${j.updates} updates, ${j.deletes} deletes`,
+      );
     return true;
   } finally {
     await lock.query('SELECT pg_advisory_unlock($1)', [DAEMON_LOCK_KEY]).catch(() => {});
@@ -72,17 +84,35 @@ export async function statusCommand(deps: CliDeps, json: boolean): Promise<void>
             (SELECT COALESCE(sum(row_count), 0) FROM cdc.chunks c WHERE c.table_name = t.table_name)::bigint AS rows
        FROM cdc.tables t ORDER BY t.table_name`,
   );
-  const { rows: [last] } = await deps.pool.query("SELECT id, status, started_at, duration_ms FROM cdc.sync_history WHERE status <> 'skipped' ORDER BY id DESC LIMIT 1");
-  const { rows: [ok] } = await deps.pool.query("SELECT max(finished_at) AS at FROM cdc.sync_history WHERE status IN ('succeeded', 'no_changes')");
+  const {
+    rows: [last],
+  } = await deps.pool.query(
+    "SELECT id, status, started_at, duration_ms FROM cdc.sync_history WHERE status <> 'skipped' ORDER BY id DESC LIMIT 1",
+  );
+  const {
+    rows: [ok],
+  } = await deps.pool.query(
+    "SELECT max(finished_at) AS at FROM cdc.sync_history WHERE status IN ('succeeded', 'no_changes')",
+  );
   // Advisory locks are per database; other mirrors on the same server have their own.
-  const { rows: [lock] } = await deps.pool.query(
+  const {
+    rows: [lock],
+  } = await deps.pool.query(
     "SELECT count(*)::int > 0 AS held FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
     [DAEMON_LOCK_KEY],
   );
-  const summary = { daemonRunning: lock.held, lastCycle: last ?? null, lastSuccessAt: ok.at, secondsSinceSuccess: ok.at ? Math.round((Date.now() - new Date(ok.at).getTime()) / 1000) : null, tables };
+  const summary = {
+    daemonRunning: lock.held,
+    lastCycle: last ?? null,
+    lastSuccessAt: ok.at,
+    secondsSinceSuccess: ok.at ? Math.round((Date.now() - new Date(ok.at).getTime()) / 1000) : null,
+    tables,
+  };
   if (json) return deps.out(JSON.stringify(summary));
   deps.out(`daemon: ${lock.held ? 'running (holds the lock)' : 'not running'}`);
-  deps.out(`last cycle: ${last ? `#${last.id} ${last.status} at ${new Date(last.started_at).toISOString()} (${last.duration_ms ?? '?'} ms)` : 'none yet'}`);
+  deps.out(
+    `last cycle: ${last ? `#${last.id} ${last.status} at ${new Date(last.started_at).toISOString()} (${last.duration_ms ?? '?'} ms)` : 'none yet'}`,
+  );
   deps.out(`last success: ${ok.at ? `${summary.secondsSinceSuccess} s ago` : 'never'}`);
   deps.out('');
   deps.out(formatTable(tables));
@@ -99,15 +129,28 @@ export async function historyCommand(deps: CliDeps, limit: number, json: boolean
 }
 
 /** Compares MySQL and the mirror directly, table by table (all, or `table`). */
-export async function verifyTables(config: CdcConfig, pool: Pool, table: string | undefined, onTable: (name: string, total: number) => void = () => {}): Promise<TableDrift[]> {
+export async function verifyTables(
+  config: CdcConfig,
+  pool: Pool,
+  table: string | undefined,
+  onTable: (name: string, total: number) => void = () => {},
+): Promise<TableDrift[]> {
   const mysql = await connectMysql(config.mysqlUrl);
   try {
     const schemas = await readCatalog(mysql, { tables: config.tables, excludeTables: config.excludeTables });
     const chosen = table ? schemas.filter((s) => s.name === table) : schemas;
-    if (table && chosen.length === 0) throw cdcError('UNKNOWN_TABLE', `No mirrored MySQL table is called "${table}"; see \`npm run cdc -- status\`.`);
+    if (table && chosen.length === 0)
+      throw cdcError('UNKNOWN_TABLE', `No mirrored MySQL table is called "${table}"; see \`npm run cdc -- status\`.`);
     const results: TableDrift[] = [];
     for (const s of chosen) {
-      results.push(await verifyTable(mysql, pool, planTable(s, { tinyint1AsBoolean: config.tinyint1AsBoolean }), config.targetSchema));
+      results.push(
+        await verifyTable(
+          mysql,
+          pool,
+          planTable(s, { tinyint1AsBoolean: config.tinyint1AsBoolean }),
+          config.targetSchema,
+        ),
+      );
       onTable(s.name, chosen.length);
     }
     return results;
@@ -126,9 +169,25 @@ export async function verifyCommand(deps: CliDeps, table: string | undefined, js
   const drifted = results.filter(hasDrift);
   if (json) deps.out(JSON.stringify({ ok: drifted.length === 0, tables: results }));
   else {
-    deps.out(formatTable(results.map((r) => ({ table: r.table, 'mysql rows': r.mysqlRows, 'pg rows': r.postgresRows, missing: r.missing, extra: r.extra, different: r.different, drift: hasDrift(r) ? 'DRIFT' : 'ok' }))));
+    deps.out(
+      formatTable(
+        results.map((r) => ({
+          table: r.table,
+          'mysql rows': r.mysqlRows,
+          'pg rows': r.postgresRows,
+          missing: r.missing,
+          extra: r.extra,
+          different: r.different,
+          drift: hasDrift(r) ? 'DRIFT' : 'ok',
+        })),
+      ),
+    );
     for (const d of drifted) deps.out(`\n${d.table}: ${d.samples.join('; ')}`);
-    deps.out(drifted.length === 0 ? '\nno drift: the mirror equals MySQL' : `\n${drifted.length} table(s) drifted (writes since the last cycle show up here too; run a cycle and verify again)`);
+    deps.out(
+      drifted.length === 0
+        ? '\nno drift: the mirror equals MySQL'
+        : `\n${drifted.length} table(s) drifted (writes since the last cycle show up here too; run a cycle and verify again)`,
+    );
   }
   return drifted.length === 0;
 }
@@ -143,10 +202,16 @@ export async function resyncCommand(deps: CliDeps, table: string): Promise<void>
 export async function resyncTable(pool: Pool, targetSchema: string, table: string): Promise<void> {
   await inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [CYCLE_LOCK_KEY]);
-    const { rows } = await client.query("SELECT status FROM cdc.tables WHERE table_name = $1 AND status <> 'retired'", [table]);
-    if (rows.length === 0) throw cdcError('UNKNOWN_TABLE', `No mirrored table is called "${table}"; see \`npm run cdc -- status\`.`);
+    const { rows } = await client.query("SELECT status FROM cdc.tables WHERE table_name = $1 AND status <> 'retired'", [
+      table,
+    ]);
+    if (rows.length === 0)
+      throw cdcError('UNKNOWN_TABLE', `No mirrored table is called "${table}"; see \`npm run cdc -- status\`.`);
     await client.query(`TRUNCATE ${pgi(targetSchema)}.${pgi(table)}`);
     await clearTableRows(client, table);
-    await client.query("UPDATE cdc.tables SET status = 'loading', load_cursor = NULL, loaded_rows = 0, updated_at = now() WHERE table_name = $1", [table]);
+    await client.query(
+      "UPDATE cdc.tables SET status = 'loading', load_cursor = NULL, loaded_rows = 0, updated_at = now() WHERE table_name = $1",
+      [table],
+    );
   });
 }

@@ -9,7 +9,8 @@ import type { CliDeps } from './commands';
 import { formatTable } from './format';
 
 export function parseSinkName(name: string): SinkName {
-  if (!(SINK_NAMES as readonly string[]).includes(name)) throw cdcError('UNKNOWN_SINK', `No sink is called "${name}"; the sinks are ${SINK_NAMES.join(', ')}.`);
+  if (!(SINK_NAMES as readonly string[]).includes(name))
+    throw cdcError('UNKNOWN_SINK', `No sink is called "${name}"; the sinks are ${SINK_NAMES.join(', ')}.`);
   return name as SinkName;
 }
 
@@ -21,21 +22,43 @@ export async function sinksCommand(deps: CliDeps, json: boolean, showParked: boo
     deps.out(JSON.stringify({ sinks: lag, parked }));
     return;
   }
-  if (lag.length === 0) deps.out('No sink has run yet (SINKS and the sinks\' URLs choose them; `npm run cdc -- relay` runs them).');
+  if (lag.length === 0)
+    deps.out("No sink has run yet (SINKS and the sinks' URLs choose them; `npm run cdc -- relay` runs them).");
   else {
     deps.out(
       formatTable(
-        lag.map((s) => ({ sink: s.sink, status: s.status, cursor: s.outboxId, 'lag events': s.lagEvents, 'lag s': s.lagSeconds.toFixed(1), parked: s.parked, delivered: s.delivered, 'last delivery': s.lastDeliveredAt, 'last error': s.lastError?.slice(0, 60) ?? '' })),
+        lag.map((s) => ({
+          sink: s.sink,
+          status: s.status,
+          cursor: s.outboxId,
+          'lag events': s.lagEvents,
+          'lag s': s.lagSeconds.toFixed(1),
+          parked: s.parked,
+          delivered: s.delivered,
+          'last delivery': s.lastDeliveredAt,
+          'last error': s.lastError?.slice(0, 60) ?? '',
+        })),
       ),
     );
   }
-  if (parked.length > 0) deps.out(`\nParked events:\n${formatTable(parked.map((p) => ({ sink: p.sink, event: p.outboxId, table: p.table, key: JSON.stringify(p.key), op: p.op, reason: p.reason, attempts: p.attempts, error: (p.error ?? '').slice(0, 60) })))}`);
+  if (parked.length > 0)
+    deps.out(
+      `\nParked events:\n${formatTable(parked.map((p) => ({ sink: p.sink, event: p.outboxId, table: p.table, key: JSON.stringify(p.key), op: p.op, reason: p.reason, attempts: p.attempts, error: (p.error ?? '').slice(0, 60) })))}`,
+    );
 }
 
 /** `cdc relay`: the relays alone (when the daemon runs elsewhere or without them). Stops on SIGTERM/SIGINT. */
-export async function relayCommand(deps: CliDeps, only: SinkName[] | undefined, waitForStop: Promise<void>): Promise<void> {
+export async function relayCommand(
+  deps: CliDeps,
+  only: SinkName[] | undefined,
+  waitForStop: Promise<void>,
+): Promise<void> {
   const sinks = createSinks(deps.config.sinks, deps.logger, only);
-  if (sinks.length === 0) throw cdcError('NO_SINKS', 'No sink is enabled: set SINKS and at least one of REDIS_URL, MONGO_URL, NEO4J_URL, ELASTICSEARCH_URL.');
+  if (sinks.length === 0)
+    throw cdcError(
+      'NO_SINKS',
+      'No sink is enabled: set SINKS and at least one of REDIS_URL, MONGO_URL, NEO4J_URL, ELASTICSEARCH_URL.',
+    );
   const relays = new RelaySet(sinks, deps.pool, deps.config.targetSchema, deps.config.relay, deps.logger);
   await relays.start();
   deps.logger.info('relays running', { sinks: relays.names });
@@ -66,7 +89,10 @@ export async function replayCommand(deps: CliDeps, name: SinkName): Promise<void
     try {
       await relay.sink.prepare();
       // The bar's total is PostgreSQL's estimate of the rows of the tables the sink exports.
-      const { rows: est } = await deps.pool.query('SELECT coalesce(sum(n_live_tup), 0)::float8 AS n FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = ANY($2)', [deps.config.targetSchema, relay.sink.tables]);
+      const { rows: est } = await deps.pool.query(
+        'SELECT coalesce(sum(n_live_tup), 0)::float8 AS n FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = ANY($2)',
+        [deps.config.targetSchema, relay.sink.tables],
+      );
       const bar = createProgress(`replay ${name}`, est[0].n);
       let done = 0;
       const n = await relay

@@ -41,7 +41,16 @@ export function emptyDiffResult(): DiffResult {
  * blob, then the row's columns (for deletes only the key columns are set), then for keyless
  * tables the row hash again (the mirror's hidden column).
  */
-export function stageLine(plan: TablePlan, op: ChangeOp, key: string, chunk: string, hash: string, copies: number, rowLine: string | null, blob?: Buffer): string {
+export function stageLine(
+  plan: TablePlan,
+  op: ChangeOp,
+  key: string,
+  chunk: string,
+  hash: string,
+  copies: number,
+  rowLine: string | null,
+  blob?: Buffer,
+): string {
   let row = rowLine;
   if (row === null) {
     const fields: string[] = plan.columns.map(() => '\\N');

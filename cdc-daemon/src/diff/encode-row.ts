@@ -50,7 +50,11 @@ export function escapeCopy(s: string): string | undefined {
 
 /** '0000-00-00...', or a month or day of 00 (MySQL keeps such dates outside strict mode). */
 function isZeroDate(t: string): boolean {
-  return (t.charCodeAt(5) === 48 && t.charCodeAt(6) === 48) || (t.charCodeAt(8) === 48 && t.charCodeAt(9) === 48) || t.startsWith('0000-');
+  return (
+    (t.charCodeAt(5) === 48 && t.charCodeAt(6) === 48) ||
+    (t.charCodeAt(8) === 48 && t.charCodeAt(9) === 48) ||
+    t.startsWith('0000-')
+  );
 }
 
 function setLiteral(value: string): string {
@@ -90,12 +94,20 @@ export function encodeField(column: MappedColumn, value: RawValue, where: Where)
       field = setLiteral(text);
       break;
     case 'json':
-      if (text.includes('\\u0000')) throw cdcError('VALUE_NOT_REPRESENTABLE', `${describe(where)}: column ${column.name} holds JSON with \\u0000, which PostgreSQL jsonb cannot store.`);
+      if (text.includes('\\u0000'))
+        throw cdcError(
+          'VALUE_NOT_REPRESENTABLE',
+          `${describe(where)}: column ${column.name} holds JSON with \\u0000, which PostgreSQL jsonb cannot store.`,
+        );
       field = text;
       break;
   }
   const escaped = escapeCopy(field);
-  if (escaped === undefined) throw cdcError('VALUE_NOT_REPRESENTABLE', `${describe(where)}: column ${column.name} holds a NUL byte, which PostgreSQL text cannot store. Exclude the table or fix the value in MySQL.`);
+  if (escaped === undefined)
+    throw cdcError(
+      'VALUE_NOT_REPRESENTABLE',
+      `${describe(where)}: column ${column.name} holds a NUL byte, which PostgreSQL text cannot store. Exclude the table or fix the value in MySQL.`,
+    );
   return escaped;
 }
 
@@ -103,7 +115,13 @@ export function encodeField(column: MappedColumn, value: RawValue, where: Where)
  * Encodes a row read with `rowsAsArray` whose first column is the MySQL row hash (skipped here)
  * followed by the table's columns in order.
  */
-export function encodeRow(table: string, columns: MappedColumn[], keyIndexes: number[], values: RawValue[], offset = 1): EncodedRow {
+export function encodeRow(
+  table: string,
+  columns: MappedColumn[],
+  keyIndexes: number[],
+  values: RawValue[],
+  offset = 1,
+): EncodedRow {
   const fields: string[] = new Array(columns.length);
   let warnings = 0;
   // Plain data, not a closure: this runs for every row read.
@@ -121,7 +139,13 @@ export function encodeRow(table: string, columns: MappedColumn[], keyIndexes: nu
 }
 
 /** Just the key of a row (same text as `encodeRow(...).key`), without encoding the rest. */
-export function encodeKey(table: string, columns: MappedColumn[], keyIndexes: number[], values: RawValue[], offset = 1): string {
+export function encodeKey(
+  table: string,
+  columns: MappedColumn[],
+  keyIndexes: number[],
+  values: RawValue[],
+  offset = 1,
+): string {
   const where: Where = { table, keyIndexes, values, offset };
   return keyIndexes.map((i) => encodeField(columns[i]!, values[i + offset] ?? null, where) ?? '\\N').join('\t');
 }

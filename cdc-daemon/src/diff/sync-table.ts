@@ -4,7 +4,14 @@ import type { TablePlan } from '../catalog/plan-table';
 import { cdcError, throwIfAborted } from '../errors';
 import { createStage, mergeStage, type MergeOptions } from '../apply/merge-stage';
 import { copyLines } from '../apply/pg-copy';
-import { type ChunkState, appendChunkRows, loadChunkRows, loadChunks, nextChunkIds, replaceChunks } from '../apply/state-store';
+import {
+  type ChunkState,
+  appendChunkRows,
+  loadChunkRows,
+  loadChunks,
+  nextChunkIds,
+  replaceChunks,
+} from '../apply/state-store';
 import type { CycleStats } from '../record/cycle-stats';
 import { type ChunkFingerprint, fingerprintRange, streamRange } from '../snapshot/mysql-source';
 import { type SubChunk, diffKeyedChunk, diffKeylessTable, emptyDiffResult } from './diff-chunk';
@@ -30,7 +37,13 @@ const MIN_PROBE = 8;
  * once most of the probed chunks turn out changed, the rest are read directly (their
  * fingerprints are then taken from the rows read, in the same snapshot).
  */
-export async function syncTable(mysql: Connection, client: PoolClient, plan: TablePlan, o: SyncTableOptions, stats: CycleStats): Promise<void> {
+export async function syncTable(
+  mysql: Connection,
+  client: PoolClient,
+  plan: TablePlan,
+  o: SyncTableOptions,
+  stats: CycleStats,
+): Promise<void> {
   const t = stats.table(plan.name);
   const chunks = await stats.time('postgres', () => loadChunks(client, plan.name));
   const current: (ChunkFingerprint | undefined)[] = [];
@@ -49,7 +62,9 @@ export async function syncTable(mysql: Connection, client: PoolClient, plan: Tab
     t.chunksScanned++;
     if (fp.count !== chunks[i]!.count || fp.fingerprint !== chunks[i]!.fingerprint) changedSoFar++;
   }
-  const changed = chunks.map((c, i) => current[i] === undefined || c.count !== current[i]!.count || c.fingerprint !== current[i]!.fingerprint);
+  const changed = chunks.map(
+    (c, i) => current[i] === undefined || c.count !== current[i]!.count || c.fingerprint !== current[i]!.fingerprint,
+  );
   if (!changed.some(Boolean)) return;
 
   const stage = await stats.time('postgres', () => createStage(client, plan));
@@ -73,20 +88,45 @@ export async function syncTable(mysql: Connection, client: PoolClient, plan: Tab
 }
 
 /** `fp` undefined: the chunk was read without a fingerprint first (broad change); its stored size guides the split. */
-async function diffChunk(mysql: Connection, client: PoolClient, plan: TablePlan, chunk: ChunkState, upper: ChunkState['lower'], fp: ChunkFingerprint | undefined, stage: string, o: SyncTableOptions, stats: CycleStats): Promise<SubChunk[]> {
+async function diffChunk(
+  mysql: Connection,
+  client: PoolClient,
+  plan: TablePlan,
+  chunk: ChunkState,
+  upper: ChunkState['lower'],
+  fp: ChunkFingerprint | undefined,
+  stage: string,
+  o: SyncTableOptions,
+  stats: CycleStats,
+): Promise<SubChunk[]> {
   const t = stats.table(plan.name);
   const expected = fp?.count ?? chunk.count;
   const splitEvery = plan.keyed && expected > 2 * o.chunkRows ? o.chunkRows : 0;
   const newIds = splitEvery ? await nextChunkIds(client, Math.ceil(expected / splitEvery) + 1) : [];
   const state = await stats.time('postgres', () => loadChunkRows(client, plan.name, chunk.id));
   const result = emptyDiffResult();
-  const input = { plan, state, chunkId: chunk.id, lower: chunk.lower, splitEvery, newIds, result, rows: streamRange(mysql, plan, chunk.lower, upper) };
+  const input = {
+    plan,
+    state,
+    chunkId: chunk.id,
+    lower: chunk.lower,
+    splitEvery,
+    newIds,
+    result,
+    rows: streamRange(mysql, plan, chunk.lower, upper),
+  };
   await copyLines(client, stage, plan.keyed ? diffKeyedChunk(input) : diffKeylessTable(input));
   // Both numbers come from one snapshot; a mismatch means the read was not consistent.
   const n = result.chunks.reduce((a, c) => a + c.count, 0);
-  const total = plan.keyed ? xorDecimals(result.chunks.map((c) => c.fingerprint)) : result.chunks.reduce((a, c) => a + BigInt(c.fingerprint), 0n).toString();
+  const total = plan.keyed
+    ? xorDecimals(result.chunks.map((c) => c.fingerprint))
+    : result.chunks.reduce((a, c) => a + BigInt(c.fingerprint), 0n).toString();
   if (fp && (n !== fp.count || total !== fp.fingerprint)) {
-    throw cdcError('CYCLE_FAILED', `Table ${plan.name}: rows read (${n}) do not match the fingerprint taken in the same snapshot (${fp.count}); nothing was applied.`, { table: plan.name });
+    throw cdcError(
+      'CYCLE_FAILED',
+      `Table ${plan.name}: rows read (${n}) do not match the fingerprint taken in the same snapshot (${fp.count}); nothing was applied.`,
+      { table: plan.name },
+    );
   }
   t.rowsFetched += result.rowsFetched;
   t.bytesRead += result.bytesRead;
@@ -102,14 +142,28 @@ async function diffChunk(mysql: Connection, client: PoolClient, plan: TablePlan,
  * together stay under half the target (keeps the chunk count, hence the cycle cost, in step
  * with the table size). The first chunk keeps its open lower bound.
  */
-async function mergeSmallChunks(client: PoolClient, plan: TablePlan, chunks: NextChunk[], target: number): Promise<Omit<ChunkState, 'position'>[]> {
+async function mergeSmallChunks(
+  client: PoolClient,
+  plan: TablePlan,
+  chunks: NextChunk[],
+  target: number,
+): Promise<Omit<ChunkState, 'position'>[]> {
   const out: NextChunk[] = [];
   for (const c of chunks) {
     const prev = out[out.length - 1];
-    if (plan.keyed && prev && (prev.touched || c.touched) && Math.min(prev.count, c.count) < target / 4 && prev.count + c.count <= target / 2) {
+    if (
+      plan.keyed &&
+      prev &&
+      (prev.touched || c.touched) &&
+      Math.min(prev.count, c.count) < target / 4 &&
+      prev.count + c.count <= target / 2
+    ) {
       await appendChunkRows(client, plan.name, c.id, prev.id);
       prev.count += c.count;
-      prev.fingerprint = prev.fingerprint === UNVERIFIED_FINGERPRINT || c.fingerprint === UNVERIFIED_FINGERPRINT ? UNVERIFIED_FINGERPRINT : xorDecimals([prev.fingerprint, c.fingerprint]);
+      prev.fingerprint =
+        prev.fingerprint === UNVERIFIED_FINGERPRINT || c.fingerprint === UNVERIFIED_FINGERPRINT
+          ? UNVERIFIED_FINGERPRINT
+          : xorDecimals([prev.fingerprint, c.fingerprint]);
       prev.touched = true;
       continue;
     }

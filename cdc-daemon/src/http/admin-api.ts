@@ -29,14 +29,19 @@ function requireToken(token: string) {
   return (req: Request, res: Response, next: NextFunction) => {
     const m = /^Bearer (.+)$/.exec(req.get('authorization') ?? '');
     if (!m || !timingSafeEqual(digest(m[1]!), expected)) {
-      res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: 'UNAUTHORIZED', message: 'This admin API needs Authorization: Bearer <CDC_ADMIN_TOKEN>.' });
+      res
+        .status(401)
+        .set('WWW-Authenticate', 'Bearer')
+        .json({ error: 'UNAUTHORIZED', message: 'This admin API needs Authorization: Bearer <CDC_ADMIN_TOKEN>.' });
       return;
     }
     next();
   };
 }
 
-const wrap = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: NextFunction) => void fn(req, res).catch(next);
+const wrap =
+  (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: NextFunction) =>
+    void fn(req, res).catch(next);
 
 /**
  * The daemon's admin API, called by the portal's operator console: status, run a cycle, pause and
@@ -45,48 +50,90 @@ const wrap = (fn: (req: Request, res: Response) => Promise<void>) => (req: Reque
 export function adminApi(d: AdminDeps): Router {
   const r = Router();
   r.use(requireToken(d.token));
-  const status = async () => ({ daemon: d.daemon.status(), relays: d.relays?.status() ?? [], sinks: await sinkLag(d.pool) });
+  const status = async () => ({
+    daemon: d.daemon.status(),
+    relays: d.relays?.status() ?? [],
+    sinks: await sinkLag(d.pool),
+  });
 
-  r.get('/status', wrap(async (_req, res) => void res.json(await status())));
-  r.post('/cycle', wrap(async (_req, res) => {
-    const outcome = await d.daemon.runNow('manual');
-    if (!outcome) {
-      const s = d.daemon.status();
-      res.status(s.lastError && !s.running ? 500 : 409).json({ error: s.running ? 'BUSY' : 'CYCLE_FAILED', message: s.running ? 'A cycle is already running; try again when it ends.' : `The cycle failed: ${s.lastError?.message ?? 'see the logs'}` });
-      return;
-    }
-    d.relays?.wake();
-    res.json(cycleJson(outcome));
-  }));
-  r.post('/pause', wrap(async (_req, res) => {
-    d.daemon.pause();
-    res.json(await status());
-  }));
-  r.post('/resume', wrap(async (_req, res) => {
-    d.daemon.resume();
-    res.json(await status());
-  }));
-  r.post('/resync/:table', wrap(async (req, res) => {
-    await resyncTable(d.pool, d.config.targetSchema, String(req.params.table));
-    d.logger.info('table resync requested through the admin API', { table: req.params.table });
-    res.json({ table: req.params.table, status: 'loading', message: 'Emptied; the next cycle loads it again from MySQL.' });
-  }));
-  r.post('/verify', wrap(async (req, res) => {
-    const table = typeof req.query.table === 'string' && req.query.table !== '' ? req.query.table : undefined;
-    const tables = await verifyTables(d.config, d.pool, table);
-    res.json({ ok: !tables.some(hasDrift), tables });
-  }));
-  r.post('/sinks/:sink/retry', wrap(async (req, res) => {
-    const relay = d.relays?.relay(sinkParam(req));
-    if (!relay) throw new AppError('SINK_NOT_RUNNING', `The ${req.params.sink} sink does not run in this daemon.`, { status: 409 });
-    res.json(await relay.retryParked());
-  }));
-  r.post('/sinks/:sink/replay', wrap(async (req, res) => {
-    const sink = sinkParam(req);
-    await markBootstrapping(d.pool, sink);
-    d.relays?.relay(sink)?.wake();
-    res.json({ sink, message: 'The relay empties the sink and fills it from the mirror at its next step.' });
-  }));
+  r.get(
+    '/status',
+    wrap(async (_req, res) => void res.json(await status())),
+  );
+  r.post(
+    '/cycle',
+    wrap(async (_req, res) => {
+      const outcome = await d.daemon.runNow('manual');
+      if (!outcome) {
+        const s = d.daemon.status();
+        res
+          .status(s.lastError && !s.running ? 500 : 409)
+          .json({
+            error: s.running ? 'BUSY' : 'CYCLE_FAILED',
+            message: s.running
+              ? 'A cycle is already running; try again when it ends.'
+              : `The cycle failed: ${s.lastError?.message ?? 'see the logs'}`,
+          });
+        return;
+      }
+      d.relays?.wake();
+      res.json(cycleJson(outcome));
+    }),
+  );
+  r.post(
+    '/pause',
+    wrap(async (_req, res) => {
+      d.daemon.pause();
+      res.json(await status());
+    }),
+  );
+  r.post(
+    '/resume',
+    wrap(async (_req, res) => {
+      d.daemon.resume();
+      res.json(await status());
+    }),
+  );
+  r.post(
+    '/resync/:table',
+    wrap(async (req, res) => {
+      await resyncTable(d.pool, d.config.targetSchema, String(req.params.table));
+      d.logger.info('table resync requested through the admin API', { table: req.params.table });
+      res.json({
+        table: req.params.table,
+        status: 'loading',
+        message: 'Emptied; the next cycle loads it again from MySQL.',
+      });
+    }),
+  );
+  r.post(
+    '/verify',
+    wrap(async (req, res) => {
+      const table = typeof req.query.table === 'string' && req.query.table !== '' ? req.query.table : undefined;
+      const tables = await verifyTables(d.config, d.pool, table);
+      res.json({ ok: !tables.some(hasDrift), tables });
+    }),
+  );
+  r.post(
+    '/sinks/:sink/retry',
+    wrap(async (req, res) => {
+      const relay = d.relays?.relay(sinkParam(req));
+      if (!relay)
+        throw new AppError('SINK_NOT_RUNNING', `The ${req.params.sink} sink does not run in this daemon.`, {
+          status: 409,
+        });
+      res.json(await relay.retryParked());
+    }),
+  );
+  r.post(
+    '/sinks/:sink/replay',
+    wrap(async (req, res) => {
+      const sink = sinkParam(req);
+      await markBootstrapping(d.pool, sink);
+      d.relays?.relay(sink)?.wake();
+      res.json({ sink, message: 'The relay empties the sink and fills it from the mirror at its next step.' });
+    }),
+  );
   r.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const e = err instanceof AppError ? err : new AppError('INTERNAL', String(err));
     const status = e.code === 'UNKNOWN_TABLE' || e.code === 'UNKNOWN_SINK' ? 404 : e.code === 'LOCKED' ? 409 : e.status;
@@ -98,6 +145,9 @@ export function adminApi(d: AdminDeps): Router {
 
 function sinkParam(req: Request): SinkName {
   const name = String(req.params.sink);
-  if (!(SINK_NAMES as readonly string[]).includes(name)) throw new AppError('UNKNOWN_SINK', `No sink is called "${name}"; the sinks are ${SINK_NAMES.join(', ')}.`, { status: 404 });
+  if (!(SINK_NAMES as readonly string[]).includes(name))
+    throw new AppError('UNKNOWN_SINK', `No sink is called "${name}"; the sinks are ${SINK_NAMES.join(', ')}.`, {
+      status: 404,
+    });
   return name as SinkName;
 }

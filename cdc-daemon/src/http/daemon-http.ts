@@ -8,7 +8,12 @@ import { type AdminDeps, adminApi } from './admin-api';
  * The daemon's HTTP face for orchestrators and Prometheus: /healthz (the process answers),
  * /readyz (it reaches PostgreSQL and is active or a standby), /metrics.
  */
-export function createDaemonHttp(daemon: CdcDaemon, pool: Pool, metrics: DaemonMetrics, admin?: Omit<AdminDeps, 'daemon' | 'pool'>): Express {
+export function createDaemonHttp(
+  daemon: CdcDaemon,
+  pool: Pool,
+  metrics: DaemonMetrics,
+  admin?: Omit<AdminDeps, 'daemon' | 'pool'>,
+): Express {
   const app = express();
   app.disable('x-powered-by');
   // The admin API only exists when CDC_ADMIN_TOKEN is set: no token, no remote control.
@@ -25,7 +30,9 @@ export function createDaemonHttp(daemon: CdcDaemon, pool: Pool, metrics: DaemonM
       return;
     }
     const ready = s.state === 'active' || s.state === 'standby';
-    res.status(ready ? 200 : 503).json({ ready, state: s.state, paused: s.paused, lastSuccessAt: s.lastSuccessAt, lastError: s.lastError });
+    res
+      .status(ready ? 200 : 503)
+      .json({ ready, state: s.state, paused: s.paused, lastSuccessAt: s.lastSuccessAt, lastError: s.lastError });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());

@@ -9,21 +9,67 @@ import type { CycleOutcome } from '../sync-cycle';
 export function createDaemonMetrics(pool?: Pool) {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'cdc_process_' });
-  const duration = new client.Histogram({ name: 'cdc_cycle_duration_seconds', help: 'Duration of a cycle, by status', labelNames: ['status'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300], registers: [registry] });
-  const rows = new client.Counter({ name: 'cdc_rows_changed_total', help: 'Rows inserted, updated or deleted in the mirror', labelNames: ['table', 'op'], registers: [registry] });
-  const chunks = new client.Counter({ name: 'cdc_chunks_scanned_total', help: 'Chunks fingerprinted in MySQL', labelNames: ['table'], registers: [registry] });
-  const failures = new client.Counter({ name: 'cdc_cycles_failed_total', help: 'Failed cycles, by error code', labelNames: ['code'], registers: [registry] });
-  const lastSuccess = new client.Gauge({ name: 'cdc_last_success_timestamp_seconds', help: 'When the last cycle succeeded (Unix time)', registers: [registry] });
-  const delivered = new client.Counter({ name: 'cdc_sink_events_delivered_total', help: 'Outbox events a sink acknowledged', labelNames: ['sink'], registers: [registry] });
-  const refused = new client.Counter({ name: 'cdc_sink_events_failed_total', help: 'Outbox events a sink refused (retried, then parked)', labelNames: ['sink'], registers: [registry] });
-  const parked = new client.Counter({ name: 'cdc_sink_events_parked_total', help: 'Outbox events parked in cdc.dead_letters', labelNames: ['sink'], registers: [registry] });
-  const bootstrapped = new client.Counter({ name: 'cdc_sink_bootstrap_entities_total', help: 'Entities written by sink bootstraps', labelNames: ['sink'], registers: [registry] });
+  const duration = new client.Histogram({
+    name: 'cdc_cycle_duration_seconds',
+    help: 'Duration of a cycle, by status',
+    labelNames: ['status'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+    registers: [registry],
+  });
+  const rows = new client.Counter({
+    name: 'cdc_rows_changed_total',
+    help: 'Rows inserted, updated or deleted in the mirror',
+    labelNames: ['table', 'op'],
+    registers: [registry],
+  });
+  const chunks = new client.Counter({
+    name: 'cdc_chunks_scanned_total',
+    help: 'Chunks fingerprinted in MySQL',
+    labelNames: ['table'],
+    registers: [registry],
+  });
+  const failures = new client.Counter({
+    name: 'cdc_cycles_failed_total',
+    help: 'Failed cycles, by error code',
+    labelNames: ['code'],
+    registers: [registry],
+  });
+  const lastSuccess = new client.Gauge({
+    name: 'cdc_last_success_timestamp_seconds',
+    help: 'When the last cycle succeeded (Unix time)',
+    registers: [registry],
+  });
+  const delivered = new client.Counter({
+    name: 'cdc_sink_events_delivered_total',
+    help: 'Outbox events a sink acknowledged',
+    labelNames: ['sink'],
+    registers: [registry],
+  });
+  const refused = new client.Counter({
+    name: 'cdc_sink_events_failed_total',
+    help: 'Outbox events a sink refused (retried, then parked)',
+    labelNames: ['sink'],
+    registers: [registry],
+  });
+  const parked = new client.Counter({
+    name: 'cdc_sink_events_parked_total',
+    help: 'Outbox events parked in cdc.dead_letters',
+    labelNames: ['sink'],
+    registers: [registry],
+  });
+  const bootstrapped = new client.Counter({
+    name: 'cdc_sink_bootstrap_entities_total',
+    help: 'Entities written by sink bootstraps',
+    labelNames: ['sink'],
+    registers: [registry],
+  });
   // Read at scrape time (the lag of every sink, whichever process relays it); the three gauges
   // are collected concurrently and share one query.
   let lagQuery: { at: number; rows: Promise<SinkLag[]> } | undefined;
   const lag = () => {
     if (!pool) return Promise.resolve([]);
-    if (!lagQuery || Date.now() - lagQuery.at > 1000) lagQuery = { at: Date.now(), rows: sinkLag(pool).catch(() => []) };
+    if (!lagQuery || Date.now() - lagQuery.at > 1000)
+      lagQuery = { at: Date.now(), rows: sinkLag(pool).catch(() => []) };
     return lagQuery.rows;
   };
   const lagGauge = (name: string, help: string, pick: (r: SinkLag) => number) =>

@@ -31,14 +31,26 @@ export interface LoadOptions extends MirrorOptions {
  * the current one is written to PostgreSQL. Batches read at different instants; the first
  * normal cycle's fingerprints catch whatever changed meanwhile.
  */
-export async function loadTable(mysql: Connection, pool: Pool, plan: TablePlan, state: TableState, o: LoadOptions, stats: CycleStats, logger: Logger): Promise<void> {
+export async function loadTable(
+  mysql: Connection,
+  pool: Pool,
+  plan: TablePlan,
+  state: TableState,
+  o: LoadOptions,
+  stats: CycleStats,
+  logger: Logger,
+): Promise<void> {
   if (!plan.keyed) return loadKeylessTable(mysql, pool, plan, o, stats);
   const t = stats.table(plan.name);
   t.schemaChange ??= 'loaded';
-  const [estimate] = await mysql.query<RowDataPacket[]>('SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [plan.name]);
+  const [estimate] = await mysql.query<RowDataPacket[]>(
+    'SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
+    [plan.name],
+  );
   const estimatedRows = Number(estimate[0]?.n ?? 0);
   const takeIds = (n: number) => withClient(pool, (c) => nextChunkIds(c, n));
-  const read = (cursor: KeyTuple | null, first: boolean) => readLoadBatch(mysql, plan, cursor, first, o.batchRows, o.chunkRows, takeIds);
+  const read = (cursor: KeyTuple | null, first: boolean) =>
+    readLoadBatch(mysql, plan, cursor, first, o.batchRows, o.chunkRows, takeIds);
   let loaded = state.loadedRows;
   if (o.history) await withClient(pool, (c) => dropHistoryIndexes(c, plan));
   let pending: Promise<LoadBatch> | undefined = read(state.loadCursor, loaded === 0 && state.loadCursor === null);
@@ -66,12 +78,31 @@ export async function loadTable(mysql: Connection, pool: Pool, plan: TablePlan, 
 }
 
 /** Keyless tables load in one go: rows are a multiset, there is no key order to resume in. */
-async function loadKeylessTable(mysql: Connection, pool: Pool, plan: TablePlan, o: LoadOptions, stats: CycleStats): Promise<void> {
+async function loadKeylessTable(
+  mysql: Connection,
+  pool: Pool,
+  plan: TablePlan,
+  o: LoadOptions,
+  stats: CycleStats,
+): Promise<void> {
   const result = emptyDiffResult();
   await inTransaction(pool, async (client) => {
     const stage = await createStage(client, plan);
     const [id] = await nextChunkIds(client, 1);
-    await copyLines(client, stage, diffKeylessTable({ plan, state: new Map(), chunkId: id!, lower: null, splitEvery: 0, newIds: [], result, rows: streamRange(mysql, plan, null, null) }));
+    await copyLines(
+      client,
+      stage,
+      diffKeylessTable({
+        plan,
+        state: new Map(),
+        chunkId: id!,
+        lower: null,
+        splitEvery: 0,
+        newIds: [],
+        result,
+        rows: streamRange(mysql, plan, null, null),
+      }),
+    );
     await mergeStage(client, plan, stage, { ...o, outbox: false }, { upserts: result.inserts, deletes: 0 });
     await appendChunks(client, plan.name, result.chunks);
     await saveLoadProgress(client, plan.name, null, result.rowsFetched, true, o.syncId);

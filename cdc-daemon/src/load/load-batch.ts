@@ -27,7 +27,15 @@ export interface LoadBatch {
  * encodes them and cuts them into chunks with their fingerprints and row-state blobs. Chunk
  * ids come from `takeIds`, so a batch needs no PostgreSQL connection while it is read.
  */
-export async function readLoadBatch(mysql: Connection, plan: TablePlan, cursor: KeyTuple | null, first: boolean, size: number, chunkRows: number, takeIds: (n: number) => Promise<string[]>): Promise<LoadBatch> {
+export async function readLoadBatch(
+  mysql: Connection,
+  plan: TablePlan,
+  cursor: KeyTuple | null,
+  first: boolean,
+  size: number,
+  chunkRows: number,
+  takeIds: (n: number) => Promise<string[]>,
+): Promise<LoadBatch> {
   const ids = await takeIds(Math.max(1, Math.ceil(size / chunkRows)));
   const batch: LoadBatch = { lines: [], chunks: [], next: null, warnings: 0, bytesRead: 0 };
   const state = new ChunkRowsBuilder();
@@ -35,26 +43,34 @@ export async function readLoadBatch(mysql: Connection, plan: TablePlan, cursor: 
   // Loaded without MySQL's row hash (it is half the cost of reading): the chunks are marked
   // unverified, and the first normal cycle fingerprints them and fills in the hashes. Rows
   // are then compared by their xxhash, so nothing is written twice.
-  const close = () => batch.chunks.push({ id: chunk.id, lower: chunk.lower, count: chunk.count, fingerprint: UNVERIFIED_FINGERPRINT, rows: state.take() });
+  const close = () =>
+    batch.chunks.push({
+      id: chunk.id,
+      lower: chunk.lower,
+      count: chunk.count,
+      fingerprint: UNVERIFIED_FINGERPRINT,
+      rows: state.take(),
+    });
   let n = 0;
-  for await (const rows of streamRange(mysql, plan, cursor, null, size + 1, false)) for (const raw of rows) {
-    if (n === size) {
-      batch.next = keyTuple(plan, raw);
-      continue;
+  for await (const rows of streamRange(mysql, plan, cursor, null, size + 1, false))
+    for (const raw of rows) {
+      if (n === size) {
+        batch.next = keyTuple(plan, raw);
+        continue;
+      }
+      if (n > 0 && n % chunkRows === 0) {
+        close();
+        chunk = { id: ids[batch.chunks.length]!, lower: keyTuple(plan, raw), count: 0 };
+      }
+      n++;
+      const enc = encodeRow(plan.name, plan.columns, plan.keyIndexes, raw);
+      const hash = rowHash(enc.line);
+      chunk.count++;
+      state.add(enc.key, { mh: UNKNOWN_ROW_HASH, hash, copies: 1 });
+      batch.lines.push(enc.line);
+      batch.warnings += enc.warnings;
+      for (const v of raw) if (v !== null) batch.bytesRead += v.length;
     }
-    if (n > 0 && n % chunkRows === 0) {
-      close();
-      chunk = { id: ids[batch.chunks.length]!, lower: keyTuple(plan, raw), count: 0 };
-    }
-    n++;
-    const enc = encodeRow(plan.name, plan.columns, plan.keyIndexes, raw);
-    const hash = rowHash(enc.line);
-    chunk.count++;
-    state.add(enc.key, { mh: UNKNOWN_ROW_HASH, hash, copies: 1 });
-    batch.lines.push(enc.line);
-    batch.warnings += enc.warnings;
-    for (const v of raw) if (v !== null) batch.bytesRead += v.length;
-  }
   close();
   return batch;
 }
@@ -63,17 +79,29 @@ export async function readLoadBatch(mysql: Connection, plan: TablePlan, cursor: 
  * Writes a batch in the caller's transaction: COPY straight into the mirror (empty while it
  * loads) and into the history, then the chunks and the cursor, which commit together.
  */
-export async function writeLoadBatch(client: PoolClient, plan: TablePlan, batch: LoadBatch, loadedRows: number, o: MirrorOptions & { syncId: string; at: Date }): Promise<void> {
+export async function writeLoadBatch(
+  client: PoolClient,
+  plan: TablePlan,
+  batch: LoadBatch,
+  loadedRows: number,
+  o: MirrorOptions & { syncId: string; at: Date },
+): Promise<void> {
   const cols = plan.columns.map((c) => pgi(c.name)).join(', ');
   await copyLines(client, `${mirrorName(plan, o)} (${cols})`, batch.lines);
   if (o.history) {
     const suffix = `\t${o.at.toISOString()}\tinsert\t${o.syncId}`;
-    await copyLines(client, `${historyName(plan)} (${cols}, valid_from, op, sync_id)`, (function* () {
-      for (const line of batch.lines) yield line + suffix;
-    })());
+    await copyLines(
+      client,
+      `${historyName(plan)} (${cols}, valid_from, op, sync_id)`,
+      (function* () {
+        for (const line of batch.lines) yield line + suffix;
+      })(),
+    );
   }
-  await client.query('INSERT INTO cdc.chunk_rows (table_name, chunk_id, rows) SELECT $1, unnest($2::bigint[]), unnest($3::bytea[])', [plan.name, batch.chunks.map((c) => c.id), batch.chunks.map((c) => c.rows)]);
+  await client.query(
+    'INSERT INTO cdc.chunk_rows (table_name, chunk_id, rows) SELECT $1, unnest($2::bigint[]), unnest($3::bytea[])',
+    [plan.name, batch.chunks.map((c) => c.id), batch.chunks.map((c) => c.rows)],
+  );
   await appendChunks(client, plan.name, batch.chunks);
   await saveLoadProgress(client, plan.name, batch.next, loadedRows, batch.next === null, o.syncId);
 }
-

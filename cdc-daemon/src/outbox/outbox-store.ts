@@ -14,7 +14,10 @@ export interface SinkOffset {
 
 export async function readOffset(pool: Pool | PoolClient, sink: SinkName): Promise<SinkOffset> {
   await pool.query('INSERT INTO cdc.sink_offsets (sink) VALUES ($1) ON CONFLICT DO NOTHING', [sink]);
-  const { rows } = await pool.query('SELECT outbox_id::float8 AS "outboxId", status, bootstrap_version::float8 AS "bootstrapVersion" FROM cdc.sink_offsets WHERE sink = $1', [sink]);
+  const { rows } = await pool.query(
+    'SELECT outbox_id::float8 AS "outboxId", status, bootstrap_version::float8 AS "bootstrapVersion" FROM cdc.sink_offsets WHERE sink = $1',
+    [sink],
+  );
   return { sink, ...rows[0] };
 }
 
@@ -23,7 +26,11 @@ export async function readOffset(pool: Pool | PoolClient, sink: SinkName): Promi
  * a bootstrap was cut off, events it had not read were pruned, or a table it follows was
  * (re)loaded after its last bootstrap (initial loads write no events).
  */
-export async function bootstrapReason(pool: Pool, offset: SinkOffset, tables: readonly string[]): Promise<string | null> {
+export async function bootstrapReason(
+  pool: Pool,
+  offset: SinkOffset,
+  tables: readonly string[],
+): Promise<string | null> {
   if (offset.status === 'new') return 'first start';
   if (offset.status === 'bootstrapping') return 'the last bootstrap did not finish';
   const { rows } = await pool.query(
@@ -38,7 +45,10 @@ export async function bootstrapReason(pool: Pool, offset: SinkOffset, tables: re
 
 /** Tables the sink follows that are still in their initial load (a bootstrap waits for them). */
 export async function tablesLoading(pool: Pool, tables: readonly string[]): Promise<string[]> {
-  const { rows } = await pool.query("SELECT table_name FROM cdc.tables WHERE table_name = ANY($1) AND status = 'loading' ORDER BY 1", [tables]);
+  const { rows } = await pool.query(
+    "SELECT table_name FROM cdc.tables WHERE table_name = ANY($1) AND status = 'loading' ORDER BY 1",
+    [tables],
+  );
   return rows.map((r) => r.table_name);
 }
 
@@ -47,7 +57,11 @@ export async function markBootstrapping(pool: Pool, sink: SinkName): Promise<voi
 }
 
 /** After a bootstrap from `m`: follow the outbox from the snapshot's last event; parked events are superseded. */
-export async function finishBootstrap(pool: Pool, sink: SinkName, m: Pick<MirrorView, 'outboxId' | 'version'>): Promise<void> {
+export async function finishBootstrap(
+  pool: Pool,
+  sink: SinkName,
+  m: Pick<MirrorView, 'outboxId' | 'version'>,
+): Promise<void> {
   await inTransaction(pool, async (client) => {
     await client.query(
       `UPDATE cdc.sink_offsets SET status = 'following', outbox_id = $2, bootstrap_version = $3, bootstrapped_at = now(), last_error = NULL, updated_at = now() WHERE sink = $1`,
@@ -59,14 +73,20 @@ export async function finishBootstrap(pool: Pool, sink: SinkName, m: Pick<Mirror
 
 /** The next events after `cursor`, read in the view's snapshot. */
 export function readEvents(m: MirrorView, cursor: number, limit: number): Promise<OutboxEvent[]> {
-  return m.rows<OutboxEvent>('SELECT id, sync_id AS "syncId", table_name AS "table", op, row_key AS key, after FROM cdc.outbox WHERE id > $1 ORDER BY id LIMIT $2', [cursor, limit]);
+  return m.rows<OutboxEvent>(
+    'SELECT id, sync_id AS "syncId", table_name AS "table", op, row_key AS key, after FROM cdc.outbox WHERE id > $1 ORDER BY id LIMIT $2',
+    [cursor, limit],
+  );
 }
 
 export const keyId = (table: string, key: unknown) => `${table}\u0000${JSON.stringify(key)}`;
 
 /** Keys (table + row key) with parked events: later events of these rows wait behind them. */
 export async function parkedKeys(m: MirrorView, sink: SinkName): Promise<Set<string>> {
-  const rows = await m.rows<{ table_name: string; row_key: unknown }>('SELECT DISTINCT table_name, row_key FROM cdc.dead_letters WHERE sink = $1', [sink]);
+  const rows = await m.rows<{ table_name: string; row_key: unknown }>(
+    'SELECT DISTINCT table_name, row_key FROM cdc.dead_letters WHERE sink = $1',
+    [sink],
+  );
   return new Set(rows.map((r) => keyId(r.table_name, r.row_key)));
 }
 
@@ -78,7 +98,13 @@ export interface Parked {
 }
 
 /** Parks events and moves the cursor past the batch, in one transaction (a crash before it redelivers the batch). */
-export async function commitBatch(pool: Pool, sink: SinkName, lastId: number, delivered: number, parked: Parked[]): Promise<void> {
+export async function commitBatch(
+  pool: Pool,
+  sink: SinkName,
+  lastId: number,
+  delivered: number,
+  parked: Parked[],
+): Promise<void> {
   await inTransaction(pool, async (client) => {
     if (parked.length > 0) {
       await client.query(
@@ -86,7 +112,10 @@ export async function commitBatch(pool: Pool, sink: SinkName, lastId: number, de
          SELECT $1, p.id, p."syncId", p."table", p.op, p.key, p.after, p.reason, p.error, p.attempts
            FROM jsonb_to_recordset($2::jsonb) AS p(id bigint, "syncId" bigint, "table" text, op text, key jsonb, after jsonb, reason text, error text, attempts int)
          ON CONFLICT (sink, outbox_id) DO NOTHING`,
-        [sink, JSON.stringify(parked.map((p) => ({ ...p.event, reason: p.reason, error: p.error, attempts: p.attempts })))],
+        [
+          sink,
+          JSON.stringify(parked.map((p) => ({ ...p.event, reason: p.reason, error: p.error, attempts: p.attempts }))),
+        ],
       );
     }
     await client.query(
@@ -98,18 +127,32 @@ export async function commitBatch(pool: Pool, sink: SinkName, lastId: number, de
 }
 
 export async function recordSinkError(pool: Pool, sink: SinkName, error: string): Promise<void> {
-  await pool.query('UPDATE cdc.sink_offsets SET last_error = $2, last_error_at = now(), updated_at = now() WHERE sink = $1', [sink, error.slice(0, 2000)]);
+  await pool.query(
+    'UPDATE cdc.sink_offsets SET last_error = $2, last_error_at = now(), updated_at = now() WHERE sink = $1',
+    [sink, error.slice(0, 2000)],
+  );
 }
 
 /** Parked events of a sink, oldest first, as events again. */
 export function readParked(m: MirrorView, sink: SinkName, limit = 10_000): Promise<OutboxEvent[]> {
-  return m.rows<OutboxEvent>('SELECT outbox_id AS id, sync_id AS "syncId", table_name AS "table", op, row_key AS key, after FROM cdc.dead_letters WHERE sink = $1 ORDER BY outbox_id LIMIT $2', [sink, limit]);
+  return m.rows<OutboxEvent>(
+    'SELECT outbox_id AS id, sync_id AS "syncId", table_name AS "table", op, row_key AS key, after FROM cdc.dead_letters WHERE sink = $1 ORDER BY outbox_id LIMIT $2',
+    [sink, limit],
+  );
 }
 
 /** After a retry: delivered events leave the table, the others count one more attempt. */
-export async function settleParked(pool: Pool, sink: SinkName, delivered: number[], failures: EventFailure[]): Promise<void> {
+export async function settleParked(
+  pool: Pool,
+  sink: SinkName,
+  delivered: number[],
+  failures: EventFailure[],
+): Promise<void> {
   await inTransaction(pool, async (client) => {
-    await client.query('DELETE FROM cdc.dead_letters WHERE sink = $1 AND outbox_id = ANY($2::bigint[])', [sink, delivered]);
+    await client.query('DELETE FROM cdc.dead_letters WHERE sink = $1 AND outbox_id = ANY($2::bigint[])', [
+      sink,
+      delivered,
+    ]);
     if (failures.length > 0) {
       await client.query(
         `UPDATE cdc.dead_letters d SET attempts = d.attempts + 1, error = coalesce(f.error, d.error), retried_at = now()

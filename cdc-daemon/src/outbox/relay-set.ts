@@ -10,7 +10,10 @@ const RELAY_LOCK_KEY = 7_246;
 
 /** Takes the session-level lock of `sink`'s relay on `client`; false when another session holds it. */
 export async function trySinkLock(client: PoolClient, sink: SinkName): Promise<boolean> {
-  const { rows } = await client.query('SELECT pg_try_advisory_lock($1, $2) AS ok', [RELAY_LOCK_KEY, SINK_NAMES.indexOf(sink) + 1]);
+  const { rows } = await client.query('SELECT pg_try_advisory_lock($1, $2) AS ok', [
+    RELAY_LOCK_KEY,
+    SINK_NAMES.indexOf(sink) + 1,
+  ]);
   return rows[0].ok;
 }
 

@@ -73,7 +73,13 @@ export class SinkRelay {
   ) {}
 
   status(): RelayStatus {
-    return { sink: this.sink.name, state: this.state, consecutiveFailures: this.failures, retryAt: this.retryAt, lastError: this.lastError };
+    return {
+      sink: this.sink.name,
+      state: this.state,
+      consecutiveFailures: this.failures,
+      retryAt: this.retryAt,
+      lastError: this.lastError,
+    };
   }
 
   /** Runs steps until stopped: at once while there is work, else every pollMs or when woken. */
@@ -108,7 +114,12 @@ export class SinkRelay {
         delay = Math.min(this.settings.backoffMaxMs, this.settings.backoffMs * 2 ** (this.failures - 1));
         this.retryAt = new Date(Date.now() + delay);
         this.state = 'backoff';
-        this.logger.warn('sink write failed; retrying after backoff', { sink: this.sink.name, error: this.lastError, delayMs: delay, failures: this.failures });
+        this.logger.warn('sink write failed; retrying after backoff', {
+          sink: this.sink.name,
+          error: this.lastError,
+          delayMs: delay,
+          failures: this.failures,
+        });
       }
       if (delay > 0 && !this.stopping) await this.sleep(delay);
     }
@@ -133,7 +144,9 @@ export class SinkRelay {
     try {
       return await this.stepOnce();
     } catch (err) {
-      await recordSinkError(this.pool, this.sink.name, err instanceof Error ? err.message : String(err)).catch(() => {});
+      await recordSinkError(this.pool, this.sink.name, err instanceof Error ? err.message : String(err)).catch(
+        () => {},
+      );
       throw err;
     }
   }
@@ -144,7 +157,9 @@ export class SinkRelay {
       await this.sink.prepare();
       this.prepared = true;
     }
-    const reason = (await bootstrapReason(this.pool, offset, this.sink.tables)) ?? ((await this.sink.lostState?.()) ? 'the store lost its data (restarted empty?)' : null);
+    const reason =
+      (await bootstrapReason(this.pool, offset, this.sink.tables)) ??
+      ((await this.sink.lostState?.()) ? 'the store lost its data (restarted empty?)' : null);
     if (reason) return this.bootstrap(reason);
     if (Date.now() - this.lastParkedRetry >= this.settings.parkedRetryMs) {
       this.lastParkedRetry = Date.now();
@@ -157,7 +172,8 @@ export class SinkRelay {
   async bootstrap(reason: string, onProgress?: (written: number) => void): Promise<number> {
     const loading = await tablesLoading(this.pool, this.sink.tables);
     if (loading.length > 0) {
-      if (this.state !== 'waiting-for-load') this.logger.info('sink bootstrap waits for initial loads', { sink: this.sink.name, tables: loading });
+      if (this.state !== 'waiting-for-load')
+        this.logger.info('sink bootstrap waits for initial loads', { sink: this.sink.name, tables: loading });
       this.state = 'waiting-for-load';
       return 0;
     }
@@ -171,7 +187,13 @@ export class SinkRelay {
     });
     await finishBootstrap(this.pool, this.sink.name, view);
     this.observer.bootstrapped?.(this.sink.name, written);
-    this.logger.info('sink bootstrapped', { sink: this.sink.name, entities: written, version: view.version, outboxId: view.outboxId, durationMs: Math.round(performance.now() - started) });
+    this.logger.info('sink bootstrapped', {
+      sink: this.sink.name,
+      entities: written,
+      version: view.version,
+      outboxId: view.outboxId,
+      durationMs: Math.round(performance.now() - started),
+    });
     this.state = 'idle';
     return Math.max(written, 1);
   }
@@ -201,15 +223,28 @@ export class SinkRelay {
       if (this.attempts.firstId !== firstId) this.attempts = { firstId, count: 0 };
       this.attempts.count++;
       if (this.attempts.count < this.settings.maxAttempts) {
-        throw new Error(`${this.sink.name} refused ${failures.length} of ${toWrite.length} events (attempt ${this.attempts.count} of ${this.settings.maxAttempts}): ${failures[0]!.error}`);
+        throw new Error(
+          `${this.sink.name} refused ${failures.length} of ${toWrite.length} events (attempt ${this.attempts.count} of ${this.settings.maxAttempts}): ${failures[0]!.error}`,
+        );
       }
     }
     const parked = this.toPark(toWrite, blocked, failures, this.attempts.count);
-    await commitBatch(this.pool, this.sink.name, lastId, toWrite.length - parked.filter((p) => p.reason === 'failed').length, parked);
+    await commitBatch(
+      this.pool,
+      this.sink.name,
+      lastId,
+      toWrite.length - parked.filter((p) => p.reason === 'failed').length,
+      parked,
+    );
     this.attempts = { firstId: -1, count: 0 };
     if (parked.length > 0) {
       this.observer.parked?.(this.sink.name, parked.length);
-      this.logger.warn('events parked in cdc.dead_letters', { sink: this.sink.name, failed: failures.length, waiting: parked.length - failures.length, firstError: failures[0]?.error });
+      this.logger.warn('events parked in cdc.dead_letters', {
+        sink: this.sink.name,
+        failed: failures.length,
+        waiting: parked.length - failures.length,
+        firstError: failures[0]?.error,
+      });
     }
     this.observer.delivered?.(this.sink.name, toWrite.length - failures.length);
     return events.length;
@@ -222,7 +257,8 @@ export class SinkRelay {
     const parked: Parked[] = blocked.map((event) => ({ event, reason: 'waiting', error: null, attempts: 0 }));
     for (const e of written) {
       if (errors.has(e.id)) parked.push({ event: e, reason: 'failed', error: errors.get(e.id)!, attempts });
-      else if (failedKeys.has(keyId(e.table, e.key))) parked.push({ event: e, reason: 'waiting', error: null, attempts: 0 });
+      else if (failedKeys.has(keyId(e.table, e.key)))
+        parked.push({ event: e, reason: 'waiting', error: null, attempts: 0 });
     }
     return parked;
   }
@@ -235,10 +271,16 @@ export class SinkRelay {
       return { events, failures: await this.sink.apply(events, m) };
     });
     if (result.events.length === 0) return { delivered: 0, stillParked: 0 };
-    const failedKeys = new Set(result.events.filter((e) => result.failures.some((f) => f.eventId === e.id)).map((e) => keyId(e.table, e.key)));
+    const failedKeys = new Set(
+      result.events.filter((e) => result.failures.some((f) => f.eventId === e.id)).map((e) => keyId(e.table, e.key)),
+    );
     const delivered = result.events.filter((e) => !failedKeys.has(keyId(e.table, e.key))).map((e) => e.id);
     await settleParked(this.pool, this.sink.name, delivered, result.failures);
-    this.logger.info('parked events retried', { sink: this.sink.name, delivered: delivered.length, stillParked: result.events.length - delivered.length });
+    this.logger.info('parked events retried', {
+      sink: this.sink.name,
+      delivered: delivered.length,
+      stillParked: result.events.length - delivered.length,
+    });
     if (delivered.length > 0) this.observer.delivered?.(this.sink.name, delivered.length);
     return { delivered: delivered.length, stillParked: result.events.length - delivered.length };
   }

@@ -6,21 +6,50 @@ export type SyncId = string & { readonly __brand: 'SyncId' };
 
 /** Opens the cycle's history row (status running), so loads and the outbox can carry its id. */
 export async function beginCycleRecord(pool: Pool): Promise<{ syncId: SyncId; startedAt: Date }> {
-  const { rows } = await pool.query("INSERT INTO cdc.sync_history (status) VALUES ('running') RETURNING id::text AS id, started_at");
+  const { rows } = await pool.query(
+    "INSERT INTO cdc.sync_history (status) VALUES ('running') RETURNING id::text AS id, started_at",
+  );
   return { syncId: rows[0].id as SyncId, startedAt: rows[0].started_at };
 }
 
 function statsParams(stats: CycleStats, durationMs: number) {
   const t = stats.totals();
-  return [stats.tables.size - stats.tablesSkipped(), t.chunksScanned, t.chunksChanged, t.rowsFetched, t.rowsLoaded, t.inserts, t.updates, t.deletes, t.warnings, t.bytesRead, Math.round(stats.timings.mysqlMs), Math.round(stats.timings.postgresMs), Math.max(0, Math.round(durationMs - stats.timings.mysqlMs - stats.timings.postgresMs)), Math.round(durationMs), stats.snapshotAt ?? null, stats.tablesSkipped()];
+  return [
+    stats.tables.size - stats.tablesSkipped(),
+    t.chunksScanned,
+    t.chunksChanged,
+    t.rowsFetched,
+    t.rowsLoaded,
+    t.inserts,
+    t.updates,
+    t.deletes,
+    t.warnings,
+    t.bytesRead,
+    Math.round(stats.timings.mysqlMs),
+    Math.round(stats.timings.postgresMs),
+    Math.max(0, Math.round(durationMs - stats.timings.mysqlMs - stats.timings.postgresMs)),
+    Math.round(durationMs),
+    stats.snapshotAt ?? null,
+    stats.tablesSkipped(),
+  ];
 }
 
 const STATS_SET = `tables = $3, chunks_scanned = $4, chunks_changed = $5, rows_fetched = $6, rows_loaded = $7, inserts = $8, updates = $9, deletes = $10,
   warnings = $11, bytes_read = $12, mysql_ms = $13, postgres_ms = $14, node_ms = $15, duration_ms = $16, snapshot_at = $17, tables_skipped = $18, finished_at = now()`;
 
 /** Closes the history row inside the apply transaction: it commits with the changes or not at all. */
-export async function finishCycleRecord(client: PoolClient, syncId: SyncId, status: CycleStatus, stats: CycleStats, durationMs: number): Promise<void> {
-  await client.query(`UPDATE cdc.sync_history SET status = $2, ${STATS_SET} WHERE id = $1`, [syncId, status, ...statsParams(stats, durationMs)]);
+export async function finishCycleRecord(
+  client: PoolClient,
+  syncId: SyncId,
+  status: CycleStatus,
+  stats: CycleStats,
+  durationMs: number,
+): Promise<void> {
+  await client.query(`UPDATE cdc.sync_history SET status = $2, ${STATS_SET} WHERE id = $1`, [
+    syncId,
+    status,
+    ...statsParams(stats, durationMs),
+  ]);
   await writeTableRows(client, syncId, stats);
 }
 
@@ -40,25 +69,32 @@ async function writeTableRows(client: PoolClient | Pool, syncId: SyncId, stats: 
  * Records a failed cycle after its apply transaction rolled back: nothing it read was applied,
  * but the loads it committed before failing are counted.
  */
-export async function failCycleRecord(pool: Pool, syncId: SyncId, stats: CycleStats, durationMs: number, err: { code: string; message: string; table?: string }): Promise<void> {
-  await pool.query(`UPDATE cdc.sync_history SET status = $2, ${STATS_SET}, error_code = $19, error_message = $20, error_table = $21 WHERE id = $1`, [
-    syncId,
-    'failed',
-    ...statsParams(stats, durationMs),
-    err.code,
-    err.message.slice(0, 4000),
-    err.table ?? null,
-  ]);
+export async function failCycleRecord(
+  pool: Pool,
+  syncId: SyncId,
+  stats: CycleStats,
+  durationMs: number,
+  err: { code: string; message: string; table?: string },
+): Promise<void> {
+  await pool.query(
+    `UPDATE cdc.sync_history SET status = $2, ${STATS_SET}, error_code = $19, error_message = $20, error_table = $21 WHERE id = $1`,
+    [syncId, 'failed', ...statsParams(stats, durationMs), err.code, err.message.slice(0, 4000), err.table ?? null],
+  );
   await writeTableRows(pool, syncId, stats);
 }
 
 /** A tick that did not run a cycle (one was still running). */
 export async function recordSkipped(pool: Pool, reason: string): Promise<void> {
-  await pool.query("INSERT INTO cdc.sync_history (status, finished_at, duration_ms, notes) VALUES ('skipped', now(), 0, $1)", [reason]);
+  await pool.query(
+    "INSERT INTO cdc.sync_history (status, finished_at, duration_ms, notes) VALUES ('skipped', now(), 0, $1)",
+    [reason],
+  );
 }
 
 /** Rows left 'running' by a process that died are failed cycles. Call only while holding the daemon lock. */
 export async function closeAbandonedCycles(pool: Pool): Promise<number> {
-  const { rowCount } = await pool.query("UPDATE cdc.sync_history SET status = 'failed', finished_at = now(), error_code = 'ABANDONED', error_message = 'The daemon stopped during this cycle; nothing of it was applied.' WHERE status = 'running'");
+  const { rowCount } = await pool.query(
+    "UPDATE cdc.sync_history SET status = 'failed', finished_at = now(), error_code = 'ABANDONED', error_message = 'The daemon stopped during this cycle; nothing of it was applied.' WHERE status = 'running'",
+  );
   return rowCount ?? 0;
 }

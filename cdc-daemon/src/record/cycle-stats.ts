@@ -15,7 +15,17 @@ export interface TableStats {
 }
 
 export function emptyTableStats(): TableStats {
-  return { chunksScanned: 0, chunksChanged: 0, rowsFetched: 0, rowsLoaded: 0, inserts: 0, updates: 0, deletes: 0, warnings: 0, bytesRead: 0 };
+  return {
+    chunksScanned: 0,
+    chunksChanged: 0,
+    rowsFetched: 0,
+    rowsLoaded: 0,
+    inserts: 0,
+    updates: 0,
+    deletes: 0,
+    warnings: 0,
+    bytesRead: 0,
+  };
 }
 
 export const CYCLE_STATUSES = ['running', 'succeeded', 'no_changes', 'failed', 'skipped'] as const;
@@ -65,6 +75,9 @@ export class CycleStats {
 
   changed(): boolean {
     const t = this.totals();
-    return t.inserts + t.updates + t.deletes + t.rowsLoaded > 0 || [...this.tables.values()].some((x) => x.schemaChange !== undefined);
+    return (
+      t.inserts + t.updates + t.deletes + t.rowsLoaded > 0 ||
+      [...this.tables.values()].some((x) => x.schemaChange !== undefined)
+    );
   }
 }

@@ -19,7 +19,8 @@ export class Attribution {
 
   failures(failed: Iterable<[entity: string, error: string]>): EventFailure[] {
     const out = new Map<number, string>();
-    for (const [entity, error] of failed) for (const id of this.causes.get(entity) ?? []) if (!out.has(id)) out.set(id, `${entity}: ${error}`);
+    for (const [entity, error] of failed)
+      for (const id of this.causes.get(entity) ?? []) if (!out.has(id)) out.set(id, `${entity}: ${error}`);
     return [...out].map(([eventId, error]) => ({ eventId, error }));
   }
 }

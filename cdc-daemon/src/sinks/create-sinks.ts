@@ -6,7 +6,12 @@ import { MongoSink } from './mongo/mongo-sink';
 import { Neo4jSink } from './neo4j/neo4j-sink';
 import { ElasticsearchSink } from './elasticsearch/es-sink';
 
-const URL_VARIABLE: Record<SinkName, string> = { redis: 'REDIS_URL', mongo: 'MONGO_URL', neo4j: 'NEO4J_URL', elasticsearch: 'ELASTICSEARCH_URL' };
+const URL_VARIABLE: Record<SinkName, string> = {
+  redis: 'REDIS_URL',
+  mongo: 'MONGO_URL',
+  neo4j: 'NEO4J_URL',
+  elasticsearch: 'ELASTICSEARCH_URL',
+};
 
 /** The sinks SINKS lists whose URL is set; each one left out is named in one log line. */
 export function createSinks(settings: SinkSettings, logger: Logger, only?: SinkName[]): Sink[] {

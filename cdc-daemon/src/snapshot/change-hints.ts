@@ -33,7 +33,9 @@ export async function readUpdateTimes(conn: Connection): Promise<Map<string, Upd
   const [rows] = await conn.query<RowDataPacket[]>(
     "SELECT TABLE_NAME AS t, DATE_FORMAT(UPDATE_TIME, '%Y-%m-%d %H:%i:%s') AS u, DATE_FORMAT(NOW(), '%Y-%m-%d %H:%i:%s') AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()",
   );
-  return new Map(rows.map((r) => [String(r.t), { updateTime: r.u === null ? null : String(r.u), readAt: String(r.n) }]));
+  return new Map(
+    rows.map((r) => [String(r.t), { updateTime: r.u === null ? null : String(r.u), readAt: String(r.n) }]),
+  );
 }
 
 function seconds(s: string): number {
@@ -50,8 +52,17 @@ function seconds(s: string): number {
  * single transaction running longer than the margin can slip by, and the periodic full sweep
  * catches it. NULL (after a MySQL restart) or an old full scan means: scan.
  */
-export function canSkip(stored: SkipHint | null | undefined, now: UpdateTimeReading | undefined, nowMs: number, fullSweepMs: number, marginSeconds: number): boolean {
+export function canSkip(
+  stored: SkipHint | null | undefined,
+  now: UpdateTimeReading | undefined,
+  nowMs: number,
+  fullSweepMs: number,
+  marginSeconds: number,
+): boolean {
   if (!stored || !now || stored.updateTime === null || now.updateTime === null) return false;
   if (nowMs - stored.scannedAt >= fullSweepMs) return false;
-  return now.updateTime === stored.updateTime && seconds(stored.updateTime) < seconds(stored.readAt) - Math.max(1, marginSeconds);
+  return (
+    now.updateTime === stored.updateTime &&
+    seconds(stored.updateTime) < seconds(stored.readAt) - Math.max(1, marginSeconds)
+  );
 }

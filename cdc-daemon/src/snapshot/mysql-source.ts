@@ -9,7 +9,15 @@ import { type KeyTuple, keyRangePredicate, orderByKey, qi } from './mysql-sql';
  * nothing else (the account it uses has SELECT privilege only).
  */
 export async function connectMysql(url: string): Promise<Connection> {
-  const conn = await mysql.createConnection({ uri: url, timezone: 'Z', dateStrings: true, supportBigNumbers: true, bigNumberStrings: true, charset: 'utf8mb4', connectTimeout: 10_000 });
+  const conn = await mysql.createConnection({
+    uri: url,
+    timezone: 'Z',
+    dateStrings: true,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    charset: 'utf8mb4',
+    connectTimeout: 10_000,
+  });
   await conn.query("SET SESSION time_zone = '+00:00'");
   return conn;
 }
@@ -49,11 +57,19 @@ export interface ChunkFingerprint {
 }
 
 /** COUNT and 64-bit aggregate of row hashes over one key range, computed inside MySQL. */
-export async function fingerprintRange(conn: Connection, plan: TablePlan, lower: KeyTuple | null, upper: KeyTuple | null): Promise<ChunkFingerprint> {
+export async function fingerprintRange(
+  conn: Connection,
+  plan: TablePlan,
+  lower: KeyTuple | null,
+  upper: KeyTuple | null,
+): Promise<ChunkFingerprint> {
   const range = keyRangePredicate(plan.schema.keyColumns, lower, upper);
   // XOR cancels identical rows, so keyless tables (which may hold duplicates) use SUM.
   const agg = plan.keyed ? `BIT_XOR(${plan.hashExpr})` : `SUM(${plan.hashExpr})`;
-  const [rows] = await conn.query<mysql.RowDataPacket[]>(`SELECT COUNT(*) AS n, COALESCE(${agg}, 0) AS fp FROM ${qi(plan.name)} WHERE ${range.sql}`, range.params);
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(
+    `SELECT COUNT(*) AS n, COALESCE(${agg}, 0) AS fp FROM ${qi(plan.name)} WHERE ${range.sql}`,
+    range.params,
+  );
   return { count: Number(rows[0]?.n ?? 0), fingerprint: String(rows[0]?.fp ?? '0') };
 }
 
@@ -62,7 +78,10 @@ export async function fingerprintRange(conn: Connection, plan: TablePlan, lower:
  * through its exact-reading expression.
  */
 export function selectList(plan: TablePlan, withHash = true): string {
-  return [`${withHash ? plan.hashHexExpr : 'NULL'} AS h`, ...plan.columns.map((c, i) => `${c.select(qi(c.name))} AS c${i}`)].join(', ');
+  return [
+    `${withHash ? plan.hashHexExpr : 'NULL'} AS h`,
+    ...plan.columns.map((c, i) => `${c.select(qi(c.name))} AS c${i}`),
+  ].join(', ');
 }
 
 function typeCast(binary: Set<string>) {
@@ -77,13 +96,25 @@ const BATCH_ROWS = 1000;
  * with every value as text or bytes (never parsed by the driver). Backpressure is the driver's
  * own: the connection pauses while a full batch waits for the consumer.
  */
-export async function* streamRange(conn: Connection, plan: TablePlan, lower: KeyTuple | null, upper: KeyTuple | null, limit?: number, withHash = true): AsyncGenerator<RawValue[][]> {
+export async function* streamRange(
+  conn: Connection,
+  plan: TablePlan,
+  lower: KeyTuple | null,
+  upper: KeyTuple | null,
+  limit?: number,
+  withHash = true,
+): AsyncGenerator<RawValue[][]> {
   const range = keyRangePredicate(plan.schema.keyColumns, lower, upper);
   // Keyless tables are read ordered by row hash, so identical rows arrive together.
   const order = plan.keyed ? ` ORDER BY ${orderByKey(plan.schema.keyColumns)}` : ' ORDER BY h';
   const sql = `SELECT ${selectList(plan, withHash)} FROM ${qi(plan.name)} WHERE ${range.sql}${order}${limit ? ` LIMIT ${Number(limit)}` : ''}`;
   const raw = (conn as unknown as { connection: CallbackConnection }).connection;
-  const query = raw.query({ sql, values: range.params, rowsAsArray: true, typeCast: typeCast(plan.binaryAliases) as never });
+  const query = raw.query({
+    sql,
+    values: range.params,
+    rowsAsArray: true,
+    typeCast: typeCast(plan.binaryAliases) as never,
+  });
   let buf: RawValue[][] = [];
   let ended = false;
   let closed = false;
@@ -130,4 +161,3 @@ export async function* streamRange(conn: Connection, plan: TablePlan, lower: Key
     raw.resume();
   }
 }
-

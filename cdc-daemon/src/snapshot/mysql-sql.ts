@@ -44,7 +44,11 @@ export function keyParam(v: KeyValue): string | Buffer {
  * ORs of equalities (pt-table-checksum's form: MySQL and MariaDB both use the index for it).
  * Comparison happens in MySQL only, so its collation decides, as it must.
  */
-export function keyRangePredicate(keyColumns: string[], lower: KeyTuple | null, upper: KeyTuple | null): { sql: string; params: (string | Buffer)[] } {
+export function keyRangePredicate(
+  keyColumns: string[],
+  lower: KeyTuple | null,
+  upper: KeyTuple | null,
+): { sql: string; params: (string | Buffer)[] } {
   const parts: string[] = [];
   const params: (string | Buffer)[] = [];
   const bound = (tuple: KeyTuple, lastOp: '>=' | '<', strictOp: '>' | '<') => {

@@ -30,12 +30,19 @@ export function hasDrift(d: TableDrift): boolean {
  * compares them with the mirror using its own equality (so 1.50 = 1.5 in numeric(p,2), jsonb
  * ignores key order). Memory stays flat: rows stream through COPY.
  */
-export async function verifyTable(mysql: Connection, pool: Pool, plan: TablePlan, targetSchema: string): Promise<TableDrift> {
+export async function verifyTable(
+  mysql: Connection,
+  pool: Pool,
+  plan: TablePlan,
+  targetSchema: string,
+): Promise<TableDrift> {
   const client = await pool.connect();
   const tmp = pgi(`_verify_${plan.name}`.slice(0, 63));
   try {
     await client.query('BEGIN');
-    await client.query(`CREATE TEMP TABLE ${tmp} (${plan.columns.map((c) => `${pgi(c.name)} ${c.pgType}`).join(', ')}) ON COMMIT DROP`);
+    await client.query(
+      `CREATE TEMP TABLE ${tmp} (${plan.columns.map((c) => `${pgi(c.name)} ${c.pgType}`).join(', ')}) ON COMMIT DROP`,
+    );
     await mysql.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
     let mysqlRows = 0;
     async function* lines() {
@@ -64,13 +71,31 @@ export async function verifyTable(mysql: Connection, pool: Pool, plan: TablePlan
          GROUP BY kind`,
       );
       const of = (kind: string) => rows.find((r) => r.kind === kind);
-      drift = { missing: of('missing')?.n ?? 0, extra: of('extra')?.n ?? 0, different: of('different')?.n ?? 0, samples: rows.flatMap((r) => (r.samples as string[]).map((k) => `${r.kind} ${k}`)) };
+      drift = {
+        missing: of('missing')?.n ?? 0,
+        extra: of('extra')?.n ?? 0,
+        different: of('different')?.n ?? 0,
+        samples: rows.flatMap((r) => (r.samples as string[]).map((k) => `${r.kind} ${k}`)),
+      };
     } else {
       const visible = cols.join(', ');
-      const diff = async (a: string, b: string) => (await client.query(`SELECT count(*)::int AS n, (array_agg(to_jsonb(x)::text))[1:5] AS samples FROM (SELECT ${visible} FROM ${a} EXCEPT ALL SELECT ${visible} FROM ${b}) x`)).rows[0];
+      const diff = async (a: string, b: string) =>
+        (
+          await client.query(
+            `SELECT count(*)::int AS n, (array_agg(to_jsonb(x)::text))[1:5] AS samples FROM (SELECT ${visible} FROM ${a} EXCEPT ALL SELECT ${visible} FROM ${b}) x`,
+          )
+        ).rows[0];
       const missing = await diff(tmp, mirror);
       const extra = await diff(mirror, tmp);
-      drift = { missing: missing.n, extra: extra.n, different: 0, samples: [...(missing.samples ?? []).map((r: string) => `missing ${r}`), ...(extra.samples ?? []).map((r: string) => `extra ${r}`)] };
+      drift = {
+        missing: missing.n,
+        extra: extra.n,
+        different: 0,
+        samples: [
+          ...(missing.samples ?? []).map((r: string) => `missing ${r}`),
+          ...(extra.samples ?? []).map((r: string) => `extra ${r}`),
+        ],
+      };
     }
     await client.query('COMMIT');
     return { table: plan.name, mysqlRows, postgresRows: counts[0].n, ...drift };

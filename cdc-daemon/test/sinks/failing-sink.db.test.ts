@@ -38,11 +38,16 @@ test('a dead sink delays neither the PostgreSQL apply nor another sink', async (
       expect(outcome.status).toBe('succeeded');
       expect((await f.verifyAll()).filter((d) => d.missing + d.extra + d.different > 0)).toEqual([]);
       relays.wake();
-      await until('redis to catch up', async () => (await sinkLag(f.pool)).find((s) => s.sink === 'redis')?.lagEvents === 0);
+      await until(
+        'redis to catch up',
+        async () => (await sinkLag(f.pool)).find((s) => s.sink === 'redis')?.lagEvents === 0,
+      );
       expect(await probe.snapshot()).toEqual(await probe.expected(f.pool, f.config.targetSchema));
     }
     // The driver gives up on server selection after its timeout: the relay records why and backs off.
-    await until('the mongo relay to record its error', async () => Boolean((await sinkLag(f.pool)).find((s) => s.sink === 'mongo')?.lastError));
+    await until('the mongo relay to record its error', async () =>
+      Boolean((await sinkLag(f.pool)).find((s) => s.sink === 'mongo')?.lastError),
+    );
     const mongoLag = (await sinkLag(f.pool)).find((s) => s.sink === 'mongo');
     expect(mongoLag?.lagEvents).toBeGreaterThan(0);
     expect(mongoLag).toMatchObject({ status: expect.stringMatching(/new|bootstrapping/) });
@@ -51,7 +56,10 @@ test('a dead sink delays neither the PostgreSQL apply nor another sink', async (
   } finally {
     await relays.stop();
     const cleaner = new RedisSink(serviceUrls().redisUrl, prefix, quietLogger);
-    await cleaner.ping().then(() => cleaner.reset()).catch(() => {});
+    await cleaner
+      .ping()
+      .then(() => cleaner.reset())
+      .catch(() => {});
     await cleaner.close();
     probe.close();
     await f.close();

@@ -3,7 +3,8 @@ import type { Pool } from 'pg';
 import { keys, nameIndexMember } from '../../src/sinks/redis/redis-model';
 import type { StoreProbe } from './sink-fixture';
 
-const sortObj = <T>(o: Record<string, T>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => Number(a) - Number(b) || a.localeCompare(b)));
+const sortObj = <T>(o: Record<string, T>) =>
+  Object.fromEntries(Object.entries(o).sort(([a], [b]) => Number(a) - Number(b) || a.localeCompare(b)));
 
 /**
  * Reads back everything the Redis sink keeps under `prefix`, and computes the same from the
@@ -25,7 +26,8 @@ export function redisProbe(url: string, prefix: string): StoreProbe & { redis: R
         students[id] = h;
       }
       const groups: Record<string, string[]> = {};
-      for (const g of new Set(Object.values(students).map((s) => s.group_id!))) groups[g] = (await redis.smembers(k.groupIndex(g))).sort((a, b) => Number(a) - Number(b));
+      for (const g of new Set(Object.values(students).map((s) => s.group_id!)))
+        groups[g] = (await redis.smembers(k.groupIndex(g))).sort((a, b) => Number(a) - Number(b));
       const courseIds = Object.keys(await redis.hgetall(k.version('course')));
       const courses: Record<string, Record<string, string>> = {};
       for (const id of courseIds) {
@@ -48,7 +50,12 @@ export function redisProbe(url: string, prefix: string): StoreProbe & { redis: R
         `SELECT s.id::text, s.student_number, s.first_name, s.last_name, s.email, s.group_id::text, g.name AS "group", sp.id::text AS specialty_id, sp.name AS specialty, sp.code AS specialty_code
            FROM ${t('students')} s JOIN ${t('student_groups')} g ON g.id = s.group_id JOIN ${t('specialties')} sp ON sp.id = g.specialty_id ORDER BY s.id`,
       );
-      const students = Object.fromEntries(st.map((r) => [r.id, { ...r, name: `${r.first_name} ${r.last_name}`, _name_key: nameIndexMember(r.last_name, r.first_name, r.id) }]));
+      const students = Object.fromEntries(
+        st.map((r) => [
+          r.id,
+          { ...r, name: `${r.first_name} ${r.last_name}`, _name_key: nameIndexMember(r.last_name, r.first_name, r.id) },
+        ]),
+      );
       const groups: Record<string, string[]> = {};
       for (const r of st) (groups[r.group_id] ??= []).push(r.id);
       const { rows: cs } = await pool.query(

@@ -24,7 +24,10 @@ function redisUnderTest(url = serviceUrls().redisUrl) {
   const probe = redisProbe(url, prefix);
   cleanups.push(async () => {
     const cleaner = new RedisSink(url, prefix, quietLogger);
-    await cleaner.ping().then(() => cleaner.reset()).catch(() => {});
+    await cleaner
+      .ping()
+      .then(() => cleaner.reset())
+      .catch(() => {});
     await cleaner.close();
     probe.close();
   });
@@ -40,26 +43,45 @@ describe('redis end to end: a MySQL write -> cycle -> relay -> exactly this in R
     const f = await createSinkFixture(sink, 30);
     try {
       await f.drain();
-      const [[group]] = (await f.my.query("SELECT g.id, g.name, sp.id AS sid, sp.name AS sname, sp.code FROM student_groups g JOIN specialties sp ON sp.id = g.specialty_id ORDER BY g.id LIMIT 1")) as unknown as [[{ id: number; name: string; sid: number; sname: string; code: string }]];
-      const [res] = (await f.my.query("INSERT INTO students (group_id, student_number, first_name, last_name, email, enrolled_on) VALUES (?, 'E2E0000001', 'Grace', 'Hopper', 'grace@example.edu', '2026-09-01')", [group.id])) as unknown as [{ insertId: number }];
+      const [[group]] = (await f.my.query(
+        'SELECT g.id, g.name, sp.id AS sid, sp.name AS sname, sp.code FROM student_groups g JOIN specialties sp ON sp.id = g.specialty_id ORDER BY g.id LIMIT 1',
+      )) as unknown as [[{ id: number; name: string; sid: number; sname: string; code: string }]];
+      const [res] = (await f.my.query(
+        "INSERT INTO students (group_id, student_number, first_name, last_name, email, enrolled_on) VALUES (?, 'E2E0000001', 'Grace', 'Hopper', 'grace@example.edu', '2026-09-01')",
+        [group.id],
+      )) as unknown as [{ insertId: number }];
       const id = res.insertId;
       await f.cycle();
       await f.drain();
       const h = await probe.redis.hgetall(k.student(id));
       expect(h).toEqual({
-        id: String(id), student_number: 'E2E0000001', first_name: 'Grace', last_name: 'Hopper', name: 'Grace Hopper', email: 'grace@example.edu',
-        group_id: String(group.id), group: group.name, specialty_id: String(group.sid), specialty: group.sname, specialty_code: group.code,
-        _name_key: `hopper grace\u0000${id}`, _v: expect.stringMatching(/^\d+$/),
+        id: String(id),
+        student_number: 'E2E0000001',
+        first_name: 'Grace',
+        last_name: 'Hopper',
+        name: 'Grace Hopper',
+        email: 'grace@example.edu',
+        group_id: String(group.id),
+        group: group.name,
+        specialty_id: String(group.sid),
+        specialty: group.sname,
+        specialty_code: group.code,
+        _name_key: `hopper grace\u0000${id}`,
+        _v: expect.stringMatching(/^\d+$/),
       });
       expect(await probe.redis.sismember(k.groupIndex(group.id), String(id))).toBe(1);
-      expect(await probe.redis.zrangebylex(k.nameIndex, '[hopper', '[hopper\u{10FFFF}')).toEqual([`hopper grace\u0000${id}`]);
+      expect(await probe.redis.zrangebylex(k.nameIndex, '[hopper', '[hopper\u{10FFFF}')).toEqual([
+        `hopper grace\u0000${id}`,
+      ]);
 
       // A group rename reaches the student's hash; a move updates both group indexes.
       await f.my.query("UPDATE student_groups SET name = 'RENAMED-1' WHERE id = ?", [group.id]);
       await f.cycle();
       await f.drain();
       expect(await probe.redis.hget(k.student(id), 'group')).toBe('RENAMED-1');
-      const [[other]] = (await f.my.query('SELECT id FROM student_groups WHERE id <> ? ORDER BY id LIMIT 1', [group.id])) as unknown as [[{ id: number }]];
+      const [[other]] = (await f.my.query('SELECT id FROM student_groups WHERE id <> ? ORDER BY id LIMIT 1', [
+        group.id,
+      ])) as unknown as [[{ id: number }]];
       await f.my.query('UPDATE students SET group_id = ? WHERE id = ?', [other.id, id]);
       await f.cycle();
       await f.drain();
@@ -84,12 +106,17 @@ describe('redis end to end: a MySQL write -> cycle -> relay -> exactly this in R
     const f = await createSinkFixture(sink, 30);
     try {
       await f.drain();
-      const [[c]] = (await f.my.query("SELECT id, capacity, (SELECT COUNT(*) FROM enrollments e WHERE e.course_id = courses.id AND e.status = 'enrolled') AS n FROM courses ORDER BY id LIMIT 1")) as unknown as [[{ id: number; capacity: number; n: number }]];
+      const [[c]] = (await f.my.query(
+        "SELECT id, capacity, (SELECT COUNT(*) FROM enrollments e WHERE e.course_id = courses.id AND e.status = 'enrolled') AS n FROM courses ORDER BY id LIMIT 1",
+      )) as unknown as [[{ id: number; capacity: number; n: number }]];
       await f.my.query('UPDATE courses SET capacity = ? WHERE id = ?', [Number(c.n) + 2, c.id]);
       await f.cycle();
       await f.drain();
       expect(await probe.redis.hget(k.seatsLeft, String(c.id))).toBe('2');
-      const [[e]] = (await f.my.query("SELECT id, student_id FROM enrollments WHERE course_id = ? AND status = 'enrolled' ORDER BY id LIMIT 1", [c.id])) as unknown as [[{ id: number; student_id: number }]];
+      const [[e]] = (await f.my.query(
+        "SELECT id, student_id FROM enrollments WHERE course_id = ? AND status = 'enrolled' ORDER BY id LIMIT 1",
+        [c.id],
+      )) as unknown as [[{ id: number; student_id: number }]];
       const seats = async () => probe.redis.hget(k.seatsLeft, String(c.id));
       const sync = async () => {
         await f.cycle();
@@ -99,7 +126,10 @@ describe('redis end to end: a MySQL write -> cycle -> relay -> exactly this in R
       await sync();
       expect(await seats()).toBe('3');
       await f.my.query('DELETE FROM enrollments WHERE id = ?', [e.id]);
-      const [ins] = (await f.my.query("INSERT INTO enrollments (student_id, course_id, status, enrolled_at) VALUES (?, ?, 'enrolled', NOW(3))", [e.student_id, c.id])) as unknown as [{ insertId: number }];
+      const [ins] = (await f.my.query(
+        "INSERT INTO enrollments (student_id, course_id, status, enrolled_at) VALUES (?, ?, 'enrolled', NOW(3))",
+        [e.student_id, c.id],
+      )) as unknown as [{ insertId: number }];
       await sync();
       expect(await seats()).toBe('2');
       // A deleted enrollment frees its seat (Redis remembers which course it was in).
@@ -115,9 +145,37 @@ describe('redis end to end: a MySQL write -> cycle -> relay -> exactly this in R
 
 /** A private redis-server (so stopping it disturbs no other test), with an append-only file. */
 async function privateRedis(dir: string, port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir], { stdio: 'ignore' });
+  const child = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'always',
+      '--dir',
+      dir,
+    ],
+    { stdio: 'ignore' },
+  );
   for (let i = 0; i < 100; i++) {
-    if (await new Promise((r) => net.createConnection(port, '127.0.0.1').on('connect', function (this: net.Socket) { this.destroy(); r(true); }).on('error', () => r(false)))) return child;
+    if (
+      await new Promise((r) =>
+        net
+          .createConnection(port, '127.0.0.1')
+          .on('connect', function (this: net.Socket) {
+            this.destroy();
+            r(true);
+          })
+          .on('error', () => r(false)),
+      )
+    )
+      return child;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error('redis-server did not start');
@@ -131,44 +189,49 @@ const hasRedisServer = (() => {
     return false;
   }
 })();
-if (!hasRedisServer) console.log('Skipping "Redis stopped mid-batch": no redis-server binary on this machine to run a private instance.');
+if (!hasRedisServer)
+  console.log('Skipping "Redis stopped mid-batch": no redis-server binary on this machine to run a private instance.');
 
-(hasRedisServer ? test : test.skip)('Redis stopped mid-batch then restarted: the relay backs off, redelivers, and Redis equals the mirror', async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-redis-'));
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const url = `redis://127.0.0.1:${port}`;
-  let server = await privateRedis(dir, port);
-  const { sink, probe } = redisUnderTest(url);
-  const f = await createSinkFixture(sink, 60, { batchSize: 5 });
-  try {
-    await f.drain();
-    await randomWrites(f.my, 5, 60);
-    await f.cycle();
-    // Deliver a few batches, then kill Redis while events are still waiting.
-    await f.relay.step();
-    await f.relay.step();
-    server.kill('SIGKILL');
-    await new Promise((r) => server.once('exit', r));
-    await expect(f.relay.step()).rejects.toThrow();
-    const { rows } = await f.pool.query("SELECT last_error FROM cdc.sink_offsets WHERE sink = 'redis'");
-    expect(rows[0].last_error ?? '').not.toBe('');
-    server = await privateRedis(dir, port);
-    for (let i = 0; i < 100; i++) {
-      try {
-        await f.drain();
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
+(hasRedisServer ? test : test.skip)(
+  'Redis stopped mid-batch then restarted: the relay backs off, redelivers, and Redis equals the mirror',
+  async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-redis-'));
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const url = `redis://127.0.0.1:${port}`;
+    let server = await privateRedis(dir, port);
+    const { sink, probe } = redisUnderTest(url);
+    const f = await createSinkFixture(sink, 60, { batchSize: 5 });
+    try {
+      await f.drain();
+      await randomWrites(f.my, 5, 60);
+      await f.cycle();
+      // Deliver a few batches, then kill Redis while events are still waiting.
+      await f.relay.step();
+      await f.relay.step();
+      server.kill('SIGKILL');
+      await new Promise((r) => server.once('exit', r));
+      await expect(f.relay.step()).rejects.toThrow();
+      const { rows } = await f.pool.query("SELECT last_error FROM cdc.sink_offsets WHERE sink = 'redis'");
+      expect(rows[0].last_error ?? '').not.toBe('');
+      server = await privateRedis(dir, port);
+      for (let i = 0; i < 100; i++) {
+        try {
+          await f.drain();
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
       }
+      expect(await probe.snapshot()).toEqual(await probe.expected(f.pool, f.config.targetSchema));
+      // And if Redis comes back empty (no persistence), the relay notices and bootstraps it again.
+      await probe.redis.flushall();
+      await f.drain();
+      expect(await probe.snapshot()).toEqual(await probe.expected(f.pool, f.config.targetSchema));
+    } finally {
+      await f.close();
+      server.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
     }
-    expect(await probe.snapshot()).toEqual(await probe.expected(f.pool, f.config.targetSchema));
-    // And if Redis comes back empty (no persistence), the relay notices and bootstraps it again.
-    await probe.redis.flushall();
-    await f.drain();
-    expect(await probe.snapshot()).toEqual(await probe.expected(f.pool, f.config.targetSchema));
-  } finally {
-    await f.close();
-    server.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  }
-}, 120_000);
+  },
+  120_000,
+);

@@ -19,11 +19,14 @@ export function sinkContract(name: string, make: () => Promise<{ sink: Sink; pro
     }, 240_000);
     afterAll(() => f?.close());
 
-    const matchesMirror = async () => expect(await probe.snapshot()).toEqual(await probe.expected(f.pool, f.config.targetSchema));
+    const matchesMirror = async () =>
+      expect(await probe.snapshot()).toEqual(await probe.expected(f.pool, f.config.targetSchema));
 
     test('bootstrap from the mirror, then follow the outbox through random writes', async () => {
       await f.drain();
-      expect((await f.pool.query("SELECT status FROM cdc.sink_offsets WHERE sink = $1", [f.relay.sink.name])).rows[0].status).toBe('following');
+      expect(
+        (await f.pool.query('SELECT status FROM cdc.sink_offsets WHERE sink = $1', [f.relay.sink.name])).rows[0].status,
+      ).toBe('following');
       await matchesMirror();
       for (let round = 1; round <= 4; round++) {
         await randomWrites(f.my, round, 25);
@@ -34,22 +37,32 @@ export function sinkContract(name: string, make: () => Promise<{ sink: Sink; pro
     });
 
     test('the same batch delivered twice equals once', async () => {
-      const { rows } = await f.pool.query('SELECT outbox_id FROM cdc.sink_offsets WHERE sink = $1', [f.relay.sink.name]);
+      const { rows } = await f.pool.query('SELECT outbox_id FROM cdc.sink_offsets WHERE sink = $1', [
+        f.relay.sink.name,
+      ]);
       await randomWrites(f.my, 50, 25);
       await f.cycle();
       await f.drain();
       const once = await probe.snapshot();
       // Rewind the cursor: the relay delivers the same events again.
-      await f.pool.query('UPDATE cdc.sink_offsets SET outbox_id = $2 WHERE sink = $1', [f.relay.sink.name, rows[0].outbox_id]);
+      await f.pool.query('UPDATE cdc.sink_offsets SET outbox_id = $2 WHERE sink = $1', [
+        f.relay.sink.name,
+        rows[0].outbox_id,
+      ]);
       await f.drain();
       expect(await probe.snapshot()).toEqual(once);
       await matchesMirror();
     });
 
     test('an older version after a newer one changes nothing, deletes included', async () => {
-      const { rows } = await f.pool.query('SELECT outbox_id FROM cdc.sink_offsets WHERE sink = $1', [f.relay.sink.name]);
+      const { rows } = await f.pool.query('SELECT outbox_id FROM cdc.sink_offsets WHERE sink = $1', [
+        f.relay.sink.name,
+      ]);
       await f.my.query('DELETE FROM lecture_materials ORDER BY id LIMIT 2');
-      for (const t of ['attendance', 'enrollments', 'accounts']) await f.my.query(`DELETE FROM ${t} WHERE student_id IN (SELECT id FROM (SELECT id FROM students ORDER BY id LIMIT 2) s)`);
+      for (const t of ['attendance', 'enrollments', 'accounts'])
+        await f.my.query(
+          `DELETE FROM ${t} WHERE student_id IN (SELECT id FROM (SELECT id FROM students ORDER BY id LIMIT 2) s)`,
+        );
       await f.my.query('DELETE FROM students ORDER BY id LIMIT 2');
       await randomWrites(f.my, 77, 20);
       await f.cycle();
@@ -59,7 +72,9 @@ export function sinkContract(name: string, make: () => Promise<{ sink: Sink; pro
       // The same events again, stamped with a version older than the one the store now holds
       // for everything they touch (the deleted rows too): all stale, nothing changes.
       await withMirrorView(f.pool, f.config.targetSchema, async (m) => {
-        const events = (await readEvents(m, Number(rows[0].outbox_id), 100_000)).filter((e) => f.relay.sink.tables.includes(e.table));
+        const events = (await readEvents(m, Number(rows[0].outbox_id), 100_000)).filter((e) =>
+          f.relay.sink.tables.includes(e.table),
+        );
         expect(events.some((e) => e.op === 'delete')).toBe(true);
         const failures = await f.relay.sink.apply(events, { ...m, version: m.version - 1 });
         expect(failures).toEqual([]);

@@ -17,9 +17,21 @@ export interface SinkFixture extends CdcFixture {
   drain: () => Promise<void>;
 }
 
-export const relaySettings: RelaySettings = { batchSize: 50, pollMs: 20, maxAttempts: 2, parkedRetryMs: 3_600_000, retentionMs: 3_600_000, backoffMs: 10, backoffMaxMs: 100 };
+export const relaySettings: RelaySettings = {
+  batchSize: 50,
+  pollMs: 20,
+  maxAttempts: 2,
+  parkedRetryMs: 3_600_000,
+  retentionMs: 3_600_000,
+  backoffMs: 10,
+  backoffMaxMs: 100,
+};
 
-export async function createSinkFixture(sink: Sink, students = 60, settings: Partial<RelaySettings> = {}): Promise<SinkFixture> {
+export async function createSinkFixture(
+  sink: Sink,
+  students = 60,
+  settings: Partial<RelaySettings> = {},
+): Promise<SinkFixture> {
   const f = await createCdcFixture({ CDC_SKIP_HINTS: 'false' });
   await migrateMysql(f.mysqlDb.url);
   await seedDatabase(f.mysqlDb.url, { students, seed: 11, today: new Date('2026-11-21T00:00:00Z') });
@@ -40,7 +52,8 @@ export async function createSinkFixture(sink: Sink, students = 60, settings: Par
   };
 }
 
-const ids = async (my: mysql.Connection, sql: string) => ((await my.query(sql))[0] as { id: number }[]).map((r) => Number(r.id));
+const ids = async (my: mysql.Connection, sql: string) =>
+  ((await my.query(sql))[0] as { id: number }[]).map((r) => Number(r.id));
 
 /**
  * `n` random writes of the kinds the sinks care about: students renamed, moved, added and removed,
@@ -57,14 +70,21 @@ export async function randomWrites(my: mysql.Connection, seed: number, n: number
     const s = r.pick(students);
     switch (kind) {
       case 0:
-        await my.query('UPDATE students SET first_name = ?, last_name = ? WHERE id = ?', [r.pick(['Ada', 'Émile', 'Zoë', 'Li']), r.pick(['Lovelace', "O'Brien", 'Nguyễn', 'Smith']), s]);
+        await my.query('UPDATE students SET first_name = ?, last_name = ? WHERE id = ?', [
+          r.pick(['Ada', 'Émile', 'Zoë', 'Li']),
+          r.pick(['Lovelace', "O'Brien", 'Nguyễn', 'Smith']),
+          s,
+        ]);
         break;
       case 1:
         await my.query('UPDATE students SET group_id = ? WHERE id = ?', [r.pick(groups), s]);
         break;
       case 2: {
         const num = `R${String(seed).padStart(3, '0')}${String(i).padStart(6, '0')}`.slice(0, 10);
-        await my.query("INSERT INTO students (group_id, student_number, first_name, last_name, email, enrolled_on) VALUES (?, ?, 'New', ?, ?, '2026-09-01')", [r.pick(groups), num, `Student${i}`, `${num.toLowerCase()}@example.edu`]);
+        await my.query(
+          "INSERT INTO students (group_id, student_number, first_name, last_name, email, enrolled_on) VALUES (?, ?, 'New', ?, ?, '2026-09-01')",
+          [r.pick(groups), num, `Student${i}`, `${num.toLowerCase()}@example.edu`],
+        );
         break;
       }
       case 3:
@@ -77,26 +97,46 @@ export async function randomWrites(my: mysql.Connection, seed: number, n: number
         await my.query('UPDATE student_groups SET name = ? WHERE id = ?', [`G-${seed}-${i}`, r.pick(groups)]);
         break;
       case 5:
-        await my.query('UPDATE courses SET title = ?, capacity = ? WHERE id = ?', [`Course ${seed}/${i}`, r.int(1, 40), r.pick(courses)]);
+        await my.query('UPDATE courses SET title = ?, capacity = ? WHERE id = ?', [
+          `Course ${seed}/${i}`,
+          r.int(1, 40),
+          r.pick(courses),
+        ]);
         break;
       case 6:
-        await my.query("INSERT IGNORE INTO enrollments (student_id, course_id, status, enrolled_at) VALUES (?, ?, 'enrolled', '2026-11-20 10:00:00.000')", [s, r.pick(courses)]);
+        await my.query(
+          "INSERT IGNORE INTO enrollments (student_id, course_id, status, enrolled_at) VALUES (?, ?, 'enrolled', '2026-11-20 10:00:00.000')",
+          [s, r.pick(courses)],
+        );
         break;
       case 7:
-        await my.query("UPDATE enrollments SET status = IF(status = 'enrolled', 'dropped', 'enrolled') WHERE student_id = ? LIMIT 1", [s]);
+        await my.query(
+          "UPDATE enrollments SET status = IF(status = 'enrolled', 'dropped', 'enrolled') WHERE student_id = ? LIMIT 1",
+          [s],
+        );
         break;
       case 8:
         await my.query('DELETE FROM enrollments WHERE student_id = ? LIMIT 1', [s]);
         break;
       case 9: {
         const m = await ids(my, 'SELECT id FROM lecture_materials');
-        await my.query('UPDATE lecture_materials SET body = CONCAT(body, ?) WHERE id = ?', [` Revised: photosynthesis ${i}.`, r.pick(m)]);
+        await my.query('UPDATE lecture_materials SET body = CONCAT(body, ?) WHERE id = ?', [
+          ` Revised: photosynthesis ${i}.`,
+          r.pick(m),
+        ]);
         break;
       }
       case 10: {
         const lectures = await ids(my, 'SELECT id FROM lectures');
-        if (r.chance(0.5)) await my.query("INSERT INTO lecture_materials (lecture_id, title, body) VALUES (?, 'Extra notes', 'Thermodynamics and entropy, revisited.')", [r.pick(lectures)]);
-        else await my.query('DELETE FROM lecture_materials WHERE id = ?', [r.pick(await ids(my, 'SELECT id FROM lecture_materials'))]);
+        if (r.chance(0.5))
+          await my.query(
+            "INSERT INTO lecture_materials (lecture_id, title, body) VALUES (?, 'Extra notes', 'Thermodynamics and entropy, revisited.')",
+            [r.pick(lectures)],
+          );
+        else
+          await my.query('DELETE FROM lecture_materials WHERE id = ?', [
+            r.pick(await ids(my, 'SELECT id FROM lecture_materials')),
+          ]);
         break;
       }
     }

@@ -1,17 +1,67 @@
 import { Attribution } from '../../src/sinks/attribution';
 import { bulkFailures, deleteLines, indexLines, INDEX_TEMPLATES } from '../../src/sinks/elasticsearch/es-model';
-import { nestHierarchy, studentUpdate, tombstoneUpdate, universityUpdate, versionFilter, type HierarchyRow } from '../../src/sinks/mongo/mongo-model';
-import { constraintStatements, deleteNodesCypher, enrollmentRow, NODE_SPECS, nodeRow, upsertNodesCypher } from '../../src/sinks/neo4j/neo4j-model';
-import { courseFields, keys, nameIndexMember, namePrefixRange, seatsLeft, studentFields } from '../../src/sinks/redis/redis-model';
+import {
+  nestHierarchy,
+  studentUpdate,
+  tombstoneUpdate,
+  universityUpdate,
+  versionFilter,
+  type HierarchyRow,
+} from '../../src/sinks/mongo/mongo-model';
+import {
+  constraintStatements,
+  deleteNodesCypher,
+  enrollmentRow,
+  NODE_SPECS,
+  nodeRow,
+  upsertNodesCypher,
+} from '../../src/sinks/neo4j/neo4j-model';
+import {
+  courseFields,
+  keys,
+  nameIndexMember,
+  namePrefixRange,
+  seatsLeft,
+  studentFields,
+} from '../../src/sinks/redis/redis-model';
 import { idsOf, type OutboxEvent } from '../../src/sinks/sink';
 
-const ev = (id: number, table: string, key: Record<string, unknown>, after: Record<string, unknown> | null = null): OutboxEvent => ({ id, syncId: 1, table, op: after ? 'update' : 'delete', key, after });
+const ev = (
+  id: number,
+  table: string,
+  key: Record<string, unknown>,
+  after: Record<string, unknown> | null = null,
+): OutboxEvent => ({ id, syncId: 1, table, op: after ? 'update' : 'delete', key, after });
 
 describe('redis model', () => {
   test('student hash fields, with the name index member', () => {
-    const f = studentFields({ id: 7, student_number: 'S000000007', first_name: 'Zoë', last_name: "O'Brien", email: 'z@x.edu', group_id: 3, group_name: 'CS-21', specialty_id: 2, specialty_name: 'Computer Science', specialty_code: 'CS' });
+    const f = studentFields({
+      id: 7,
+      student_number: 'S000000007',
+      first_name: 'Zoë',
+      last_name: "O'Brien",
+      email: 'z@x.edu',
+      group_id: 3,
+      group_name: 'CS-21',
+      specialty_id: 2,
+      specialty_name: 'Computer Science',
+      specialty_code: 'CS',
+    });
     const h = Object.fromEntries(Array.from({ length: f.length / 2 }, (_, i) => [f[2 * i], f[2 * i + 1]]));
-    expect(h).toEqual({ id: '7', student_number: 'S000000007', first_name: 'Zoë', last_name: "O'Brien", name: "Zoë O'Brien", email: 'z@x.edu', group_id: '3', group: 'CS-21', specialty_id: '2', specialty: 'Computer Science', specialty_code: 'CS', _name_key: "o'brien zoë\u00007" });
+    expect(h).toEqual({
+      id: '7',
+      student_number: 'S000000007',
+      first_name: 'Zoë',
+      last_name: "O'Brien",
+      name: "Zoë O'Brien",
+      email: 'z@x.edu',
+      group_id: '3',
+      group: 'CS-21',
+      specialty_id: '2',
+      specialty: 'Computer Science',
+      specialty_code: 'CS',
+      _name_key: "o'brien zoë\u00007",
+    });
   });
   test('name prefix ranges are case-insensitive and bounded', () => {
     expect(nameIndexMember('Smith', 'Ann', 4)).toBe('smith ann\u00004');
@@ -21,41 +71,123 @@ describe('redis model', () => {
   });
   test('seats left never go below zero; course fields carry them', () => {
     expect(seatsLeft({ capacity: 10, enrolled: 12 })).toBe(0);
-    expect(courseFields({ id: 1, code: 'C1', title: 'T', year: 2026, semester: 1, capacity: 10, enrolled: 3 })).toContain('7');
+    expect(
+      courseFields({ id: 1, code: 'C1', title: 'T', year: 2026, semester: 1, capacity: 10, enrolled: 3 }),
+    ).toContain('7');
   });
   test('keys live under the prefix', () => {
     const k = keys('p:');
-    expect([k.student(1), k.groupIndex(2), k.course(3), k.version('student'), k.meta]).toEqual(['p:student:1', 'p:idx:students:group:2', 'p:course:3', 'p:cdc:version:student', 'p:cdc:meta']);
+    expect([k.student(1), k.groupIndex(2), k.course(3), k.version('student'), k.meta]).toEqual([
+      'p:student:1',
+      'p:idx:students:group:2',
+      'p:course:3',
+      'p:cdc:version:student',
+      'p:cdc:meta',
+    ]);
   });
 });
 
 describe('mongo model', () => {
-  const row = (o: Partial<HierarchyRow>): HierarchyRow => ({ university_id: 1, institute_id: null, institute_name: null, department_id: null, department_name: null, specialty_id: null, specialty_code: null, specialty_name: null, group_id: null, group_name: null, year_of_study: null, students: 0, ...o });
+  const row = (o: Partial<HierarchyRow>): HierarchyRow => ({
+    university_id: 1,
+    institute_id: null,
+    institute_name: null,
+    department_id: null,
+    department_name: null,
+    specialty_id: null,
+    specialty_code: null,
+    specialty_name: null,
+    group_id: null,
+    group_name: null,
+    year_of_study: null,
+    students: 0,
+    ...o,
+  });
   test('nests the hierarchy with counts summed up every level, childless levels kept', () => {
     const h = nestHierarchy([
-      row({ institute_id: 1, institute_name: 'I1', department_id: 10, department_name: 'D10', specialty_id: 100, specialty_code: 'S', specialty_name: 'Spec', group_id: 1001, group_name: 'G2', year_of_study: 1, students: 5 }),
-      row({ institute_id: 1, institute_name: 'I1', department_id: 10, department_name: 'D10', specialty_id: 100, specialty_code: 'S', specialty_name: 'Spec', group_id: 1000, group_name: 'G1', year_of_study: 1, students: 3 }),
+      row({
+        institute_id: 1,
+        institute_name: 'I1',
+        department_id: 10,
+        department_name: 'D10',
+        specialty_id: 100,
+        specialty_code: 'S',
+        specialty_name: 'Spec',
+        group_id: 1001,
+        group_name: 'G2',
+        year_of_study: 1,
+        students: 5,
+      }),
+      row({
+        institute_id: 1,
+        institute_name: 'I1',
+        department_id: 10,
+        department_name: 'D10',
+        specialty_id: 100,
+        specialty_code: 'S',
+        specialty_name: 'Spec',
+        group_id: 1000,
+        group_name: 'G1',
+        year_of_study: 1,
+        students: 3,
+      }),
       row({ institute_id: 1, institute_name: 'I1', department_id: 11, department_name: 'D11' }),
       row({ institute_id: 2, institute_name: 'I2' }),
     ]);
     expect(h.students).toBe(8);
-    expect(h.institutes.map((i) => [i.id, i.students])).toEqual([[1, 8], [2, 0]]);
-    expect(h.institutes[0]!.departments.map((d) => [d.id, d.students, d.specialties.length])).toEqual([[10, 8, 1], [11, 0, 0]]);
-    expect(h.institutes[0]!.departments[0]!.specialties[0]!.groups.map((g) => [g.id, g.students])).toEqual([[1000, 3], [1001, 5]]);
+    expect(h.institutes.map((i) => [i.id, i.students])).toEqual([
+      [1, 8],
+      [2, 0],
+    ]);
+    expect(h.institutes[0]!.departments.map((d) => [d.id, d.students, d.specialties.length])).toEqual([
+      [10, 8, 1],
+      [11, 0, 0],
+    ]);
+    expect(h.institutes[0]!.departments[0]!.specialties[0]!.groups.map((g) => [g.id, g.students])).toEqual([
+      [1000, 3],
+      [1001, 5],
+    ]);
   });
   test('updates are partial and version-guarded; deletes leave a tombstone', () => {
     expect(versionFilter(5, 9)).toEqual({ _id: 5, $or: [{ _v: { $lte: 9 } }, { _v: { $exists: false } }] });
     const u = universityUpdate({ id: 1, name: 'U', short_name: 'U1', city: 'C', founded_year: 1950 }, [], 9);
     expect(u.update.$set).toMatchObject({ name: 'U', students: 0, institutes: [], _v: 9 });
-    expect(Object.keys(studentUpdate({ id: 3, student_number: 'n', first_name: 'a', last_name: 'b', email: 'e', enrolled_on: '2026-09-01', group_id: 1, group_name: 'g', specialty_id: 1, specialty_name: 's', department_id: 1, institute_id: 1, university_id: 1 }, 9).update.$set)).not.toContain('id');
-    expect(tombstoneUpdate(3, 10, ['email']).update).toEqual({ $set: { _deleted: true, _v: 10 }, $unset: { email: '' } });
+    expect(
+      Object.keys(
+        studentUpdate(
+          {
+            id: 3,
+            student_number: 'n',
+            first_name: 'a',
+            last_name: 'b',
+            email: 'e',
+            enrolled_on: '2026-09-01',
+            group_id: 1,
+            group_name: 'g',
+            specialty_id: 1,
+            specialty_name: 's',
+            department_id: 1,
+            institute_id: 1,
+            university_id: 1,
+          },
+          9,
+        ).update.$set,
+      ),
+    ).not.toContain('id');
+    expect(tombstoneUpdate(3, 10, ['email']).update).toEqual({
+      $set: { _deleted: true, _v: 10 },
+      $unset: { email: '' },
+    });
   });
 });
 
 describe('neo4j model', () => {
   test('a uniqueness constraint per label, created first', () => {
     const c = constraintStatements();
-    for (const s of NODE_SPECS) expect(c).toContain(`CREATE CONSTRAINT ${s.label.toLowerCase()}_id IF NOT EXISTS FOR (n:${s.label}) REQUIRE n.id IS UNIQUE`);
+    for (const s of NODE_SPECS)
+      expect(c).toContain(
+        `CREATE CONSTRAINT ${s.label.toLowerCase()}_id IF NOT EXISTS FOR (n:${s.label}) REQUIRE n.id IS UNIQUE`,
+      );
   });
   test('upserts UNWIND rows, guard the version and replace parent relationships', () => {
     const spec = NODE_SPECS.find((s) => s.table === 'schedule')!;
@@ -70,15 +202,34 @@ describe('neo4j model', () => {
   });
   test('row parameters: properties, relation ids and the tombstone key', () => {
     const spec = NODE_SPECS.find((s) => s.table === 'students')!;
-    expect(nodeRow(spec, { id: 4, group_id: 2, student_number: 'n', first_name: 'a', last_name: 'b', email: 'e', enrolled_on: 'x' }, 7)).toEqual({ id: 4, v: 7, tkey: 'Student:4', props: { student_number: 'n', first_name: 'a', last_name: 'b', email: 'e' }, rel: { group_id: 2 } });
-    expect(enrollmentRow({ id: 9, student_id: 4, course_id: 5, status: 'enrolled', enrolled_at: 't', dropped_at: null }, 7)).toMatchObject({ id: 9, student_id: 4, course_id: 5, tkey: 'ENROLLED_IN:9' });
+    expect(
+      nodeRow(
+        spec,
+        { id: 4, group_id: 2, student_number: 'n', first_name: 'a', last_name: 'b', email: 'e', enrolled_on: 'x' },
+        7,
+      ),
+    ).toEqual({
+      id: 4,
+      v: 7,
+      tkey: 'Student:4',
+      props: { student_number: 'n', first_name: 'a', last_name: 'b', email: 'e' },
+      rel: { group_id: 2 },
+    });
+    expect(
+      enrollmentRow({ id: 9, student_id: 4, course_id: 5, status: 'enrolled', enrolled_at: 't', dropped_at: null }, 7),
+    ).toMatchObject({ id: 9, student_id: 4, course_id: 5, tkey: 'ENROLLED_IN:9' });
   });
 });
 
 describe('elasticsearch model', () => {
   test('bulk lines carry the external version', () => {
-    expect(indexLines('courses', [{ id: 3 }], 12)).toEqual([{ index: { _index: 'courses', _id: '3', version: 12, version_type: 'external' } }, { id: 3 }]);
-    expect(deleteLines('courses', [4], 12)).toEqual([{ delete: { _index: 'courses', _id: '4', version: 12, version_type: 'external' } }]);
+    expect(indexLines('courses', [{ id: 3 }], 12)).toEqual([
+      { index: { _index: 'courses', _id: '3', version: 12, version_type: 'external' } },
+      { id: 3 },
+    ]);
+    expect(deleteLines('courses', [4], 12)).toEqual([
+      { delete: { _index: 'courses', _id: '4', version: 12, version_type: 'external' } },
+    ]);
   });
   test('a version conflict or a missing delete is not a failure; a mapping error is', () => {
     expect(
@@ -86,18 +237,31 @@ describe('elasticsearch model', () => {
         { index: { _index: 'c', _id: '1', status: 201 } },
         { index: { _index: 'c', _id: '2', status: 409, error: { type: 'version_conflict_engine_exception' } } },
         { delete: { _index: 'c', _id: '3', status: 404 } },
-        { index: { _index: 'c', _id: '4', status: 400, error: { type: 'strict_dynamic_mapping_exception', reason: 'nope' } } },
+        {
+          index: {
+            _index: 'c',
+            _id: '4',
+            status: 400,
+            error: { type: 'strict_dynamic_mapping_exception', reason: 'nope' },
+          },
+        },
       ]),
     ).toEqual([['c:4', '400 strict_dynamic_mapping_exception: nope']]);
   });
   test('materials are analysed as English text', () => {
-    expect((INDEX_TEMPLATES.lecture_materials.mappings.properties as Record<string, { analyzer?: string }>).body!.analyzer).toBe('english');
+    expect(
+      (INDEX_TEMPLATES.lecture_materials.mappings.properties as Record<string, { analyzer?: string }>).body!.analyzer,
+    ).toBe('english');
   });
 });
 
 describe('events and attribution', () => {
   test('ids by table, each once', () => {
-    const events = [ev(1, 'students', { id: 2 }, { id: 2, group_id: 5 }), ev(2, 'students', { id: 2 }), ev(3, 'courses', { id: 9 }, { id: 9 })];
+    const events = [
+      ev(1, 'students', { id: 2 }, { id: 2, group_id: 5 }),
+      ev(2, 'students', { id: 2 }),
+      ev(3, 'courses', { id: 9 }, { id: 9 }),
+    ];
     expect(idsOf(events, 'students')).toEqual([2]);
     expect(idsOf(events, 'courses')).toEqual([9]);
   });
@@ -105,6 +269,15 @@ describe('events and attribution', () => {
     const a = new Attribution();
     a.add('student:1', [10, 11]);
     a.add('course:2', [11, 12]);
-    expect(a.failures([['student:1', 'bad'], ['course:2', 'worse']])).toEqual([{ eventId: 10, error: 'student:1: bad' }, { eventId: 11, error: 'student:1: bad' }, { eventId: 12, error: 'course:2: worse' }]);
+    expect(
+      a.failures([
+        ['student:1', 'bad'],
+        ['course:2', 'worse'],
+      ]),
+    ).toEqual([
+      { eventId: 10, error: 'student:1: bad' },
+      { eventId: 11, error: 'student:1: bad' },
+      { eventId: 12, error: 'course:2: worse' },
+    ]);
   });
 });

@@ -16,7 +16,10 @@ import { sinkContract } from './sink-contract';
  * a Docker engine answers (DOCKER_HOST or /var/run/docker.sock); skipped otherwise, with one line.
  */
 const docker = Boolean(process.env.DOCKER_HOST) || existsSync('/var/run/docker.sock');
-if (!docker) console.log('Skipping the MongoDB, Neo4j and Elasticsearch sink contracts: no Docker engine here for testcontainers (they run wherever Docker exists).');
+if (!docker)
+  console.log(
+    'Skipping the MongoDB, Neo4j and Elasticsearch sink contracts: no Docker engine here for testcontainers (they run wherever Docker exists).',
+  );
 const maybe = docker ? describe : describe.skip;
 
 const containers: StartedTestContainer[] = [];
@@ -29,11 +32,16 @@ const start = async (c: GenericContainer) => {
   return started;
 };
 const q = (pool: Pool, sql: string) => pool.query(sql).then((r) => r.rows);
-const strip = <T extends Record<string, unknown>>(o: T) => Object.fromEntries(Object.entries(o).filter(([k]) => k !== '_v'));
+const strip = <T extends Record<string, unknown>>(o: T) =>
+  Object.fromEntries(Object.entries(o).filter(([k]) => k !== '_v'));
 
 maybe('stores in containers', () => {
   sinkContract('mongo', async () => {
-    const c = await start(new GenericContainer('mongo:7').withExposedPorts(27017).withWaitStrategy(Wait.forLogMessage(/Waiting for connections/)));
+    const c = await start(
+      new GenericContainer('mongo:7')
+        .withExposedPorts(27017)
+        .withWaitStrategy(Wait.forLogMessage(/Waiting for connections/)),
+    );
     const url = `mongodb://${c.getHost()}:${c.getMappedPort(27017)}/campus`;
     const client = new MongoClient(url);
     const db = client.db();
@@ -41,19 +49,47 @@ maybe('stores in containers', () => {
       sink: new MongoSink(url, quietLogger),
       probe: {
         async snapshot() {
-          const students = (await db.collection('students').find({ _deleted: { $ne: true } }).sort({ _id: 1 }).toArray()).map(strip);
-          const universities = (await db.collection('universities').find({ _deleted: { $ne: true } }).sort({ _id: 1 }).toArray()).map(strip);
+          const students = (
+            await db
+              .collection('students')
+              .find({ _deleted: { $ne: true } })
+              .sort({ _id: 1 })
+              .toArray()
+          ).map(strip);
+          const universities = (
+            await db
+              .collection('universities')
+              .find({ _deleted: { $ne: true } })
+              .sort({ _id: 1 })
+              .toArray()
+          ).map(strip);
           return { students, universities };
         },
         async expected(pool: Pool, schema: string) {
           const t = (n: string) => `"${schema}"."${n}"`;
-          const students = await q(pool, `SELECT s.id AS _id, s.student_number, s.first_name, s.last_name, s.email, to_char(s.enrolled_on, 'YYYY-MM-DD') AS enrolled_on, s.group_id::int, g.name AS group_name, sp.id::int AS specialty_id, sp.name AS specialty_name, d.id::int AS department_id, i.id::int AS institute_id, i.university_id::int
-            FROM ${t('students')} s JOIN ${t('student_groups')} g ON g.id = s.group_id JOIN ${t('specialties')} sp ON sp.id = g.specialty_id JOIN ${t('departments')} d ON d.id = sp.department_id JOIN ${t('institutes')} i ON i.id = d.institute_id ORDER BY s.id`);
-          const unis = await q(pool, `SELECT id::int, name, short_name, city, founded_year::int FROM ${t('universities')} ORDER BY id`);
-          const rows = (await q(pool, `SELECT i.university_id::int, i.id::int AS institute_id, i.name AS institute_name, d.id::int AS department_id, d.name AS department_name, sp.id::int AS specialty_id, sp.code AS specialty_code, sp.name AS specialty_name, g.id::int AS group_id, g.name AS group_name, g.year_of_study::int,
+          const students = await q(
+            pool,
+            `SELECT s.id AS _id, s.student_number, s.first_name, s.last_name, s.email, to_char(s.enrolled_on, 'YYYY-MM-DD') AS enrolled_on, s.group_id::int, g.name AS group_name, sp.id::int AS specialty_id, sp.name AS specialty_name, d.id::int AS department_id, i.id::int AS institute_id, i.university_id::int
+            FROM ${t('students')} s JOIN ${t('student_groups')} g ON g.id = s.group_id JOIN ${t('specialties')} sp ON sp.id = g.specialty_id JOIN ${t('departments')} d ON d.id = sp.department_id JOIN ${t('institutes')} i ON i.id = d.institute_id ORDER BY s.id`,
+          );
+          const unis = await q(
+            pool,
+            `SELECT id::int, name, short_name, city, founded_year::int FROM ${t('universities')} ORDER BY id`,
+          );
+          const rows = (await q(
+            pool,
+            `SELECT i.university_id::int, i.id::int AS institute_id, i.name AS institute_name, d.id::int AS department_id, d.name AS department_name, sp.id::int AS specialty_id, sp.code AS specialty_code, sp.name AS specialty_name, g.id::int AS group_id, g.name AS group_name, g.year_of_study::int,
             (SELECT count(*) FROM ${t('students')} s WHERE s.group_id = g.id)::int AS students
-            FROM ${t('institutes')} i LEFT JOIN ${t('departments')} d ON d.institute_id = i.id LEFT JOIN ${t('specialties')} sp ON sp.department_id = d.id LEFT JOIN ${t('student_groups')} g ON g.specialty_id = sp.id`)) as HierarchyRow[];
-          const universities = unis.map((u) => ({ _id: u.id, name: u.name, short_name: u.short_name, city: u.city, founded_year: u.founded_year, ...nestHierarchy(rows.filter((r) => r.university_id === u.id)) }));
+            FROM ${t('institutes')} i LEFT JOIN ${t('departments')} d ON d.institute_id = i.id LEFT JOIN ${t('specialties')} sp ON sp.department_id = d.id LEFT JOIN ${t('student_groups')} g ON g.specialty_id = sp.id`,
+          )) as HierarchyRow[];
+          const universities = unis.map((u) => ({
+            _id: u.id,
+            name: u.name,
+            short_name: u.short_name,
+            city: u.city,
+            founded_year: u.founded_year,
+            ...nestHierarchy(rows.filter((r) => r.university_id === u.id)),
+          }));
           return { students: students.map((s) => ({ ...s, _id: Number(s._id) })), universities };
         },
       },
@@ -61,7 +97,13 @@ maybe('stores in containers', () => {
   });
 
   sinkContract('neo4j', async () => {
-    const c = await start(new GenericContainer('neo4j:5').withEnvironment({ NEO4J_AUTH: 'neo4j/testpassword' }).withExposedPorts(7687).withWaitStrategy(Wait.forLogMessage(/Started\./)).withStartupTimeout(180_000));
+    const c = await start(
+      new GenericContainer('neo4j:5')
+        .withEnvironment({ NEO4J_AUTH: 'neo4j/testpassword' })
+        .withExposedPorts(7687)
+        .withWaitStrategy(Wait.forLogMessage(/Started\./))
+        .withStartupTimeout(180_000),
+    );
     const url = `bolt://${c.getHost()}:${c.getMappedPort(7687)}`;
     const driver = neo4j.driver(url, neo4j.auth.basic('neo4j', 'testpassword'));
     const read = async (cypher: string) => (await driver.executeQuery(cypher)).records.map((r) => r.toObject());
@@ -70,19 +112,36 @@ maybe('stores in containers', () => {
       probe: {
         async snapshot() {
           return {
-            students: await read('MATCH (g:Group)-[:HAS_STUDENT]->(s:Student) RETURN toInteger(s.id) AS id, s.last_name AS last_name, toInteger(g.id) AS group_id ORDER BY id'),
-            slots: await read('MATCH (l:Lecture)-[:SCHEDULED_AS]->(x:ScheduleSlot)-[:FOR_GROUP]->(g:Group), (x)-[:IN_CLASSROOM]->(c:Classroom) RETURN toInteger(x.id) AS id, toInteger(l.id) AS lecture_id, toInteger(g.id) AS group_id, toInteger(c.id) AS classroom_id ORDER BY id'),
-            enrollments: await read('MATCH (s:Student)-[e:ENROLLED_IN]->(c:Course) RETURN toInteger(e.id) AS id, toInteger(s.id) AS student_id, toInteger(c.id) AS course_id, e.status AS status ORDER BY id'),
-            courses: await read('MATCH (d:Department)-[:OFFERS]->(c:Course) RETURN toInteger(c.id) AS id, c.title AS title, toInteger(c.capacity) AS capacity, toInteger(d.id) AS department_id ORDER BY id'),
+            students: await read(
+              'MATCH (g:Group)-[:HAS_STUDENT]->(s:Student) RETURN toInteger(s.id) AS id, s.last_name AS last_name, toInteger(g.id) AS group_id ORDER BY id',
+            ),
+            slots: await read(
+              'MATCH (l:Lecture)-[:SCHEDULED_AS]->(x:ScheduleSlot)-[:FOR_GROUP]->(g:Group), (x)-[:IN_CLASSROOM]->(c:Classroom) RETURN toInteger(x.id) AS id, toInteger(l.id) AS lecture_id, toInteger(g.id) AS group_id, toInteger(c.id) AS classroom_id ORDER BY id',
+            ),
+            enrollments: await read(
+              'MATCH (s:Student)-[e:ENROLLED_IN]->(c:Course) RETURN toInteger(e.id) AS id, toInteger(s.id) AS student_id, toInteger(c.id) AS course_id, e.status AS status ORDER BY id',
+            ),
+            courses: await read(
+              'MATCH (d:Department)-[:OFFERS]->(c:Course) RETURN toInteger(c.id) AS id, c.title AS title, toInteger(c.capacity) AS capacity, toInteger(d.id) AS department_id ORDER BY id',
+            ),
           };
         },
         async expected(pool: Pool, schema: string) {
           const t = (n: string) => `"${schema}"."${n}"`;
           return {
             students: await q(pool, `SELECT id::int, last_name, group_id::int FROM ${t('students')} ORDER BY id`),
-            slots: await q(pool, `SELECT id::int, lecture_id::int, group_id::int, classroom_id::int FROM ${t('schedule')} ORDER BY id`),
-            enrollments: await q(pool, `SELECT id::int, student_id::int, course_id::int, status FROM ${t('enrollments')} ORDER BY id`),
-            courses: await q(pool, `SELECT id::int, title, capacity::int, department_id::int FROM ${t('courses')} ORDER BY id`),
+            slots: await q(
+              pool,
+              `SELECT id::int, lecture_id::int, group_id::int, classroom_id::int FROM ${t('schedule')} ORDER BY id`,
+            ),
+            enrollments: await q(
+              pool,
+              `SELECT id::int, student_id::int, course_id::int, status FROM ${t('enrollments')} ORDER BY id`,
+            ),
+            courses: await q(
+              pool,
+              `SELECT id::int, title, capacity::int, department_id::int FROM ${t('courses')} ORDER BY id`,
+            ),
           };
         },
       },
@@ -92,7 +151,11 @@ maybe('stores in containers', () => {
   sinkContract('elasticsearch', async () => {
     const c = await start(
       new GenericContainer('docker.elastic.co/elasticsearch/elasticsearch:8.15.3')
-        .withEnvironment({ 'discovery.type': 'single-node', 'xpack.security.enabled': 'false', ES_JAVA_OPTS: '-Xms512m -Xmx512m' })
+        .withEnvironment({
+          'discovery.type': 'single-node',
+          'xpack.security.enabled': 'false',
+          ES_JAVA_OPTS: '-Xms512m -Xmx512m',
+        })
         .withExposedPorts(9200)
         .withWaitStrategy(Wait.forHttp('/_cluster/health', 9200).forStatusCode(200))
         .withStartupTimeout(180_000),
@@ -108,13 +171,26 @@ maybe('stores in containers', () => {
       sink: new ElasticsearchSink(url, 'cs_', quietLogger),
       probe: {
         async snapshot() {
-          return { courses: (await all('cs_courses')).map((d) => ({ id: (d as { id: number }).id, title: (d as { title: string }).title })), materials: (await all('cs_lecture_materials')).map((d) => ({ id: (d as { id: number }).id, body: (d as { body: string }).body, course_title: (d as { course_title: string }).course_title })) };
+          return {
+            courses: (await all('cs_courses')).map((d) => ({
+              id: (d as { id: number }).id,
+              title: (d as { title: string }).title,
+            })),
+            materials: (await all('cs_lecture_materials')).map((d) => ({
+              id: (d as { id: number }).id,
+              body: (d as { body: string }).body,
+              course_title: (d as { course_title: string }).course_title,
+            })),
+          };
         },
         async expected(pool: Pool, schema: string) {
           const t = (n: string) => `"${schema}"."${n}"`;
           return {
             courses: await q(pool, `SELECT id::int, title FROM ${t('courses')} ORDER BY id`),
-            materials: await q(pool, `SELECT m.id::int, m.body, c.title AS course_title FROM ${t('lecture_materials')} m JOIN ${t('lectures')} l ON l.id = m.lecture_id JOIN ${t('courses')} c ON c.id = l.course_id ORDER BY m.id`),
+            materials: await q(
+              pool,
+              `SELECT m.id::int, m.body, c.title AS course_title FROM ${t('lecture_materials')} m JOIN ${t('lectures')} l ON l.id = m.lecture_id JOIN ${t('courses')} c ON c.id = l.course_id ORDER BY m.id`,
+            ),
           };
         },
       },

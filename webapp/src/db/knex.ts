@@ -17,7 +17,10 @@ export function createKnex(mysqlUrl: string, pool: { min: number; max: number } 
     } as Knex.MySql2ConnectionConfig,
     pool: {
       ...pool,
-      afterCreate(conn: { query: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) {
+      afterCreate(
+        conn: { query: (sql: string, cb: (err: Error | null) => void) => void },
+        done: (err: Error | null, conn: unknown) => void,
+      ) {
         conn.query("SET time_zone = '+00:00'", (err) => done(err, conn));
       },
     },

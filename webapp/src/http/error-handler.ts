@@ -8,7 +8,9 @@ export function notFound(req: Request, res: Response): void {
     res.status(404).json({ error: { code: 'NOT_FOUND', message: 'No such endpoint.' } });
     return;
   }
-  res.status(404).render('error', { title: 'Page not found', status: 404, message: 'There is no page at this address.' });
+  res
+    .status(404)
+    .render('error', { title: 'Page not found', status: 404, message: 'There is no page at this address.' });
 }
 
 /**
@@ -26,7 +28,12 @@ export function errorHandler(logger: Logger) {
     } else if (isHttpError(err)) {
       status = err.status;
       code = err.code === 'EBADCSRFTOKEN' ? 'CSRF_INVALID' : (err.type ?? 'BAD_REQUEST');
-      message = code === 'CSRF_INVALID' ? 'Your form expired or did not come from this site. Go back, reload the page and try again.' : status === 413 ? 'The request is too large.' : 'The request could not be read.';
+      message =
+        code === 'CSRF_INVALID'
+          ? 'Your form expired or did not come from this site. Go back, reload the page and try again.'
+          : status === 413
+            ? 'The request is too large.'
+            : 'The request could not be read.';
     }
     if (status >= 500) logger.error('request failed', { err, method: req.method, path: req.path });
     else logger.debug('request refused', { code, status, path: req.path });
@@ -39,12 +46,18 @@ export function errorHandler(logger: Logger) {
     res.locals.user ??= req.session?.user;
     res.locals.path ??= req.path;
     res.locals.csrfToken ??= () => '';
-    res.status(status).render('error', { title: status === 403 ? 'Not allowed' : 'Error', status, message }, (renderErr: Error | null, html?: string) => {
-      if (renderErr) logger.error('error page failed to render', { err: renderErr });
-      // Never fall through to Express's default page: it prints stack traces outside production.
-      if (renderErr) res.type('text/plain').send(message);
-      else res.send(html);
-    });
+    res
+      .status(status)
+      .render(
+        'error',
+        { title: status === 403 ? 'Not allowed' : 'Error', status, message },
+        (renderErr: Error | null, html?: string) => {
+          if (renderErr) logger.error('error page failed to render', { err: renderErr });
+          // Never fall through to Express's default page: it prints stack traces outside production.
+          if (renderErr) res.type('text/plain').send(message);
+          else res.send(html);
+        },
+      );
   };
 }
 

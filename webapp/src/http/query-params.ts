@@ -8,6 +8,10 @@ export function optionalDate(v: unknown, name: string): string | undefined {
   const s = queryText(v);
   if (!s) return undefined;
   const d = new Date(`${s}T00:00:00Z`);
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(s) || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== s) throw portalError('VALIDATION_FAILED', `"${name}" must be a real date like 2026-11-21; "${s.slice(0, 40)}" is not.`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(s) || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== s)
+    throw portalError(
+      'VALIDATION_FAILED',
+      `"${name}" must be a real date like 2026-11-21; "${s.slice(0, 40)}" is not.`,
+    );
   return s;
 }

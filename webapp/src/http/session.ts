@@ -38,7 +38,12 @@ export function createSessionMiddleware(options: SessionOptions) {
   const MySQLStore = MySQLStoreFactory(session);
   // The table comes from mysql/init/002-portal-sessions.sql; creating it here would race the
   // first requests.
-  const store = new MySQLStore({ ...mysqlUrlParts(options.mysqlUrl), expiration: EIGHT_HOURS, connectionLimit: 5, createDatabaseTable: false });
+  const store = new MySQLStore({
+    ...mysqlUrlParts(options.mysqlUrl),
+    expiration: EIGHT_HOURS,
+    connectionLimit: 5,
+    createDatabaseTable: false,
+  });
   const middleware = session({
     name: 'campus.sid',
     secret: options.secret,

@@ -41,7 +41,8 @@ export interface AttendanceReport {
   worst: AttendanceRow[];
 }
 
-const byLecture = (a: MatchedLecture, b: MatchedLecture) => a.course_code.localeCompare(b.course_code) || a.lecture_number - b.lecture_number || a.lecture_id - b.lecture_id;
+const byLecture = (a: MatchedLecture, b: MatchedLecture) =>
+  a.course_code.localeCompare(b.course_code) || a.lecture_number - b.lecture_number || a.lecture_id - b.lecture_id;
 
 /** Lectures whose materials match, from Elasticsearch: all terms must match across title and body (English analysis). */
 export async function lecturesFromElasticsearch(stores: ReportStores, term: string): Promise<MatchedLecture[]> {
@@ -62,7 +63,15 @@ export async function lecturesFromElasticsearch(stores: ReportStores, term: stri
     for (const h of hits) {
       const s = h._source!;
       const id = Number(s.lecture_id);
-      if (!found.has(id)) found.set(id, { lecture_id: id, lecture_number: Number(s.lecture_number), lecture_title: String(s.lecture_title ?? ''), course_id: Number(s.course_id), course_code: String(s.course_code ?? ''), course_title: String(s.course_title ?? '') });
+      if (!found.has(id))
+        found.set(id, {
+          lecture_id: id,
+          lecture_number: Number(s.lecture_number),
+          lecture_title: String(s.lecture_title ?? ''),
+          course_id: Number(s.course_id),
+          course_code: String(s.course_code ?? ''),
+          course_title: String(s.course_title ?? ''),
+        });
     }
     if (hits.length < 2_000) break;
     after = hits[hits.length - 1]!.sort as (string | number)[];
@@ -106,20 +115,53 @@ async function attendanceFigures(stores: ReportStores, lectureIds: number[], p: 
                ORDER BY attended::float8 / total, total - attended DESC, student_id LIMIT $4) w), '[]') AS worst`,
     [lectureIds, p.from, p.to, p.n],
   );
-  return rows[0] as { slots: number; students: number; distribution: number[]; worst: { student_id: number; total: number; attended: number }[] };
+  return rows[0] as {
+    slots: number;
+    students: number;
+    distribution: number[];
+    worst: { student_id: number; total: number; attended: number }[];
+  };
 }
 
-export async function attendanceReport(stores: ReportStores, ctx: { mode: 'stores' | 'reference'; notes: StoreNote[] }, p: AttendanceParams): Promise<AttendanceReport> {
-  const lectures = await fromStore(stores, ctx, 'elasticsearch', 'matching lectures', () => lecturesFromElasticsearch(stores, p.term), () => lecturesFromMirror(stores, p.term));
-  const figures = lectures.length ? await attendanceFigures(stores, lectures.map((l) => l.lecture_id), p) : { slots: 0, students: 0, distribution: Array<number>(10).fill(0), worst: [] };
+export async function attendanceReport(
+  stores: ReportStores,
+  ctx: { mode: 'stores' | 'reference'; notes: StoreNote[] },
+  p: AttendanceParams,
+): Promise<AttendanceReport> {
+  const lectures = await fromStore(
+    stores,
+    ctx,
+    'elasticsearch',
+    'matching lectures',
+    () => lecturesFromElasticsearch(stores, p.term),
+    () => lecturesFromMirror(stores, p.term),
+  );
+  const figures = lectures.length
+    ? await attendanceFigures(
+        stores,
+        lectures.map((l) => l.lecture_id),
+        p,
+      )
+    : { slots: 0, students: 0, distribution: Array<number>(10).fill(0), worst: [] };
   const ids = figures.worst.map((w) => w.student_id);
-  const details = await fromStore(stores, ctx, 'redis', 'student details', () => studentsFromRedis(stores, ids), () => studentsFromMirror(stores, ids));
+  const details = await fromStore(
+    stores,
+    ctx,
+    'redis',
+    'student details',
+    () => studentsFromRedis(stores, ids),
+    () => studentsFromMirror(stores, ids),
+  );
   return {
     lectures,
     students: figures.students,
     slots: figures.slots,
     distribution: figures.distribution,
-    worst: figures.worst.map((w) => ({ ...w, percent: round1((100 * w.attended) / w.total), ...details.get(w.student_id) })),
+    worst: figures.worst.map((w) => ({
+      ...w,
+      percent: round1((100 * w.attended) / w.total),
+      ...details.get(w.student_id),
+    })),
   };
 }
 

@@ -38,18 +38,33 @@ export interface AudienceRow {
 /** What a source returns per lecture; flags and totals are derived the same way for both. */
 type RawRow = Omit<AudienceRow, 'capacity' | 'missing_equipment' | 'short_capacity'>;
 
-const equipmentList = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : typeof v === 'string' && v !== '' ? v.split(',') : []).sort();
+const equipmentList = (v: unknown): string[] =>
+  (Array.isArray(v) ? v.map(String) : typeof v === 'string' && v !== '' ? v.split(',') : []).sort();
 
 export function deriveAudience(raw: RawRow[]): AudienceRow[] {
   return raw
     .map((r) => {
-      const classrooms = [...r.classrooms].map((c) => ({ ...c, equipment: equipmentList(c.equipment) })).sort((a, b) => a.id - b.id);
+      const classrooms = [...r.classrooms]
+        .map((c) => ({ ...c, equipment: equipmentList(c.equipment) }))
+        .sort((a, b) => a.id - b.id);
       const required = equipmentList(r.required_equipment);
       const missing = [...new Set(classrooms.flatMap((c) => required.filter((e) => !c.equipment.includes(e))))].sort();
       const capacity = classrooms.reduce((n, c) => n + c.capacity, 0);
-      return { ...r, required_equipment: required, classrooms, capacity, missing_equipment: missing, short_capacity: r.expected > capacity };
+      return {
+        ...r,
+        required_equipment: required,
+        classrooms,
+        capacity,
+        missing_equipment: missing,
+        short_capacity: r.expected > capacity,
+      };
     })
-    .sort((a, b) => a.course_code.localeCompare(b.course_code) || a.lecture_number - b.lecture_number || a.lecture_id - b.lecture_id);
+    .sort(
+      (a, b) =>
+        a.course_code.localeCompare(b.course_code) ||
+        a.lecture_number - b.lecture_number ||
+        a.lecture_id - b.lecture_id,
+    );
 }
 
 const CYPHER = `
@@ -62,10 +77,18 @@ RETURN c.id AS course_id, c.code AS course_code, c.title AS course_title, c.requ
        l.id AS lecture_id, l.number AS lecture_number, l.title AS lecture_title, classrooms, count(DISTINCT st) AS expected`;
 
 export async function audienceFromNeo4j(stores: ReportStores, p: AudienceParams): Promise<RawRow[]> {
-  const { records } = await stores.neo4j().executeQuery(CYPHER, { year: p.year, semester: p.semester }, { routing: 'READ' });
+  const { records } = await stores
+    .neo4j()
+    .executeQuery(CYPHER, { year: p.year, semester: p.semester }, { routing: 'READ' });
   return records.map((rec) => {
     const o = rec.toObject() as Record<string, unknown>;
-    const classrooms = (o.classrooms as Record<string, unknown>[]).map((c) => ({ id: Number(c.id), building: String(c.building ?? ''), number: String(c.number ?? ''), capacity: Number(c.capacity ?? 0), equipment: equipmentList(c.equipment) }));
+    const classrooms = (o.classrooms as Record<string, unknown>[]).map((c) => ({
+      id: Number(c.id),
+      building: String(c.building ?? ''),
+      number: String(c.number ?? ''),
+      capacity: Number(c.capacity ?? 0),
+      equipment: equipmentList(c.equipment),
+    }));
     return {
       course_id: Number(o.course_id),
       course_code: String(o.course_code ?? ''),
@@ -101,11 +124,29 @@ export async function audienceFromMirror(stores: ReportStores, p: AudienceParams
        LEFT JOIN audience a ON a.lecture_id = l.id`,
     [p.year, p.semester],
   );
-  return rows.map((r) => ({ ...r, classrooms: (r.classrooms as AudienceClassroom[]).map((c) => ({ ...c, id: Number(c.id), capacity: Number(c.capacity) })) }));
+  return rows.map((r) => ({
+    ...r,
+    classrooms: (r.classrooms as AudienceClassroom[]).map((c) => ({
+      ...c,
+      id: Number(c.id),
+      capacity: Number(c.capacity),
+    })),
+  }));
 }
 
-export async function classroomAudienceReport(stores: ReportStores, ctx: { mode: 'stores' | 'reference'; notes: StoreNote[] }, p: AudienceParams): Promise<{ rows: AudienceRow[]; flagged: number }> {
-  const raw = await fromStore(stores, ctx, 'neo4j', 'the whole report', () => audienceFromNeo4j(stores, p), () => audienceFromMirror(stores, p));
+export async function classroomAudienceReport(
+  stores: ReportStores,
+  ctx: { mode: 'stores' | 'reference'; notes: StoreNote[] },
+  p: AudienceParams,
+): Promise<{ rows: AudienceRow[]; flagged: number }> {
+  const raw = await fromStore(
+    stores,
+    ctx,
+    'neo4j',
+    'the whole report',
+    () => audienceFromNeo4j(stores, p),
+    () => audienceFromMirror(stores, p),
+  );
   const rows = deriveAudience(raw);
   return { rows, flagged: rows.filter((r) => r.short_capacity || r.missing_equipment.length > 0).length };
 }

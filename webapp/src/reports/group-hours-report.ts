@@ -49,19 +49,32 @@ export interface GroupHoursReport {
 /** A group by id or exact name, or undefined. */
 export async function findGroup(stores: ReportStores, ref: string): Promise<GroupRef | undefined> {
   const id = /^\d{1,9}$/.test(ref) ? Number(ref) : -1;
-  const { rows } = await stores.mirror().query(`SELECT id::int, name, year_of_study::int FROM ${stores.table('student_groups')} WHERE id = $1 OR name = $2 ORDER BY (id = $1) DESC LIMIT 1`, [id, ref]);
+  const { rows } = await stores
+    .mirror()
+    .query(
+      `SELECT id::int, name, year_of_study::int FROM ${stores.table('student_groups')} WHERE id = $1 OR name = $2 ORDER BY (id = $1) DESC LIMIT 1`,
+      [id, ref],
+    );
   return rows[0];
 }
 
 export async function listTerms(stores: ReportStores): Promise<TermRef[]> {
-  const { rows } = await stores.mirror().query(`SELECT year::int, semester::int, to_char(starts_on, 'YYYY-MM-DD') AS starts_on, to_char(ends_on, 'YYYY-MM-DD') AS ends_on FROM ${stores.table('terms')} ORDER BY year DESC, semester DESC`);
+  const { rows } = await stores
+    .mirror()
+    .query(
+      `SELECT year::int, semester::int, to_char(starts_on, 'YYYY-MM-DD') AS starts_on, to_char(ends_on, 'YYYY-MM-DD') AS ends_on FROM ${stores.table('terms')} ORDER BY year DESC, semester DESC`,
+    );
   return rows;
 }
 
 /** The term running on `today`, else the next to start, else the last one. */
 export function defaultTerm(terms: TermRef[], today: string): TermRef | undefined {
   const byStart = [...terms].sort((a, b) => a.starts_on.localeCompare(b.starts_on));
-  return byStart.find((t) => t.starts_on <= today && today <= t.ends_on) ?? byStart.find((t) => t.starts_on > today) ?? byStart.at(-1);
+  return (
+    byStart.find((t) => t.starts_on <= today && today <= t.ends_on) ??
+    byStart.find((t) => t.starts_on > today) ??
+    byStart.at(-1)
+  );
 }
 
 const sqlTimestamp = (d: Date) => d.toISOString().slice(0, 19).replace('T', ' ');
@@ -96,12 +109,26 @@ async function hours(stores: ReportStores, group: GroupRef, term: TermRef, now: 
 
 /** The group's place from MongoDB: the university document holding it, walked down to the group. */
 export async function placeFromMongo(stores: ReportStores, groupId: number): Promise<HierarchyPlace | null> {
-  type Doc = { name: string; institutes?: { name: string; departments?: { name: string; specialties?: { name: string; groups?: { id: number }[] }[] }[] }[] };
-  const doc = await stores.mongo().collection<Doc>('universities').findOne({ 'institutes.departments.specialties.groups.id': groupId, _deleted: { $ne: true } }, { projection: { name: 1, institutes: 1 } });
+  type Doc = {
+    name: string;
+    institutes?: {
+      name: string;
+      departments?: { name: string; specialties?: { name: string; groups?: { id: number }[] }[] }[];
+    }[];
+  };
+  const doc = await stores
+    .mongo()
+    .collection<Doc>('universities')
+    .findOne(
+      { 'institutes.departments.specialties.groups.id': groupId, _deleted: { $ne: true } },
+      { projection: { name: 1, institutes: 1 } },
+    );
   if (!doc) return null;
   for (const i of doc.institutes ?? [])
     for (const d of i.departments ?? [])
-      for (const s of d.specialties ?? []) if ((s.groups ?? []).some((g) => g.id === groupId)) return { university: doc.name, institute: i.name, department: d.name, specialty: s.name };
+      for (const s of d.specialties ?? [])
+        if ((s.groups ?? []).some((g) => g.id === groupId))
+          return { university: doc.name, institute: i.name, department: d.name, specialty: s.name };
   return null;
 }
 
@@ -117,12 +144,32 @@ export async function placeFromMirror(stores: ReportStores, groupId: number): Pr
   return rows[0] ?? null;
 }
 
-export async function groupHoursReport(stores: ReportStores, ctx: { mode: 'stores' | 'reference'; notes: StoreNote[] }, group: GroupRef, term: TermRef, now: Date): Promise<GroupHoursReport> {
+export async function groupHoursReport(
+  stores: ReportStores,
+  ctx: { mode: 'stores' | 'reference'; notes: StoreNote[] },
+  group: GroupRef,
+  term: TermRef,
+  now: Date,
+): Promise<GroupHoursReport> {
   const rows = await hours(stores, group, term, now);
   const ids = rows.map((r) => r.student_id);
   const [details, place] = await Promise.all([
-    fromStore(stores, ctx, 'redis', 'student details', () => studentsFromRedis(stores, ids), () => studentsFromMirror(stores, ids)),
-    fromStore(stores, ctx, 'mongodb', 'place in the hierarchy', () => placeFromMongo(stores, group.id), () => placeFromMirror(stores, group.id)),
+    fromStore(
+      stores,
+      ctx,
+      'redis',
+      'student details',
+      () => studentsFromRedis(stores, ids),
+      () => studentsFromMirror(stores, ids),
+    ),
+    fromStore(
+      stores,
+      ctx,
+      'mongodb',
+      'place in the hierarchy',
+      () => placeFromMongo(stores, group.id),
+      () => placeFromMirror(stores, group.id),
+    ),
   ]);
   return { group, term, place, rows: rows.map((r) => ({ ...r, ...details.get(r.student_id) })) };
 }

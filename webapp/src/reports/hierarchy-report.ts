@@ -5,18 +5,66 @@ import { fromStore, type ReportStores, type StoreNote } from './report-stores';
  * with its student count. Store: the MongoDB `universities` documents (one per university, the
  * tree nested); reference: the same tree built by PostgreSQL from the mirror.
  */
-export interface GroupNode { id: number; name: string; year_of_study: number | null; students: number }
-export interface SpecialtyNode { id: number; code: string; name: string; students: number; groups: GroupNode[] }
-export interface DepartmentNode { id: number; name: string; students: number; specialties: SpecialtyNode[] }
-export interface InstituteNode { id: number; name: string; students: number; departments: DepartmentNode[] }
-export interface UniversityNode { id: number; name: string; short_name: string; city: string; students: number; institutes: InstituteNode[] }
+export interface GroupNode {
+  id: number;
+  name: string;
+  year_of_study: number | null;
+  students: number;
+}
+export interface SpecialtyNode {
+  id: number;
+  code: string;
+  name: string;
+  students: number;
+  groups: GroupNode[];
+}
+export interface DepartmentNode {
+  id: number;
+  name: string;
+  students: number;
+  specialties: SpecialtyNode[];
+}
+export interface InstituteNode {
+  id: number;
+  name: string;
+  students: number;
+  departments: DepartmentNode[];
+}
+export interface UniversityNode {
+  id: number;
+  name: string;
+  short_name: string;
+  city: string;
+  students: number;
+  institutes: InstituteNode[];
+}
 
-export interface UniversitySummary { id: number; name: string; short_name: string; city: string; students: number; institutes: number; departments: number; specialties: number; groups: number }
+export interface UniversitySummary {
+  id: number;
+  name: string;
+  short_name: string;
+  city: string;
+  students: number;
+  institutes: number;
+  departments: number;
+  specialties: number;
+  groups: number;
+}
 
 export function summarise(u: UniversityNode): UniversitySummary {
   const departments = u.institutes.flatMap((i) => i.departments);
   const specialties = departments.flatMap((d) => d.specialties);
-  return { id: u.id, name: u.name, short_name: u.short_name, city: u.city, students: u.students, institutes: u.institutes.length, departments: departments.length, specialties: specialties.length, groups: specialties.reduce((n, s) => n + s.groups.length, 0) };
+  return {
+    id: u.id,
+    name: u.name,
+    short_name: u.short_name,
+    city: u.city,
+    students: u.students,
+    institutes: u.institutes.length,
+    departments: departments.length,
+    specialties: specialties.length,
+    groups: specialties.reduce((n, s) => n + s.groups.length, 0),
+  };
 }
 
 /** Keeps only the fields of the tree (a store may hold more, e.g. versions) in a fixed order. */
@@ -30,30 +78,49 @@ function normalise(u: Record<string, unknown>): UniversityNode {
     short_name: String(r.short_name ?? ''),
     city: String(r.city ?? ''),
     students: Number(r.students ?? 0),
-    institutes: byId((r.institutes ?? []).map((i) => ({
-      id: Number(i.id),
-      name: String(i.name ?? ''),
-      students: Number(i.students ?? 0),
-      departments: byId((i.departments ?? []).map((d) => ({
-        id: Number(d.id),
-        name: String(d.name ?? ''),
-        students: Number(d.students ?? 0),
-        specialties: byId((d.specialties ?? []).map((s) => ({
-          id: Number(s.id),
-          code: String(s.code ?? ''),
-          name: String(s.name ?? ''),
-          students: Number(s.students ?? 0),
-          groups: byId((s.groups ?? []).map((g) => ({ id: Number(g.id), name: String(g.name ?? ''), year_of_study: g.year_of_study === null || g.year_of_study === undefined ? null : Number(g.year_of_study), students: Number(g.students ?? 0) }))),
-        }))),
-      }))),
-    }))),
+    institutes: byId(
+      (r.institutes ?? []).map((i) => ({
+        id: Number(i.id),
+        name: String(i.name ?? ''),
+        students: Number(i.students ?? 0),
+        departments: byId(
+          (i.departments ?? []).map((d) => ({
+            id: Number(d.id),
+            name: String(d.name ?? ''),
+            students: Number(d.students ?? 0),
+            specialties: byId(
+              (d.specialties ?? []).map((s) => ({
+                id: Number(s.id),
+                code: String(s.code ?? ''),
+                name: String(s.name ?? ''),
+                students: Number(s.students ?? 0),
+                groups: byId(
+                  (s.groups ?? []).map((g) => ({
+                    id: Number(g.id),
+                    name: String(g.name ?? ''),
+                    year_of_study:
+                      g.year_of_study === null || g.year_of_study === undefined ? null : Number(g.year_of_study),
+                    students: Number(g.students ?? 0),
+                  })),
+                ),
+              })),
+            ),
+          })),
+        ),
+      })),
+    ),
   };
 }
 
 export async function universitiesFromMongo(stores: ReportStores, universityId?: number): Promise<UniversityNode[]> {
   const filter: Record<string, unknown> = { _deleted: { $ne: true } };
   if (universityId !== undefined) filter._id = universityId;
-  const docs = await stores.mongo().collection('universities').find(filter, { projection: { _v: 0 } }).sort({ _id: 1 }).toArray();
+  const docs = await stores
+    .mongo()
+    .collection('universities')
+    .find(filter, { projection: { _v: 0 } })
+    .sort({ _id: 1 })
+    .toArray();
   return docs.map((d) => normalise(d as Record<string, unknown>));
 }
 
@@ -86,6 +153,17 @@ export async function universitiesFromMirror(stores: ReportStores, universityId?
   return rows.map((r) => normalise(r));
 }
 
-export async function hierarchyReport(stores: ReportStores, ctx: { mode: 'stores' | 'reference'; notes: StoreNote[] }, universityId?: number): Promise<UniversityNode[]> {
-  return fromStore(stores, ctx, 'mongodb', 'the whole report', () => universitiesFromMongo(stores, universityId), () => universitiesFromMirror(stores, universityId));
+export async function hierarchyReport(
+  stores: ReportStores,
+  ctx: { mode: 'stores' | 'reference'; notes: StoreNote[] },
+  universityId?: number,
+): Promise<UniversityNode[]> {
+  return fromStore(
+    stores,
+    ctx,
+    'mongodb',
+    'the whole report',
+    () => universitiesFromMongo(stores, universityId),
+    () => universitiesFromMirror(stores, universityId),
+  );
 }

@@ -6,7 +6,12 @@ import type { Pool } from 'pg';
 
 export type StoreName = 'redis' | 'mongodb' | 'neo4j' | 'elasticsearch';
 
-export const STORE_LABELS: Record<StoreName, string> = { redis: 'Redis', mongodb: 'MongoDB', neo4j: 'Neo4j', elasticsearch: 'Elasticsearch' };
+export const STORE_LABELS: Record<StoreName, string> = {
+  redis: 'Redis',
+  mongodb: 'MongoDB',
+  neo4j: 'Neo4j',
+  elasticsearch: 'Elasticsearch',
+};
 
 /** A part of a report that could not come from its store, and why (shown on the page as is). */
 export interface StoreNote {
@@ -66,7 +71,12 @@ export class ReportStores {
     const s = this.settings.redis;
     if (!s) throw new Error('REDIS_URL is not set');
     if (!this.redisClient) {
-      this.redisClient = new Redis(s.url, { maxRetriesPerRequest: 1, connectTimeout: TIMEOUT_MS, disconnectTimeout: 200, retryStrategy: (n) => Math.min(n * 500, 5_000) });
+      this.redisClient = new Redis(s.url, {
+        maxRetriesPerRequest: 1,
+        connectTimeout: TIMEOUT_MS,
+        disconnectTimeout: 200,
+        retryStrategy: (n) => Math.min(n * 500, 5_000),
+      });
       // ioredis reports connection errors by event; the commands that needed it fail on their own.
       this.redisClient.on('error', () => {});
     }
@@ -76,14 +86,24 @@ export class ReportStores {
   mongo(): Db {
     const s = this.settings.mongo;
     if (!s) throw new Error('MONGO_URL is not set');
-    this.mongoClient ??= new MongoClient(s.url, { serverSelectionTimeoutMS: TIMEOUT_MS, connectTimeoutMS: TIMEOUT_MS, appName: 'campus-sync-portal', readPreference: 'primaryPreferred' });
+    this.mongoClient ??= new MongoClient(s.url, {
+      serverSelectionTimeoutMS: TIMEOUT_MS,
+      connectTimeoutMS: TIMEOUT_MS,
+      appName: 'campus-sync-portal',
+      readPreference: 'primaryPreferred',
+    });
     return this.mongoClient.db();
   }
 
   neo4j(): Driver {
     const s = this.settings.neo4j;
     if (!s) throw new Error('NEO4J_URL is not set');
-    this.neo4jDriver ??= neo4j.driver(s.url, neo4j.auth.basic(s.user, s.password), { connectionTimeout: TIMEOUT_MS, connectionAcquisitionTimeout: TIMEOUT_MS, maxTransactionRetryTime: 0, disableLosslessIntegers: true });
+    this.neo4jDriver ??= neo4j.driver(s.url, neo4j.auth.basic(s.user, s.password), {
+      connectionTimeout: TIMEOUT_MS,
+      connectionAcquisitionTimeout: TIMEOUT_MS,
+      maxTransactionRetryTime: 0,
+      disableLosslessIntegers: true,
+    });
     return this.neo4jDriver;
   }
 
@@ -127,7 +147,11 @@ export async function fromStore<T>(
     });
     return await Promise.race([primary(), deadline]);
   } catch (err) {
-    ctx.notes.push({ store, part, reason: `unreachable or failed: ${err instanceof Error ? err.message : String(err)}` });
+    ctx.notes.push({
+      store,
+      part,
+      reason: `unreachable or failed: ${err instanceof Error ? err.message : String(err)}`,
+    });
     return reference();
   } finally {
     clearTimeout(timer);

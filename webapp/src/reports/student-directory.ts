@@ -23,7 +23,13 @@ export async function studentsFromRedis(stores: ReportStores, ids: number[]): Pr
     if (err) throw err;
     const f = h as Record<string, string>;
     if (!f.id) return;
-    out.set(ids[i]!, { student_number: f.student_number ?? '', name: f.name ?? '', email: f.email ?? '', group: f.group ?? '', specialty: f.specialty ?? '' });
+    out.set(ids[i]!, {
+      student_number: f.student_number ?? '',
+      name: f.name ?? '',
+      email: f.email ?? '',
+      group: f.group ?? '',
+      specialty: f.specialty ?? '',
+    });
   });
   return out;
 }
@@ -40,6 +46,13 @@ export async function studentsFromMirror(stores: ReportStores, ids: number[]): P
       WHERE s.id = ANY($1::bigint[])`,
     [ids],
   );
-  for (const r of rows) out.set(r.id, { student_number: r.student_number, name: r.name, email: r.email, group: r.group, specialty: r.specialty });
+  for (const r of rows)
+    out.set(r.id, {
+      student_number: r.student_number,
+      name: r.name,
+      email: r.email,
+      group: r.group,
+      specialty: r.specialty,
+    });
   return out;
 }

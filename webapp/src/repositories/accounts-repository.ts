@@ -20,7 +20,13 @@ interface AccountRow {
 }
 
 function toAccount(row: AccountRow): Account {
-  return { id: Number(row.id), username: row.username, passwordHash: row.password_hash, role: row.role, studentId: row.student_id === null ? null : Number(row.student_id) };
+  return {
+    id: Number(row.id),
+    username: row.username,
+    passwordHash: row.password_hash,
+    role: row.role,
+    studentId: row.student_id === null ? null : Number(row.student_id),
+  };
 }
 
 export async function findAccountByUsername(db: Knex, username: string): Promise<Account | undefined> {
@@ -34,7 +40,12 @@ export async function findAccountById(db: Knex, id: number): Promise<Account | u
 }
 
 export async function insertAccount(db: Knex, account: Omit<Account, 'id'>): Promise<number> {
-  const [id] = await db('accounts').insert({ username: account.username, password_hash: account.passwordHash, role: account.role, student_id: account.studentId });
+  const [id] = await db('accounts').insert({
+    username: account.username,
+    password_hash: account.passwordHash,
+    role: account.role,
+    student_id: account.studentId,
+  });
   return Number(id);
 }
 

@@ -68,10 +68,18 @@ function toCourse(row: any): Course {
 }
 
 const ENROLLED_COUNTS = (db: Knex) =>
-  db('enrollments').select('course_id').count({ enrolled: '*' }).where('status', 'enrolled').groupBy('course_id').as('ec');
+  db('enrollments')
+    .select('course_id')
+    .count({ enrolled: '*' })
+    .where('status', 'enrolled')
+    .groupBy('course_id')
+    .as('ec');
 
 /** One page of the catalogue with seats left, plus the total number of matching courses. */
-export async function searchCatalogue(db: Knex, filter: CatalogueFilter): Promise<{ rows: CatalogueEntry[]; total: number }> {
+export async function searchCatalogue(
+  db: Knex,
+  filter: CatalogueFilter,
+): Promise<{ rows: CatalogueEntry[]; total: number }> {
   const base = db('courses as c').join('departments as d', 'd.id', 'c.department_id');
   if (filter.q) {
     const like = `%${filter.q.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
@@ -90,7 +98,11 @@ export async function searchCatalogue(db: Knex, filter: CatalogueFilter): Promis
     .limit(filter.pageSize)
     .offset((filter.page - 1) * filter.pageSize);
   if (filter.studentId) {
-    query.leftJoin('enrollments as me', (j) => j.on('me.course_id', 'c.id').andOnVal('me.student_id', filter.studentId as number)).select('me.status as my_status');
+    query
+      .leftJoin('enrollments as me', (j) =>
+        j.on('me.course_id', 'c.id').andOnVal('me.student_id', filter.studentId as number),
+      )
+      .select('me.status as my_status');
   }
   const rows = await query;
   return {
@@ -98,13 +110,22 @@ export async function searchCatalogue(db: Knex, filter: CatalogueFilter): Promis
     rows: rows.map((r) => {
       const course = toCourse(r);
       const enrolledCount = Number(r.enrolled);
-      return { ...course, enrolledCount, seatsLeft: Math.max(0, course.capacity - enrolledCount), myStatus: r.my_status ?? null };
+      return {
+        ...course,
+        enrolledCount,
+        seatsLeft: Math.max(0, course.capacity - enrolledCount),
+        myStatus: r.my_status ?? null,
+      };
     }),
   };
 }
 
 export async function findCourse(db: Knex, id: number): Promise<Course | undefined> {
-  const row = await db('courses as c').join('departments as d', 'd.id', 'c.department_id').select('c.*', 'd.name as department_name').where('c.id', id).first();
+  const row = await db('courses as c')
+    .join('departments as d', 'd.id', 'c.department_id')
+    .select('c.*', 'd.name as department_name')
+    .where('c.id', id)
+    .first();
   return row ? toCourse(row) : undefined;
 }
 
@@ -115,13 +136,25 @@ export async function lockCourse(trx: Knex.Transaction, id: number): Promise<Cou
 }
 
 export async function countEnrolled(trx: Knex | Knex.Transaction, courseId: number): Promise<number> {
-  const row = await trx('enrollments').where({ course_id: courseId, status: 'enrolled' }).count<{ n: string }[]>({ n: '*' }).first();
+  const row = await trx('enrollments')
+    .where({ course_id: courseId, status: 'enrolled' })
+    .count<{ n: string }[]>({ n: '*' })
+    .first();
   return Number(row?.n ?? 0);
 }
 
 /** True when `today` (YYYY-MM-DD) lies inside the enrollment window of the course's term. */
-export async function isTermOpen(db: Knex | Knex.Transaction, year: number, semester: number, today: string): Promise<boolean> {
-  const row = await db('terms').where({ year, semester }).where('enrollment_opens', '<=', today).where('enrollment_closes', '>=', today).first('id');
+export async function isTermOpen(
+  db: Knex | Knex.Transaction,
+  year: number,
+  semester: number,
+  today: string,
+): Promise<boolean> {
+  const row = await db('terms')
+    .where({ year, semester })
+    .where('enrollment_opens', '<=', today)
+    .where('enrollment_closes', '>=', today)
+    .first('id');
   return row !== undefined;
 }
 
@@ -154,6 +187,11 @@ export async function listDepartments(db: Knex): Promise<{ id: number; name: str
 }
 
 export async function listTerms(db: Knex): Promise<{ year: number; semester: number }[]> {
-  const rows = await db('terms').select('year', 'semester').orderBy([{ column: 'year', order: 'desc' }, { column: 'semester', order: 'desc' }]);
+  const rows = await db('terms')
+    .select('year', 'semester')
+    .orderBy([
+      { column: 'year', order: 'desc' },
+      { column: 'semester', order: 'desc' },
+    ]);
   return rows.map((r) => ({ year: Number(r.year), semester: Number(r.semester) }));
 }

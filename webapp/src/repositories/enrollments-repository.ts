@@ -31,13 +31,30 @@ export interface TimetableSlot {
 }
 
 /** The student's row for this course, locked for the rest of the transaction. */
-export async function findEnrollmentForUpdate(trx: Knex.Transaction, studentId: number, courseId: number): Promise<Enrollment | undefined> {
+export async function findEnrollmentForUpdate(
+  trx: Knex.Transaction,
+  studentId: number,
+  courseId: number,
+): Promise<Enrollment | undefined> {
   const row = await trx('enrollments').where({ student_id: studentId, course_id: courseId }).forUpdate().first();
-  return row ? { id: Number(row.id), studentId: Number(row.student_id), courseId: Number(row.course_id), status: row.status } : undefined;
+  return row
+    ? { id: Number(row.id), studentId: Number(row.student_id), courseId: Number(row.course_id), status: row.status }
+    : undefined;
 }
 
-export async function insertEnrollment(trx: Knex.Transaction, studentId: number, courseId: number, at: Date): Promise<void> {
-  await trx('enrollments').insert({ student_id: studentId, course_id: courseId, status: 'enrolled', enrolled_at: at, dropped_at: null });
+export async function insertEnrollment(
+  trx: Knex.Transaction,
+  studentId: number,
+  courseId: number,
+  at: Date,
+): Promise<void> {
+  await trx('enrollments').insert({
+    student_id: studentId,
+    course_id: courseId,
+    status: 'enrolled',
+    enrolled_at: at,
+    dropped_at: null,
+  });
 }
 
 export async function markEnrolled(trx: Knex.Transaction, id: number, at: Date): Promise<void> {
@@ -52,7 +69,11 @@ export async function markDropped(trx: Knex.Transaction, id: number, at: Date): 
  * The first slot of another course the student holds that overlaps a slot of `courseId`, if any.
  * A lecture is given to all its groups at one time, so every slot of a course is the student's.
  */
-export async function findClash(trx: Knex.Transaction, studentId: number, courseId: number): Promise<{ code: string; startsAt: Date } | undefined> {
+export async function findClash(
+  trx: Knex.Transaction,
+  studentId: number,
+  courseId: number,
+): Promise<{ code: string; startsAt: Date } | undefined> {
   const row = await trx('enrollments as e')
     .join('lectures as l2', 'l2.course_id', 'e.course_id')
     .join('schedule as s2', 's2.lecture_id', 'l2.id')
@@ -73,8 +94,23 @@ export async function listMyEnrollments(db: Knex, studentId: number): Promise<My
   const rows = await db('enrollments as e')
     .join('courses as c', 'c.id', 'e.course_id')
     .where('e.student_id', studentId)
-    .select('e.course_id', 'c.code', 'c.title', 'c.credits', 'c.year', 'c.semester', 'e.status', 'e.enrolled_at', 'e.dropped_at')
-    .orderBy([{ column: 'e.status', order: 'asc' }, { column: 'c.year', order: 'desc' }, { column: 'c.semester', order: 'desc' }, 'c.code']);
+    .select(
+      'e.course_id',
+      'c.code',
+      'c.title',
+      'c.credits',
+      'c.year',
+      'c.semester',
+      'e.status',
+      'e.enrolled_at',
+      'e.dropped_at',
+    )
+    .orderBy([
+      { column: 'e.status', order: 'asc' },
+      { column: 'c.year', order: 'desc' },
+      { column: 'c.semester', order: 'desc' },
+      'c.code',
+    ]);
   return rows.map((r) => ({
     courseId: Number(r.course_id),
     code: r.code,
@@ -99,7 +135,16 @@ export async function listTimetable(db: Knex, studentId: number, from: Date, to:
     .where('e.status', 'enrolled')
     .where('s.starts_at', '>=', from)
     .where('s.starts_at', '<', to)
-    .distinct('c.id as course_id', 'c.code', 'c.title', 'l.title as lecture_title', 's.starts_at', 's.ends_at', 'r.building', 'r.number')
+    .distinct(
+      'c.id as course_id',
+      'c.code',
+      'c.title',
+      'l.title as lecture_title',
+      's.starts_at',
+      's.ends_at',
+      'r.building',
+      'r.number',
+    )
     .orderBy('s.starts_at');
   return rows.map((r) => ({
     courseId: Number(r.course_id),

@@ -15,7 +15,10 @@ function where(f: CycleFilter): { sql: string; params: unknown[] } {
   const parts: string[] = [];
   const params: unknown[] = [];
   if (f.status) parts.push(`h.status = $${params.push(f.status)}`);
-  if (f.table) parts.push(`(EXISTS (SELECT 1 FROM cdc.sync_history_tables t WHERE t.sync_id = h.id AND t.table_name = $${params.push(f.table)}) OR h.error_table = $${params.length})`);
+  if (f.table)
+    parts.push(
+      `(EXISTS (SELECT 1 FROM cdc.sync_history_tables t WHERE t.sync_id = h.id AND t.table_name = $${params.push(f.table)}) OR h.error_table = $${params.length})`,
+    );
   if (f.from) parts.push(`h.started_at >= $${params.push(f.from)}`);
   if (f.to) parts.push(`h.started_at < $${params.push(f.to)}`);
   return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
@@ -35,7 +38,10 @@ export async function listCycles(pool: Pool, f: CycleFilter, page: number, perPa
 export async function cycleDetail(pool: Pool, id: number) {
   const { rows } = await pool.query('SELECT *, id::int FROM cdc.sync_history WHERE id = $1', [id]);
   if (rows.length === 0) return undefined;
-  const { rows: tables } = await pool.query('SELECT table_name, chunks_scanned, chunks_changed, rows_fetched::int, rows_loaded::int, inserts::int, updates::int, deletes::int, warnings, schema_change, skipped FROM cdc.sync_history_tables WHERE sync_id = $1 ORDER BY table_name', [id]);
+  const { rows: tables } = await pool.query(
+    'SELECT table_name, chunks_scanned, chunks_changed, rows_fetched::int, rows_loaded::int, inserts::int, updates::int, deletes::int, warnings, schema_change, skipped FROM cdc.sync_history_tables WHERE sync_id = $1 ORDER BY table_name',
+    [id],
+  );
   return { cycle: rows[0], tables };
 }
 
@@ -49,7 +55,9 @@ export async function cycleSeries(pool: Pool, n = 100) {
 }
 
 export async function lastSuccessAt(pool: Pool): Promise<Date | null> {
-  const { rows } = await pool.query("SELECT max(finished_at) AS at FROM cdc.sync_history WHERE status IN ('succeeded', 'no_changes')");
+  const { rows } = await pool.query(
+    "SELECT max(finished_at) AS at FROM cdc.sync_history WHERE status IN ('succeeded', 'no_changes')",
+  );
   return rows[0]?.at ?? null;
 }
 
@@ -66,6 +74,8 @@ export async function sinkOverview(pool: Pool) {
             (SELECT count(*) FROM cdc.dead_letters d WHERE d.sink = o.sink)::int AS parked
        FROM cdc.sink_offsets o ORDER BY o.sink`,
   );
-  const { rows: parked } = await pool.query('SELECT sink, outbox_id::float8 AS event, table_name, row_key, op, reason, attempts, error, parked_at FROM cdc.dead_letters ORDER BY sink, outbox_id LIMIT 100');
+  const { rows: parked } = await pool.query(
+    'SELECT sink, outbox_id::float8 AS event, table_name, row_key, op, reason, attempts, error, parked_at FROM cdc.dead_letters ORDER BY sink, outbox_id LIMIT 100',
+  );
   return { sinks: rows, parked };
 }

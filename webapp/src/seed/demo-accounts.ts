@@ -15,7 +15,11 @@ export interface DemoAccount {
 export async function createDemoAccounts(db: Knex, bcryptRounds: number): Promise<DemoAccount[]> {
   const firstStudents = await db('students').orderBy('id').limit(3).pluck('id');
   const plan: { username: string; role: DemoAccount['role']; studentId: number | null }[] = [
-    ...firstStudents.map((id: number, i: number) => ({ username: `student${i + 1}`, role: 'student' as const, studentId: Number(id) })),
+    ...firstStudents.map((id: number, i: number) => ({
+      username: `student${i + 1}`,
+      role: 'student' as const,
+      studentId: Number(id),
+    })),
     { username: 'staff1', role: 'staff', studentId: null },
     { username: 'operator1', role: 'operator', studentId: null },
   ];

@@ -35,13 +35,34 @@ export function planSizes(students: number) {
   const lectures = courses * LECTURES_PER_COURSE;
   const schedule = lectures * GROUPS_PER_COHORT;
   const classrooms = Math.max(4, Math.ceil(cohorts / HOURS.length) + 2);
-  return { groups, cohorts, specialties, universities, courses, lectures, schedule, classrooms, attendance: (schedule / 2) * GROUP_SIZE, enrollments: students * COURSES_PER_COHORT_TERM * 2 };
+  return {
+    groups,
+    cohorts,
+    specialties,
+    universities,
+    courses,
+    lectures,
+    schedule,
+    classrooms,
+    attendance: (schedule / 2) * GROUP_SIZE,
+    enrollments: students * COURSES_PER_COHORT_TERM * 2,
+  };
 }
 
 /** Rows the generator will emit, for a progress bar (attendance is approximate). */
 export function estimateRows(students: number): number {
   const s = planSizes(students);
-  return students + s.groups + s.specialties * 3 + s.courses + s.lectures * 2 + s.schedule + s.attendance + s.enrollments + s.classrooms;
+  return (
+    students +
+    s.groups +
+    s.specialties * 3 +
+    s.courses +
+    s.lectures * 2 +
+    s.schedule +
+    s.attendance +
+    s.enrollments +
+    s.classrooms
+  );
 }
 
 function mondayOf(d: Date): Date {
@@ -89,14 +110,39 @@ export function* generateUniversity(options: SeedOptions): Generator<RowBatch> {
   // Terms: the current one starts next Monday-ish and is open now; the past one ran before.
   const currentStart = new Date(mondayOf(options.today).getTime() + 7 * DAY);
   const current = termLabel(currentStart);
-  const past = current.semester === 1 ? { year: current.year - 1, semester: 2 as const } : { year: current.year, semester: 1 as const };
+  const past =
+    current.semester === 1
+      ? { year: current.year - 1, semester: 2 as const }
+      : { year: current.year, semester: 1 as const };
   const pastStart = new Date(currentStart.getTime() - 20 * 7 * DAY);
   const terms = [
-    { ...past, start: pastStart, open: new Date(pastStart.getTime() - 21 * DAY), close: new Date(pastStart.getTime() + 14 * DAY) },
-    { ...current, start: currentStart, open: new Date(options.today.getTime() - 14 * DAY), close: new Date(currentStart.getTime() + 21 * DAY) },
+    {
+      ...past,
+      start: pastStart,
+      open: new Date(pastStart.getTime() - 21 * DAY),
+      close: new Date(pastStart.getTime() + 14 * DAY),
+    },
+    {
+      ...current,
+      start: currentStart,
+      open: new Date(options.today.getTime() - 14 * DAY),
+      close: new Date(currentStart.getTime() + 21 * DAY),
+    },
   ];
   for (const [i, t] of terms.entries()) {
-    yield* emit('terms', ['id', 'year', 'semester', 'starts_on', 'ends_on', 'enrollment_opens', 'enrollment_closes'], [i + 1, t.year, t.semester, isoDate(t.start), isoDate(new Date(t.start.getTime() + 16 * 7 * DAY)), isoDate(t.open), isoDate(t.close)]);
+    yield* emit(
+      'terms',
+      ['id', 'year', 'semester', 'starts_on', 'ends_on', 'enrollment_opens', 'enrollment_closes'],
+      [
+        i + 1,
+        t.year,
+        t.semester,
+        isoDate(t.start),
+        isoDate(new Date(t.start.getTime() + 16 * 7 * DAY)),
+        isoDate(t.open),
+        isoDate(t.close),
+      ],
+    );
   }
 
   // Hierarchy: universities -> institutes -> departments (one discipline each) -> specialties.
@@ -107,7 +153,11 @@ export function* generateUniversity(options: SeedOptions): Generator<RowBatch> {
   const specsPerUni = Math.ceil(sizes.specialties / sizes.universities);
   for (let u = 1; u <= sizes.universities; u++) {
     const city = CITIES[(u - 1) % CITIES.length] as string;
-    yield* emit('universities', ['id', 'name', 'short_name', 'city', 'founded_year'], [u, `University of ${city}`, `U${city.slice(0, 3).toUpperCase()}${u}`, city, 1901 + Math.floor(rnd() * 100)]); // YEAR holds 1901..2155
+    yield* emit(
+      'universities',
+      ['id', 'name', 'short_name', 'city', 'founded_year'],
+      [u, `University of ${city}`, `U${city.slice(0, 3).toUpperCase()}${u}`, city, 1901 + Math.floor(rnd() * 100)],
+    ); // YEAR holds 1901..2155
   }
   const deptsPerUni = Math.min(DISCIPLINES.length, Math.max(3, Math.ceil(specsPerUni / 4)));
   const institutesPerUni = Math.max(1, Math.ceil(deptsPerUni / 2));
@@ -116,7 +166,15 @@ export function* generateUniversity(options: SeedOptions): Generator<RowBatch> {
     const firstInstitute = instituteId + 1;
     for (let i = 0; i < institutesPerUni; i++) {
       instituteId++;
-      yield* emit('institutes', ['id', 'university_id', 'name'], [instituteId, u, `Institute of ${['Natural Sciences', 'Social Sciences', 'Technology', 'Humanities'][i % 4]}${i >= 4 ? ` ${Math.floor(i / 4) + 1}` : ''}`]);
+      yield* emit(
+        'institutes',
+        ['id', 'university_id', 'name'],
+        [
+          instituteId,
+          u,
+          `Institute of ${['Natural Sciences', 'Social Sciences', 'Technology', 'Humanities'][i % 4]}${i >= 4 ? ` ${Math.floor(i / 4) + 1}` : ''}`,
+        ],
+      );
     }
     for (let d = 0; d < deptsPerUni; d++) {
       departmentId++;
@@ -131,7 +189,11 @@ export function* generateUniversity(options: SeedOptions): Generator<RowBatch> {
     const discipline = DISCIPLINES[localDept]!;
     specialtyDiscipline[s] = localDept;
     specialtyDepartment[s] = dept;
-    yield* emit('specialties', ['id', 'department_id', 'code', 'name'], [s, dept, `SP${String(s).padStart(4, '0')}`, `${discipline.name}: ${pick(discipline.topics)}`]);
+    yield* emit(
+      'specialties',
+      ['id', 'department_id', 'code', 'name'],
+      [s, dept, `SP${String(s).padStart(4, '0')}`, `${discipline.name}: ${pick(discipline.topics)}`],
+    );
   }
 
   // Groups: cohorts of GROUPS_PER_COHORT groups share a specialty and a year of study.
@@ -141,7 +203,11 @@ export function* generateUniversity(options: SeedOptions): Generator<RowBatch> {
     groupCohort[g] = cohort;
     const specialty = ((cohort - 1) % sizes.specialties) + 1;
     const year = (Math.floor((cohort - 1) / sizes.specialties) % 4) + 1;
-    yield* emit('student_groups', ['id', 'specialty_id', 'name', 'year_of_study'], [g, specialty, `G${String(g).padStart(5, '0')}-${year}`, year]);
+    yield* emit(
+      'student_groups',
+      ['id', 'specialty_id', 'name', 'year_of_study'],
+      [g, specialty, `G${String(g).padStart(5, '0')}-${year}`, year],
+    );
   }
   const cohortSpecialty = (c: number) => ((c - 1) % sizes.specialties) + 1;
 
@@ -155,12 +221,28 @@ export function* generateUniversity(options: SeedOptions): Generator<RowBatch> {
     const first = faker.person.firstName();
     const last = faker.person.lastName();
     const enrolledOn = isoDate(new Date(pastStart.getTime() - Math.floor(rnd() * 3 * 365) * DAY));
-    yield* emit('students', ['id', 'group_id', 'student_number', 'first_name', 'last_name', 'email', 'enrolled_on'], [s, g, `S${String(s).padStart(9, '0')}`, first, last, `${first}.${last}.${s}@students.example`.toLowerCase().replace(/[^a-z0-9.@]/g, ''), enrolledOn]);
+    yield* emit(
+      'students',
+      ['id', 'group_id', 'student_number', 'first_name', 'last_name', 'email', 'enrolled_on'],
+      [
+        s,
+        g,
+        `S${String(s).padStart(9, '0')}`,
+        first,
+        last,
+        `${first}.${last}.${s}@students.example`.toLowerCase().replace(/[^a-z0-9.@]/g, ''),
+        enrolledOn,
+      ],
+    );
   }
 
   for (let r = 1; r <= sizes.classrooms; r++) {
     const equipment = EQUIPMENT.filter(() => rnd() < 0.5);
-    yield* emit('classrooms', ['id', 'building', 'number', 'capacity', 'equipment'], [r, pick(BUILDINGS), String(100 + r), pick([30, 60, 90, 120, 150]), equipment.join(',')]);
+    yield* emit(
+      'classrooms',
+      ['id', 'building', 'number', 'capacity', 'equipment'],
+      [r, pick(BUILDINGS), String(100 + r), pick([30, 60, 90, 120, 150]), equipment.join(',')],
+    );
   }
 
   // Courses, lectures and materials: COURSES_PER_COHORT_TERM per cohort and term.
@@ -177,13 +259,43 @@ export function* generateUniversity(options: SeedOptions): Generator<RowBatch> {
         const t = pick(discipline.topics);
         const title = pick(COURSE_PATTERNS).replace('{t}', capitalise(t)).replace('{u}', pick(discipline.topics));
         const equipment = EQUIPMENT.filter(() => rnd() < 0.2);
-        yield* emit('courses', ['id', 'department_id', 'code', 'title', 'description', 'credits', 'year', 'semester', 'capacity', 'required_equipment'], [courseId, specialtyDepartment[cohortSpecialty(c)], `C${String(courseId).padStart(5, '0')}`, title, `${title}: a course on ${t} for ${discipline.name} students.`, pick(['3.0', '4.0', '5.0', '6.0', '7.5']), term.year, term.semester, GROUP_SIZE * GROUPS_PER_COHORT + Math.floor(rnd() * 20), equipment.join(',')]);
+        yield* emit(
+          'courses',
+          [
+            'id',
+            'department_id',
+            'code',
+            'title',
+            'description',
+            'credits',
+            'year',
+            'semester',
+            'capacity',
+            'required_equipment',
+          ],
+          [
+            courseId,
+            specialtyDepartment[cohortSpecialty(c)],
+            `C${String(courseId).padStart(5, '0')}`,
+            title,
+            `${title}: a course on ${t} for ${discipline.name} students.`,
+            pick(['3.0', '4.0', '5.0', '6.0', '7.5']),
+            term.year,
+            term.semester,
+            GROUP_SIZE * GROUPS_PER_COHORT + Math.floor(rnd() * 20),
+            equipment.join(','),
+          ],
+        );
       }
     }
   }
   for (let cid = 1; cid <= courseId; cid++) {
     for (let n = 1; n <= LECTURES_PER_COURSE; n++) {
-      yield* emit('lectures', ['id', 'course_id', 'number', 'title'], [(cid - 1) * LECTURES_PER_COURSE + n, cid, n, `Lecture ${n}`]);
+      yield* emit(
+        'lectures',
+        ['id', 'course_id', 'number', 'title'],
+        [(cid - 1) * LECTURES_PER_COURSE + n, cid, n, `Lecture ${n}`],
+      );
     }
   }
   for (let cid = 1; cid <= courseId; cid++) {
@@ -191,8 +303,14 @@ export function* generateUniversity(options: SeedOptions): Generator<RowBatch> {
     for (let n = 1; n <= LECTURES_PER_COURSE; n++) {
       const lectureId = (cid - 1) * LECTURES_PER_COURSE + n;
       const t = pick(discipline.topics);
-      const body = Array.from({ length: 3 + Math.floor(rnd() * 3) }, () => pick(MATERIAL_SENTENCES).replace('{t}', t).replace('{u}', pick(discipline.topics))).join(' ');
-      yield* emit('lecture_materials', ['id', 'lecture_id', 'title', 'body'], [lectureId, lectureId, `Notes: ${capitalise(t)}`, body]);
+      const body = Array.from({ length: 3 + Math.floor(rnd() * 3) }, () =>
+        pick(MATERIAL_SENTENCES).replace('{t}', t).replace('{u}', pick(discipline.topics)),
+      ).join(' ');
+      yield* emit(
+        'lecture_materials',
+        ['id', 'lecture_id', 'title', 'body'],
+        [lectureId, lectureId, `Notes: ${capitalise(t)}`, body],
+      );
     }
   }
 
@@ -212,7 +330,14 @@ export function* generateUniversity(options: SeedOptions): Generator<RowBatch> {
         const group = (cohort - 1) * GROUPS_PER_COHORT + gi;
         if (group > sizes.groups) break;
         scheduleId++;
-        yield* emit('schedule', scheduleCols, [scheduleId, (cid - 1) * LECTURES_PER_COURSE + n, group, room, start, end]);
+        yield* emit('schedule', scheduleCols, [
+          scheduleId,
+          (cid - 1) * LECTURES_PER_COURSE + n,
+          group,
+          room,
+          start,
+          end,
+        ]);
       }
     }
   }
@@ -226,10 +351,23 @@ export function* generateUniversity(options: SeedOptions): Generator<RowBatch> {
       const count = ti === 1 ? COURSES_PER_COHORT_TERM - 1 : COURSES_PER_COHORT_TERM;
       for (let k = 0; k < count; k++) {
         const cid = ti * sizes.cohorts * COURSES_PER_COHORT_TERM + (cohort - 1) * COURSES_PER_COHORT_TERM + k + 1;
-        const enrolledAt = new Date(term.open.getTime() + Math.floor(rnd() * 10) * DAY + Math.floor(rnd() * 86_400) * 1000);
+        const enrolledAt = new Date(
+          term.open.getTime() + Math.floor(rnd() * 10) * DAY + Math.floor(rnd() * 86_400) * 1000,
+        );
         const dropped = ti === 0 && rnd() < 0.02;
         enrollmentId++;
-        yield* emit('enrollments', ['id', 'student_id', 'course_id', 'status', 'enrolled_at', 'dropped_at'], [enrollmentId, s, cid, dropped ? 'dropped' : 'enrolled', enrolledAt, dropped ? new Date(enrolledAt.getTime() + 3 * DAY) : null]);
+        yield* emit(
+          'enrollments',
+          ['id', 'student_id', 'course_id', 'status', 'enrolled_at', 'dropped_at'],
+          [
+            enrollmentId,
+            s,
+            cid,
+            dropped ? 'dropped' : 'enrolled',
+            enrolledAt,
+            dropped ? new Date(enrolledAt.getTime() + 3 * DAY) : null,
+          ],
+        );
       }
     }
   }
@@ -245,10 +383,18 @@ export function* generateUniversity(options: SeedOptions): Generator<RowBatch> {
         slot++;
         const first = (group - 1) * GROUP_SIZE + 1;
         const last = Math.min(options.students, group * GROUP_SIZE);
-        const start = new Date(terms[0]!.start.getTime() + ((n - 1) * 7 + ((cid - 1) % COURSES_PER_COHORT_TERM)) * DAY + HOURS[(cohort - 1) % HOURS.length]! * 3_600_000);
+        const start = new Date(
+          terms[0]!.start.getTime() +
+            ((n - 1) * 7 + ((cid - 1) % COURSES_PER_COHORT_TERM)) * DAY +
+            HOURS[(cohort - 1) % HOURS.length]! * 3_600_000,
+        );
         for (let s = first; s <= last; s++) {
           const attended = rnd() < attendRate[s]! ? 1 : 0;
-          yield* emit('attendance', ['schedule_id', 'student_id', 'attended', 'marked_at'], [slot, s, attended, new Date(start.getTime() + 10 * 60_000)]);
+          yield* emit(
+            'attendance',
+            ['schedule_id', 'student_id', 'attended', 'marked_at'],
+            [slot, s, attended, new Date(start.getTime() + 10 * 60_000)],
+          );
         }
       }
     }

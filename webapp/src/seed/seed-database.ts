@@ -5,7 +5,9 @@ import { generateUniversity, type SeedOptions } from './generate-university';
 export class DatabaseNotEmptyError extends Error {}
 
 export async function isDatabaseEmpty(conn: mysql.Connection): Promise<boolean> {
-  const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT (SELECT COUNT(*) FROM `universities`) + (SELECT COUNT(*) FROM `students`) AS n');
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(
+    'SELECT (SELECT COUNT(*) FROM `universities`) + (SELECT COUNT(*) FROM `students`) AS n',
+  );
   return Number(rows[0]?.n) === 0;
 }
 
@@ -14,12 +16,19 @@ export async function isDatabaseEmpty(conn: mysql.Connection): Promise<boolean> 
  * batch by batch (memory stays flat at any size). Foreign-key and unique checks are off for
  * this session only: the generator emits parents before children and unique values by design.
  */
-export async function seedDatabase(mysqlUrl: string, options: SeedOptions, onRows: (table: string, rows: number) => void = () => {}): Promise<Record<string, number>> {
+export async function seedDatabase(
+  mysqlUrl: string,
+  options: SeedOptions,
+  onRows: (table: string, rows: number) => void = () => {},
+): Promise<Record<string, number>> {
   const conn = await mysql.createConnection({ uri: mysqlUrl, timezone: 'Z' });
   const counts: Record<string, number> = {};
   try {
     await conn.query("SET time_zone = '+00:00'");
-    if (!(await isDatabaseEmpty(conn))) throw new DatabaseNotEmptyError('The database already holds university data; seed only an empty database (drop and migrate it first).');
+    if (!(await isDatabaseEmpty(conn)))
+      throw new DatabaseNotEmptyError(
+        'The database already holds university data; seed only an empty database (drop and migrate it first).',
+      );
     await conn.query('SET foreign_key_checks = 0, unique_checks = 0');
     for (const batch of generateUniversity(options)) {
       const cols = batch.columns.map((c) => `\`${c}\``).join(', ');

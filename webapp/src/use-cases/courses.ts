@@ -4,7 +4,10 @@ import { EQUIPMENT, type CourseInput, insertCourse, updateCourse } from '../repo
 import { portalError } from '../errors';
 
 const optionalInt = (min: number, max: number) =>
-  z.preprocess((v) => (v === '' || v === undefined ? undefined : v), z.coerce.number().int().min(min).max(max).optional());
+  z.preprocess(
+    (v) => (v === '' || v === undefined ? undefined : v),
+    z.coerce.number().int().min(min).max(max).optional(),
+  );
 
 /** Query string of the catalogue; bad values fall back to "no filter" rather than an error page. */
 export const catalogueQuerySchema = z.object({
@@ -18,10 +21,21 @@ export const catalogueQuerySchema = z.object({
 /** The staff course form. Field names are the form's input names. */
 export const courseFormSchema = z.object({
   department_id: z.coerce.number({ message: 'choose a department' }).int().positive('choose a department'),
-  code: z.string().trim().regex(/^[A-Z0-9-]{2,16}$/, 'use 2-16 capital letters, digits or dashes'),
+  code: z
+    .string()
+    .trim()
+    .regex(/^[A-Z0-9-]{2,16}$/, 'use 2-16 capital letters, digits or dashes'),
   title: z.string().trim().min(3, 'at least 3 characters').max(200),
-  description: z.string().trim().max(5000).optional().transform((v) => (v ? v : null)),
-  credits: z.string().trim().regex(/^\d{1,2}(\.\d)?$/, 'a number such as 5 or 7.5'),
+  description: z
+    .string()
+    .trim()
+    .max(5000)
+    .optional()
+    .transform((v) => (v ? v : null)),
+  credits: z
+    .string()
+    .trim()
+    .regex(/^\d{1,2}(\.\d)?$/, 'a number such as 5 or 7.5'),
   year: z.coerce.number({ message: 'a year such as 2026' }).int().min(2000).max(2100),
   semester: z.coerce.number().int().min(1, 'semester 1 or 2').max(2, 'semester 1 or 2'),
   capacity: z.coerce.number({ message: 'a whole number of seats' }).int().min(1, 'at least one seat').max(10_000),
@@ -68,15 +82,24 @@ function isBadReference(err: unknown): boolean {
 /** Creates (id undefined) or updates a course from the staff form; returns its id. */
 export async function saveCourse(db: Knex, id: number | undefined, body: unknown): Promise<number> {
   const parsed = courseFormSchema.safeParse(body);
-  if (!parsed.success) throw portalError('VALIDATION_FAILED', 'Please correct the highlighted fields.', { fields: fieldErrors(parsed.error) });
+  if (!parsed.success)
+    throw portalError('VALIDATION_FAILED', 'Please correct the highlighted fields.', {
+      fields: fieldErrors(parsed.error),
+    });
   const input = toInput(parsed.data);
   try {
     if (id === undefined) return await insertCourse(db, input);
     if (!(await updateCourse(db, id, input))) throw portalError('NOT_FOUND', 'That course does not exist.');
     return id;
   } catch (err) {
-    if (isDuplicate(err)) throw portalError('VALIDATION_FAILED', 'Please correct the highlighted fields.', { fields: { code: `${input.code} already exists in ${input.year} semester ${input.semester}` } });
-    if (isBadReference(err)) throw portalError('VALIDATION_FAILED', 'Please correct the highlighted fields.', { fields: { department_id: 'choose a department' } });
+    if (isDuplicate(err))
+      throw portalError('VALIDATION_FAILED', 'Please correct the highlighted fields.', {
+        fields: { code: `${input.code} already exists in ${input.year} semester ${input.semester}` },
+      });
+    if (isBadReference(err))
+      throw portalError('VALIDATION_FAILED', 'Please correct the highlighted fields.', {
+        fields: { department_id: 'choose a department' },
+      });
     throw err;
   }
 }

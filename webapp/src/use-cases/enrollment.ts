@@ -1,7 +1,13 @@
 import type { Knex } from 'knex';
 import { portalError } from '../errors';
 import { countEnrolled, isTermOpen, lockCourse } from '../repositories/courses-repository';
-import { findClash, findEnrollmentForUpdate, insertEnrollment, markDropped, markEnrolled } from '../repositories/enrollments-repository';
+import {
+  findClash,
+  findEnrollmentForUpdate,
+  insertEnrollment,
+  markDropped,
+  markEnrolled,
+} from '../repositories/enrollments-repository';
 
 export interface EnrollmentDeps {
   db: Knex;
@@ -22,22 +28,33 @@ function isoDate(d: Date): string {
  * (and a student's double click) are serialised and exactly one racer takes the last seat.
  * Refusals are AppErrors whose message is shown to the student.
  */
-export async function enroll(deps: EnrollmentDeps, studentId: number, courseId: number): Promise<{ code: string; title: string }> {
+export async function enroll(
+  deps: EnrollmentDeps,
+  studentId: number,
+  courseId: number,
+): Promise<{ code: string; title: string }> {
   return deps.db.transaction(async (trx) => {
     const now = deps.now();
     const course = await lockCourse(trx, courseId);
     if (!course) throw portalError('NOT_FOUND', 'That course does not exist.');
     if (!(await isTermOpen(trx, course.year, course.semester, isoDate(now)))) {
-      throw portalError('TERM_CLOSED', `Enrollment for ${course.code} is closed: its term (${course.year}, semester ${course.semester}) is not open for enrollment.`);
+      throw portalError(
+        'TERM_CLOSED',
+        `Enrollment for ${course.code} is closed: its term (${course.year}, semester ${course.semester}) is not open for enrollment.`,
+      );
     }
     const existing = await findEnrollmentForUpdate(trx, studentId, courseId);
-    if (existing?.status === 'enrolled') throw portalError('ALREADY_ENROLLED', `You are already enrolled in ${course.code}.`);
+    if (existing?.status === 'enrolled')
+      throw portalError('ALREADY_ENROLLED', `You are already enrolled in ${course.code}.`);
     if ((await countEnrolled(trx, courseId)) >= course.capacity) {
       throw portalError('COURSE_FULL', `${course.code} is full: all ${course.capacity} seats are taken.`);
     }
     const clash = await findClash(trx, studentId, courseId);
     if (clash) {
-      throw portalError('TIMETABLE_CLASH', `${course.code} clashes with ${clash.code} (${clash.startsAt.toISOString().slice(0, 16).replace('T', ' ')} UTC) on your timetable.`);
+      throw portalError(
+        'TIMETABLE_CLASH',
+        `${course.code} clashes with ${clash.code} (${clash.startsAt.toISOString().slice(0, 16).replace('T', ' ')} UTC) on your timetable.`,
+      );
     }
     if (existing) await markEnrolled(trx, existing.id, now);
     else await insertEnrollment(trx, studentId, courseId, now);
@@ -46,7 +63,11 @@ export async function enroll(deps: EnrollmentDeps, studentId: number, courseId: 
 }
 
 /** Drops a course the student holds; the row stays with status `dropped` and `dropped_at`. */
-export async function drop(deps: EnrollmentDeps, studentId: number, courseId: number): Promise<{ code: string; title: string }> {
+export async function drop(
+  deps: EnrollmentDeps,
+  studentId: number,
+  courseId: number,
+): Promise<{ code: string; title: string }> {
   return deps.db.transaction(async (trx) => {
     const now = deps.now();
     const course = await lockCourse(trx, courseId);

@@ -17,7 +17,10 @@ const english = { type: 'text', analyzer: 'english', fields: { raw: { type: 'key
 // One node is enough for these indices; deletes are remembered (for version checks) for as long as a relay may lag.
 const settings = { number_of_shards: 1, number_of_replicas: 0, 'index.gc_deletes': '1h' };
 
-export const INDEX_TEMPLATES: Record<IndexName, { settings: Record<string, unknown>; mappings: Record<string, unknown> }> = {
+export const INDEX_TEMPLATES: Record<
+  IndexName,
+  { settings: Record<string, unknown>; mappings: Record<string, unknown> }
+> = {
   lecture_materials: {
     settings,
     mappings: {
@@ -98,7 +101,9 @@ export function deleteLines(index: string, ids: number[], version: number): Bulk
 }
 
 interface BulkItem {
-  [action: string]: { _index?: string; _id?: string | null; status: number; error?: { type?: string; reason?: string | null } } | undefined;
+  [action: string]:
+    | { _index?: string; _id?: string | null; status: number; error?: { type?: string; reason?: string | null } }
+    | undefined;
 }
 
 /**

@@ -4,7 +4,17 @@ import type { MirrorView } from '../../outbox/mirror-view';
 import { Attribution } from '../attribution';
 import { type EventFailure, type OutboxEvent, type Sink, idsOf } from '../sink';
 import { esIndex } from '../../../../lib/store-layout';
-import { type BulkLine, type CourseDocRow, INDEX_NAMES, INDEX_TEMPLATES, type IndexName, type MaterialRow, bulkFailures, deleteLines, indexLines } from './es-model';
+import {
+  type BulkLine,
+  type CourseDocRow,
+  INDEX_NAMES,
+  INDEX_TEMPLATES,
+  type IndexName,
+  type MaterialRow,
+  bulkFailures,
+  deleteLines,
+  indexLines,
+} from './es-model';
 
 const materialsSql = (m: MirrorView, where: string) =>
   `SELECT lm.id, lm.title, lm.body, l.id AS lecture_id, l.number AS lecture_number, l.title AS lecture_title, c.id AS course_id, c.code AS course_code, c.title AS course_title, c.year, c.semester
@@ -20,7 +30,11 @@ export class ElasticsearchSink implements Sink {
   readonly tables = ['lecture_materials', 'lectures', 'courses', 'departments'] as const;
   private readonly client: Client;
 
-  constructor(url: string, private readonly indexPrefix: string, private readonly logger: Logger) {
+  constructor(
+    url: string,
+    private readonly indexPrefix: string,
+    private readonly logger: Logger,
+  ) {
     this.client = new Client({ node: url, requestTimeout: 30_000, maxRetries: 1 });
   }
 
@@ -31,7 +45,11 @@ export class ElasticsearchSink implements Sink {
   /** Index templates first, then the indices (a template applies to indices created after it). */
   async prepare(): Promise<void> {
     for (const name of INDEX_NAMES) {
-      await this.client.indices.putIndexTemplate({ name: this.index(name), index_patterns: [this.index(name)], template: INDEX_TEMPLATES[name] as never });
+      await this.client.indices.putIndexTemplate({
+        name: this.index(name),
+        index_patterns: [this.index(name)],
+        template: INDEX_TEMPLATES[name] as never,
+      });
       if (!(await this.client.indices.exists({ index: this.index(name) }))) {
         await this.client.indices.create({ index: this.index(name) }, { ignore: [400] });
       }
@@ -44,14 +62,18 @@ export class ElasticsearchSink implements Sink {
 
   async apply(events: OutboxEvent[], m: MirrorView): Promise<EventFailure[]> {
     const why = new Attribution();
-    const of = (table: string, id: number) => events.filter((e) => e.table === table && Number(e.key.id) === id).map((e) => e.id);
+    const of = (table: string, id: number) =>
+      events.filter((e) => e.table === table && Number(e.key.id) === id).map((e) => e.id);
     const materialIds = new Set(idsOf(events, 'lecture_materials'));
     for (const id of materialIds) why.add(`${this.index('lecture_materials')}:${id}`, of('lecture_materials', id));
     const lectureIds = idsOf(events, 'lectures');
     const courseIds = new Set(idsOf(events, 'courses'));
     const departmentIds = idsOf(events, 'departments');
     if (departmentIds.length > 0) {
-      for (const r of await m.rows<{ id: number; department_id: number }>(`SELECT id, department_id FROM ${m.table('courses')} WHERE department_id = ANY($1)`, [departmentIds])) {
+      for (const r of await m.rows<{ id: number; department_id: number }>(
+        `SELECT id, department_id FROM ${m.table('courses')} WHERE department_id = ANY($1)`,
+        [departmentIds],
+      )) {
         courseIds.add(r.id);
         why.add(`${this.index('courses')}:${r.id}`, of('departments', r.department_id));
       }
@@ -65,16 +87,31 @@ export class ElasticsearchSink implements Sink {
       );
       for (const r of rows) {
         materialIds.add(r.id);
-        why.add(`${this.index('lecture_materials')}:${r.id}`, [...of('lectures', r.lecture_id), ...of('courses', r.course_id)]);
+        why.add(`${this.index('lecture_materials')}:${r.id}`, [
+          ...of('lectures', r.lecture_id),
+          ...of('courses', r.course_id),
+        ]);
       }
     }
-    const materials = materialIds.size > 0 ? await m.rows<MaterialRow>(materialsSql(m, 'WHERE lm.id = ANY($1)'), [[...materialIds]]) : [];
-    const courses = courseIds.size > 0 ? await m.rows<CourseDocRow>(coursesSql(m, 'WHERE c.id = ANY($1)'), [[...courseIds]]) : [];
+    const materials =
+      materialIds.size > 0
+        ? await m.rows<MaterialRow>(materialsSql(m, 'WHERE lm.id = ANY($1)'), [[...materialIds]])
+        : [];
+    const courses =
+      courseIds.size > 0 ? await m.rows<CourseDocRow>(coursesSql(m, 'WHERE c.id = ANY($1)'), [[...courseIds]]) : [];
     const lines: BulkLine[] = [
       ...indexLines(this.index('lecture_materials'), materials, m.version),
-      ...deleteLines(this.index('lecture_materials'), [...materialIds].filter((id) => !materials.some((r) => r.id === id)), m.version),
+      ...deleteLines(
+        this.index('lecture_materials'),
+        [...materialIds].filter((id) => !materials.some((r) => r.id === id)),
+        m.version,
+      ),
       ...indexLines(this.index('courses'), courses, m.version),
-      ...deleteLines(this.index('courses'), [...courseIds].filter((id) => !courses.some((r) => r.id === id)), m.version),
+      ...deleteLines(
+        this.index('courses'),
+        [...courseIds].filter((id) => !courses.some((r) => r.id === id)),
+        m.version,
+      ),
     ];
     return why.failures(await this.bulk(lines));
   }
@@ -96,7 +133,8 @@ export class ElasticsearchSink implements Sink {
     for (const [name, source] of pages) {
       for await (const page of source) {
         const failures = await this.bulk(indexLines(this.index(name), page, m.version));
-        if (failures.length > 0) throw new Error(`Elasticsearch refused ${failures.length} documents of ${name}: ${failures[0]![1]}`);
+        if (failures.length > 0)
+          throw new Error(`Elasticsearch refused ${failures.length} documents of ${name}: ${failures[0]![1]}`);
         onProgress?.((written += page.length));
       }
     }
@@ -108,4 +146,3 @@ export class ElasticsearchSink implements Sink {
     await this.client.close();
   }
 }
-

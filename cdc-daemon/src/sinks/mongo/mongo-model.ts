@@ -23,10 +23,31 @@ export interface HierarchyRow {
   students: number;
 }
 
-export interface GroupNode { id: number; name: string; year_of_study: number | null; students: number }
-export interface SpecialtyNode { id: number; code: string; name: string; students: number; groups: GroupNode[] }
-export interface DepartmentNode { id: number; name: string; students: number; specialties: SpecialtyNode[] }
-export interface InstituteNode { id: number; name: string; students: number; departments: DepartmentNode[] }
+export interface GroupNode {
+  id: number;
+  name: string;
+  year_of_study: number | null;
+  students: number;
+}
+export interface SpecialtyNode {
+  id: number;
+  code: string;
+  name: string;
+  students: number;
+  groups: GroupNode[];
+}
+export interface DepartmentNode {
+  id: number;
+  name: string;
+  students: number;
+  specialties: SpecialtyNode[];
+}
+export interface InstituteNode {
+  id: number;
+  name: string;
+  students: number;
+  departments: DepartmentNode[];
+}
 
 /**
  * Nests the flat rows of one university (one per group, or per childless institute, department or
@@ -37,20 +58,42 @@ export function nestHierarchy(rows: HierarchyRow[]): { students: number; institu
   const institutes = new Map<number, InstituteNode>();
   const departments = new Map<number, DepartmentNode>();
   const specialties = new Map<number, SpecialtyNode>();
-  for (const r of [...rows].sort((a, b) => (a.institute_id ?? 0) - (b.institute_id ?? 0) || (a.department_id ?? 0) - (b.department_id ?? 0) || (a.specialty_id ?? 0) - (b.specialty_id ?? 0) || (a.group_id ?? 0) - (b.group_id ?? 0))) {
+  for (const r of [...rows].sort(
+    (a, b) =>
+      (a.institute_id ?? 0) - (b.institute_id ?? 0) ||
+      (a.department_id ?? 0) - (b.department_id ?? 0) ||
+      (a.specialty_id ?? 0) - (b.specialty_id ?? 0) ||
+      (a.group_id ?? 0) - (b.group_id ?? 0),
+  )) {
     if (r.institute_id === null) continue;
     let i = institutes.get(r.institute_id);
-    if (!i) institutes.set(r.institute_id, (i = { id: r.institute_id, name: r.institute_name ?? '', students: 0, departments: [] }));
+    if (!i)
+      institutes.set(
+        r.institute_id,
+        (i = { id: r.institute_id, name: r.institute_name ?? '', students: 0, departments: [] }),
+      );
     if (r.department_id === null) continue;
     let d = departments.get(r.department_id);
     if (!d) {
-      departments.set(r.department_id, (d = { id: r.department_id, name: r.department_name ?? '', students: 0, specialties: [] }));
+      departments.set(
+        r.department_id,
+        (d = { id: r.department_id, name: r.department_name ?? '', students: 0, specialties: [] }),
+      );
       i.departments.push(d);
     }
     if (r.specialty_id === null) continue;
     let s = specialties.get(r.specialty_id);
     if (!s) {
-      specialties.set(r.specialty_id, (s = { id: r.specialty_id, code: r.specialty_code ?? '', name: r.specialty_name ?? '', students: 0, groups: [] }));
+      specialties.set(
+        r.specialty_id,
+        (s = {
+          id: r.specialty_id,
+          code: r.specialty_code ?? '',
+          name: r.specialty_name ?? '',
+          students: 0,
+          groups: [],
+        }),
+      );
       d.specialties.push(s);
     }
     if (r.group_id === null) continue;
@@ -63,14 +106,31 @@ export function nestHierarchy(rows: HierarchyRow[]): { students: number; institu
   return { students: list.reduce((n, i) => n + i.students, 0), institutes: list };
 }
 
-export interface UniversityRow { id: number; name: string; short_name: string; city: string; founded_year: number | null }
+export interface UniversityRow {
+  id: number;
+  name: string;
+  short_name: string;
+  city: string;
+  founded_year: number | null;
+}
 
 /** The guarded partial update of a university document: only its own fields and hierarchy are set. */
 export function universityUpdate(u: UniversityRow, rows: HierarchyRow[], version: number) {
   const h = nestHierarchy(rows);
   return {
     filter: versionFilter(u.id, version),
-    update: { $set: { name: u.name, short_name: u.short_name, city: u.city, founded_year: u.founded_year, students: h.students, institutes: h.institutes, _v: version }, $unset: { _deleted: '' } },
+    update: {
+      $set: {
+        name: u.name,
+        short_name: u.short_name,
+        city: u.city,
+        founded_year: u.founded_year,
+        students: h.students,
+        institutes: h.institutes,
+        _v: version,
+      },
+      $unset: { _deleted: '' },
+    },
   };
 }
 
@@ -97,7 +157,10 @@ export function studentUpdate(s: StudentDocRow, version: number) {
 
 /** A delete that leaves a tombstone carrying the version. */
 export function tombstoneUpdate(id: number, version: number, fields: string[]) {
-  return { filter: versionFilter(id, version), update: { $set: { _deleted: true, _v: version }, $unset: Object.fromEntries(fields.map((f) => [f, ''])) } };
+  return {
+    filter: versionFilter(id, version),
+    update: { $set: { _deleted: true, _v: version }, $unset: Object.fromEntries(fields.map((f) => [f, ''])) },
+  };
 }
 
 /** Matches the document unless it holds a newer version; with upsert, a newer one makes the insert fail as a duplicate (stale: ignored). */
@@ -105,5 +168,18 @@ export function versionFilter(id: number, version: number) {
   return { _id: id, $or: [{ _v: { $lte: version } }, { _v: { $exists: false } }] };
 }
 
-export const STUDENT_FIELDS = ['student_number', 'first_name', 'last_name', 'email', 'enrolled_on', 'group_id', 'group_name', 'specialty_id', 'specialty_name', 'department_id', 'institute_id', 'university_id'];
+export const STUDENT_FIELDS = [
+  'student_number',
+  'first_name',
+  'last_name',
+  'email',
+  'enrolled_on',
+  'group_id',
+  'group_name',
+  'specialty_id',
+  'specialty_name',
+  'department_id',
+  'institute_id',
+  'university_id',
+];
 export const UNIVERSITY_FIELDS = ['name', 'short_name', 'city', 'founded_year', 'students', 'institutes'];

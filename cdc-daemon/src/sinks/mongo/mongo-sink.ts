@@ -3,7 +3,16 @@ import type { Logger } from '../../../../lib/logger';
 import type { MirrorView } from '../../outbox/mirror-view';
 import { Attribution } from '../attribution';
 import { type EventFailure, type OutboxEvent, type Sink, idsOf } from '../sink';
-import { type HierarchyRow, STUDENT_FIELDS, type StudentDocRow, UNIVERSITY_FIELDS, type UniversityRow, studentUpdate, tombstoneUpdate, universityUpdate } from './mongo-model';
+import {
+  type HierarchyRow,
+  STUDENT_FIELDS,
+  type StudentDocRow,
+  UNIVERSITY_FIELDS,
+  type UniversityRow,
+  studentUpdate,
+  tombstoneUpdate,
+  universityUpdate,
+} from './mongo-model';
 
 type Doc = { _id: number; [k: string]: unknown };
 
@@ -29,15 +38,31 @@ export class MongoSink implements Sink {
   private readonly client: MongoClient;
   private readonly db: Db;
 
-  constructor(url: string, private readonly logger: Logger) {
+  constructor(
+    url: string,
+    private readonly logger: Logger,
+  ) {
     this.client = new MongoClient(url, { serverSelectionTimeoutMS: 5_000, appName: 'campus-sync-cdc' });
     this.db = this.client.db();
   }
 
   async prepare(): Promise<void> {
     await this.client.connect();
-    await this.db.collection('students').createIndexes([{ key: { group_id: 1 } }, { key: { university_id: 1 } }, { key: { last_name: 1, first_name: 1 } }]);
-    await this.db.collection('universities').createIndexes([{ key: { 'institutes.id': 1 } }, { key: { 'institutes.departments.id': 1 } }, { key: { 'institutes.departments.specialties.id': 1 } }, { key: { 'institutes.departments.specialties.groups.id': 1 } }]);
+    await this.db
+      .collection('students')
+      .createIndexes([
+        { key: { group_id: 1 } },
+        { key: { university_id: 1 } },
+        { key: { last_name: 1, first_name: 1 } },
+      ]);
+    await this.db
+      .collection('universities')
+      .createIndexes([
+        { key: { 'institutes.id': 1 } },
+        { key: { 'institutes.departments.id': 1 } },
+        { key: { 'institutes.departments.specialties.id': 1 } },
+        { key: { 'institutes.departments.specialties.groups.id': 1 } },
+      ]);
   }
 
   async ping(): Promise<void> {
@@ -49,12 +74,14 @@ export class MongoSink implements Sink {
     const byTable = (t: string) => events.filter((e) => e.table === t).map((e) => e.id);
 
     const studentIds = idsOf(events, 'students');
-    const students = studentIds.length > 0 ? await m.rows<StudentDocRow>(studentsSql(m, 'WHERE s.id = ANY($1)'), [studentIds]) : [];
+    const students =
+      studentIds.length > 0 ? await m.rows<StudentDocRow>(studentsSql(m, 'WHERE s.id = ANY($1)'), [studentIds]) : [];
     const found = new Map(students.map((s) => [s.id, s]));
 
     // Universities to rebuild: those of changed hierarchy rows and of students (now and before).
     const universities = new Map<number, number[]>();
-    const touch = (u: number | null | undefined, ids: number[]) => u !== null && u !== undefined && universities.set(u, [...(universities.get(u) ?? []), ...ids]);
+    const touch = (u: number | null | undefined, ids: number[]) =>
+      u !== null && u !== undefined && universities.set(u, [...(universities.get(u) ?? []), ...ids]);
     for (const id of idsOf(events, 'universities')) touch(id, byTable('universities'));
     const nowOf = await this.universitiesInMirror(m, events);
     const before = await this.universitiesInMongo(events, studentIds);
@@ -65,27 +92,61 @@ export class MongoSink implements Sink {
       const s = found.get(id);
       const op = s ? studentUpdate(s, m.version) : tombstoneUpdate(id, m.version, STUDENT_FIELDS);
       studentOps.push({ updateOne: { ...op, upsert: true } as never });
-      why.add(`students:${id}`, events.filter((e) => e.table === 'students' && Number(e.key.id) === id).map((e) => e.id));
+      why.add(
+        `students:${id}`,
+        events.filter((e) => e.table === 'students' && Number(e.key.id) === id).map((e) => e.id),
+      );
     }
     const uniOps = await this.universityOps(m, [...universities.keys()]);
     for (const [u, ids] of universities) why.add(`universities:${u}`, ids);
 
     const failed: [string, string][] = [];
-    failed.push(...(await this.bulk('students', studentOps, studentIds.map((id) => `students:${id}`))));
-    failed.push(...(await this.bulk('universities', uniOps.ops, uniOps.ids.map((id) => `universities:${id}`))));
+    failed.push(
+      ...(await this.bulk(
+        'students',
+        studentOps,
+        studentIds.map((id) => `students:${id}`),
+      )),
+    );
+    failed.push(
+      ...(await this.bulk(
+        'universities',
+        uniOps.ops,
+        uniOps.ids.map((id) => `universities:${id}`),
+      )),
+    );
     return why.failures(failed);
   }
 
   /** (university, table) of the hierarchy rows and students of `events` as the mirror has them now. */
   private async universitiesInMirror(m: MirrorView, events: OutboxEvent[]): Promise<[number, string][]> {
-    const q = (table: string, sql: string) => (idsOf(events, table).length > 0 ? m.rows<{ u: number }>(sql, [idsOf(events, table)]).then((r) => r.map((x) => [x.u, table] as [number, string])) : Promise.resolve([]));
-    const I = m.table('institutes'), D = m.table('departments'), S = m.table('specialties'), G = m.table('student_groups'), ST = m.table('students');
+    const q = (table: string, sql: string) =>
+      idsOf(events, table).length > 0
+        ? m.rows<{ u: number }>(sql, [idsOf(events, table)]).then((r) => r.map((x) => [x.u, table] as [number, string]))
+        : Promise.resolve([]);
+    const I = m.table('institutes'),
+      D = m.table('departments'),
+      S = m.table('specialties'),
+      G = m.table('student_groups'),
+      ST = m.table('students');
     const parts = await Promise.all([
       q('institutes', `SELECT university_id AS u FROM ${I} WHERE id = ANY($1)`),
-      q('departments', `SELECT i.university_id AS u FROM ${D} d JOIN ${I} i ON i.id = d.institute_id WHERE d.id = ANY($1)`),
-      q('specialties', `SELECT i.university_id AS u FROM ${S} s JOIN ${D} d ON d.id = s.department_id JOIN ${I} i ON i.id = d.institute_id WHERE s.id = ANY($1)`),
-      q('student_groups', `SELECT i.university_id AS u FROM ${G} g JOIN ${S} s ON s.id = g.specialty_id JOIN ${D} d ON d.id = s.department_id JOIN ${I} i ON i.id = d.institute_id WHERE g.id = ANY($1)`),
-      q('students', `SELECT i.university_id AS u FROM ${ST} st JOIN ${G} g ON g.id = st.group_id JOIN ${S} s ON s.id = g.specialty_id JOIN ${D} d ON d.id = s.department_id JOIN ${I} i ON i.id = d.institute_id WHERE st.id = ANY($1)`),
+      q(
+        'departments',
+        `SELECT i.university_id AS u FROM ${D} d JOIN ${I} i ON i.id = d.institute_id WHERE d.id = ANY($1)`,
+      ),
+      q(
+        'specialties',
+        `SELECT i.university_id AS u FROM ${S} s JOIN ${D} d ON d.id = s.department_id JOIN ${I} i ON i.id = d.institute_id WHERE s.id = ANY($1)`,
+      ),
+      q(
+        'student_groups',
+        `SELECT i.university_id AS u FROM ${G} g JOIN ${S} s ON s.id = g.specialty_id JOIN ${D} d ON d.id = s.department_id JOIN ${I} i ON i.id = d.institute_id WHERE g.id = ANY($1)`,
+      ),
+      q(
+        'students',
+        `SELECT i.university_id AS u FROM ${ST} st JOIN ${G} g ON g.id = st.group_id JOIN ${S} s ON s.id = g.specialty_id JOIN ${D} d ON d.id = s.department_id JOIN ${I} i ON i.id = d.institute_id WHERE st.id = ANY($1)`,
+      ),
     ]);
     return parts.flat();
   }
@@ -93,33 +154,62 @@ export class MongoSink implements Sink {
   /** The same, as MongoDB has them (rows deleted or moved since are found only here). */
   private async universitiesInMongo(events: OutboxEvent[], studentIds: number[]): Promise<[number, string][]> {
     const out: [number, string][] = [];
-    const paths: [string, string][] = [['institutes', 'institutes.id'], ['departments', 'institutes.departments.id'], ['specialties', 'institutes.departments.specialties.id'], ['student_groups', 'institutes.departments.specialties.groups.id']];
+    const paths: [string, string][] = [
+      ['institutes', 'institutes.id'],
+      ['departments', 'institutes.departments.id'],
+      ['specialties', 'institutes.departments.specialties.id'],
+      ['student_groups', 'institutes.departments.specialties.groups.id'],
+    ];
     for (const [table, path] of paths) {
       const ids = idsOf(events, table);
       if (ids.length === 0) continue;
-      for (const d of await this.db.collection<Doc>('universities').find({ [path]: { $in: ids } }, { projection: { _id: 1 } }).toArray()) out.push([d._id, table]);
+      for (const d of await this.db
+        .collection<Doc>('universities')
+        .find({ [path]: { $in: ids } }, { projection: { _id: 1 } })
+        .toArray())
+        out.push([d._id, table]);
     }
     if (studentIds.length > 0) {
-      for (const d of await this.db.collection<Doc>('students').find({ _id: { $in: studentIds }, university_id: { $ne: null } }, { projection: { university_id: 1 } }).toArray()) out.push([d.university_id as number, 'students']);
+      for (const d of await this.db
+        .collection<Doc>('students')
+        .find({ _id: { $in: studentIds }, university_id: { $ne: null } }, { projection: { university_id: 1 } })
+        .toArray())
+        out.push([d.university_id as number, 'students']);
     }
     return out;
   }
 
-  private async universityOps(m: MirrorView, ids: number[]): Promise<{ ops: AnyBulkWriteOperation<Doc>[]; ids: number[] }> {
+  private async universityOps(
+    m: MirrorView,
+    ids: number[],
+  ): Promise<{ ops: AnyBulkWriteOperation<Doc>[]; ids: number[] }> {
     if (ids.length === 0) return { ops: [], ids: [] };
-    const unis = await m.rows<UniversityRow>(`SELECT id, name, short_name, city, founded_year FROM ${m.table('universities')} WHERE id = ANY($1)`, [ids]);
+    const unis = await m.rows<UniversityRow>(
+      `SELECT id, name, short_name, city, founded_year FROM ${m.table('universities')} WHERE id = ANY($1)`,
+      [ids],
+    );
     const rows = await m.rows<HierarchyRow>(hierarchySql(m), [ids]);
     const ops: AnyBulkWriteOperation<Doc>[] = [];
     for (const id of ids) {
       const u = unis.find((x) => x.id === id);
-      const op = u ? universityUpdate(u, rows.filter((r) => r.university_id === id), m.version) : tombstoneUpdate(id, m.version, UNIVERSITY_FIELDS);
+      const op = u
+        ? universityUpdate(
+            u,
+            rows.filter((r) => r.university_id === id),
+            m.version,
+          )
+        : tombstoneUpdate(id, m.version, UNIVERSITY_FIELDS);
       ops.push({ updateOne: { ...op, upsert: true } as never });
     }
     return { ops, ids };
   }
 
   /** An unordered bulkWrite; returns the refused operations (by entity), stale ones excepted. */
-  private async bulk(collection: string, ops: AnyBulkWriteOperation<Doc>[], entities: string[]): Promise<[string, string][]> {
+  private async bulk(
+    collection: string,
+    ops: AnyBulkWriteOperation<Doc>[],
+    entities: string[],
+  ): Promise<[string, string][]> {
     if (ops.length === 0) return [];
     try {
       await this.db.collection<Doc>(collection).bulkWrite(ops, { ordered: false });
@@ -128,7 +218,9 @@ export class MongoSink implements Sink {
       if (!(err instanceof MongoBulkWriteError)) throw err;
       const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
       // Duplicate key on an upsert: the document holds a newer version; the write is stale.
-      return errors.filter((e) => e.code !== 11000).map((e) => [entities[e.index] ?? collection, e.errmsg ?? String(e.code)]);
+      return errors
+        .filter((e) => e.code !== 11000)
+        .map((e) => [entities[e.index] ?? collection, e.errmsg ?? String(e.code)]);
     }
   }
 
@@ -137,11 +229,17 @@ export class MongoSink implements Sink {
     await this.db.collection('universities').deleteMany({});
     let written = 0;
     for await (const page of m.pages<StudentDocRow>(studentsSql(m, 'ORDER BY s.id'), [], 5000)) {
-      await this.db.collection<Doc>('students').bulkWrite(page.map((s) => ({ updateOne: { ...studentUpdate(s, m.version), upsert: true } as never })), { ordered: false });
+      await this.db.collection<Doc>('students').bulkWrite(
+        page.map((s) => ({ updateOne: { ...studentUpdate(s, m.version), upsert: true } as never })),
+        { ordered: false },
+      );
       onProgress?.((written += page.length));
     }
     for await (const page of m.pages<{ id: number }>(`SELECT id FROM ${m.table('universities')} ORDER BY id`, [], 50)) {
-      const { ops } = await this.universityOps(m, page.map((u) => u.id));
+      const { ops } = await this.universityOps(
+        m,
+        page.map((u) => u.id),
+      );
       if (ops.length > 0) await this.db.collection<Doc>('universities').bulkWrite(ops, { ordered: false });
       onProgress?.((written += page.length));
     }

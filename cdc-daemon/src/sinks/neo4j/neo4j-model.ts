@@ -24,15 +24,60 @@ export interface NodeSpec {
 }
 
 export const NODE_SPECS: NodeSpec[] = [
-  { table: 'universities', label: 'University', properties: ['name', 'short_name', 'city', 'founded_year'], relations: [] },
-  { table: 'institutes', label: 'Institute', properties: ['name'], relations: [{ type: 'HAS_INSTITUTE', label: 'University', column: 'university_id', direction: 'in' }] },
-  { table: 'departments', label: 'Department', properties: ['name'], relations: [{ type: 'HAS_DEPARTMENT', label: 'Institute', column: 'institute_id', direction: 'in' }] },
-  { table: 'specialties', label: 'Specialty', properties: ['code', 'name'], relations: [{ type: 'HAS_SPECIALTY', label: 'Department', column: 'department_id', direction: 'in' }] },
-  { table: 'student_groups', label: 'Group', properties: ['name', 'year_of_study'], relations: [{ type: 'HAS_GROUP', label: 'Specialty', column: 'specialty_id', direction: 'in' }] },
-  { table: 'students', label: 'Student', properties: ['student_number', 'first_name', 'last_name', 'email'], relations: [{ type: 'HAS_STUDENT', label: 'Group', column: 'group_id', direction: 'in' }] },
-  { table: 'courses', label: 'Course', properties: ['code', 'title', 'credits', 'year', 'semester', 'capacity', 'required_equipment'], relations: [{ type: 'OFFERS', label: 'Department', column: 'department_id', direction: 'in' }] },
-  { table: 'lectures', label: 'Lecture', properties: ['number', 'title'], relations: [{ type: 'HAS_LECTURE', label: 'Course', column: 'course_id', direction: 'in' }] },
-  { table: 'classrooms', label: 'Classroom', properties: ['building', 'number', 'capacity', 'equipment'], relations: [] },
+  {
+    table: 'universities',
+    label: 'University',
+    properties: ['name', 'short_name', 'city', 'founded_year'],
+    relations: [],
+  },
+  {
+    table: 'institutes',
+    label: 'Institute',
+    properties: ['name'],
+    relations: [{ type: 'HAS_INSTITUTE', label: 'University', column: 'university_id', direction: 'in' }],
+  },
+  {
+    table: 'departments',
+    label: 'Department',
+    properties: ['name'],
+    relations: [{ type: 'HAS_DEPARTMENT', label: 'Institute', column: 'institute_id', direction: 'in' }],
+  },
+  {
+    table: 'specialties',
+    label: 'Specialty',
+    properties: ['code', 'name'],
+    relations: [{ type: 'HAS_SPECIALTY', label: 'Department', column: 'department_id', direction: 'in' }],
+  },
+  {
+    table: 'student_groups',
+    label: 'Group',
+    properties: ['name', 'year_of_study'],
+    relations: [{ type: 'HAS_GROUP', label: 'Specialty', column: 'specialty_id', direction: 'in' }],
+  },
+  {
+    table: 'students',
+    label: 'Student',
+    properties: ['student_number', 'first_name', 'last_name', 'email'],
+    relations: [{ type: 'HAS_STUDENT', label: 'Group', column: 'group_id', direction: 'in' }],
+  },
+  {
+    table: 'courses',
+    label: 'Course',
+    properties: ['code', 'title', 'credits', 'year', 'semester', 'capacity', 'required_equipment'],
+    relations: [{ type: 'OFFERS', label: 'Department', column: 'department_id', direction: 'in' }],
+  },
+  {
+    table: 'lectures',
+    label: 'Lecture',
+    properties: ['number', 'title'],
+    relations: [{ type: 'HAS_LECTURE', label: 'Course', column: 'course_id', direction: 'in' }],
+  },
+  {
+    table: 'classrooms',
+    label: 'Classroom',
+    properties: ['building', 'number', 'capacity', 'equipment'],
+    relations: [],
+  },
   {
     table: 'schedule',
     label: 'ScheduleSlot',
@@ -54,7 +99,9 @@ export const LABELS = [...NODE_SPECS.map((s) => s.label), 'CdcTombstone'];
 /** Uniqueness constraints, created before the first write (they also index the MERGE lookups). */
 export function constraintStatements(): string[] {
   return [
-    ...NODE_SPECS.map((s) => `CREATE CONSTRAINT ${s.label.toLowerCase()}_id IF NOT EXISTS FOR (n:${s.label}) REQUIRE n.id IS UNIQUE`),
+    ...NODE_SPECS.map(
+      (s) => `CREATE CONSTRAINT ${s.label.toLowerCase()}_id IF NOT EXISTS FOR (n:${s.label}) REQUIRE n.id IS UNIQUE`,
+    ),
     'CREATE CONSTRAINT cdc_tombstone_key IF NOT EXISTS FOR (t:CdcTombstone) REQUIRE t.key IS UNIQUE',
     'CREATE INDEX enrolled_in_id IF NOT EXISTS FOR ()-[e:ENROLLED_IN]-() ON (e.id)',
   ];
@@ -69,7 +116,12 @@ export function nodeRow(spec: NodeSpec, row: Record<string, unknown>, version: n
     v: version,
     tkey: tombstoneKey(spec.label, Number(row.id)),
     props: Object.fromEntries(spec.properties.map((p) => [p, row[p] ?? null])),
-    rel: Object.fromEntries(spec.relations.map((r) => [r.column, row[r.column] === null || row[r.column] === undefined ? null : Number(row[r.column])])),
+    rel: Object.fromEntries(
+      spec.relations.map((r) => [
+        r.column,
+        row[r.column] === null || row[r.column] === undefined ? null : Number(row[r.column]),
+      ]),
+    ),
   };
 }
 

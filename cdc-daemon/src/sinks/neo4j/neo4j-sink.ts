@@ -3,7 +3,20 @@ import type { Logger } from '../../../../lib/logger';
 import type { MirrorView } from '../../outbox/mirror-view';
 import { Attribution } from '../attribution';
 import { type EventFailure, type OutboxEvent, type Sink, idsOf } from '../sink';
-import { DELETE_ENROLLMENTS, ENROLLMENT_TABLE, LABELS, NODE_SPECS, type NodeSpec, UPSERT_ENROLLMENTS, constraintStatements, deleteNodesCypher, deleteRow, enrollmentRow, nodeRow, upsertNodesCypher } from './neo4j-model';
+import {
+  DELETE_ENROLLMENTS,
+  ENROLLMENT_TABLE,
+  LABELS,
+  NODE_SPECS,
+  type NodeSpec,
+  UPSERT_ENROLLMENTS,
+  constraintStatements,
+  deleteNodesCypher,
+  deleteRow,
+  enrollmentRow,
+  nodeRow,
+  upsertNodesCypher,
+} from './neo4j-model';
 
 const BATCH = 2000;
 
@@ -13,8 +26,14 @@ export class Neo4jSink implements Sink {
   readonly tables = [...NODE_SPECS.map((s) => s.table), ENROLLMENT_TABLE];
   private readonly driver: Driver;
 
-  constructor(settings: { url: string; user: string; password?: string }, private readonly logger: Logger) {
-    this.driver = neo4j.driver(settings.url, neo4j.auth.basic(settings.user, settings.password ?? ''), { connectionTimeout: 5_000, maxTransactionRetryTime: 5_000 });
+  constructor(
+    settings: { url: string; user: string; password?: string },
+    private readonly logger: Logger,
+  ) {
+    this.driver = neo4j.driver(settings.url, neo4j.auth.basic(settings.user, settings.password ?? ''), {
+      connectionTimeout: 5_000,
+      maxTransactionRetryTime: 5_000,
+    });
   }
 
   async prepare(): Promise<void> {
@@ -38,10 +57,18 @@ export class Neo4jSink implements Sink {
       const table = spec?.table ?? ENROLLMENT_TABLE;
       const ids = idsOf(events, table);
       if (ids.length === 0) continue;
-      why.add(table, events.filter((e) => e.table === table).map((e) => e.id));
+      why.add(
+        table,
+        events.filter((e) => e.table === table).map((e) => e.id),
+      );
       const rows = await m.rows<Record<string, unknown>>(`SELECT * FROM ${m.table(table)} WHERE id = ANY($1)`, [ids]);
       try {
-        await this.write(spec, rows, ids.filter((id) => !rows.some((r) => Number(r.id) === id)), m.version);
+        await this.write(
+          spec,
+          rows,
+          ids.filter((id) => !rows.some((r) => Number(r.id) === id)),
+          m.version,
+        );
       } catch (err) {
         if (isUnavailable(err)) throw err;
         failed.push([table, err instanceof Error ? err.message : String(err)]);
@@ -50,13 +77,34 @@ export class Neo4jSink implements Sink {
     return why.failures(failed);
   }
 
-  private async write(spec: NodeSpec | null, rows: Record<string, unknown>[], deleted: number[], version: number): Promise<void> {
+  private async write(
+    spec: NodeSpec | null,
+    rows: Record<string, unknown>[],
+    deleted: number[],
+    version: number,
+  ): Promise<void> {
     if (spec) {
-      if (rows.length > 0) await this.run(upsertNodesCypher(spec), rows.map((r) => nodeRow(spec, r, version)));
-      if (deleted.length > 0) await this.run(deleteNodesCypher(spec.label), deleted.map((id) => deleteRow(spec.label, id, version)));
+      if (rows.length > 0)
+        await this.run(
+          upsertNodesCypher(spec),
+          rows.map((r) => nodeRow(spec, r, version)),
+        );
+      if (deleted.length > 0)
+        await this.run(
+          deleteNodesCypher(spec.label),
+          deleted.map((id) => deleteRow(spec.label, id, version)),
+        );
     } else {
-      if (rows.length > 0) await this.run(UPSERT_ENROLLMENTS, rows.map((r) => enrollmentRow(r, version)));
-      if (deleted.length > 0) await this.run(DELETE_ENROLLMENTS, deleted.map((id) => deleteRow('ENROLLED_IN', id, version)));
+      if (rows.length > 0)
+        await this.run(
+          UPSERT_ENROLLMENTS,
+          rows.map((r) => enrollmentRow(r, version)),
+        );
+      if (deleted.length > 0)
+        await this.run(
+          DELETE_ENROLLMENTS,
+          deleted.map((id) => deleteRow('ENROLLED_IN', id, version)),
+        );
     }
   }
 
@@ -65,14 +113,21 @@ export class Neo4jSink implements Sink {
     // (CALL ... IN TRANSACTIONS needs an auto-commit transaction: session.run, not executeQuery.)
     const session = this.driver.session();
     try {
-      await session.run('MATCH (n) WHERE any(l IN labels(n) WHERE l IN $labels) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS', { labels: LABELS });
+      await session.run(
+        'MATCH (n) WHERE any(l IN labels(n) WHERE l IN $labels) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS',
+        { labels: LABELS },
+      );
     } finally {
       await session.close();
     }
     let written = 0;
     for (const spec of [...NODE_SPECS, null]) {
       const table = spec?.table ?? ENROLLMENT_TABLE;
-      for await (const page of m.pages<Record<string, unknown>>(`SELECT * FROM ${m.table(table)} ORDER BY id`, [], BATCH)) {
+      for await (const page of m.pages<Record<string, unknown>>(
+        `SELECT * FROM ${m.table(table)} ORDER BY id`,
+        [],
+        BATCH,
+      )) {
         await this.write(spec, page, [], m.version);
         onProgress?.((written += page.length));
       }
@@ -87,5 +142,10 @@ export class Neo4jSink implements Sink {
 
 function isUnavailable(err: unknown): boolean {
   const code = (err as { code?: string })?.code ?? '';
-  return code === 'ServiceUnavailable' || code === 'SessionExpired' || code.startsWith('Neo.TransientError') || /ECONNREFUSED|ETIMEDOUT|connection/i.test(String((err as Error)?.message));
+  return (
+    code === 'ServiceUnavailable' ||
+    code === 'SessionExpired' ||
+    code.startsWith('Neo.TransientError') ||
+    /ECONNREFUSED|ETIMEDOUT|connection/i.test(String((err as Error)?.message))
+  );
 }

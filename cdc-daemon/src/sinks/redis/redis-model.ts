@@ -55,18 +55,30 @@ export function namePrefixRange(prefix: string): [string, string] {
 /** Field/value pairs of `student:{id}` (flat, for HSET). */
 export function studentFields(r: StudentRow): string[] {
   return [
-    'id', String(r.id),
-    'student_number', r.student_number,
-    'first_name', r.first_name,
-    'last_name', r.last_name,
-    'name', `${r.first_name} ${r.last_name}`,
-    'email', r.email,
-    'group_id', String(r.group_id),
-    'group', r.group_name ?? '',
-    'specialty_id', r.specialty_id === null ? '' : String(r.specialty_id),
-    'specialty', r.specialty_name ?? '',
-    'specialty_code', r.specialty_code ?? '',
-    '_name_key', nameIndexMember(r.last_name, r.first_name, r.id),
+    'id',
+    String(r.id),
+    'student_number',
+    r.student_number,
+    'first_name',
+    r.first_name,
+    'last_name',
+    r.last_name,
+    'name',
+    `${r.first_name} ${r.last_name}`,
+    'email',
+    r.email,
+    'group_id',
+    String(r.group_id),
+    'group',
+    r.group_name ?? '',
+    'specialty_id',
+    r.specialty_id === null ? '' : String(r.specialty_id),
+    'specialty',
+    r.specialty_name ?? '',
+    'specialty_code',
+    r.specialty_code ?? '',
+    '_name_key',
+    nameIndexMember(r.last_name, r.first_name, r.id),
   ];
 }
 
@@ -76,14 +88,22 @@ export function seatsLeft(r: Pick<CourseRow, 'capacity' | 'enrolled'>): number {
 
 export function courseFields(r: CourseRow): string[] {
   return [
-    'id', String(r.id),
-    'code', r.code,
-    'title', r.title,
-    'year', String(r.year),
-    'semester', String(r.semester),
-    'capacity', String(r.capacity),
-    'enrolled', String(r.enrolled),
-    'seats_left', String(seatsLeft(r)),
+    'id',
+    String(r.id),
+    'code',
+    r.code,
+    'title',
+    r.title,
+    'year',
+    String(r.year),
+    'semester',
+    String(r.semester),
+    'capacity',
+    String(r.capacity),
+    'enrolled',
+    String(r.enrolled),
+    'seats_left',
+    String(seatsLeft(r)),
   ];
 }
 

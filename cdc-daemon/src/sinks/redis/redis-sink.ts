@@ -3,7 +3,16 @@ import type { Logger } from '../../../../lib/logger';
 import type { MirrorView } from '../../outbox/mirror-view';
 import { Attribution } from '../attribution';
 import { type EventFailure, type OutboxEvent, type Sink, idsOf } from '../sink';
-import { COURSE_SCRIPT, type CourseRow, ENROLLMENT_SCRIPT, STUDENT_SCRIPT, type StudentRow, courseFields, keys, studentFields } from './redis-model';
+import {
+  COURSE_SCRIPT,
+  type CourseRow,
+  ENROLLMENT_SCRIPT,
+  STUDENT_SCRIPT,
+  type StudentRow,
+  courseFields,
+  keys,
+  studentFields,
+} from './redis-model';
 
 type ScriptCommand = (...args: (string | number)[]) => Promise<number>;
 /** One guarded write: the script of `entity`, its id, and its data (undefined: delete). */
@@ -29,9 +38,18 @@ export class RedisSink implements Sink {
   private readonly redis: Redis;
   private readonly k: ReturnType<typeof keys>;
 
-  constructor(url: string, private readonly prefix: string, private readonly logger: Logger) {
+  constructor(
+    url: string,
+    private readonly prefix: string,
+    private readonly logger: Logger,
+  ) {
     // No offline queue: while Redis is down a write fails at once and the relay backs off.
-    this.redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5_000 });
+    this.redis = new Redis(url, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 5_000,
+    });
     this.redis.on('error', (err: Error) => this.logger.debug('redis sink connection error', { error: err.message }));
     this.redis.defineCommand('cdcStudent', { numberOfKeys: 0, lua: STUDENT_SCRIPT });
     this.redis.defineCommand('cdcCourse', { numberOfKeys: 0, lua: COURSE_SCRIPT });
@@ -60,7 +78,8 @@ export class RedisSink implements Sink {
   async apply(events: OutboxEvent[], m: MirrorView): Promise<EventFailure[]> {
     await this.connected();
     const why = new Attribution();
-    const byId = (table: string, id: number) => events.filter((e) => e.table === table && Number(e.key.id) === id).map((e) => e.id);
+    const byId = (table: string, id: number) =>
+      events.filter((e) => e.table === table && Number(e.key.id) === id).map((e) => e.id);
 
     // Students: their own events, and everyone in a group or specialty that changed (names are copied).
     const studentIds = new Set(idsOf(events, 'students'));
@@ -84,7 +103,10 @@ export class RedisSink implements Sink {
     for (const id of courseIds) why.add(`course:${id}`, byId('courses', id));
     const enrollments = new Map<number, number>();
     if (enrollmentIds.length > 0) {
-      const now = await m.rows<{ id: number; course_id: number }>(`SELECT id, course_id FROM ${m.table('enrollments')} WHERE id = ANY($1)`, [enrollmentIds]);
+      const now = await m.rows<{ id: number; course_id: number }>(
+        `SELECT id, course_id FROM ${m.table('enrollments')} WHERE id = ANY($1)`,
+        [enrollmentIds],
+      );
       for (const r of now) enrollments.set(r.id, r.course_id);
       const before = await this.redis.hmget(this.k.enrollmentCourse, ...enrollmentIds.map(String));
       enrollmentIds.forEach((id, i) => {
@@ -97,15 +119,32 @@ export class RedisSink implements Sink {
       });
     }
 
-    const students = studentIds.size > 0 ? await m.rows<StudentRow>(studentsSql(m, 'WHERE s.id = ANY($1)'), [[...studentIds]]) : [];
-    const courses = courseIds.size > 0 ? await m.rows<CourseRow>(coursesSql(m, 'WHERE c.id = ANY($1)'), [[...courseIds]]) : [];
+    const students =
+      studentIds.size > 0 ? await m.rows<StudentRow>(studentsSql(m, 'WHERE s.id = ANY($1)'), [[...studentIds]]) : [];
+    const courses =
+      courseIds.size > 0 ? await m.rows<CourseRow>(coursesSql(m, 'WHERE c.id = ANY($1)'), [[...courseIds]]) : [];
     const studentRows = new Map(students.map((r) => [r.id, r]));
     const courseRows = new Map(courses.map((r) => [r.id, r]));
 
     const writes: ScriptWrite[] = [
-      ...[...studentIds].map((id): ScriptWrite => ({ entity: 'student', script: 'cdcStudent', id, data: studentRows.has(id) ? studentFields(studentRows.get(id)!) : undefined })),
-      ...enrollmentIds.map((id): ScriptWrite => ({ entity: 'enrollment', script: 'cdcEnrollment', id, data: enrollments.has(id) ? [enrollments.get(id)!] : undefined })),
-      ...[...courseIds].map((id): ScriptWrite => ({ entity: 'course', script: 'cdcCourse', id, data: courseRows.has(id) ? courseFields(courseRows.get(id)!) : undefined })),
+      ...[...studentIds].map((id): ScriptWrite => ({
+        entity: 'student',
+        script: 'cdcStudent',
+        id,
+        data: studentRows.has(id) ? studentFields(studentRows.get(id)!) : undefined,
+      })),
+      ...enrollmentIds.map((id): ScriptWrite => ({
+        entity: 'enrollment',
+        script: 'cdcEnrollment',
+        id,
+        data: enrollments.has(id) ? [enrollments.get(id)!] : undefined,
+      })),
+      ...[...courseIds].map((id): ScriptWrite => ({
+        entity: 'course',
+        script: 'cdcCourse',
+        id,
+        data: courseRows.has(id) ? courseFields(courseRows.get(id)!) : undefined,
+      })),
     ];
     const failed = await this.run(writes, m.version);
     // A connection lost mid-pipeline fails every command: that is the store being down, not the events.
@@ -116,11 +155,15 @@ export class RedisSink implements Sink {
   /** One pipeline of guarded script calls (`data` undefined: a delete); returns the refused ones as [entity:id, error]. */
   private async run(writes: ScriptWrite[], version: number): Promise<[string, string][]> {
     if (writes.length === 0) return [];
-    const p = this.redis.pipeline() as unknown as Record<ScriptWrite['script'], ScriptCommand> & { exec(): Promise<[Error | null, unknown][] | null> };
+    const p = this.redis.pipeline() as unknown as Record<ScriptWrite['script'], ScriptCommand> & {
+      exec(): Promise<[Error | null, unknown][] | null>;
+    };
     for (const w of writes) void p[w.script](this.prefix, w.id, version, w.data ? 'put' : 'del', ...(w.data ?? []));
     const results = await p.exec();
     if (!results) throw new Error('Redis discarded the pipeline');
-    return results.flatMap(([err], i) => (err ? [[`${writes[i]!.entity}:${writes[i]!.id}`, err.message] as [string, string]] : []));
+    return results.flatMap(([err], i) =>
+      err ? [[`${writes[i]!.entity}:${writes[i]!.id}`, err.message] as [string, string]] : [],
+    );
   }
 
   async bootstrap(m: MirrorView, onProgress?: (written: number) => void): Promise<number> {
@@ -128,18 +171,41 @@ export class RedisSink implements Sink {
     await this.reset();
     let written = 0;
     const pages: [AsyncIterable<Record<string, unknown>[]>, (r: Record<string, unknown>) => ScriptWrite][] = [
-      [m.pages(studentsSql(m, 'ORDER BY s.id')), (r) => ({ entity: 'student', script: 'cdcStudent', id: r.id as number, data: studentFields(r as unknown as StudentRow) })],
-      [m.pages(`SELECT id, course_id FROM ${m.table('enrollments')} ORDER BY id`, [], 5000), (r) => ({ entity: 'enrollment', script: 'cdcEnrollment', id: r.id as number, data: [r.course_id as number] })],
-      [m.pages(coursesSql(m, 'ORDER BY c.id')), (r) => ({ entity: 'course', script: 'cdcCourse', id: r.id as number, data: courseFields(r as unknown as CourseRow) })],
+      [
+        m.pages(studentsSql(m, 'ORDER BY s.id')),
+        (r) => ({
+          entity: 'student',
+          script: 'cdcStudent',
+          id: r.id as number,
+          data: studentFields(r as unknown as StudentRow),
+        }),
+      ],
+      [
+        m.pages(`SELECT id, course_id FROM ${m.table('enrollments')} ORDER BY id`, [], 5000),
+        (r) => ({ entity: 'enrollment', script: 'cdcEnrollment', id: r.id as number, data: [r.course_id as number] }),
+      ],
+      [
+        m.pages(coursesSql(m, 'ORDER BY c.id')),
+        (r) => ({
+          entity: 'course',
+          script: 'cdcCourse',
+          id: r.id as number,
+          data: courseFields(r as unknown as CourseRow),
+        }),
+      ],
     ];
     for (const [source, toWrite] of pages) {
       for await (const page of source) {
         const failed = await this.run(page.map(toWrite), m.version);
-        if (failed.length > 0) throw new Error(`Redis refused ${failed.length} writes of the bootstrap: ${failed[0]![0]}: ${failed[0]![1]}`);
+        if (failed.length > 0)
+          throw new Error(`Redis refused ${failed.length} writes of the bootstrap: ${failed[0]![0]}: ${failed[0]![1]}`);
         onProgress?.((written += page.length));
       }
     }
-    await this.redis.hset(this.k.meta, { bootstrap_version: String(m.version), bootstrapped_at: new Date().toISOString() });
+    await this.redis.hset(this.k.meta, {
+      bootstrap_version: String(m.version),
+      bootstrapped_at: new Date().toISOString(),
+    });
     return written;
   }
 

@@ -6,13 +6,38 @@ import { EQUIPMENT, findCourse, listDepartments, searchCatalogue } from '../../r
 import { catalogueQuerySchema, saveCourse } from '../../use-cases/courses';
 import { setFlash } from '../flash';
 
-const EMPTY_FORM = { department_id: '', code: '', title: '', description: '', credits: '5', year: String(new Date().getUTCFullYear()), semester: '1', capacity: '30', required_equipment: [] as string[] };
+const EMPTY_FORM = {
+  department_id: '',
+  code: '',
+  title: '',
+  description: '',
+  credits: '5',
+  year: String(new Date().getUTCFullYear()),
+  semester: '1',
+  capacity: '30',
+  required_equipment: [] as string[],
+};
 
 export function adminCourseHandlers(db: Knex) {
-  async function renderForm(res: Response, status: number, courseId: number | undefined, form: Record<string, unknown>, errors: Record<string, string> = {}): Promise<void> {
+  async function renderForm(
+    res: Response,
+    status: number,
+    courseId: number | undefined,
+    form: Record<string, unknown>,
+    errors: Record<string, string> = {},
+  ): Promise<void> {
     const eq = form.required_equipment;
     const values = { ...form, required_equipment: Array.isArray(eq) ? eq : eq ? [eq] : [] };
-    res.status(status).render('admin/course-form', { title: courseId ? 'Edit course' : 'New course', courseId, values, errors, departments: await listDepartments(db), equipment: EQUIPMENT });
+    res
+      .status(status)
+      .render('admin/course-form', {
+        title: courseId ? 'Edit course' : 'New course',
+        courseId,
+        values,
+        errors,
+        departments: await listDepartments(db),
+        equipment: EQUIPMENT,
+      });
   }
 
   async function save(req: Request, res: Response, id: number | undefined): Promise<void> {
@@ -39,7 +64,13 @@ export function adminCourseHandlers(db: Knex) {
       const filter = catalogueQuerySchema.parse(req.query);
       const page = filter.page ?? 1;
       const result = await searchCatalogue(db, { q: filter.q, page, pageSize: 50 });
-      res.render('admin/courses', { title: 'Manage courses', filter, page, pages: Math.max(1, Math.ceil(result.total / 50)), courses: result.rows });
+      res.render('admin/courses', {
+        title: 'Manage courses',
+        filter,
+        page,
+        pages: Math.max(1, Math.ceil(result.total / 50)),
+        courses: result.rows,
+      });
     },
     newForm: (_req: Request, res: Response) => renderForm(res, 200, undefined, EMPTY_FORM),
     create: (req: Request, res: Response) => save(req, res, undefined),

@@ -23,12 +23,19 @@ export function authHandlers(db: Knex) {
       const next = safeNext(req.body?.next);
       const account = username && password ? await verifyLogin(db, username, password) : undefined;
       if (!account) {
-        res.status(401).render('login', { title: 'Log in', username, next: next ?? '', error: 'Wrong username or password.' });
+        res
+          .status(401)
+          .render('login', { title: 'Log in', username, next: next ?? '', error: 'Wrong username or password.' });
         return;
       }
       // A new session id on login, so a session id planted before login is worth nothing after.
       await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
-      req.session.user = { accountId: account.id, username: account.username, role: account.role, studentId: account.studentId };
+      req.session.user = {
+        accountId: account.id,
+        username: account.username,
+        role: account.role,
+        studentId: account.studentId,
+      };
       setFlash(req, 'success', `Welcome, ${account.username}.`);
       res.redirect(next ?? homePath(account.role));
     },

@@ -35,12 +35,31 @@ export function courseHandlers(db: Knex, now: () => Date) {
       const page = filter.page ?? 1;
       const user = req.session.user;
       const [result, departments, terms] = await Promise.all([
-        searchCatalogue(db, { q: filter.q, year: filter.year, semester: filter.semester, departmentId: filter.department, page, pageSize: PAGE_SIZE, studentId: user?.studentId }),
+        searchCatalogue(db, {
+          q: filter.q,
+          year: filter.year,
+          semester: filter.semester,
+          departmentId: filter.department,
+          page,
+          pageSize: PAGE_SIZE,
+          studentId: user?.studentId,
+        }),
         listDepartments(db),
         listTerms(db),
       ]);
       const pages = Math.max(1, Math.ceil(result.total / PAGE_SIZE));
-      res.render('courses', { title: 'Course catalogue', back: req.originalUrl, filter, page, pages, total: result.total, courses: result.rows, departments, terms, isStudent: user?.studentId != null });
+      res.render('courses', {
+        title: 'Course catalogue',
+        back: req.originalUrl,
+        filter,
+        page,
+        pages,
+        total: result.total,
+        courses: result.rows,
+        departments,
+        terms,
+        isStudent: user?.studentId != null,
+      });
     },
 
     enroll: (req: Request, res: Response) => changeEnrollment(req, res, enroll, 'You are enrolled in'),

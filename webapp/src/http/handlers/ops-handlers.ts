@@ -2,7 +2,16 @@ import type { Request, Response } from 'express';
 import type { Pool } from 'pg';
 import type { DaemonAdmin } from '../../clients/daemon-admin';
 import { portalError } from '../../errors';
-import { CYCLE_STATUSES, type CycleFilter, cycleDetail, cycleSeries, lastSuccessAt, listCycles, mirroredTables, sinkOverview } from '../../repositories/sync-history-repository';
+import {
+  CYCLE_STATUSES,
+  type CycleFilter,
+  cycleDetail,
+  cycleSeries,
+  lastSuccessAt,
+  listCycles,
+  mirroredTables,
+  sinkOverview,
+} from '../../repositories/sync-history-repository';
 import { setFlash } from '../flash';
 import { optionalDate } from '../query-params';
 
@@ -24,35 +33,67 @@ export function sparkline(values: number[], w = 600, h = 80): string {
 
 export function opsHandlers(pg: Pool | undefined, admin: DaemonAdmin | undefined, now: () => Date) {
   const needPg = () => {
-    if (!pg) throw portalError('STORE_UNAVAILABLE', 'The operator console needs POSTGRES_URL (the mirror and the daemon state); it is not set.');
+    if (!pg)
+      throw portalError(
+        'STORE_UNAVAILABLE',
+        'The operator console needs POSTGRES_URL (the mirror and the daemon state); it is not set.',
+      );
     return pg;
   };
   const needAdmin = () => {
-    if (!admin) throw portalError('STORE_UNAVAILABLE', 'The controls need CDC_ADMIN_URL and CDC_ADMIN_TOKEN (the daemon admin API); they are not set.');
+    if (!admin)
+      throw portalError(
+        'STORE_UNAVAILABLE',
+        'The controls need CDC_ADMIN_URL and CDC_ADMIN_TOKEN (the daemon admin API); they are not set.',
+      );
     return admin;
   };
   return {
     async syncHistory(req: Request, res: Response): Promise<void> {
       const pool = needPg();
       const status = typeof req.query.status === 'string' && req.query.status !== '' ? req.query.status : undefined;
-      if (status && !(CYCLE_STATUSES as readonly string[]).includes(status)) throw portalError('VALIDATION_FAILED', `status must be one of ${CYCLE_STATUSES.join(', ')}.`);
+      if (status && !(CYCLE_STATUSES as readonly string[]).includes(status))
+        throw portalError('VALIDATION_FAILED', `status must be one of ${CYCLE_STATUSES.join(', ')}.`);
       const tables = await mirroredTables(pool);
       const table = typeof req.query.table === 'string' && req.query.table !== '' ? req.query.table : undefined;
       if (table && !tables.includes(table)) throw portalError('VALIDATION_FAILED', `Unknown table "${table}".`);
-      const filter: CycleFilter = { status, table, from: dateParam(req.query.from, 'from'), to: dateParam(req.query.to, 'to') };
-      if (filter.from && filter.to && filter.from > filter.to) throw portalError('VALIDATION_FAILED', 'The date range is reversed: "from" is after "to".');
+      const filter: CycleFilter = {
+        status,
+        table,
+        from: dateParam(req.query.from, 'from'),
+        to: dateParam(req.query.to, 'to'),
+      };
+      if (filter.from && filter.to && filter.from > filter.to)
+        throw portalError('VALIDATION_FAILED', 'The date range is reversed: "from" is after "to".');
       if (filter.to) filter.to = new Date(filter.to.getTime() + 86_400_000);
       const page = Math.max(1, Math.min(10_000, Number.parseInt(String(req.query.page ?? '1'), 10) || 1));
-      const [{ cycles, total }, series, last] = await Promise.all([listCycles(pool, filter, page), cycleSeries(pool), lastSuccessAt(pool)]);
+      const [{ cycles, total }, series, last] = await Promise.all([
+        listCycles(pool, filter, page),
+        cycleSeries(pool),
+        lastSuccessAt(pool),
+      ]);
       const ageMs = last ? now().getTime() - new Date(last).getTime() : null;
-      const query = new URLSearchParams(Object.entries({ status, table, from: req.query.from, to: req.query.to }).filter(([, v]) => typeof v === 'string' && v !== '') as [string, string][]);
+      const query = new URLSearchParams(
+        Object.entries({ status, table, from: req.query.from, to: req.query.to }).filter(
+          ([, v]) => typeof v === 'string' && v !== '',
+        ) as [string, string][],
+      );
       res.render('ops/sync-history', {
         title: 'Sync history',
-        cycles, total, page, pages: Math.max(1, Math.ceil(total / 25)), query: query.toString(),
+        cycles,
+        total,
+        page,
+        pages: Math.max(1, Math.ceil(total / 25)),
+        query: query.toString(),
         filter: { status: status ?? '', table: table ?? '', from: req.query.from ?? '', to: req.query.to ?? '' },
-        statuses: CYCLE_STATUSES, tables,
-        last, ageMs, stale: ageMs === null || ageMs > STALE_AFTER_MS,
-        durations: sparkline(series.map((s) => s.duration_ms ?? 0)), changes: sparkline(series.map((s) => s.changes)), series,
+        statuses: CYCLE_STATUSES,
+        tables,
+        last,
+        ageMs,
+        stale: ageMs === null || ageMs > STALE_AFTER_MS,
+        durations: sparkline(series.map((s) => s.duration_ms ?? 0)),
+        changes: sparkline(series.map((s) => s.changes)),
+        series,
       });
     },
 
@@ -77,7 +118,13 @@ export function opsHandlers(pg: Pool | undefined, admin: DaemonAdmin | undefined
       let message: string;
       switch (req.params.action) {
         case 'cycle': {
-          const r = (await a.call('POST', '/cycle')) as { syncId: number; status: string; inserts: number; updates: number; deletes: number };
+          const r = (await a.call('POST', '/cycle')) as {
+            syncId: number;
+            status: string;
+            inserts: number;
+            updates: number;
+            deletes: number;
+          };
           message = `Cycle ${r.syncId} ${r.status}: ${r.inserts} inserts, ${r.updates} updates, ${r.deletes} deletes.`;
           break;
         }
@@ -87,8 +134,16 @@ export function opsHandlers(pg: Pool | undefined, admin: DaemonAdmin | undefined
           message = req.params.action === 'pause' ? 'The schedule is paused.' : 'The schedule is running again.';
           break;
         case 'verify': {
-          const r = (await a.call('POST', '/verify')) as { ok: boolean; tables: { table: string; missing: number; extra: number; different: number }[] };
-          message = r.ok ? `Verified ${r.tables.length} tables: the mirror equals MySQL.` : `Drift in ${r.tables.filter((t) => t.missing + t.extra + t.different > 0).map((t) => t.table).join(', ')}.`;
+          const r = (await a.call('POST', '/verify')) as {
+            ok: boolean;
+            tables: { table: string; missing: number; extra: number; different: number }[];
+          };
+          message = r.ok
+            ? `Verified ${r.tables.length} tables: the mirror equals MySQL.`
+            : `Drift in ${r.tables
+                .filter((t) => t.missing + t.extra + t.different > 0)
+                .map((t) => t.table)
+                .join(', ')}.`;
           break;
         }
         case 'resync': {
@@ -102,8 +157,14 @@ export function opsHandlers(pg: Pool | undefined, admin: DaemonAdmin | undefined
         case 'replay': {
           const s = name(req.body?.sink);
           if (!s) throw portalError('VALIDATION_FAILED', 'Choose a sink.');
-          const r = (await a.call('POST', `/sinks/${encodeURIComponent(s)}/${req.params.action}`)) as { delivered?: number; stillParked?: number };
-          message = req.params.action === 'retry' ? `${s}: ${r.delivered ?? 0} parked events delivered, ${r.stillParked ?? 0} still parked.` : `${s} will be refilled from the mirror.`;
+          const r = (await a.call('POST', `/sinks/${encodeURIComponent(s)}/${req.params.action}`)) as {
+            delivered?: number;
+            stillParked?: number;
+          };
+          message =
+            req.params.action === 'retry'
+              ? `${s}: ${r.delivered ?? 0} parked events delivered, ${r.stillParked ?? 0} still parked.`
+              : `${s} will be refilled from the mirror.`;
           break;
         }
         default:

@@ -65,7 +65,8 @@ function intParam(v: unknown, name: string, min: number, max: number, fallback?:
     if (fallback !== undefined) return fallback;
     throw portalError('VALIDATION_FAILED', `Give ${name}.`);
   }
-  if (!/^\d{1,10}$/.test(s) || Number(s) < min || Number(s) > max) throw portalError('VALIDATION_FAILED', `${name} must be a whole number from ${min} to ${max}.`);
+  if (!/^\d{1,10}$/.test(s) || Number(s) < min || Number(s) > max)
+    throw portalError('VALIDATION_FAILED', `${name} must be a whole number from ${min} to ${max}.`);
   return Number(s);
 }
 
@@ -87,9 +88,16 @@ const ATTENDANCE: ReportDef = {
     if (!hasParams(req, ['term', 'from', 'to', 'n'])) return undefined;
     const term = str(req.query.term);
     if (!term) throw portalError('VALIDATION_FAILED', 'Give a search term (a word or two from the lecture materials).');
-    if (term.length > 200) throw portalError('VALIDATION_FAILED', 'The search term is too long (at most 200 characters).');
-    const p: AttendanceParams = { term, from: dateParam(req.query.from, 'from'), to: dateParam(req.query.to, 'to'), n: intParam(req.query.n, 'N', 1, MAX_N, 10) };
-    if (p.from > p.to) throw portalError('VALIDATION_FAILED', `The date range is reversed: "from" (${p.from}) is after "to" (${p.to}).`);
+    if (term.length > 200)
+      throw portalError('VALIDATION_FAILED', 'The search term is too long (at most 200 characters).');
+    const p: AttendanceParams = {
+      term,
+      from: dateParam(req.query.from, 'from'),
+      to: dateParam(req.query.to, 'to'),
+      n: intParam(req.query.n, 'N', 1, MAX_N, 10),
+    };
+    if (p.from > p.to)
+      throw portalError('VALIDATION_FAILED', `The date range is reversed: "from" (${p.from}) is after "to" (${p.to}).`);
     const r = await attendanceReport(ctx.stores, ctx, p);
     const max = Math.max(1, ...r.distribution);
     return {
@@ -109,7 +117,13 @@ const ATTENDANCE: ReportDef = {
         ],
         rows: r.worst as unknown as Record<string, unknown>[],
       },
-      view: { bars: r.distribution.map((count, i) => ({ label: i === 9 ? '90–100%' : `${i * 10}–<${i * 10 + 10}%`, count, height: Math.round((count / max) * 120) })) },
+      view: {
+        bars: r.distribution.map((count, i) => ({
+          label: i === 9 ? '90–100%' : `${i * 10}–<${i * 10 + 10}%`,
+          count,
+          height: Math.round((count / max) * 120),
+        })),
+      },
     };
   },
 };
@@ -124,16 +138,25 @@ const AUDIENCE: ReportDef = {
   },
   async run(req, ctx) {
     if (!hasParams(req, ['year', 'semester'])) return undefined;
-    const p = { year: intParam(req.query.year, 'The year', 1901, 2155), semester: intParam(req.query.semester, 'The semester', 1, 2) };
+    const p = {
+      year: intParam(req.query.year, 'The year', 1901, 2155),
+      semester: intParam(req.query.semester, 'The semester', 1, 2),
+    };
     const r = await classroomAudienceReport(ctx.stores, ctx, p);
     const flaggedOnly = str(req.query.flagged) === '1';
-    const rows = (flaggedOnly ? r.rows.filter((x) => x.short_capacity || x.missing_equipment.length > 0) : r.rows).map((x) => ({
-      ...x,
-      classroom_list: x.classrooms.map((c) => `${c.building} ${c.number} (${c.capacity}; ${c.equipment.join(', ') || 'no equipment'})`).join('; '),
-      required: x.required_equipment.join(', '),
-      missing: x.missing_equipment.join(', '),
-      flag: [x.short_capacity ? 'capacity short' : '', x.missing_equipment.length ? 'equipment missing' : ''].filter(Boolean).join(', '),
-    }));
+    const rows = (flaggedOnly ? r.rows.filter((x) => x.short_capacity || x.missing_equipment.length > 0) : r.rows).map(
+      (x) => ({
+        ...x,
+        classroom_list: x.classrooms
+          .map((c) => `${c.building} ${c.number} (${c.capacity}; ${c.equipment.join(', ') || 'no equipment'})`)
+          .join('; '),
+        required: x.required_equipment.join(', '),
+        missing: x.missing_equipment.join(', '),
+        flag: [x.short_capacity ? 'capacity short' : '', x.missing_equipment.length ? 'equipment missing' : '']
+          .filter(Boolean)
+          .join(', '),
+      }),
+    );
     const query = new URLSearchParams({ year: String(p.year), semester: String(p.semester) });
     if (flaggedOnly) query.set('flagged', '1');
     return {
@@ -173,8 +196,14 @@ const GROUP_HOURS: ReportDef = {
     const wanted = termParam(req.query.term);
     const [group, terms] = await Promise.all([findGroup(ctx.stores, ref), listTerms(ctx.stores)]);
     if (!group) throw portalError('NOT_FOUND', `There is no group "${ref}" in the mirror. Give its exact name or id.`);
-    const term = wanted ? terms.find((t) => t.year === wanted.year && t.semester === wanted.semester) : defaultTerm(terms, isoDay(ctx.now));
-    if (!term) throw portalError('NOT_FOUND', wanted ? `There is no term ${wanted.year}-${wanted.semester} in the mirror.` : 'The mirror has no terms yet.');
+    const term = wanted
+      ? terms.find((t) => t.year === wanted.year && t.semester === wanted.semester)
+      : defaultTerm(terms, isoDay(ctx.now));
+    if (!term)
+      throw portalError(
+        'NOT_FOUND',
+        wanted ? `There is no term ${wanted.year}-${wanted.semester} in the mirror.` : 'The mirror has no terms yet.',
+      );
     const r = await groupHoursReport(ctx.stores, ctx, group, term, ctx.now);
     const max = Math.max(1, ...r.rows.map((x) => x.planned));
     const scale = (h: number) => Math.round((h / max) * 300);
@@ -196,7 +225,15 @@ const GROUP_HOURS: ReportDef = {
         ],
         rows: r.rows as unknown as Record<string, unknown>[],
       },
-      view: { bars: r.rows.map((x) => ({ label: x.name ?? `#${x.student_id}`, attended: scale(x.attended), missed: scale(x.missed), remaining: scale(x.remaining), planned: x.planned })) },
+      view: {
+        bars: r.rows.map((x) => ({
+          label: x.name ?? `#${x.student_id}`,
+          attended: scale(x.attended),
+          missed: scale(x.missed),
+          remaining: scale(x.remaining),
+          planned: x.planned,
+        })),
+      },
     };
   },
 };
@@ -208,14 +245,34 @@ const HIERARCHY: ReportDef = {
     return {};
   },
   async run(req, ctx) {
-    const universityId = str(req.query.university) ? intParam(req.query.university, 'The university id', 1, 2 ** 31) : undefined;
+    const universityId = str(req.query.university)
+      ? intParam(req.query.university, 'The university id', 1, 2 ** 31)
+      : undefined;
     const universities = await hierarchyReport(ctx.stores, ctx, universityId);
-    if (universityId !== undefined && universities.length === 0) throw portalError('NOT_FOUND', `There is no university ${universityId}.`);
+    if (universityId !== undefined && universities.length === 0)
+      throw portalError('NOT_FOUND', `There is no university ${universityId}.`);
     const summaries = universities.map(summarise);
     const query = new URLSearchParams();
     if (universityId !== undefined) query.set('university', String(universityId));
     // The CSV is one row per group with its ancestors: the whole tree, flat.
-    const rows = universities.flatMap((u) => u.institutes.flatMap((i) => i.departments.flatMap((d) => d.specialties.flatMap((s) => s.groups.map((g) => ({ university: u.name, institute: i.name, department: d.name, specialty_code: s.code, specialty: s.name, group: g.name, year_of_study: g.year_of_study, students: g.students }))))));
+    const rows = universities.flatMap((u) =>
+      u.institutes.flatMap((i) =>
+        i.departments.flatMap((d) =>
+          d.specialties.flatMap((s) =>
+            s.groups.map((g) => ({
+              university: u.name,
+              institute: i.name,
+              department: d.name,
+              specialty_code: s.code,
+              specialty: s.name,
+              group: g.name,
+              year_of_study: g.year_of_study,
+              students: g.students,
+            })),
+          ),
+        ),
+      ),
+    );
     return {
       params: { university: universityId ?? null },
       result: universityId === undefined ? summaries : universities,
@@ -241,7 +298,11 @@ const HIERARCHY: ReportDef = {
 export const REPORTS: ReportDef[] = [ATTENDANCE, AUDIENCE, GROUP_HOURS, HIERARCHY];
 
 /** Sorts by a column of the table (unknown keys keep the report's own order); nulls last. */
-export function sortRows(table: Table, key: unknown, dir: unknown): { rows: Record<string, unknown>[]; sort: string; dir: 'asc' | 'desc' } {
+export function sortRows(
+  table: Table,
+  key: unknown,
+  dir: unknown,
+): { rows: Record<string, unknown>[]; sort: string; dir: 'asc' | 'desc' } {
   const col = table.columns.find((c) => c.key === key);
   const d = dir === 'desc' ? 'desc' : 'asc';
   if (!col) return { rows: table.rows, sort: '', dir: d };
@@ -263,7 +324,11 @@ const csvCell = (v: unknown) => {
 };
 
 async function asOf(stores: ReportStores): Promise<{ sync_id: number; finished_at: Date } | null> {
-  const { rows } = await stores.mirror().query("SELECT id::int AS sync_id, finished_at FROM cdc.sync_history WHERE status IN ('succeeded', 'no_changes') ORDER BY id DESC LIMIT 1");
+  const { rows } = await stores
+    .mirror()
+    .query(
+      "SELECT id::int AS sync_id, finished_at FROM cdc.sync_history WHERE status IN ('succeeded', 'no_changes') ORDER BY id DESC LIMIT 1",
+    );
   return rows[0] ?? null;
 }
 
@@ -274,9 +339,11 @@ function sourceOf(mode: 'stores' | 'reference', notes: StoreNote[]): 'stores' | 
 
 export function reportHandlers(stores: ReportStores, now: () => Date) {
   const context = (req: Request): RunContext => {
-    if (!stores.pg) throw portalError('STORE_UNAVAILABLE', 'The reports need POSTGRES_URL (the mirror); it is not set.');
+    if (!stores.pg)
+      throw portalError('STORE_UNAVAILABLE', 'The reports need POSTGRES_URL (the mirror); it is not set.');
     const source = str(req.query.source);
-    if (source && source !== 'stores' && source !== 'reference') throw portalError('VALIDATION_FAILED', 'source must be "stores" or "reference".');
+    if (source && source !== 'stores' && source !== 'reference')
+      throw portalError('VALIDATION_FAILED', 'source must be "stores" or "reference".');
     return { stores, mode: source === 'reference' ? 'reference' : 'stores', notes: [], now: now() };
   };
   const find = (name: unknown) => {
@@ -288,7 +355,10 @@ export function reportHandlers(stores: ReportStores, now: () => Date) {
 
   return {
     index(_req: Request, res: Response): void {
-      res.render('reports/index', { title: 'Reports', reports: REPORTS.map((r) => ({ name: r.name, title: r.title })) });
+      res.render('reports/index', {
+        title: 'Reports',
+        reports: REPORTS.map((r) => ({ name: r.name, title: r.title })),
+      });
     },
 
     /** GET /reports/:report: the form, and the result when parameters were given. */
@@ -321,8 +391,16 @@ export function reportHandlers(stores: ReportStores, now: () => Date) {
       const def = find(req.params.report);
       const ctx = context(req);
       const outcome = await def.run(req, ctx);
-      if (!outcome) throw portalError('VALIDATION_FAILED', `Give the parameters of the ${def.title.toLowerCase()} report.`);
-      res.json({ report: def.name, source: sourceOf(ctx.mode, ctx.notes), notes: ctx.notes, asOf: await asOf(stores), params: outcome.params, result: outcome.result });
+      if (!outcome)
+        throw portalError('VALIDATION_FAILED', `Give the parameters of the ${def.title.toLowerCase()} report.`);
+      res.json({
+        report: def.name,
+        source: sourceOf(ctx.mode, ctx.notes),
+        notes: ctx.notes,
+        asOf: await asOf(stores),
+        params: outcome.params,
+        result: outcome.result,
+      });
     },
 
     /** GET /reports/:report.csv: the page's table, every row. */
@@ -330,10 +408,19 @@ export function reportHandlers(stores: ReportStores, now: () => Date) {
       const def = find(String(req.params.report));
       const ctx = context(req);
       const outcome = await def.run(req, ctx);
-      if (!outcome) throw portalError('VALIDATION_FAILED', `Give the parameters of the ${def.title.toLowerCase()} report.`);
+      if (!outcome)
+        throw portalError('VALIDATION_FAILED', `Give the parameters of the ${def.title.toLowerCase()} report.`);
       const { columns } = outcome.table;
-      const body = stringify([columns.map((c) => c.label), ...sortRows(outcome.table, req.query.sort, req.query.dir).rows.map((r) => columns.map((c) => csvCell(r[c.key])))]);
-      res.type('text/csv; charset=utf-8').attachment(`${def.name}-${isoDay(ctx.now)}.csv`).send(body);
+      const body = stringify([
+        columns.map((c) => c.label),
+        ...sortRows(outcome.table, req.query.sort, req.query.dir).rows.map((r) =>
+          columns.map((c) => csvCell(r[c.key])),
+        ),
+      ]);
+      res
+        .type('text/csv; charset=utf-8')
+        .attachment(`${def.name}-${isoDay(ctx.now)}.csv`)
+        .send(body);
     },
   };
 }

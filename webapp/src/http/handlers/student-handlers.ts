@@ -16,19 +16,31 @@ export function studentHandlers(db: Knex, now: () => Date) {
     async enrollments(req: Request, res: Response): Promise<void> {
       const student = currentStudent(req);
       const rows = await listMyEnrollments(db, student.studentId);
-      res.render('enrollments', { title: 'My enrollments', enrolled: rows.filter((r) => r.status === 'enrolled'), dropped: rows.filter((r) => r.status === 'dropped') });
+      res.render('enrollments', {
+        title: 'My enrollments',
+        enrolled: rows.filter((r) => r.status === 'enrolled'),
+        dropped: rows.filter((r) => r.status === 'dropped'),
+      });
     },
 
     async timetable(req: Request, res: Response): Promise<void> {
       const student = currentStudent(req);
-      const asked = typeof req.query.week === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(req.query.week) ? new Date(`${req.query.week}T00:00:00Z`) : undefined;
+      const asked =
+        typeof req.query.week === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(req.query.week)
+          ? new Date(`${req.query.week}T00:00:00Z`)
+          : undefined;
       const monday = mondayOf(asked && !Number.isNaN(asked.getTime()) ? asked : now());
       const sunday = new Date(monday.getTime() + 7 * DAY);
       const slots = await listTimetable(db, student.studentId, monday, sunday);
       const nextClass = slots.length === 0 ? await firstSlotOnOrAfter(db, student.studentId, sunday) : undefined;
       const days = Array.from({ length: 7 }, (_, i) => {
         const date = new Date(monday.getTime() + i * DAY);
-        return { date, slots: slots.filter((s) => s.startsAt.getTime() >= date.getTime() && s.startsAt.getTime() < date.getTime() + DAY) };
+        return {
+          date,
+          slots: slots.filter(
+            (s) => s.startsAt.getTime() >= date.getTime() && s.startsAt.getTime() < date.getTime() + DAY,
+          ),
+        };
       });
       const iso = (d: Date) => d.toISOString().slice(0, 10);
       res.render('timetable', {

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The servers the tests and `npm start` need on a machine without Docker: MariaDB, PostgreSQL
+# and Redis from Debian's packages (plus docker-compose, which validates docker-compose.yml, and
+# Chromium for the browser tests). Used by .ci/run and by developers alike.
+#
+#   scripts/services.sh up      install what is missing, start what is stopped, print TEST_* lines
+#   scripts/services.sh status  say what answers
+#   scripts/services.sh down    stop the three servers
+#
+# `up` prints `export TEST_MYSQL_URL=...` / `TEST_POSTGRES_URL=...` lines when the fresh servers
+# need a test account (a fresh MariaDB takes root over the socket only; a fresh PostgreSQL wants a
+# password over TCP), so a shell can `eval "$(scripts/services.sh up)"`. Everything else goes to
+# stderr.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+say() { echo "services: $*" >&2; }
+
+install_missing() {
+  local need=()
+  [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server mariadb-client)
+  ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+  command -v redis-server >/dev/null || need+=(redis-server)
+  command -v docker-compose >/dev/null || need+=(docker-compose)
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+  if [ ${#need[@]} -gt 0 ]; then
+    say "installing ${need[*]}"
+    apt-get update -qq >&2
+    apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+}
+
+wait_for() { # name, command...
+  local name=$1; shift
+  for _ in $(seq 1 60); do "$@" >/dev/null 2>&1 && return 0; sleep 1; done
+  say "$name did not come up"; return 1
+}
+
+mariadb_up() { mariadb-admin --protocol=socket ping >/dev/null 2>&1; }
+postgres_up() { pg_isready -h 127.0.0.1 -q 2>/dev/null; }
+redis_up() { redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; }
+pg_cluster() { ls /etc/postgresql | sort -V | tail -n1; }
+
+up() {
+  install_missing
+  # Without systemd nothing creates the servers' runtime directories after a fresh install.
+  install -d -o mysql -g mysql /run/mysqld 2>/dev/null || true
+  install -d -o postgres -g postgres /var/run/postgresql 2>/dev/null || true
+  mariadb_up || start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+  postgres_up || pg_ctlcluster --skip-systemctl-redirect "$(pg_cluster)" main start >&2
+  redis_up || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >&2
+  wait_for MariaDB mariadb_up
+  wait_for PostgreSQL postgres_up
+  wait_for Redis redis_up
+
+  # Test accounts where root/postgres are not usable over TCP without a password.
+  if ! mariadb -h127.0.0.1 -uroot -e 'SELECT 1' >/dev/null 2>&1; then
+    mariadb --protocol=socket -e "CREATE USER IF NOT EXISTS 'campus_ci'@'127.0.0.1' IDENTIFIED BY 'campus_ci'; GRANT ALL ON *.* TO 'campus_ci'@'127.0.0.1' WITH GRANT OPTION;"
+    echo "export TEST_MYSQL_URL='mysql://campus_ci:campus_ci@127.0.0.1:3306/'"
+  fi
+  if ! psql -h 127.0.0.1 -U postgres -c 'SELECT 1' postgres >/dev/null 2>&1; then
+    if ! PGPASSWORD=postgres psql -h 127.0.0.1 -U postgres -c 'SELECT 1' postgres >/dev/null 2>&1; then
+      su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD 'postgres'\"" >&2
+    fi
+    echo "export TEST_POSTGRES_URL='postgres://postgres:postgres@127.0.0.1:5432/postgres'"
+  fi
+  say "MariaDB, PostgreSQL and Redis are up"
+}
+
+status() {
+  local rc=0
+  if mariadb_up; then say "MariaDB: up"; else say "MariaDB: down"; rc=1; fi
+  if postgres_up; then say "PostgreSQL: up"; else say "PostgreSQL: down"; rc=1; fi
+  if redis_up; then say "Redis: up"; else say "Redis: down"; rc=1; fi
+  return $rc
+}
+
+down() {
+  redis_up && redis-cli -h 127.0.0.1 shutdown nosave >/dev/null 2>&1 || true
+  postgres_up && pg_ctlcluster --skip-systemctl-redirect "$(pg_cluster)" main stop >&2 || true
+  mariadb_up && mariadb-admin --protocol=socket shutdown >&2 || true
+  say "stopped"
+}
+
+case "${1:-}" in
+  up) up ;;
+  status) status ;;
+  down) down ;;
+  *) echo "usage: scripts/services.sh up|status|down" >&2; exit 2 ;;
+esac
