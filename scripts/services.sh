@@ -45,7 +45,7 @@ up() {
   # Without systemd nothing creates the servers' runtime directories after a fresh install.
   install -d -o mysql -g mysql /run/mysqld 2>/dev/null || true
   install -d -o postgres -g postgres /var/run/postgresql 2>/dev/null || true
-  mariadb_up || start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+  mariadb_up || start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql
   postgres_up || pg_ctlcluster --skip-systemctl-redirect "$(pg_cluster)" main start >&2
   redis_up || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >&2
   wait_for MariaDB mariadb_up
