@@ -55,13 +55,11 @@ describe('generateUniversity', () => {
   });
 
   test('the current term is open on "today" and the past one is closed', () => {
-    const terms = t
-      .get('terms')!
-      .map(([, year, semester, , , opens, closes]) => ({
-        year,
-        semester,
-        open: (opens as string) <= '2026-11-21' && (closes as string) >= '2026-11-21',
-      }));
+    const terms = t.get('terms')!.map(([, year, semester, , , opens, closes]) => ({
+      year,
+      semester,
+      open: (opens as string) <= '2026-11-21' && (closes as string) >= '2026-11-21',
+    }));
     expect(terms.map((x) => x.open)).toEqual([false, true]);
     expect(new Set(terms.map((x) => `${x.year}/${x.semester}`)).size).toBe(2);
   });

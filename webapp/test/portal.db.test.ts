@@ -159,19 +159,17 @@ describe('catalogue', () => {
 
   test('pagination splits long result lists', async () => {
     const [dep] = await f.db('departments').where({ name: 'Mathematics' }).pluck('id');
-    await f
-      .db('courses')
-      .insert(
-        Array.from({ length: 25 }, (_, i) => ({
-          department_id: dep,
-          code: `MA-${200 + i}`,
-          title: `Analysis ${i}`,
-          credits: '3.0',
-          year: 2026,
-          semester: 2,
-          capacity: 10,
-        })),
-      );
+    await f.db('courses').insert(
+      Array.from({ length: 25 }, (_, i) => ({
+        department_id: dep,
+        code: `MA-${200 + i}`,
+        title: `Analysis ${i}`,
+        credits: '3.0',
+        year: 2026,
+        semester: 2,
+        capacity: 10,
+      })),
+    );
     const agent = await loggedIn(f, 'student5');
     const p1 = await agent.get(`/courses?department=${dep}`);
     expect(p1.text).toContain('25 courses found');

@@ -66,14 +66,12 @@ export function adminApi(d: AdminDeps): Router {
       const outcome = await d.daemon.runNow('manual');
       if (!outcome) {
         const s = d.daemon.status();
-        res
-          .status(s.lastError && !s.running ? 500 : 409)
-          .json({
-            error: s.running ? 'BUSY' : 'CYCLE_FAILED',
-            message: s.running
-              ? 'A cycle is already running; try again when it ends.'
-              : `The cycle failed: ${s.lastError?.message ?? 'see the logs'}`,
-          });
+        res.status(s.lastError && !s.running ? 500 : 409).json({
+          error: s.running ? 'BUSY' : 'CYCLE_FAILED',
+          message: s.running
+            ? 'A cycle is already running; try again when it ends.'
+            : `The cycle failed: ${s.lastError?.message ?? 'see the logs'}`,
+        });
         return;
       }
       d.relays?.wake();

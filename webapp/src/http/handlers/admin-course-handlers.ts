@@ -28,16 +28,14 @@ export function adminCourseHandlers(db: Knex) {
   ): Promise<void> {
     const eq = form.required_equipment;
     const values = { ...form, required_equipment: Array.isArray(eq) ? eq : eq ? [eq] : [] };
-    res
-      .status(status)
-      .render('admin/course-form', {
-        title: courseId ? 'Edit course' : 'New course',
-        courseId,
-        values,
-        errors,
-        departments: await listDepartments(db),
-        equipment: EQUIPMENT,
-      });
+    res.status(status).render('admin/course-form', {
+      title: courseId ? 'Edit course' : 'New course',
+      courseId,
+      values,
+      errors,
+      departments: await listDepartments(db),
+      equipment: EQUIPMENT,
+    });
   }
 
   async function save(req: Request, res: Response, id: number | undefined): Promise<void> {
