@@ -4,6 +4,7 @@ import { benchCdc } from './cdc-bench';
 import { benchPortal } from './portal-bench';
 import { benchReports } from './reports-bench';
 import { benchScaling } from './scaling-bench';
+import { benchStartup } from './startup-bench';
 import { type BenchRow, toMarkdown, writeReport } from './report';
 
 /**
@@ -23,6 +24,7 @@ const SECTIONS = {
   portal: (_o: Options, log: (s: string) => void) => benchPortal(log),
   scaling: (o: Options, log: (s: string) => void) => benchScaling(o.scaling.split(',').map(Number), log),
   reports: (o: Options, log: (s: string) => void) => benchReports(o.students, o.runs, log),
+  startup: (o: Options, log: (s: string) => void) => benchStartup(o.runs, log),
 } as const;
 /** What runs without --only: the scaling section (up to 10M rows) takes long, so on request. */
 const DEFAULT_SECTIONS = ['cdc', 'portal', 'reports'];

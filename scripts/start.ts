@@ -3,7 +3,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { Command } from 'commander';
 import mysql from 'mysql2/promise';
+import { AppError } from '../lib/app-error';
 import { intArg, runCli } from '../lib/cli';
+import { PROJECT_ROOT, RUNS_COMPILED } from '../lib/project-root';
 import { createProgress } from '../lib/progress';
 import { loadWebappCliConfig } from '../webapp/src/config';
 import { createKnex } from '../webapp/src/db/knex';
@@ -18,8 +20,8 @@ import { isDatabaseEmpty, seedDatabase } from '../webapp/src/seed/seed-database'
  * deployables as child processes and stops them together on SIGTERM/SIGINT.
  */
 const DEPLOYABLES = {
-  webapp: ['webapp/src/main.ts'],
-  cdc: ['cdc-daemon/src/main.ts', 'run'],
+  webapp: ['webapp/src/main'],
+  cdc: ['cdc-daemon/src/main', 'run'],
 } as const;
 type Deployable = keyof typeof DEPLOYABLES;
 
@@ -56,6 +58,15 @@ async function prepareMysql(demoStudents: number, seed: boolean): Promise<void> 
   }
 }
 
+/**
+ * How a deployable starts: compiled (`node dist/...js`) when this script runs compiled, as the
+ * images and `npm run start:compiled` do; else TypeScript through tsx, for development.
+ */
+function childCommand(script: string): [string, string[]] {
+  if (RUNS_COMPILED) return [process.execPath, [path.join(PROJECT_ROOT, 'dist', `${script}.js`)]];
+  return [path.join(PROJECT_ROOT, 'node_modules/.bin/tsx'), [path.join(PROJECT_ROOT, `${script}.ts`)]];
+}
+
 runCli(async () => {
   program.parse();
   const opts = program.opts<{ services: string; demoStudents?: number; seed: boolean }>();
@@ -65,14 +76,17 @@ runCli(async () => {
     .filter(Boolean);
   const unknown = services.filter((s) => !(s in DEPLOYABLES));
   if (unknown.length > 0)
-    throw new Error(`unknown service(s): ${unknown.join(', ')}; choose from ${Object.keys(DEPLOYABLES).join(', ')}`);
+    throw new AppError(
+      'BAD_ARGUMENT',
+      `unknown service(s): ${unknown.join(', ')}; choose from ${Object.keys(DEPLOYABLES).join(', ')}`,
+    );
   if (services.includes('webapp'))
     await prepareMysql(opts.demoStudents ?? Number(process.env.DEMO_STUDENTS ?? 500), opts.seed);
 
-  const tsx = path.resolve(__dirname, '../node_modules/.bin/tsx');
   const children: ChildProcess[] = (services as Deployable[]).map((s) => {
     const [script, ...args] = DEPLOYABLES[s];
-    return spawn(tsx, [path.resolve(__dirname, '..', script), ...args], { stdio: 'inherit', env: process.env });
+    const [command, entry] = childCommand(script);
+    return spawn(command, [...entry, ...args], { stdio: 'inherit', env: process.env });
   });
   await new Promise<void>((resolve) => {
     let exited = 0;

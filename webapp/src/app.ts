@@ -11,6 +11,7 @@ import { routes } from './routes';
 import type { Pool } from 'pg';
 import type { DaemonAdmin } from './clients/daemon-admin';
 import { ReportStores, type StoreSettings } from './reports/report-stores';
+import { PROJECT_ROOT } from '../../lib/project-root';
 
 export interface AppDeps {
   db: Knex;
@@ -48,13 +49,13 @@ export function createApp(deps: AppDeps): PortalApp {
       typeof req.body?._csrf === 'string' ? req.body._csrf : (req.headers['x-csrf-token'] as string | undefined),
   });
 
-  app.set('views', path.join(__dirname, 'views'));
+  app.set('views', path.join(PROJECT_ROOT, 'webapp/src/views'));
   app.set('view engine', 'ejs');
   app.set('trust proxy', deps.trustProxy);
   app.disable('x-powered-by');
 
   app.use(helmet());
-  app.use('/static', express.static(path.join(__dirname, 'public'), { maxAge: '1h' }));
+  app.use('/static', express.static(path.join(PROJECT_ROOT, 'webapp/src/public'), { maxAge: '1h' }));
   app.use(express.urlencoded({ extended: false, limit: '20kb' }));
   app.use(express.json({ limit: '100kb' }));
   app.use(sessions.middleware);

@@ -1,8 +1,9 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Pool } from 'pg';
+import { PROJECT_ROOT } from '../../../lib/project-root';
 
-export const POSTGRES_SQL_DIR = path.resolve(__dirname, '../../../postgres');
+export const POSTGRES_SQL_DIR = path.join(PROJECT_ROOT, 'postgres');
 // Any constant: serialises migrations of daemons starting at the same time.
 const MIGRATION_LOCK = 7_246_001;
 

@@ -1,9 +1,10 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
+import { PROJECT_ROOT } from '../../../lib/project-root';
 
 /** Numbered schema files shared with the MySQL docker init. */
-export const MYSQL_INIT_DIR = path.resolve(__dirname, '../../../mysql/init');
+export const MYSQL_INIT_DIR = path.join(PROJECT_ROOT, 'mysql/init');
 
 /**
  * Applies the numbered `mysql/init/*.sql` files not yet recorded in `schema_migrations`.
