@@ -80,6 +80,10 @@ export const cdcConfigSchema = z
     LOG_LEVEL: logLevel.default('info'),
     LOG_FORMAT: logFormat.optional(),
   })
+  .refine((env) => env.CDC_BACKOFF_MAX_MS >= env.CDC_BACKOFF_MS, {
+    path: ['CDC_BACKOFF_MAX_MS'],
+    message: 'must be at least CDC_BACKOFF_MS (the backoff doubles from CDC_BACKOFF_MS up to it)',
+  })
   .transform((env) => ({
     mysqlUrl: env.CDC_MYSQL_URL,
     postgresUrl: env.POSTGRES_URL,

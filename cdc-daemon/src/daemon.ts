@@ -3,12 +3,15 @@ import { Client, type Pool } from 'pg';
 import { AppError } from '../../lib/app-error';
 import type { Logger } from '../../lib/logger';
 import type { CdcConfig } from './config';
-import { cdcError } from './errors';
-import { closeAbandonedCycles, recordSkipped } from './record/cycle-record';
+import { cdcError, classifyError } from './errors';
+import { closeAbandonedCycles, recordSkipped, recordUnstartedCycles } from './record/cycle-record';
 import { type CycleOutcome, runCycle } from './sync-cycle';
 
 /** Session-level advisory lock: one active daemon per mirror; others wait as standbys. */
 export const DAEMON_LOCK_KEY = 7_246_002;
+
+/** Failed-cycle records kept while PostgreSQL is down (older ones are then closed as ABANDONED). */
+const MAX_DEFERRED_RECORDS = 100;
 
 export type DaemonState = 'starting' | 'standby' | 'active' | 'stopping' | 'stopped';
 
@@ -97,11 +100,17 @@ export class CdcDaemon {
 
   private async cycle(): Promise<CycleOutcome | undefined> {
     try {
+      await this.writeDeferredRecords().catch((err: unknown) => {
+        const e = classifyError(err, 'postgres');
+        e.details.unstarted = true;
+        return Promise.reject(e);
+      });
       const outcome = await runCycle({
         pool: this.deps.pool,
         config: this.deps.config,
         logger: this.deps.logger,
         signal: this.abort.signal,
+        deferRecord: (write) => this.deferred.length < MAX_DEFERRED_RECORDS && this.deferred.push(write),
       });
       this.s.consecutiveFailures = 0;
       this.s.retryAt = null;
@@ -116,6 +125,7 @@ export class CdcDaemon {
       return outcome;
     } catch (err) {
       const e = err instanceof AppError ? err : cdcError('CYCLE_FAILED', String(err));
+      if (e.details.unstarted) this.noteUnstarted(e);
       this.s.consecutiveFailures++;
       // Errors an operator must fix are retried at the longest interval, to notice the fix.
       const delay = e.retryable
@@ -133,6 +143,32 @@ export class CdcDaemon {
     }
   }
 
+  /** Records PostgreSQL refused while it was down, written by the next cycle or lock taker. */
+  private deferred: (() => Promise<void>)[] = [];
+  /** Cycles that could not open their record during the current outage. */
+  private unstarted: { attempts: number; first: Date; last: Date; code: string; message: string } | undefined;
+
+  private noteUnstarted(e: AppError): void {
+    const now = new Date();
+    this.unstarted = this.unstarted
+      ? { ...this.unstarted, attempts: this.unstarted.attempts + 1, last: now, message: e.message }
+      : { attempts: 1, first: now, last: now, code: e.code, message: e.message };
+  }
+
+  private async writeDeferredRecords(): Promise<void> {
+    while (this.deferred.length > 0) {
+      await this.deferred[0]!();
+      this.deferred.shift();
+    }
+    if (this.unstarted) {
+      await recordUnstartedCycles(this.deps.pool, this.unstarted);
+      this.deps.logger.info('recorded the cycles that could not start while PostgreSQL was down', {
+        attempts: this.unstarted.attempts,
+      });
+      this.unstarted = undefined;
+    }
+  }
+
   private onTick(): void {
     if (this.s.paused || this.s.state !== 'active') return;
     if (this.s.retryAt && Date.now() < this.s.retryAt.getTime()) return;
@@ -146,6 +182,9 @@ export class CdcDaemon {
       const { rows } = await this.lockClient.query('SELECT pg_try_advisory_lock($1) AS ok', [DAEMON_LOCK_KEY]);
       if (rows[0].ok) {
         this.s.state = 'active';
+        await this.writeDeferredRecords().catch((err: unknown) =>
+          this.deps.logger.warn('could not write the deferred cycle records yet', { error: String(err) }),
+        );
         const abandoned = await closeAbandonedCycles(this.deps.pool);
         if (abandoned > 0)
           this.deps.logger.warn('marked cycles left running by a previous process as failed', { abandoned });
@@ -170,7 +209,7 @@ export class CdcDaemon {
   }
 
   private async connectLockClient(): Promise<Client> {
-    const client = new Client({ connectionString: this.deps.config.postgresUrl });
+    const client = new Client({ connectionString: this.deps.config.postgresUrl, connectionTimeoutMillis: 10_000 });
     // Losing this connection loses the lock: stop scheduling and compete for it again.
     client.on('error', (err) => {
       this.deps.logger.error('lost the daemon lock connection', { error: err.message });

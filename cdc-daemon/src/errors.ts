@@ -51,12 +51,32 @@ const CONNECTION_CODES = new Set([
   'PROTOCOL_SEQUENCE_TIMEOUT',
 ]);
 
+/**
+ * PostgreSQL's SQLSTATEs for a server that is going away or not there yet (57P01 admin shutdown,
+ * 57P02 crash shutdown, 57P03 starting up, class 08 connection exceptions).
+ */
+const PG_GONE = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006']);
+
+/** PostgreSQL refusing the account or database of POSTGRES_URL: the remedy is the operator's. */
+const PG_REFUSED: Record<string, string> = {
+  '28P01': 'PostgreSQL refused the password of the POSTGRES_URL account; fix POSTGRES_URL.',
+  '28000':
+    'PostgreSQL refused the POSTGRES_URL account (no such role, or pg_hba.conf rejects it); create the role or fix POSTGRES_URL.',
+  '3D000': 'The POSTGRES_URL database does not exist; create it (createdb NAME) or fix POSTGRES_URL.',
+};
+
 /** Connection-level failures of either database, as the loop should see them. */
 export function classifyError(err: unknown, where: 'mysql' | 'postgres'): AppError<CdcErrorCode> {
   if (err instanceof AppError) return err as AppError<CdcErrorCode>;
   const code = (err as { code?: string })?.code ?? '';
   const message = err instanceof Error ? err.message : String(err);
-  if (CONNECTION_CODES.has(code) || /connect|terminat|Connection lost|closed state/i.test(message)) {
+  if (where === 'postgres' && PG_REFUSED[code])
+    return cdcError('POSTGRES_UNAVAILABLE', `${PG_REFUSED[code]} (${message}); retrying with backoff.`, {}, err);
+  if (
+    CONNECTION_CODES.has(code) ||
+    (where === 'postgres' && PG_GONE.has(code)) ||
+    /connect|terminat|Connection lost|closed state/i.test(message)
+  ) {
     return where === 'mysql'
       ? cdcError(
           'MYSQL_UNAVAILABLE',
@@ -72,6 +92,16 @@ export function classifyError(err: unknown, where: 'mysql' | 'postgres'): AppErr
         );
   }
   return cdcError('CYCLE_FAILED', message, {}, err);
+}
+
+/**
+ * Which server an error came from when the caller cannot tell: mysql2 marks its errors (`fatal`
+ * on connection errors, `sqlMessage` on server errors); Node's socket errors carry `errno` for
+ * either driver, so that says nothing.
+ */
+export function errorSource(err: unknown): 'mysql' | 'postgres' {
+  const e = err as { fatal?: unknown; sqlMessage?: unknown } | null;
+  return e && typeof e === 'object' && ('fatal' in e || 'sqlMessage' in e) ? 'mysql' : 'postgres';
 }
 
 /** Ends a cycle at a safe point when its signal fired: it rolls back like any failure. */

@@ -4,6 +4,7 @@ import { Pool } from 'pg';
 import { intArg, runCli } from '../../lib/cli';
 import { createLogger } from '../../lib/logger';
 import { loadCdcConfig } from './config';
+import { classifyError } from './errors';
 import { CdcDaemon } from './daemon';
 import { createDaemonHttp } from './http/daemon-http';
 import { createDaemonMetrics } from './http/daemon-metrics';
@@ -14,13 +15,31 @@ import { SINK_NAMES } from './sinks/sink';
 import { parseSinkName, relayCommand, replayCommand, retryCommand, sinksCommand } from './cli/sink-commands';
 import { type CliDeps, historyCommand, onceCommand, resyncCommand, statusCommand, verifyCommand } from './cli/commands';
 
-/** `npm run cdc -- <command>`: the daemon and its operator commands. Logs go to stderr. */
-async function setup(): Promise<CliDeps> {
+/**
+ * `npm run cdc -- <command>`: the daemon and its operator commands. Logs go to stderr.
+ * With `waitForPostgres` (the daemon), a PostgreSQL that refuses or does not answer at start is
+ * retried with backoff, one log line per attempt; the one-shot commands say why in one line and exit 1.
+ */
+async function setup(waitForPostgres = false): Promise<CliDeps> {
   const config = loadCdcConfig(process.env);
   const logger = createLogger({ ...config.log, service: 'cdc-daemon' });
   const pool = new Pool({ connectionString: config.postgresUrl, max: 8, connectionTimeoutMillis: 10_000 });
   pool.on('error', (err) => logger.warn('idle PostgreSQL connection failed', { error: err.message }));
-  await migratePostgres(pool);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await migratePostgres(pool);
+      break;
+    } catch (err) {
+      const e = classifyError(err, 'postgres');
+      if (!waitForPostgres) {
+        await pool.end().catch(() => {});
+        throw e;
+      }
+      const delayMs = Math.min(config.backoffMaxMs, config.backoffMs * 2 ** (attempt - 1));
+      logger.warn(e.message, { code: e.code, attempt, retryInMs: delayMs });
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
   return { config, pool, logger, out: (line) => process.stdout.write(`${line}\n`) };
 }
 
@@ -39,7 +58,7 @@ program
   .command('run')
   .description('Run the daemon: a cycle on every CDC_SCHEDULE tick; a standby while another daemon holds the lock.')
   .action(async () => {
-    const deps = await setup();
+    const deps = await setup(true);
     const metrics = createDaemonMetrics(deps.pool);
     // The relays run on their own loops and connections: a slow or dead sink never holds up a cycle.
     const relayPool = new Pool({ connectionString: deps.config.postgresUrl, max: 4, connectionTimeoutMillis: 10_000 });

@@ -5,24 +5,20 @@ import type { Logger } from '../../lib/logger';
 import type { CdcConfig } from './config';
 import { type TablePlan, planTable } from './catalog/plan-table';
 import { readCatalog } from './catalog/read-catalog';
-import { classifyError, throwIfAborted } from './errors';
+import { type SelectAccess, readSelectAccess } from './catalog/select-access';
+import { classifyError, errorSource, throwIfAborted } from './errors';
 import { initRowHash } from './diff/row-hash';
 import { syncTable } from './diff/sync-table';
 import { reconcileTables } from './apply/reconcile-tables';
 import { parentsFirst } from './apply/mirror-ddl';
 import { loadTableStates, saveSkipHints } from './apply/state-store';
 import { inTransaction, withClient } from './apply/pg-tx';
+import { takeCycleLock } from './apply/cycle-lock';
 import { type SkipHint, canSkip, readUpdateTimes } from './snapshot/change-hints';
 import { loadTable } from './load/initial-load';
 import { CycleStats, type CycleStatus } from './record/cycle-stats';
 import { type SyncId, beginCycleRecord, failCycleRecord, finishCycleRecord } from './record/cycle-record';
 import { closeSnapshot, connectMysql, openSnapshot } from './snapshot/mysql-source';
-
-/**
- * Taken by every apply transaction: even if a daemon lost its session lock mid-cycle and a
- * standby took over, their applies still run one after the other.
- */
-export const CYCLE_LOCK_KEY = 7_246_003;
 
 export interface CycleContext {
   pool: Pool;
@@ -32,6 +28,8 @@ export interface CycleContext {
   onLoadBatch?: (table: string, loadedRows: number, estimatedRows: number) => void;
   /** Aborts the cycle at the next table, chunk or load batch; it then rolls back. */
   signal?: AbortSignal;
+  /** Takes the write of a failed cycle's record that PostgreSQL refused, to be retried later. */
+  deferRecord?: (write: () => Promise<void>) => void;
 }
 
 export interface CycleOutcome {
@@ -57,9 +55,11 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
   const started = performance.now();
   await initRowHash();
   const stats = new CycleStats();
-  const { syncId } = await beginCycleRecord(ctx.pool).catch((err: unknown) =>
-    Promise.reject(classifyError(err, 'postgres')),
-  );
+  const { syncId } = await beginCycleRecord(ctx.pool).catch((err: unknown) => {
+    const e = classifyError(err, 'postgres');
+    e.details.unstarted = true;
+    return Promise.reject(e);
+  });
   const log = ctx.logger.child({ syncId });
   // The table being worked on, named in the history row if the cycle fails.
   const current: { table?: string } = {};
@@ -69,24 +69,36 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
       Promise.reject(classifyError(err, 'mysql')),
     );
     mysql = source;
-    const plans = await stats.time('mysql', () => readPlans(source, ctx.config));
+    const catalog = await stats.time('mysql', () => readPlans(source, ctx.config));
     const states = await withClient(ctx.pool, (c) => loadTableStates(c));
     const mirror = { targetSchema: ctx.config.targetSchema, history: true };
-    await reconcileTables(
+    const problems = await reconcileTables(
       ctx.pool,
-      plans,
+      catalog.plans,
       states,
       {
         ...mirror,
         historyExclude: ctx.config.historyExclude,
         droppedTables: ctx.config.droppedTables,
         foreignKeys: ctx.config.mirrorForeignKeys,
+        access: catalog.access,
+        excluded: (t) =>
+          (ctx.config.tables ? !ctx.config.tables.includes(t) : false) || ctx.config.excludeTables.includes(t),
       },
       syncId,
       stats,
       log,
       current,
     );
+    for (const p of problems) {
+      const what = p.columns ? `columns ${p.columns.join(', ')} of ${p.table}` : `table ${p.table}`;
+      const message = `The MySQL account may no longer read ${what} (a missing grant, not a schema change): its mirror is kept as it is and not synced until the grant is back: ${p.grant}`;
+      stats.table(p.table).schemaChange = 'privilege-missing';
+      stats.table(p.table).warnings++;
+      stats.problems.push(message);
+      log.error(message, { table: p.table, code: 'PRIVILEGE_MISSING' });
+    }
+    const plans = catalog.plans.filter((plan) => !problems.some((p) => p.table === plan.name));
 
     const at = new Date();
     const loading = plans.filter((p) => states.get(p.name)?.status === 'loading');
@@ -138,26 +150,26 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
     });
     return { syncId, status, durationMs, stats };
   } catch (err) {
-    const e =
-      err instanceof AppError
-        ? err
-        : classifyError(err, (err as { errno?: unknown })?.errno !== undefined ? 'mysql' : 'postgres');
+    const e = err instanceof AppError ? err : classifyError(err, errorSource(err));
     const durationMs = performance.now() - started;
     log.error('cycle failed', { code: e.code, error: e.message, table: current.table });
-    await failCycleRecord(ctx.pool, syncId, stats, durationMs, {
-      code: e.code,
-      message: e.message,
-      table: current.table,
-    }).catch((recordErr: unknown) => log.error('could not record the failed cycle', { error: String(recordErr) }));
+    const record = () =>
+      failCycleRecord(ctx.pool, syncId, stats, durationMs, { code: e.code, message: e.message, table: current.table });
+    await record().catch((recordErr: unknown) => {
+      // PostgreSQL is likely down: the daemon writes the record once it answers again.
+      log.warn('could not record the failed cycle yet', { error: String(recordErr) });
+      ctx.deferRecord?.(record);
+    });
     throw e;
   } finally {
     await mysql?.end().catch(() => {});
   }
 }
 
-async function readPlans(mysql: Connection, config: CdcConfig): Promise<TablePlan[]> {
+async function readPlans(mysql: Connection, config: CdcConfig): Promise<{ plans: TablePlan[]; access: SelectAccess }> {
   const schemas = await readCatalog(mysql, { tables: config.tables, excludeTables: config.excludeTables });
-  return parentsFirst(schemas.map((s) => planTable(s, { tinyint1AsBoolean: config.tinyint1AsBoolean })));
+  const plans = parentsFirst(schemas.map((s) => planTable(s, { tinyint1AsBoolean: config.tinyint1AsBoolean })));
+  return { plans, access: await readSelectAccess(mysql) };
 }
 
 function historyFor(config: CdcConfig, plan: TablePlan) {
@@ -175,7 +187,7 @@ async function applySnapshot(
   onTable: (t: string) => void,
 ): Promise<CycleStatus> {
   return inTransaction(ctx.pool, async (client) => {
-    await client.query('SELECT pg_advisory_xact_lock($1)', [CYCLE_LOCK_KEY]);
+    await takeCycleLock(client);
     const states = await loadTableStates(client);
     // Read before the snapshot opens: see change-hints.ts for why the order matters.
     const readings = ctx.config.skipHints ? await stats.time('mysql', () => readUpdateTimes(mysql)) : undefined;

@@ -3,11 +3,9 @@ import { Pool } from 'pg';
 import { createLogger } from '../../lib/logger';
 import { loadCdcConfig, type CdcConfig } from '../src/config';
 import { migratePostgres } from '../src/apply/pg-migrations';
-import { planTable } from '../src/catalog/plan-table';
-import { readCatalog } from '../src/catalog/read-catalog';
 import { runCycle } from '../src/sync-cycle';
-import { connectMysql } from '../src/snapshot/mysql-source';
-import { type TableDrift, verifyTable } from '../src/verify/verify-table';
+import type { TableDrift } from '../src/verify/verify-table';
+import { mirrorDrift } from './convergence';
 import {
   createMysqlDatabase,
   createPostgresDatabase,
@@ -74,25 +72,7 @@ export async function createCdcFixture(env: Record<string, string> = {}): Promis
     config,
     env: fullEnv,
     cycle: () => runCycle({ pool, config, logger: quietLogger }),
-    async verifyAll() {
-      const conn = await connectMysql(ro.url);
-      try {
-        const schemas = await readCatalog(conn, { tables: config.tables, excludeTables: config.excludeTables });
-        const out: TableDrift[] = [];
-        for (const s of schemas)
-          out.push(
-            await verifyTable(
-              conn,
-              pool,
-              planTable(s, { tinyint1AsBoolean: config.tinyint1AsBoolean }),
-              config.targetSchema,
-            ),
-          );
-        return out;
-      } finally {
-        await conn.end();
-      }
-    },
+    verifyAll: () => mirrorDrift(ro.url, pool, config),
     close: dropAll,
   };
 }

@@ -1,4 +1,4 @@
-import { CYCLE_LOCK_KEY } from '../src/sync-cycle';
+import { CYCLE_LOCK_KEY } from '../src/apply/cycle-lock';
 import { createCdcFixture, type CdcFixture } from './cdc-fixture';
 import { runCli, startCli, waitFor } from './cli-runner';
 

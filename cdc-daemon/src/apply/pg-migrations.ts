@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Pool } from 'pg';
 import { PROJECT_ROOT } from '../../../lib/project-root';
+import { checkout } from './pg-tx';
 
 export const POSTGRES_SQL_DIR = path.join(PROJECT_ROOT, 'postgres');
 // Any constant: serialises migrations of daemons starting at the same time.
@@ -9,7 +10,7 @@ const MIGRATION_LOCK = 7_246_001;
 
 /** Applies the numbered `postgres/*.sql` files not yet applied, each in its own transaction. */
 export async function migratePostgres(pool: Pool, dir = POSTGRES_SQL_DIR): Promise<string[]> {
-  const client = await pool.connect();
+  const { client: client, release } = await checkout(pool);
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     await client.query('CREATE SCHEMA IF NOT EXISTS cdc');
@@ -35,6 +36,6 @@ export async function migratePostgres(pool: Pool, dir = POSTGRES_SQL_DIR): Promi
     return done;
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
-    client.release();
+    release();
   }
 }

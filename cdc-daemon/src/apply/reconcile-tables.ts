@@ -6,11 +6,23 @@ import type { TableSchema } from '../catalog/table-schema';
 import type { CycleStats } from '../record/cycle-stats';
 import { type MirrorOptions, addColumns, dropMirror, ensureForeignKeys, ensureMirror, mirrorName } from './mirror-ddl';
 import { type TableState, clearTableRows, upsertTableState } from './state-store';
+import { type SelectAccess, grantStatement, missingTableCause, ungrantedColumns } from '../catalog/select-access';
 
 export interface ReconcileOptions extends MirrorOptions {
   historyExclude: string[];
   droppedTables: 'keep' | 'drop';
   foreignKeys: boolean;
+  /** What the MySQL account may read: a table or column it lost the grant of is not a schema change. */
+  access?: SelectAccess;
+  /** Tables left out by CDC_TABLES / CDC_EXCLUDE_TABLES (retired when mirrored, whatever the grants). */
+  excluded?: (table: string) => boolean;
+}
+
+/** A mirrored table the account may no longer read (wholly or some columns): left as it is. */
+export interface PrivilegeProblem {
+  table: string;
+  columns?: string[];
+  grant: string;
 }
 
 /** The columns added at the end or in between, when nothing else changed; else undefined. */
@@ -45,27 +57,37 @@ export async function reconcileTables(
   stats: CycleStats,
   logger: Logger,
   details: { table?: string } = {},
-): Promise<void> {
+): Promise<PrivilegeProblem[]> {
+  const problems: PrivilegeProblem[] = [];
   for (const plan of plans) {
     const state = states.get(plan.name);
     const mirror = { ...o, history: !o.historyExclude.includes(plan.name) };
     if (state && state.status !== 'retired' && state.fingerprint === plan.fingerprint) continue;
+    if (state && state.status !== 'retired' && o.access) {
+      const gone = (state.tableSchema as TableSchema).columns
+        .map((c) => c.name)
+        .filter((n) => !plan.schema.columns.some((c) => c.name === n));
+      const columns = ungrantedColumns(o.access, plan.name, gone);
+      if (columns.length > 0) {
+        problems.push({ table: plan.name, columns, grant: grantStatement(o.access, plan.name, columns) });
+        continue;
+      }
+    }
     const base = { name: plan.name, fingerprint: plan.fingerprint, tableSchema: plan.schema };
     const added =
       state && state.status !== 'retired' ? addedColumnsOnly(state.tableSchema as TableSchema, plan.schema) : undefined;
-    await inTransaction(pool, async (c) => {
+    const kept = await inTransaction(pool, async (c) => {
       details.table = plan.name;
       if (added) {
         await addColumns(c, plan, added, mirror);
-        await upsertTableState(c, {
-          ...base,
-          status: state!.status,
-          loadCursor: state!.loadCursor,
-          loadedRows: state!.loadedRows,
-        });
+        const kept = await upsertTableState(
+          c,
+          { ...base, status: state!.status, loadCursor: state!.loadCursor, loadedRows: state!.loadedRows },
+          false,
+        );
         stats.table(plan.name).schemaChange = 'altered';
         logger.info('table gained columns; rehashing it', { table: plan.name, added });
-        return;
+        return kept;
       }
       if (state) {
         await dropMirror(c, plan.name, mirror, syncId);
@@ -74,14 +96,16 @@ export async function reconcileTables(
       const outcome = await ensureMirror(c, plan, mirror);
       // An adopted table must start empty: the load fills it with exactly what MySQL holds.
       if (outcome === 'adopted') await c.query(`TRUNCATE ${mirrorName(plan, mirror)}`);
-      await upsertTableState(c, { ...base, status: 'loading', loadCursor: null, loadedRows: 0 });
+      const kept = await upsertTableState(c, { ...base, status: 'loading', loadCursor: null, loadedRows: 0 }, true);
       stats.table(plan.name).schemaChange = state ? 'rebuilt' : outcome;
       logger.info(state ? 'table changed shape; rebuilding its mirror' : `new table; mirror ${outcome}`, {
         table: plan.name,
       });
+      return kept;
     });
     states.set(plan.name, {
       ...base,
+      ...kept,
       status: added ? state!.status : 'loading',
       loadCursor: added ? state!.loadCursor : null,
       loadedRows: added ? state!.loadedRows : 0,
@@ -90,16 +114,19 @@ export async function reconcileTables(
   const present = new Set(plans.map((p) => p.name));
   for (const state of states.values()) {
     if (present.has(state.name) || state.status === 'retired') continue;
+    if (o.access && !o.excluded?.(state.name) && missingTableCause(o.access, state.name) === 'privilege') {
+      problems.push({ table: state.name, grant: grantStatement(o.access, state.name) });
+      continue;
+    }
     await inTransaction(pool, async (c) => {
       details.table = state.name;
       await clearTableRows(c, state.name);
       if (o.droppedTables === 'drop') await dropMirror(c, state.name, o, syncId);
-      await upsertTableState(c, {
-        name: state.name,
-        status: 'retired',
-        fingerprint: state.fingerprint,
-        tableSchema: state.tableSchema,
-      });
+      await upsertTableState(
+        c,
+        { name: state.name, status: 'retired', fingerprint: state.fingerprint, tableSchema: state.tableSchema },
+        true,
+      );
     });
     state.status = 'retired';
     stats.table(state.name).schemaChange = 'retired';
@@ -109,4 +136,5 @@ export async function reconcileTables(
   }
   details.table = undefined;
   if (o.foreignKeys) await inTransaction(pool, (c) => ensureForeignKeys(c, plans, o));
+  return problems;
 }

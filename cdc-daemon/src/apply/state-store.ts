@@ -19,12 +19,16 @@ export interface TableState {
   tableSchema: unknown;
   loadCursor: KeyTuple | null;
   loadedRows: number;
+  /** Bumped by every reset of the table (resync, rebuild): a load of an older generation stops. */
+  loadGeneration: number;
+  /** Loading again over a kept history (after a resync). */
+  reload: boolean;
   skipHint?: SkipHint | null;
 }
 
 export async function loadTableStates(client: PoolClient): Promise<Map<string, TableState>> {
   const { rows } = await client.query(
-    'SELECT table_name, status, schema_fingerprint, table_schema, load_cursor, loaded_rows, skip_hint FROM cdc.tables',
+    'SELECT table_name, status, schema_fingerprint, table_schema, load_cursor, loaded_rows, load_generation, reload, skip_hint FROM cdc.tables',
   );
   return new Map(
     rows.map((r) => [
@@ -36,6 +40,8 @@ export async function loadTableStates(client: PoolClient): Promise<Map<string, T
         tableSchema: r.table_schema,
         loadCursor: r.load_cursor,
         loadedRows: Number(r.loaded_rows),
+        loadGeneration: Number(r.load_generation),
+        reload: r.reload,
         skipHint: r.skip_hint,
       },
     ]),
@@ -57,11 +63,15 @@ export async function upsertTableState(
     loadCursor?: KeyTuple | null;
     loadedRows?: number;
   },
-): Promise<void> {
-  await client.query(
+  /** The table starts over (rebuilt or new): a load still running for it stops, and its history is new. */
+  reset: boolean,
+): Promise<Pick<TableState, 'loadGeneration' | 'reload'>> {
+  const { rows } = await client.query(
     `INSERT INTO cdc.tables (table_name, status, schema_fingerprint, table_schema, load_cursor, loaded_rows) VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (table_name) DO UPDATE SET status = EXCLUDED.status, schema_fingerprint = EXCLUDED.schema_fingerprint, table_schema = EXCLUDED.table_schema,
-       load_cursor = EXCLUDED.load_cursor, loaded_rows = EXCLUDED.loaded_rows, skip_hint = NULL, updated_at = now()`,
+       load_cursor = EXCLUDED.load_cursor, loaded_rows = EXCLUDED.loaded_rows, skip_hint = NULL, updated_at = now(),
+       load_generation = cdc.tables.load_generation + $7::int, reload = cdc.tables.reload AND NOT $8
+     RETURNING load_generation, reload`,
     [
       t.name,
       t.status,
@@ -69,8 +79,11 @@ export async function upsertTableState(
       JSON.stringify(t.tableSchema),
       t.loadCursor === undefined || t.loadCursor === null ? null : JSON.stringify(t.loadCursor),
       t.loadedRows ?? 0,
+      reset ? 1 : 0,
+      reset,
     ],
   );
+  return { loadGeneration: Number(rows[0].load_generation), reload: rows[0].reload };
 }
 
 /** `syncId` of the cycle that finishes the load is kept: sinks that bootstrapped before it export the table again. */
@@ -83,7 +96,7 @@ export async function saveLoadProgress(
   syncId: string,
 ): Promise<void> {
   await client.query(
-    "UPDATE cdc.tables SET load_cursor = $2, loaded_rows = $3, status = CASE WHEN $4 THEN 'active' ELSE status END, loaded_sync_id = CASE WHEN $4 THEN $5::bigint ELSE loaded_sync_id END, updated_at = now() WHERE table_name = $1",
+    "UPDATE cdc.tables SET load_cursor = $2, loaded_rows = $3, status = CASE WHEN $4 THEN 'active' ELSE status END, loaded_sync_id = CASE WHEN $4 THEN $5::bigint ELSE loaded_sync_id END, reload = reload AND NOT $4, updated_at = now() WHERE table_name = $1",
     [table, cursor === null ? null : JSON.stringify(cursor), loadedRows, done, syncId],
   );
 }

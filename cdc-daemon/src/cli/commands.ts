@@ -4,7 +4,8 @@ import { createProgress, type Progress } from '../../../lib/progress';
 import type { CdcConfig } from '../config';
 import { cdcError } from '../errors';
 import { DAEMON_LOCK_KEY } from '../daemon';
-import { CYCLE_LOCK_KEY, type CycleOutcome, runCycle } from '../sync-cycle';
+import { type CycleOutcome, runCycle } from '../sync-cycle';
+import { takeCycleLock } from '../apply/cycle-lock';
 import { closeAbandonedCycles } from '../record/cycle-record';
 import { planTable } from '../catalog/plan-table';
 import { readCatalog } from '../catalog/read-catalog';
@@ -12,7 +13,7 @@ import { connectMysql } from '../snapshot/mysql-source';
 import { type TableDrift, hasDrift, verifyTable } from '../verify/verify-table';
 import { clearTableRows } from '../apply/state-store';
 import { pgi } from '../apply/pg-copy';
-import { inTransaction } from '../apply/pg-tx';
+import { inTransaction, checkout } from '../apply/pg-tx';
 import { formatTable } from './format';
 
 export interface CliDeps {
@@ -43,7 +44,7 @@ export function cycleJson(o: CycleOutcome) {
 
 /** One cycle from the command line; refuses while a daemon holds the lock. */
 export async function onceCommand(deps: CliDeps, json: boolean): Promise<boolean> {
-  const lock = await deps.pool.connect();
+  const { client: lock, release } = await checkout(deps.pool);
   const bars = new Map<string, { bar: Progress; done: number }>();
   try {
     const { rows } = await lock.query('SELECT pg_try_advisory_lock($1) AS ok', [DAEMON_LOCK_KEY]);
@@ -73,7 +74,7 @@ export async function onceCommand(deps: CliDeps, json: boolean): Promise<boolean
     return true;
   } finally {
     await lock.query('SELECT pg_advisory_unlock($1)', [DAEMON_LOCK_KEY]).catch(() => {});
-    lock.release();
+    release();
   }
 }
 
@@ -201,7 +202,7 @@ export async function resyncCommand(deps: CliDeps, table: string): Promise<void>
 /** Empties a table's mirror and state, under the cycle lock; the next cycle loads it again. */
 export async function resyncTable(pool: Pool, targetSchema: string, table: string): Promise<void> {
   await inTransaction(pool, async (client) => {
-    await client.query('SELECT pg_advisory_xact_lock($1)', [CYCLE_LOCK_KEY]);
+    await takeCycleLock(client);
     const { rows } = await client.query("SELECT status FROM cdc.tables WHERE table_name = $1 AND status <> 'retired'", [
       table,
     ]);
@@ -210,7 +211,7 @@ export async function resyncTable(pool: Pool, targetSchema: string, table: strin
     await client.query(`TRUNCATE ${pgi(targetSchema)}.${pgi(table)}`);
     await clearTableRows(client, table);
     await client.query(
-      "UPDATE cdc.tables SET status = 'loading', load_cursor = NULL, loaded_rows = 0, updated_at = now() WHERE table_name = $1",
+      "UPDATE cdc.tables SET status = 'loading', load_cursor = NULL, loaded_rows = 0, load_generation = load_generation + 1, reload = true, updated_at = now() WHERE table_name = $1",
       [table],
     );
   });

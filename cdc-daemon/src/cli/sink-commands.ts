@@ -7,6 +7,7 @@ import { createSinks } from '../sinks/create-sinks';
 import { SINK_NAMES, type SinkName } from '../sinks/sink';
 import type { CliDeps } from './commands';
 import { formatTable } from './format';
+import { checkout } from '../apply/pg-tx';
 
 export function parseSinkName(name: string): SinkName {
   if (!(SINK_NAMES as readonly string[]).includes(name))
@@ -79,7 +80,7 @@ function oneRelay(deps: CliDeps, name: SinkName): SinkRelay {
  */
 export async function replayCommand(deps: CliDeps, name: SinkName): Promise<void> {
   const relay = oneRelay(deps, name);
-  const lock = await deps.pool.connect();
+  const { client: lock, release } = await checkout(deps.pool);
   try {
     if (!(await trySinkLock(lock, name))) {
       await markBootstrapping(deps.pool, name);
@@ -106,7 +107,7 @@ export async function replayCommand(deps: CliDeps, name: SinkName): Promise<void
       await releaseSinkLock(lock, name).catch(() => {});
     }
   } finally {
-    lock.release();
+    release();
     await relay.sink.close();
   }
 }

@@ -6,7 +6,8 @@ import type { Logger } from '../../../lib/logger';
 import type { TablePlan } from '../catalog/plan-table';
 import { diffKeylessTable, emptyDiffResult } from '../diff/diff-chunk';
 import { createStage, mergeStage } from '../apply/merge-stage';
-import { type MirrorOptions, createHistoryIndexes, dropHistoryIndexes } from '../apply/mirror-ddl';
+import { type MirrorOptions, createHistoryIndexes, dropHistoryIndexes, historyName } from '../apply/mirror-ddl';
+import { holdLoad } from '../apply/cycle-lock';
 import { copyLines } from '../apply/pg-copy';
 import { appendChunks, nextChunkIds, saveLoadProgress, type TableState } from '../apply/state-store';
 import type { CycleStats } from '../record/cycle-stats';
@@ -40,7 +41,7 @@ export async function loadTable(
   stats: CycleStats,
   logger: Logger,
 ): Promise<void> {
-  if (!plan.keyed) return loadKeylessTable(mysql, pool, plan, o, stats);
+  if (!plan.keyed) return loadKeylessTable(mysql, pool, plan, state, o, stats, logger);
   const t = stats.table(plan.name);
   t.schemaChange ??= 'loaded';
   const [estimate] = await mysql.query<RowDataPacket[]>(
@@ -52,7 +53,10 @@ export async function loadTable(
   const read = (cursor: KeyTuple | null, first: boolean) =>
     readLoadBatch(mysql, plan, cursor, first, o.batchRows, o.chunkRows, takeIds);
   let loaded = state.loadedRows;
-  if (o.history) await withClient(pool, (c) => dropHistoryIndexes(c, plan));
+  // A first load builds the history's indexes at the end; a reload compares with the history
+  // through them, so it keeps them.
+  if (o.history)
+    await withClient(pool, (c) => (state.reload ? createHistoryIndexes(c, plan) : dropHistoryIndexes(c, plan)));
   let pending: Promise<LoadBatch> | undefined = read(state.loadCursor, loaded === 0 && state.loadCursor === null);
   try {
     while (pending) {
@@ -61,7 +65,19 @@ export async function loadTable(
       // Overlap: MySQL reads the next batch while PostgreSQL takes this one.
       pending = batch.next ? read(batch.next, false) : undefined;
       const rows = batch.lines.length;
-      await inTransaction(pool, (client) => writeLoadBatch(client, plan, batch, loaded + rows, o));
+      const written = await inTransaction(
+        pool,
+        async (client) =>
+          (await holdLoad(client, plan.name, state.loadGeneration)) &&
+          (await writeLoadBatch(client, plan, batch, loaded + rows, { ...o, reload: state.reload }), true),
+      );
+      if (!written) {
+        void pending?.catch(() => {});
+        logger.warn('the table was reset (resync) during its load; this load stops, the next cycle starts over', {
+          table: plan.name,
+        });
+        return;
+      }
       loaded += rows;
       t.rowsLoaded += rows;
       t.bytesRead += batch.bytesRead;
@@ -82,11 +98,17 @@ async function loadKeylessTable(
   mysql: Connection,
   pool: Pool,
   plan: TablePlan,
+  state: TableState,
   o: LoadOptions,
   stats: CycleStats,
+  logger: Logger,
 ): Promise<void> {
   const result = emptyDiffResult();
-  await inTransaction(pool, async (client) => {
+  const written = await inTransaction(pool, async (client) => {
+    if (!(await holdLoad(client, plan.name, state.loadGeneration))) return false;
+    // Rows without a key cannot be matched with their versions: a reload ends them all.
+    if (o.history && state.reload)
+      await client.query(`UPDATE ${historyName(plan)} SET valid_to = $1 WHERE valid_to IS NULL`, [o.at]);
     const stage = await createStage(client, plan);
     const [id] = await nextChunkIds(client, 1);
     await copyLines(
@@ -106,7 +128,12 @@ async function loadKeylessTable(
     await mergeStage(client, plan, stage, { ...o, outbox: false }, { upserts: result.inserts, deletes: 0 });
     await appendChunks(client, plan.name, result.chunks);
     await saveLoadProgress(client, plan.name, null, result.rowsFetched, true, o.syncId);
+    return true;
   });
+  if (!written) {
+    logger.warn('the table was reset (resync) before its load; the next cycle loads it', { table: plan.name });
+    return;
+  }
   const t = stats.table(plan.name);
   t.rowsLoaded += result.rowsFetched;
   t.bytesRead += result.bytesRead;

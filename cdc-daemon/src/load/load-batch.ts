@@ -4,6 +4,7 @@ import type { TablePlan } from '../catalog/plan-table';
 import { ChunkRowsBuilder } from '../apply/chunk-rows';
 import { historyName, mirrorName, type MirrorOptions } from '../apply/mirror-ddl';
 import { copyLines, pgi } from '../apply/pg-copy';
+import { closeVanished, writeReloadHistory } from '../apply/reload-history';
 import { appendChunks, saveLoadProgress } from '../apply/state-store';
 import { encodeRow } from '../diff/encode-row';
 import { rowHash } from '../diff/row-hash';
@@ -77,18 +78,22 @@ export async function readLoadBatch(
 
 /**
  * Writes a batch in the caller's transaction: COPY straight into the mirror (empty while it
- * loads) and into the history, then the chunks and the cursor, which commit together.
+ * loads) and into the history (compared with the kept history on a reload), then the chunks and
+ * the cursor, which commit together.
  */
 export async function writeLoadBatch(
   client: PoolClient,
   plan: TablePlan,
   batch: LoadBatch,
   loadedRows: number,
-  o: MirrorOptions & { syncId: string; at: Date },
+  o: MirrorOptions & { syncId: string; at: Date; reload: boolean },
 ): Promise<void> {
   const cols = plan.columns.map((c) => pgi(c.name)).join(', ');
   await copyLines(client, `${mirrorName(plan, o)} (${cols})`, batch.lines);
-  if (o.history) {
+  if (o.history && o.reload) {
+    await writeReloadHistory(client, plan, batch.lines, o);
+    if (batch.next === null) await closeVanished(client, plan, o);
+  } else if (o.history) {
     const suffix = `\t${o.at.toISOString()}\tinsert\t${o.syncId}`;
     await copyLines(
       client,

@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { pgi } from '../apply/pg-copy';
+import { checkout } from '../apply/pg-tx';
 
 /**
  * What a sink reads the mirror through: one REPEATABLE READ, READ ONLY PostgreSQL transaction,
@@ -20,7 +21,7 @@ export interface MirrorView {
 }
 
 export async function withMirrorView<T>(pool: Pool, schema: string, fn: (m: MirrorView) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+  const { client: client, release } = await checkout(pool);
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
@@ -36,7 +37,7 @@ export async function withMirrorView<T>(pool: Pool, schema: string, fn: (m: Mirr
       throw err;
     }
   } finally {
-    client.release();
+    release();
   }
 }
 

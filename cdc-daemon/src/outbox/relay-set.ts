@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from '../../../lib/logger';
 import type { RelaySettings } from '../config';
+import { checkout } from '../apply/pg-tx';
 import { SINK_NAMES, type Sink, type SinkName } from '../sinks/sink';
 import { pruneOutbox } from './outbox-store';
 import { type RelayObserver, type RelayStatus, SinkRelay } from './relay';
@@ -21,15 +22,27 @@ export async function releaseSinkLock(client: PoolClient, sink: SinkName): Promi
   await client.query('SELECT pg_advisory_unlock($1, $2)', [RELAY_LOCK_KEY, SINK_NAMES.indexOf(sink) + 1]);
 }
 const PRUNE_EVERY_MS = 60_000;
+/** How often the sinks this process does not relay are claimed again (their owner may have died). */
+export const DEFAULT_CLAIM_EVERY_MS = 5_000;
 
 /**
  * The relays of every enabled sink, each on its own loop (a dead sink holds up nobody), plus
- * the outbox pruning. A relay runs only while this process holds its sink's lock.
+ * the outbox pruning. A relay runs only while this process holds its sink's lock, on one
+ * dedicated connection. Sinks relayed by another process are claimed again every
+ * `claimEveryMs`, so a standby takes over when that process dies; when the lock connection
+ * itself dies (PostgreSQL restarted), every relay stops, since another process may now take
+ * its sink, and the locks are claimed again once PostgreSQL answers.
  */
 export class RelaySet {
   readonly relays: SinkRelay[];
-  private lockClient: PoolClient | undefined;
+  private lock: Awaited<ReturnType<typeof checkout>> | undefined;
+  private readonly held = new Set<SinkName>();
+  /** Sinks already reported as relayed elsewhere (one log line each, not one per claim). */
+  private readonly elsewhere = new Set<SinkName>();
   private pruneTimer: NodeJS.Timeout | undefined;
+  private claimTimer: NodeJS.Timeout | undefined;
+  private claiming: Promise<void> | undefined;
+  private stopped = true;
 
   constructor(
     private readonly sinks: Sink[],
@@ -38,6 +51,7 @@ export class RelaySet {
     private readonly settings: RelaySettings,
     private readonly logger: Logger,
     observer: RelayObserver = {},
+    private readonly claimEveryMs = DEFAULT_CLAIM_EVERY_MS,
   ) {
     this.relays = sinks.map((s) => new SinkRelay(s, pool, schema, settings, logger.child({ sink: s.name }), observer));
   }
@@ -50,13 +64,15 @@ export class RelaySet {
     return this.relays.find((r) => r.sink.name === name);
   }
 
-  /** Starts the relays whose sink lock this process gets; the others are named in the log. */
+  /** Sinks whose relay runs in this process. */
+  get running(): SinkName[] {
+    return [...this.held];
+  }
+
+  /** Starts the relays whose sink lock this process gets, and keeps claiming the others. */
   async start(): Promise<void> {
-    this.lockClient ??= await this.pool.connect();
-    for (const r of this.relays) {
-      if (await trySinkLock(this.lockClient, r.sink.name)) r.start();
-      else this.logger.warn('another process relays to this sink; not starting a second relay', { sink: r.sink.name });
-    }
+    this.stopped = false;
+    await this.claimNow();
     const prune = () =>
       void pruneOutbox(this.pool, this.names, this.settings.retentionMs)
         .then((n) => n > 0 && this.logger.info('outbox pruned', { events: n }))
@@ -64,6 +80,56 @@ export class RelaySet {
     prune();
     this.pruneTimer = setInterval(prune, PRUNE_EVERY_MS);
     this.pruneTimer.unref();
+  }
+
+  private claimNow(): Promise<void> {
+    clearTimeout(this.claimTimer);
+    this.claiming ??= this.claim().finally(() => {
+      this.claiming = undefined;
+      if (!this.stopped) this.claimTimer = setTimeout(() => void this.claimNow(), this.claimEveryMs);
+    });
+    return this.claiming;
+  }
+
+  private async claim(): Promise<void> {
+    if (this.stopped || this.held.size === this.relays.length) return;
+    try {
+      if (!this.lock) {
+        const lock = await checkout(this.pool);
+        lock.client.on('error', (err) => void this.lockLost(lock, err));
+        this.lock = lock;
+      }
+      for (const r of this.relays) {
+        const name = r.sink.name;
+        if (this.held.has(name) || this.stopped) continue;
+        if (await trySinkLock(this.lock.client, name)) {
+          if (this.elsewhere.delete(name)) this.logger.info('took over the relay of this sink', { sink: name });
+          this.held.add(name);
+          r.start();
+        } else if (!this.elsewhere.has(name)) {
+          this.elsewhere.add(name);
+          this.logger.warn('another process relays to this sink; taking over if it stops', { sink: name });
+        }
+      }
+    } catch (err) {
+      this.logger.warn('could not claim the sink relays; retrying', { error: String(err) });
+      if (this.lock?.lost()) await this.lockLost(this.lock, err);
+    }
+  }
+
+  /** The lock connection died: its locks are gone, so every relay of this process stops. */
+  private async lockLost(lock: NonNullable<typeof this.lock>, err: unknown): Promise<void> {
+    if (this.lock !== lock) return;
+    this.lock = undefined;
+    lock.release();
+    const stopped = [...this.held];
+    this.held.clear();
+    for (const name of stopped) this.elsewhere.add(name);
+    this.logger.warn('lost the relay lock connection; relays stopped until PostgreSQL answers again', {
+      error: String(err instanceof Error ? err.message : err),
+      sinks: stopped,
+    });
+    await Promise.all(this.relays.filter((r) => stopped.includes(r.sink.name)).map((r) => r.stop()));
   }
 
   wake(): void {
@@ -75,12 +141,17 @@ export class RelaySet {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.pruneTimer);
+    clearTimeout(this.claimTimer);
+    await this.claiming;
     await Promise.all(this.relays.map((r) => r.stop()));
-    if (this.lockClient) {
-      await this.lockClient.query('SELECT pg_advisory_unlock_all()').catch(() => {});
-      this.lockClient.release();
-      this.lockClient = undefined;
+    this.held.clear();
+    const lock = this.lock;
+    this.lock = undefined;
+    if (lock) {
+      await lock.client.query('SELECT pg_advisory_unlock_all()').catch(() => {});
+      lock.release();
     }
     await Promise.all(this.sinks.map((s) => s.close().catch(() => {})));
   }

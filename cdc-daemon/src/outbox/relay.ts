@@ -88,14 +88,17 @@ export class SinkRelay {
     this.loop ??= this.run().finally(() => (this.loop = undefined));
   }
 
-  /** New events were committed (the daemon calls this after each cycle). */
+  /**
+   * New events were committed (the daemon calls this after each cycle). A relay in backoff is not
+   * woken: its store failed, and a cycle every second must not turn the backoff into a retry loop.
+   */
   wake(): void {
-    this.wakeUp?.();
+    if (this.state !== 'backoff') this.wakeUp?.();
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wake();
+    this.wakeUp?.();
     await this.loop;
     this.state = 'stopped';
   }
@@ -107,6 +110,7 @@ export class SinkRelay {
         const handled = await this.step();
         this.failures = 0;
         this.retryAt = null;
+        if (this.state === 'backoff') this.state = 'idle';
         if (handled > 0) delay = 0;
       } catch (err) {
         this.failures++;

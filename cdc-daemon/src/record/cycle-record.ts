@@ -45,10 +45,11 @@ export async function finishCycleRecord(
   stats: CycleStats,
   durationMs: number,
 ): Promise<void> {
-  await client.query(`UPDATE cdc.sync_history SET status = $2, ${STATS_SET} WHERE id = $1`, [
+  await client.query(`UPDATE cdc.sync_history SET status = $2, ${STATS_SET}, notes = $19 WHERE id = $1`, [
     syncId,
     status,
     ...statsParams(stats, durationMs),
+    stats.problems.length > 0 ? stats.problems.join('\n').slice(0, 4000) : null,
   ]);
   await writeTableRows(client, syncId, stats);
 }
@@ -91,10 +92,37 @@ export async function recordSkipped(pool: Pool, reason: string): Promise<void> {
   );
 }
 
-/** Rows left 'running' by a process that died are failed cycles. Call only while holding the daemon lock. */
+/**
+ * Rows left 'running' are cycles whose daemon died (or lost PostgreSQL and never came back to
+ * record them): failed, and nothing of them was applied. Call only while holding the daemon lock,
+ * after writing the records this process deferred (those carry the real error).
+ */
 export async function closeAbandonedCycles(pool: Pool): Promise<number> {
   const { rowCount } = await pool.query(
-    "UPDATE cdc.sync_history SET status = 'failed', finished_at = now(), error_code = 'ABANDONED', error_message = 'The daemon stopped during this cycle; nothing of it was applied.' WHERE status = 'running'",
+    `UPDATE cdc.sync_history SET status = 'failed', finished_at = now(), error_code = 'ABANDONED',
+            error_message = 'The cycle never finished: the daemon running it stopped or lost PostgreSQL, and no daemon recorded its end. Nothing of it was applied; the next cycle redoes its work.'
+      WHERE status = 'running'`,
   );
   return rowCount ?? 0;
+}
+
+/**
+ * Cycles that could not even open their record (PostgreSQL was unreachable), written as one failed
+ * row once it answers again, so an outage shows in the history as what it was.
+ */
+export async function recordUnstartedCycles(
+  pool: Pool,
+  u: { attempts: number; first: Date; last: Date; code: string; message: string },
+): Promise<void> {
+  await pool.query(
+    `INSERT INTO cdc.sync_history (status, started_at, finished_at, duration_ms, error_code, error_message, notes)
+     VALUES ('failed', $1, $2, 0, $3, $4, $5)`,
+    [
+      u.first,
+      u.last,
+      u.code,
+      u.message.slice(0, 4000),
+      `${u.attempts} cycle(s) could not start between ${u.first.toISOString()} and ${u.last.toISOString()}: PostgreSQL did not answer`,
+    ],
+  );
 }

@@ -9,7 +9,7 @@ export interface TableStats {
   deletes: number;
   warnings: number;
   bytesRead: number;
-  schemaChange?: 'created' | 'adopted' | 'altered' | 'rebuilt' | 'retired' | 'loaded';
+  schemaChange?: 'created' | 'adopted' | 'altered' | 'rebuilt' | 'retired' | 'loaded' | 'privilege-missing';
   /** Not scanned: MySQL's UPDATE_TIME showed no write since its last full scan. */
   skipped?: boolean;
 }
@@ -41,6 +41,8 @@ export class CycleStats {
   readonly tables = new Map<string, TableStats>();
   readonly timings: CycleTimings = { mysqlMs: 0, postgresMs: 0 };
   snapshotAt: Date | undefined;
+  /** What an operator must fix though the cycle went on (a revoked grant), for the cycle's notes. */
+  readonly problems: string[] = [];
 
   table(name: string): TableStats {
     let t = this.tables.get(name);

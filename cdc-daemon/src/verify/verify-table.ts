@@ -5,6 +5,7 @@ import { encodeRow } from '../diff/encode-row';
 import { mirrorName } from '../apply/mirror-ddl';
 import { copyLines, pgi } from '../apply/pg-copy';
 import { streamRange } from '../snapshot/mysql-source';
+import { checkout } from '../apply/pg-tx';
 
 export interface TableDrift {
   table: string;
@@ -36,7 +37,7 @@ export async function verifyTable(
   plan: TablePlan,
   targetSchema: string,
 ): Promise<TableDrift> {
-  const client = await pool.connect();
+  const { client: client, release } = await checkout(pool);
   const tmp = pgi(`_verify_${plan.name}`.slice(0, 63));
   try {
     await client.query('BEGIN');
@@ -104,6 +105,6 @@ export async function verifyTable(
     await mysql.query('ROLLBACK').catch(() => {});
     throw err;
   } finally {
-    client.release();
+    release();
   }
 }

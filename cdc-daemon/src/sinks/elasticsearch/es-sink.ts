@@ -135,7 +135,8 @@ export class ElasticsearchSink implements Sink {
         const failures = await this.bulk(indexLines(this.index(name), page, m.version));
         if (failures.length > 0)
           throw new Error(`Elasticsearch refused ${failures.length} documents of ${name}: ${failures[0]![1]}`);
-        onProgress?.((written += page.length));
+        written += page.length;
+        onProgress?.(written);
       }
     }
     await this.client.indices.refresh({ index: INDEX_NAMES.map((n) => this.index(n)) });

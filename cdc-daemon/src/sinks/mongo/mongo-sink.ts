@@ -233,7 +233,8 @@ export class MongoSink implements Sink {
         page.map((s) => ({ updateOne: { ...studentUpdate(s, m.version), upsert: true } as never })),
         { ordered: false },
       );
-      onProgress?.((written += page.length));
+      written += page.length;
+      onProgress?.(written);
     }
     for await (const page of m.pages<{ id: number }>(`SELECT id FROM ${m.table('universities')} ORDER BY id`, [], 50)) {
       const { ops } = await this.universityOps(
@@ -241,7 +242,8 @@ export class MongoSink implements Sink {
         page.map((u) => u.id),
       );
       if (ops.length > 0) await this.db.collection<Doc>('universities').bulkWrite(ops, { ordered: false });
-      onProgress?.((written += page.length));
+      written += page.length;
+      onProgress?.(written);
     }
     return written;
   }

@@ -129,7 +129,8 @@ export class Neo4jSink implements Sink {
         BATCH,
       )) {
         await this.write(spec, page, [], m.version);
-        onProgress?.((written += page.length));
+        written += page.length;
+        onProgress?.(written);
       }
     }
     return written;

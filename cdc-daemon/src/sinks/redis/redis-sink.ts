@@ -199,7 +199,8 @@ export class RedisSink implements Sink {
         const failed = await this.run(page.map(toWrite), m.version);
         if (failed.length > 0)
           throw new Error(`Redis refused ${failed.length} writes of the bootstrap: ${failed[0]![0]}: ${failed[0]![1]}`);
-        onProgress?.((written += page.length));
+        written += page.length;
+        onProgress?.(written);
       }
     }
     await this.redis.hset(this.k.meta, {
