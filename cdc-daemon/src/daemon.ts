@@ -4,7 +4,7 @@ import { AppError } from '../../lib/app-error';
 import type { Logger } from '../../lib/logger';
 import type { CdcConfig } from './config';
 import { cdcError, classifyError } from './errors';
-import { closeAbandonedCycles, recordSkipped, recordUnstartedCycles } from './record/cycle-record';
+import { type PostgresOutage, closeAbandonedCycles, recordOutage, recordSkipped } from './record/cycle-record';
 import { type CycleOutcome, runCycle } from './sync-cycle';
 
 /** Session-level advisory lock: one active daemon per mirror; others wait as standbys. */
@@ -125,7 +125,7 @@ export class CdcDaemon {
       return outcome;
     } catch (err) {
       const e = err instanceof AppError ? err : cdcError('CYCLE_FAILED', String(err));
-      if (e.details.unstarted) this.noteUnstarted(e);
+      if (e.details.unstarted) this.noteOutage(e, true);
       this.s.consecutiveFailures++;
       // Errors an operator must fix are retried at the longest interval, to notice the fix.
       const delay = e.retryable
@@ -145,14 +145,14 @@ export class CdcDaemon {
 
   /** Records PostgreSQL refused while it was down, written by the next cycle or lock taker. */
   private deferred: (() => Promise<void>)[] = [];
-  /** Cycles that could not open their record during the current outage. */
-  private unstarted: { attempts: number; first: Date; last: Date; code: string; message: string } | undefined;
+  /** The current PostgreSQL outage: from the lock's loss or the first cycle that could not start. */
+  private outage: PostgresOutage | undefined;
 
-  private noteUnstarted(e: AppError): void {
+  private noteOutage(e: { code: string; message: string }, cycleAttempt: boolean): void {
     const now = new Date();
-    this.unstarted = this.unstarted
-      ? { ...this.unstarted, attempts: this.unstarted.attempts + 1, last: now, message: e.message }
-      : { attempts: 1, first: now, last: now, code: e.code, message: e.message };
+    this.outage ??= { attempts: 0, first: now, last: now, code: e.code, message: e.message };
+    this.outage.last = now;
+    if (cycleAttempt) this.outage.attempts++;
   }
 
   private async writeDeferredRecords(): Promise<void> {
@@ -160,12 +160,13 @@ export class CdcDaemon {
       await this.deferred[0]!();
       this.deferred.shift();
     }
-    if (this.unstarted) {
-      await recordUnstartedCycles(this.deps.pool, this.unstarted);
-      this.deps.logger.info('recorded the cycles that could not start while PostgreSQL was down', {
-        attempts: this.unstarted.attempts,
+    if (this.outage) {
+      await recordOutage(this.deps.pool, { ...this.outage, last: new Date() });
+      this.deps.logger.info('recorded the PostgreSQL outage in the cycle history', {
+        since: this.outage.first,
+        cycleAttempts: this.outage.attempts,
       });
-      this.unstarted = undefined;
+      this.outage = undefined;
     }
   }
 
@@ -213,6 +214,7 @@ export class CdcDaemon {
     // Losing this connection loses the lock: stop scheduling and compete for it again.
     client.on('error', (err) => {
       this.deps.logger.error('lost the daemon lock connection', { error: err.message });
+      this.noteOutage(classifyError(err, 'postgres'), false);
       this.task?.destroy();
       this.task = undefined;
       this.lockClient = undefined;

@@ -106,23 +106,30 @@ export async function closeAbandonedCycles(pool: Pool): Promise<number> {
   return rowCount ?? 0;
 }
 
+/** A time PostgreSQL did not answer the daemon, and how many cycles it kept from starting. */
+export interface PostgresOutage {
+  attempts: number;
+  first: Date;
+  last: Date;
+  code: string;
+  message: string;
+}
+
 /**
- * Cycles that could not even open their record (PostgreSQL was unreachable), written as one failed
- * row once it answers again, so an outage shows in the history as what it was.
+ * An outage of PostgreSQL, written as one failed row once it answers again, so the history shows
+ * it as what it was: no cycle could run (or even open its record) between `first` and `last`.
  */
-export async function recordUnstartedCycles(
-  pool: Pool,
-  u: { attempts: number; first: Date; last: Date; code: string; message: string },
-): Promise<void> {
+export async function recordOutage(pool: Pool, o: PostgresOutage): Promise<void> {
   await pool.query(
     `INSERT INTO cdc.sync_history (status, started_at, finished_at, duration_ms, error_code, error_message, notes)
-     VALUES ('failed', $1, $2, 0, $3, $4, $5)`,
+     VALUES ('failed', $1, $2, $3, $4, $5, $6)`,
     [
-      u.first,
-      u.last,
-      u.code,
-      u.message.slice(0, 4000),
-      `${u.attempts} cycle(s) could not start between ${u.first.toISOString()} and ${u.last.toISOString()}: PostgreSQL did not answer`,
+      o.first,
+      o.last,
+      Math.max(0, o.last.getTime() - o.first.getTime()),
+      o.code,
+      o.message.slice(0, 4000),
+      `PostgreSQL did not answer from ${o.first.toISOString()} to ${o.last.toISOString()}; no cycle ran (${o.attempts} attempt(s) could not start).`,
     ],
   );
 }
