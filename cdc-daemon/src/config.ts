@@ -53,7 +53,7 @@ export const cdcConfigSchema = z
      */
     CDC_HINT_MARGIN_SECONDS: z.coerce.number().int().min(1).default(120),
     /** Scan every table in full at least this often, whatever the hints say. */
-    CDC_FULL_SWEEP_SECONDS: z.coerce.number().int().min(0).default(600),
+    CDC_FULL_SWEEP_SECONDS: z.coerce.number().int().min(0).default(300),
     /** First retry delay after a failed cycle; doubles up to CDC_BACKOFF_MAX_MS. */
     CDC_BACKOFF_MS: z.coerce.number().int().min(0).default(1_000),
     CDC_BACKOFF_MAX_MS: z.coerce.number().int().min(0).default(60_000),

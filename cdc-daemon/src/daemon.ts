@@ -4,7 +4,13 @@ import { AppError } from '../../lib/app-error';
 import type { Logger } from '../../lib/logger';
 import type { CdcConfig } from './config';
 import { cdcError, classifyError } from './errors';
-import { type PostgresOutage, closeAbandonedCycles, recordOutage, recordSkipped } from './record/cycle-record';
+import {
+  type PostgresOutage,
+  closeAbandonedCycles,
+  publishFreshnessBound,
+  recordOutage,
+  recordSkipped,
+} from './record/cycle-record';
 import { type CycleOutcome, runCycle } from './sync-cycle';
 
 /** Session-level advisory lock: one active daemon per mirror; others wait as standbys. */
@@ -186,6 +192,12 @@ export class CdcDaemon {
         await this.writeDeferredRecords().catch((err: unknown) =>
           this.deps.logger.warn('could not write the deferred cycle records yet', { error: String(err) }),
         );
+        const c = this.deps.config;
+        await publishFreshnessBound(this.deps.pool, {
+          skipHints: c.skipHints,
+          hintMarginSeconds: c.hintMarginSeconds,
+          fullSweepSeconds: c.fullSweepMs / 1000,
+        });
         const abandoned = await closeAbandonedCycles(this.deps.pool);
         if (abandoned > 0)
           this.deps.logger.warn('marked cycles left running by a previous process as failed', { abandoned });

@@ -106,6 +106,33 @@ test('bad configuration and unreachable databases fail with clear messages and e
   const noPg = await runCli(['once'], { ...f.env, POSTGRES_URL: 'postgres://postgres@127.0.0.1:1/nothing' });
   expect(noPg.code).toBe(1);
   expect(noPg.stderr).toMatch(/ECONNREFUSED|unreachable/);
+  const backoff = await runCli(['once'], { ...f.env, CDC_BACKOFF_MS: '5000', CDC_BACKOFF_MAX_MS: '1000' });
+  expect(backoff.code).toBe(1);
+  expect(backoff.stderr).toContain('CDC_BACKOFF_MAX_MS: must be at least CDC_BACKOFF_MS');
+});
+
+test('a PostgreSQL database that does not exist: one clear line for a command, retries for the daemon', async () => {
+  const missing = new URL(f.pgDb.url);
+  missing.pathname = '/cs_no_such_database';
+  const once = await runCli(['once'], { ...f.env, POSTGRES_URL: missing.toString() });
+  expect(once.code).toBe(1);
+  expect(once.stderr.trim().split('\n')).toEqual([
+    expect.stringContaining('The POSTGRES_URL database does not exist; create it'),
+  ]);
+  expect(once.stderr).not.toMatch(/\n\s+at /);
+  const run = startCli(['run'], {
+    ...f.env,
+    POSTGRES_URL: missing.toString(),
+    CDC_BACKOFF_MS: '100',
+    LOG_LEVEL: 'warn',
+  });
+  await new Promise((r) => setTimeout(r, 2500));
+  expect(run.child.exitCode).toBeNull();
+  run.child.kill('SIGTERM');
+  const result = await run.done;
+  const lines = result.stderr.split('\n').filter((l) => l.includes('The POSTGRES_URL database does not exist'));
+  expect(lines.length).toBeGreaterThanOrEqual(2);
+  expect(result.stderr).not.toMatch(/\n\s+at /);
 });
 
 test('run holds the lock, cycles on its schedule, and stops cleanly on SIGTERM', async () => {

@@ -19,6 +19,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('the daemon loads the university and Redis follows', async () => {
   expect(await rig.converge()).toEqual(CONVERGED);
+  // The bootstrap counts what it wrote (it once logged 0 after writing every key).
+  expect(a.logs.find((l) => l.message === 'sink bootstrapped')?.entities).toBeGreaterThan(0);
 });
 
 test('PostgreSQL stopped while the daemon idles and writes go on: it survives, records the outage, converges', async () => {

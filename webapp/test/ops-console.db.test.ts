@@ -84,6 +84,10 @@ test('students and staff get 403 on the console; an operator lands on the sync h
   const page = await op.get('/ops/sync-history');
   expect(page.status).toBe(200);
   expect(page.text).toContain('Last successful cycle');
+  // The daemon published its bound: skip hints on by default, 120 s margin, 300 s full sweep.
+  expect(page.text).toMatch(
+    /open longer than 120 s can reach the mirror up to <strong>300 s<\/strong> after its commit/,
+  );
   expect(page.text).toMatch(/<a href="\/ops\/sync-history\/1">1<\/a><\/td><td>succeeded/);
   const detail = await op.get('/ops/sync-history/1');
   expect(detail.text).toContain('Per table');

@@ -133,3 +133,20 @@ export async function recordOutage(pool: Pool, o: PostgresOutage): Promise<void>
     ],
   );
 }
+
+/**
+ * Publishes how fresh the mirror is guaranteed to be. With skip hints, a change committed by a
+ * transaction that stayed open longer than the hint margin may not move MySQL's UPDATE_TIME
+ * (MariaDB stamps the transaction's start), so it waits for the table's next full sweep: it reaches
+ * the mirror at most `fullSweepSeconds` after its commit (plus one cycle). Without hints, one cycle.
+ */
+export async function publishFreshnessBound(
+  pool: Pool,
+  s: { skipHints: boolean; hintMarginSeconds: number; fullSweepSeconds: number },
+): Promise<void> {
+  await pool.query(
+    `INSERT INTO cdc.daemon_settings (name, value) VALUES ('freshness', $1)
+     ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+    [JSON.stringify(s)],
+  );
+}

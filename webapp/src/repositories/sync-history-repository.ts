@@ -79,3 +79,17 @@ export async function sinkOverview(pool: Pool) {
   );
   return { sinks: rows, parked };
 }
+
+/** The daemon's freshness settings (see publishFreshnessBound), or null before a daemon ran. */
+export async function freshnessBound(
+  pool: Pool,
+): Promise<{ skipHints: boolean; hintMarginSeconds: number; fullSweepSeconds: number } | null> {
+  try {
+    const { rows } = await pool.query("SELECT value FROM cdc.daemon_settings WHERE name = 'freshness'");
+    return rows[0]?.value ?? null;
+  } catch (err) {
+    // A daemon older than this table: nothing published.
+    if ((err as { code?: string }).code === '42P01') return null;
+    throw err;
+  }
+}
