@@ -9,11 +9,16 @@ export interface Progress {
  * A progress bar on an interactive terminal; on anything else (CI, pipes, docker logs) a line
  * every 10% so logs stay readable.
  */
-export function createProgress(title: string, total: number, stream: NodeJS.WriteStream = process.stderr): Progress {
+export function createProgress(
+  title: string,
+  total: number,
+  stream: NodeJS.WriteStream = process.stderr,
+  unit = 'rows',
+): Progress {
   if (stream.isTTY) {
     const bar = new cliProgress.SingleBar(
       {
-        format: `${title} |{bar}| {percentage}% {value}/{total} rows {label} | ETA {eta_formatted}`,
+        format: `${title} |{bar}| {percentage}% {value}/{total} ${unit} {label} | ETA {eta_formatted}`,
         stream,
         hideCursor: true,
         etaBuffer: 50,
@@ -30,7 +35,7 @@ export function createProgress(title: string, total: number, stream: NodeJS.Writ
       done += n;
       if (total > 0 && done / total >= nextMark) {
         stream.write(
-          `${title}: ${Math.min(100, Math.round((done / total) * 100))}% (${done} rows${label ? `, ${label}` : ''})\n`,
+          `${title}: ${Math.min(100, Math.round((done / total) * 100))}% (${done} ${unit}${label ? `, ${label}` : ''})\n`,
         );
         while (done / total >= nextMark) nextMark += 0.1;
       }
