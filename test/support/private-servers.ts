@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
@@ -26,6 +26,8 @@ export interface PrivateServer {
   stop(how?: 'graceful' | 'kill'): Promise<void>;
   /** Stops it and deletes its data. */
   destroy(): Promise<void>;
+  /** The server's process group and folder, for `npm run stores -- down` (harness stores). */
+  handle?: () => { pgid: number | undefined; dir: string };
 }
 
 export function freePort(): Promise<number> {
@@ -38,13 +40,33 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+/** Thrown by a readiness check when waiting longer cannot help (the server exited). */
+export class StartFailed extends Error {}
+
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
-    if (await check().catch(() => false)) return;
+    const ok = await check().catch((err: unknown) => {
+      if (err instanceof StartFailed) throw err;
+      return false;
+    });
+    if (ok) return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${what} did not come up within ${timeoutMs / 1000} s`);
+}
+
+/** Resolves once nothing accepts connections on 127.0.0.1:`port` (a stopped server let go of it). */
+export async function portClosed(port: number, timeoutMs = 60_000): Promise<void> {
+  await until(
+    `port ${port} to close`,
+    () =>
+      new Promise<boolean>((resolve) => {
+        const c = createConnection(port, '127.0.0.1', () => (c.destroy(), resolve(false)));
+        c.on('error', () => resolve(true));
+      }),
+    timeoutMs,
+  );
 }
 
 /** Runs `cmd` as `user` when this process is root (PostgreSQL and MariaDB refuse to run as root). */
