@@ -22,6 +22,11 @@ install_missing() {
   command -v redis-server >/dev/null || need+=(redis-server)
   command -v docker-compose >/dev/null || need+=(docker-compose)
   [ -x /usr/bin/chromium ] || need+=(chromium)
+  # npm run stores -- fetch: unpacks Elasticsearch, builds with Maven, a JDK and Go.
+  command -v unzip >/dev/null || need+=(unzip)
+  command -v mvn >/dev/null || need+=(maven)
+  command -v javac >/dev/null || need+=(openjdk-17-jdk-headless)
+  command -v go >/dev/null || need+=(golang)
   if [ ${#need[@]} -gt 0 ]; then
     say "installing ${need[*]}"
     apt-get update -qq >&2

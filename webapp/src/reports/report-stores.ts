@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { type Db, MongoClient } from 'mongodb';
 import neo4j, { type Driver } from 'neo4j-driver';
 import type { Pool } from 'pg';
+import { SINK_META, redisKeys, unreadyReason } from '../../../lib/store-layout';
 
 export type StoreName = 'redis' | 'mongodb' | 'neo4j' | 'elasticsearch';
 
@@ -114,11 +115,48 @@ export class ReportStores {
     return { client: this.esClient, index: (name) => `${s.indexPrefix}${name}` };
   }
 
+  /**
+   * Why `store` must not answer a report now (see SINK_META), or null when it is ready: a store
+   * that is being rebuilt, or holds no bootstrapped data, would give a partial answer as a whole one.
+   */
+  async unready(store: StoreName): Promise<string | null> {
+    switch (store) {
+      case 'redis': {
+        const { client, prefix } = this.redis();
+        const meta = await client.hgetall(redisKeys(prefix).meta);
+        return unreadyReason(Object.keys(meta).length > 0 ? meta : null);
+      }
+      case 'mongodb':
+        return unreadyReason(
+          await this.mongo()
+            .collection<{ _id: string; state?: string }>(SINK_META.mongoCollection)
+            .findOne({ _id: SINK_META.id }),
+        );
+      case 'neo4j': {
+        const r = await this.neo4j().executeQuery(
+          `MATCH (m:${SINK_META.neo4jLabel} {id: $id}) RETURN m.state AS state, m.bootstrap_version AS bootstrap_version`,
+          { id: SINK_META.id },
+        );
+        return unreadyReason(r.records[0]?.toObject());
+      }
+      case 'elasticsearch': {
+        const s = this.settings.elasticsearch!;
+        const r = await this.elasticsearch().client.get(
+          { index: SINK_META.esIndex(s.indexPrefix), id: SINK_META.id },
+          { ignore: [404] },
+        );
+        return unreadyReason(r.found ? (r._source as Record<string, unknown>) : null);
+      }
+    }
+  }
+
   async close(): Promise<void> {
     this.redisClient?.disconnect();
     await Promise.allSettled([this.mongoClient?.close(), this.neo4jDriver?.close(), this.esClient?.close()]);
   }
 }
+
+class StoreUnready extends Error {}
 
 /**
  * One part of a report, from its store when that works, else from the mirror. `mode: 'reference'`
@@ -145,8 +183,18 @@ export async function fromStore<T>(
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer within ${PART_DEADLINE_MS / 1000} s`)), PART_DEADLINE_MS);
     });
-    return await Promise.race([primary(), deadline]);
+    return await Promise.race([
+      stores.unready(store).then((reason) => {
+        if (reason) throw new StoreUnready(reason);
+        return primary();
+      }),
+      deadline,
+    ]);
   } catch (err) {
+    if (err instanceof StoreUnready) {
+      ctx.notes.push({ store, part, reason: `not used: ${err.message}` });
+      return reference();
+    }
     ctx.notes.push({
       store,
       part,

@@ -1,21 +1,34 @@
 /**
  * What the Elasticsearch sink indexes (the attendance report searches `lecture_materials`):
- *   lecture_materials  one document per material: title and body analysed as English (the
- *                      catalogue's language), with its lecture's and course's fields copied in
+ *   lecture_materials  one document per material: title and body analysed as English the way
+ *                      PostgreSQL does it (english-analysis.ts), with its lecture's and course's fields copied in
  *   courses            the catalogue: code, title, description, term, credits, capacity, equipment
  * Document ids are the MySQL ids; every write carries `version` (the mirror's) with
  * `version_type: external`, so Elasticsearch itself refuses an older write (409: stale).
  */
 
 import { ES_INDEX_NAMES, type EsIndexName } from '../../../../lib/store-layout';
+import { CAMPUS_ENGLISH, englishAnalysis } from './english-analysis';
 
 export const INDEX_NAMES = ES_INDEX_NAMES;
+/** Bumped when the templates change in a way existing indices cannot take (2: PostgreSQL's English analysis, float credits). */
+export const ES_LAYOUT = 2;
 export type IndexName = EsIndexName;
 
 const keyword = { type: 'keyword' } as const;
-const english = { type: 'text', analyzer: 'english', fields: { raw: { type: 'keyword', ignore_above: 256 } } } as const;
+const english = {
+  type: 'text',
+  analyzer: CAMPUS_ENGLISH,
+  fields: { raw: { type: 'keyword', ignore_above: 256 } },
+} as const;
+const englishText = { type: 'text', analyzer: CAMPUS_ENGLISH } as const;
 // One node is enough for these indices; deletes are remembered (for version checks) for as long as a relay may lag.
-const settings = { number_of_shards: 1, number_of_replicas: 0, 'index.gc_deletes': '1h' };
+const settings = {
+  number_of_shards: 1,
+  number_of_replicas: 0,
+  'index.gc_deletes': '1h',
+  analysis: englishAnalysis,
+};
 
 export const INDEX_TEMPLATES: Record<
   IndexName,
@@ -28,7 +41,7 @@ export const INDEX_TEMPLATES: Record<
       properties: {
         id: { type: 'integer' },
         title: english,
-        body: { type: 'text', analyzer: 'english' },
+        body: englishText,
         lecture_id: { type: 'integer' },
         lecture_number: { type: 'integer' },
         lecture_title: english,
@@ -48,8 +61,9 @@ export const INDEX_TEMPLATES: Record<
         id: { type: 'integer' },
         code: keyword,
         title: english,
-        description: { type: 'text', analyzer: 'english' },
-        credits: { type: 'scaled_float', scaling_factor: 10 },
+        description: englishText,
+        // Half steps (0.5, 1.5, ...) are exact in a float; scaled_float needs the mapper-extras module.
+        credits: { type: 'float' },
         year: { type: 'short' },
         semester: { type: 'byte' },
         capacity: { type: 'integer' },
@@ -119,4 +133,21 @@ export function bulkFailures(items: BulkItem[]): [string, string][] {
     out.push([`${r._index}:${r._id}`, `${r.status} ${r.error?.type ?? ''}: ${r.error?.reason ?? ''}`]);
   }
   return out;
+}
+
+/** The operations of a bulk body, each its action line and (for index) its document. */
+export function bulkOperations(lines: BulkLine[]): BulkLine[][] {
+  const ops: BulkLine[][] = [];
+  for (const line of lines) {
+    const action = Object.keys(line)[0];
+    if (action === 'index' || action === 'delete' || action === 'create' || action === 'update') ops.push([line]);
+    else ops[ops.length - 1]!.push(line);
+  }
+  return ops;
+}
+
+/** The entity (`index:id`) an operation writes, as bulkFailures names it. */
+export function operationEntity(op: BulkLine[]): string {
+  const meta = Object.values(op[0]!)[0] as { _index: string; _id: string };
+  return `${meta._index}:${meta._id}`;
 }

@@ -1,9 +1,10 @@
 import { Client } from '@elastic/elasticsearch';
 import type { Logger } from '../../../../lib/logger';
+import { errorMessage } from '../../../../lib/app-error';
 import type { MirrorView } from '../../outbox/mirror-view';
 import { Attribution } from '../attribution';
 import { type EventFailure, type OutboxEvent, type Sink, idsOf } from '../sink';
-import { esIndex } from '../../../../lib/store-layout';
+import { SINK_META, type SinkMetaState, esIndex } from '../../../../lib/store-layout';
 import {
   type BulkLine,
   type CourseDocRow,
@@ -11,9 +12,12 @@ import {
   INDEX_TEMPLATES,
   type IndexName,
   type MaterialRow,
+  ES_LAYOUT,
   bulkFailures,
+  bulkOperations,
   deleteLines,
   indexLines,
+  operationEntity,
 } from './es-model';
 
 const materialsSql = (m: MirrorView, where: string) =>
@@ -116,13 +120,56 @@ export class ElasticsearchSink implements Sink {
     return why.failures(await this.bulk(lines));
   }
 
+  /**
+   * One bulk request; returns the refused documents. A refusal of the request as a whole (413 over
+   * http.max_content_length, 400) is narrowed down by halving until it names documents, which are
+   * then refused like any other (and parked by the relay), instead of failing the batch for ever.
+   */
   private async bulk(lines: BulkLine[]): Promise<[string, string][]> {
     if (lines.length === 0) return [];
-    const res = await this.client.bulk({ operations: lines });
-    return res.errors ? bulkFailures(res.items as never) : [];
+    try {
+      const res = await this.client.bulk({ operations: lines });
+      return res.errors ? bulkFailures(res.items as never) : [];
+    } catch (err) {
+      const status = (err as { meta?: { statusCode?: number } }).meta?.statusCode;
+      if (status !== 413 && status !== 400) throw err;
+      const ops = bulkOperations(lines);
+      if (ops.length === 1)
+        return [[operationEntity(ops[0]!), `Elasticsearch refused the request (${status}): ${errorMessage(err)}`]];
+      const half = Math.ceil(ops.length / 2);
+      return [...(await this.bulk(ops.slice(0, half).flat())), ...(await this.bulk(ops.slice(half).flat()))];
+    }
+  }
+
+  /**
+   * A store without the bootstrap record, or with indices of an older layout (the analysis
+   * changed), is bootstrapped again.
+   */
+  async lostState(): Promise<boolean> {
+    const meta = await this.readMeta();
+    return meta === null || meta.layout !== ES_LAYOUT;
+  }
+
+  private async readMeta(): Promise<Record<string, unknown> | null> {
+    const r = await this.client.get(
+      { index: SINK_META.esIndex(this.indexPrefix), id: SINK_META.id },
+      { ignore: [404] },
+    );
+    return r.found ? ((r._source as Record<string, unknown>) ?? null) : null;
+  }
+
+  private async setMeta(fields: { state: SinkMetaState; [k: string]: unknown }): Promise<void> {
+    await this.client.index({
+      index: SINK_META.esIndex(this.indexPrefix),
+      id: SINK_META.id,
+      document: { ...fields, layout: ES_LAYOUT },
+      refresh: true,
+    });
   }
 
   async bootstrap(m: MirrorView, onProgress?: (written: number) => void): Promise<number> {
+    // Readers see 'bootstrapping' while the indices are empty or partly filled.
+    await this.setMeta({ state: 'bootstrapping', started_at: new Date().toISOString() });
     for (const name of INDEX_NAMES) await this.client.indices.delete({ index: this.index(name) }, { ignore: [404] });
     await this.prepare();
     let written = 0;
@@ -140,6 +187,7 @@ export class ElasticsearchSink implements Sink {
       }
     }
     await this.client.indices.refresh({ index: INDEX_NAMES.map((n) => this.index(n)) });
+    await this.setMeta({ state: 'ready', bootstrap_version: m.version, bootstrapped_at: new Date().toISOString() });
     return written;
   }
 

@@ -1,5 +1,6 @@
 import { type AnyBulkWriteOperation, type Db, MongoBulkWriteError, MongoClient } from 'mongodb';
 import type { Logger } from '../../../../lib/logger';
+import { SINK_META, type SinkMetaState } from '../../../../lib/store-layout';
 import type { MirrorView } from '../../outbox/mirror-view';
 import { Attribution } from '../attribution';
 import { type EventFailure, type OutboxEvent, type Sink, idsOf } from '../sink';
@@ -71,31 +72,39 @@ export class MongoSink implements Sink {
 
   async apply(events: OutboxEvent[], m: MirrorView): Promise<EventFailure[]> {
     const why = new Attribution();
-    const byTable = (t: string) => events.filter((e) => e.table === t).map((e) => e.id);
 
-    const studentIds = idsOf(events, 'students');
+    // Students: their own events, and everyone under a group, specialty, department or institute
+    // that changed (their documents copy those rows' names and ids), as the mirror and as MongoDB
+    // have them (a moved group's students are found under its old place only in MongoDB).
+    const fannedOut = await this.studentsUnder(m, events);
+    const studentIds = [...new Set([...idsOf(events, 'students'), ...fannedOut.keys()])];
     const students =
       studentIds.length > 0 ? await m.rows<StudentDocRow>(studentsSql(m, 'WHERE s.id = ANY($1)'), [studentIds]) : [];
     const found = new Map(students.map((s) => [s.id, s]));
 
     // Universities to rebuild: those of changed hierarchy rows and of students (now and before).
+    // Each university is blamed only for the events of its own rows, so one refused document
+    // parks the events that touch it and no others.
     const universities = new Map<number, number[]>();
+    const eventsOf = (table: string, id: number) =>
+      events.filter((e) => e.table === table && Number(e.key.id) === id).map((e) => e.id);
     const touch = (u: number | null | undefined, ids: number[]) =>
       u !== null && u !== undefined && universities.set(u, [...(universities.get(u) ?? []), ...ids]);
-    for (const id of idsOf(events, 'universities')) touch(id, byTable('universities'));
+    for (const id of idsOf(events, 'universities')) touch(id, eventsOf('universities', id));
     const nowOf = await this.universitiesInMirror(m, events);
     const before = await this.universitiesInMongo(events, studentIds);
-    for (const [u, table] of [...nowOf, ...before]) touch(u, byTable(table));
+    for (const [u, table, id] of [...nowOf, ...before])
+      touch(u, table === 'students' ? [...eventsOf(table, id), ...(fannedOut.get(id) ?? [])] : eventsOf(table, id));
 
     const studentOps: AnyBulkWriteOperation<Doc>[] = [];
     for (const id of studentIds) {
       const s = found.get(id);
       const op = s ? studentUpdate(s, m.version) : tombstoneUpdate(id, m.version, STUDENT_FIELDS);
       studentOps.push({ updateOne: { ...op, upsert: true } as never });
-      why.add(
-        `students:${id}`,
-        events.filter((e) => e.table === 'students' && Number(e.key.id) === id).map((e) => e.id),
-      );
+      why.add(`students:${id}`, [
+        ...events.filter((e) => e.table === 'students' && Number(e.key.id) === id).map((e) => e.id),
+        ...(fannedOut.get(id) ?? []),
+      ]);
     }
     const uniOps = await this.universityOps(m, [...universities.keys()]);
     for (const [u, ids] of universities) why.add(`universities:${u}`, ids);
@@ -119,10 +128,12 @@ export class MongoSink implements Sink {
   }
 
   /** (university, table) of the hierarchy rows and students of `events` as the mirror has them now. */
-  private async universitiesInMirror(m: MirrorView, events: OutboxEvent[]): Promise<[number, string][]> {
+  private async universitiesInMirror(m: MirrorView, events: OutboxEvent[]): Promise<[number, string, number][]> {
     const q = (table: string, sql: string) =>
       idsOf(events, table).length > 0
-        ? m.rows<{ u: number }>(sql, [idsOf(events, table)]).then((r) => r.map((x) => [x.u, table] as [number, string]))
+        ? m
+            .rows<{ id: number; u: number }>(sql, [idsOf(events, table)])
+            .then((r) => r.map((x) => [x.u, table, x.id] as [number, string, number]))
         : Promise.resolve([]);
     const I = m.table('institutes'),
       D = m.table('departments'),
@@ -130,30 +141,30 @@ export class MongoSink implements Sink {
       G = m.table('student_groups'),
       ST = m.table('students');
     const parts = await Promise.all([
-      q('institutes', `SELECT university_id AS u FROM ${I} WHERE id = ANY($1)`),
+      q('institutes', `SELECT id, university_id AS u FROM ${I} WHERE id = ANY($1)`),
       q(
         'departments',
-        `SELECT i.university_id AS u FROM ${D} d JOIN ${I} i ON i.id = d.institute_id WHERE d.id = ANY($1)`,
+        `SELECT d.id, i.university_id AS u FROM ${D} d JOIN ${I} i ON i.id = d.institute_id WHERE d.id = ANY($1)`,
       ),
       q(
         'specialties',
-        `SELECT i.university_id AS u FROM ${S} s JOIN ${D} d ON d.id = s.department_id JOIN ${I} i ON i.id = d.institute_id WHERE s.id = ANY($1)`,
+        `SELECT s.id, i.university_id AS u FROM ${S} s JOIN ${D} d ON d.id = s.department_id JOIN ${I} i ON i.id = d.institute_id WHERE s.id = ANY($1)`,
       ),
       q(
         'student_groups',
-        `SELECT i.university_id AS u FROM ${G} g JOIN ${S} s ON s.id = g.specialty_id JOIN ${D} d ON d.id = s.department_id JOIN ${I} i ON i.id = d.institute_id WHERE g.id = ANY($1)`,
+        `SELECT g.id, i.university_id AS u FROM ${G} g JOIN ${S} s ON s.id = g.specialty_id JOIN ${D} d ON d.id = s.department_id JOIN ${I} i ON i.id = d.institute_id WHERE g.id = ANY($1)`,
       ),
       q(
         'students',
-        `SELECT i.university_id AS u FROM ${ST} st JOIN ${G} g ON g.id = st.group_id JOIN ${S} s ON s.id = g.specialty_id JOIN ${D} d ON d.id = s.department_id JOIN ${I} i ON i.id = d.institute_id WHERE st.id = ANY($1)`,
+        `SELECT st.id, i.university_id AS u FROM ${ST} st JOIN ${G} g ON g.id = st.group_id JOIN ${S} s ON s.id = g.specialty_id JOIN ${D} d ON d.id = s.department_id JOIN ${I} i ON i.id = d.institute_id WHERE st.id = ANY($1)`,
       ),
     ]);
     return parts.flat();
   }
 
   /** The same, as MongoDB has them (rows deleted or moved since are found only here). */
-  private async universitiesInMongo(events: OutboxEvent[], studentIds: number[]): Promise<[number, string][]> {
-    const out: [number, string][] = [];
+  private async universitiesInMongo(events: OutboxEvent[], studentIds: number[]): Promise<[number, string, number][]> {
+    const out: [number, string, number][] = [];
     const paths: [string, string][] = [
       ['institutes', 'institutes.id'],
       ['departments', 'institutes.departments.id'],
@@ -163,18 +174,46 @@ export class MongoSink implements Sink {
     for (const [table, path] of paths) {
       const ids = idsOf(events, table);
       if (ids.length === 0) continue;
-      for (const d of await this.db
-        .collection<Doc>('universities')
-        .find({ [path]: { $in: ids } }, { projection: { _id: 1 } })
-        .toArray())
-        out.push([d._id, table]);
+      for (const id of ids)
+        for (const d of await this.db
+          .collection<Doc>('universities')
+          .find({ [path]: id }, { projection: { _id: 1 } })
+          .toArray())
+          out.push([d._id, table, id]);
     }
     if (studentIds.length > 0) {
       for (const d of await this.db
         .collection<Doc>('students')
         .find({ _id: { $in: studentIds }, university_id: { $ne: null } }, { projection: { university_id: 1 } })
         .toArray())
-        out.push([d.university_id as number, 'students']);
+        out.push([d.university_id as number, 'students', d._id]);
+    }
+    return out;
+  }
+
+  /**
+   * Students whose documents copy a changed group, specialty, department or institute, with the
+   * events that make them change: as the mirror has them and as MongoDB has them.
+   */
+  private async studentsUnder(m: MirrorView, events: OutboxEvent[]): Promise<Map<number, number[]>> {
+    const out = new Map<number, number[]>();
+    const levels = [
+      ['student_groups', 'g.id', 'group_id'],
+      ['specialties', 'sp.id', 'specialty_id'],
+      ['departments', 'd.id', 'department_id'],
+      ['institutes', 'i.id', 'institute_id'],
+    ] as const;
+    for (const [table, column, field] of levels) {
+      for (const id of idsOf(events, table)) {
+        const eventIds = events.filter((e) => e.table === table && Number(e.key.id) === id).map((e) => e.id);
+        const inMirror = await m.rows<{ id: number }>(studentsSql(m, `WHERE ${column} = $1`), [id]);
+        const inMongo = await this.db
+          .collection<Doc>('students')
+          .find({ [field]: id, _deleted: { $ne: true } }, { projection: { _id: 1 } })
+          .toArray();
+        for (const s of [...inMirror.map((r) => r.id), ...inMongo.map((d) => d._id)])
+          out.set(s, [...(out.get(s) ?? []), ...eventIds]);
+      }
     }
     return out;
   }
@@ -216,7 +255,10 @@ export class MongoSink implements Sink {
       return [];
     } catch (err) {
       if (!(err instanceof MongoBulkWriteError)) throw err;
-      const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+      const errors = (Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]).filter(Boolean);
+      // No per-write errors (network, server selection, not primary, write concern, permission):
+      // nothing is known to be written, so the whole batch fails and the cursor stays.
+      if (errors.length === 0 || err.writeConcernError) throw err;
       // Duplicate key on an upsert: the document holds a newer version; the write is stale.
       return errors
         .filter((e) => e.code !== 11000)
@@ -224,7 +266,22 @@ export class MongoSink implements Sink {
     }
   }
 
+  /** A store without the bootstrap record lost its data (or never had any). */
+  async lostState(): Promise<boolean> {
+    return (await this.meta().findOne({ _id: SINK_META.id })) === null;
+  }
+
+  private meta() {
+    return this.db.collection<{ _id: string; [k: string]: unknown }>(SINK_META.mongoCollection);
+  }
+
+  private async setMeta(fields: { state: SinkMetaState; [k: string]: unknown }): Promise<void> {
+    await this.meta().updateOne({ _id: SINK_META.id }, { $set: fields }, { upsert: true });
+  }
+
   async bootstrap(m: MirrorView, onProgress?: (written: number) => void): Promise<number> {
+    // Readers see 'bootstrapping' while the collections are empty or partly filled.
+    await this.setMeta({ state: 'bootstrapping', started_at: new Date().toISOString() });
     await this.db.collection('students').deleteMany({});
     await this.db.collection('universities').deleteMany({});
     let written = 0;
@@ -245,6 +302,7 @@ export class MongoSink implements Sink {
       written += page.length;
       onProgress?.(written);
     }
+    await this.setMeta({ state: 'ready', bootstrap_version: m.version, bootstrapped_at: new Date().toISOString() });
     return written;
   }
 

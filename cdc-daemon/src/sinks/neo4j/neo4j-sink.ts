@@ -1,5 +1,6 @@
 import neo4j, { type Driver } from 'neo4j-driver';
 import type { Logger } from '../../../../lib/logger';
+import { SINK_META, type SinkMetaState } from '../../../../lib/store-layout';
 import type { MirrorView } from '../../outbox/mirror-view';
 import { Attribution } from '../attribution';
 import { type EventFailure, type OutboxEvent, type Sink, idsOf } from '../sink';
@@ -108,7 +109,24 @@ export class Neo4jSink implements Sink {
     }
   }
 
+  /** A graph without the bootstrap record lost its data (or never had any). */
+  async lostState(): Promise<boolean> {
+    const r = await this.driver.executeQuery(`MATCH (m:${SINK_META.neo4jLabel} {id: $id}) RETURN m.state AS state`, {
+      id: SINK_META.id,
+    });
+    return r.records.length === 0;
+  }
+
+  private async setMeta(fields: { state: SinkMetaState; [k: string]: unknown }): Promise<void> {
+    await this.driver.executeQuery(`MERGE (m:${SINK_META.neo4jLabel} {id: $id}) SET m += $fields`, {
+      id: SINK_META.id,
+      fields,
+    });
+  }
+
   async bootstrap(m: MirrorView, onProgress?: (written: number) => void): Promise<number> {
+    // Readers see 'bootstrapping' while the graph is empty or partly filled.
+    await this.setMeta({ state: 'bootstrapping', started_at: new Date().toISOString() });
     // Everything this sink wrote, in batches (a single DETACH DELETE of a large graph exhausts memory).
     // (CALL ... IN TRANSACTIONS needs an auto-commit transaction: session.run, not executeQuery.)
     const session = this.driver.session();
@@ -133,6 +151,7 @@ export class Neo4jSink implements Sink {
         onProgress?.(written);
       }
     }
+    await this.setMeta({ state: 'ready', bootstrap_version: m.version, bootstrapped_at: new Date().toISOString() });
     return written;
   }
 

@@ -169,6 +169,8 @@ export class RedisSink implements Sink {
   async bootstrap(m: MirrorView, onProgress?: (written: number) => void): Promise<number> {
     await this.connected();
     await this.reset();
+    // Readers see 'bootstrapping' while the keys are partly written (see SINK_META).
+    await this.redis.hset(this.k.meta, { state: 'bootstrapping', started_at: new Date().toISOString() });
     let written = 0;
     const pages: [AsyncIterable<Record<string, unknown>[]>, (r: Record<string, unknown>) => ScriptWrite][] = [
       [
@@ -204,6 +206,7 @@ export class RedisSink implements Sink {
       }
     }
     await this.redis.hset(this.k.meta, {
+      state: 'ready',
       bootstrap_version: String(m.version),
       bootstrapped_at: new Date().toISOString(),
     });
