@@ -142,6 +142,16 @@ export async function* streamRange(
     ended = true;
     notify();
   });
+  // mysql2 hands a lost connection's error only to commands with a callback; a streamed query
+  // hears nothing and would wait for ever (a MySQL restart mid-read hung a cycle, and every
+  // tick after it). The connection's own events end the read instead.
+  const lost = (err?: unknown) => {
+    failure ??= err ?? Object.assign(new Error('MySQL closed the connection during a read'), { fatal: true });
+    ended = true;
+    notify();
+  };
+  raw.on('error', lost);
+  raw.on('end', lost);
   try {
     for (;;) {
       if (buf.length === 0 && !ended) await new Promise<void>((resolve) => (wake = resolve));
@@ -158,6 +168,8 @@ export async function* streamRange(
   } finally {
     // A consumer that stops early: drop the rest, let the query run out, keep the connection usable.
     closed = true;
+    raw.off('error', lost);
+    raw.off('end', lost);
     raw.resume();
   }
 }

@@ -39,6 +39,11 @@ export async function liveStore(kind: StoreKind): Promise<LiveStore> {
       close: async () => {},
     };
   if (process.env.TEST_USE_CONTAINERS !== 'false' && (await dockerAvailable())) return containerStore(kind);
+  return harnessStore(kind);
+}
+
+/** A store the test controls (stop, kill, start again): always a harness server. */
+export async function harnessStore(kind: StoreKind): Promise<LiveStore> {
   const server =
     kind === 'mongo' ? await startFerretdb() : kind === 'neo4j' ? await startNeo4j() : await startElasticsearch();
   const auth = server as Partial<{ user: string; password: string }>;
