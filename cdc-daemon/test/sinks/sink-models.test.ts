@@ -25,6 +25,15 @@ import {
   studentFields,
 } from '../../src/sinks/redis/redis-model';
 import { idsOf, type OutboxEvent } from '../../src/sinks/sink';
+import { MongoBulkWriteError } from 'mongodb';
+import { MongoSink } from '../../src/sinks/mongo/mongo-sink';
+import { isUnavailable } from '../../src/sinks/neo4j/neo4j-sink';
+import {
+  CAMPUS_ENGLISH,
+  POSTGRES_ENGLISH_STOP_WORDS,
+  type englishAnalysis,
+} from '../../src/sinks/elasticsearch/english-analysis';
+import { quietLogger } from '../cdc-fixture';
 
 const ev = (
   id: number,
@@ -248,10 +257,19 @@ describe('elasticsearch model', () => {
       ]),
     ).toEqual([['c:4', '400 strict_dynamic_mapping_exception: nope']]);
   });
-  test('materials are analysed as English text', () => {
+  test("materials are analysed as English text the way PostgreSQL's english configuration does", () => {
     expect(
       (INDEX_TEMPLATES.lecture_materials.mappings.properties as Record<string, { analyzer?: string }>).body!.analyzer,
-    ).toBe('english');
+    ).toBe(CAMPUS_ENGLISH);
+    const analysis = INDEX_TEMPLATES.lecture_materials.settings.analysis as typeof englishAnalysis;
+    expect(analysis.analyzer[CAMPUS_ENGLISH].filter).toEqual([
+      'lowercase',
+      'campus_english_stop',
+      'campus_english_stem',
+    ]);
+    // PostgreSQL's list (tsearch_data/english.stop), not Lucene's 33 words.
+    expect(POSTGRES_ENGLISH_STOP_WORDS).toHaveLength(127);
+    expect(POSTGRES_ENGLISH_STOP_WORDS).toEqual(expect.arrayContaining(['about', 'between', 'ourselves', 'should']));
   });
 });
 
@@ -279,5 +297,44 @@ describe('events and attribution', () => {
       { eventId: 11, error: 'student:1: bad' },
       { eventId: 12, error: 'course:2: worse' },
     ]);
+  });
+});
+
+describe('whole-request failures', () => {
+  test('neo4j: an unreachable server backs off; a transient error the driver could not clear is a refusal', () => {
+    expect(isUnavailable(Object.assign(new Error('Could not perform discovery'), { code: 'ServiceUnavailable' }))).toBe(
+      true,
+    );
+    expect(isUnavailable(new Error('connect ECONNREFUSED 127.0.0.1:7687'))).toBe(true);
+    // Refused (counted as attempts, then parked): a deadlock that never clears, a constraint.
+    const transient = Object.assign(new Error('deadlock'), { code: 'Neo.TransientError.Transaction.DeadlockDetected' });
+    expect(isUnavailable(transient)).toBe(false);
+    const constraint = Object.assign(new Error('already exists'), {
+      code: 'Neo.ClientError.Schema.ConstraintValidationFailed',
+    });
+    expect(isUnavailable(constraint)).toBe(false);
+  });
+
+  test('mongo: a bulk error without per-write errors fails the whole batch (nothing is known to be written)', async () => {
+    const sink = new MongoSink('mongodb://127.0.0.1:1/none', quietLogger);
+    const error = new MongoBulkWriteError({ message: 'not primary', code: 10107 }, {
+      insertedCount: 0,
+      matchedCount: 0,
+      modifiedCount: 0,
+      deletedCount: 0,
+      upsertedCount: 0,
+    } as never);
+    (sink as unknown as { db: unknown }).db = {
+      collection: () => ({
+        bulkWrite: async () => {
+          throw error;
+        },
+      }),
+    };
+    const bulk = (sink as unknown as { bulk: (c: string, ops: unknown[], e: string[]) => Promise<unknown> }).bulk.bind(
+      sink,
+    );
+    await expect(bulk('students', [{ updateOne: {} }], ['students:1'])).rejects.toBe(error);
+    await sink.close();
   });
 });

@@ -160,12 +160,19 @@ export class Neo4jSink implements Sink {
   }
 }
 
-function isUnavailable(err: unknown): boolean {
+/**
+ * Whether a write failed because Neo4j cannot be reached (the relay backs off and retries with
+ * the cursor unmoved, for as long as it takes) rather than because it refused the write. A
+ * transient error (deadlock, lock timeout) that the driver's own retries (maxTransactionRetryTime)
+ * did not clear counts as a refusal: the relay tries the batch CDC_SINK_MAX_ATTEMPTS times and
+ * then parks it, instead of backing off for ever.
+ */
+export function isUnavailable(err: unknown): boolean {
   const code = (err as { code?: string })?.code ?? '';
+  if (code.startsWith('Neo.')) return false;
   return (
     code === 'ServiceUnavailable' ||
     code === 'SessionExpired' ||
-    code.startsWith('Neo.TransientError') ||
-    /ECONNREFUSED|ETIMEDOUT|connection/i.test(String((err as Error)?.message))
+    /ECONNREFUSED|ETIMEDOUT|ECONNRESET|connection/i.test(String((err as Error)?.message))
   );
 }
