@@ -237,3 +237,13 @@ export async function listDeadLetters(pool: Pool, sink?: string, limit = 100): P
   );
   return rows;
 }
+
+/** The version (sync id) of the last cycle that finished `ageMs` ago or earlier; 0 when none. */
+export async function versionAsOf(pool: Pool, ageMs: number): Promise<number> {
+  const { rows } = await pool.query(
+    `SELECT coalesce(max(id), 0)::bigint AS v FROM cdc.sync_history
+      WHERE status IN ('succeeded', 'no_changes') AND finished_at < now() - make_interval(secs => $1)`,
+    [ageMs / 1000],
+  );
+  return Number(rows[0].v);
+}

@@ -3,7 +3,7 @@ import type { Logger } from '../../../lib/logger';
 import type { RelaySettings } from '../config';
 import { checkout } from '../apply/pg-tx';
 import { SINK_NAMES, type Sink, type SinkName } from '../sinks/sink';
-import { pruneOutbox } from './outbox-store';
+import { pruneOutbox, versionAsOf } from './outbox-store';
 import { type RelayObserver, type RelayStatus, SinkRelay } from './relay';
 
 /** Two-key advisory lock (this, sink's position in SINK_NAMES): one relay per sink across processes. */
@@ -22,6 +22,8 @@ export async function releaseSinkLock(client: PoolClient, sink: SinkName): Promi
   await client.query('SELECT pg_advisory_unlock($1, $2)', [RELAY_LOCK_KEY, SINK_NAMES.indexOf(sink) + 1]);
 }
 const PRUNE_EVERY_MS = 60_000;
+/** How long a tombstone outlives its deletion (Elasticsearch's index.gc_deletes is the same hour). */
+const TOMBSTONE_AGE_MS = 3_600_000;
 /** How often the sinks this process does not relay are claimed again (their owner may have died). */
 export const DEFAULT_CLAIM_EVERY_MS = 5_000;
 
@@ -76,10 +78,24 @@ export class RelaySet {
     const prune = () =>
       void pruneOutbox(this.pool, this.names, this.settings.retentionMs)
         .then((n) => n > 0 && this.logger.info('outbox pruned', { events: n }))
+        .then(() => this.pruneTombstones())
         .catch((err: unknown) => this.logger.warn('outbox pruning failed', { error: String(err) }));
     prune();
     this.pruneTimer = setInterval(prune, PRUNE_EVERY_MS);
     this.pruneTimer.unref();
+  }
+
+  /** Tombstones of the sinks relayed here, older than an hour of cycles (see Sink.pruneTombstones). */
+  private async pruneTombstones(): Promise<void> {
+    const version = await versionAsOf(this.pool, TOMBSTONE_AGE_MS);
+    if (version === 0) return;
+    for (const r of this.relays.filter((x) => this.held.has(x.sink.name) && x.sink.pruneTombstones)) {
+      const n = await r.sink.pruneTombstones!(version).catch((err: unknown) => {
+        this.logger.warn('tombstone pruning failed', { sink: r.sink.name, error: String(err) });
+        return 0;
+      });
+      if (n > 0) this.logger.info('tombstones pruned', { sink: r.sink.name, tombstones: n, belowVersion: version });
+    }
   }
 
   private claimNow(): Promise<void> {

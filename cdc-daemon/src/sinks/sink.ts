@@ -42,6 +42,12 @@ export interface Sink {
   bootstrap(mirror: MirrorView, onProgress?: (written: number) => void): Promise<number>;
   /** True when the store has lost what it was given (e.g. restarted empty): the relay bootstraps it again. */
   lostState?(): Promise<boolean>;
+  /**
+   * Deletes the tombstones of deletions written below `version`. A tombstone only has to outlive a
+   * batch that read the mirror before the deletion and lands after it, which takes seconds; the
+   * relays call this with the version of the last cycle that finished an hour ago.
+   */
+  pruneTombstones?(version: number): Promise<number>;
   /** Resolves when the store answers. */
   ping(): Promise<void>;
   close(): Promise<void>;

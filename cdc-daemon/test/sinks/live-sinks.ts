@@ -39,6 +39,10 @@ export async function mongoSink(store: LiveStore): Promise<LiveSink> {
     wipe: () => db.dropDatabase().then(() => {}),
     close: () => client.close(),
     probe: {
+      tombstones: async () =>
+        (await db.collection('students').countDocuments({ _deleted: true })) +
+        (await db.collection('universities').countDocuments({ _deleted: true })),
+
       async snapshot() {
         const students = (
           await db
@@ -98,6 +102,9 @@ export async function neo4jSink(store: LiveStore): Promise<LiveSink> {
     wipe: () => driver.executeQuery('MATCH (n) DETACH DELETE n').then(() => {}),
     close: () => driver.close(),
     probe: {
+      tombstones: async () =>
+        Number((await driver.executeQuery('MATCH (t:CdcTombstone) RETURN count(t) AS n')).records[0]!.get('n')),
+
       async snapshot() {
         return {
           students: await read(

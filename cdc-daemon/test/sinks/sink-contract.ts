@@ -81,5 +81,14 @@ export function sinkContract(name: string, make: () => Promise<{ sink: Sink; pro
       });
       expect(await probe.snapshot()).toEqual(newer);
     });
+
+    test('tombstones older than a version are pruned, and the store still equals the mirror', async () => {
+      if (!f.relay.sink.pruneTombstones || !probe.tombstones) return;
+      expect(await probe.tombstones()).toBeGreaterThan(0); // the deletes of the test before
+      const { rows } = await f.pool.query('SELECT max(id)::bigint AS v FROM cdc.sync_history');
+      await f.relay.sink.pruneTombstones(Number(rows[0].v) + 1);
+      expect(await probe.tombstones()).toBe(0);
+      await matchesMirror();
+    });
   });
 }

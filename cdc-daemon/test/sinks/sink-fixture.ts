@@ -147,4 +147,6 @@ export async function randomWrites(my: mysql.Connection, seed: number, n: number
 export interface StoreProbe {
   snapshot(): Promise<unknown>;
   expected(pool: Pool, schema: string): Promise<unknown>;
+  /** How many deletion tombstones the store keeps (stores that keep them). */
+  tombstones?(): Promise<number>;
 }

@@ -266,6 +266,13 @@ export class MongoSink implements Sink {
     }
   }
 
+  async pruneTombstones(version: number): Promise<number> {
+    let n = 0;
+    for (const c of ['students', 'universities'])
+      n += (await this.db.collection<Doc>(c).deleteMany({ _deleted: true, _v: { $lt: version } })).deletedCount;
+    return n;
+  }
+
   /** A store without the bootstrap record lost its data (or never had any). */
   async lostState(): Promise<boolean> {
     return (await this.meta().findOne({ _id: SINK_META.id })) === null;

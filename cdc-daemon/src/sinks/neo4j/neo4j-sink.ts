@@ -109,6 +109,20 @@ export class Neo4jSink implements Sink {
     }
   }
 
+  async pruneTombstones(version: number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const r = await this.driver.executeQuery(
+        'MATCH (t:CdcTombstone) WHERE t._v < $v WITH t LIMIT 10000 DELETE t RETURN count(*) AS n',
+        { v: version },
+        { routing: neo4j.routing.WRITE },
+      );
+      const n = Number(r.records[0]?.get('n') ?? 0);
+      total += n;
+      if (n < 10_000) return total;
+    }
+  }
+
   /** A graph without the bootstrap record lost its data (or never had any). */
   async lostState(): Promise<boolean> {
     const r = await this.driver.executeQuery(`MATCH (m:${SINK_META.neo4jLabel} {id: $id}) RETURN m.state AS state`, {
