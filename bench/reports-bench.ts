@@ -4,6 +4,12 @@ import { SinkRelay } from '../cdc-daemon/src/outbox/relay';
 import { RedisSink } from '../cdc-daemon/src/sinks/redis/redis-sink';
 import { createCdcFixture, quietLogger } from '../cdc-daemon/test/cdc-fixture';
 import { relaySettings } from '../cdc-daemon/test/sinks/sink-fixture';
+import { ElasticsearchSink } from '../cdc-daemon/src/sinks/elasticsearch/es-sink';
+import { MongoSink } from '../cdc-daemon/src/sinks/mongo/mongo-sink';
+import { Neo4jSink } from '../cdc-daemon/src/sinks/neo4j/neo4j-sink';
+import type { Sink } from '../cdc-daemon/src/sinks/sink';
+import { randomName } from '../test/support/databases';
+import { type LiveStore, liveStore } from '../test/support/stores/live-stores';
 import { serviceUrls } from '../test/support/services';
 import { migrateMysql } from '../webapp/src/db/migrate';
 import { attendanceReport } from '../webapp/src/reports/attendance-report';
@@ -15,17 +21,34 @@ import { seedDatabase } from '../webapp/src/seed/seed-database';
 import { type BenchRow, median } from './report';
 
 /**
- * The Redis relay and the reports on a seeded university of `students`: the relay's bootstrap
- * (streamed export of the mirror into Redis) and its delivery of one cycle's events; each report
- * through its stores (Redis here; Elasticsearch, Neo4j and MongoDB are not on this machine, so
- * their parts fall back to the mirror) against its reference over the mirror alone.
+ * The relays and the reports on a seeded university of `students`, against live stores (Redis;
+ * MongoDB-protocol, Neo4j and Elasticsearch servers from the live-store harness, or the TEST_*_URL
+ * ones): per sink, the bootstrap (a streamed export of the mirror) and the delivery of one cycle's
+ * events; then each report through its stores against its reference over the mirror alone.
  */
 export async function benchReports(students: number, runs: number, log: (s: string) => void): Promise<BenchRow[]> {
   const f = await createCdcFixture({ CDC_SKIP_HINTS: 'false' });
   const redisUrl = serviceUrls().redisUrl;
   const prefix = `bench-reports:${randomBytes(4).toString('hex')}:`;
-  const sink = new RedisSink(redisUrl, prefix, quietLogger);
-  const stores = new ReportStores(f.pool, { schema: f.config.targetSchema, redis: { url: redisUrl, prefix } });
+  const live: LiveStore[] = [];
+  for (const kind of ['mongo', 'neo4j', 'elasticsearch'] as const) live.push(await liveStore(kind));
+  const [mongo, neo, es] = live as [LiveStore, LiveStore, LiveStore];
+  const mongoUrl = `${mongo.url.replace(/\/$/, '')}/${randomName('bench')}`;
+  const neo4jAuth = { url: neo.url, user: neo.user!, password: neo.password! };
+  const esPrefix = `${randomName('bench')}_`;
+  const sinks: Sink[] = [
+    new RedisSink(redisUrl, prefix, quietLogger),
+    new MongoSink(mongoUrl, quietLogger),
+    new Neo4jSink(neo4jAuth, quietLogger),
+    new ElasticsearchSink(es.url, esPrefix, quietLogger),
+  ];
+  const stores = new ReportStores(f.pool, {
+    schema: f.config.targetSchema,
+    redis: { url: redisUrl, prefix },
+    mongo: { url: mongoUrl },
+    neo4j: neo4jAuth,
+    elasticsearch: { url: es.url, indexPrefix: esPrefix },
+  });
   const rows: BenchRow[] = [];
   const time = async (fn: () => Promise<unknown>) => {
     const t = performance.now();
@@ -37,37 +60,44 @@ export async function benchReports(students: number, runs: number, log: (s: stri
     await migrateMysql(f.mysqlDb.url);
     await seedDatabase(f.mysqlDb.url, { students, seed: 5, today: new Date('2026-11-21T00:00:00Z') });
     await f.cycle();
-    const relay = new SinkRelay(
-      sink,
-      f.pool,
-      f.config.targetSchema,
-      { ...relaySettings, batchSize: 1000 },
-      quietLogger,
+    await f.cycle();
+    const relays = sinks.map(
+      (sink) => new SinkRelay(sink, f.pool, f.config.targetSchema, { ...relaySettings, batchSize: 1000 }, quietLogger),
     );
-    const drain = async () => {
+    const drain = async (relay: SinkRelay) => {
       let events = 0;
       for (let n = await relay.step(); n > 0; n = await relay.step()) events += n;
       return events;
     };
-    const bootstrap = await time(drain);
-    rows.push({
-      section: 'reports',
-      figure: `Redis relay bootstrap (${students} students)`,
-      value: bootstrap / 1000,
-      unit: 's',
-    });
+    for (const relay of relays) {
+      let entities = 0;
+      const ms = await time(async () => (entities = await drain(relay)));
+      log(`reports: ${relay.sink.name} bootstrap: ${entities} entities in ${(ms / 1000).toFixed(1)} s`);
+      rows.push({
+        section: 'reports',
+        figure: `${relay.sink.name} bootstrap (${students} students, ${entities} entities)`,
+        value: ms / 1000,
+        unit: 's',
+      });
+    }
 
-    // One cycle's worth of events: 5% of the students renamed.
+    // One busy cycle: 5% of the students renamed, 5% of the materials edited, a group per 20 renamed.
     await f.my.query("UPDATE students SET last_name = CONCAT(last_name, 'x') WHERE id % 20 = 0");
+    await f.my.query("UPDATE lecture_materials SET body = CONCAT(body, ' Revised.') WHERE id % 20 = 0");
+    await f.my.query("UPDATE student_groups SET name = CONCAT(name, '*') WHERE id % 20 = 0");
     await f.cycle();
-    let events = 0;
-    const deliver = await time(async () => (events = await drain()));
-    rows.push({
-      section: 'reports',
-      figure: `Redis relay delivery (${events} events)`,
-      value: events / (deliver / 1000),
-      unit: 'events/s',
-    });
+    for (const relay of relays) {
+      let events = 0;
+      const ms = await time(async () => (events = await drain(relay)));
+      log(`reports: ${relay.sink.name} delivery: ${events} events in ${(ms / 1000).toFixed(1)} s`);
+      rows.push({
+        section: 'reports',
+        figure: `${relay.sink.name} delivery of one busy cycle (${events} events)`,
+        value: events / (ms / 1000),
+        unit: 'events/s',
+      });
+    }
+    await stores.elasticsearch().client.indices.refresh({ index: `${esPrefix}*` });
 
     const terms = await listTerms(stores);
     const past = terms.at(-1)!;
@@ -76,37 +106,43 @@ export async function benchReports(students: number, runs: number, log: (s: stri
       `SELECT word FROM ts_stat($$SELECT to_tsvector('english', title || ' ' || body) FROM lecture_materials$$) WHERE length(word) > 4 ORDER BY abs(ndoc - (SELECT count(*) FROM lecture_materials) / 4), word LIMIT 1`,
     );
     const now = new Date('2026-11-21T12:00:00Z');
-    const reports: [string, (mode: 'stores' | 'reference') => Promise<unknown>][] = [
+    const reports: [string, (mode: 'stores' | 'reference', notes: StoreNote[]) => Promise<unknown>][] = [
       [
         'attendance (worst 50)',
-        (mode) =>
+        (mode, notes) =>
           attendanceReport(
             stores,
-            { mode, notes: [] as StoreNote[] },
+            { mode, notes },
             { term: words[0].word, from: '2025-01-01', to: '2026-11-21', n: 50 },
           ),
       ],
-      ['group hours (one group, past term)', (mode) => groupHoursReport(stores, { mode, notes: [] }, group, past, now)],
+      [
+        'group hours (one group, past term)',
+        (mode, notes) => groupHoursReport(stores, { mode, notes }, group, past, now),
+      ],
       [
         'classroom audience (current term)',
-        (mode) =>
-          classroomAudienceReport(stores, { mode, notes: [] }, { year: terms[0]!.year, semester: terms[0]!.semester }),
+        (mode, notes) =>
+          classroomAudienceReport(stores, { mode, notes }, { year: terms[0]!.year, semester: terms[0]!.semester }),
       ],
-      ['hierarchy (all universities)', (mode) => hierarchyReport(stores, { mode, notes: [] })],
+      ['hierarchy (all universities)', (mode, notes) => hierarchyReport(stores, { mode, notes })],
     ];
     for (const [name, run] of reports) {
-      await run('stores');
-      await run('reference');
+      const notes: StoreNote[] = [];
+      await run('stores', notes);
+      await run('reference', []);
       const s: number[] = [];
       const r: number[] = [];
       for (let i = 0; i < runs; i++) {
-        s.push(await time(() => run('stores')));
-        r.push(await time(() => run('reference')));
+        s.push(await time(() => run('stores', notes)));
+        r.push(await time(() => run('reference', [])));
       }
+      // A part that fell back to the mirror would make the comparison meaningless: say so.
+      const fellBack = [...new Set(notes.map((n) => n.store))];
       log(`reports: ${name}: stores ${median(s).toFixed(1)} ms, reference ${median(r).toFixed(1)} ms`);
       rows.push({
         section: 'reports',
-        figure: `${name}, from the stores here`,
+        figure: `${name}, ${fellBack.length > 0 ? `fell back for ${fellBack.join(', ')}` : 'all parts from their stores'}`,
         value: median(s),
         unit: 'ms',
         baseline: { name: 'reference (mirror only)', value: median(r) },
@@ -115,7 +151,8 @@ export async function benchReports(students: number, runs: number, log: (s: stri
     return rows;
   } finally {
     await stores.close();
-    await sink.close().catch(() => {});
+    for (const sink of sinks) await sink.close().catch(() => {});
+    for (const store of live) await store.close().catch(() => {});
     const redis = new Redis(redisUrl);
     for (;;) {
       const keys = await redis.keys(`${prefix}*`);
