@@ -177,3 +177,9 @@ export const CONVERGED: Convergence = { drift: [], history: [], redisEqual: true
 export function logged(d: DaemonProcess, message: string, from = 0): number {
   return d.logs.slice(from).filter((l) => l.message === message).length;
 }
+
+/** `{ alive, last }`: whether the daemon still runs, and when it does not, its last log lines (for the report). */
+export function aliveWithLogs(d: DaemonProcess): { alive: boolean; last: unknown[] } {
+  const alive = d.alive();
+  return { alive, last: alive ? [] : d.logs.slice(-12) };
+}

@@ -1,5 +1,5 @@
 import { startCli, waitFor } from './cli-runner';
-import { CONVERGED, type DaemonProcess, type FaultRig, createFaultRig, logged } from './fault-rig';
+import { CONVERGED, type DaemonProcess, type FaultRig, aliveWithLogs, createFaultRig, logged } from './fault-rig';
 
 // Each server stopped or killed under a running `cdc run`, a standby taking over, all on private
 // server instances: after each fault the mirror equals MySQL, the history is whole and Redis
@@ -28,12 +28,12 @@ test('PostgreSQL stopped while the daemon idles and writes go on: it survives, r
   await sleep(1500);
   await rig.postgres.stop();
   await sleep(4000);
-  expect(a.alive()).toBe(true);
+  expect(aliveWithLogs(a)).toEqual({ alive: true, last: [] });
   await rig.postgres.start();
   const { writes } = await writer.stop();
   expect(writes).toBeGreaterThan(0);
   expect(await rig.converge()).toEqual(CONVERGED);
-  expect(a.alive()).toBe(true);
+  expect(aliveWithLogs(a)).toEqual({ alive: true, last: [] });
   expect(await historyErrors('POSTGRES_UNAVAILABLE')).toBeGreaterThan(0);
   expect(await historyErrors('ABANDONED')).toBe(0);
 });
@@ -54,16 +54,16 @@ test('PostgreSQL killed in the middle of a table load: the load resumes and noth
   expect(loading).toBe(true);
   await rig.postgres.stop('kill');
   await sleep(2000);
-  expect(a.alive()).toBe(true);
+  expect(aliveWithLogs(a)).toEqual({ alive: true, last: [] });
   await rig.postgres.start();
   expect(await rig.converge()).toEqual(CONVERGED);
-  expect(a.alive()).toBe(true);
+  expect(aliveWithLogs(a)).toEqual({ alive: true, last: [] });
 });
 
 test('MySQL stopped and restarted: cycles fail with backoff, then catch up', async () => {
   await rig.mysql.stop();
   await sleep(3000);
-  expect(a.alive()).toBe(true);
+  expect(aliveWithLogs(a)).toEqual({ alive: true, last: [] });
   await rig.mysql.start();
   const writer = rig.startWriter(2);
   await sleep(2000);
