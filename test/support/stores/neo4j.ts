@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type PrivateServer, StartFailed, freePort, portClosed, until } from '../private-servers';
@@ -30,6 +30,8 @@ export async function startNeo4j(): Promise<Neo4jServer> {
     password,
     async start() {
       const log = `${dir}/out.log`;
+      // A restart appends to the same log: only a READY written after this start counts.
+      const from = existsSync(log) ? statSync(log).size : 0;
       child = spawnGroup(
         path.join(JAVA_HOME, 'bin', 'java'),
         [
@@ -49,7 +51,7 @@ export async function startNeo4j(): Promise<Neo4jServer> {
         'Neo4j',
         async () => {
           if (started.exitCode !== null) throw new StartFailed(`Neo4j exited; see ${log}`);
-          return readFileSync(log, 'utf8').includes('READY');
+          return readFileSync(log, 'utf8').slice(from).includes('READY');
         },
         120_000,
       );
