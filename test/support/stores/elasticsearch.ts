@@ -1,10 +1,9 @@
-import type { ChildProcess } from 'node:child_process';
-import { chownSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { type PrivateServer, StartFailed, freePort, portClosed, until } from '../private-servers';
-import { JAVA_HOME, missingFromCache, paths, spawnGroup, stopGroup } from './store-cache';
+import { type PrivateServer, freePort } from '../private-servers';
+import { JAVA_HOME, missingFromCache, paths, spawnGroup, startHarnessServer } from './store-cache';
 
 /**
  * A real Elasticsearch 8 server for the tests: the integ-test-zip distribution from Maven Central
@@ -38,54 +37,33 @@ export async function startElasticsearch(): Promise<PrivateServer> {
   const port = await freePort();
   const transport = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  let child: ChildProcess | undefined;
-  const server: PrivateServer = {
+  const bin = path.join(paths.esHome, 'bin', 'elasticsearch');
+  const args = [
+    `-Ediscovery.type=single-node`,
+    `-Ehttp.port=${port}`,
+    `-Etransport.port=${transport}`,
+    '-Enetwork.host=127.0.0.1',
+    `-Epath.data=${dir}/data`,
+    `-Epath.logs=${dir}/logs`,
+    '-Expack.security.enabled=false',
+    '-Expack.ml.enabled=false',
+    // A test machine's disk may be fuller than the defaults allow; never go read-only here.
+    '-Ecluster.routing.allocation.disk.threshold_enabled=false',
+  ];
+  const env = { ...process.env, ES_JAVA_HOME: JAVA_HOME, ES_PATH_CONF: conf, ES_TMPDIR: `${dir}/tmp` };
+  const logFile = `${dir}/out.log`;
+  return startHarnessServer({
+    what: 'Elasticsearch',
     url,
     port,
-    async start() {
-      const args = [
-        `-Ediscovery.type=single-node`,
-        `-Ehttp.port=${port}`,
-        `-Etransport.port=${transport}`,
-        '-Enetwork.host=127.0.0.1',
-        `-Epath.data=${dir}/data`,
-        `-Epath.logs=${dir}/logs`,
-        '-Expack.security.enabled=false',
-        '-Expack.ml.enabled=false',
-        // A test machine's disk may be fuller than the defaults allow; never go read-only here.
-        '-Ecluster.routing.allocation.disk.threshold_enabled=false',
-      ];
-      const bin = path.join(paths.esHome, 'bin', 'elasticsearch');
-      const env = { ...process.env, ES_JAVA_HOME: JAVA_HOME, ES_PATH_CONF: conf, ES_TMPDIR: `${dir}/tmp` };
-      child = asRoot
-        ? spawnGroup('runuser', ['-u', 'nobody', '--', 'env', ...envArgs(env), bin, ...args], {
-            cwd: dir,
-            logFile: `${dir}/out.log`,
-          })
-        : spawnGroup(bin, args, { env, cwd: dir, logFile: `${dir}/out.log` });
-      const started = child;
-      await until(
-        'Elasticsearch',
-        async () => {
-          if (started.exitCode !== null) throw new StartFailed(`Elasticsearch exited; see ${dir}/out.log`);
-          const r = await fetch(`${url}/_cluster/health?wait_for_status=yellow&timeout=1s`);
-          return r.ok;
-        },
-        120_000,
-      );
-    },
-    async stop(how = 'graceful') {
-      await stopGroup(child, how);
-      await portClosed(port);
-    },
-    async destroy() {
-      await server.stop('kill');
-      rmSync(dir, { recursive: true, force: true });
-    },
-    handle: () => ({ pgid: child?.pid, dir }),
-  };
-  await server.start();
-  return server;
+    dir,
+    extra: {},
+    launch: () =>
+      asRoot
+        ? spawnGroup('runuser', ['-u', 'nobody', '--', 'env', ...envArgs(env), bin, ...args], { cwd: dir, logFile })
+        : spawnGroup(bin, args, { env, cwd: dir, logFile }),
+    ready: async () => (await fetch(`${url}/_cluster/health?wait_for_status=yellow&timeout=1s`)).ok,
+  });
 }
 
 /** The variables `runuser` must pass on (it starts the command with a clean environment). */

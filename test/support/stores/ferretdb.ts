@@ -1,10 +1,9 @@
-import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { type PrivateServer, StartFailed, freePort, portClosed, until } from '../private-servers';
-import { missingFromCache, paths, spawnGroup, stopGroup } from './store-cache';
+import { type PrivateServer, freePort } from '../private-servers';
+import { missingFromCache, paths, spawnGroup, startHarnessServer } from './store-cache';
 
 /**
  * A server speaking MongoDB's wire protocol for the tests: FerretDB v1 (built from the Go module
@@ -18,12 +17,14 @@ export async function startFerretdb(): Promise<PrivateServer> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-ferretdb-'));
   mkdirSync(`${dir}/data`);
   const port = await freePort();
-  let child: ChildProcess | undefined;
-  const server: PrivateServer = {
+  return startHarnessServer({
+    what: 'FerretDB',
     url: `mongodb://127.0.0.1:${port}/`,
     port,
-    async start() {
-      child = spawnGroup(
+    dir,
+    extra: {},
+    launch: () =>
+      spawnGroup(
         paths.ferretdb,
         [
           `--listen-addr=127.0.0.1:${port}`,
@@ -35,26 +36,11 @@ export async function startFerretdb(): Promise<PrivateServer> {
           '--debug-addr=-',
         ],
         { logFile: `${dir}/out.log` },
-      );
-      const started = child;
-      await until('FerretDB', async () => {
-        if (started.exitCode !== null) throw new StartFailed(`FerretDB exited; see ${dir}/out.log`);
-        return new Promise<boolean>((resolve) => {
-          const c = net.connect(port, '127.0.0.1', () => (c.destroy(), resolve(true)));
-          c.on('error', () => resolve(false));
-        });
-      });
-    },
-    async stop(how = 'graceful') {
-      await stopGroup(child, how);
-      await portClosed(port);
-    },
-    async destroy() {
-      await server.stop('kill');
-      rmSync(dir, { recursive: true, force: true });
-    },
-    handle: () => ({ pgid: child?.pid, dir }),
-  };
-  await server.start();
-  return server;
+      ),
+    ready: () =>
+      new Promise<boolean>((resolve) => {
+        const c = net.connect(port, '127.0.0.1', () => (c.destroy(), resolve(true)));
+        c.on('error', () => resolve(false));
+      }),
+  });
 }

@@ -1,9 +1,8 @@
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type PrivateServer, StartFailed, freePort, portClosed, until } from '../private-servers';
-import { DETACHED, JAVA_HOME, missingFromCache, paths, spawnGroup, stopGroup } from './store-cache';
+import { type PrivateServer, freePort } from '../private-servers';
+import { DETACHED, JAVA_HOME, missingFromCache, paths, spawnGroup, startHarnessServer } from './store-cache';
 
 export interface Neo4jServer extends PrivateServer {
   user: string;
@@ -22,17 +21,18 @@ export async function startNeo4j(): Promise<Neo4jServer> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-neo4j-'));
   const port = await freePort();
   const password = `pw-${Math.random().toString(36).slice(2)}`;
-  let child: ChildProcess | undefined;
-  const server: Neo4jServer = {
+  const log = `${dir}/out.log`;
+  // A restart appends to the same log: only a READY written after that start counts.
+  let from = 0;
+  return startHarnessServer({
+    what: 'Neo4j',
     url: `bolt://127.0.0.1:${port}`,
     port,
-    user: 'neo4j',
-    password,
-    async start() {
-      const log = `${dir}/out.log`;
-      // A restart appends to the same log: only a READY written after this start counts.
-      const from = existsSync(log) ? statSync(log).size : 0;
-      child = spawnGroup(
+    dir,
+    extra: { user: 'neo4j', password },
+    launch: () => {
+      from = existsSync(log) ? statSync(log).size : 0;
+      return spawnGroup(
         path.join(JAVA_HOME, 'bin', 'java'),
         [
           '-Xmx512m',
@@ -46,26 +46,7 @@ export async function startNeo4j(): Promise<Neo4jServer> {
         ],
         { logFile: log },
       );
-      const started = child;
-      await until(
-        'Neo4j',
-        async () => {
-          if (started.exitCode !== null) throw new StartFailed(`Neo4j exited; see ${log}`);
-          return readFileSync(log, 'utf8').slice(from).includes('READY');
-        },
-        120_000,
-      );
     },
-    async stop(how = 'graceful') {
-      await stopGroup(child, how);
-      await portClosed(port);
-    },
-    async destroy() {
-      await server.stop('kill');
-      rmSync(dir, { recursive: true, force: true });
-    },
-    handle: () => ({ pgid: child?.pid, dir }),
-  };
-  await server.start();
-  return server;
+    ready: async () => readFileSync(log, 'utf8').slice(from).includes('READY'),
+  });
 }

@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { type PrivateServer, StartFailed, portClosed, until } from '../private-servers';
 
 /**
  * Where the live-store harness keeps what it downloaded or built, outside the repository, so a
@@ -76,4 +77,48 @@ export async function stopGroup(child: ChildProcess | undefined, how: 'graceful'
     return;
   }
   await exited;
+}
+
+/**
+ * A harness server: `launch()` spawns it (with spawnGroup) and `ready()` says when it answers.
+ * `start` waits for that, failing at once when the process exits; `stop` signals its process group
+ * and waits until its port is free; `destroy` also deletes `dir` (its data, config and log).
+ */
+export async function startHarnessServer<T extends object>(o: {
+  what: string;
+  url: string;
+  port: number;
+  dir: string;
+  launch: () => ChildProcess;
+  ready: () => Promise<boolean>;
+  extra: T;
+}): Promise<PrivateServer & T> {
+  let child: ChildProcess | undefined;
+  const server: PrivateServer & T = {
+    ...o.extra,
+    url: o.url,
+    port: o.port,
+    async start() {
+      const started = (child = o.launch());
+      await until(
+        o.what,
+        async () => {
+          if (started.exitCode !== null) throw new StartFailed(`${o.what} exited; see ${o.dir}/out.log`);
+          return o.ready();
+        },
+        120_000,
+      );
+    },
+    async stop(how = 'graceful') {
+      await stopGroup(child, how);
+      await portClosed(o.port);
+    },
+    async destroy() {
+      await server.stop('kill');
+      rmSync(o.dir, { recursive: true, force: true });
+    },
+    handle: () => ({ pgid: child?.pid, dir: o.dir }),
+  };
+  await server.start();
+  return server;
 }
