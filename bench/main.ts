@@ -17,13 +17,15 @@ interface Options {
   runs: number;
   scaling: string;
   students: number;
+  skipSinks?: string;
 }
 
 const SECTIONS = {
   cdc: (o: Options, log: (s: string) => void) => benchCdc({ rows: o.rows, runs: o.runs, log }),
   portal: (_o: Options, log: (s: string) => void) => benchPortal(log),
   scaling: (o: Options, log: (s: string) => void) => benchScaling(o.scaling.split(',').map(Number), log),
-  reports: (o: Options, log: (s: string) => void) => benchReports(o.students, o.runs, log),
+  reports: (o: Options, log: (s: string) => void) =>
+    benchReports(o.students, o.runs, log, o.skipSinks ? o.skipSinks.split(',') : []),
   startup: (o: Options, log: (s: string) => void) => benchStartup(o.runs, log),
 } as const;
 /** What runs without --only: the scaling section (up to 10M rows) takes long, so on request. */
@@ -39,6 +41,7 @@ const program = new Command('bench')
     intArg(100, 1_000_000),
     20_000,
   )
+  .option('--skip-sinks <list>', 'reports: sinks not to feed (their report parts fall back to the mirror, and say so)')
   .option('--scaling <sizes>', 'table sizes for --only scaling', '100000,1000000,10000000');
 
 runCli(async () => {

@@ -26,7 +26,12 @@ import { type BenchRow, median } from './report';
  * ones): per sink, the bootstrap (a streamed export of the mirror) and the delivery of one cycle's
  * events; then each report through its stores against its reference over the mirror alone.
  */
-export async function benchReports(students: number, runs: number, log: (s: string) => void): Promise<BenchRow[]> {
+export async function benchReports(
+  students: number,
+  runs: number,
+  log: (s: string) => void,
+  skip: string[] = [],
+): Promise<BenchRow[]> {
   const f = await createCdcFixture({ CDC_SKIP_HINTS: 'false' });
   const redisUrl = serviceUrls().redisUrl;
   const prefix = `bench-reports:${randomBytes(4).toString('hex')}:`;
@@ -36,18 +41,20 @@ export async function benchReports(students: number, runs: number, log: (s: stri
   const mongoUrl = `${mongo.url.replace(/\/$/, '')}/${randomName('bench')}`;
   const neo4jAuth = { url: neo.url, user: neo.user!, password: neo.password! };
   const esPrefix = `${randomName('bench')}_`;
-  const sinks: Sink[] = [
+  const all: Sink[] = [
     new RedisSink(redisUrl, prefix, quietLogger),
     new MongoSink(mongoUrl, quietLogger),
     new Neo4jSink(neo4jAuth, quietLogger),
     new ElasticsearchSink(es.url, esPrefix, quietLogger),
   ];
+  const sinks = all.filter((s) => !skip.includes(s.name));
+  const fed = (name: string) => sinks.some((s) => s.name === name);
   const stores = new ReportStores(f.pool, {
     schema: f.config.targetSchema,
-    redis: { url: redisUrl, prefix },
-    mongo: { url: mongoUrl },
-    neo4j: neo4jAuth,
-    elasticsearch: { url: es.url, indexPrefix: esPrefix },
+    redis: fed('redis') ? { url: redisUrl, prefix } : undefined,
+    mongo: fed('mongo') ? { url: mongoUrl } : undefined,
+    neo4j: fed('neo4j') ? neo4jAuth : undefined,
+    elasticsearch: fed('elasticsearch') ? { url: es.url, indexPrefix: esPrefix } : undefined,
   });
   const rows: BenchRow[] = [];
   const time = async (fn: () => Promise<unknown>) => {
@@ -97,7 +104,7 @@ export async function benchReports(students: number, runs: number, log: (s: stri
         unit: 'events/s',
       });
     }
-    await stores.elasticsearch().client.indices.refresh({ index: `${esPrefix}*` });
+    if (fed('elasticsearch')) await stores.elasticsearch().client.indices.refresh({ index: `${esPrefix}*` });
 
     const terms = await listTerms(stores);
     const past = terms.at(-1)!;
@@ -151,7 +158,7 @@ export async function benchReports(students: number, runs: number, log: (s: stri
     return rows;
   } finally {
     await stores.close();
-    for (const sink of sinks) await sink.close().catch(() => {});
+    for (const sink of all) await sink.close().catch(() => {});
     for (const store of live) await store.close().catch(() => {});
     const redis = new Redis(redisUrl);
     for (;;) {
