@@ -174,12 +174,14 @@ export class MongoSink implements Sink {
     for (const [table, path] of paths) {
       const ids = idsOf(events, table);
       if (ids.length === 0) continue;
-      for (const id of ids)
-        for (const d of await this.db
-          .collection<Doc>('universities')
-          .find({ [path]: id }, { projection: { _id: 1 } })
-          .toArray())
-          out.push([d._id, table, id]);
+      // One query per level; which of the ids each university holds is read from the document.
+      for (const d of await this.db
+        .collection<Doc>('universities')
+        .find({ [path]: { $in: ids } }, { projection: { _id: 1, [path]: 1 } })
+        .toArray()) {
+        const held = new Set(valuesAt(d, path.split('.')));
+        for (const id of ids) if (held.has(id)) out.push([d._id, table, id]);
+      }
     }
     if (studentIds.length > 0) {
       for (const d of await this.db
@@ -203,17 +205,23 @@ export class MongoSink implements Sink {
       ['departments', 'd.id', 'department_id'],
       ['institutes', 'i.id', 'institute_id'],
     ] as const;
+    // One query per level on each side (not per changed row); each student is attributed to the
+    // events of the row it sits under, read from its own copied id.
     for (const [table, column, field] of levels) {
-      for (const id of idsOf(events, table)) {
-        const eventIds = events.filter((e) => e.table === table && Number(e.key.id) === id).map((e) => e.id);
-        const inMirror = await m.rows<{ id: number }>(studentsSql(m, `WHERE ${column} = $1`), [id]);
-        const inMongo = await this.db
-          .collection<Doc>('students')
-          .find({ [field]: id, _deleted: { $ne: true } }, { projection: { _id: 1 } })
-          .toArray();
-        for (const s of [...inMirror.map((r) => r.id), ...inMongo.map((d) => d._id)])
-          out.set(s, [...(out.get(s) ?? []), ...eventIds]);
-      }
+      const ids = idsOf(events, table);
+      if (ids.length === 0) continue;
+      const eventsOf = (id: number) =>
+        events.filter((e) => e.table === table && Number(e.key.id) === id).map((e) => e.id);
+      const inMirror = await m.rows<Record<string, number>>(studentsSql(m, `WHERE ${column} = ANY($1)`), [ids]);
+      const inMongo = await this.db
+        .collection<Doc>('students')
+        .find({ [field]: { $in: ids }, _deleted: { $ne: true } }, { projection: { _id: 1, [field]: 1 } })
+        .toArray();
+      for (const [student, under] of [
+        ...inMirror.map((r) => [r.id!, r[field]!] as const),
+        ...inMongo.map((d) => [d._id, d[field] as number] as const),
+      ])
+        out.set(student, [...(out.get(student) ?? []), ...eventsOf(under)]);
     }
     return out;
   }
@@ -316,4 +324,12 @@ export class MongoSink implements Sink {
   async close(): Promise<void> {
     await this.client.close();
   }
+}
+
+/** The values at a dotted path of a document, through nested arrays (MongoDB's own path rule). */
+function valuesAt(value: unknown, path: string[]): unknown[] {
+  if (Array.isArray(value)) return value.flatMap((v) => valuesAt(v, path));
+  if (path.length === 0) return [value];
+  if (value === null || typeof value !== 'object') return [];
+  return valuesAt((value as Record<string, unknown>)[path[0]!], path.slice(1));
 }
