@@ -18,15 +18,66 @@ export function dateArg(value: string): Date {
   return d;
 }
 
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'ECONNRESET', 'EAI_AGAIN']);
+
 /**
- * Runs a command-line entry point: an AppError prints its message (no stack) and exits 1,
- * anything else prints its stack and exits 1.
+ * One line for the failures a command meets in normal life (a server down or refusing the
+ * account, a database missing), naming the fix; undefined for anything else. The driver's message
+ * is reused only where it holds no SQL and no secret (MySQL's access-denied names the user, never
+ * the password).
  */
-export function runCli(main: () => Promise<void>): void {
+export function describeExpectedFailure(err: unknown): string | undefined {
+  if (err instanceof AggregateError && err.errors.length > 0) return describeExpectedFailure(err.errors[0]);
+  const e = (err ?? {}) as {
+    code?: string;
+    address?: string;
+    port?: number;
+    hostname?: string;
+    sqlMessage?: string;
+    message?: string;
+  };
+  const mysql = typeof e.sqlMessage === 'string' || 'fatal' in (e as object);
+  const server = mysql ? 'MySQL' : 'the server';
+  if (e.code && UNREACHABLE.has(e.code)) {
+    const where = e.address ? `${e.address}${e.port ? `:${e.port}` : ''}` : (e.hostname ?? 'the server');
+    return `cannot reach ${mysql ? 'MySQL at ' : ''}${where} (${e.code}); is the server running, and is the URL right?`;
+  }
+  // ER_ACCESS_DENIED_ERROR, ER_ACCESS_DENIED_NO_PASSWORD_ERROR (MariaDB), ER_DBACCESS_DENIED_ERROR...
+  if (e.code && /^ER_\w*ACCESS_DENIED/.test(e.code))
+    return `${server} refused the account: ${e.sqlMessage}; fix the URL's user and password or the grants.`;
+  switch (e.code) {
+    case 'ER_BAD_DB_ERROR':
+      return `${e.sqlMessage}: create it (CREATE DATABASE name CHARACTER SET utf8mb4) or fix the URL.`;
+    case '28P01':
+      return 'PostgreSQL refused the password of the POSTGRES_URL account; fix POSTGRES_URL.';
+    case '28000':
+      return 'PostgreSQL refused the POSTGRES_URL account (no such role, or pg_hba.conf rejects it).';
+    case '3D000':
+      return `PostgreSQL: ${e.message}; create it (createdb NAME) or fix POSTGRES_URL.`;
+  }
+  return undefined;
+}
+
+export interface CliOptions {
+  /** Exit status for an AppError; the default is 1 for every AppError. */
+  exitCodeFor?: (err: AppError) => number;
+}
+
+/**
+ * Runs a command-line entry point: an AppError or an expected failure (see
+ * describeExpectedFailure) prints one line and exits non-zero (1 unless `exitCodeFor` says
+ * otherwise); anything else is a bug and prints its stack.
+ */
+export function runCli(main: () => Promise<void>, options: CliOptions = {}): void {
   main().then(
     () => process.exit(process.exitCode ?? 0),
     (err: unknown) => {
-      if (err instanceof AppError) console.error(`error: ${err.message}`);
+      if (err instanceof AppError) {
+        console.error(`error: ${err.message}`);
+        process.exit(options.exitCodeFor?.(err) ?? 1);
+      }
+      const expected = describeExpectedFailure(err);
+      if (expected) console.error(`error: ${expected}`);
       else console.error(err);
       process.exit(1);
     },

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import mysql from 'mysql2/promise';
 import { AppError } from '../lib/app-error';
+import { ensureMysqlDatabase, ensurePostgresDatabase } from '../lib/ensure-databases';
 import { intArg, runCli } from '../lib/cli';
 import { PROJECT_ROOT, RUNS_COMPILED } from '../lib/project-root';
 import { createProgress } from '../lib/progress';
@@ -36,6 +37,7 @@ const program = new Command('start')
 
 async function prepareMysql(demoStudents: number, seed: boolean): Promise<void> {
   const config = loadWebappCliConfig(process.env);
+  if (await ensureMysqlDatabase(config.mysqlUrl)) console.log('start: created the MySQL database of MYSQL_URL');
   const applied = await migrateMysql(config.mysqlUrl);
   if (applied.length > 0) console.log(`start: applied MySQL migrations ${applied.join(', ')}`);
   const conn = await mysql.createConnection({ uri: config.mysqlUrl });
@@ -80,6 +82,10 @@ runCli(async () => {
       'BAD_ARGUMENT',
       `unknown service(s): ${unknown.join(', ')}; choose from ${Object.keys(DEPLOYABLES).join(', ')}`,
     );
+  if (services.includes('cdc') && process.env.POSTGRES_URL) {
+    if (await ensurePostgresDatabase(process.env.POSTGRES_URL))
+      console.log('start: created the PostgreSQL database of POSTGRES_URL');
+  }
   if (services.includes('webapp'))
     await prepareMysql(opts.demoStudents ?? Number(process.env.DEMO_STUDENTS ?? 500), opts.seed);
 
