@@ -24,16 +24,6 @@ export interface CatalogueEntry extends Course {
   myStatus: 'enrolled' | 'dropped' | null;
 }
 
-export interface CatalogueFilter {
-  q?: string;
-  year?: number;
-  semester?: number;
-  departmentId?: number;
-  page: number;
-  pageSize: number;
-  studentId?: number | null;
-}
-
 export interface CourseInput {
   departmentId: number;
   code: string;
@@ -67,57 +57,50 @@ function toCourse(row: any): Course {
   };
 }
 
-const ENROLLED_COUNTS = (db: Knex) =>
-  db('enrollments')
-    .select('course_id')
-    .count({ enrolled: '*' })
+/** Every course with its department's name, in catalogue order (newest term first, then code). */
+export async function listCatalogueCourses(db: Knex): Promise<Course[]> {
+  const rows = await db('courses as c')
+    .join('departments as d', 'd.id', 'c.department_id')
+    .select(
+      'c.id',
+      'c.department_id',
+      'c.code',
+      'c.title',
+      'c.description',
+      'c.credits',
+      'c.year',
+      'c.semester',
+      'c.capacity',
+      'c.required_equipment',
+      'd.name as department_name',
+    )
+    .orderBy([{ column: 'c.year', order: 'desc' }, { column: 'c.semester', order: 'desc' }, 'c.code']);
+  return rows.map(toCourse);
+}
+
+/** Enrolled students per course, for a page of courses: reads only ix_enrollments_course_status. */
+export async function countEnrolledIn(db: Knex, courseIds: number[]): Promise<Map<number, number>> {
+  if (courseIds.length === 0) return new Map();
+  const rows: { course_id: number; n: number | string }[] = await db('enrollments')
+    .select('course_id', db.raw('COUNT(*) AS n'))
+    .whereIn('course_id', courseIds)
     .where('status', 'enrolled')
-    .groupBy('course_id')
-    .as('ec');
+    .groupBy('course_id');
+  return new Map(rows.map((r) => [Number(r.course_id), Number(r.n)]));
+}
 
-/** One page of the catalogue with seats left, plus the total number of matching courses. */
-export async function searchCatalogue(
+/** The student's enrollment status in each of these courses that has one (uq_enrollments_student_course). */
+export async function statusesOf(
   db: Knex,
-  filter: CatalogueFilter,
-): Promise<{ rows: CatalogueEntry[]; total: number }> {
-  const base = db('courses as c').join('departments as d', 'd.id', 'c.department_id');
-  if (filter.q) {
-    const like = `%${filter.q.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
-    base.where((w) => w.where('c.code', 'like', like).orWhere('c.title', 'like', like));
-  }
-  if (filter.year !== undefined) base.where('c.year', filter.year);
-  if (filter.semester !== undefined) base.where('c.semester', filter.semester);
-  if (filter.departmentId !== undefined) base.where('c.department_id', filter.departmentId);
-
-  const totalRow = await base.clone().count<{ n: string }[]>({ n: '*' }).first();
-  const query = base
-    .clone()
-    .leftJoin(ENROLLED_COUNTS(db), 'ec.course_id', 'c.id')
-    .select('c.*', 'd.name as department_name', db.raw('COALESCE(ec.enrolled, 0) AS enrolled'))
-    .orderBy([{ column: 'c.year', order: 'desc' }, { column: 'c.semester', order: 'desc' }, 'c.code'])
-    .limit(filter.pageSize)
-    .offset((filter.page - 1) * filter.pageSize);
-  if (filter.studentId) {
-    query
-      .leftJoin('enrollments as me', (j) =>
-        j.on('me.course_id', 'c.id').andOnVal('me.student_id', filter.studentId as number),
-      )
-      .select('me.status as my_status');
-  }
-  const rows = await query;
-  return {
-    total: Number(totalRow?.n ?? 0),
-    rows: rows.map((r) => {
-      const course = toCourse(r);
-      const enrolledCount = Number(r.enrolled);
-      return {
-        ...course,
-        enrolledCount,
-        seatsLeft: Math.max(0, course.capacity - enrolledCount),
-        myStatus: r.my_status ?? null,
-      };
-    }),
-  };
+  studentId: number,
+  courseIds: number[],
+): Promise<Map<number, 'enrolled' | 'dropped'>> {
+  if (courseIds.length === 0) return new Map();
+  const rows = await db('enrollments')
+    .select('course_id', 'status')
+    .where('student_id', studentId)
+    .whereIn('course_id', courseIds);
+  return new Map(rows.map((r) => [Number(r.course_id), r.status]));
 }
 
 export async function findCourse(db: Knex, id: number): Promise<Course | undefined> {

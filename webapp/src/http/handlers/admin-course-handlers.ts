@@ -2,8 +2,9 @@ import type { Request, Response } from 'express';
 import type { Knex } from 'knex';
 import { AppError } from '../../../../lib/app-error';
 import { portalError } from '../../errors';
-import { EQUIPMENT, findCourse, listDepartments, searchCatalogue } from '../../repositories/courses-repository';
-import { catalogueQuerySchema, saveCourse } from '../../use-cases/courses';
+import { EQUIPMENT, findCourse, listDepartments } from '../../repositories/courses-repository';
+import type { CourseCatalogue } from '../../use-cases/catalogue';
+import { parseCatalogueQuery, saveCourse } from '../../use-cases/courses';
 import { setFlash } from '../flash';
 
 const EMPTY_FORM = {
@@ -18,7 +19,7 @@ const EMPTY_FORM = {
   required_equipment: [] as string[],
 };
 
-export function adminCourseHandlers(db: Knex) {
+export function adminCourseHandlers(db: Knex, catalogue: CourseCatalogue) {
   async function renderForm(
     res: Response,
     status: number,
@@ -41,6 +42,7 @@ export function adminCourseHandlers(db: Knex) {
   async function save(req: Request, res: Response, id: number | undefined): Promise<void> {
     try {
       const savedId = await saveCourse(db, id, req.body ?? {});
+      catalogue.invalidate();
       setFlash(req, 'success', id ? 'Course saved.' : 'Course created.');
       res.redirect(303, `/admin/courses/${savedId}/edit`);
     } catch (err) {
@@ -53,15 +55,16 @@ export function adminCourseHandlers(db: Knex) {
 
   function idParam(req: Request): number {
     const id = Number(req.params.id);
-    if (!Number.isInteger(id) || id <= 0) throw portalError('NOT_FOUND', 'That course does not exist.');
+    if (!/^\d{1,10}$/.test(String(req.params.id)) || id <= 0 || id > 4294967295)
+      throw portalError('NOT_FOUND', 'That course does not exist.');
     return id;
   }
 
   return {
     async list(req: Request, res: Response): Promise<void> {
-      const filter = catalogueQuerySchema.parse(req.query);
+      const filter = parseCatalogueQuery(req.query);
       const page = filter.page ?? 1;
-      const result = await searchCatalogue(db, { q: filter.q, page, pageSize: 50 });
+      const result = await catalogue.search({ q: filter.q, page, pageSize: 50 });
       res.render('admin/courses', {
         title: 'Manage courses',
         filter,

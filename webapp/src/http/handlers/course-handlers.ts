@@ -1,8 +1,8 @@
 import type { Request, Response } from 'express';
 import type { Knex } from 'knex';
 import { AppError } from '../../../../lib/app-error';
-import { listDepartments, listTerms, searchCatalogue } from '../../repositories/courses-repository';
-import { catalogueQuerySchema } from '../../use-cases/courses';
+import type { CourseCatalogue } from '../../use-cases/catalogue';
+import { parseCatalogueQuery } from '../../use-cases/courses';
 import { drop, enroll } from '../../use-cases/enrollment';
 import { setFlash } from '../flash';
 import { currentStudent, safeNext } from '../guards';
@@ -14,7 +14,7 @@ function courseId(req: Request): number {
   return Number.isInteger(id) && id > 0 ? id : 0;
 }
 
-export function courseHandlers(db: Knex, now: () => Date) {
+export function courseHandlers(db: Knex, catalogue: CourseCatalogue, now: () => Date) {
   /** Enroll and drop share this: run the use case, flash its outcome, go back to the page. */
   async function changeEnrollment(req: Request, res: Response, action: typeof enroll, verb: string): Promise<void> {
     const student = currentStudent(req);
@@ -31,11 +31,11 @@ export function courseHandlers(db: Knex, now: () => Date) {
 
   return {
     async catalogue(req: Request, res: Response): Promise<void> {
-      const filter = catalogueQuerySchema.parse(req.query);
+      const filter = parseCatalogueQuery(req.query);
       const page = filter.page ?? 1;
       const user = req.session.user;
-      const [result, departments, terms] = await Promise.all([
-        searchCatalogue(db, {
+      const [result, { departments, terms }] = await Promise.all([
+        catalogue.search({
           q: filter.q,
           year: filter.year,
           semester: filter.semester,
@@ -44,8 +44,7 @@ export function courseHandlers(db: Knex, now: () => Date) {
           pageSize: PAGE_SIZE,
           studentId: user?.studentId,
         }),
-        listDepartments(db),
-        listTerms(db),
+        catalogue.departmentsAndTerms(),
       ]);
       const pages = Math.max(1, Math.ceil(result.total / PAGE_SIZE));
       res.render('courses', {

@@ -1,0 +1,123 @@
+import type { Knex } from 'knex';
+import {
+  type CatalogueEntry,
+  type Course,
+  countEnrolledIn,
+  listCatalogueCourses,
+  listDepartments,
+  listTerms,
+  statusesOf,
+} from '../repositories/courses-repository';
+
+export interface CatalogueQuery {
+  q?: string;
+  year?: number;
+  semester?: number;
+  departmentId?: number;
+  page: number;
+  pageSize: number;
+  studentId?: number | null;
+}
+
+interface Snapshot {
+  loadedAt: number;
+  courses: (Course & { folded: string })[];
+  departments: { id: number; name: string }[];
+  terms: { year: number; semester: number }[];
+}
+
+/** Case- and accent-insensitive, like the `LIKE` of MySQL's utf8mb4_unicode_ci collation. */
+export function fold(s: string): string {
+  return s.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase();
+}
+
+/**
+ * The course catalogue as the portal serves it. Courses, departments and terms change when staff
+ * edit them, seldom: they are held in memory and reloaded in the background once `maxAgeMs` old
+ * (an edit through this portal process reloads at once; other processes see it within
+ * `maxAgeMs`). Seats left and the student's own status are read from MySQL on every page, for the
+ * page's courses only, so they are never stale. Search, filters and paging run over the held
+ * list: a page costs two indexed queries, whatever the size of the university.
+ */
+export class CourseCatalogue {
+  private snapshot?: Snapshot;
+  private loading?: Promise<Snapshot>;
+
+  constructor(
+    private readonly db: Knex,
+    private readonly maxAgeMs = 5_000,
+  ) {}
+
+  /** Forget what is held: the next page reads MySQL (after a staff edit in this process). */
+  invalidate(): void {
+    this.snapshot = undefined;
+  }
+
+  private load(): Promise<Snapshot> {
+    this.loading ??= (async () => {
+      try {
+        const loadedAt = Date.now();
+        const [courses, departments, terms] = await Promise.all([
+          listCatalogueCourses(this.db),
+          listDepartments(this.db),
+          listTerms(this.db),
+        ]);
+        const snapshot = {
+          loadedAt,
+          courses: courses.map((c) => ({ ...c, folded: `${fold(c.code)}\u0000${fold(c.title)}` })),
+          departments,
+          terms,
+        };
+        this.snapshot = snapshot;
+        return snapshot;
+      } finally {
+        this.loading = undefined;
+      }
+    })();
+    return this.loading;
+  }
+
+  /** What is held, reloading first when there is nothing (or caching is off), else in the background. */
+  private async current(): Promise<Snapshot> {
+    const held = this.snapshot;
+    if (!held || this.maxAgeMs <= 0) return this.load();
+    if (Date.now() - held.loadedAt > this.maxAgeMs) this.load().catch(() => undefined);
+    return held;
+  }
+
+  async departmentsAndTerms(): Promise<Pick<Snapshot, 'departments' | 'terms'>> {
+    const { departments, terms } = await this.current();
+    return { departments, terms };
+  }
+
+  /** One page of matching courses with live seats left, and the number of matches. */
+  async search(query: CatalogueQuery): Promise<{ rows: CatalogueEntry[]; total: number }> {
+    const snapshot = await this.current();
+    const needle = query.q ? fold(query.q) : undefined;
+    const matches = snapshot.courses.filter(
+      (c) =>
+        (query.year === undefined || c.year === query.year) &&
+        (query.semester === undefined || c.semester === query.semester) &&
+        (query.departmentId === undefined || c.departmentId === query.departmentId) &&
+        (needle === undefined || c.folded.includes(needle)),
+    );
+    const page = matches.slice((query.page - 1) * query.pageSize, query.page * query.pageSize);
+    const ids = page.map((c) => c.id);
+    const [enrolled, mine] = await Promise.all([
+      countEnrolledIn(this.db, ids),
+      query.studentId ? statusesOf(this.db, query.studentId, ids) : new Map<number, 'enrolled' | 'dropped'>(),
+    ]);
+    return {
+      total: matches.length,
+      rows: page.map(({ folded: _folded, ...course }) => {
+        const enrolledCount = enrolled.get(course.id) ?? 0;
+        return {
+          ...course,
+          enrolledCount,
+          seatsLeft: Math.max(0, course.capacity - enrolledCount),
+          myStatus: mine.get(course.id) ?? null,
+        };
+      }),
+    };
+  }
+}
