@@ -1,12 +1,13 @@
 import path from 'node:path';
 import express, { type Express } from 'express';
-import helmet from 'helmet';
 import type { Knex } from 'knex';
-import { csrfSync } from 'csrf-sync';
+import cookieParser from 'cookie-parser';
+import { doubleCsrf } from 'csrf-csrf';
 import type { Logger } from '../../lib/logger';
 import { errorHandler, notFound } from './http/error-handler';
 import { exposeFlash } from './http/flash';
-import { createSessionMiddleware } from './http/session';
+import { checkSessionAccount, createSessionMiddleware } from './http/session';
+import { noStore, rejectControlCharactersInQuery, securityHeaders } from './http/security-headers';
 import { routes } from './routes';
 import type { Pool } from 'pg';
 import type { DaemonAdmin } from './clients/daemon-admin';
@@ -21,6 +22,15 @@ export interface AppDeps {
   cookieSecure: boolean;
   trustProxy: number;
   loginRateLimit: number;
+  /** Failed logins per account per 15 minutes (default 5). */
+  loginAccountLimit?: number;
+  /** bcrypt cost of the stored hashes: an unknown username is checked against a hash of this cost. */
+  bcryptRounds?: number;
+  /** Absolute session lifetime and idle timeout (defaults 8 h and 60 min). */
+  sessionAbsoluteMs?: number;
+  sessionIdleMs?: number;
+  /** How long the catalogue's course list is held in memory (default 5 s; 0: read per page). */
+  catalogueMaxAgeMs?: number;
   pg?: Pool;
   daemonAdmin?: DaemonAdmin;
   /** Where the reports read (Redis, MongoDB, Neo4j, Elasticsearch); absent: all from the mirror. */
@@ -39,13 +49,21 @@ export interface PortalApp {
 export function createApp(deps: AppDeps): PortalApp {
   const app = express();
   const stores = new ReportStores(deps.pg, deps.stores ?? { schema: 'public' });
+  const lifetimes = { absoluteMs: deps.sessionAbsoluteMs ?? 8 * 3_600_000, idleMs: deps.sessionIdleMs ?? 3_600_000 };
   const sessions = createSessionMiddleware({
     mysqlUrl: deps.mysqlUrl,
     secret: deps.sessionSecret,
     cookieSecure: deps.cookieSecure,
+    ...lifetimes,
   });
-  const { csrfSynchronisedProtection, generateToken } = csrfSync({
-    getTokenFromRequest: (req) =>
+  // Double-submit CSRF tokens (a signed cookie and a form field), bound to the session once there
+  // is one: the login form needs no stored session, so anonymous visitors leave no rows behind.
+  const { doubleCsrfProtection, generateCsrfToken } = doubleCsrf({
+    getSecret: () => deps.sessionSecret,
+    getSessionIdentifier: (req) => (req.session?.user ? req.sessionID : 'anonymous'),
+    cookieName: deps.cookieSecure ? '__Host-campus.csrf' : 'campus.csrf',
+    cookieOptions: { sameSite: 'lax', secure: deps.cookieSecure, httpOnly: true, path: '/' },
+    getCsrfTokenFromRequest: (req) =>
       typeof req.body?._csrf === 'string' ? req.body._csrf : (req.headers['x-csrf-token'] as string | undefined),
   });
 
@@ -54,20 +72,25 @@ export function createApp(deps: AppDeps): PortalApp {
   app.set('trust proxy', deps.trustProxy);
   app.disable('x-powered-by');
 
-  app.use(helmet());
+  app.use(securityHeaders());
   app.use('/static', express.static(path.join(PROJECT_ROOT, 'webapp/src/public'), { maxAge: '1h' }));
+  app.use(noStore);
+  app.use(rejectControlCharactersInQuery);
   app.use(express.urlencoded({ extended: false, limit: '20kb' }));
   app.use(express.json({ limit: '100kb' }));
+  app.use(cookieParser());
   app.use(sessions.middleware);
+  app.use(checkSessionAccount(deps.db, lifetimes));
   app.use(exposeFlash);
   app.use((req, res, next) => {
     res.locals.user = req.session.user;
     res.locals.path = req.path;
-    // Lazy: only pages that render a form put a token (and so a session) in place.
-    res.locals.csrfToken = () => generateToken(req);
+    // Lazy: only pages that render a form set the token cookie; one token per response.
+    let token: string | undefined;
+    res.locals.csrfToken = () => (token ??= generateCsrfToken(req, res));
     next();
   });
-  app.use(csrfSynchronisedProtection);
+  app.use(doubleCsrfProtection);
   app.use(
     routes({
       db: deps.db,
@@ -76,6 +99,9 @@ export function createApp(deps: AppDeps): PortalApp {
       stores,
       now: deps.now ?? (() => new Date()),
       loginRateLimit: deps.loginRateLimit,
+      loginAccountLimit: deps.loginAccountLimit ?? 5,
+      bcryptRounds: deps.bcryptRounds ?? 12,
+      catalogueMaxAgeMs: deps.catalogueMaxAgeMs ?? 5_000,
     }),
   );
   app.use(notFound);

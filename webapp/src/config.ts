@@ -28,6 +28,20 @@ export const webappConfigSchema = z
     TRUST_PROXY: z.coerce.number().int().min(0).default(0),
     /** Login attempts allowed per client per 15 minutes. */
     LOGIN_RATE_LIMIT: z.coerce.number().int().min(1).default(10),
+    /** Failed logins allowed per account per 15 minutes (whatever the client), then that account waits. */
+    LOGIN_ACCOUNT_LIMIT: z.coerce.number().int().min(1).default(5),
+    /** A session ends this many hours after its login, however active (absolute lifetime). */
+    SESSION_ABSOLUTE_HOURS: z.coerce
+      .number()
+      .min(0.01)
+      .max(24 * 30)
+      .default(8),
+    /** ...and after this many minutes without a request (idle timeout). */
+    SESSION_IDLE_MINUTES: z.coerce
+      .number()
+      .min(1)
+      .max(24 * 60)
+      .default(60),
     /** bcrypt cost factor for new password hashes. */
     BCRYPT_ROUNDS: z.coerce.number().int().min(4).max(15).default(12),
     /** The PostgreSQL mirror and daemon state, read by the operator console (optional). */
@@ -49,6 +63,9 @@ export const webappConfigSchema = z
     cookieSecure: env.COOKIE_SECURE ?? env.NODE_ENV === 'production',
     trustProxy: env.TRUST_PROXY,
     loginRateLimit: env.LOGIN_RATE_LIMIT,
+    loginAccountLimit: env.LOGIN_ACCOUNT_LIMIT,
+    sessionAbsoluteMs: env.SESSION_ABSOLUTE_HOURS * 3_600_000,
+    sessionIdleMs: env.SESSION_IDLE_MINUTES * 60_000,
     bcryptRounds: env.BCRYPT_ROUNDS,
     postgresUrl: env.POSTGRES_URL,
     stores: {

@@ -11,6 +11,8 @@ import { opsHandlers } from './http/handlers/ops-handlers';
 import type { DaemonAdmin } from './clients/daemon-admin';
 import type { Pool } from 'pg';
 import { reportHandlers } from './http/handlers/report-handlers';
+import { normaliseUsername } from './use-cases/accounts';
+import { CourseCatalogue } from './use-cases/catalogue';
 import type { ReportStores } from './reports/report-stores';
 
 export interface RouteDeps {
@@ -23,15 +25,20 @@ export interface RouteDeps {
   stores: ReportStores;
   now: () => Date;
   loginRateLimit: number;
+  loginAccountLimit: number;
+  bcryptRounds: number;
+  /** How long the catalogue's course list is held in memory (0: read per page). */
+  catalogueMaxAgeMs: number;
 }
 
 /** The portal's route table: every URL, its guard and its handler, in one place. */
 export function routes(deps: RouteDeps): Router {
   const { db, now } = deps;
-  const auth = authHandlers(db);
-  const courses = courseHandlers(db, now);
+  const auth = authHandlers(db, deps.bcryptRounds);
+  const catalogue = new CourseCatalogue(db, deps.catalogueMaxAgeMs);
+  const courses = courseHandlers(db, catalogue, now);
   const student = studentHandlers(db, now);
-  const admin = adminCourseHandlers(db);
+  const admin = adminCourseHandlers(db, catalogue);
   const ops = opsHandlers(deps.pg, deps.daemonAdmin, now);
   const reports = reportHandlers(deps.stores, now);
   const loginLimiter = rateLimit({
@@ -42,6 +49,26 @@ export function routes(deps: RouteDeps): Router {
     handler: (_req, _res, next) =>
       next(portalError('RATE_LIMITED', 'Too many login attempts. Wait a few minutes and try again.')),
   });
+  // Beside the per-client limit: failed logins per account, from anywhere, so guessing one
+  // account's password from many addresses is slowed as well. Successful logins are not counted.
+  const accountLimiter = rateLimit({
+    windowMs: 15 * 60 * 1000,
+    limit: deps.loginAccountLimit,
+    skipSuccessfulRequests: true,
+    keyGenerator: (req) => {
+      const typed = typeof req.body?.username === 'string' ? req.body.username : '';
+      return `account:${normaliseUsername(typed) ?? '(malformed)'}`;
+    },
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    handler: (_req, _res, next) =>
+      next(
+        portalError(
+          'RATE_LIMITED',
+          'Too many failed logins for this account. Wait 15 minutes and try again, or ask an administrator to reset the password.',
+        ),
+      ),
+  });
 
   const r = Router();
   r.get('/healthz', async (_req, res) => {
@@ -50,7 +77,7 @@ export function routes(deps: RouteDeps): Router {
   });
   r.get('/', (req, res) => res.redirect(req.session.user ? homePath(req.session.user.role) : '/login'));
   r.get('/login', auth.showLogin);
-  r.post('/login', loginLimiter, auth.login);
+  r.post('/login', loginLimiter, accountLimiter, auth.login);
   r.post('/logout', auth.logout);
 
   r.get('/courses', requireLogin, courses.catalogue);

@@ -2,7 +2,7 @@ import bcrypt from 'bcryptjs';
 import type { Knex } from 'knex';
 import request from 'supertest';
 import { createLogger } from '../../lib/logger';
-import { createApp, type PortalApp } from '../src/app';
+import { type AppDeps, createApp, type PortalApp } from '../src/app';
 import { createKnex } from '../src/db/knex';
 import { migrateMysql } from '../src/db/migrate';
 import { createMysqlDatabase, type TestDatabase } from '../../test/support/databases';
@@ -32,7 +32,13 @@ export interface PortalFixture {
  * student1..studentN, staff, operator, all with PASSWORD.
  */
 export async function createPortalFixture(
-  options: { students?: number; loginRateLimit?: number } = {},
+  options: {
+    students?: number;
+    loginRateLimit?: number;
+    loginAccountLimit?: number;
+    catalogueMaxAgeMs?: number;
+    app?: Partial<AppDeps>;
+  } = {},
 ): Promise<PortalFixture> {
   const mysql = await createMysqlDatabase();
   await migrateMysql(mysql.url);
@@ -47,6 +53,11 @@ export async function createPortalFixture(
     cookieSecure: false,
     trustProxy: 0,
     loginRateLimit: options.loginRateLimit ?? 10_000,
+    loginAccountLimit: options.loginAccountLimit ?? 10_000,
+    bcryptRounds: 4,
+    // Tests write courses straight into MySQL: read the catalogue per page unless a test is about the cache.
+    catalogueMaxAgeMs: options.catalogueMaxAgeMs ?? 0,
+    ...options.app,
     now: () => NOW,
   });
   return {

@@ -9,6 +9,18 @@ export interface Account {
   passwordHash: string;
   role: Role;
   studentId: number | null;
+  /** Bumped whenever the account's sessions must end (password, role changed; disabled). */
+  sessionVersion: number;
+  disabledAt: Date | null;
+}
+
+export interface AccountListing {
+  id: number;
+  username: string;
+  role: Role;
+  studentId: number | null;
+  disabledAt: Date | null;
+  createdAt: Date;
 }
 
 interface AccountRow {
@@ -17,6 +29,8 @@ interface AccountRow {
   password_hash: string;
   role: Role;
   student_id: number | null;
+  session_version: number;
+  disabled_at: Date | null;
 }
 
 function toAccount(row: AccountRow): Account {
@@ -26,9 +40,12 @@ function toAccount(row: AccountRow): Account {
     passwordHash: row.password_hash,
     role: row.role,
     studentId: row.student_id === null ? null : Number(row.student_id),
+    sessionVersion: Number(row.session_version),
+    disabledAt: row.disabled_at,
   };
 }
 
+/** `username` must already be normalised (see use-cases/accounts.ts normaliseUsername). */
 export async function findAccountByUsername(db: Knex, username: string): Promise<Account | undefined> {
   const row = await db<AccountRow>('accounts').where({ username }).first();
   return row ? toAccount(row) : undefined;
@@ -39,7 +56,28 @@ export async function findAccountById(db: Knex, id: number): Promise<Account | u
   return row ? toAccount(row) : undefined;
 }
 
-export async function insertAccount(db: Knex, account: Omit<Account, 'id'>): Promise<number> {
+/** What a request needs to know about the account behind its session, and nothing more. */
+export async function findSessionAccount(
+  db: Knex,
+  id: number,
+): Promise<Pick<Account, 'role' | 'studentId' | 'sessionVersion' | 'disabledAt' | 'username'> | undefined> {
+  const row = await db('accounts')
+    .where({ id })
+    .first('username', 'role', 'student_id', 'session_version', 'disabled_at');
+  if (!row) return undefined;
+  return {
+    username: row.username,
+    role: row.role,
+    studentId: row.student_id === null ? null : Number(row.student_id),
+    sessionVersion: Number(row.session_version),
+    disabledAt: row.disabled_at,
+  };
+}
+
+export async function insertAccount(
+  db: Knex,
+  account: Pick<Account, 'username' | 'passwordHash' | 'role' | 'studentId'>,
+): Promise<number> {
   const [id] = await db('accounts').insert({
     username: account.username,
     password_hash: account.passwordHash,
@@ -47,6 +85,49 @@ export async function insertAccount(db: Knex, account: Omit<Account, 'id'>): Pro
     student_id: account.studentId,
   });
   return Number(id);
+}
+
+/**
+ * Changes an account and ends its sessions in one statement: the version bump logs out every
+ * session on its next request, in every portal process. Returns false when there is no such account.
+ */
+export async function updateAccountEndingSessions(
+  db: Knex,
+  username: string,
+  changes: { password_hash?: string; role?: Role; student_id?: number | null; disabled_at?: Date | null },
+): Promise<boolean> {
+  const n = await db('accounts')
+    .where({ username })
+    .update({ ...changes, session_version: db.raw('session_version + 1') });
+  return n > 0;
+}
+
+/**
+ * Deletes the stored sessions of one account (tidiness: the version bump already ends them).
+ * Scans the sessions table, which holds only live sessions; an administrator's action, not a
+ * request's.
+ */
+export async function deleteSessionsOf(db: Knex, accountId: number): Promise<number> {
+  return db('sessions').whereRaw("JSON_EXTRACT(`data`, '$.user.accountId') = ?", [accountId]).delete();
+}
+
+export async function listAccounts(db: Knex): Promise<AccountListing[]> {
+  const rows = await db('accounts')
+    .select('id', 'username', 'role', 'student_id', 'disabled_at', 'created_at')
+    .orderBy('username');
+  return rows.map((r) => ({
+    id: Number(r.id),
+    username: r.username,
+    role: r.role,
+    studentId: r.student_id === null ? null : Number(r.student_id),
+    disabledAt: r.disabled_at,
+    createdAt: r.created_at,
+  }));
+}
+
+export async function findAccountOfStudent(db: Knex, studentId: number): Promise<string | undefined> {
+  const row = await db('accounts').where({ student_id: studentId }).first('username');
+  return row?.username;
 }
 
 export async function studentExists(db: Knex, studentId: number): Promise<boolean> {

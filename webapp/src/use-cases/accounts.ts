@@ -2,23 +2,57 @@ import bcrypt from 'bcryptjs';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { portalError } from '../errors';
+import { CONTROL } from '../../../lib/control-characters';
 import {
   type Account,
+  type AccountListing,
   ROLES,
+  type Role,
+  deleteSessionsOf,
   findAccountByUsername,
+  findAccountOfStudent,
   insertAccount,
+  listAccounts,
   studentExists,
+  updateAccountEndingSessions,
 } from '../repositories/accounts-repository';
+
+/**
+ * The username rule, applied on create and on login alike: 3-64 ASCII letters, digits, dots,
+ * dashes or underscores, stored and matched in lower case. What is typed at login is trimmed of
+ * spaces and tabs and lower-cased (ASCII only); anything else (a NUL byte, `ſ`, the Kelvin sign,
+ * which MySQL's collation would fold onto an ASCII letter) matches no account.
+ */
+export const USERNAME_RULE = 'use 3-64 letters, digits, dots, dashes or underscores (stored in lower case)';
+const USERNAME = /^[A-Za-z0-9._-]{3,64}$/;
+
+export function normaliseUsername(typed: string): string | undefined {
+  const trimmed = typed.replace(/^[ \t]+|[ \t]+$/g, '');
+  return USERNAME.test(trimmed) ? trimmed.toLowerCase() : undefined;
+}
+
+/** bcrypt reads at most 72 bytes; a longer password is refused rather than silently cut. */
+export const MAX_PASSWORD_BYTES = 72;
+const passwordSchema = z
+  .string()
+  .min(10, 'must be at least 10 characters')
+  .refine((p) => Buffer.byteLength(p, 'utf8') <= MAX_PASSWORD_BYTES, {
+    message: `must be at most ${MAX_PASSWORD_BYTES} bytes in UTF-8 (bcrypt ignores the rest)`,
+  })
+  .refine((p) => !CONTROL.test(p), { message: 'must not contain control characters' });
+
+const usernameSchema = z.string().transform((u, ctx) => {
+  const normal = normaliseUsername(u);
+  if (normal === undefined) ctx.addIssue({ code: 'custom', message: USERNAME_RULE });
+  return normal ?? u;
+});
 
 export const newAccountSchema = z
   .object({
-    username: z
-      .string()
-      .trim()
-      .regex(/^[a-zA-Z0-9._-]{3,64}$/, 'use 3-64 letters, digits, dots, dashes or underscores'),
-    password: z.string().min(10, 'must be at least 10 characters').max(200),
+    username: usernameSchema,
+    password: passwordSchema,
     role: z.enum(ROLES),
-    studentId: z.number().int().positive().nullable(),
+    studentId: z.number().int().positive().max(4294967295).nullable(),
   })
   .refine((a) => (a.role === 'student') === (a.studentId !== null), {
     message: 'a student account needs --student-id, other roles must not have one',
@@ -27,30 +61,124 @@ export const newAccountSchema = z
 
 export type NewAccount = z.input<typeof newAccountSchema>;
 
-/** Creates an account with a bcrypt hash; refuses a taken username or an unknown student. */
-export async function createAccount(db: Knex, input: NewAccount, bcryptRounds: number): Promise<number> {
-  const parsed = newAccountSchema.safeParse(input);
-  if (!parsed.success) {
+function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown): T {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success)
     throw portalError(
       'VALIDATION_FAILED',
-      parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+      parsed.error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; '),
     );
-  }
-  const a = parsed.data;
-  if (await findAccountByUsername(db, a.username))
-    throw portalError('DUPLICATE', `The username "${a.username}" is taken.`);
-  if (a.studentId !== null && !(await studentExists(db, a.studentId)))
-    throw portalError('NOT_FOUND', `There is no student with id ${a.studentId}.`);
-  const passwordHash = await bcrypt.hash(a.password, bcryptRounds);
-  return insertAccount(db, { username: a.username, passwordHash, role: a.role, studentId: a.studentId });
+  return parsed.data;
 }
 
-// Compared against when the username is unknown, so a miss costs as long as a wrong password.
-const DUMMY_HASH = bcrypt.hashSync('campus-sync-timing-equaliser', 10);
+/** Which unique key a duplicate-entry error hit: the username or the student. */
+function duplicateKey(err: unknown): 'username' | 'student' | undefined {
+  const e = err as { code?: string; sqlMessage?: string };
+  if (e.code !== 'ER_DUP_ENTRY') return undefined;
+  return /uq_accounts_student/.test(e.sqlMessage ?? '') ? 'student' : 'username';
+}
 
-/** The account when username and password match, else undefined (never says which was wrong). */
-export async function verifyLogin(db: Knex, username: string, password: string): Promise<Account | undefined> {
+async function studentTaken(db: Knex, studentId: number): Promise<never> {
+  const holder = await findAccountOfStudent(db, studentId);
+  throw portalError('DUPLICATE', `student ${studentId} already has an account${holder ? ` (${holder})` : ''}`);
+}
+
+/**
+ * Creates an account with a bcrypt hash; refuses a taken username, a student who already has an
+ * account, or an unknown student, also when another process wins the race between check and insert.
+ */
+export async function createAccount(db: Knex, input: NewAccount, bcryptRounds: number): Promise<number> {
+  const a = parseOrThrow(newAccountSchema, input);
+  if (await findAccountByUsername(db, a.username))
+    throw portalError('DUPLICATE', `The username "${a.username}" is taken.`);
+  if (a.studentId !== null) {
+    if (!(await studentExists(db, a.studentId)))
+      throw portalError('NOT_FOUND', `There is no student with id ${a.studentId}.`);
+    if (await findAccountOfStudent(db, a.studentId)) await studentTaken(db, a.studentId);
+  }
+  const passwordHash = await bcrypt.hash(a.password, bcryptRounds);
+  try {
+    return await insertAccount(db, { username: a.username, passwordHash, role: a.role, studentId: a.studentId });
+  } catch (err) {
+    const key = duplicateKey(err);
+    if (key === 'username') throw portalError('DUPLICATE', `The username "${a.username}" is taken.`);
+    if (key === 'student' && a.studentId !== null) await studentTaken(db, a.studentId);
+    throw err;
+  }
+}
+
+// Compared against when the username is unknown or malformed, with the cost of real hashes, so
+// a miss costs as long as a wrong password. One per cost factor, made on first use.
+const dummyHashes = new Map<number, string>();
+export function timingHash(rounds: number): string {
+  let hash = dummyHashes.get(rounds);
+  if (!hash) {
+    hash = bcrypt.hashSync('campus-sync-timing-equaliser', rounds);
+    dummyHashes.set(rounds, hash);
+  }
+  return hash;
+}
+
+/**
+ * The account when username and password match and it is not disabled, else undefined (never
+ * says which was wrong). Every path runs exactly one bcrypt comparison at `bcryptRounds` cost
+ * (or the account's own, which is the same unless the cost was changed since it was set).
+ */
+export async function verifyLogin(
+  db: Knex,
+  typedUsername: string,
+  password: string,
+  bcryptRounds = 12,
+): Promise<Account | undefined> {
+  const username = normaliseUsername(typedUsername);
+  const account = username ? await findAccountByUsername(db, username) : undefined;
+  const tooLong = Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES;
+  const ok = await bcrypt.compare(tooLong ? '' : password, account?.passwordHash ?? timingHash(bcryptRounds));
+  return ok && !tooLong && account && account.disabledAt === null ? account : undefined;
+}
+
+async function endSessions(db: Knex, username: string, changes: Parameters<typeof updateAccountEndingSessions>[2]) {
   const account = await findAccountByUsername(db, username);
-  const ok = await bcrypt.compare(password, account?.passwordHash ?? DUMMY_HASH);
-  return ok && account ? account : undefined;
+  if (!account) throw portalError('NOT_FOUND', `There is no account "${username}".`);
+  await updateAccountEndingSessions(db, username, changes);
+  await deleteSessionsOf(db, account.id);
+  return account;
+}
+
+function existingUsername(typed: string): string {
+  const username = normaliseUsername(typed);
+  if (!username) throw portalError('NOT_FOUND', `There is no account "${typed.slice(0, 64)}".`);
+  return username;
+}
+
+/** Sets a new password; the account's sessions end. */
+export async function setPassword(db: Knex, typed: string, password: string, bcryptRounds: number): Promise<void> {
+  const username = existingUsername(typed);
+  const pw = parseOrThrow(passwordSchema, password);
+  await endSessions(db, username, { password_hash: await bcrypt.hash(pw, bcryptRounds) });
+}
+
+/** Changes the role (a student account names its student); the account's sessions end. */
+export async function setRole(db: Knex, typed: string, role: Role, studentId: number | null): Promise<void> {
+  const username = existingUsername(typed);
+  if ((role === 'student') !== (studentId !== null))
+    throw portalError('VALIDATION_FAILED', 'a student account needs --student-id, other roles must not have one');
+  if (studentId !== null && !(await studentExists(db, studentId)))
+    throw portalError('NOT_FOUND', `There is no student with id ${studentId}.`);
+  try {
+    await endSessions(db, username, { role, student_id: studentId });
+  } catch (err) {
+    if (duplicateKey(err) === 'student' && studentId !== null) await studentTaken(db, studentId);
+    throw err;
+  }
+}
+
+/** Disables (or re-enables) an account; disabling ends its sessions and refuses its logins. */
+export async function setDisabled(db: Knex, typed: string, disabled: boolean, now = new Date()): Promise<void> {
+  const username = existingUsername(typed);
+  await endSessions(db, username, { disabled_at: disabled ? now : null });
+}
+
+export function listUsers(db: Knex): Promise<AccountListing[]> {
+  return listAccounts(db);
 }

@@ -2,34 +2,78 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { EQUIPMENT, type CourseInput, insertCourse, updateCourse } from '../repositories/courses-repository';
 import { portalError } from '../errors';
+import { CONTROL, CONTROL_IN_TEXT } from '../../../lib/control-characters';
 
-const optionalInt = (min: number, max: number) =>
+const optionalInt = (name: string, min: number, max: number) =>
   z.preprocess(
     (v) => (v === '' || v === undefined ? undefined : v),
-    z.coerce.number().int().min(min).max(max).optional(),
+    z
+      .string({ message: `${name} must be given once` })
+      .regex(/^\d{1,10}$/, `${name} must be a whole number from ${min} to ${max}`)
+      .transform(Number)
+      .pipe(
+        z
+          .number()
+          .min(min, `${name} must be a whole number from ${min} to ${max}`)
+          .max(max, `${name} must be a whole number from ${min} to ${max}`),
+      )
+      .optional(),
   );
 
-/** Query string of the catalogue; bad values fall back to "no filter" rather than an error page. */
+/** Query string of the catalogue: an empty field is no filter, a malformed one a 400 saying why. */
 export const catalogueQuerySchema = z.object({
-  q: z.string().trim().max(100).optional().catch(undefined),
-  year: optionalInt(1900, 2200).catch(undefined),
-  semester: optionalInt(1, 2).catch(undefined),
-  department: optionalInt(1, 2 ** 32 - 1).catch(undefined),
-  page: optionalInt(1, 100_000).catch(undefined),
+  q: z
+    .string({ message: 'the search must be given once' })
+    .trim()
+    .max(100, 'the search must be at most 100 characters')
+    .optional(),
+  year: optionalInt('the year', 1900, 2200),
+  semester: optionalInt('the semester', 1, 2),
+  department: optionalInt('the department', 1, 2 ** 32 - 1),
+  page: optionalInt('the page', 1, 100_000),
 });
+
+/** The catalogue's query, or a 400 naming what is wrong. */
+export function parseCatalogueQuery(query: unknown): z.output<typeof catalogueQuerySchema> {
+  const parsed = catalogueQuerySchema.safeParse(query);
+  if (!parsed.success)
+    throw portalError('VALIDATION_FAILED', `Bad search: ${parsed.error.issues.map((i) => i.message).join('; ')}.`);
+  return parsed.data;
+}
+
+// One-line fields take no control characters at all; a description may hold tabs and line breaks.
+// A NUL byte, say, is refused here: PostgreSQL cannot store one, so the mirror could not either.
+const noControl = (re: RegExp) => (v: string) => !re.test(v);
+const CONTROL_MESSAGE = 'must not contain control characters (such as a NUL byte)';
+/** MySQL's TEXT holds 65,535 bytes, whatever the number of characters. */
+const TEXT_BYTES = 65_535;
 
 /** The staff course form. Field names are the form's input names. */
 export const courseFormSchema = z.object({
-  department_id: z.coerce.number({ message: 'choose a department' }).int().positive('choose a department'),
+  department_id: z.coerce
+    .number({ message: 'choose a department' })
+    .int('choose a department')
+    .positive('choose a department')
+    .max(4294967295, 'choose a department'),
   code: z
     .string()
     .trim()
     .regex(/^[A-Z0-9-]{2,16}$/, 'use 2-16 capital letters, digits or dashes'),
-  title: z.string().trim().min(3, 'at least 3 characters').max(200),
+  title: z
+    .string()
+    .trim()
+    .refine(noControl(CONTROL), CONTROL_MESSAGE)
+    .pipe(z.string().min(3, 'at least 3 characters').max(200, 'at most 200 characters')),
   description: z
     .string()
     .trim()
-    .max(5000)
+    .refine(noControl(CONTROL_IN_TEXT), CONTROL_MESSAGE)
+    .pipe(
+      z
+        .string()
+        .max(5000, 'at most 5,000 characters')
+        .refine((v) => Buffer.byteLength(v, 'utf8') <= TEXT_BYTES, `at most ${TEXT_BYTES} bytes`),
+    )
     .optional()
     .transform((v) => (v ? v : null)),
   credits: z

@@ -3,6 +3,8 @@ import type { Knex } from 'knex';
 import { verifyLogin } from '../../use-cases/accounts';
 import { setFlash } from '../flash';
 import { safeNext } from '../guards';
+import { SESSION_COOKIE, newSessionUser } from '../session';
+import { CONTROL_ALL } from '../../../../lib/control-characters';
 
 export function homePath(role: string | undefined): string {
   if (role === 'staff') return '/admin/courses';
@@ -10,7 +12,7 @@ export function homePath(role: string | undefined): string {
   return '/courses';
 }
 
-export function authHandlers(db: Knex) {
+export function authHandlers(db: Knex, bcryptRounds: number) {
   return {
     showLogin(req: Request, res: Response): void {
       if (req.session.user) return res.redirect(homePath(req.session.user.role));
@@ -18,31 +20,31 @@ export function authHandlers(db: Knex) {
     },
 
     async login(req: Request, res: Response): Promise<void> {
-      const username = typeof req.body?.username === 'string' ? req.body.username.trim() : '';
+      const typed = typeof req.body?.username === 'string' ? req.body.username : '';
       const password = typeof req.body?.password === 'string' ? req.body.password : '';
       const next = safeNext(req.body?.next);
-      const account = username && password ? await verifyLogin(db, username, password) : undefined;
+      // verifyLogin runs one bcrypt comparison on every path, known username or not.
+      const account = await verifyLogin(db, typed, password, bcryptRounds);
       if (!account) {
-        res
-          .status(401)
-          .render('login', { title: 'Log in', username, next: next ?? '', error: 'Wrong username or password.' });
+        const shown = typed.replace(CONTROL_ALL, '').slice(0, 64);
+        res.status(401).render('login', {
+          title: 'Log in',
+          username: shown,
+          next: next ?? '',
+          error: 'Wrong username or password.',
+        });
         return;
       }
       // A new session id on login, so a session id planted before login is worth nothing after.
       await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
-      req.session.user = {
-        accountId: account.id,
-        username: account.username,
-        role: account.role,
-        studentId: account.studentId,
-      };
+      req.session.user = newSessionUser(account);
       setFlash(req, 'success', `Welcome, ${account.username}.`);
       res.redirect(next ?? homePath(account.role));
     },
 
     async logout(req: Request, res: Response): Promise<void> {
       await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
-      res.clearCookie('campus.sid');
+      res.clearCookie(SESSION_COOKIE);
       res.redirect('/login');
     },
   };

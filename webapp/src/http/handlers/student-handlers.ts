@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import { optionalDate } from '../query-params';
 import type { Knex } from 'knex';
 import { firstSlotOnOrAfter, listMyEnrollments, listTimetable } from '../../repositories/enrollments-repository';
 import { currentStudent } from '../guards';
@@ -25,11 +26,8 @@ export function studentHandlers(db: Knex, now: () => Date) {
 
     async timetable(req: Request, res: Response): Promise<void> {
       const student = currentStudent(req);
-      const asked =
-        typeof req.query.week === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(req.query.week)
-          ? new Date(`${req.query.week}T00:00:00Z`)
-          : undefined;
-      const monday = mondayOf(asked && !Number.isNaN(asked.getTime()) ? asked : now());
+      const week = optionalDate(req.query.week, 'week');
+      const monday = mondayOf(week ? new Date(`${week}T00:00:00Z`) : now());
       const sunday = new Date(monday.getTime() + 7 * DAY);
       const slots = await listTimetable(db, student.studentId, monday, sunday);
       const nextClass = slots.length === 0 ? await firstSlotOnOrAfter(db, student.studentId, sunday) : undefined;

@@ -1,0 +1,292 @@
+import request from 'supertest';
+import { createAccount, setDisabled, setPassword, setRole } from '../src/use-cases/accounts';
+import { createPortalFixture, csrfFrom, loggedIn, PASSWORD, postForm, type PortalFixture } from './portal-fixture';
+
+// The holes a penetration test found (issue 15), each checked the way an attacker or a user meets it.
+let f: PortalFixture;
+beforeAll(async () => {
+  f = await createPortalFixture({ students: 60, loginAccountLimit: 3 });
+});
+afterAll(async () => {
+  await f.close();
+});
+
+const sessionRows = async () => Number((await f.db('sessions').count<{ n: string }[]>({ n: '*' }).first())?.n);
+const courseCount = async () => Number((await f.db('courses').count<{ n: string }[]>({ n: '*' }).first())?.n);
+
+async function login(username: string, password = PASSWORD) {
+  const agent = request.agent(f.portal.app);
+  const page = await agent.get('/login');
+  const res = await agent
+    .post('/login')
+    .type('form')
+    .send({ username, password, _csrf: csrfFrom(page.text) });
+  return { agent, res };
+}
+
+describe('1. sessions end when their account changes', () => {
+  test('a deleted staff account loses its rights on its next request, writes included', async () => {
+    await createAccount(f.db, { username: 'temp-staff', password: PASSWORD, role: 'staff', studentId: null }, 4);
+    const agent = await loggedIn(f, 'temp-staff');
+    const form = await agent.get('/admin/courses/new');
+    expect(form.status).toBe(200);
+    const before = await courseCount();
+    await f.db('accounts').where({ username: 'temp-staff' }).delete();
+    const write = await agent
+      .post('/admin/courses')
+      .type('form')
+      .send({
+        _csrf: csrfFrom(form.text),
+        department_id: '1',
+        code: 'HACK-1',
+        title: 'Written after deletion',
+        credits: '5',
+        year: '2026',
+        semester: '1',
+        capacity: '10',
+      });
+    expect([302, 403]).toContain(write.status);
+    expect(await courseCount()).toBe(before);
+    const page = await agent.get('/admin/courses');
+    expect(page.status).toBe(302);
+    expect(page.headers.location).toMatch(/^\/login/);
+  });
+
+  test.each([
+    ['disabled', (u: string) => setDisabled(f.db, u, true)],
+    ['given another role', (u: string) => setRole(f.db, u, 'operator', null)],
+    ['given a new password', (u: string) => setPassword(f.db, u, 'a brand new password', 4)],
+  ])('an account %s is logged out everywhere', async (_what, change) => {
+    const username = `staff-${Math.random().toString(36).slice(2, 8)}`;
+    await createAccount(f.db, { username, password: PASSWORD, role: 'staff', studentId: null }, 4);
+    const [a, b] = [await loggedIn(f, username), await loggedIn(f, username)];
+    expect((await a.get('/admin/courses')).status).toBe(200);
+    await change(username);
+    for (const agent of [a, b]) {
+      const res = await agent.get('/admin/courses');
+      expect(res.status).toBe(302);
+      expect(res.headers.location).toMatch(/^\/login/);
+    }
+  });
+
+  test('a disabled account cannot log in; enabling it again lets it', async () => {
+    await createAccount(f.db, { username: 'off-and-on', password: PASSWORD, role: 'staff', studentId: null }, 4);
+    await setDisabled(f.db, 'off-and-on', true);
+    expect((await login('off-and-on')).res.status).toBe(401);
+    await setDisabled(f.db, 'off-and-on', false);
+    expect((await login('off-and-on')).res.status).toBe(302);
+  });
+
+  test('a session ends at its absolute lifetime however active, and after its idle timeout', async () => {
+    const short = await createPortalFixture({ students: 1, app: { sessionAbsoluteMs: 2500, sessionIdleMs: 60_000 } });
+    const idle = await createPortalFixture({ students: 1, app: { sessionAbsoluteMs: 60_000, sessionIdleMs: 1000 } });
+    try {
+      const agent = await loggedIn(short, 'student1');
+      for (let i = 0; i < 4; i++) {
+        expect((await agent.get('/enrollments')).status).toBe(200);
+        await new Promise((r) => setTimeout(r, 400));
+      }
+      await new Promise((r) => setTimeout(r, 1200));
+      expect((await agent.get('/enrollments')).status).toBe(302);
+
+      const sleeper = await loggedIn(idle, 'student1');
+      expect((await sleeper.get('/enrollments')).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect((await sleeper.get('/enrollments')).status).toBe(302);
+    } finally {
+      await short.close();
+      await idle.close();
+    }
+  });
+});
+
+describe('2. login does not tell which usernames exist, and one account cannot be guessed at from many places', () => {
+  test('an unknown username costs as long as a wrong password (one bcrypt comparison at the same cost)', async () => {
+    const slow = await createPortalFixture({ students: 1, app: { bcryptRounds: 12 } });
+    try {
+      await createAccount(slow.db, { username: 'costly', password: PASSWORD, role: 'staff', studentId: null }, 12);
+      const time = async (username: string) => {
+        const agent = request.agent(slow.portal.app);
+        const token = csrfFrom((await agent.get('/login')).text);
+        const started = process.hrtime.bigint();
+        const res = await agent
+          .post('/login')
+          .type('form')
+          .send({ username, password: 'wrong password!', _csrf: token });
+        expect(res.status).toBe(401);
+        return Number(process.hrtime.bigint() - started) / 1e6;
+      };
+      const median = (xs: number[]) => xs.sort((a, b) => a - b)[1]!;
+      const known: number[] = [];
+      const unknown: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        known.push(await time('costly'));
+        unknown.push(await time(`nobody${i}`));
+      }
+      // Cost 12 against cost 10 (the old dummy hash) is a 4x difference; equal costs stay near 1x.
+      const ratio = median(unknown) / median(known);
+      expect(ratio).toBeGreaterThan(0.6);
+      expect(ratio).toBeLessThan(1.6);
+    } finally {
+      await slow.close();
+    }
+  }, 30_000);
+
+  test('failed logins are limited per account, whatever the client; other accounts are not affected', async () => {
+    for (let i = 0; i < 3; i++) expect((await login('student40', 'not the password')).res.status).toBe(401);
+    const locked = await login('student40');
+    expect(locked.res.status).toBe(429);
+    expect(locked.res.text).toContain('Too many failed logins for this account');
+    expect((await login('STUDENT40', 'not the password')).res.status).toBe(429);
+    expect((await login('student41')).res.status).toBe(302);
+  });
+});
+
+describe('3 and 4. control characters and out-of-range input are refused with a message, never a 500', () => {
+  test('the course editor refuses a NUL byte and other control characters, and an out-of-range department', async () => {
+    const staff = await loggedIn(f, 'staff');
+    const base = { code: 'SAFE-1', credits: '5', year: '2026', semester: '1', capacity: '10', department_id: '1' };
+    const before = await courseCount();
+    const nulTitle = await postForm(staff, '/admin/courses/new', '/admin/courses', {
+      ...base,
+      title: 'Data\u0000bases',
+    });
+    expect(nulTitle.status).toBe(400);
+    expect(nulTitle.text).toContain('must not contain control characters');
+    const bellDescription = await postForm(staff, '/admin/courses/new', '/admin/courses', {
+      ...base,
+      title: 'Fine title',
+      description: 'ring \u0007 the bell',
+    });
+    expect(bellDescription.status).toBe(400);
+    expect(bellDescription.text).toContain('must not contain control characters');
+    const hugeDepartment = await postForm(staff, '/admin/courses/new', '/admin/courses', {
+      ...base,
+      title: 'Fine title',
+      department_id: '4294967296',
+    });
+    expect(hugeDepartment.status).toBe(400);
+    expect(hugeDepartment.text).toContain('choose a department');
+    expect(await courseCount()).toBe(before);
+    const ok = await postForm(staff, '/admin/courses/new', '/admin/courses', {
+      ...base,
+      title: 'Fine title',
+      description: 'Two lines,\r\nand a\ttab.',
+    });
+    expect(ok.status).toBe(303);
+    expect(await f.db('courses').where({ code: 'SAFE-1' }).first('description')).toEqual({
+      description: 'Two lines,\r\nand a\ttab.',
+    });
+  });
+
+  test('a NUL byte or a malformed number in any query parameter is a 400 naming the parameter', async () => {
+    const staff = await loggedIn(f, 'staff');
+    for (const url of [
+      '/reports/group-hours?group=%00',
+      '/reports/group-hours?group=SE-21&term=2026%00',
+      '/courses?q=a%00b',
+    ]) {
+      const res = await staff.get(url);
+      expect(res.status).toBe(400);
+      expect(res.text).toContain('contains a control character');
+    }
+    const student = await loggedIn(f, 'student2');
+    expect((await student.get('/courses?department=4294967296')).status).toBe(400);
+    expect((await student.get('/timetable?week=2026-02-30')).status).toBe(400);
+    expect((await student.get('/admin/courses/4294967296/edit')).status).toBe(403);
+    expect((await staff.get('/admin/courses/4294967296/edit')).status).toBe(404);
+  });
+});
+
+test('5. anonymous visits to the login page store no session', async () => {
+  const before = await sessionRows();
+  for (let i = 0; i < 200; i++) {
+    const res = await request(f.portal.app).get('/login');
+    expect(res.status).toBe(200);
+  }
+  expect(await sessionRows()).toBe(before);
+  // ...and the form still works: its CSRF protection rides on a signed cookie.
+  expect((await login('student3')).res.status).toBe(302);
+  expect(await sessionRows()).toBe(before + 1);
+});
+
+describe('6. passwords and usernames', () => {
+  test('a password over 72 bytes is refused, not cut short by bcrypt', async () => {
+    const long = 'é'.repeat(37); // 74 bytes in UTF-8, 37 characters
+    await expect(
+      createAccount(f.db, { username: 'longpw', password: long, role: 'staff', studentId: null }, 4),
+    ).rejects.toThrow('at most 72 bytes');
+    await createAccount(f.db, { username: 'pw72', password: 'x'.repeat(72), role: 'staff', studentId: null }, 4);
+    expect((await login('pw72', 'x'.repeat(72))).res.status).toBe(302);
+    expect((await login('pw72', `${'x'.repeat(72)}y`)).res.status).toBe(401);
+  });
+
+  test('usernames are lower-case ASCII: case is folded, look-alikes and NUL bytes match nobody', async () => {
+    expect((await login('STUDENT5')).res.status).toBe(302);
+    expect((await login('ſtudent5')).res.status).toBe(401);
+    expect((await login('student5\u0000')).res.status).toBe(401);
+    expect((await login('student5\u212a')).res.status).toBe(401);
+    const id = await createAccount(
+      f.db,
+      { username: 'Mixed.Case', password: PASSWORD, role: 'operator', studentId: null },
+      4,
+    );
+    expect(await f.db('accounts').where({ id }).first('username')).toEqual({ username: 'mixed.case' });
+    await expect(
+      createAccount(f.db, { username: 'ſtaff', password: PASSWORD, role: 'staff', studentId: null }, 4),
+    ).rejects.toThrow('use 3-64 letters');
+    await expect(
+      createAccount(f.db, { username: 'MIXED.case', password: PASSWORD, role: 'staff', studentId: null }, 4),
+    ).rejects.toThrow('is taken');
+  });
+});
+
+describe('7. caching and transport headers', () => {
+  test('pages and exports with personal data are no-store; HSTS and upgrade-insecure-requests only over HTTPS', async () => {
+    const student = await loggedIn(f, 'student6');
+    for (const url of ['/courses', '/enrollments', '/timetable', '/login']) {
+      const res = await student.get(url);
+      expect(res.headers['cache-control']).toBe('no-store');
+      expect(res.headers['strict-transport-security']).toBeUndefined();
+      expect(res.headers['content-security-policy']).not.toContain('upgrade-insecure-requests');
+    }
+    const operator = await loggedIn(f, 'operator');
+    const csv = await operator.get('/reports/hierarchy.csv');
+    expect(csv.headers['cache-control']).toBe('no-store');
+    expect((await request(f.portal.app).get('/static/style.css')).headers['cache-control']).toContain('max-age');
+
+    const behindTls = await createPortalFixture({ students: 1, app: { trustProxy: 1 } });
+    try {
+      const res = await request(behindTls.portal.app).get('/login').set('X-Forwarded-Proto', 'https');
+      expect(res.headers['strict-transport-security']).toContain('max-age=');
+      expect(res.headers['content-security-policy']).toContain('upgrade-insecure-requests');
+      const plain = await request(behindTls.portal.app).get('/login').set('X-Forwarded-Proto', 'http');
+      expect(plain.headers['strict-transport-security']).toBeUndefined();
+    } finally {
+      await behindTls.close();
+    }
+  });
+});
+
+test('50 concurrent enrollments for the last 3 seats: exactly 3 enrolled, and the catalogue says 0 seats left', async () => {
+  const [course] = await f.db('courses').insert({
+    department_id: 1,
+    code: 'LAST-3',
+    title: 'Three seats left',
+    credits: '5.0',
+    year: 2026,
+    semester: 1,
+    capacity: 3,
+  });
+  const racers = Array.from({ length: 50 }, (_, i) => `student${i + 1}`).filter((u) => u !== 'student40');
+  racers.push('student51');
+  const agents = await Promise.all(racers.map((u) => loggedIn(f, u)));
+  const tokens = await Promise.all(agents.map(async (a) => csrfFrom((await a.get('/enrollments')).text)));
+  const results = await Promise.all(
+    agents.map((a, i) => a.post(`/courses/${course}/enroll`).type('form').send({ _csrf: tokens[i] })),
+  );
+  expect(results.every((r) => r.status === 303)).toBe(true);
+  expect(await f.db('enrollments').where({ course_id: course, status: 'enrolled' })).toHaveLength(3);
+  const page = await agents[0]!.get('/courses?q=LAST-3');
+  expect(page.text).toMatch(/Three seats left[\s\S]*?<td class="num">0 of 3<\/td>/);
+});
