@@ -50,12 +50,17 @@ up() {
   # Without systemd nothing creates the servers' runtime directories after a fresh install.
   install -d -o mysql -g mysql /run/mysqld 2>/dev/null || true
   install -d -o postgres -g postgres /var/run/postgresql 2>/dev/null || true
-  mariadb_up || start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql
+  # A production-like buffer pool (Debian's default is 128 MB, smaller than a 100,000-student
+  # university's working set, so every full sweep of the daemon would evict the portal's pages).
+  mariadb_up || start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql \
+    --innodb-buffer-pool-size=2G
   postgres_up || pg_ctlcluster --skip-systemctl-redirect "$(pg_cluster)" main start >&2
   redis_up || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >&2
   wait_for MariaDB mariadb_up
   wait_for PostgreSQL postgres_up
   wait_for Redis redis_up
+  # A server started before this script knew better gets the pool too (resized online).
+  mariadb --protocol=socket -e 'SET GLOBAL innodb_buffer_pool_size = GREATEST(@@innodb_buffer_pool_size, 2147483648)' >&2 || true
 
   # Test accounts where root/postgres are not usable over TCP without a password.
   if ! mariadb -h127.0.0.1 -uroot -e 'SELECT 1' >/dev/null 2>&1; then
