@@ -55,6 +55,8 @@ export class CdcDaemon {
   private lockClient: Client | undefined;
   private standbyTimer: NodeJS.Timeout | undefined;
   private inFlight: Promise<CycleOutcome | undefined> | undefined;
+  /** Whether this in-flight cycle's first skipped tick was logged (the rest are counted only). */
+  private skipLogged = false;
   private abort = new AbortController();
   private readonly s: DaemonStatus = {
     state: 'stopped',
@@ -96,10 +98,13 @@ export class CdcDaemon {
       throw cdcError('LOCKED', 'This daemon is a standby: another daemon holds the lock and runs the cycles.');
     if (this.inFlight) {
       this.s.skippedTicks++;
-      this.deps.logger.warn('tick skipped: the previous cycle is still running');
+      if (!this.skipLogged)
+        this.deps.logger.warn('tick skipped: the previous cycle is still running (further skips are counted only)');
+      this.skipLogged = true;
       await recordSkipped(this.deps.pool, `${reason}: the previous cycle was still running`).catch(() => {});
       return undefined;
     }
+    this.skipLogged = false;
     this.inFlight = this.cycle().finally(() => (this.inFlight = undefined));
     return this.inFlight;
   }
