@@ -22,7 +22,7 @@ interface Options {
 
 const SECTIONS = {
   cdc: (o: Options, log: (s: string) => void) => benchCdc({ rows: o.rows, runs: o.runs, log }),
-  portal: (_o: Options, log: (s: string) => void) => benchPortal(log),
+  portal: (o: Options, log: (s: string) => void) => benchPortal(o.students, log),
   scaling: (o: Options, log: (s: string) => void) => benchScaling(o.scaling.split(',').map(Number), log),
   reports: (o: Options, log: (s: string) => void) =>
     benchReports(o.students, o.runs, log, o.skipSinks ? o.skipSinks.split(',') : []),
@@ -37,7 +37,7 @@ const program = new Command('bench')
   .option('--runs <n>', 'runs per figure (the median is reported)', intArg(1, 20), 3)
   .option(
     '--students <n>',
-    'students in the seeded university of the reports benchmark',
+    'students in the seeded university of the reports and portal benchmarks',
     intArg(100, 1_000_000),
     20_000,
   )

@@ -1,130 +1,458 @@
-import type { AddressInfo } from 'node:net';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
 import autocannon from 'autocannon';
 import bcrypt from 'bcryptjs';
-import { createLogger } from '../lib/logger';
-import { createApp } from '../webapp/src/app';
+import mysql from 'mysql2/promise';
+import { Client } from 'pg';
+import { PROJECT_ROOT } from '../lib/project-root';
+import { createProgress } from '../lib/progress';
 import { createKnex } from '../webapp/src/db/knex';
 import { migrateMysql } from '../webapp/src/db/migrate';
-import { seedDatabase } from '../webapp/src/seed/seed-database';
-import { createMysqlDatabase } from '../test/support/databases';
+import { estimateRows } from '../webapp/src/seed/generate-university';
+import { isDatabaseEmpty, seedDatabase } from '../webapp/src/seed/seed-database';
+import { createPostgresDatabase } from '../test/support/databases';
+import { serviceUrls } from '../test/support/services';
 import type { BenchRow } from './report';
 
-const CONNECTIONS = 32;
-const COURSES = 8;
-const DURATION_S = 15;
+const CONNECTIONS = 64;
+const DURATION_S = 10;
+const PASSWORD = 'bench password';
+
+interface Session {
+  cookie: string;
+  csrf: string;
+  studentId: number;
+}
 
 /**
- * Enroll/drop throughput and latency of the real portal on the real MariaDB: CONNECTIONS logged-in
- * students, each alternating enroll and drop of one of COURSES shared courses (so the course row
- * lock is contended), for DURATION_S seconds under autocannon.
+ * Registration week at university size: `students` students (seeded once into the database
+ * campus_bench_u<students> on the test MySQL server and reused), the portal and the CDC daemon
+ * (polling every second into a fresh PostgreSQL database) as separate processes, as deployed, and
+ * CONNECTIONS students each with their own session under autocannon:
+ * catalogue (plain, search, filters, page 50), enrollments, timetable, then enroll/drop with real
+ * CSRF tokens while a probe measures the daemon's freshness (portal write to the mirror); then
+ * the seats left the catalogue shows are checked against MySQL's own count. Login (bcrypt at the
+ * production cost) is measured separately. The baseline is /healthz of the same portal process.
  */
-export async function benchPortal(log: (s: string) => void): Promise<BenchRow[]> {
-  const mysql = await createMysqlDatabase();
-  const db = createKnex(mysql.url, { min: 0, max: 20 });
-  const logger = createLogger({ level: 'error', format: 'json', service: 'bench', silent: true });
-  const today = new Date();
+export async function benchPortal(students: number, log: (s: string) => void): Promise<BenchRow[]> {
+  const mysqlUrl = await universityDatabase(students, log);
+  const pg = await createPostgresDatabase();
+  const children: ChildProcess[] = [];
+  const db = createKnex(mysqlUrl, { min: 0, max: 4 });
   try {
-    await migrateMysql(mysql.url);
-    await seedDatabase(mysql.url, { students: 2000, seed: 1, today });
-    const term = await db('terms')
-      .where('enrollment_opens', '<=', today)
-      .where('enrollment_closes', '>=', today)
-      .first();
-    const [dep] = await db('departments').pluck('id');
-    const courseIds: number[] = [];
-    for (let i = 0; i < COURSES; i++) {
-      const [id] = await db('courses').insert({
-        department_id: dep,
-        code: `BENCH-${i}`,
-        title: `Bench ${i}`,
-        credits: '1.0',
-        year: term.year,
-        semester: term.semester,
-        capacity: 1000,
-      });
-      courseIds.push(Number(id));
-    }
-    const hash = await bcrypt.hash('bench password', 4);
-    await db('accounts').insert(
-      Array.from({ length: CONNECTIONS }, (_, i) => ({
-        username: `bench${i}`,
-        password_hash: hash,
-        role: 'student',
-        student_id: i + 1,
-      })),
+    const accounts = await benchAccounts(db, CONNECTIONS + 1);
+    const port = await freePort();
+    children.push(
+      deployable('webapp/src/main', [], {
+        MYSQL_URL: mysqlUrl,
+        SESSION_SECRET: 'b'.repeat(40),
+        COOKIE_SECURE: 'false',
+        PORT: String(port),
+        LOGIN_RATE_LIMIT: '10000000',
+        LOGIN_ACCOUNT_LIMIT: '10000000',
+      }),
     );
+    const base = `http://127.0.0.1:${port}`;
+    await waitForHealth(`${base}/healthz`);
+    const sessions = await Promise.all(accounts.slice(0, CONNECTIONS).map((a) => login(base, a.username, a.studentId)));
+    const probe = await login(base, accounts[CONNECTIONS]!.username, accounts[CONNECTIONS]!.studentId);
 
-    const { app, close } = createApp({
-      db,
-      logger,
-      mysqlUrl: mysql.url,
-      sessionSecret: 'b'.repeat(32),
-      cookieSecure: false,
-      trustProxy: 0,
-      loginRateLimit: 100_000,
-    });
-    const server = app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    try {
-      const sessions = await Promise.all(Array.from({ length: CONNECTIONS }, (_, i) => login(base, `bench${i}`)));
-      let next = 0;
-      log(`portal: ${CONNECTIONS} students enroll/drop for ${DURATION_S} s...`);
-      const result = await autocannon({
-        url: base,
-        connections: CONNECTIONS,
-        duration: DURATION_S,
-        setupClient(client) {
-          const i = next++ % CONNECTIONS;
-          const s = sessions[i]!;
-          const course = courseIds[i % COURSES];
-          const headers = { cookie: s.cookie, 'content-type': 'application/x-www-form-urlencoded' };
-          client.setRequests([
-            { method: 'POST', path: `/courses/${course}/enroll`, headers, body: `_csrf=${s.csrf}&back=%2Fenrollments` },
-            { method: 'POST', path: `/courses/${course}/drop`, headers, body: `_csrf=${s.csrf}&back=%2Fenrollments` },
-          ]);
-        },
-      });
-      const flips = await db('enrollments').whereIn('course_id', courseIds).count<{ n: string }[]>({ n: '*' }).first();
-      if (result.errors > 0 || result['2xx'] + result.non2xx === 0)
-        throw new Error(`portal bench saw ${result.errors} errors`);
-      if (Number(flips?.n) !== CONNECTIONS)
-        throw new Error(`expected ${CONNECTIONS} enrollment rows, found ${flips?.n}`);
+    // Baselines without the daemon: the same portal process, before the daemon starts.
+    const courses = await openCourses(db, CONNECTIONS + 1);
+    const enrollDrop = (i: number): Requests => {
+      const course = courses[i % CONNECTIONS]!;
+      const headers = { cookie: sessions[i]!.cookie, 'content-type': 'application/x-www-form-urlencoded' };
+      const body = `_csrf=${encodeURIComponent(sessions[i]!.csrf)}&back=%2Fenrollments`;
       return [
-        {
-          section: 'portal',
-          figure: `enroll/drop throughput (${CONNECTIONS} students, ${COURSES} courses)`,
-          value: result.requests.average,
-          unit: 'req/s',
-        },
-        { section: 'portal', figure: 'enroll/drop latency p50', value: result.latency.p50, unit: 'ms' },
-        { section: 'portal', figure: 'enroll/drop latency p99', value: result.latency.p99, unit: 'ms' },
+        { method: 'POST', path: `/courses/${course.id}/enroll`, headers, body },
+        { method: 'POST', path: `/courses/${course.id}/drop`, headers, body },
       ];
-    } finally {
-      // autocannon drops its sockets at the end; let the handlers it left running finish.
-      server.closeAllConnections();
-      await new Promise((r) => setTimeout(r, 1000));
-      await new Promise((r) => server.close(r));
-      await close();
+    };
+    log(`portal: baselines without the daemon: /healthz, /courses, enroll/drop...`);
+    const quietHealthz = await load(base, '/healthz', sessions);
+    const quietCourses = await load(base, '/courses', sessions);
+    const quietWrites = await load(base, '', sessions, enrollDrop);
+
+    const daemonPort = await freePort();
+    children.push(
+      deployable('cdc-daemon/src/main', ['run'], {
+        CDC_MYSQL_URL: mysqlUrl,
+        POSTGRES_URL: pg.url,
+        SINKS: '',
+        CDC_SCHEDULE: '* * * * * *',
+        CDC_HTTP_PORT: String(daemonPort),
+        CDC_EXCLUDE_TABLES: 'sessions,schema_migrations',
+      }),
+    );
+    log(`portal: the daemon loads ${students} students' university into PostgreSQL...`);
+    const loadStarted = Date.now();
+    await waitForFirstCycle(pg.url);
+    log(`portal: initial load done in ${((Date.now() - loadStarted) / 1000).toFixed(0)} s`);
+
+    const rows: BenchRow[] = [
+      ...figures('without the daemon: GET /healthz', quietHealthz, 1000, quietHealthz),
+      ...figures('without the daemon: GET /courses', quietCourses, 1000, quietHealthz),
+      ...figures('without the daemon: POST enroll + drop', quietWrites, 500, quietHealthz),
+    ];
+    const healthz = await load(base, '/healthz', sessions);
+    const pages: [string, string][] = [
+      ['GET /courses', '/courses'],
+      ['GET /courses?q= (search)', `/courses?q=${encodeURIComponent(await searchWord(db))}`],
+      ['GET /courses with year, semester, department', await filteredCatalogue(db)],
+      ['GET /courses?page=50', '/courses?page=50'],
+      ['GET /enrollments', '/enrollments'],
+      ['GET /timetable', '/timetable'],
+    ];
+    for (const [figure, url] of pages) {
+      log(`portal: ${figure}, ${CONNECTIONS} students for ${DURATION_S} s...`);
+      const r = await load(base, url, sessions);
+      rows.push(...figures(figure, r, 1000, healthz));
     }
+
+    log(`portal: enroll/drop, ${CONNECTIONS} students for ${DURATION_S} s, with a freshness probe...`);
+    const stopProbe = freshnessProbe(base, probe, courses[CONNECTIONS]!, mysqlUrl, pg.url);
+    const writes = await load(base, '', sessions, enrollDrop);
+    const lags = await stopProbe();
+    rows.push(...figures('POST enroll + drop', writes, 500, healthz));
+    rows.push({
+      section: 'portal',
+      figure: `daemon freshness during enroll/drop: p95 of portal write to mirror (${lags.length} probes)`,
+      value: percentile(lags, 0.95),
+      unit: 'ms',
+      goal: '<= 2000 ms',
+      met: percentile(lags, 0.95) <= 2000,
+    });
+    const seats = await checkSeats(base, sessions[0]!, db, courses);
+    rows.push({
+      section: 'portal',
+      figure: `courses whose catalogue seats-left differs from MySQL's count, or over capacity (of ${courses.length} touched)`,
+      value: seats,
+      unit: 'courses',
+      goal: '= 0',
+      met: seats === 0,
+    });
+
+    log('portal: login (bcrypt at the production cost 12), 4 connections for 8 s...');
+    const loginRun = await loginLoad(base, 'bench-login');
+    rows.push({ section: 'portal', figure: 'POST /login (bcrypt cost 12)', value: loginRun.rate, unit: 'logins/s' });
+    rows.push({ section: 'portal', figure: 'POST /login latency p50', value: loginRun.p50, unit: 'ms' });
+    return rows;
   } finally {
+    for (const c of children) c.kill('SIGTERM');
+    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null)));
+    await db('accounts').where('username', 'like', 'bench-%').delete();
     await db.destroy();
-    await mysql.drop();
+    await pg.drop();
   }
 }
 
-async function login(base: string, username: string): Promise<{ cookie: string; csrf: string }> {
+function figures(figure: string, r: autocannon.Result, goal: number, healthz: autocannon.Result): BenchRow[] {
+  const bad = r.errors + r.non2xx - (r.statusCodeStats?.['303']?.count ?? 0) - (r.statusCodeStats?.['302']?.count ?? 0);
+  if (bad > 0) throw new Error(`${figure}: ${bad} requests failed (${JSON.stringify(r.statusCodeStats)})`);
+  return [
+    {
+      section: 'portal',
+      figure: `${figure}: throughput`,
+      value: r.requests.average,
+      unit: 'req/s',
+      baseline: { name: '/healthz', value: healthz.requests.average },
+      goal: `>= ${goal} req/s`,
+      met: r.requests.average >= goal,
+    },
+    { section: 'portal', figure: `${figure}: latency p50`, value: r.latency.p50, unit: 'ms' },
+    {
+      section: 'portal',
+      figure: `${figure}: latency p99`,
+      value: r.latency.p99,
+      unit: 'ms',
+      goal: '< 100 ms',
+      met: r.latency.p99 < 100,
+    },
+  ];
+}
+
+type Requests = NonNullable<autocannon.Options['requests']>;
+
+/** autocannon with one session per connection, each fetching `url` (or its own request list). */
+async function load(
+  base: string,
+  url: string,
+  sessions: Session[],
+  requestsOf?: (i: number) => Requests,
+): Promise<autocannon.Result> {
+  let next = 0;
+  return autocannon({
+    url: base,
+    connections: CONNECTIONS,
+    duration: DURATION_S,
+    setupClient(client) {
+      const i = next++ % sessions.length;
+      client.setRequests(
+        requestsOf ? requestsOf(i) : [{ method: 'GET', path: url, headers: { cookie: sessions[i]!.cookie } }],
+      );
+    },
+  });
+}
+
+function deployable(script: string, args: string[], env: Record<string, string>): ChildProcess {
+  const compiled = path.join(PROJECT_ROOT, 'dist', `${script}.js`);
+  const [command, entry] = existsSync(compiled)
+    ? [process.execPath, [compiled]]
+    : [path.join(PROJECT_ROOT, 'node_modules/.bin/tsx'), [path.join(PROJECT_ROOT, `${script}.ts`)]];
+  const child = spawn(command, [...entry, ...args], {
+    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return child;
+}
+
+/** The seeded university, built once per size and reused (its accounts are the bench's own). */
+async function universityDatabase(students: number, log: (s: string) => void): Promise<string> {
+  const { mysqlAdminUrl } = serviceUrls();
+  const name = `campus_bench_u${students}`;
+  const admin = await mysql.createConnection({ uri: mysqlAdminUrl });
+  await admin.query(`CREATE DATABASE IF NOT EXISTS \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  await admin.end();
+  const u = new URL(mysqlAdminUrl);
+  u.pathname = `/${name}`;
+  const url = u.toString();
+  await migrateMysql(url);
+  const conn = await mysql.createConnection({ uri: url });
+  const empty = await isDatabaseEmpty(conn).finally(() => conn.end());
+  if (empty) {
+    log(`portal: seeding ${name} (kept for the next run; drop it to rebuild)...`);
+    const progress = createProgress('seeding', estimateRows(students));
+    await seedDatabase(url, { students, seed: 42, today: new Date() }, (t, n) => progress.increment(n, t));
+    progress.stop();
+  } else log(`portal: reusing ${name}`);
+  return url;
+}
+
+/** Accounts for students that have none, bench-0..bench-(n-1), plus bench-login at cost 12. */
+async function benchAccounts(db: ReturnType<typeof createKnex>, n: number) {
+  await db('accounts').where('username', 'like', 'bench-%').delete();
+  await db('sessions').delete();
+  const ids: number[] = await db('students')
+    .whereNotIn('id', db('accounts').whereNotNull('student_id').select('student_id'))
+    .orderBy('id')
+    .limit(n + 1)
+    .pluck('id');
+  const cheap = await bcrypt.hash(PASSWORD, 4);
+  const accounts = ids.slice(0, n).map((studentId, i) => ({ username: `bench-${i}`, studentId }));
+  await db('accounts').insert(
+    accounts.map((a) => ({ username: a.username, password_hash: cheap, role: 'student', student_id: a.studentId })),
+  );
+  await db('accounts').insert({
+    username: 'bench-login',
+    password_hash: await bcrypt.hash(PASSWORD, 12),
+    role: 'student',
+    student_id: ids[n],
+  });
+  return accounts;
+}
+
+function cookiesOf(res: Response, jar: Map<string, string>): string {
+  for (const c of res.headers.getSetCookie()) {
+    const [pair] = c.split(';');
+    const eq = pair!.indexOf('=');
+    jar.set(pair!.slice(0, eq), pair!.slice(eq + 1));
+  }
+  return [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+}
+
+async function login(base: string, username: string, studentId: number): Promise<Session> {
+  const jar = new Map<string, string>();
   const page = await fetch(`${base}/login`);
-  let cookie = (page.headers.get('set-cookie') ?? '').split(';')[0]!;
-  const csrf = (/name="_csrf" value="([^"]+)"/.exec(await page.text()) ?? [])[1]!;
+  let cookie = cookiesOf(page, jar);
+  const token = (/name="_csrf" value="([^"]+)"/.exec(await page.text()) ?? [])[1]!;
   const res = await fetch(`${base}/login`, {
     method: 'POST',
     redirect: 'manual',
     headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ username, password: 'bench password', _csrf: csrf }),
+    body: new URLSearchParams({ username, password: PASSWORD, _csrf: token }),
   });
-  cookie = (res.headers.get('set-cookie') ?? '').split(';')[0]!;
-  const courses = await fetch(`${base}/courses`, { headers: { cookie } });
-  const token = (/name="_csrf" value="([^"]+)"/.exec(await courses.text()) ?? [])[1]!;
-  return { cookie, csrf: token };
+  if (res.status !== 302) throw new Error(`bench login as ${username} failed with ${res.status}`);
+  cookie = cookiesOf(res, jar);
+  const courses = await fetch(`${base}/enrollments`, { headers: { cookie } });
+  cookie = cookiesOf(courses, jar);
+  const csrf = (/name="_csrf" value="([^"]+)"/.exec(await courses.text()) ?? [])[1]!;
+  return { cookie, csrf, studentId };
+}
+
+async function loginLoad(base: string, username: string): Promise<{ rate: number; p50: number }> {
+  const page = await fetch(`${base}/login`);
+  const cookie = cookiesOf(page, new Map());
+  const token = (/name="_csrf" value="([^"]+)"/.exec(await page.text()) ?? [])[1]!;
+  const r = await autocannon({
+    url: `${base}/login`,
+    connections: 4,
+    duration: 8,
+    method: 'POST',
+    headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ username, password: PASSWORD, _csrf: token }).toString(),
+  });
+  if ((r.statusCodeStats?.['302']?.count ?? 0) === 0)
+    throw new Error(`no login succeeded: ${JSON.stringify(r.statusCodeStats)}`);
+  return { rate: r.requests.average, p50: r.latency.p50 };
+}
+
+async function searchWord(db: ReturnType<typeof createKnex>): Promise<string> {
+  const row = await db('courses').orderBy('id').offset(100).first('title');
+  return String(row.title).split(/\s+/)[0]!.toLowerCase();
+}
+
+async function filteredCatalogue(db: ReturnType<typeof createKnex>): Promise<string> {
+  const c = await db('courses').orderBy('id').offset(50).first('year', 'semester', 'department_id');
+  return `/courses?year=${c.year}&semester=${c.semester}&department=${c.department_id}`;
+}
+
+/**
+ * Courses of the term open today with the most seats left (registration week: the seeded ones
+ * fill up, so enrollments also meet full courses and clashes), with their capacity.
+ */
+async function openCourses(db: ReturnType<typeof createKnex>, n: number) {
+  const today = new Date().toISOString().slice(0, 10);
+  const term = await db('terms').where('enrollment_opens', '<=', today).where('enrollment_closes', '>=', today).first();
+  if (!term)
+    throw new Error('no term of the bench university is open for enrollment today; drop the database to reseed it');
+  const rows = await db('courses as c')
+    .leftJoin('enrollments as e', (j) => j.on('e.course_id', 'c.id').andOnVal('e.status', 'enrolled'))
+    .where({ 'c.year': term.year, 'c.semester': term.semester })
+    .groupBy('c.id', 'c.code', 'c.capacity')
+    .orderByRaw('c.capacity - COUNT(e.id) DESC, c.id')
+    .limit(n)
+    .select('c.id', 'c.code', 'c.capacity');
+  return rows.map((r) => ({ id: Number(r.id), code: String(r.code), capacity: Number(r.capacity) }));
+}
+
+/**
+ * Every ~300 ms the probe student enrolls in (or drops) its course through the portal, then
+ * polls the mirror until it shows that row as MySQL has it; the lag is counted from the response.
+ */
+function freshnessProbe(base: string, s: Session, course: { id: number }, mysqlUrl: string, pgUrl: string) {
+  let stop = false;
+  const lags: number[] = [];
+  const done = (async () => {
+    const my = await mysql.createConnection({ uri: mysqlUrl, dateStrings: true });
+    const pg = new Client({ connectionString: pgUrl });
+    await pg.connect();
+    try {
+      let enroll = true;
+      while (!stop) {
+        await fetch(`${base}/courses/${course.id}/${enroll ? 'enroll' : 'drop'}`, {
+          method: 'POST',
+          redirect: 'manual',
+          headers: { cookie: s.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+          body: `_csrf=${encodeURIComponent(s.csrf)}`,
+        });
+        const wrote = Date.now();
+        enroll = !enroll;
+        const [rows] = await my.query<mysql.RowDataPacket[]>(
+          'SELECT status FROM enrollments WHERE student_id = ? AND course_id = ?',
+          [s.studentId, course.id],
+        );
+        const want = rows[0]?.status;
+        if (want === undefined) continue;
+        while (!stop || Date.now() - wrote < 30_000) {
+          const r = await pg.query('SELECT status FROM public.enrollments WHERE student_id = $1 AND course_id = $2', [
+            s.studentId,
+            course.id,
+          ]);
+          if (r.rows[0]?.status === want) {
+            lags.push(Date.now() - wrote);
+            break;
+          }
+          if (Date.now() - wrote > 30_000) break;
+          await new Promise((res) => setTimeout(res, 25));
+        }
+        await new Promise((res) => setTimeout(res, 300));
+      }
+    } finally {
+      await my.end();
+      await pg.end();
+    }
+  })();
+  return async () => {
+    stop = true;
+    await done;
+    return lags;
+  };
+}
+
+/** Courses whose catalogue seats-left is not capacity minus MySQL's count, plus any course over capacity. */
+async function checkSeats(
+  base: string,
+  s: Session,
+  db: ReturnType<typeof createKnex>,
+  courses: { id: number; code: string; capacity: number }[],
+): Promise<number> {
+  let wrong = 0;
+  for (const c of courses) {
+    const html = await (
+      await fetch(`${base}/courses?q=${encodeURIComponent(c.code)}`, { headers: { cookie: s.cookie } })
+    ).text();
+    const shown = new RegExp(`<td>${c.code}</td>[\\s\\S]*?<td class="num">(\\d+) of (\\d+)</td>`).exec(html);
+    const row = await db('enrollments')
+      .where({ course_id: c.id, status: 'enrolled' })
+      .count<{ n: string }[]>({ n: '*' })
+      .first();
+    if (!shown || Number(shown[1]) !== Math.max(0, c.capacity - Number(row?.n))) wrong++;
+  }
+  const over = await db('courses as c')
+    .join('enrollments as e', 'e.course_id', 'c.id')
+    .where('e.status', 'enrolled')
+    .groupBy('c.id', 'c.capacity')
+    .havingRaw('COUNT(*) > c.capacity')
+    .select('c.id');
+  return wrong + over.length;
+}
+
+async function waitForFirstCycle(pgUrl: string): Promise<void> {
+  const pg = new Client({ connectionString: pgUrl });
+  await pg.connect();
+  try {
+    for (;;) {
+      const r = await pg
+        .query("SELECT 1 FROM cdc.sync_history WHERE status IN ('succeeded', 'no_changes') LIMIT 1")
+        .catch(() => ({ rows: [] }));
+      if (r.rows.length > 0) return;
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+  } finally {
+    await pg.end();
+  }
+}
+
+async function waitForHealth(url: string): Promise<void> {
+  const until = Date.now() + 60_000;
+  while (Date.now() < until) {
+    if (
+      await fetch(url).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} did not answer within 60 s`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
 }
