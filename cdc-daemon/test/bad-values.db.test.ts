@@ -1,3 +1,5 @@
+import { verifyTables } from '../src/cli/commands';
+import { hasDrift } from '../src/verify/verify-table';
 import { createCdcFixture, type CdcFixture } from './cdc-fixture';
 
 let f: CdcFixture;
@@ -6,34 +8,93 @@ beforeAll(async () => {
 });
 afterAll(() => f.close());
 
-test('a NUL byte in text fails the cycle with a clear error naming table, column and key; fixing it in MySQL recovers', async () => {
+const quarantine = async (table: string) =>
+  (
+    await f.pool.query(
+      'SELECT row_key, column_name, error_code, error, first_sync_id, last_sync_id FROM cdc.quarantine WHERE table_name = $1 ORDER BY row_key',
+      [table],
+    )
+  ).rows;
+const lastCycle = async () =>
+  (await f.pool.query('SELECT status, quarantined, error_code FROM cdc.sync_history ORDER BY id DESC LIMIT 1')).rows[0];
+
+test('a NUL byte in text quarantines that row only: the rest commits, the mirror keeps its last good version, a fix applies it', async () => {
   await f.my.query(
-    "CREATE TABLE notes (id INT PRIMARY KEY, body VARCHAR(50)); INSERT INTO notes VALUES (1, 'fine'), (2, CONCAT('bad', CHAR(0), 'byte'))",
+    "CREATE TABLE notes (id INT PRIMARY KEY, body VARCHAR(50)); INSERT INTO notes VALUES (1, 'fine'), (2, CONCAT('bad', CHAR(0), 'byte')), (3, 'also fine')",
   );
-  await expect(f.cycle()).rejects.toThrow(
-    'table notes, key 2: column body holds a NUL byte, which PostgreSQL text cannot store',
-  );
-  const { rows } = await f.pool.query(
-    'SELECT status, error_code, error_table FROM cdc.sync_history ORDER BY id DESC LIMIT 1',
-  );
-  expect(rows[0]).toEqual({ status: 'failed', error_code: 'VALUE_NOT_REPRESENTABLE', error_table: 'notes' });
-  // Nothing of the failed batch was written.
-  expect((await f.pool.query('SELECT count(*)::int AS n FROM public.notes')).rows[0].n).toBe(0);
-  await f.my.query("UPDATE notes SET body = 'fixed' WHERE id = 2");
-  expect((await f.cycle()).status).toBe('succeeded');
-  expect((await f.pool.query('SELECT body FROM public.notes ORDER BY id')).rows).toEqual([
-    { body: 'fine' },
-    { body: 'fixed' },
+  // The initial load takes what it can.
+  expect((await f.cycle()).status).not.toBe('failed');
+  expect((await f.pool.query('SELECT id, body FROM public.notes ORDER BY id')).rows).toEqual([
+    { id: 1, body: 'fine' },
+    { id: 3, body: 'also fine' },
   ]);
+  const [q] = await quarantine('notes');
+  expect(q).toMatchObject({ row_key: '2', column_name: 'body', error_code: 'VALUE_NOT_REPRESENTABLE' });
+  expect(q.error).toContain('table notes, key 2: column body holds a NUL byte, which PostgreSQL text cannot store');
+
+  // Every later cycle retries it and succeeds with everything else.
+  await f.my.query("UPDATE notes SET body = 'changed' WHERE id = 1; UPDATE notes SET body = 'good now' WHERE id = 3");
+  await f.my.query("UPDATE notes SET body = CONCAT('still', CHAR(0)) WHERE id = 2");
+  expect((await f.cycle()).status).toBe('succeeded');
+  expect(await lastCycle()).toMatchObject({ status: 'succeeded', quarantined: 1 });
+  expect((await f.pool.query('SELECT id, body FROM public.notes ORDER BY id')).rows).toEqual([
+    { id: 1, body: 'changed' },
+    { id: 3, body: 'good now' },
+  ]);
+  const [again] = await quarantine('notes');
+  expect(Number(again.last_sync_id)).toBeGreaterThan(Number(again.first_sync_id));
+
+  // A good row turning bad keeps its last good version in the mirror and in the history.
+  await f.my.query("UPDATE notes SET body = CONCAT('x', CHAR(0)) WHERE id = 3");
+  expect((await f.cycle()).status).not.toBe('failed');
+  expect((await f.pool.query('SELECT body FROM public.notes WHERE id = 3')).rows).toEqual([{ body: 'good now' }]);
+  expect((await quarantine('notes')).map((r) => r.row_key)).toEqual(['2', '3']);
+
+  // verify lists them as known drift, not as drift.
+  const [drift] = await verifyTables(f.config, f.pool, 'notes');
+  expect(drift).toMatchObject({ missing: 0, extra: 0, different: 0, quarantined: ['2', '3'] });
+  expect(hasDrift(drift!)).toBe(false);
+
+  // Fixed in MySQL: applied, and out of the quarantine.
+  await f.my.query("UPDATE notes SET body = 'fixed' WHERE id IN (2, 3)");
+  expect((await f.cycle()).status).toBe('succeeded');
+  expect((await f.pool.query('SELECT id, body FROM public.notes ORDER BY id')).rows).toEqual([
+    { id: 1, body: 'changed' },
+    { id: 2, body: 'fixed' },
+    { id: 3, body: 'fixed' },
+  ]);
+  expect(await quarantine('notes')).toEqual([]);
+  expect(await lastCycle()).toMatchObject({ quarantined: 0 });
 });
 
-test('JSON holding \\u0000 is refused the same way', async () => {
+test('JSON holding \\u0000 and an invalid date kept under ALLOW_INVALID_DATES are quarantined by key and column', async () => {
   await f.my.query(
-    `CREATE TABLE docs (id INT PRIMARY KEY, doc JSON); INSERT INTO docs VALUES (1, '{"a":"x\\\\u0000y"}')`,
+    `CREATE TABLE docs (id INT PRIMARY KEY, doc JSON); INSERT INTO docs VALUES (1, '{"a":"x\\\\u0000y"}'), (2, '{"a":1}');
+     CREATE TABLE days (id INT PRIMARY KEY, d DATE, at DATETIME);
+     SET SESSION sql_mode = 'ALLOW_INVALID_DATES';
+     INSERT INTO days VALUES (1, '2024-02-30', '2024-01-01 10:00:00'), (2, '2024-02-29', '2023-02-29 08:00:00'), (3, '2023-12-31', NULL);
+     SET SESSION sql_mode = DEFAULT`,
   );
-  await expect(f.cycle()).rejects.toThrow(/table docs, key 1: column doc holds JSON with \\u0000/);
-  await f.my.query('DROP TABLE docs');
   expect((await f.cycle()).status).not.toBe('failed');
+  expect((await f.cycle()).status).not.toBe('failed');
+  expect((await f.pool.query('SELECT id FROM public.docs')).rows).toEqual([{ id: 2 }]);
+  expect((await f.pool.query('SELECT id FROM public.days')).rows).toEqual([{ id: 3 }]);
+  const docs = await quarantine('docs');
+  expect(docs).toEqual([expect.objectContaining({ row_key: '1', column_name: 'doc' })]);
+  expect(docs[0].error).toMatch(/holds JSON with \\u0000/);
+  const days = await quarantine('days');
+  expect(days.map((r) => [r.row_key, r.column_name])).toEqual([
+    ['1', 'd'],
+    ['2', 'at'],
+  ]);
+  expect(days[0].error).toContain('holds the invalid date 2024-02-30');
+  expect(days[1].error).toContain('holds the invalid date 2023-02-29');
+  await f.my.query('DROP TABLE docs');
+  await f.my.query("UPDATE days SET d = '2024-02-28' WHERE id = 1");
+  expect((await f.cycle()).status).not.toBe('failed');
+  expect((await f.pool.query('SELECT id FROM public.days ORDER BY id')).rows).toEqual([{ id: 1 }, { id: 3 }]);
+  expect(await quarantine('docs')).toEqual([]);
+  expect((await quarantine('days')).map((r) => r.row_key)).toEqual(['2']);
 });
 
 test("the portal's housekeeping tables are not mirrored by default", async () => {

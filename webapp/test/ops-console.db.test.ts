@@ -150,3 +150,29 @@ test('the sinks page lists each sink with its lag', async () => {
   expect(res.text).toContain('<td>redis</td><td>following</td>');
   expect(res.text).toContain('Retry parked');
 });
+
+test('a row PostgreSQL refuses is shown to operators as quarantined, and leaves the list once fixed in MySQL', async () => {
+  // Another writer than the portal (which refuses control characters) stored a NUL byte.
+  await f
+    .db('courses')
+    .where({ id: f.ids.courseB })
+    .update({ description: f.db.raw("CONCAT('bad', CHAR(0), 'byte')"), title: 'Compilers II' });
+  await f.db('courses').where({ id: f.ids.courseA }).update({ title: 'Databases, renamed' });
+  await daemon.runNow();
+  // Everything else went through.
+  expect((await pool.query('SELECT title FROM public.courses WHERE id = $1', [f.ids.courseA])).rows[0].title).toBe(
+    'Databases, renamed',
+  );
+  const op = await as('operator');
+  const page = await op.get('/ops/sync-history');
+  expect(page.text).toContain('Quarantined rows (1)');
+  expect(page.text).toMatch(new RegExp(`<td>courses</td><td>${f.ids.courseB}</td><td>description</td>`));
+  expect(page.text).toContain('holds a NUL byte, which PostgreSQL text cannot store');
+
+  await f.db('courses').where({ id: f.ids.courseB }).update({ description: 'fixed' });
+  await daemon.runNow();
+  expect((await pool.query('SELECT title FROM public.courses WHERE id = $1', [f.ids.courseB])).rows[0].title).toBe(
+    'Compilers II',
+  );
+  expect((await op.get('/ops/sync-history')).text).not.toContain('Quarantined rows');
+});

@@ -105,6 +105,7 @@ export async function saveLoadProgress(
 export async function clearTableRows(client: PoolClient, table: string): Promise<void> {
   await client.query('DELETE FROM cdc.chunks WHERE table_name = $1', [table]);
   await client.query('DELETE FROM cdc.chunk_rows WHERE table_name = $1', [table]);
+  await client.query('DELETE FROM cdc.quarantine WHERE table_name = $1', [table]);
   await client.query('UPDATE cdc.tables SET skip_hint = NULL WHERE table_name = $1', [table]);
 }
 

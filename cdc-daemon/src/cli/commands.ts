@@ -12,6 +12,7 @@ import { readCatalog } from '../catalog/read-catalog';
 import { connectMysql } from '../snapshot/mysql-source';
 import { type TableDrift, hasDrift, verifyTable } from '../verify/verify-table';
 import { clearTableRows } from '../apply/state-store';
+import { listQuarantine, showKey } from '../apply/quarantine-store';
 import { pgi } from '../apply/pg-copy';
 import { inTransaction, checkout } from '../apply/pg-tx';
 import { formatTable } from './format';
@@ -82,9 +83,11 @@ export async function statusCommand(deps: CliDeps, json: boolean): Promise<void>
   const { rows: tables } = await deps.pool.query(
     `SELECT t.table_name AS "table", t.status, t.loaded_rows::bigint AS "loaded rows",
             (SELECT count(*) FROM cdc.chunks c WHERE c.table_name = t.table_name)::int AS chunks,
-            (SELECT COALESCE(sum(row_count), 0) FROM cdc.chunks c WHERE c.table_name = t.table_name)::bigint AS rows
+            (SELECT COALESCE(sum(row_count), 0) FROM cdc.chunks c WHERE c.table_name = t.table_name)::bigint AS rows,
+            (SELECT count(*) FROM cdc.quarantine q WHERE q.table_name = t.table_name)::int AS quarantined
        FROM cdc.tables t ORDER BY t.table_name`,
   );
+  const quarantine = await listQuarantine(deps.pool, undefined, 20);
   const {
     rows: [last],
   } = await deps.pool.query(
@@ -108,6 +111,7 @@ export async function statusCommand(deps: CliDeps, json: boolean): Promise<void>
     lastSuccessAt: ok.at,
     secondsSinceSuccess: ok.at ? Math.round((Date.now() - new Date(ok.at).getTime()) / 1000) : null,
     tables,
+    quarantine,
   };
   if (json) return deps.out(JSON.stringify(summary));
   deps.out(`daemon: ${lock.held ? 'running (holds the lock)' : 'not running'}`);
@@ -117,6 +121,20 @@ export async function statusCommand(deps: CliDeps, json: boolean): Promise<void>
   deps.out(`last success: ${ok.at ? `${summary.secondsSinceSuccess} s ago` : 'never'}`);
   deps.out('');
   deps.out(formatTable(tables));
+  if (quarantine.length > 0) {
+    deps.out('\nquarantined rows (PostgreSQL refuses a value; fix the row in MySQL and the next cycle applies it):');
+    deps.out(
+      formatTable(
+        quarantine.map((q) => ({
+          table: q.table,
+          key: showKey(q.key),
+          column: q.column ?? '',
+          since: q.firstSeen.toISOString(),
+          error: q.message.slice(0, 100),
+        })),
+      ),
+    );
+  }
 }
 
 export async function historyCommand(deps: CliDeps, limit: number, json: boolean): Promise<void> {
@@ -179,11 +197,16 @@ export async function verifyCommand(deps: CliDeps, table: string | undefined, js
           missing: r.missing,
           extra: r.extra,
           different: r.different,
-          drift: hasDrift(r) ? 'DRIFT' : 'ok',
+          quarantined: r.quarantined.length,
+          drift: hasDrift(r) ? 'DRIFT' : r.quarantined.length > 0 ? 'known' : 'ok',
         })),
       ),
     );
     for (const d of drifted) deps.out(`\n${d.table}: ${d.samples.join('; ')}`);
+    for (const d of results.filter((r) => r.quarantined.length > 0))
+      deps.out(
+        `\n${d.table}: known drift, quarantined (PostgreSQL refuses a value; fix the row in MySQL): ${d.quarantined.slice(0, 10).join('; ')}${d.quarantined.length > 10 ? `; and ${d.quarantined.length - 10} more` : ''}`,
+      );
     deps.out(
       drifted.length === 0
         ? '\nno drift: the mirror equals MySQL'

@@ -3,7 +3,9 @@ import { ChunkRowsBuilder, type RowEntry } from '../apply/chunk-rows';
 import type { KeyTuple, KeyValue } from '../snapshot/mysql-sql';
 import { type RawValue, encodeKey, encodeRow, escapeCopy } from './encode-row';
 import { rowHash } from './row-hash';
-import { Xor64, hexToSignedDecimal, hexToUnsigned } from './hash64';
+import { UNVERIFIED_FINGERPRINT, Xor64, hexToSignedDecimal, hexToUnsigned } from './hash64';
+import { hasCode } from '../../../lib/app-error';
+import type { QuarantinedRow } from '../apply/quarantine-store';
 
 /**
  * A staged change. Keyed tables: one per key. Keyless tables: `copies` identical rows added or
@@ -20,6 +22,8 @@ export interface SubChunk {
   count: number;
   /** As MySQL computes it: BIT_XOR (keyed) or SUM (keyless) of the row hashes, decimal. */
   fingerprint: string;
+  /** What MySQL's rows add up to when `fingerprint` is kept unverified (a quarantined row). */
+  observed?: string;
 }
 
 export interface DiffResult {
@@ -30,10 +34,53 @@ export interface DiffResult {
   deletes: number;
   warnings: number;
   chunks: SubChunk[];
+  /** Rows PostgreSQL would refuse: left out of the stage, their old state kept. */
+  quarantined: QuarantinedRow[];
 }
 
 export function emptyDiffResult(): DiffResult {
-  return { rowsFetched: 0, bytesRead: 0, inserts: 0, updates: 0, deletes: 0, warnings: 0, chunks: [] };
+  return {
+    rowsFetched: 0,
+    bytesRead: 0,
+    inserts: 0,
+    updates: 0,
+    deletes: 0,
+    warnings: 0,
+    chunks: [],
+    quarantined: [],
+  };
+}
+
+/**
+ * Encodes a row, or returns the refusal when PostgreSQL could not hold one of its values (see
+ * encode-row.ts); anything else is a bug and propagates.
+ */
+export function tryEncode(plan: TablePlan, raw: RawValue[], keyIndexes: number[]) {
+  try {
+    return encodeRow(plan.name, plan.columns, keyIndexes, raw);
+  } catch (err) {
+    if (!hasCode(err, 'VALUE_NOT_REPRESENTABLE')) throw err;
+    return { refused: err };
+  }
+}
+
+/** The key of a row for the quarantine, even when a key column itself cannot be encoded. */
+export function quarantineKey(plan: TablePlan, raw: RawValue[]): string {
+  try {
+    return encodeKey(plan.name, plan.columns, plan.keyIndexes, raw);
+  } catch {
+    return plan.keyIndexes
+      .map((i) => {
+        const v = raw[i + 1];
+        return v === null || v === undefined ? '\\N' : `\\x${Buffer.from(v).toString('hex')}`;
+      })
+      .join('\t');
+  }
+}
+
+export function refusal(key: string, err: { message: string; details: Record<string, unknown> }): QuarantinedRow {
+  const column = typeof err.details.column === 'string' ? err.details.column : undefined;
+  return { key, column, code: 'VALUE_NOT_REPRESENTABLE', message: err.message };
 }
 
 /**
@@ -104,6 +151,13 @@ export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<str
   const { plan, state, result } = input;
   let sub: SubChunk = { id: input.chunkId, lower: input.lower, count: 0, fingerprint: '0' };
   let fp = new Xor64();
+  // A piece holding a quarantined row keeps the fingerprint that never matches, so every cycle
+  // reads it again until the row is fixed (or gone) in MySQL.
+  let poisoned = false;
+  const seal = () => {
+    sub.observed = fp.toDecimal();
+    sub.fingerprint = poisoned ? UNVERIFIED_FINGERPRINT : sub.observed;
+  };
   const rows = new ChunkRowsBuilder();
   result.chunks.push(sub);
   let n = 0;
@@ -113,10 +167,11 @@ export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<str
       // Out of reserved ids (the chunk grew more than its last known size): it stays whole
       // this cycle, and its new size lets the next cycle split it.
       if (input.splitEvery > 0 && n > 0 && n % input.splitEvery === 0 && result.chunks.length <= input.newIds.length) {
-        sub.fingerprint = fp.toDecimal();
+        seal();
         out.push(stageLine(plan, 'state', '', sub.id, '0', 0, null, rows.take()));
         sub = { id: input.newIds[result.chunks.length - 1]!, lower: keyTuple(plan, raw), count: 0, fingerprint: '0' };
         fp = new Xor64();
+        poisoned = false;
         result.chunks.push(sub);
       }
       n++;
@@ -125,14 +180,21 @@ export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<str
       fp.add(mh);
       result.rowsFetched++;
       result.bytesRead += rawBytes(raw);
-      const key = encodeKey(plan.name, plan.columns, plan.keyIndexes, raw);
+      const key = quarantineKey(plan, raw);
       const stored = state.get(key);
       if (stored !== undefined) state.delete(key);
       if (stored?.mh === mh) {
         rows.add(key, stored);
         continue;
       }
-      const enc = encodeRow(plan.name, plan.columns, plan.keyIndexes, raw);
+      const enc = tryEncode(plan, raw, plan.keyIndexes);
+      if ('refused' in enc) {
+        // The mirror keeps the row's last good version (or none): its old state stays.
+        result.quarantined.push(refusal(key, enc.refused));
+        if (stored !== undefined) rows.add(key, stored);
+        poisoned = true;
+        continue;
+      }
       result.warnings += enc.warnings;
       const hash = rowHash(enc.line);
       rows.add(key, { mh, hash, copies: 1 });
@@ -146,7 +208,7 @@ export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<str
     }
     yield out;
   }
-  sub.fingerprint = fp.toDecimal();
+  seal();
   const out = [stageLine(plan, 'state', '', sub.id, '0', 0, null, rows.take())];
   for (const key of state.keys()) {
     result.deletes++;
@@ -167,6 +229,7 @@ export async function* diffKeylessTable(input: DiffChunkInput): AsyncGenerator<s
   const rows = new ChunkRowsBuilder();
   result.chunks.push(sub);
   let run: { mh: string; first: RawValue[]; n: number } | undefined;
+  let poisoned = false;
   function* flush(): Generator<string> {
     if (!run) return;
     const stored = state.get(run.mh);
@@ -174,7 +237,14 @@ export async function* diffKeylessTable(input: DiffChunkInput): AsyncGenerator<s
     let hash = stored?.hash;
     let line: string | undefined;
     if (hash === undefined || run.n > (stored?.copies ?? 0)) {
-      const enc = encodeRow(plan.name, plan.columns, [], run.first);
+      const enc = tryEncode(plan, run.first, []);
+      if ('refused' in enc) {
+        // Keyless: the row is named by its MySQL row hash.
+        result.quarantined.push(refusal(`row hash ${run.mh}`, enc.refused));
+        if (stored !== undefined) rows.add(run.mh, stored);
+        poisoned = true;
+        return;
+      }
       result.warnings += enc.warnings;
       line = enc.line;
       hash = rowHash(enc.line);
@@ -207,7 +277,8 @@ export async function* diffKeylessTable(input: DiffChunkInput): AsyncGenerator<s
     yield out;
   }
   const out = [...flush()];
-  sub.fingerprint = sum.toString();
+  sub.observed = sum.toString();
+  sub.fingerprint = poisoned ? UNVERIFIED_FINGERPRINT : sub.observed;
   out.push(stageLine(plan, 'state', '', sub.id, '0', 0, null, rows.take()));
   for (const [key, stored] of state) {
     result.deletes += stored.copies;

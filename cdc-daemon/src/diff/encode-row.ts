@@ -57,6 +57,29 @@ function isZeroDate(t: string): boolean {
   );
 }
 
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * True for a date (or the date part of a datetime) PostgreSQL accepts: MySQL keeps 2024-02-30
+ * under ALLOW_INVALID_DATES, and year 0000 outside strict modes; PostgreSQL refuses both.
+ */
+export function isCalendarDate(t: string): boolean {
+  const y = Number(t.slice(0, 4));
+  const m = Number(t.slice(5, 7));
+  const d = Number(t.slice(8, 10));
+  if (!(y >= 1 && m >= 1 && m <= 12 && d >= 1)) return false;
+  if (m === 2 && d === 29) return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  return d <= DAYS_IN_MONTH[m - 1]!;
+}
+
+function unrepresentable(where: Where, column: MappedColumn, what: string) {
+  return cdcError(
+    'VALUE_NOT_REPRESENTABLE',
+    `${describe(where)}: column ${column.name} ${what}; the row is quarantined (fix it in MySQL and the next cycle applies it).`,
+    { table: where.table, column: column.name },
+  );
+}
+
 function setLiteral(value: string): string {
   if (value === '') return '{}';
   return `{${value
@@ -81,10 +104,12 @@ export function encodeField(column: MappedColumn, value: RawValue, where: Where)
     case 'date':
     case 'timestamp':
       if (isZeroDate(text)) return null;
+      if (!isCalendarDate(text)) throw unrepresentable(where, column, `holds the invalid date ${text.slice(0, 10)}`);
       field = text;
       break;
     case 'timestamptz':
       if (isZeroDate(text)) return null;
+      if (!isCalendarDate(text)) throw unrepresentable(where, column, `holds the invalid date ${text.slice(0, 10)}`);
       field = `${text}+00`;
       break;
     case 'bool':
@@ -95,19 +120,13 @@ export function encodeField(column: MappedColumn, value: RawValue, where: Where)
       break;
     case 'json':
       if (text.includes('\\u0000'))
-        throw cdcError(
-          'VALUE_NOT_REPRESENTABLE',
-          `${describe(where)}: column ${column.name} holds JSON with \\u0000, which PostgreSQL jsonb cannot store.`,
-        );
+        throw unrepresentable(where, column, 'holds JSON with \\u0000, which PostgreSQL jsonb cannot store');
       field = text;
       break;
   }
   const escaped = escapeCopy(field);
   if (escaped === undefined)
-    throw cdcError(
-      'VALUE_NOT_REPRESENTABLE',
-      `${describe(where)}: column ${column.name} holds a NUL byte, which PostgreSQL text cannot store. Exclude the table or fix the value in MySQL.`,
-    );
+    throw unrepresentable(where, column, 'holds a NUL byte, which PostgreSQL text cannot store');
   return escaped;
 }
 

@@ -16,6 +16,7 @@ import type { CycleStats } from '../record/cycle-stats';
 import { type ChunkFingerprint, fingerprintRange, streamRange } from '../snapshot/mysql-source';
 import { type SubChunk, diffKeyedChunk, diffKeylessTable, emptyDiffResult } from './diff-chunk';
 import { UNVERIFIED_FINGERPRINT, Xor64 } from './hash64';
+import { recordQuarantine } from '../apply/quarantine-store';
 
 export interface SyncTableOptions extends MergeOptions {
   chunkRows: number;
@@ -81,9 +82,14 @@ export async function syncTable(
     const pieces = await diffChunk(mysql, client, plan, chunk, chunks[i + 1]?.lower ?? null, fp, stage, o, stats);
     next.push(...pieces.map((p) => ({ ...p, touched: true })));
   }
+  const quarantined = stats.quarantine(plan.name);
+  t.quarantined = quarantined.length;
   await stats.time('postgres', async () => {
     await mergeStage(client, plan, stage, o, { upserts: t.inserts + t.updates, deletes: t.deletes });
     await replaceChunks(client, plan.name, await mergeSmallChunks(client, plan, next, o.chunkRows));
+    // Every chunk that held a quarantined row was read again (its fingerprint never matches):
+    // what this cycle found is the table's whole quarantine.
+    await recordQuarantine(client, plan.name, quarantined, o.syncId, true);
   });
 }
 
@@ -118,9 +124,8 @@ async function diffChunk(
   await copyLines(client, stage, plan.keyed ? diffKeyedChunk(input) : diffKeylessTable(input));
   // Both numbers come from one snapshot; a mismatch means the read was not consistent.
   const n = result.chunks.reduce((a, c) => a + c.count, 0);
-  const total = plan.keyed
-    ? xorDecimals(result.chunks.map((c) => c.fingerprint))
-    : result.chunks.reduce((a, c) => a + BigInt(c.fingerprint), 0n).toString();
+  const observed = result.chunks.map((c) => c.observed ?? c.fingerprint);
+  const total = plan.keyed ? xorDecimals(observed) : observed.reduce((a, c) => a + BigInt(c), 0n).toString();
   if (fp && (n !== fp.count || total !== fp.fingerprint)) {
     throw cdcError(
       'CYCLE_FAILED',
@@ -134,6 +139,7 @@ async function diffChunk(
   t.updates += result.updates;
   t.deletes += result.deletes;
   t.warnings += result.warnings;
+  stats.quarantine(plan.name).push(...result.quarantined);
   return result.chunks;
 }
 

@@ -85,6 +85,20 @@ export function createDaemonMetrics(pool?: Pool) {
   lagGauge('cdc_sink_lag_events', 'Outbox events after the sink cursor', (r) => r.lagEvents);
   lagGauge('cdc_sink_lag_seconds', 'Age of the oldest outbox event the sink has not read', (r) => r.lagSeconds);
   lagGauge('cdc_sink_parked_events', 'Events in cdc.dead_letters now', (r) => r.parked);
+  new client.Gauge({
+    name: 'cdc_quarantined_rows',
+    help: 'Rows MySQL holds that PostgreSQL refuses, kept out of the mirror (cdc.quarantine), by table',
+    labelNames: ['table'],
+    registers: [registry],
+    async collect() {
+      if (!pool) return;
+      const r = await pool
+        .query('SELECT table_name, count(*)::int AS n FROM cdc.quarantine GROUP BY table_name')
+        .catch(() => ({ rows: [] as { table_name: string; n: number }[] }));
+      this.reset();
+      for (const row of r.rows) this.set({ table: row.table_name }, row.n);
+    },
+  });
   const relayObserver: RelayObserver = {
     delivered: (sink, n) => n > 0 && delivered.inc({ sink }, n),
     failed: (sink, n) => refused.inc({ sink }, n),

@@ -13,6 +13,7 @@ import { appendChunks, nextChunkIds, saveLoadProgress, type TableState } from '.
 import type { CycleStats } from '../record/cycle-stats';
 import type { KeyTuple } from '../snapshot/mysql-sql';
 import { type LoadBatch, readLoadBatch, writeLoadBatch } from './load-batch';
+import { recordQuarantine } from '../apply/quarantine-store';
 import { streamRange } from '../snapshot/mysql-source';
 
 export interface LoadOptions extends MirrorOptions {
@@ -82,6 +83,7 @@ export async function loadTable(
       t.rowsLoaded += rows;
       t.bytesRead += batch.bytesRead;
       t.warnings += batch.warnings;
+      t.quarantined += batch.quarantined.length;
       o.onBatch?.(plan.name, loaded, Math.max(estimatedRows, loaded));
       logger.debug('load batch committed', { table: plan.name, loaded });
     }
@@ -127,6 +129,7 @@ async function loadKeylessTable(
     );
     await mergeStage(client, plan, stage, { ...o, outbox: false }, { upserts: result.inserts, deletes: 0 });
     await appendChunks(client, plan.name, result.chunks);
+    await recordQuarantine(client, plan.name, result.quarantined, o.syncId, true);
     await saveLoadProgress(client, plan.name, null, result.rowsFetched, true, o.syncId);
     return true;
   });
@@ -138,6 +141,7 @@ async function loadKeylessTable(
   t.rowsLoaded += result.rowsFetched;
   t.bytesRead += result.bytesRead;
   t.warnings += result.warnings;
+  t.quarantined += result.quarantined.length;
   t.schemaChange ??= 'loaded';
   o.onBatch?.(plan.name, result.rowsFetched, result.rowsFetched);
 }

@@ -6,11 +6,11 @@ import { historyName, mirrorName, type MirrorOptions } from '../apply/mirror-ddl
 import { copyLines, pgi } from '../apply/pg-copy';
 import { closeVanished, writeReloadHistory } from '../apply/reload-history';
 import { appendChunks, saveLoadProgress } from '../apply/state-store';
-import { encodeRow } from '../diff/encode-row';
 import { rowHash } from '../diff/row-hash';
 import { UNKNOWN_ROW_HASH, UNVERIFIED_FINGERPRINT } from '../diff/hash64';
 import type { KeyTuple } from '../snapshot/mysql-sql';
-import { keyTuple } from '../diff/diff-chunk';
+import { keyTuple, quarantineKey, refusal, tryEncode } from '../diff/diff-chunk';
+import { type QuarantinedRow, recordQuarantine } from '../apply/quarantine-store';
 import { streamRange } from '../snapshot/mysql-source';
 
 /** One batch of an initial load, read and encoded, waiting to be written. */
@@ -21,6 +21,8 @@ export interface LoadBatch {
   next: KeyTuple | null;
   warnings: number;
   bytesRead: number;
+  /** Rows PostgreSQL would refuse: not loaded; their chunk stays unverified, so cycles retry them. */
+  quarantined: QuarantinedRow[];
 }
 
 /**
@@ -38,7 +40,7 @@ export async function readLoadBatch(
   takeIds: (n: number) => Promise<string[]>,
 ): Promise<LoadBatch> {
   const ids = await takeIds(Math.max(1, Math.ceil(size / chunkRows)));
-  const batch: LoadBatch = { lines: [], chunks: [], next: null, warnings: 0, bytesRead: 0 };
+  const batch: LoadBatch = { lines: [], chunks: [], next: null, warnings: 0, bytesRead: 0, quarantined: [] };
   const state = new ChunkRowsBuilder();
   let chunk = { id: ids[0]!, lower: first ? null : cursor, count: 0 };
   // Loaded without MySQL's row hash (it is half the cost of reading): the chunks are marked
@@ -64,7 +66,11 @@ export async function readLoadBatch(
         chunk = { id: ids[batch.chunks.length]!, lower: keyTuple(plan, raw), count: 0 };
       }
       n++;
-      const enc = encodeRow(plan.name, plan.columns, plan.keyIndexes, raw);
+      const enc = tryEncode(plan, raw, plan.keyIndexes);
+      if ('refused' in enc) {
+        batch.quarantined.push(refusal(plan.keyed ? quarantineKey(plan, raw) : `load position ${n}`, enc.refused));
+        continue;
+      }
       const hash = rowHash(enc.line);
       chunk.count++;
       state.add(enc.key, { mh: UNKNOWN_ROW_HASH, hash, copies: 1 });
@@ -108,5 +114,6 @@ export async function writeLoadBatch(
     [plan.name, batch.chunks.map((c) => c.id), batch.chunks.map((c) => c.rows)],
   );
   await appendChunks(client, plan.name, batch.chunks);
+  await recordQuarantine(client, plan.name, batch.quarantined, o.syncId, false);
   await saveLoadProgress(client, plan.name, batch.next, loadedRows, batch.next === null, o.syncId);
 }

@@ -31,11 +31,12 @@ function statsParams(stats: CycleStats, durationMs: number) {
     Math.round(durationMs),
     stats.snapshotAt ?? null,
     stats.tablesSkipped(),
+    t.quarantined,
   ];
 }
 
 const STATS_SET = `tables = $3, chunks_scanned = $4, chunks_changed = $5, rows_fetched = $6, rows_loaded = $7, inserts = $8, updates = $9, deletes = $10,
-  warnings = $11, bytes_read = $12, mysql_ms = $13, postgres_ms = $14, node_ms = $15, duration_ms = $16, snapshot_at = $17, tables_skipped = $18, finished_at = now()`;
+  warnings = $11, bytes_read = $12, mysql_ms = $13, postgres_ms = $14, node_ms = $15, duration_ms = $16, snapshot_at = $17, tables_skipped = $18, quarantined = $19, finished_at = now()`;
 
 /** Closes the history row inside the apply transaction: it commits with the changes or not at all. */
 export async function finishCycleRecord(
@@ -45,7 +46,7 @@ export async function finishCycleRecord(
   stats: CycleStats,
   durationMs: number,
 ): Promise<void> {
-  await client.query(`UPDATE cdc.sync_history SET status = $2, ${STATS_SET}, notes = $19 WHERE id = $1`, [
+  await client.query(`UPDATE cdc.sync_history SET status = $2, ${STATS_SET}, notes = $20 WHERE id = $1`, [
     syncId,
     status,
     ...statsParams(stats, durationMs),
@@ -58,9 +59,9 @@ async function writeTableRows(client: PoolClient | Pool, syncId: SyncId, stats: 
   const rows = [...stats.tables.entries()].map(([name, t]) => ({ name, ...t }));
   if (rows.length === 0) return;
   await client.query(
-    `INSERT INTO cdc.sync_history_tables (sync_id, table_name, chunks_scanned, chunks_changed, rows_fetched, rows_loaded, inserts, updates, deletes, warnings, schema_change, skipped)
-     SELECT $1, r.name, r."chunksScanned", r."chunksChanged", r."rowsFetched", r."rowsLoaded", r.inserts, r.updates, r.deletes, r.warnings, r."schemaChange", COALESCE(r.skipped, false)
-       FROM jsonb_to_recordset($2::jsonb) AS r(name text, "chunksScanned" int, "chunksChanged" int, "rowsFetched" bigint, "rowsLoaded" bigint, inserts bigint, updates bigint, deletes bigint, warnings int, "schemaChange" text, skipped boolean)
+    `INSERT INTO cdc.sync_history_tables (sync_id, table_name, chunks_scanned, chunks_changed, rows_fetched, rows_loaded, inserts, updates, deletes, warnings, schema_change, skipped, quarantined)
+     SELECT $1, r.name, r."chunksScanned", r."chunksChanged", r."rowsFetched", r."rowsLoaded", r.inserts, r.updates, r.deletes, r.warnings, r."schemaChange", COALESCE(r.skipped, false), COALESCE(r.quarantined, 0)
+       FROM jsonb_to_recordset($2::jsonb) AS r(name text, "chunksScanned" int, "chunksChanged" int, "rowsFetched" bigint, "rowsLoaded" bigint, inserts bigint, updates bigint, deletes bigint, warnings int, "schemaChange" text, skipped boolean, quarantined int)
      ON CONFLICT (sync_id, table_name) DO NOTHING`,
     [syncId, JSON.stringify(rows)],
   );
@@ -78,7 +79,7 @@ export async function failCycleRecord(
   err: { code: string; message: string; table?: string },
 ): Promise<void> {
   await pool.query(
-    `UPDATE cdc.sync_history SET status = $2, ${STATS_SET}, error_code = $19, error_message = $20, error_table = $21 WHERE id = $1`,
+    `UPDATE cdc.sync_history SET status = $2, ${STATS_SET}, error_code = $20, error_message = $21, error_table = $22 WHERE id = $1`,
     [syncId, 'failed', ...statsParams(stats, durationMs), err.code, err.message.slice(0, 4000), err.table ?? null],
   );
   await writeTableRows(pool, syncId, stats);

@@ -1,3 +1,5 @@
+import type { QuarantinedRow } from '../apply/quarantine-store';
+
 /** What a cycle did to one table; summed into the cycle's totals. */
 export interface TableStats {
   chunksScanned: number;
@@ -9,6 +11,8 @@ export interface TableStats {
   deletes: number;
   warnings: number;
   bytesRead: number;
+  /** Rows PostgreSQL would refuse, kept out of the mirror (cdc.quarantine). */
+  quarantined: number;
   schemaChange?: 'created' | 'adopted' | 'altered' | 'rebuilt' | 'retired' | 'loaded' | 'privilege-missing';
   /** Not scanned: MySQL's UPDATE_TIME showed no write since its last full scan. */
   skipped?: boolean;
@@ -25,6 +29,7 @@ export function emptyTableStats(): TableStats {
     deletes: 0,
     warnings: 0,
     bytesRead: 0,
+    quarantined: 0,
   };
 }
 
@@ -43,6 +48,14 @@ export class CycleStats {
   snapshotAt: Date | undefined;
   /** What an operator must fix though the cycle went on (a revoked grant), for the cycle's notes. */
   readonly problems: string[] = [];
+  private readonly quarantined = new Map<string, QuarantinedRow[]>();
+
+  /** The rows of a table quarantined in this cycle so far (filled by the diff and the load). */
+  quarantine(table: string): QuarantinedRow[] {
+    let rows = this.quarantined.get(table);
+    if (!rows) this.quarantined.set(table, (rows = []));
+    return rows;
+  }
 
   table(name: string): TableStats {
     let t = this.tables.get(name);

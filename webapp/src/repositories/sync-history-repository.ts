@@ -93,3 +93,25 @@ export async function freshnessBound(
     throw err;
   }
 }
+
+/** Rows the daemon keeps out of the mirror because PostgreSQL refuses a value (cdc.quarantine). */
+export async function quarantinedRows(pool: Pool, limit = 50) {
+  const { rows } = await pool
+    .query(
+      `SELECT table_name, replace(row_key, E'\\t', ' / ') AS key, column_name, error, first_seen, last_seen, last_sync_id::text,
+              count(*) OVER ()::int AS total
+         FROM cdc.quarantine ORDER BY first_seen, table_name, row_key LIMIT $1`,
+      [limit],
+    )
+    .catch(() => ({ rows: [] as Record<string, unknown>[] }));
+  return rows as {
+    table_name: string;
+    key: string;
+    column_name: string | null;
+    error: string;
+    first_seen: Date;
+    last_seen: Date;
+    last_sync_id: string;
+    total: number;
+  }[];
+}

@@ -12,6 +12,7 @@ import {
   listCycles,
   mirroredTables,
   sinkOverview,
+  quarantinedRows,
 } from '../../repositories/sync-history-repository';
 import { setFlash } from '../flash';
 import { optionalDate } from '../query-params';
@@ -68,11 +69,12 @@ export function opsHandlers(pg: Pool | undefined, admin: DaemonAdmin | undefined
         throw portalError('VALIDATION_FAILED', 'The date range is reversed: "from" is after "to".');
       if (filter.to) filter.to = new Date(filter.to.getTime() + 86_400_000);
       const page = Math.max(1, Math.min(10_000, Number.parseInt(String(req.query.page ?? '1'), 10) || 1));
-      const [{ cycles, total }, series, last, freshness] = await Promise.all([
+      const [{ cycles, total }, series, last, freshness, quarantine] = await Promise.all([
         listCycles(pool, filter, page),
         cycleSeries(pool),
         lastSuccessAt(pool),
         freshnessBound(pool),
+        quarantinedRows(pool),
       ]);
       const ageMs = last ? now().getTime() - new Date(last).getTime() : null;
       const query = new URLSearchParams(
@@ -94,6 +96,7 @@ export function opsHandlers(pg: Pool | undefined, admin: DaemonAdmin | undefined
         ageMs,
         stale: ageMs === null || ageMs > STALE_AFTER_MS,
         freshness,
+        quarantine,
         durations: sparkline(series.map((s) => s.duration_ms ?? 0)),
         changes: sparkline(series.map((s) => s.changes)),
         series,
