@@ -15,12 +15,20 @@ export interface LoggerOptions {
 // Keys whose values never reach a log line, however deep they sit in the metadata.
 const SECRET_KEY = /pass(word)?|secret|token|authorization|cookie|hash/i;
 // user:password@ inside connection URLs.
-const URL_CREDENTIALS = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:)[^@\s]+@/gi;
+const URL_CREDENTIALS = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s]+@/gi;
 
 function redact(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return value.replace(URL_CREDENTIALS, '$1***@');
   if (depth > 4 || value === null || typeof value !== 'object') return value;
-  if (value instanceof Error) return { name: value.name, message: redact(value.message) as string, stack: value.stack };
+  // The stack repeats the message (and so any URL in it): it is redacted too, and so is the cause.
+  if (value instanceof Error)
+    return {
+      name: value.name,
+      message: redact(value.message) as string,
+      stack: redact(value.stack),
+      ...('code' in value ? { code: (value as { code?: unknown }).code } : {}),
+      ...(value.cause !== undefined ? { cause: redact(value.cause, depth + 1) } : {}),
+    };
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   return Object.fromEntries(
     Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) ? '***' : redact(v, depth + 1)]),
