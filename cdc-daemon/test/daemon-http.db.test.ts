@@ -49,6 +49,12 @@ describe('admin API', () => {
     const app = createDaemonHttp(daemon, f.pool, createDaemonMetrics(f.pool), { token, config, logger: quietLogger });
     const auth = { Authorization: `Bearer ${token}` };
     expect((await request(app).get('/status')).status).toBe(401);
+    // Health and metrics need no token: a HEALTHCHECK and Prometheus work without the admin token.
+    expect((await request(app).get('/healthz')).status).toBe(200);
+    expect((await request(app).get('/readyz')).status).toBe(503);
+    const metrics = await request(app).get('/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.text).toContain('cdc_quarantined_rows');
     expect((await request(app).post('/pause').set('Authorization', 'Bearer wrong-token-wrong-token-xx')).status).toBe(
       401,
     );
