@@ -16,6 +16,8 @@ import {
 
 /** Housekeeping tables of the portal that are never mirrored unless listed in CDC_TABLES. */
 export const DEFAULT_EXCLUDED_TABLES = ['sessions', 'schema_migrations'] as const;
+/** The portal's password hashes are never mirrored, logged or fanned out. */
+export const DEFAULT_EXCLUDED_COLUMNS = ['accounts.password_hash'] as const;
 
 export const cdcConfigSchema = z
   .object({
@@ -33,6 +35,13 @@ export const cdcConfigSchema = z
     CDC_TABLES: envList.optional(),
     /** Tables never mirrored; default: the portal's sessions and schema_migrations. */
     CDC_EXCLUDE_TABLES: envList.default([...DEFAULT_EXCLUDED_TABLES]),
+    /**
+     * Columns never read nor mirrored, as table.column (comma-separated); default: the portal's
+     * bcrypt hashes. A key column cannot be left out (the row identity needs it).
+     */
+    CDC_EXCLUDE_COLUMNS: envList
+      .pipe(z.array(z.string().regex(/^[^.\s]+\.[^.\s]+$/, 'write each column as table.column')))
+      .default([...DEFAULT_EXCLUDED_COLUMNS]),
     /** Tables without SCD2 history in the `history` schema. */
     CDC_HISTORY_EXCLUDE: envList.default([]),
     /** Create foreign keys in the mirror (DEFERRABLE); off by default, the mirror takes what MySQL holds. */
@@ -91,6 +100,7 @@ export const cdcConfigSchema = z
     targetSchema: env.CDC_TARGET_SCHEMA,
     tables: env.CDC_TABLES,
     excludeTables: env.CDC_EXCLUDE_TABLES,
+    excludeColumns: env.CDC_EXCLUDE_COLUMNS,
     historyExclude: env.CDC_HISTORY_EXCLUDE,
     mirrorForeignKeys: env.CDC_MIRROR_FOREIGN_KEYS,
     tinyint1AsBoolean: env.CDC_TINYINT1_AS_BOOLEAN,

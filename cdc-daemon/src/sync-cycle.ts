@@ -167,7 +167,11 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
 }
 
 async function readPlans(mysql: Connection, config: CdcConfig): Promise<{ plans: TablePlan[]; access: SelectAccess }> {
-  const schemas = await readCatalog(mysql, { tables: config.tables, excludeTables: config.excludeTables });
+  const schemas = await readCatalog(mysql, {
+    tables: config.tables,
+    excludeTables: config.excludeTables,
+    excludeColumns: config.excludeColumns,
+  });
   const plans = parentsFirst(schemas.map((s) => planTable(s, { tinyint1AsBoolean: config.tinyint1AsBoolean })));
   return { plans, access: await readSelectAccess(mysql) };
 }

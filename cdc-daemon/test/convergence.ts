@@ -12,7 +12,11 @@ import { type TableDrift, verifyTable } from '../src/verify/verify-table';
 export async function mirrorDrift(readOnlyUrl: string, pool: Pool, config: CdcConfig): Promise<TableDrift[]> {
   const conn = await connectMysql(readOnlyUrl);
   try {
-    const schemas = await readCatalog(conn, { tables: config.tables, excludeTables: config.excludeTables });
+    const schemas = await readCatalog(conn, {
+      tables: config.tables,
+      excludeTables: config.excludeTables,
+      excludeColumns: config.excludeColumns,
+    });
     const out: TableDrift[] = [];
     for (const s of schemas)
       out.push(

@@ -7,6 +7,8 @@ import { isMariadb } from '../snapshot/mysql-source';
 interface Filter {
   tables?: string[];
   excludeTables: string[];
+  /** `table.column` names left out of the mirror (not read at all); key columns stay. */
+  excludeColumns?: string[];
 }
 
 /**
@@ -74,13 +76,23 @@ export async function readCatalog(conn: Connection, filter: Filter): Promise<Tab
       fk.refColumns.push(String(r.refCol));
       fks.set(String(r.name), fk);
     }
+    // Excluded columns go before anything is planned: the mirror, its history, the outbox and
+    // the sinks never see them. The row identity keeps its columns whatever the list says.
+    const left = new Set(
+      columns
+        .map((c) => c.name)
+        .filter((c) => !filter.excludeColumns?.includes(`${name}.${c}`) || identity?.columns.includes(c)),
+    );
+    const kept = (cols: string[]) => cols.every((c) => left.has(c));
     return {
       name,
-      columns,
+      columns: columns.filter((c) => left.has(c.name)),
       keyKind: primary ? 'primary' : identity ? 'unique' : 'none',
       keyColumns: identity?.columns ?? [],
-      uniqueKeys: uniques.filter((u) => u.name !== identity?.name).map((u) => ({ name: u.name, columns: u.columns })),
-      foreignKeys: [...fks.values()],
+      uniqueKeys: uniques
+        .filter((u) => u.name !== identity?.name && kept(u.columns))
+        .map((u) => ({ name: u.name, columns: u.columns })),
+      foreignKeys: [...fks.values()].filter((fk) => kept(fk.columns)),
     };
   });
 }

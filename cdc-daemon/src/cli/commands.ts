@@ -156,7 +156,11 @@ export async function verifyTables(
 ): Promise<TableDrift[]> {
   const mysql = await connectMysql(config.mysqlUrl);
   try {
-    const schemas = await readCatalog(mysql, { tables: config.tables, excludeTables: config.excludeTables });
+    const schemas = await readCatalog(mysql, {
+      tables: config.tables,
+      excludeTables: config.excludeTables,
+      excludeColumns: config.excludeColumns,
+    });
     const chosen = table ? schemas.filter((s) => s.name === table) : schemas;
     if (table && chosen.length === 0)
       throw cdcError('UNKNOWN_TABLE', `No mirrored MySQL table is called "${table}"; see \`npm run cdc -- status\`.`);
