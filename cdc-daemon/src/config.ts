@@ -86,6 +86,8 @@ export const cdcConfigSchema = z
     CDC_PARKED_RETRY_SECONDS: z.coerce.number().int().min(1).default(300),
     /** Delivered outbox events older than this are pruned. */
     CDC_OUTBOX_RETENTION_HOURS: z.coerce.number().min(0).default(24),
+    /** No-change and skipped cycles older than this are rolled up per hour in cdc.sync_history (0: keep every row). */
+    CDC_HISTORY_ROLLUP_HOURS: z.coerce.number().min(0).default(24),
     LOG_LEVEL: logLevel.default('info'),
     LOG_FORMAT: logFormat.optional(),
   })
@@ -101,6 +103,7 @@ export const cdcConfigSchema = z
     tables: env.CDC_TABLES,
     excludeTables: env.CDC_EXCLUDE_TABLES,
     excludeColumns: env.CDC_EXCLUDE_COLUMNS,
+    historyRollupMs: env.CDC_HISTORY_ROLLUP_HOURS * 3_600_000,
     historyExclude: env.CDC_HISTORY_EXCLUDE,
     mirrorForeignKeys: env.CDC_MIRROR_FOREIGN_KEYS,
     tinyint1AsBoolean: env.CDC_TINYINT1_AS_BOOLEAN,

@@ -12,6 +12,7 @@ import {
   recordSkipped,
 } from './record/cycle-record';
 import { type CycleOutcome, runCycle } from './sync-cycle';
+import { rollUpHistory } from './record/history-retention';
 
 /** Session-level advisory lock: one active daemon per mirror; others wait as standbys. */
 export const DAEMON_LOCK_KEY = 7_246_002;
@@ -133,6 +134,7 @@ export class CdcDaemon {
       };
       this.s.lastSuccessAt = new Date();
       this.deps.onCycle?.(outcome);
+      await this.rollUpHistory();
       return outcome;
     } catch (err) {
       const e = err instanceof AppError ? err : cdcError('CYCLE_FAILED', String(err));
@@ -152,6 +154,18 @@ export class CdcDaemon {
       this.deps.onFailure?.(e);
       return undefined;
     }
+  }
+
+  private lastRollup = 0;
+  /** At most every 10 minutes, between cycles: the retention of cdc.sync_history. */
+  private async rollUpHistory(): Promise<void> {
+    if (Date.now() - this.lastRollup < 10 * 60_000) return;
+    this.lastRollup = Date.now();
+    const removed = await rollUpHistory(this.deps.pool, this.deps.config.historyRollupMs).catch((err: unknown) => {
+      this.deps.logger.warn('sync history roll-up failed; retried in 10 minutes', { error: String(err) });
+      return 0;
+    });
+    if (removed > 0) this.deps.logger.info('sync history rolled up', { removed });
   }
 
   /** Records PostgreSQL refused while it was down, written by the next cycle or lock taker. */

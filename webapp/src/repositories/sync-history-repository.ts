@@ -27,7 +27,7 @@ function where(f: CycleFilter): { sql: string; params: unknown[] } {
 export async function listCycles(pool: Pool, f: CycleFilter, page: number, perPage = 25) {
   const w = where(f);
   const { rows } = await pool.query(
-    `SELECT h.id::int, h.status, h.started_at, h.finished_at, h.duration_ms, h.tables, h.tables_skipped, h.chunks_scanned, h.chunks_changed, h.inserts::int, h.updates::int, h.deletes::int, h.rows_loaded::int, h.warnings, h.error_code, h.error_message, h.error_table
+    `SELECT h.id::int, h.status, h.started_at, h.finished_at, h.duration_ms, h.tables, h.tables_skipped, h.chunks_scanned, h.chunks_changed, h.inserts::int, h.updates::int, h.deletes::int, h.rows_loaded::int, h.warnings, h.error_code, h.error_message, h.error_table, h.rolled_up
        FROM cdc.sync_history h ${w.sql} ORDER BY h.id DESC LIMIT ${perPage} OFFSET ${(page - 1) * perPage}`,
     w.params,
   );
