@@ -52,6 +52,12 @@ export const cdcConfigSchema = z
     CDC_DROPPED_TABLES: z.enum(['keep', 'drop']).default('keep'),
     /** Target rows per chunk; chunks split above twice this and merge below a quarter. */
     CDC_CHUNK_ROWS: z.coerce.number().int().min(4).max(1_000_000).default(10_000),
+    /** A fingerprint query should take about this long: chunks shrink (EWMA of rows/s) when MySQL is slow. */
+    CDC_CHUNK_TIME_MS: z.coerce.number().int().min(1).max(60_000).default(500),
+    /** Pause between chunks while MySQL's Threads_running is above this (0: never pause). */
+    CDC_MAX_THREADS_RUNNING: z.coerce.number().int().min(0).default(25),
+    /** At most this much pausing per cycle (the snapshot stays open while the sweep waits). */
+    CDC_MAX_PAUSE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
     /** Rows per committed batch of an initial load. */
     CDC_LOAD_BATCH_ROWS: z.coerce.number().int().min(4).max(1_000_000).default(20_000),
     /** Skip tables whose MySQL UPDATE_TIME shows no write since their last full scan. */
@@ -109,6 +115,12 @@ export const cdcConfigSchema = z
     tinyint1AsBoolean: env.CDC_TINYINT1_AS_BOOLEAN,
     droppedTables: env.CDC_DROPPED_TABLES,
     chunkRows: env.CDC_CHUNK_ROWS,
+    pacing: {
+      chunkRows: env.CDC_CHUNK_ROWS,
+      chunkTimeMs: env.CDC_CHUNK_TIME_MS,
+      maxThreadsRunning: env.CDC_MAX_THREADS_RUNNING,
+      maxPauseMs: env.CDC_MAX_PAUSE_MS,
+    },
     loadBatchRows: env.CDC_LOAD_BATCH_ROWS,
     skipHints: env.CDC_SKIP_HINTS,
     fullSweepMs: env.CDC_FULL_SWEEP_SECONDS * 1000,

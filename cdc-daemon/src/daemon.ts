@@ -13,6 +13,7 @@ import {
 } from './record/cycle-record';
 import { type CycleOutcome, runCycle } from './sync-cycle';
 import { rollUpHistory } from './record/history-retention';
+import { ChunkPacer } from './snapshot/chunk-pacer';
 
 /** Session-level advisory lock: one active daemon per mirror; others wait as standbys. */
 export const DAEMON_LOCK_KEY = 7_246_002;
@@ -71,7 +72,12 @@ export class CdcDaemon {
     lastSuccessAt: null,
   };
 
-  constructor(private readonly deps: DaemonDeps) {}
+  /** Chunk sizes and pauses towards MySQL, learnt across cycles. */
+  private readonly pacer: ChunkPacer;
+
+  constructor(private readonly deps: DaemonDeps) {
+    this.pacer = new ChunkPacer(deps.config.pacing);
+  }
 
   status(): DaemonStatus {
     return { ...this.s, running: this.inFlight !== undefined };
@@ -123,6 +129,7 @@ export class CdcDaemon {
         logger: this.deps.logger,
         signal: this.abort.signal,
         deferRecord: (write) => this.deferred.length < MAX_DEFERRED_RECORDS && this.deferred.push(write),
+        pacer: this.pacer,
       });
       this.s.consecutiveFailures = 0;
       this.s.retryAt = null;

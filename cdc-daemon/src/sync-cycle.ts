@@ -19,6 +19,7 @@ import { loadTable } from './load/initial-load';
 import { CycleStats, type CycleStatus } from './record/cycle-stats';
 import { type SyncId, beginCycleRecord, failCycleRecord, finishCycleRecord } from './record/cycle-record';
 import { closeSnapshot, connectMysql, openSnapshot } from './snapshot/mysql-source';
+import { ChunkPacer } from './snapshot/chunk-pacer';
 
 export interface CycleContext {
   pool: Pool;
@@ -30,6 +31,8 @@ export interface CycleContext {
   signal?: AbortSignal;
   /** Takes the write of a failed cycle's record that PostgreSQL refused, to be retried later. */
   deferRecord?: (write: () => Promise<void>) => void;
+  /** Chunk sizing and pauses towards MySQL, kept across cycles by the daemon (a fresh one otherwise). */
+  pacer?: ChunkPacer;
 }
 
 export interface CycleOutcome {
@@ -55,6 +58,8 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
   const started = performance.now();
   await initRowHash();
   const stats = new CycleStats();
+  const pacer = ctx.pacer ?? new ChunkPacer(ctx.config.pacing);
+  pacer.startCycle();
   const { syncId } = await beginCycleRecord(ctx.pool).catch((err: unknown) => {
     const e = classifyError(err, 'postgres');
     e.details.unstarted = true;
@@ -130,7 +135,7 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
     const loaded = new Set(loading.map((p) => p.name));
     const status = await applySnapshot(
       source,
-      ctx,
+      { ...ctx, pacer },
       plans.filter((p) => !loaded.has(p.name)),
       syncId,
       stats,
@@ -228,7 +233,8 @@ async function applySnapshot(
           syncId,
           at,
           outbox: true,
-          chunkRows: ctx.config.chunkRows,
+          chunkRows: ctx.pacer?.targetRows() ?? ctx.config.chunkRows,
+          pacer: ctx.pacer,
           signal: ctx.signal,
         },
         stats,
@@ -236,6 +242,10 @@ async function applySnapshot(
       newHints.set(plan.name, reading ? { ...reading, scannedAt: Date.now() } : null);
     }
     await stats.time('mysql', () => closeSnapshot(mysql));
+    if (ctx.pacer) {
+      stats.pausedMs = ctx.pacer.pausedMs;
+      stats.chunkRowsTarget = ctx.pacer.targetRows();
+    }
     await saveSkipHints(client, newHints);
     const status: CycleStatus = stats.changed() ? 'succeeded' : 'no_changes';
     await finishCycleRecord(client, syncId, status, stats, performance.now() - started);

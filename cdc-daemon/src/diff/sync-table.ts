@@ -17,9 +17,12 @@ import { type ChunkFingerprint, fingerprintRange, streamRange } from '../snapsho
 import { type SubChunk, diffKeyedChunk, diffKeylessTable, emptyDiffResult } from './diff-chunk';
 import { UNVERIFIED_FINGERPRINT, Xor64 } from './hash64';
 import { recordQuarantine } from '../apply/quarantine-store';
+import type { ChunkPacer } from '../snapshot/chunk-pacer';
 
 export interface SyncTableOptions extends MergeOptions {
   chunkRows: number;
+  /** Pauses while MySQL is busy and learns its fingerprint rate (absent: neither). */
+  pacer?: ChunkPacer;
   signal?: AbortSignal;
 }
 
@@ -58,7 +61,10 @@ export async function syncTable(
       continue;
     }
     const upper = chunks[i + 1]?.lower ?? null;
+    await o.pacer?.yieldToServer(mysql);
+    const began = performance.now();
     const fp = await stats.time('mysql', () => fingerprintRange(mysql, plan, chunks[i]!.lower, upper));
+    o.pacer?.observe(fp.count, performance.now() - began);
     current.push(fp);
     t.chunksScanned++;
     if (fp.count !== chunks[i]!.count || fp.fingerprint !== chunks[i]!.fingerprint) changedSoFar++;

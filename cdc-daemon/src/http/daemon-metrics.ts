@@ -99,6 +99,16 @@ export function createDaemonMetrics(pool?: Pool) {
       for (const row of r.rows) this.set({ table: row.table_name }, row.n);
     },
   });
+  const chunkTarget = new client.Gauge({
+    name: 'cdc_chunk_target_rows',
+    help: 'Rows per chunk the sweep works to (CDC_CHUNK_ROWS, less when fingerprint queries run slow)',
+    registers: [registry],
+  });
+  const paused = new client.Counter({
+    name: 'cdc_throttle_paused_seconds_total',
+    help: "Time sweeps waited between chunks because MySQL's Threads_running was above CDC_MAX_THREADS_RUNNING",
+    registers: [registry],
+  });
   const relayObserver: RelayObserver = {
     delivered: (sink, n) => n > 0 && delivered.inc({ sink }, n),
     failed: (sink, n) => refused.inc({ sink }, n),
@@ -117,6 +127,8 @@ export function createDaemonMetrics(pool?: Pool) {
         if (t.chunksScanned) chunks.inc({ table }, t.chunksScanned);
       }
       lastSuccess.set(Date.now() / 1000);
+      if (outcome.stats.chunkRowsTarget !== undefined) chunkTarget.set(outcome.stats.chunkRowsTarget);
+      if (outcome.stats.pausedMs > 0) paused.inc(outcome.stats.pausedMs / 1000);
     },
     failed(code: string): void {
       failures.inc({ code });

@@ -32,11 +32,13 @@ function statsParams(stats: CycleStats, durationMs: number) {
     stats.snapshotAt ?? null,
     stats.tablesSkipped(),
     t.quarantined,
+    Math.round(stats.pausedMs),
+    stats.chunkRowsTarget ?? null,
   ];
 }
 
 const STATS_SET = `tables = $3, chunks_scanned = $4, chunks_changed = $5, rows_fetched = $6, rows_loaded = $7, inserts = $8, updates = $9, deletes = $10,
-  warnings = $11, bytes_read = $12, mysql_ms = $13, postgres_ms = $14, node_ms = $15, duration_ms = $16, snapshot_at = $17, tables_skipped = $18, quarantined = $19, finished_at = now()`;
+  warnings = $11, bytes_read = $12, mysql_ms = $13, postgres_ms = $14, node_ms = $15, duration_ms = $16, snapshot_at = $17, tables_skipped = $18, quarantined = $19, paused_ms = $20, chunk_rows = $21, finished_at = now()`;
 
 /** Closes the history row inside the apply transaction: it commits with the changes or not at all. */
 export async function finishCycleRecord(
@@ -46,7 +48,7 @@ export async function finishCycleRecord(
   stats: CycleStats,
   durationMs: number,
 ): Promise<void> {
-  await client.query(`UPDATE cdc.sync_history SET status = $2, ${STATS_SET}, notes = $20 WHERE id = $1`, [
+  await client.query(`UPDATE cdc.sync_history SET status = $2, ${STATS_SET}, notes = $22 WHERE id = $1`, [
     syncId,
     status,
     ...statsParams(stats, durationMs),
@@ -79,7 +81,7 @@ export async function failCycleRecord(
   err: { code: string; message: string; table?: string },
 ): Promise<void> {
   await pool.query(
-    `UPDATE cdc.sync_history SET status = $2, ${STATS_SET}, error_code = $20, error_message = $21, error_table = $22 WHERE id = $1`,
+    `UPDATE cdc.sync_history SET status = $2, ${STATS_SET}, error_code = $22, error_message = $23, error_table = $24 WHERE id = $1`,
     [syncId, 'failed', ...statsParams(stats, durationMs), err.code, err.message.slice(0, 4000), err.table ?? null],
   );
   await writeTableRows(pool, syncId, stats);

@@ -46,6 +46,9 @@ export class CycleStats {
   readonly tables = new Map<string, TableStats>();
   readonly timings: CycleTimings = { mysqlMs: 0, postgresMs: 0 };
   snapshotAt: Date | undefined;
+  /** Time the sweep waited for a busy MySQL, and the chunk size it worked to (see ChunkPacer). */
+  pausedMs = 0;
+  chunkRowsTarget: number | undefined;
   /** What an operator must fix though the cycle went on (a revoked grant), for the cycle's notes. */
   readonly problems: string[] = [];
   private readonly quarantined = new Map<string, QuarantinedRow[]>();
