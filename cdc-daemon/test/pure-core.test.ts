@@ -123,7 +123,7 @@ describe('MySQL SQL', () => {
       mapColumn(col({ name: 't', dataType: 'text', columnType: 'text' }), opts),
     ];
     expect(rowHashExpr(cols)).toBe(
-      "CAST(CONV(LEFT(MD5(CONCAT_WS(_binary'#', `id`, LENGTH(`s`), `s`, LENGTH(`t`), IF(LENGTH(`t`) > 64, MD5(`t`), `t`), CONCAT(ISNULL(`s`), ISNULL(`t`)))), 16), 16, 10) AS UNSIGNED)",
+      "CAST(CONV(LEFT(SHA1(CONCAT_WS(_binary'#', `id`, LENGTH(`s`), `s`, LENGTH(`t`), IF(LENGTH(`t`) > 64, SHA1(`t`), `t`), CONCAT(ISNULL(`s`), ISNULL(`t`)))), 16), 16, 10) AS UNSIGNED)",
     );
   });
 });

@@ -1,5 +1,5 @@
 /**
- * 64-bit hashes travel as 16 hex digits (MySQL's LEFT(MD5(..), 16), xxhash's h64ToString):
+ * 64-bit hashes travel as 16 hex digits (MySQL's LEFT(SHA1(..), 16), xxhash's h64ToString):
  * no BigInt per row. Chunk fingerprints are MySQL's BIT_XOR of the same values as unsigned
  * decimals; Xor64 rebuilds that from the hex halves.
  */
