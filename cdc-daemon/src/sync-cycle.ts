@@ -130,8 +130,9 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
     }
     current.table = undefined;
 
-    // Tables loaded in this cycle are fingerprinted by the next one: their rows are in
-    // PostgreSQL now, and the verification pass (a full read) need not hold this cycle up.
+    // Tables loaded in this cycle are fingerprinted by the next one: each load chunk carries the
+    // fingerprint of the rows as its SELECT read them, so the next cycle re-reads only chunks
+    // that changed since.
     const loaded = new Set(loading.map((p) => p.name));
     const status = await applySnapshot(
       source,

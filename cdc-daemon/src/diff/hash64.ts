@@ -28,6 +28,5 @@ export function hexToUnsigned(hex: string): bigint {
   return BigInt(`0x${hex}`);
 }
 
-/** Stands for "not known yet": rows loaded without MySQL's hash, chunks not yet fingerprinted. */
-export const UNKNOWN_ROW_HASH = '0000000000000000';
+/** A chunk fingerprint that never matches MySQL's: the next cycle reads the chunk (a quarantined row). */
 export const UNVERIFIED_FINGERPRINT = '-1';

@@ -7,7 +7,7 @@ import { copyLines, pgi } from '../apply/pg-copy';
 import { closeVanished, writeReloadHistory } from '../apply/reload-history';
 import { appendChunks, saveLoadProgress } from '../apply/state-store';
 import { rowHash } from '../diff/row-hash';
-import { UNKNOWN_ROW_HASH, UNVERIFIED_FINGERPRINT } from '../diff/hash64';
+import { UNVERIFIED_FINGERPRINT, Xor64 } from '../diff/hash64';
 import type { KeyTuple } from '../snapshot/mysql-sql';
 import { keyTuple, quarantineKey, refusal, tryEncode } from '../diff/diff-chunk';
 import { type QuarantinedRow, recordQuarantine } from '../apply/quarantine-store';
@@ -43,19 +43,22 @@ export async function readLoadBatch(
   const batch: LoadBatch = { lines: [], chunks: [], next: null, warnings: 0, bytesRead: 0, quarantined: [] };
   const state = new ChunkRowsBuilder();
   let chunk = { id: ids[0]!, lower: first ? null : cursor, count: 0 };
-  // Loaded without MySQL's row hash (it is half the cost of reading): the chunks are marked
-  // unverified, and the first normal cycle fingerprints them and fills in the hashes. Rows
-  // are then compared by their xxhash, so nothing is written twice.
+  // Rows come with MySQL's row hash, and a chunk's fingerprint is the XOR of its rows' hashes as
+  // this one SELECT saw them (a statement reads one consistent view): the next cycle's
+  // fingerprints catch whatever changed since, chunk by chunk, without reading the table again.
+  // A chunk with a quarantined row stays unverified, so every cycle reads it.
+  let fp = new Xor64();
+  let poisoned = false;
   const close = () =>
     batch.chunks.push({
       id: chunk.id,
       lower: chunk.lower,
       count: chunk.count,
-      fingerprint: UNVERIFIED_FINGERPRINT,
+      fingerprint: poisoned ? UNVERIFIED_FINGERPRINT : fp.toDecimal(),
       rows: state.take(),
     });
   let n = 0;
-  for await (const rows of streamRange(mysql, plan, cursor, null, size + 1, false))
+  for await (const rows of streamRange(mysql, plan, cursor, null, size + 1, true))
     for (const raw of rows) {
       if (n === size) {
         batch.next = keyTuple(plan, raw);
@@ -64,19 +67,23 @@ export async function readLoadBatch(
       if (n > 0 && n % chunkRows === 0) {
         close();
         chunk = { id: ids[batch.chunks.length]!, lower: keyTuple(plan, raw), count: 0 };
+        fp = new Xor64();
+        poisoned = false;
       }
       n++;
+      const mh = raw[0] as string;
+      chunk.count++;
+      fp.add(mh);
+      for (const v of raw) if (v !== null) batch.bytesRead += v.length;
       const enc = tryEncode(plan, raw, plan.keyIndexes);
       if ('refused' in enc) {
         batch.quarantined.push(refusal(plan.keyed ? quarantineKey(plan, raw) : `load position ${n}`, enc.refused));
+        poisoned = true;
         continue;
       }
-      const hash = rowHash(enc.line);
-      chunk.count++;
-      state.add(enc.key, { mh: UNKNOWN_ROW_HASH, hash, copies: 1 });
+      state.add(enc.key, { mh, hash: rowHash(enc.line), copies: 1 });
       batch.lines.push(enc.line);
       batch.warnings += enc.warnings;
-      for (const v of raw) if (v !== null) batch.bytesRead += v.length;
     }
   close();
   return batch;
