@@ -1,29 +1,20 @@
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
-import { browserAvailable, launchBrowser, SCREENSHOTS } from '../../test/support/browser';
-import { createPortalFixture, PASSWORD, type PortalFixture } from './portal-fixture';
+import { browserAvailable, SCREENSHOTS } from '../../test/support/browser';
+import { openPortalInBrowser } from './browser-fixture';
+import { PASSWORD, type PortalFixture } from './portal-fixture';
 
 const maybe = browserAvailable() ? describe : describe.skip;
 
 maybe('a student in the browser', () => {
   let f: PortalFixture;
-  let server: Server;
   let browser: Browser;
   let base: string;
+  let close: () => Promise<void>;
   beforeAll(async () => {
-    f = await createPortalFixture({ students: 2 });
-    server = f.portal.app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await launchBrowser();
+    ({ f, browser, base, close } = await openPortalInBrowser({ students: 2 }));
   });
-  afterAll(async () => {
-    await browser?.close();
-    await new Promise((r) => server.close(r));
-    await f.close();
-  });
+  afterAll(() => close?.());
 
   test('logs in, searches, enrolls, sees it on /enrollments, drops', async () => {
     const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });

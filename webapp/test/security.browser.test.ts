@@ -1,31 +1,22 @@
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
-import { browserAvailable, launchBrowser, SCREENSHOTS } from '../../test/support/browser';
+import { browserAvailable, SCREENSHOTS } from '../../test/support/browser';
+import { openPortalInBrowser } from './browser-fixture';
 import { setDisabled } from '../src/use-cases/accounts';
-import { createPortalFixture, PASSWORD, type PortalFixture } from './portal-fixture';
+import { PASSWORD, type PortalFixture } from './portal-fixture';
 
 const maybe = browserAvailable() ? describe : describe.skip;
 
 // The security fixes as a person meets them in a real browser (issue 15).
 maybe('security in the browser', () => {
   let f: PortalFixture;
-  let server: Server;
   let browser: Browser;
   let base: string;
+  let close: () => Promise<void>;
   beforeAll(async () => {
-    f = await createPortalFixture({ students: 2 });
-    server = f.portal.app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await launchBrowser();
+    ({ f, browser, base, close } = await openPortalInBrowser({ students: 2 }));
   });
-  afterAll(async () => {
-    await browser?.close();
-    await new Promise((r) => server.close(r));
-    await f.close();
-  });
+  afterAll(() => close?.());
 
   test('the login form works without a stored session; a disabled account is sent back to it at its next click', async () => {
     const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
