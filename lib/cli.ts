@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { AppError } from './app-error';
+import { PG_REFUSED } from './postgres-refusals';
 
 /** commander argument parsers that reject bad input with a message naming the rule. */
 export function intArg(min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -45,16 +46,9 @@ export function describeExpectedFailure(err: unknown): string | undefined {
   // ER_ACCESS_DENIED_ERROR, ER_ACCESS_DENIED_NO_PASSWORD_ERROR (MariaDB), ER_DBACCESS_DENIED_ERROR...
   if (e.code && /^ER_\w*ACCESS_DENIED/.test(e.code))
     return `${server} refused the account: ${e.sqlMessage}; fix the URL's user and password or the grants.`;
-  switch (e.code) {
-    case 'ER_BAD_DB_ERROR':
-      return `${e.sqlMessage}: create it (CREATE DATABASE name CHARACTER SET utf8mb4) or fix the URL.`;
-    case '28P01':
-      return 'PostgreSQL refused the password of the POSTGRES_URL account; fix POSTGRES_URL.';
-    case '28000':
-      return 'PostgreSQL refused the POSTGRES_URL account (no such role, or pg_hba.conf rejects it).';
-    case '3D000':
-      return `PostgreSQL: ${e.message}; create it (createdb NAME) or fix POSTGRES_URL.`;
-  }
+  if (e.code === 'ER_BAD_DB_ERROR')
+    return `${e.sqlMessage}: create it (CREATE DATABASE name CHARACTER SET utf8mb4) or fix the URL.`;
+  if (e.code && PG_REFUSED[e.code]) return PG_REFUSED[e.code];
   return undefined;
 }
 

@@ -1,4 +1,5 @@
 import { AppError } from '../../lib/app-error';
+import { PG_REFUSED } from '../../lib/postgres-refusals';
 
 /**
  * The daemon's error catalogue. `retryable` errors make the loop back off and try again;
@@ -56,14 +57,6 @@ const CONNECTION_CODES = new Set([
  * 57P02 crash shutdown, 57P03 starting up, class 08 connection exceptions).
  */
 const PG_GONE = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006']);
-
-/** PostgreSQL refusing the account or database of POSTGRES_URL: the remedy is the operator's. */
-const PG_REFUSED: Record<string, string> = {
-  '28P01': 'PostgreSQL refused the password of the POSTGRES_URL account; fix POSTGRES_URL.',
-  '28000':
-    'PostgreSQL refused the POSTGRES_URL account (no such role, or pg_hba.conf rejects it); create the role or fix POSTGRES_URL.',
-  '3D000': 'The POSTGRES_URL database does not exist; create it (createdb NAME) or fix POSTGRES_URL.',
-};
 
 /** Connection-level failures of either database, as the loop should see them. */
 export function classifyError(err: unknown, where: 'mysql' | 'postgres'): AppError<CdcErrorCode> {
