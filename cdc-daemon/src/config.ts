@@ -94,6 +94,23 @@ export const cdcConfigSchema = z
     CDC_OUTBOX_RETENTION_HOURS: z.coerce.number().min(0).default(24),
     /** No-change and skipped cycles older than this are rolled up per hour in cdc.sync_history (0: keep every row). */
     CDC_HISTORY_ROLLUP_HOURS: z.coerce.number().min(0).default(24),
+    /** How often triggers and alerts are evaluated and due webhooks sent, besides after every cycle. */
+    CDC_WATCH_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(1_000),
+    /** A webhook (trigger or alert) that does not answer within this is a failed attempt. */
+    CDC_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(10).max(120_000).default(10_000),
+    /** Attempts at a firing before it is marked failed; the delay doubles from CDC_WEBHOOK_BACKOFF_MS up to 5 min. */
+    CDC_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
+    CDC_WEBHOOK_BACKOFF_MS: z.coerce.number().int().min(0).max(3_600_000).default(2_000),
+    /** Where alerts are POSTed (once when an incident opens, once when it resolves); unset: console only. */
+    ALERT_WEBHOOK_URL: envUrl('http', 'https').optional(),
+    /** Signs the alert webhook (X-Campus-Signature: sha256=<HMAC of the body>). */
+    ALERT_WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters (openssl rand -hex 24)').optional(),
+    /** Alert when no cycle succeeded for this long. */
+    CDC_ALERT_STALE_SECONDS: z.coerce.number().int().min(1).default(300),
+    /** Alert after this many failed cycles in a row. */
+    CDC_ALERT_FAILED_CYCLES: z.coerce.number().int().min(1).default(3),
+    /** Alert when a sink's oldest undelivered event is older than this. */
+    CDC_ALERT_SINK_LAG_SECONDS: z.coerce.number().int().min(1).default(300),
     LOG_LEVEL: logLevel.default('info'),
     LOG_FORMAT: logFormat.optional(),
   })
@@ -142,12 +159,29 @@ export const cdcConfigSchema = z
       backoffMs: env.CDC_BACKOFF_MS,
       backoffMaxMs: env.CDC_BACKOFF_MAX_MS,
     },
+    watch: {
+      intervalMs: env.CDC_WATCH_INTERVAL_MS,
+      alerts: {
+        staleSeconds: env.CDC_ALERT_STALE_SECONDS,
+        failedCycles: env.CDC_ALERT_FAILED_CYCLES,
+        sinkLagSeconds: env.CDC_ALERT_SINK_LAG_SECONDS,
+      },
+      delivery: {
+        timeoutMs: env.CDC_WEBHOOK_TIMEOUT_MS,
+        maxAttempts: env.CDC_WEBHOOK_MAX_ATTEMPTS,
+        backoffMs: env.CDC_WEBHOOK_BACKOFF_MS,
+        backoffMaxMs: 300_000,
+        alertWebhookUrl: env.ALERT_WEBHOOK_URL,
+        alertWebhookSecret: env.ALERT_WEBHOOK_SECRET,
+      },
+    },
     log: logSettings(env.LOG_LEVEL, env.LOG_FORMAT, env.NODE_ENV),
   }));
 
 export type CdcConfig = z.infer<typeof cdcConfigSchema>;
 export type SinkSettings = CdcConfig['sinks'];
 export type RelaySettings = CdcConfig['relay'];
+export type WatchSettings = CdcConfig['watch'];
 
 export function loadCdcConfig(env: NodeJS.ProcessEnv): CdcConfig {
   return parseEnv(cdcConfigSchema, env, 'the CDC daemon');

@@ -28,6 +28,12 @@ export const CDC_ERRORS = {
   NO_SINKS: { retryable: false },
   /** Another daemon holds the lock; this one waits as a standby. */
   LOCKED: { retryable: true },
+  /** A trigger definition that cannot work (no condition, a bad URL or name, an unknown table). */
+  BAD_TRIGGER: { retryable: false },
+  /** No trigger has that name. */
+  UNKNOWN_TRIGGER: { retryable: false },
+  /** A trigger with that name exists already. */
+  TRIGGER_EXISTS: { retryable: false },
 } as const;
 
 export type CdcErrorCode = keyof typeof CDC_ERRORS;

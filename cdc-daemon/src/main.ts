@@ -14,6 +14,15 @@ import { createSinks } from './sinks/create-sinks';
 import { SINK_NAMES } from './sinks/sink';
 import { parseSinkName, relayCommand, replayCommand, retryCommand, sinksCommand } from './cli/sink-commands';
 import { type CliDeps, historyCommand, onceCommand, resyncCommand, statusCommand, verifyCommand } from './cli/commands';
+import {
+  addTriggerCommand,
+  firingsCommand,
+  fireTriggerCommand,
+  listTriggersCommand,
+  setTriggerState,
+} from './cli/trigger-commands';
+import { alertsCommand } from './cli/alert-commands';
+import { WatchLoop } from './watch/watch-loop';
 
 /**
  * `npm run cdc -- <command>`: the daemon and its operator commands. Logs go to stderr.
@@ -73,6 +82,8 @@ program
       deps.logger,
       metrics.relayObserver,
     );
+    // Triggers and alerts: after every cycle, and on a timer for idle tables and due retries.
+    const watch = new WatchLoop({ ...deps, relays, active: () => daemon.status().state === 'active' });
     const daemon = new CdcDaemon({
       config: deps.config,
       pool: deps.pool,
@@ -80,10 +91,15 @@ program
       onCycle: (o) => {
         metrics.observe(o);
         relays.wake();
+        void watch.step();
       },
-      onFailure: (e) => metrics.failed(e.code),
+      onFailure: (e) => {
+        metrics.failed(e.code);
+        void watch.step();
+      },
     });
     await daemon.start();
+    watch.start();
     await relays
       .start()
       .catch((err: unknown) => deps.logger.error('could not start the relays', { error: String(err) }));
@@ -94,7 +110,7 @@ program
             deps.pool,
             metrics,
             deps.config.adminToken
-              ? { token: deps.config.adminToken, config: deps.config, logger: deps.logger, relays }
+              ? { token: deps.config.adminToken, config: deps.config, logger: deps.logger, relays, watch }
               : undefined,
           ).listen(deps.config.httpPort, () => deps.logger.info(`health and metrics on :${deps.config.httpPort}`))
         : undefined;
@@ -108,7 +124,7 @@ program
         stopping = true;
         deps.logger.info('stopping: finishing or aborting the current cycle', { signal });
         http?.close();
-        void Promise.allSettled([daemon.stop(), relays.stop()]).then(() => resolve());
+        void Promise.allSettled([daemon.stop(), relays.stop(), watch.stop()]).then(() => resolve());
       };
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
@@ -175,6 +191,68 @@ program
   .description("Deliver a sink's parked events again; exit 1 if some stay parked.")
   .argument('<sink>', SINK_NAMES.join(' | '))
   .action((sink: string) => withDeps((d) => retryCommand(d, parseSinkName(sink))));
+
+const triggers = program
+  .command('triggers')
+  .description('Threshold triggers: a webhook, verify or sink replay when enough rows changed or enough time passed.');
+
+triggers
+  .command('add')
+  .description('Add a trigger; it counts changes from now on.')
+  .requiredOption('--name <name>', 'its name: letters, digits, ".", "_" or "-"')
+  .requiredOption('--table <table>', 'a mirrored table, or * for every table')
+  .option('--min-changes <n>', 'fire once this many rows changed since the last firing', intArg(1))
+  .option(
+    '--max-age <seconds>',
+    'fire once this long passed since the last firing while changes are pending',
+    intArg(1),
+  )
+  .option('--webhook <url>', 'POST a JSON summary here')
+  .option('--secret <secret>', 'sign the POST: X-Campus-Signature: sha256=<HMAC of the body> (prefer --secret-env)')
+  .option('--secret-env <variable>', 'read the signing secret from this environment variable')
+  .option('--action <action>', 'verify, or replay:<sink>, instead of a webhook')
+  .action((o) => withDeps((d) => addTriggerCommand(d, o, process.env)));
+
+triggers
+  .command('list')
+  .description('Each trigger, its changes pending and its last firing (never its secret).')
+  .option('--json', 'as JSON')
+  .action((o: { json?: boolean }) => withDeps((d) => listTriggersCommand(d, Boolean(o.json))));
+
+triggers
+  .command('firings')
+  .description('Recent firings (of one trigger, or all, alerts included): when, why, outcome, attempts.')
+  .argument('[name]', 'only this trigger')
+  .option('--limit <n>', 'how many', intArg(1, 10_000), 20)
+  .option('--json', 'as JSON')
+  .action((name: string | undefined, o: { limit: number; json?: boolean }) =>
+    withDeps((d) => firingsCommand(d, name, o.limit, Boolean(o.json))),
+  );
+
+for (const state of ['pause', 'resume', 'remove'] as const)
+  triggers
+    .command(state)
+    .description(
+      state === 'pause'
+        ? 'Stop evaluating a trigger (changes keep counting).'
+        : state === 'resume'
+          ? 'Evaluate a paused trigger again.'
+          : 'Remove a trigger and its firings.',
+    )
+    .argument('<name>')
+    .action((name: string) => withDeps((d) => setTriggerState(d, name, state)));
+
+triggers
+  .command('fire')
+  .description('Fire a trigger now, whatever its condition; exit 1 if the delivery failed (it is retried).')
+  .argument('<name>')
+  .action((name: string) => withDeps((d) => fireTriggerCommand(d, name)));
+
+program
+  .command('alerts')
+  .description('Open alerts (stale mirror, failed cycles, parked events, sink lag, drift) and recently resolved ones.')
+  .option('--json', 'as JSON')
+  .action((o: { json?: boolean }) => withDeps((d) => alertsCommand(d, Boolean(o.json))));
 
 function untilSignal(deps: CliDeps): Promise<void> {
   return new Promise((resolve) => {

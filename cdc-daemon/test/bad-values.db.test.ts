@@ -1,4 +1,4 @@
-import { verifyTables } from '../src/cli/commands';
+import { verifyTables } from '../src/verify/verify-tables';
 import { hasDrift } from '../src/verify/verify-table';
 import { createCdcFixture, type CdcFixture } from './cdc-fixture';
 

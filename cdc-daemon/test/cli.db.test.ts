@@ -22,6 +22,7 @@ test('once --json loads the tables and prints one JSON object as its last line',
     deletes: 0,
     durationMs: expect.any(Number),
     tables: { people: { inserts: 0, updates: 0, deletes: 0 } },
+    triggers: [],
   });
   await f.my.query(
     "UPDATE people SET name = 'Ada Lovelace' WHERE id = 1; DELETE FROM people WHERE id = 3; INSERT INTO people VALUES (4, 'Edsger', '1930-05-11')",

@@ -7,15 +7,14 @@ import { DAEMON_LOCK_KEY } from '../daemon';
 import { type CycleOutcome, runCycle } from '../sync-cycle';
 import { takeCycleLock } from '../apply/cycle-lock';
 import { closeAbandonedCycles } from '../record/cycle-record';
-import { planTable } from '../catalog/plan-table';
-import { readCatalog } from '../catalog/read-catalog';
-import { connectMysql } from '../snapshot/mysql-source';
-import { type TableDrift, hasDrift, verifyTable } from '../verify/verify-table';
+import { hasDrift } from '../verify/verify-table';
+import { verifyTables } from '../verify/verify-tables';
 import { clearTableRows } from '../apply/state-store';
 import { listQuarantine, showKey } from '../apply/quarantine-store';
 import { pgi } from '../apply/pg-copy';
 import { inTransaction, checkout } from '../apply/pg-tx';
 import { formatTable } from './format';
+import { WatchLoop } from '../watch/watch-loop';
 
 export interface CliDeps {
   config: CdcConfig;
@@ -66,12 +65,25 @@ export async function onceCommand(deps: CliDeps, json: boolean): Promise<boolean
         b.done = loaded;
       },
     }).finally(() => bars.forEach((b) => b.bar.stop()));
-    const j = cycleJson(outcome);
+    // Like the daemon after each cycle: fire the triggers whose threshold holds, open or resolve
+    // alerts, deliver what is due (once each; what fails stays queued for the daemon or the next run).
+    const step = await new WatchLoop(deps).step();
+    const j = {
+      ...cycleJson(outcome),
+      triggers: (step?.fired ?? []).map((f) => ({
+        trigger: f.trigger,
+        firing: f.id,
+        reason: f.reason,
+        delivery: step?.delivered.find((d) => d.id === f.id)?.status ?? 'pending',
+      })),
+    };
     if (json) deps.out(JSON.stringify(j));
-    else
+    else {
       deps.out(
         `cycle ${j.syncId} ${j.status} in ${j.durationMs} ms: ${j.inserts} inserts, ${j.updates} updates, ${j.deletes} deletes`,
       );
+      for (const t of j.triggers) deps.out(`trigger ${t.trigger} fired (#${t.firing}, ${t.reason}): ${t.delivery}`);
+    }
     return true;
   } finally {
     await lock.query('SELECT pg_advisory_unlock($1)', [DAEMON_LOCK_KEY]).catch(() => {});
@@ -145,41 +157,6 @@ export async function historyCommand(deps: CliDeps, limit: number, json: boolean
     [limit],
   );
   deps.out(json ? JSON.stringify(rows) : formatTable(rows));
-}
-
-/** Compares MySQL and the mirror directly, table by table (all, or `table`). */
-export async function verifyTables(
-  config: CdcConfig,
-  pool: Pool,
-  table: string | undefined,
-  onTable: (name: string, total: number) => void = () => {},
-): Promise<TableDrift[]> {
-  const mysql = await connectMysql(config.mysqlUrl);
-  try {
-    const schemas = await readCatalog(mysql, {
-      tables: config.tables,
-      excludeTables: config.excludeTables,
-      excludeColumns: config.excludeColumns,
-    });
-    const chosen = table ? schemas.filter((s) => s.name === table) : schemas;
-    if (table && chosen.length === 0)
-      throw cdcError('UNKNOWN_TABLE', `No mirrored MySQL table is called "${table}"; see \`npm run cdc -- status\`.`);
-    const results: TableDrift[] = [];
-    for (const s of chosen) {
-      results.push(
-        await verifyTable(
-          mysql,
-          pool,
-          planTable(s, { tinyint1AsBoolean: config.tinyint1AsBoolean }),
-          config.targetSchema,
-        ),
-      );
-      onTable(s.name, chosen.length);
-    }
-    return results;
-  } finally {
-    await mysql.end();
-  }
 }
 
 /** Compares MySQL and the mirror directly; false when any table drifted. */

@@ -1,15 +1,29 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { type NextFunction, type Request, type Response, Router } from 'express';
+import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import type { Pool } from 'pg';
 import { AppError } from '../../../lib/app-error';
 import type { Logger } from '../../../lib/logger';
 import type { CdcConfig } from '../config';
 import type { CdcDaemon } from '../daemon';
-import { cycleJson, resyncTable, verifyTables } from '../cli/commands';
+import { cycleJson, resyncTable } from '../cli/commands';
+import { verifyTables } from '../verify/verify-tables';
 import { markBootstrapping, sinkLag } from '../outbox/outbox-store';
 import type { RelaySet } from '../outbox/relay-set';
 import { SINK_NAMES, type SinkName } from '../sinks/sink';
 import { hasDrift } from '../verify/verify-table';
+import type { WatchLoop } from '../watch/watch-loop';
+import { deliverDue } from '../watch/deliver-firings';
+import { listAlerts } from '../watch/alerts';
+import {
+  addTrigger,
+  evaluateTriggers,
+  listFirings,
+  listTriggers,
+  parseTrigger,
+  pauseTrigger,
+  removeTrigger,
+  resumeTrigger,
+} from '../watch/triggers';
 
 export interface AdminDeps {
   daemon: CdcDaemon;
@@ -19,6 +33,8 @@ export interface AdminDeps {
   relays?: RelaySet;
   /** Bearer token every admin request must carry (CDC_ADMIN_TOKEN). */
   token: string;
+  /** Triggers and alerts: a trigger fired here is delivered right away through it. */
+  watch?: WatchLoop;
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -50,6 +66,7 @@ const wrap =
 export function adminApi(d: AdminDeps): Router {
   const r = Router();
   r.use(requireToken(d.token));
+  r.use(express.json({ limit: '16kb' }));
   const status = async () => ({
     daemon: d.daemon.status(),
     relays: d.relays?.status() ?? [],
@@ -132,9 +149,74 @@ export function adminApi(d: AdminDeps): Router {
       res.json({ sink, message: 'The relay empties the sink and fills it from the mirror at its next step.' });
     }),
   );
+  r.get(
+    '/triggers',
+    wrap(async (_req, res) => void res.json({ triggers: await listTriggers(d.pool) })),
+  );
+  r.post(
+    '/triggers',
+    wrap(async (req, res) => {
+      const t = parseTrigger(req.body ?? {});
+      await addTrigger(d.pool, t);
+      d.logger.info('trigger added through the admin API', { trigger: t.name, table: t.table, action: t.action });
+      res.status(201).json((await listTriggers(d.pool, t.name))[0]);
+    }),
+  );
+  r.get(
+    '/triggers/:name/firings',
+    wrap(async (req, res) => {
+      const name = String(req.params.name);
+      if ((await listTriggers(d.pool, name)).length === 0)
+        throw new AppError('UNKNOWN_TRIGGER', `No trigger is called "${name}".`);
+      res.json({ firings: await listFirings(d.pool, name, 50) });
+    }),
+  );
+  for (const state of ['pause', 'resume'] as const)
+    r.post(
+      `/triggers/:name/${state}`,
+      wrap(async (req, res) => {
+        const name = String(req.params.name);
+        await (state === 'pause' ? pauseTrigger : resumeTrigger)(d.pool, name);
+        res.json((await listTriggers(d.pool, name))[0]);
+      }),
+    );
+  r.delete(
+    '/triggers/:name',
+    wrap(async (req, res) => {
+      await removeTrigger(d.pool, String(req.params.name));
+      res.json({ removed: req.params.name });
+    }),
+  );
+  r.post(
+    '/triggers/:name/fire',
+    wrap(async (req, res) => {
+      const [firing] = await evaluateTriggers(d.pool, { only: String(req.params.name), manual: true });
+      const [result] = d.watch ? await deliverDue(d.watch.delivery, [firing!.id]) : [];
+      res.json({ ...firing, delivery: result ?? { status: 'pending' } });
+    }),
+  );
+  r.get(
+    '/alerts',
+    wrap(async (_req, res) => void res.json({ alerts: await listAlerts(d.pool, 50) })),
+  );
   r.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const e = err instanceof AppError ? err : new AppError('INTERNAL', String(err));
-    const status = e.code === 'UNKNOWN_TABLE' || e.code === 'UNKNOWN_SINK' ? 404 : e.code === 'LOCKED' ? 409 : e.status;
+    const parse = (err as { type?: string; status?: number }).type?.startsWith('entity.');
+    const e =
+      err instanceof AppError
+        ? err
+        : parse
+          ? new AppError('BAD_REQUEST', 'The body must be a JSON object of at most 16 kB.', {
+              status: (err as { status?: number }).status ?? 400,
+            })
+          : new AppError('INTERNAL', String(err));
+    const status =
+      e.code === 'UNKNOWN_TABLE' || e.code === 'UNKNOWN_SINK' || e.code === 'UNKNOWN_TRIGGER'
+        ? 404
+        : e.code === 'LOCKED' || e.code === 'TRIGGER_EXISTS'
+          ? 409
+          : e.code === 'BAD_TRIGGER'
+            ? 400
+            : e.status;
     if (status >= 500) d.logger.error('admin API request failed', { code: e.code, error: e.message });
     res.status(status).json({ error: e.code, message: e.message });
   });

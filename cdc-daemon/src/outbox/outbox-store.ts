@@ -202,7 +202,7 @@ export interface SinkLag {
 }
 
 /** Each sink's lag (events after its cursor, and the age of the oldest) and parked events. */
-export async function sinkLag(pool: Pool): Promise<SinkLag[]> {
+export async function sinkLag(pool: Pool | PoolClient): Promise<SinkLag[]> {
   const { rows } = await pool.query(
     `SELECT o.sink, o.status, o.outbox_id::float8 AS "outboxId",
             (SELECT count(*) FROM cdc.outbox e WHERE e.id > o.outbox_id)::int AS "lagEvents",

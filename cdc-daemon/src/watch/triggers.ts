@@ -1,0 +1,346 @@
+import { randomUUID } from 'node:crypto';
+import type { Pool, PoolClient } from 'pg';
+import { z } from 'zod';
+import { cdcError } from '../errors';
+import { inTransaction } from '../apply/pg-tx';
+import { SINK_NAMES, type SinkName } from '../sinks/sink';
+
+/**
+ * Threshold triggers: count the rows changed per table since a trigger last fired (from
+ * cdc.sync_history_tables, which every cycle writes in its own transaction) and fire when at least
+ * `min_changes` accumulated, or when `max_age_seconds` passed since the last firing while changes
+ * are pending. A firing is a row in cdc.firings, written in the transaction that advances the
+ * trigger's cursor: the record and the cursor move together, so a crash neither loses a firing
+ * nor makes two of one. Delivery comes after (see deliver-firings.ts), at least once.
+ */
+
+export type TriggerAction = 'webhook' | 'verify' | 'replay';
+
+export interface TriggerDefinition {
+  name: string;
+  table: string;
+  minChanges?: number;
+  maxAgeSeconds?: number;
+  action: TriggerAction;
+  webhookUrl?: string;
+  secret?: string;
+  sink?: SinkName;
+}
+
+/** The fields of a new trigger, as the admin API's JSON body and the CLI's options give them. */
+export const triggerInputSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'use 1 to 64 letters, digits, ".", "_" or "-"'),
+    table: z.string().min(1, 'name a mirrored table, or * for every table').max(64),
+    minChanges: z.number().int().min(1).max(1_000_000_000_000).optional(),
+    maxAgeSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(31 * 86_400)
+      .optional(),
+    webhook: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
+    secret: z.string().min(16, 'at least 16 characters (openssl rand -hex 24)').max(256).optional(),
+    action: z
+      .string()
+      .regex(
+        new RegExp(`^(webhook|verify|replay:(${SINK_NAMES.join('|')}))$`),
+        `expected webhook, verify or replay:<sink> (${SINK_NAMES.join(', ')})`,
+      )
+      .optional(),
+  })
+  .strict();
+
+export type TriggerInput = z.input<typeof triggerInputSchema>;
+
+/** Checks a new trigger's fields; `field` names them as the caller's user knows them (flags, JSON keys). */
+export function parseTrigger(raw: unknown, field: (key: string) => string = (k) => k): TriggerDefinition {
+  const parsed = triggerInputSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) =>
+      i.code === 'unrecognized_keys'
+        ? `unknown field(s) ${i.keys.join(', ')}`
+        : `${field(String(i.path[0] ?? ''))}: ${i.message}`,
+    );
+    throw cdcError('BAD_TRIGGER', `The trigger is not valid: ${problems.join('; ')}.`);
+  }
+  const v = parsed.data;
+  const problems: string[] = [];
+  if (v.minChanges === undefined && v.maxAgeSeconds === undefined)
+    problems.push(`give ${field('minChanges')} and/or ${field('maxAgeSeconds')}: when it fires`);
+  const action = v.action ?? (v.webhook ? 'webhook' : undefined);
+  if (!action) problems.push(`give ${field('webhook')} or ${field('action')}: what it does`);
+  if (action === 'webhook' && !v.webhook) problems.push(`the webhook action needs ${field('webhook')}`);
+  if (action && action !== 'webhook' && v.webhook)
+    problems.push(`${field('webhook')} and ${field('action')} ${action} exclude each other`);
+  if (v.secret && action !== 'webhook') problems.push(`${field('secret')} only signs a webhook`);
+  if (problems.length > 0) throw cdcError('BAD_TRIGGER', `The trigger is not valid: ${problems.join('; ')}.`);
+  const [kind, sink] = action!.split(':') as [TriggerAction, SinkName | undefined];
+  return {
+    name: v.name,
+    table: v.table,
+    minChanges: v.minChanges,
+    maxAgeSeconds: v.maxAgeSeconds,
+    action: kind,
+    webhookUrl: v.webhook,
+    secret: v.secret,
+    sink,
+  };
+}
+
+/** A trigger as listed: never its secret, only whether it has one. */
+export interface TriggerRow {
+  name: string;
+  table: string;
+  minChanges: number | null;
+  maxAgeSeconds: number | null;
+  action: string;
+  webhookUrl: string | null;
+  signed: boolean;
+  paused: boolean;
+  cursorSyncId: number;
+  armedAt: Date;
+  lastFiredAt: Date | null;
+  createdAt: Date;
+  pending: PendingChanges;
+  lastFiring: { id: number; status: string; firedAt: Date; attempts: number; lastError: string | null } | null;
+}
+
+export interface PendingChanges {
+  insert: number;
+  update: number;
+  delete: number;
+  load: number;
+  total: number;
+  cycles: number;
+  firstSyncId: number | null;
+  lastSyncId: number | null;
+  tables: Record<string, { insert: number; update: number; delete: number; load: number }>;
+}
+
+/** Rows changed by successful cycles after `cursor`, in `table` (or every table for '*'). */
+export async function pendingChanges(db: Pool | PoolClient, table: string, cursor: number): Promise<PendingChanges> {
+  const { rows } = await db.query(
+    `SELECT t.table_name, sum(t.inserts)::float8 AS ins, sum(t.updates)::float8 AS upd, sum(t.deletes)::float8 AS del,
+            sum(t.rows_loaded)::float8 AS loaded, min(t.sync_id)::float8 AS first, max(t.sync_id)::float8 AS last,
+            count(*)::int AS cycles
+       FROM cdc.sync_history_tables t JOIN cdc.sync_history h ON h.id = t.sync_id
+      WHERE t.sync_id > $1 AND h.status = 'succeeded' AND ($2 = '*' OR t.table_name = $2)
+        AND t.inserts + t.updates + t.deletes + t.rows_loaded > 0
+      GROUP BY t.table_name ORDER BY t.table_name`,
+    [cursor, table],
+  );
+  const p: PendingChanges = {
+    insert: 0,
+    update: 0,
+    delete: 0,
+    load: 0,
+    total: 0,
+    cycles: 0,
+    firstSyncId: null,
+    lastSyncId: null,
+    tables: {},
+  };
+  for (const r of rows) {
+    p.tables[r.table_name] = { insert: r.ins, update: r.upd, delete: r.del, load: r.loaded };
+    p.insert += r.ins;
+    p.update += r.upd;
+    p.delete += r.del;
+    p.load += r.loaded;
+    p.firstSyncId = p.firstSyncId === null ? r.first : Math.min(p.firstSyncId, r.first);
+    p.lastSyncId = p.lastSyncId === null ? r.last : Math.max(p.lastSyncId, r.last);
+  }
+  p.total = p.insert + p.update + p.delete + p.load;
+  if (p.firstSyncId !== null) {
+    const { rows: c } = await db.query(
+      `SELECT count(DISTINCT t.sync_id)::int AS n FROM cdc.sync_history_tables t JOIN cdc.sync_history h ON h.id = t.sync_id
+        WHERE t.sync_id > $1 AND h.status = 'succeeded' AND ($2 = '*' OR t.table_name = $2)
+          AND t.inserts + t.updates + t.deletes + t.rows_loaded > 0`,
+      [cursor, table],
+    );
+    p.cycles = c[0].n;
+  }
+  return p;
+}
+
+export async function addTrigger(pool: Pool, t: TriggerDefinition): Promise<void> {
+  if (t.table !== '*') {
+    const { rows } = await pool.query("SELECT table_name FROM cdc.tables WHERE status <> 'retired' ORDER BY 1");
+    const tables = rows.map((r) => r.table_name as string);
+    if (!tables.includes(t.table))
+      throw cdcError(
+        'BAD_TRIGGER',
+        `No mirrored table is called "${t.table}"; choose * or one of: ${tables.join(', ') || '(none yet: run a cycle first)'}.`,
+      );
+  }
+  try {
+    // Counting starts now: changes made before the trigger existed do not fire it.
+    await pool.query(
+      `INSERT INTO cdc.triggers (name, table_name, min_changes, max_age_seconds, action, webhook_url, webhook_secret, sink, cursor_sync_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, (SELECT coalesce(max(id), 0) FROM cdc.sync_history))`,
+      [
+        t.name,
+        t.table,
+        t.minChanges ?? null,
+        t.maxAgeSeconds ?? null,
+        t.action,
+        t.webhookUrl ?? null,
+        t.secret ?? null,
+        t.sink ?? null,
+      ],
+    );
+  } catch (err) {
+    if ((err as { code?: string }).code === '23505')
+      throw cdcError(
+        'TRIGGER_EXISTS',
+        `A trigger called "${t.name}" exists already; remove it first or pick another name.`,
+      );
+    throw err;
+  }
+}
+
+export async function listTriggers(pool: Pool, name?: string): Promise<TriggerRow[]> {
+  const { rows } = await pool.query(
+    `SELECT t.name, t.table_name AS "table", t.min_changes::float8 AS "minChanges", t.max_age_seconds AS "maxAgeSeconds",
+            CASE WHEN t.action = 'replay' THEN 'replay:' || t.sink ELSE t.action END AS action,
+            t.webhook_url AS "webhookUrl", t.webhook_secret IS NOT NULL AS signed, t.paused,
+            t.cursor_sync_id::float8 AS "cursorSyncId", t.armed_at AS "armedAt", t.last_fired_at AS "lastFiredAt",
+            t.created_at AS "createdAt",
+            (SELECT json_build_object('id', f.id, 'status', f.status, 'firedAt', f.fired_at, 'attempts', f.attempts, 'lastError', f.last_error)
+               FROM cdc.firings f WHERE f.trigger_name = t.name ORDER BY f.id DESC LIMIT 1) AS "lastFiring"
+       FROM cdc.triggers t WHERE ($1::text IS NULL OR t.name = $1) ORDER BY t.name`,
+    [name ?? null],
+  );
+  for (const r of rows) {
+    r.pending = await pendingChanges(pool, r.table, r.cursorSyncId);
+    if (r.lastFiring) r.lastFiring.firedAt = new Date(r.lastFiring.firedAt);
+  }
+  return rows;
+}
+
+async function setPaused(pool: Pool, name: string, paused: boolean): Promise<void> {
+  const { rowCount } = await pool.query('UPDATE cdc.triggers SET paused = $2 WHERE name = $1', [name, paused]);
+  if (!rowCount) throw unknownTrigger(name);
+}
+
+export const pauseTrigger = (pool: Pool, name: string) => setPaused(pool, name, true);
+export const resumeTrigger = (pool: Pool, name: string) => setPaused(pool, name, false);
+
+/** Removes a trigger and its firings (pending deliveries included). */
+export async function removeTrigger(pool: Pool, name: string): Promise<void> {
+  const { rowCount } = await pool.query('DELETE FROM cdc.triggers WHERE name = $1', [name]);
+  if (!rowCount) throw unknownTrigger(name);
+}
+
+function unknownTrigger(name: string) {
+  return cdcError('UNKNOWN_TRIGGER', `No trigger is called "${name}"; see \`npm run cdc -- triggers list\`.`);
+}
+
+export interface Firing {
+  id: number;
+  trigger: string;
+  reason: string;
+  idempotencyKey: string;
+}
+
+/**
+ * Fires every trigger whose condition holds (or `only` that one, unconditionally, when `manual`):
+ * each in its own transaction that locks the trigger row, counts, records the firing and moves
+ * the cursor. Two evaluators at once (a timer and a cycle's end, two processes) serialise on the
+ * row lock; the second sees the moved cursor and fires nothing.
+ */
+export async function evaluateTriggers(
+  pool: Pool,
+  options: { only?: string; manual?: boolean } = {},
+): Promise<Firing[]> {
+  const { rows: names } = await pool.query(
+    'SELECT name FROM cdc.triggers WHERE ($1::text IS NULL OR name = $1) AND (NOT paused OR $2) ORDER BY name',
+    [options.only ?? null, Boolean(options.manual)],
+  );
+  if (options.only && names.length === 0) throw unknownTrigger(options.only);
+  const fired: Firing[] = [];
+  for (const { name } of names) {
+    const f = await inTransaction(pool, (c) => evaluateOne(c, name, Boolean(options.manual)));
+    if (f) fired.push(f);
+  }
+  return fired;
+}
+
+async function evaluateOne(c: PoolClient, name: string, manual: boolean): Promise<Firing | undefined> {
+  const { rows } = await c.query(
+    `SELECT name, table_name, min_changes::float8 AS min_changes, max_age_seconds, action, sink, webhook_url, paused,
+            cursor_sync_id::float8 AS cursor, armed_at, extract(epoch FROM now() - armed_at)::float8 AS age, now() AS now
+       FROM cdc.triggers WHERE name = $1 FOR UPDATE ${manual ? '' : 'SKIP LOCKED'}`,
+    [name],
+  );
+  const t = rows[0];
+  if (!t || (t.paused && !manual)) return undefined;
+  const pending = await pendingChanges(c, t.table_name, t.cursor);
+  let reason: string | undefined;
+  if (manual) reason = 'fired by an operator';
+  else if (t.min_changes !== null && pending.total >= t.min_changes)
+    reason = `${pending.total} changed rows reached min_changes ${t.min_changes}`;
+  else if (t.max_age_seconds !== null && pending.total > 0 && t.age >= t.max_age_seconds)
+    reason = `${pending.total} changed rows pending and ${Math.floor(t.age)} s since the last firing (max_age ${t.max_age_seconds} s)`;
+  if (!reason) return undefined;
+
+  const key = randomUUID();
+  const { rows: ids } = await c.query("SELECT nextval('cdc.firings_id_seq')::float8 AS id");
+  const id = ids[0].id as number;
+  const payload = {
+    event: 'trigger.fired',
+    idempotencyKey: key,
+    firingId: id,
+    trigger: t.name,
+    table: t.table_name,
+    reason,
+    firedAt: t.now,
+    window: { from: t.armed_at, to: t.now },
+    counts: {
+      insert: pending.insert,
+      update: pending.update,
+      delete: pending.delete,
+      load: pending.load,
+      total: pending.total,
+    },
+    tables: pending.tables,
+    syncIds: { first: pending.firstSyncId, last: pending.lastSyncId, cycles: pending.cycles },
+  };
+  await c.query(
+    `INSERT INTO cdc.firings (id, trigger_name, reason, action, payload, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6)`,
+    [id, t.name, reason, t.action, payload, key],
+  );
+  await c.query(
+    'UPDATE cdc.triggers SET cursor_sync_id = greatest(cursor_sync_id, $2), armed_at = $3, last_fired_at = $3 WHERE name = $1',
+    [t.name, pending.lastSyncId ?? 0, t.now],
+  );
+  return { id, trigger: t.name, reason, idempotencyKey: key };
+}
+
+export interface FiringRow {
+  id: number;
+  trigger: string | null;
+  alertId: number | null;
+  firedAt: Date;
+  reason: string;
+  action: string;
+  status: string;
+  attempts: number;
+  nextAttemptAt: Date;
+  lastError: string | null;
+  outcome: unknown;
+  finishedAt: Date | null;
+  idempotencyKey: string;
+  payload: Record<string, unknown>;
+}
+
+export async function listFirings(pool: Pool, trigger?: string, limit = 50): Promise<FiringRow[]> {
+  const { rows } = await pool.query(
+    `SELECT id::float8 AS id, trigger_name AS trigger, alert_id::float8 AS "alertId", fired_at AS "firedAt", reason, action, status,
+            attempts, next_attempt_at AS "nextAttemptAt", last_error AS "lastError", outcome, finished_at AS "finishedAt",
+            idempotency_key AS "idempotencyKey", payload
+       FROM cdc.firings WHERE ($1::text IS NULL OR trigger_name = $1) ORDER BY id DESC LIMIT $2`,
+    [trigger ?? null, limit],
+  );
+  return rows;
+}
