@@ -86,3 +86,6 @@ CREATE TABLE IF NOT EXISTS cdc.sink_lag_samples (
   lag_seconds  double precision NOT NULL,
   PRIMARY KEY (sampled_at, sink)
 );
+
+-- The console's table page: a table's recent changes without scanning every cycle's rows.
+CREATE INDEX IF NOT EXISTS sync_history_tables_table ON cdc.sync_history_tables (table_name, sync_id DESC);

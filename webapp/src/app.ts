@@ -68,6 +68,19 @@ export function createApp(deps: AppDeps): PortalApp {
   });
 
   app.set('views', path.join(PROJECT_ROOT, 'webapp/src/views'));
+  // Formatting the console's views share: instants in UTC, any mirrored value as text.
+  app.locals.utc = (d: Date | string | null | undefined) =>
+    d ? new Date(d).toISOString().replace('T', ' ').slice(0, 19) : '';
+  app.locals.cell = (v: unknown) =>
+    v === null || v === undefined
+      ? 'NULL'
+      : v instanceof Date
+        ? v.toISOString()
+        : Buffer.isBuffer(v)
+          ? `0x${v.toString('hex').slice(0, 64)}${v.length > 32 ? '…' : ''}`
+          : typeof v === 'object'
+            ? JSON.stringify(v)
+            : String(v);
   app.set('view engine', 'ejs');
   app.set('trust proxy', deps.trustProxy);
   app.disable('x-powered-by');

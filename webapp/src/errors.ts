@@ -22,6 +22,8 @@ export const PORTAL_ERRORS = {
   TERM_CLOSED: 409,
   /** A unique value (course code in a term, username) is taken. */
   DUPLICATE: 409,
+  /** The daemon refused a control in its current state (a cycle running, a trigger name taken). */
+  CONFLICT: 409,
   RATE_LIMITED: 429,
   /** A store or the CDC daemon the page needs is down or not configured. */
   STORE_UNAVAILABLE: 503,

@@ -8,6 +8,7 @@ import { authHandlers, homePath } from './http/handlers/auth-handlers';
 import { courseHandlers } from './http/handlers/course-handlers';
 import { studentHandlers } from './http/handlers/student-handlers';
 import { opsHandlers } from './http/handlers/ops-handlers';
+import { consoleHandlers } from './http/handlers/console-handlers';
 import type { DaemonAdmin } from './clients/daemon-admin';
 import type { Pool } from 'pg';
 import { reportHandlers } from './http/handlers/report-handlers';
@@ -40,6 +41,7 @@ export function routes(deps: RouteDeps): Router {
   const student = studentHandlers(db, now);
   const admin = adminCourseHandlers(db, catalogue);
   const ops = opsHandlers(deps.pg, deps.daemonAdmin, now);
+  const console_ = consoleHandlers(deps.pg, db, deps.stores.settings.schema, deps.daemonAdmin, now);
   const reports = reportHandlers(deps.stores, now);
   const loginLimiter = rateLimit({
     windowMs: 15 * 60 * 1000,
@@ -97,9 +99,18 @@ export function routes(deps: RouteDeps): Router {
   r.get('/reports/:report', requireRole('staff', 'operator'), reports.page);
   r.get('/api/reports/:report', requireRole('staff', 'operator'), reports.json);
 
+  r.use('/ops', requireRole('operator'), console_.alertBanner);
   r.get('/ops/sync-history', requireRole('operator'), ops.syncHistory);
   r.get('/ops/sync-history/:id', requireRole('operator'), ops.cycle);
   r.get('/ops/sinks', requireRole('operator'), ops.sinks);
   r.post('/ops/actions/:action', requireRole('operator'), ops.action);
+  r.get('/ops/tables', requireRole('operator'), console_.tables);
+  r.get('/ops/tables/:table', requireRole('operator'), console_.table);
+  r.get('/ops/tables/:table/history', requireRole('operator'), console_.rowHistory);
+  r.get('/ops/charts', requireRole('operator'), console_.charts);
+  r.get('/ops/alerts', requireRole('operator'), console_.alerts);
+  r.get('/ops/triggers', requireRole('operator'), console_.triggers);
+  r.post('/ops/triggers', requireRole('operator'), console_.addTrigger);
+  r.post('/ops/triggers/:name/:op', requireRole('operator'), console_.triggerAction);
   return r;
 }

@@ -96,7 +96,7 @@ maybe('an operator in the browser', () => {
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.waitForURL(`${base}/ops/sync-history`);
-    expect(await page.locator('svg[aria-label="Cycle durations"] polyline').count()).toBe(1);
+    expect(await page.locator('#recent-cycles svg path').count()).toBeGreaterThan(5);
     await shot('1-sync-history');
 
     await page.getByRole('button', { name: 'Run a cycle now' }).click();

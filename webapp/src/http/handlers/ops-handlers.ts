@@ -16,6 +16,22 @@ import {
 } from '../../repositories/sync-history-repository';
 import { setFlash } from '../flash';
 import { optionalDate } from '../query-params';
+import { svgChart } from '../svg-chart';
+
+/** The last cycles' durations and changes, one point per cycle, with axes (see /ops/charts for windows). */
+function recentCyclesChart(series: { started_at: Date; duration_ms: number | null; changes: number }[], now: Date) {
+  const at = (s: { started_at: Date }) => new Date(s.started_at).getTime();
+  return svgChart({
+    title: `Last ${series.length} cycles`,
+    unit: 'ms / rows',
+    from: series.length > 0 ? at(series[0]!) : now.getTime() - 3_600_000,
+    to: now.getTime(),
+    series: [
+      { name: 'duration (ms)', points: series.map((s) => [at(s), s.duration_ms]) },
+      { name: 'rows changed', points: series.map((s) => [at(s), s.changes]) },
+    ],
+  });
+}
 
 /** A cycle is stale when the last success is older than this. */
 const STALE_AFTER_MS = 5 * 60 * 1000;
@@ -24,14 +40,6 @@ const dateParam = (v: unknown, name: string): Date | undefined => {
   const day = optionalDate(v, name);
   return day === undefined ? undefined : new Date(`${day}T00:00:00Z`);
 };
-
-/** An SVG polyline of `values` scaled into w x h (server-rendered: no script needed). */
-export function sparkline(values: number[], w = 600, h = 80): string {
-  if (values.length === 0) return '';
-  const max = Math.max(...values, 1);
-  const step = values.length > 1 ? w / (values.length - 1) : 0;
-  return values.map((v, i) => `${(i * step).toFixed(1)},${(h - (v / max) * h).toFixed(1)}`).join(' ');
-}
 
 export function opsHandlers(pg: Pool | undefined, admin: DaemonAdmin | undefined, now: () => Date) {
   const needPg = () => {
@@ -97,9 +105,8 @@ export function opsHandlers(pg: Pool | undefined, admin: DaemonAdmin | undefined
         stale: ageMs === null || ageMs > STALE_AFTER_MS,
         freshness,
         quarantine,
-        durations: sparkline(series.map((s) => s.duration_ms ?? 0)),
-        changes: sparkline(series.map((s) => s.changes)),
         series,
+        chart: recentCyclesChart(series, now()),
       });
     },
 
