@@ -1,5 +1,7 @@
 import 'dotenv/config';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { Command } from 'commander';
 import mysql from 'mysql2/promise';
@@ -60,6 +62,33 @@ async function prepareMysql(demoStudents: number, seed: boolean): Promise<void> 
   }
 }
 
+/** A TCP port nothing listens on right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * With the portal and the daemon together, the console's controls reach the daemon's admin API
+ * without the user inventing anything: a token made for this run (never printed, only handed to
+ * the two children), the daemon's HTTP port (a free one unless CDC_HTTP_PORT is set) and the URL.
+ * What .env sets is kept.
+ */
+async function wireConsoleToDaemon(env: NodeJS.ProcessEnv): Promise<NodeJS.ProcessEnv> {
+  const wired = { ...env };
+  if (!wired.CDC_ADMIN_TOKEN) wired.CDC_ADMIN_TOKEN = randomBytes(24).toString('hex');
+  if (!wired.CDC_HTTP_PORT || wired.CDC_HTTP_PORT === '0') wired.CDC_HTTP_PORT = String(await freePort());
+  if (!wired.CDC_ADMIN_URL) wired.CDC_ADMIN_URL = `http://127.0.0.1:${wired.CDC_HTTP_PORT}`;
+  console.log(`start: the operator console controls the daemon through its admin API on port ${wired.CDC_HTTP_PORT}`);
+  return wired;
+}
+
 /**
  * How a deployable starts: compiled (`node dist/...js`) when this script runs compiled, as the
  * images and `npm run start:compiled` do; else TypeScript through tsx, for development.
@@ -89,10 +118,12 @@ runCli(async () => {
   if (services.includes('webapp'))
     await prepareMysql(opts.demoStudents ?? Number(process.env.DEMO_STUDENTS ?? 500), opts.seed);
 
+  const env =
+    services.includes('webapp') && services.includes('cdc') ? await wireConsoleToDaemon(process.env) : process.env;
   const children: ChildProcess[] = (services as Deployable[]).map((s) => {
     const [script, ...args] = DEPLOYABLES[s];
     const [command, entry] = childCommand(script);
-    return spawn(command, [...entry, ...args], { stdio: 'inherit', env: process.env });
+    return spawn(command, [...entry, ...args], { stdio: 'inherit', env });
   });
   await new Promise<void>((resolve) => {
     let exited = 0;
