@@ -2,6 +2,7 @@ import * as echarts from 'echarts';
 import type { Point } from '../repositories/chart-series';
 
 export interface ChartSpec {
+  /** What the chart shows; the page's caption says it, the SVG's aria-label too. */
   title: string;
   /** The y axis' unit, shown as its name (ms, rows, s). */
   unit: string;
@@ -21,16 +22,34 @@ export function svgChart(spec: ChartSpec, width = 720, height = 240): string {
     chart.setOption({
       animation: false,
       useUTC: true,
-      title: { text: spec.title, left: 0, textStyle: { fontSize: 14 } },
+      // The page's figcaption carries the title; the chart keeps its legend, axes and units.
       legend: { top: 0, right: 0 },
-      grid: { left: 64, right: 24, top: 40, bottom: 44 },
-      xAxis: { type: 'time', min: spec.from, max: spec.to, name: 'UTC', nameLocation: 'end' },
+      grid: { left: 64, right: 48, top: 36, bottom: 36 },
+      xAxis: {
+        type: 'time',
+        min: spec.from,
+        max: spec.to,
+        name: 'UTC',
+        nameLocation: 'end',
+        axisLabel: {
+          hideOverlap: true,
+          formatter: {
+            year: '{yyyy}',
+            month: '{MMM}',
+            day: '{MMM} {d}',
+            hour: '{HH}:{mm}',
+            minute: '{HH}:{mm}',
+            second: '{HH}:{mm}:{ss}',
+          },
+        },
+      },
       yAxis: { type: 'value', name: spec.unit, min: 0 },
       series: spec.series.map((s) => ({
         name: s.name,
         type: spec.kind ?? 'line',
         showSymbol: s.points.length < 3,
         connectNulls: false,
+        barMaxWidth: 14,
         data: s.points,
       })),
     });
