@@ -1,24 +1,13 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import path from 'node:path';
-import { Pool } from 'pg';
 import type { Browser } from 'playwright-core';
-import { migratePostgres } from '../../cdc-daemon/src/apply/pg-migrations';
-import { loadCdcConfig } from '../../cdc-daemon/src/config';
-import { CdcDaemon } from '../../cdc-daemon/src/daemon';
-import { createDaemonHttp } from '../../cdc-daemon/src/http/daemon-http';
-import { createDaemonMetrics } from '../../cdc-daemon/src/http/daemon-metrics';
-import { WatchLoop } from '../../cdc-daemon/src/watch/watch-loop';
-import { createLogger } from '../../lib/logger';
 import { browserAvailable, launchBrowser, SCREENSHOTS } from '../../test/support/browser';
-import { createPostgresDatabase, type TestDatabase } from '../../test/support/databases';
 import { startWebhookReceiver, type WebhookReceiver } from '../../test/support/webhook-receiver';
-import { createApp, type PortalApp } from '../src/app';
-import { daemonAdmin } from '../src/clients/daemon-admin';
-import { createPortalFixture, PASSWORD, type PortalFixture } from './portal-fixture';
+import { createConsoleFixture, type ConsoleFixture } from './console-fixture';
+import { PASSWORD } from './portal-fixture';
 
 const maybe = browserAvailable() ? describe : describe.skip;
-const TOKEN = 'console-v2-browser-token-0123456789';
 
 /**
  * An operator walks the console v2 in Chromium: a table's page, a row's history with its diff,
@@ -26,56 +15,16 @@ const TOKEN = 'console-v2-browser-token-0123456789';
  * Screenshots in test-output/screenshots/console-v2-*.png.
  */
 maybe('the console v2 in the browser', () => {
-  const logger = createLogger({ level: 'error', format: 'json', service: 'browser-v2', silent: true });
-  let f: PortalFixture;
-  let pgDb: TestDatabase;
-  let pool: Pool;
-  let daemon: CdcDaemon;
-  let watch: WatchLoop;
-  let daemonServer: Server;
+  let c: ConsoleFixture;
   let server: Server;
-  let portal: PortalApp;
   let browser: Browser;
   let hook: WebhookReceiver;
   let base: string;
 
   beforeAll(async () => {
-    f = await createPortalFixture({ students: 12 });
-    pgDb = await createPostgresDatabase();
-    pool = new Pool({ connectionString: pgDb.url, max: 6 });
+    c = await createConsoleFixture(12, { CDC_SKIP_HINTS: 'false' });
     hook = await startWebhookReceiver();
-    await migratePostgres(pool);
-    const config = loadCdcConfig({
-      CDC_MYSQL_URL: f.mysql.url,
-      POSTGRES_URL: pgDb.url,
-      CDC_SCHEDULE: '0 0 1 1 *',
-      CDC_ADMIN_TOKEN: TOKEN,
-      CDC_SKIP_HINTS: 'false',
-      SINKS: 'redis',
-    });
-    daemon = new CdcDaemon({ config, pool, logger });
-    watch = new WatchLoop({ pool, config, logger });
-    await daemon.start();
-    await daemon.runNow();
-    daemonServer = createDaemonHttp(daemon, pool, createDaemonMetrics(pool), {
-      token: TOKEN,
-      config,
-      logger,
-      watch,
-    }).listen(0, '127.0.0.1');
-    await new Promise((r) => daemonServer.once('listening', r));
-    portal = createApp({
-      db: f.db,
-      logger,
-      mysqlUrl: f.mysql.url,
-      sessionSecret: 'z'.repeat(32),
-      cookieSecure: false,
-      trustProxy: 0,
-      loginRateLimit: 10_000,
-      pg: pool,
-      daemonAdmin: daemonAdmin(`http://127.0.0.1:${(daemonServer.address() as AddressInfo).port}`, TOKEN),
-    });
-    server = portal.app.listen(0, '127.0.0.1');
+    server = c.portal.app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     browser = await launchBrowser();
@@ -84,19 +33,14 @@ maybe('the console v2 in the browser', () => {
   afterAll(async () => {
     await browser?.close();
     if (server) await new Promise((r) => server.close(r));
-    if (daemonServer) await new Promise((r) => daemonServer.close(r));
-    await portal?.close();
-    await daemon?.stop();
     await hook?.close();
-    await pool?.end();
-    await pgDb?.drop();
-    await f?.close();
+    await c?.close();
   });
 
   test('table page, row history with its diff, a chart, a trigger fired, an alert shown and resolved', async () => {
-    const student = await f.db('students').orderBy('id').first();
-    await f.db('students').where({ id: student.id }).update({ last_name: 'Vandermeer' });
-    await daemon.runNow();
+    const student = await c.f.db('students').orderBy('id').first();
+    await c.f.db('students').where({ id: student.id }).update({ last_name: 'Vandermeer' });
+    await c.daemon.runNow();
 
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const shot = (name: string) =>
@@ -139,16 +83,16 @@ maybe('the console v2 in the browser', () => {
     expect(hook.received[0]!.body).toMatchObject({ trigger: 'enrolment-feed', table: 'enrollments' });
     await shot('4-trigger-fired');
 
-    await pool.query("UPDATE public.students SET last_name = 'Tampered' WHERE id = $1", [student.id]);
-    await watch.delivery.verify('students');
-    await watch.step();
+    await c.pool.query("UPDATE public.students SET last_name = 'Tampered' WHERE id = $1", [student.id]);
+    await c.watch.delivery.verify('students');
+    await c.watch.step();
     await page.getByRole('link', { name: 'Tables' }).click();
     await page.waitForSelector('.alert-banner li[data-alert-kind="drift"]');
     await shot('5-alert-open');
 
-    await pool.query("UPDATE public.students SET last_name = 'Vandermeer' WHERE id = $1", [student.id]);
-    await watch.delivery.verify('students');
-    await watch.step();
+    await c.pool.query("UPDATE public.students SET last_name = 'Vandermeer' WHERE id = $1", [student.id]);
+    await c.watch.delivery.verify('students');
+    await c.watch.step();
     await page
       .getByRole('navigation', { name: 'Main' })
       .getByRole('link', { name: /^Alerts/ })

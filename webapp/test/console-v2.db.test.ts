@@ -1,96 +1,27 @@
-import type { Server } from 'node:http';
-import { Pool } from 'pg';
 import request from 'supertest';
-import { createLogger } from '../../lib/logger';
-import { createPostgresDatabase, type TestDatabase } from '../../test/support/databases';
 import { type WebhookReceiver, signatureValid, startWebhookReceiver } from '../../test/support/webhook-receiver';
-import { migratePostgres } from '../../cdc-daemon/src/apply/pg-migrations';
-import { loadCdcConfig, type CdcConfig } from '../../cdc-daemon/src/config';
-import { CdcDaemon } from '../../cdc-daemon/src/daemon';
-import { createDaemonHttp } from '../../cdc-daemon/src/http/daemon-http';
-import { createDaemonMetrics } from '../../cdc-daemon/src/http/daemon-metrics';
-import { WatchLoop } from '../../cdc-daemon/src/watch/watch-loop';
-import { createApp, type PortalApp } from '../src/app';
-import { daemonAdmin } from '../src/clients/daemon-admin';
-import { createPortalFixture, csrfFrom, PASSWORD, type PortalFixture } from './portal-fixture';
+import { CONSOLE_TOKEN, createConsoleFixture, type ConsoleFixture } from './console-fixture';
+import { csrfFrom, loggedIn, postForm as postPageForm } from './portal-fixture';
 
 // The console v2 through HTTP as operators, staff and students meet it: the table page, a row's
 // history, the charts, triggers (through the daemon's admin API, to a real receiver) and alerts.
-const TOKEN = 'console-v2-test-token-0123456789';
 const SECRET = 'console-v2-secret-0123456789';
-const logger = createLogger({ level: 'error', format: 'json', service: 'console-v2-test', silent: true });
-let f: PortalFixture;
-let pgDb: TestDatabase;
-let pool: Pool;
-let config: CdcConfig;
-let daemon: CdcDaemon;
-let watch: WatchLoop;
-let server: Server;
-let daemonApp: ReturnType<typeof createDaemonHttp>;
-let portal: PortalApp;
+let c: ConsoleFixture;
 let hook: WebhookReceiver;
 
 beforeAll(async () => {
-  f = await createPortalFixture({ students: 8 });
-  pgDb = await createPostgresDatabase();
-  pool = new Pool({ connectionString: pgDb.url, max: 6 });
+  c = await createConsoleFixture(8, { CDC_SKIP_HINTS: 'false' });
   hook = await startWebhookReceiver();
-  await migratePostgres(pool);
-  config = loadCdcConfig({
-    CDC_MYSQL_URL: f.mysql.url,
-    POSTGRES_URL: pgDb.url,
-    CDC_SCHEDULE: '0 0 1 1 *',
-    CDC_ADMIN_TOKEN: TOKEN,
-    CDC_SKIP_HINTS: 'false',
-    SINKS: 'redis',
-  });
-  daemon = new CdcDaemon({ config, pool, logger });
-  watch = new WatchLoop({ pool, config, logger });
-  await daemon.start();
-  await daemon.runNow();
-  daemonApp = createDaemonHttp(daemon, pool, createDaemonMetrics(pool), { token: TOKEN, config, logger, watch });
-  server = await new Promise<Server>((resolve) => {
-    const s = daemonApp.listen(0, () => resolve(s));
-  });
-  portal = createApp({
-    db: f.db,
-    logger,
-    mysqlUrl: f.mysql.url,
-    sessionSecret: 'x'.repeat(32),
-    cookieSecure: false,
-    trustProxy: 0,
-    loginRateLimit: 10_000,
-    pg: pool,
-    daemonAdmin: daemonAdmin(`http://127.0.0.1:${(server.address() as { port: number }).port}`, TOKEN),
-  });
 }, 60_000);
 afterAll(async () => {
-  await daemon?.stop();
-  server?.close();
-  await portal?.close();
   await hook?.close();
-  await pool?.end();
-  await pgDb?.drop();
-  await f?.close();
+  await c?.close();
 });
 
-async function as(username: string) {
-  const agent = request.agent(portal.app);
-  const page = await agent.get('/login');
-  await agent
-    .post('/login')
-    .type('form')
-    .send({ username, password: PASSWORD, _csrf: csrfFrom(page.text) });
-  return agent;
-}
+const as = (username: string) => loggedIn(c.portal, username);
 type Agent = Awaited<ReturnType<typeof as>>;
-async function postForm(agent: Agent, url: string, fields: Record<string, string> = {}) {
-  const page = await agent.get('/ops/triggers');
-  return agent
-    .post(url)
-    .type('form')
-    .send({ ...fields, _csrf: csrfFrom(page.text) });
-}
+const postForm = (agent: Agent, url: string, fields: Record<string, string> = {}) =>
+  postPageForm(agent, '/ops/triggers', url, fields);
 
 const PAGES = [
   '/ops/tables',
@@ -109,7 +40,7 @@ test('students and staff get 403 on every console page and control; anonymous vi
     for (const url of ['/ops/triggers', '/ops/triggers/x/fire'])
       expect((await agent.post(url).type('form').send({ _csrf: csrf, name: 'x' })).status).toBe(403);
   }
-  for (const url of PAGES) expect((await request(portal.app).get(url)).status).toBe(302);
+  for (const url of PAGES) expect((await request(c.portal.app).get(url)).status).toBe(302);
   const op = await as('operator');
   for (const url of PAGES) expect([url, (await op.get(url)).status]).toEqual([url, 200]);
 });
@@ -119,26 +50,26 @@ test('the table page: exact rows in MySQL and the mirror, chunks, verify result,
   const list = await op.get('/ops/tables');
   expect(list.text).toContain('<a href="/ops/tables/students">students</a>');
   const before = await op.get('/ops/tables/students');
-  const { n } = (await f.db('students').count<{ n: number }[]>({ n: '*' }).first())!;
+  const { n } = (await c.f.db('students').count<{ n: number }[]>({ n: '*' }).first())!;
   expect(before.text).toContain(`<dd id="mysql-rows">${n}</dd>`);
   expect(before.text).toMatch(new RegExp(`<dd id="mirror-rows">${n}\\s*</dd>`));
   expect(before.text).toContain('never verified');
   expect(before.text).toMatch(/Latest versions in history\.students/);
-  await watch.delivery.verify('students');
+  await c.watch.delivery.verify('students');
   const after = await op.get('/ops/tables/students');
   expect(after.text).toMatch(/<dd id="last-verify"><span class="ok">the mirror equalled MySQL<\/span>/);
   expect((await op.get('/ops/tables/no_such_table')).status).toBe(404);
 });
 
 test("a row's history: every version with valid_from/valid_to, op and cycle, changed fields highlighted, as of a time", async () => {
-  const student = await f.db('students').orderBy('id').first();
+  const student = await c.f.db('students').orderBy('id').first();
   const id = student.id as number;
-  await f.db('students').where({ id }).update({ first_name: 'Ottilie' });
-  await daemon.runNow();
+  await c.f.db('students').where({ id }).update({ first_name: 'Ottilie' });
+  await c.daemon.runNow();
   const between = new Date();
   await new Promise((r) => setTimeout(r, 1_100));
-  await f.db('students').where({ id }).update({ first_name: 'Philippa', last_name: 'Quell' });
-  await daemon.runNow();
+  await c.f.db('students').where({ id }).update({ first_name: 'Philippa', last_name: 'Quell' });
+  await c.daemon.runNow();
   const op = await as('operator');
   const page = await op.get(`/ops/tables/students/history?id=${id}`);
   expect(page.status).toBe(200);
@@ -232,19 +163,19 @@ test('triggers from the console: add (bad input re-shown with the reason), fire 
 
 test('alerts: drift found by verify shows as a banner on every console page until a verify finds none', async () => {
   const op = await as('operator');
-  const id = (await f.db('students').orderBy('id').first()).id;
-  await pool.query("UPDATE public.students SET first_name = 'tampered' WHERE id = $1", [id]);
-  await watch.delivery.verify('students');
-  await watch.step();
+  const id = (await c.f.db('students').orderBy('id').first()).id;
+  await c.pool.query("UPDATE public.students SET first_name = 'tampered' WHERE id = $1", [id]);
+  await c.watch.delivery.verify('students');
+  await c.watch.step();
   for (const url of ['/ops/tables', '/ops/sync-history', '/ops/charts']) {
     const page = await op.get(url);
     expect(page.text).toContain('1 open alert');
     expect(page.text).toMatch(/<li data-alert-kind="drift"><strong>drift · students<\/strong>: Verify found drift/);
   }
-  const restored = (await f.db('students').where({ id }).first()).first_name;
-  await pool.query('UPDATE public.students SET first_name = $2 WHERE id = $1', [id, restored]);
-  await watch.delivery.verify('students');
-  await watch.step();
+  const restored = (await c.f.db('students').where({ id }).first()).first_name;
+  await c.pool.query('UPDATE public.students SET first_name = $2 WHERE id = $1', [id, restored]);
+  await c.watch.delivery.verify('students');
+  await c.watch.step();
   expect((await op.get('/ops/tables')).text).not.toContain('open alert');
   const alerts = await op.get('/ops/alerts');
   expect(alerts.text).toMatch(/<td class="ok">resolved<\/td><td>drift<\/td><td>students<\/td>/);
@@ -252,8 +183,8 @@ test('alerts: drift found by verify shows as a banner on every console page unti
 });
 
 describe('the daemon admin API for triggers and alerts', () => {
-  const api = () => request(daemonApp);
-  const auth = { Authorization: `Bearer ${TOKEN}` };
+  const api = () => request(c.daemonApp);
+  const auth = { Authorization: `Bearer ${CONSOLE_TOKEN}` };
   test('needs the token; bad JSON, a bad trigger, a taken name and an unknown one are answered clearly', async () => {
     expect((await api().get('/triggers')).status).toBe(401);
     const malformed = await api().post('/triggers').set(auth).set('content-type', 'application/json').send('{"name":');

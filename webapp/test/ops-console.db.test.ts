@@ -1,76 +1,23 @@
-import type { Server } from 'node:http';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import request from 'supertest';
-import { createLogger } from '../../lib/logger';
-import { createPostgresDatabase, type TestDatabase } from '../../test/support/databases';
-import { migratePostgres } from '../../cdc-daemon/src/apply/pg-migrations';
-import { loadCdcConfig } from '../../cdc-daemon/src/config';
-import { CdcDaemon } from '../../cdc-daemon/src/daemon';
-import { createDaemonHttp } from '../../cdc-daemon/src/http/daemon-http';
-import { createDaemonMetrics } from '../../cdc-daemon/src/http/daemon-metrics';
-import { createApp, type PortalApp } from '../src/app';
-import { daemonAdmin } from '../src/clients/daemon-admin';
-import { createPortalFixture, csrfFrom, PASSWORD, type PortalFixture } from './portal-fixture';
+import type { CdcDaemon } from '../../cdc-daemon/src/daemon';
+import type { PortalApp } from '../src/app';
+import { createConsoleFixture, type ConsoleFixture } from './console-fixture';
+import { csrfFrom, loggedIn, type PortalFixture } from './portal-fixture';
 
-const TOKEN = 'console-test-token-0123456789';
-const logger = createLogger({ level: 'error', format: 'json', service: 'ops-test', silent: true });
+let c: ConsoleFixture;
 let f: PortalFixture;
-let pgDb: TestDatabase;
 let pool: Pool;
 let daemon: CdcDaemon;
-let server: Server;
 let console_: PortalApp;
 
 beforeAll(async () => {
-  f = await createPortalFixture({ students: 6 });
-  pgDb = await createPostgresDatabase();
-  pool = new Pool({ connectionString: pgDb.url, max: 4 });
-  await migratePostgres(pool);
-  const config = loadCdcConfig({
-    CDC_MYSQL_URL: f.mysql.url,
-    POSTGRES_URL: pgDb.url,
-    CDC_SCHEDULE: '0 0 1 1 *',
-    CDC_ADMIN_TOKEN: TOKEN,
-    SINKS: 'redis',
-  });
-  daemon = new CdcDaemon({ config, pool, logger });
-  await daemon.start();
-  await daemon.runNow();
-  const app = createDaemonHttp(daemon, pool, createDaemonMetrics(pool), { token: TOKEN, config, logger });
-  server = await new Promise<Server>((resolve) => {
-    const s = app.listen(0, () => resolve(s));
-  });
-  const port = (server.address() as { port: number }).port;
-  console_ = createApp({
-    db: f.db,
-    logger,
-    mysqlUrl: f.mysql.url,
-    sessionSecret: 'x'.repeat(32),
-    cookieSecure: false,
-    trustProxy: 0,
-    loginRateLimit: 10_000,
-    pg: pool,
-    daemonAdmin: daemonAdmin(`http://127.0.0.1:${port}`, TOKEN),
-  });
+  c = await createConsoleFixture(6);
+  ({ f, pool, daemon, portal: console_ } = c);
 }, 60_000);
-afterAll(async () => {
-  await daemon?.stop();
-  server?.close();
-  await console_?.close();
-  await pool?.end();
-  await pgDb?.drop();
-  await f?.close();
-});
+afterAll(() => c?.close());
 
-async function as(username: string) {
-  const agent = request.agent(console_.app);
-  const page = await agent.get('/login');
-  await agent
-    .post('/login')
-    .type('form')
-    .send({ username, password: PASSWORD, _csrf: csrfFrom(page.text) });
-  return agent;
-}
+const as = (username: string) => loggedIn(console_, username);
 
 test('students and staff get 403 on the console; an operator lands on the sync history', async () => {
   for (const user of ['student1', 'staff']) {

@@ -1,3 +1,4 @@
+import type { Express } from 'express';
 import bcrypt from 'bcryptjs';
 import type { Knex } from 'knex';
 import request from 'supertest';
@@ -178,9 +179,9 @@ export function csrfFrom(html: string): string {
   return m[1];
 }
 
-/** A cookie-keeping client logged in as `username`. */
-export async function loggedIn(fixture: PortalFixture, username: string) {
-  const agent = request.agent(fixture.portal.app);
+/** A cookie-keeping client logged in as `username` (on the fixture's portal, or another app). */
+export async function loggedIn(target: PortalFixture | { app: Express }, username: string) {
+  const agent = request.agent('portal' in target ? target.portal.app : target.app);
   const page = await agent.get('/login');
   const res = await agent
     .post('/login')

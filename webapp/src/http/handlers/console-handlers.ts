@@ -2,6 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Knex } from 'knex';
 import type { Pool } from 'pg';
 import type { DaemonAdmin } from '../../clients/daemon-admin';
+import { consoleDeps } from './console-deps';
 import { AppError } from '../../../../lib/app-error';
 import { portalError } from '../../errors';
 import { WINDOWS, type ChartWindow, chartSeries } from '../../repositories/chart-series';
@@ -52,22 +53,7 @@ export function consoleHandlers(
   admin: DaemonAdmin | undefined,
   now: () => Date,
 ) {
-  const needPg = () => {
-    if (!pg)
-      throw portalError(
-        'STORE_UNAVAILABLE',
-        'The operator console needs POSTGRES_URL (the mirror and the daemon state); it is not set.',
-      );
-    return pg;
-  };
-  const needAdmin = () => {
-    if (!admin)
-      throw portalError(
-        'STORE_UNAVAILABLE',
-        'Triggers are managed by the daemon: set CDC_ADMIN_URL and CDC_ADMIN_TOKEN (npm start does it for you).',
-      );
-    return admin;
-  };
+  const { needPg, needAdmin } = consoleDeps(pg, admin);
   const renderTriggers = async (res: Response, status: number, form: Record<string, string>, error?: string) => {
     const pool = needPg();
     const { rows: tables } = await pool.query("SELECT table_name FROM cdc.tables WHERE status <> 'retired' ORDER BY 1");

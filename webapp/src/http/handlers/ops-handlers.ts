@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import type { Pool } from 'pg';
 import type { DaemonAdmin } from '../../clients/daemon-admin';
+import { consoleDeps } from './console-deps';
 import { portalError } from '../../errors';
 import {
   CYCLE_STATUSES,
@@ -42,22 +43,7 @@ const dateParam = (v: unknown, name: string): Date | undefined => {
 };
 
 export function opsHandlers(pg: Pool | undefined, admin: DaemonAdmin | undefined, now: () => Date) {
-  const needPg = () => {
-    if (!pg)
-      throw portalError(
-        'STORE_UNAVAILABLE',
-        'The operator console needs POSTGRES_URL (the mirror and the daemon state); it is not set.',
-      );
-    return pg;
-  };
-  const needAdmin = () => {
-    if (!admin)
-      throw portalError(
-        'STORE_UNAVAILABLE',
-        'The controls need CDC_ADMIN_URL and CDC_ADMIN_TOKEN (the daemon admin API); they are not set.',
-      );
-    return admin;
-  };
+  const { needPg, needAdmin } = consoleDeps(pg, admin);
   return {
     async syncHistory(req: Request, res: Response): Promise<void> {
       const pool = needPg();
