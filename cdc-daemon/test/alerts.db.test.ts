@@ -1,7 +1,9 @@
 import { loadCdcConfig } from '../src/config';
 import { runCycle } from '../src/sync-cycle';
 import { RelaySet } from '../src/outbox/relay-set';
+import { Redis } from 'ioredis';
 import { RedisSink } from '../src/sinks/redis/redis-sink';
+import { sinkLag } from '../src/outbox/outbox-store';
 import { WatchLoop } from '../src/watch/watch-loop';
 import { listAlerts } from '../src/watch/alerts';
 import { serviceUrls } from '../../test/support/services';
@@ -149,5 +151,53 @@ test('a sink whose store is down lags past the threshold; the alert resolves onc
     const cleaner = new RedisSink(serviceUrls().redisUrl, prefix, quietLogger);
     await cleaner.reset().catch(() => {});
     await cleaner.close();
+  }
+}, 60_000);
+
+test('an event the store refuses is parked: an alert until the parked events are delivered again', async () => {
+  const prefix = `${randomName('cs_t')}:`;
+  const redis = new Redis(serviceUrls().redisUrl);
+  const relays = new RelaySet(
+    [new RedisSink(serviceUrls().redisUrl, prefix, quietLogger)],
+    f.pool,
+    f.config.targetSchema,
+    relaySettings,
+    quietLogger,
+  );
+  const w = watch();
+  const redisState = async () => (await sinkLag(f.pool)).find((s) => s.sink === 'redis');
+  const until = async (check: () => Promise<boolean>) => {
+    const end = Date.now() + 30_000;
+    while (Date.now() < end && !(await check())) await new Promise((r) => setTimeout(r, 50));
+  };
+  try {
+    // Someone else's value where the sink keeps a group's members (a set): Redis refuses the write.
+    const [[student]] = (await f.my.query('SELECT id, group_id FROM students ORDER BY id LIMIT 1')) as unknown as [
+      { id: number; group_id: number }[],
+    ];
+    await relays.start();
+    // Bootstrapped into this prefix (the offset may say "following" from an earlier relay).
+    await until(async () => (await redis.exists(`${prefix}student:${student!.id}`)) === 1);
+    await until(async () => (await redisState())?.lagEvents === 0);
+    await redis.set(`${prefix}idx:students:group:${student!.group_id}`, 'not a set');
+    await f.my.query("UPDATE students SET first_name = 'Refused' WHERE id = ?", [student!.id]);
+    await f.cycle();
+    relays.wake();
+    await until(async () => ((await redisState())?.parked ?? 0) > 0);
+    await w.step();
+    expect(events()).toEqual(['alert.opened parked_events']);
+    expect(hook.received[0]!.body).toMatchObject({
+      alert: { subject: 'redis', message: expect.stringContaining('parked on redis') },
+    });
+
+    await redis.del(`${prefix}idx:students:group:${student!.group_id}`);
+    expect(await relays.relay('redis')!.retryParked()).toMatchObject({ stillParked: 0 });
+    await w.step();
+    expect(events()).toEqual(['alert.opened parked_events', 'alert.resolved parked_events']);
+  } finally {
+    await relays.stop();
+    const stale = await redis.keys(`${prefix}*`);
+    if (stale.length) await redis.del(...stale);
+    redis.disconnect();
   }
 }, 60_000);
