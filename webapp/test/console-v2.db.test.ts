@@ -172,6 +172,8 @@ test('alerts: drift found by verify shows as a banner on every console page unti
     expect(page.text).toContain('1 open alert');
     expect(page.text).toMatch(/<li data-alert-kind="drift"><strong>drift · students<\/strong>: Verify found drift/);
   }
+  const metrics = await request(c.daemonApp).get('/metrics');
+  expect(metrics.text).toMatch(/cdc_alerts_open\{kind="drift"\} 1/);
   const restored = (await c.f.db('students').where({ id }).first()).first_name;
   await c.pool.query('UPDATE public.students SET first_name = $2 WHERE id = $1', [id, restored]);
   await c.watch.delivery.verify('students');

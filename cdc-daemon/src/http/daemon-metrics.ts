@@ -99,6 +99,34 @@ export function createDaemonMetrics(pool?: Pool) {
       for (const row of r.rows) this.set({ table: row.table_name }, row.n);
     },
   });
+  new client.Gauge({
+    name: 'cdc_alerts_open',
+    help: 'Open alerts (cdc.alerts) by kind: stale_mirror, failed_cycles, parked_events, sink_lag, drift',
+    labelNames: ['kind'],
+    registers: [registry],
+    async collect() {
+      if (!pool) return;
+      const r = await pool
+        .query('SELECT kind, count(*)::int AS n FROM cdc.alerts WHERE resolved_at IS NULL GROUP BY kind')
+        .catch(() => ({ rows: [] as { kind: string; n: number }[] }));
+      this.reset();
+      for (const row of r.rows) this.set({ kind: row.kind }, row.n);
+    },
+  });
+  new client.Gauge({
+    name: 'cdc_firings',
+    help: 'Trigger firings and alert notifications (cdc.firings) by status: pending, delivering, succeeded, failed',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      if (!pool) return;
+      const r = await pool
+        .query('SELECT status, count(*)::int AS n FROM cdc.firings GROUP BY status')
+        .catch(() => ({ rows: [] as { status: string; n: number }[] }));
+      this.reset();
+      for (const row of r.rows) this.set({ status: row.status }, row.n);
+    },
+  });
   const chunkTarget = new client.Gauge({
     name: 'cdc_chunk_target_rows',
     help: 'Rows per chunk the sweep works to (CDC_CHUNK_ROWS, less when fingerprint queries run slow)',
