@@ -97,7 +97,8 @@ async function naivePoll(conn: mysql.Connection, previous: Map<string, bigint>):
   });
 }
 
-function pgloaderTime(mysqlDb: TestDatabase, log: (s: string) => void): Promise<number | undefined> {
+/** pgloader copying the MySQL database at `sourceUrl` (tables chosen by `clause`) into a fresh PostgreSQL database. */
+export function pgloaderTime(sourceUrl: string, clause: string, log: (s: string) => void): Promise<number | undefined> {
   if (spawnSync('pgloader', ['--version']).status !== 0) {
     log('pgloader is not installed: its row is skipped (apt-get install pgloader to include it)');
     return Promise.resolve(undefined);
@@ -106,13 +107,11 @@ function pgloaderTime(mysqlDb: TestDatabase, log: (s: string) => void): Promise<
     const target = await createPostgresDatabase();
     try {
       const file = `/tmp/pgloader-${target.name}.load`;
-      const src = new URL(mysqlDb.url);
-      src.pathname = `/${mysqlDb.name}`;
       const dst = new URL(target.url);
       await import('node:fs/promises').then((fs) =>
         fs.writeFile(
           file,
-          `LOAD DATABASE FROM ${src.toString().replace('mysql:', 'mysql:')} INTO ${dst.toString().replace('postgres:', 'postgresql:')}\n INCLUDING ONLY TABLE NAMES MATCHING 'bench_rows'\n WITH workers = 4, concurrency = 1;\n`,
+          `LOAD DATABASE FROM ${sourceUrl} INTO ${dst.toString().replace('postgres:', 'postgresql:')}\n ${clause}\n WITH workers = 4, concurrency = 1;\n`,
         ),
       );
       const start = performance.now();
@@ -233,7 +232,9 @@ export async function benchCdc(o: CdcBenchOptions): Promise<BenchRow[]> {
     const seen = new Map<string, bigint>();
     await naivePoll(conn, seen);
     const naive = median(await sequential(o.runs, () => naivePoll(conn, seen)));
-    const pgloader = await pgloaderTime(mysqlDb, log);
+    const source = new URL(mysqlDb.url);
+    source.pathname = `/${mysqlDb.name}`;
+    const pgloader = await pgloaderTime(source.toString(), "INCLUDING ONLY TABLE NAMES MATCHING 'bench_rows'", log);
 
     log('cdc: initial load, then the cycle that verifies it...');
     const load = await cdcOnce({ ...env, CDC_SKIP_HINTS: 'false' });
@@ -365,7 +366,7 @@ export async function benchCdc(o: CdcBenchOptions): Promise<BenchRow[]> {
   }
 }
 
-async function sequential<T>(n: number, fn: () => Promise<T>): Promise<T[]> {
+export async function sequential<T>(n: number, fn: () => Promise<T>): Promise<T[]> {
   const out: T[] = [];
   for (let i = 0; i < n; i++) out.push(await fn());
   return out;

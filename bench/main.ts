@@ -5,6 +5,7 @@ import { benchPortal } from './portal-bench';
 import { benchReports } from './reports-bench';
 import { benchScaling } from './scaling-bench';
 import { benchStartup } from './startup-bench';
+import { benchUniversity } from './university-bench';
 import { type BenchRow, toMarkdown, writeReport } from './report';
 
 /**
@@ -27,8 +28,9 @@ const SECTIONS = {
   reports: (o: Options, log: (s: string) => void) =>
     benchReports(o.students, o.runs, log, o.skipSinks ? o.skipSinks.split(',') : []),
   startup: (o: Options, log: (s: string) => void) => benchStartup(o.runs, log),
+  university: (o: Options, log: (s: string) => void) => benchUniversity(o.students, o.runs, log),
 } as const;
-/** What runs without --only: the scaling section (up to 10M rows) takes long, so on request. */
+/** What runs without --only: the scaling (up to 10M rows) and university (100,000 students) sections take long, so on request. */
 const DEFAULT_SECTIONS = ['cdc', 'portal', 'reports'];
 
 const program = new Command('bench')

@@ -209,7 +209,7 @@ function deployable(script: string, args: string[], env: Record<string, string>)
 }
 
 /** The seeded university, built once per size and reused (its accounts are the bench's own). */
-async function universityDatabase(students: number, log: (s: string) => void): Promise<string> {
+export async function universityDatabase(students: number, log: (s: string) => void): Promise<string> {
   const { mysqlAdminUrl } = serviceUrls();
   const name = `campus_bench_u${students}`;
   const admin = await mysql.createConnection({ uri: mysqlAdminUrl });

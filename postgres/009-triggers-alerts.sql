@@ -1,8 +1,9 @@
 -- Threshold triggers, their firings, operator alerts, verify results and sink-lag samples
 -- (issue 16). The daemon writes these; the console reads them.
 
--- A trigger: a table (or '*'), a condition and an action. Changes are counted from
--- cdc.sync_history_tables for cycles after cursor_sync_id (the last cycle a firing covered).
+-- A trigger: a table (or '*'), a condition and an action. Each successful cycle adds its rows
+-- changed to the pending_* counters of the triggers on its tables, in its own transaction; a
+-- firing takes them and resets them in another. Nothing is ever counted twice or lost.
 CREATE TABLE IF NOT EXISTS cdc.triggers (
   name             text PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9_.-]{1,64}$'),
   table_name       text NOT NULL,
@@ -16,7 +17,16 @@ CREATE TABLE IF NOT EXISTS cdc.triggers (
   webhook_secret   text,
   sink             text,
   paused           boolean NOT NULL DEFAULT false,
-  cursor_sync_id   bigint NOT NULL DEFAULT 0,
+  pending_insert   bigint NOT NULL DEFAULT 0,
+  pending_update   bigint NOT NULL DEFAULT 0,
+  pending_delete   bigint NOT NULL DEFAULT 0,
+  pending_load     bigint NOT NULL DEFAULT 0,
+  -- Cycles that changed the table since the last firing, the first and last of them.
+  pending_cycles   integer NOT NULL DEFAULT 0,
+  pending_first_sync_id bigint,
+  pending_last_sync_id  bigint,
+  -- For '*': the counts per table, {"students": {"insert": 1, ...}}.
+  pending_tables   jsonb NOT NULL DEFAULT '{}',
   -- When the age condition's clock started: creation, or the last firing.
   armed_at         timestamptz NOT NULL DEFAULT now(),
   last_fired_at    timestamptz,
@@ -27,7 +37,7 @@ CREATE TABLE IF NOT EXISTS cdc.triggers (
 );
 
 -- What is to be delivered: a trigger's firing, or an alert's opening or resolution (sent to
--- ALERT_WEBHOOK_URL). Recorded in the same transaction that advances the trigger's cursor or
+-- ALERT_WEBHOOK_URL). Recorded in the same transaction that takes the trigger's pending counts or
 -- opens/resolves the alert; delivered afterwards, at least once, with `idempotency_key` in the
 -- payload so a receiver can drop a repeat after a crash.
 CREATE TABLE IF NOT EXISTS cdc.firings (

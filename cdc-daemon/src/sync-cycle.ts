@@ -20,6 +20,7 @@ import { CycleStats, type CycleStatus } from './record/cycle-stats';
 import { type SyncId, beginCycleRecord, failCycleRecord, finishCycleRecord } from './record/cycle-record';
 import { closeSnapshot, connectMysql, openSnapshot } from './snapshot/mysql-source';
 import { ChunkPacer } from './snapshot/chunk-pacer';
+import { countTriggerChanges } from './watch/triggers';
 
 export interface CycleContext {
   pool: Pool;
@@ -51,7 +52,9 @@ export interface CycleOutcome {
  *   snapshot  one consistent MySQL snapshot for every table, and one PostgreSQL transaction:
  *     diff      chunk fingerprints in MySQL; changed chunks read and compared row by row
  *     apply     staged changes merged into mirror, history, outbox and row state
+ *     triggers  the rows changed added to the pending counts of the threshold triggers
  *     record    the cycle's row closed with its counts: all of it commits, or none of it
+ * After it, the daemon's watch loop fires the triggers whose threshold holds (watch/).
  * A failure anywhere rolls the transaction back and records the cycle as failed.
  */
 export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
@@ -249,6 +252,7 @@ async function applySnapshot(
     }
     await saveSkipHints(client, newHints);
     const status: CycleStatus = stats.changed() ? 'succeeded' : 'no_changes';
+    if (status === 'succeeded') await countTriggerChanges(client, syncId, stats.tables);
     await finishCycleRecord(client, syncId, status, stats, performance.now() - started);
     return status;
   });

@@ -6,12 +6,13 @@ import { inTransaction } from '../apply/pg-tx';
 import { SINK_NAMES, type SinkName } from '../sinks/sink';
 
 /**
- * Threshold triggers: count the rows changed per table since a trigger last fired (from
- * cdc.sync_history_tables, which every cycle writes in its own transaction) and fire when at least
- * `min_changes` accumulated, or when `max_age_seconds` passed since the last firing while changes
- * are pending. A firing is a row in cdc.firings, written in the transaction that advances the
- * trigger's cursor: the record and the cursor move together, so a crash neither loses a firing
- * nor makes two of one. Delivery comes after (see deliver-firings.ts), at least once.
+ * Threshold triggers: every successful cycle adds the rows it changed to the pending counts of the
+ * triggers on those tables, in the cycle's own transaction (countTriggerChanges); a trigger fires
+ * when at least `min_changes` are pending, or when `max_age_seconds` passed since its last firing
+ * while changes are pending. A firing is a row in cdc.firings, written in the transaction that
+ * takes and resets the pending counts: a crash neither loses a firing nor makes two of one, and
+ * no change is counted twice or dropped. Evaluating reads one row per trigger, whatever the
+ * history's size. Delivery comes after (see deliver-firings.ts), at least once.
  */
 
 export type TriggerAction = 'webhook' | 'verify' | 'replay';
@@ -98,7 +99,6 @@ export interface TriggerRow {
   webhookUrl: string | null;
   signed: boolean;
   paused: boolean;
-  cursorSyncId: number;
   armedAt: Date;
   lastFiredAt: Date | null;
   createdAt: Date;
@@ -115,52 +115,55 @@ export interface PendingChanges {
   cycles: number;
   firstSyncId: number | null;
   lastSyncId: number | null;
-  tables: Record<string, { insert: number; update: number; delete: number; load: number }>;
+  tables: Record<string, OpCounts>;
 }
 
-/** Rows changed by successful cycles after `cursor`, in `table` (or every table for '*'). */
-export async function pendingChanges(db: Pool | PoolClient, table: string, cursor: number): Promise<PendingChanges> {
-  const { rows } = await db.query(
-    `SELECT t.table_name, sum(t.inserts)::float8 AS ins, sum(t.updates)::float8 AS upd, sum(t.deletes)::float8 AS del,
-            sum(t.rows_loaded)::float8 AS loaded, min(t.sync_id)::float8 AS first, max(t.sync_id)::float8 AS last,
-            count(*)::int AS cycles
-       FROM cdc.sync_history_tables t JOIN cdc.sync_history h ON h.id = t.sync_id
-      WHERE t.sync_id > $1 AND h.status = 'succeeded' AND ($2 = '*' OR t.table_name = $2)
-        AND t.inserts + t.updates + t.deletes + t.rows_loaded > 0
-      GROUP BY t.table_name ORDER BY t.table_name`,
-    [cursor, table],
+type OpCounts = { insert: number; update: number; delete: number; load: number };
+
+const PENDING_COLUMNS = `pending_insert::float8 AS insert, pending_update::float8 AS update, pending_delete::float8 AS delete,
+  pending_load::float8 AS load, pending_cycles AS cycles, pending_first_sync_id::float8 AS "firstSyncId",
+  pending_last_sync_id::float8 AS "lastSyncId", pending_tables AS tables`;
+
+function pendingOf(r: Omit<PendingChanges, 'total'>): PendingChanges {
+  return { ...r, total: r.insert + r.update + r.delete + r.load };
+}
+
+/**
+ * In the cycle's transaction: adds what each table changed in this cycle to the triggers on that
+ * table (or on '*'). Rolled back with the cycle, committed with it.
+ */
+export async function countTriggerChanges(
+  c: PoolClient,
+  syncId: number | string,
+  tables: Map<string, { inserts: number; updates: number; deletes: number; rowsLoaded: number }>,
+): Promise<void> {
+  const changed = [...tables].filter(([, s]) => s.inserts + s.updates + s.deletes + s.rowsLoaded > 0);
+  if (changed.length === 0) return;
+  const { rows } = await c.query(
+    `SELECT name, table_name, pending_tables FROM cdc.triggers WHERE table_name = '*' OR table_name = ANY($1) ORDER BY name FOR UPDATE`,
+    [changed.map(([t]) => t)],
   );
-  const p: PendingChanges = {
-    insert: 0,
-    update: 0,
-    delete: 0,
-    load: 0,
-    total: 0,
-    cycles: 0,
-    firstSyncId: null,
-    lastSyncId: null,
-    tables: {},
-  };
-  for (const r of rows) {
-    p.tables[r.table_name] = { insert: r.ins, update: r.upd, delete: r.del, load: r.loaded };
-    p.insert += r.ins;
-    p.update += r.upd;
-    p.delete += r.del;
-    p.load += r.loaded;
-    p.firstSyncId = p.firstSyncId === null ? r.first : Math.min(p.firstSyncId, r.first);
-    p.lastSyncId = p.lastSyncId === null ? r.last : Math.max(p.lastSyncId, r.last);
-  }
-  p.total = p.insert + p.update + p.delete + p.load;
-  if (p.firstSyncId !== null) {
-    const { rows: c } = await db.query(
-      `SELECT count(DISTINCT t.sync_id)::int AS n FROM cdc.sync_history_tables t JOIN cdc.sync_history h ON h.id = t.sync_id
-        WHERE t.sync_id > $1 AND h.status = 'succeeded' AND ($2 = '*' OR t.table_name = $2)
-          AND t.inserts + t.updates + t.deletes + t.rows_loaded > 0`,
-      [cursor, table],
+  for (const t of rows) {
+    const mine = changed.filter(([name]) => t.table_name === '*' || t.table_name === name);
+    const sum: OpCounts = { insert: 0, update: 0, delete: 0, load: 0 };
+    const perTable: Record<string, OpCounts> = t.pending_tables;
+    for (const [name, s] of mine) {
+      const prev = perTable[name] ?? { insert: 0, update: 0, delete: 0, load: 0 };
+      const add = { insert: s.inserts, update: s.updates, delete: s.deletes, load: s.rowsLoaded };
+      for (const k of Object.keys(sum) as (keyof OpCounts)[]) {
+        sum[k] += add[k];
+        prev[k] += add[k];
+      }
+      perTable[name] = prev;
+    }
+    await c.query(
+      `UPDATE cdc.triggers SET pending_insert = pending_insert + $2, pending_update = pending_update + $3,
+              pending_delete = pending_delete + $4, pending_load = pending_load + $5, pending_cycles = pending_cycles + 1,
+              pending_first_sync_id = coalesce(pending_first_sync_id, $6), pending_last_sync_id = $6, pending_tables = $7
+        WHERE name = $1`,
+      [t.name, sum.insert, sum.update, sum.delete, sum.load, syncId, perTable],
     );
-    p.cycles = c[0].n;
   }
-  return p;
 }
 
 export async function addTrigger(pool: Pool, t: TriggerDefinition): Promise<void> {
@@ -174,10 +177,10 @@ export async function addTrigger(pool: Pool, t: TriggerDefinition): Promise<void
       );
   }
   try {
-    // Counting starts now: changes made before the trigger existed do not fire it.
+    // Counting starts with the next cycle: changes made before the trigger existed do not fire it.
     await pool.query(
-      `INSERT INTO cdc.triggers (name, table_name, min_changes, max_age_seconds, action, webhook_url, webhook_secret, sink, cursor_sync_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, (SELECT coalesce(max(id), 0) FROM cdc.sync_history))`,
+      `INSERT INTO cdc.triggers (name, table_name, min_changes, max_age_seconds, action, webhook_url, webhook_secret, sink)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
       [
         t.name,
         t.table,
@@ -204,7 +207,10 @@ export async function listTriggers(pool: Pool, name?: string): Promise<TriggerRo
     `SELECT t.name, t.table_name AS "table", t.min_changes::float8 AS "minChanges", t.max_age_seconds AS "maxAgeSeconds",
             CASE WHEN t.action = 'replay' THEN 'replay:' || t.sink ELSE t.action END AS action,
             t.webhook_url AS "webhookUrl", t.webhook_secret IS NOT NULL AS signed, t.paused,
-            t.cursor_sync_id::float8 AS "cursorSyncId", t.armed_at AS "armedAt", t.last_fired_at AS "lastFiredAt",
+            json_build_object('insert', t.pending_insert, 'update', t.pending_update, 'delete', t.pending_delete,
+              'load', t.pending_load, 'cycles', t.pending_cycles, 'firstSyncId', t.pending_first_sync_id,
+              'lastSyncId', t.pending_last_sync_id, 'tables', t.pending_tables) AS pending,
+            t.armed_at AS "armedAt", t.last_fired_at AS "lastFiredAt",
             t.created_at AS "createdAt",
             (SELECT json_build_object('id', f.id, 'status', f.status, 'firedAt', f.fired_at, 'attempts', f.attempts, 'lastError', f.last_error)
                FROM cdc.firings f WHERE f.trigger_name = t.name ORDER BY f.id DESC LIMIT 1) AS "lastFiring"
@@ -212,7 +218,7 @@ export async function listTriggers(pool: Pool, name?: string): Promise<TriggerRo
     [name ?? null],
   );
   for (const r of rows) {
-    r.pending = await pendingChanges(pool, r.table, r.cursorSyncId);
+    r.pending = pendingOf(r.pending);
     if (r.lastFiring) r.lastFiring.firedAt = new Date(r.lastFiring.firedAt);
   }
   return rows;
@@ -268,14 +274,14 @@ export async function evaluateTriggers(
 
 async function evaluateOne(c: PoolClient, name: string, manual: boolean): Promise<Firing | undefined> {
   const { rows } = await c.query(
-    `SELECT name, table_name, min_changes::float8 AS min_changes, max_age_seconds, action, sink, webhook_url, paused,
-            cursor_sync_id::float8 AS cursor, armed_at, extract(epoch FROM now() - armed_at)::float8 AS age, now() AS now
+    `SELECT name, table_name, min_changes::float8 AS min_changes, max_age_seconds, action, paused, armed_at,
+            extract(epoch FROM now() - armed_at)::float8 AS age, now() AS now, ${PENDING_COLUMNS}
        FROM cdc.triggers WHERE name = $1 FOR UPDATE ${manual ? '' : 'SKIP LOCKED'}`,
     [name],
   );
   const t = rows[0];
   if (!t || (t.paused && !manual)) return undefined;
-  const pending = await pendingChanges(c, t.table_name, t.cursor);
+  const pending = pendingOf(t);
   let reason: string | undefined;
   if (manual) reason = 'fired by an operator';
   else if (t.min_changes !== null && pending.total >= t.min_changes)
@@ -311,8 +317,10 @@ async function evaluateOne(c: PoolClient, name: string, manual: boolean): Promis
     [id, t.name, reason, t.action, payload, key],
   );
   await c.query(
-    'UPDATE cdc.triggers SET cursor_sync_id = greatest(cursor_sync_id, $2), armed_at = $3, last_fired_at = $3 WHERE name = $1',
-    [t.name, pending.lastSyncId ?? 0, t.now],
+    `UPDATE cdc.triggers SET pending_insert = 0, pending_update = 0, pending_delete = 0, pending_load = 0, pending_cycles = 0,
+            pending_first_sync_id = NULL, pending_last_sync_id = NULL, pending_tables = '{}', armed_at = $2, last_fired_at = $2
+      WHERE name = $1`,
+    [t.name, t.now],
   );
   return { id, trigger: t.name, reason, idempotencyKey: key };
 }

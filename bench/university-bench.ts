@@ -1,0 +1,155 @@
+import mysql from 'mysql2/promise';
+import { createPostgresDatabase, createReadOnlyMysqlUser } from '../test/support/databases';
+import { DEFAULT_EXCLUDED_COLUMNS, DEFAULT_EXCLUDED_TABLES } from '../cdc-daemon/src/config';
+import { cdcOnce, pgloaderTime, sequential } from './cdc-bench';
+import { universityDatabase } from './portal-bench';
+import { type BenchRow, median } from './report';
+
+/**
+ * The daemon on a whole seeded university (`campus_bench_u<students>`, ~62 rows per student in 15
+ * tables, reused between runs): initial load and time to a verified mirror against pgloader of the
+ * same tables, the no-change full sweep and a ~1% churn cycle against MySQL's own CRC32 scan of
+ * every table, and the daemon's peak RSS, all in one run.
+ */
+export async function benchUniversity(students: number, runs: number, log: (s: string) => void): Promise<BenchRow[]> {
+  const url = await universityDatabase(students, log);
+  const name = new URL(url).pathname.slice(1);
+  const ro = await createReadOnlyMysqlUser(name);
+  const pg = await createPostgresDatabase();
+  const conn = await mysql.createConnection({ uri: url });
+  const env = { CDC_MYSQL_URL: ro.url, POSTGRES_URL: pg.url, CDC_SKIP_HINTS: 'false', SINKS: 'redis', REDIS_URL: '' };
+  try {
+    const tables = await mirroredColumns(conn, name);
+    const totalRows = await countRows(conn, tables);
+    log(`university: ${tables.size} tables, ${totalRows.toLocaleString('en')} rows`);
+    await crc32Scan(conn, tables); // warm the buffer pool
+    const crc = median(await sequential(runs, () => crc32Scan(conn, tables)));
+
+    log('university: pgloader of the same tables...');
+    const excluded = DEFAULT_EXCLUDED_TABLES.map((t) => `'${t}'`).join(', ');
+    const pgloader = await pgloaderTime(url, `EXCLUDING TABLE NAMES MATCHING ${excluded}`, log);
+
+    log('university: initial load, then the cycle that verifies it...');
+    const load = await cdcOnce(env);
+    const verify = await cdcOnce(env);
+    log('university: no-change full sweeps...');
+    const full = await sequential(runs, () => cdcOnce(env));
+    log('university: ~1% churn (attendance marks and enrollment times), then a cycle...');
+    const churnRuns = [];
+    for (let i = 0; i < runs; i++) {
+      const changed = await churn(conn, i);
+      const r = await cdcOnce(env);
+      log(`university: churned ${changed.toLocaleString('en')} rows; cycle ${Math.round(r.durationMs)} ms`);
+      churnRuns.push(r);
+    }
+    const fullMs = median(full.map((r) => r.durationMs));
+    const churnMs = median(churnRuns.map((r) => r.durationMs));
+    const peak = Math.max(load.rssMb, verify.rssMb, ...full.map((r) => r.rssMb), ...churnRuns.map((r) => r.rssMb));
+    const label = `${students.toLocaleString('en')} students, ${(totalRows / 1e6).toFixed(1)}M rows`;
+    const section = 'university';
+    const vsPgloader = pgloader ? { baseline: { name: 'pgloader', value: pgloader / 1000 } } : {};
+    return [
+      {
+        section,
+        figure: `MySQL COUNT+BIT_XOR(CRC32(CONCAT_WS)) of every table, ${label}`,
+        value: crc / 1000,
+        unit: 's',
+      },
+      {
+        section,
+        figure: 'cycle, no changes, full sweep of every table',
+        value: fullMs / 1000,
+        unit: 's',
+        baseline: { name: 'MySQL CRC32 scan', value: crc / 1000 },
+        goal: '<= 1.5x',
+        met: fullMs <= 1.5 * crc,
+      },
+      {
+        section,
+        figure: 'cycle after ~1% churn',
+        value: churnMs / 1000,
+        unit: 's',
+        baseline: { name: 'our no-change full sweep', value: fullMs / 1000 },
+        goal: '<= 3x',
+        met: churnMs <= 3 * fullMs,
+      },
+      {
+        section,
+        figure: 'initial load (rows, history and row state in PostgreSQL)',
+        value: load.durationMs / 1000,
+        unit: 's',
+        ...vsPgloader,
+        ...(pgloader ? { goal: '<= 0.5x', met: load.durationMs <= 0.5 * pgloader } : {}),
+      },
+      {
+        section,
+        figure: 'time to a verified mirror (load + the cycle that checks it)',
+        value: (load.durationMs + verify.durationMs) / 1000,
+        unit: 's',
+        ...vsPgloader,
+        ...(pgloader ? { goal: '<= 1x', met: load.durationMs + verify.durationMs <= pgloader } : {}),
+      },
+      {
+        section,
+        figure: 'daemon peak RSS (load and cycles)',
+        value: peak,
+        unit: 'MB',
+        goal: '<= 256 MB',
+        met: peak <= 256,
+      },
+    ];
+  } finally {
+    await conn.end();
+    await ro.drop();
+    await pg.drop();
+  }
+}
+
+/** The columns the daemon mirrors per table (the default exclusions applied), in MySQL's order. */
+async function mirroredColumns(conn: mysql.Connection, schema: string): Promise<Map<string, string[]>> {
+  const [rows] = (await conn.query(
+    `SELECT c.TABLE_NAME AS t, c.COLUMN_NAME AS c FROM information_schema.COLUMNS c
+       JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME AND t.TABLE_TYPE = 'BASE TABLE'
+      WHERE c.TABLE_SCHEMA = ? ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION`,
+    [schema],
+  )) as unknown as [{ t: string; c: string }[]];
+  const out = new Map<string, string[]>();
+  for (const r of rows) {
+    if ((DEFAULT_EXCLUDED_TABLES as readonly string[]).includes(r.t)) continue;
+    if ((DEFAULT_EXCLUDED_COLUMNS as readonly string[]).includes(`${r.t}.${r.c}`)) continue;
+    out.set(r.t, [...(out.get(r.t) ?? []), r.c]);
+  }
+  return out;
+}
+
+const q = (name: string) => `\`${name.replace(/`/g, '``')}\``;
+
+async function countRows(conn: mysql.Connection, tables: Map<string, string[]>): Promise<number> {
+  let n = 0;
+  for (const t of tables.keys()) {
+    const [rows] = (await conn.query(`SELECT COUNT(*) AS n FROM ${q(t)}`)) as unknown as [{ n: number }[]];
+    n += Number(rows[0]!.n);
+  }
+  return n;
+}
+
+/** MySQL's own checksum of every mirrored table, one after the other: the floor of a sweep. */
+async function crc32Scan(conn: mysql.Connection, tables: Map<string, string[]>): Promise<number> {
+  const start = performance.now();
+  for (const [t, cols] of tables)
+    await conn.query(`SELECT COUNT(*), BIT_XOR(CRC32(CONCAT_WS('#', ${cols.map(q).join(', ')}))) FROM ${q(t)}`);
+  return performance.now() - start;
+}
+
+/** About 1% of the university's rows: one attendance mark in a hundred flipped, one enrollment time in a hundred moved. */
+async function churn(conn: mysql.Connection, round: number): Promise<number> {
+  const [a] = (await conn.query(
+    'UPDATE attendance SET attended = 1 - attended WHERE (schedule_id * 7919 + student_id) % 100 = ?',
+    [round % 100],
+  )) as unknown as [{ affectedRows: number }];
+  const [e] = (await conn.query(
+    'UPDATE enrollments SET enrolled_at = enrolled_at + INTERVAL 1 SECOND WHERE id % 100 = ?',
+    [round % 100],
+  )) as unknown as [{ affectedRows: number }];
+  return a.affectedRows + e.affectedRows;
+}
