@@ -14,6 +14,7 @@ import {
   type TestDatabase,
 } from '../test/support/databases';
 import { BENCH_COLUMNS, churn, fillBenchTable } from './bench-table';
+import { DAEMON_HEAP_FLAG } from '../cdc-daemon/src/config';
 import { type BenchRow, RESULTS_DIR, median } from './report';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -41,6 +42,8 @@ export async function cdcOnce(env: Record<string, string>): Promise<OnceResult> 
   const cmd = hasTime ? '/usr/bin/time' : process.execPath;
   const args = [
     ...(hasTime ? ['-f', 'RSS_KB=%M', process.execPath] : []),
+    // As every launcher runs the daemon (package.json, npm start, the image).
+    DAEMON_HEAP_FLAG,
     '--import',
     TSX_LOADER,
     MAIN,
@@ -137,7 +140,7 @@ async function freshness(
   log: (s: string) => void,
 ): Promise<number[]> {
   await import('node:fs/promises').then((fs) => fs.mkdir(RESULTS_DIR, { recursive: true }));
-  const daemon = spawn(process.execPath, ['--import', TSX_LOADER, MAIN, 'run'], {
+  const daemon = spawn(process.execPath, [DAEMON_HEAP_FLAG, '--import', TSX_LOADER, MAIN, 'run'], {
     cwd: '/tmp',
     env: { PATH: process.env.PATH, LOG_LEVEL: 'debug', LOG_FORMAT: 'json', ...env, CDC_SCHEDULE: '* * * * * *' },
     stdio: ['ignore', 'ignore', 'pipe'],

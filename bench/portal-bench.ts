@@ -14,6 +14,7 @@ import { estimateRows } from '../webapp/src/seed/generate-university';
 import { isDatabaseEmpty, seedDatabase } from '../webapp/src/seed/seed-database';
 import { createPostgresDatabase } from '../test/support/databases';
 import { serviceUrls } from '../test/support/services';
+import { DAEMON_HEAP_FLAG } from '../cdc-daemon/src/config';
 import type { BenchRow } from './report';
 
 const CONNECTIONS = 64;
@@ -77,14 +78,19 @@ export async function benchPortal(students: number, log: (s: string) => void): P
 
     const daemonPort = await freePort();
     children.push(
-      deployable('cdc-daemon/src/main', ['run'], {
-        CDC_MYSQL_URL: mysqlUrl,
-        POSTGRES_URL: pg.url,
-        SINKS: '',
-        CDC_SCHEDULE: '* * * * * *',
-        CDC_HTTP_PORT: String(daemonPort),
-        CDC_EXCLUDE_TABLES: 'sessions,schema_migrations',
-      }),
+      deployable(
+        'cdc-daemon/src/main',
+        ['run'],
+        {
+          CDC_MYSQL_URL: mysqlUrl,
+          POSTGRES_URL: pg.url,
+          SINKS: '',
+          CDC_SCHEDULE: '* * * * * *',
+          CDC_HTTP_PORT: String(daemonPort),
+          CDC_EXCLUDE_TABLES: 'sessions,schema_migrations',
+        },
+        [DAEMON_HEAP_FLAG],
+      ),
     );
     log(`portal: the daemon loads ${students} students' university into PostgreSQL and verifies it...`);
     const loadStarted = Date.now();
@@ -196,11 +202,16 @@ async function load(
   });
 }
 
-function deployable(script: string, args: string[], env: Record<string, string>): ChildProcess {
+function deployable(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  nodeFlags: string[] = [],
+): ChildProcess {
   const compiled = path.join(PROJECT_ROOT, 'dist', `${script}.js`);
   const [command, entry] = existsSync(compiled)
-    ? [process.execPath, [compiled]]
-    : [path.join(PROJECT_ROOT, 'node_modules/.bin/tsx'), [path.join(PROJECT_ROOT, `${script}.ts`)]];
+    ? [process.execPath, [...nodeFlags, compiled]]
+    : [path.join(PROJECT_ROOT, 'node_modules/.bin/tsx'), [...nodeFlags, path.join(PROJECT_ROOT, `${script}.ts`)]];
   const child = spawn(command, [...entry, ...args], {
     env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],

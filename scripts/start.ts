@@ -11,6 +11,7 @@ import { intArg, runCli } from '../lib/cli';
 import { PROJECT_ROOT, RUNS_COMPILED } from '../lib/project-root';
 import { createProgress } from '../lib/progress';
 import { loadWebappCliConfig } from '../webapp/src/config';
+import { DAEMON_HEAP_FLAG } from '../cdc-daemon/src/config';
 import { createKnex } from '../webapp/src/db/knex';
 import { migrateMysql } from '../webapp/src/db/migrate';
 import { createDemoAccounts } from '../webapp/src/seed/demo-accounts';
@@ -23,8 +24,8 @@ import { isDatabaseEmpty, seedDatabase } from '../webapp/src/seed/seed-database'
  * deployables as child processes and stops them together on SIGTERM/SIGINT.
  */
 const DEPLOYABLES = {
-  webapp: ['webapp/src/main'],
-  cdc: ['cdc-daemon/src/main', 'run'],
+  webapp: { script: 'webapp/src/main', args: [], node: [] },
+  cdc: { script: 'cdc-daemon/src/main', args: ['run'], node: [DAEMON_HEAP_FLAG] },
 } as const;
 type Deployable = keyof typeof DEPLOYABLES;
 
@@ -93,9 +94,9 @@ async function wireConsoleToDaemon(env: NodeJS.ProcessEnv): Promise<NodeJS.Proce
  * How a deployable starts: compiled (`node dist/...js`) when this script runs compiled, as the
  * images and `npm run start:compiled` do; else TypeScript through tsx, for development.
  */
-function childCommand(script: string): [string, string[]] {
-  if (RUNS_COMPILED) return [process.execPath, [path.join(PROJECT_ROOT, 'dist', `${script}.js`)]];
-  return [path.join(PROJECT_ROOT, 'node_modules/.bin/tsx'), [path.join(PROJECT_ROOT, `${script}.ts`)]];
+function childCommand(script: string, nodeFlags: readonly string[]): [string, string[]] {
+  if (RUNS_COMPILED) return [process.execPath, [...nodeFlags, path.join(PROJECT_ROOT, 'dist', `${script}.js`)]];
+  return [path.join(PROJECT_ROOT, 'node_modules/.bin/tsx'), [...nodeFlags, path.join(PROJECT_ROOT, `${script}.ts`)]];
 }
 
 runCli(async () => {
@@ -121,8 +122,8 @@ runCli(async () => {
   const env =
     services.includes('webapp') && services.includes('cdc') ? await wireConsoleToDaemon(process.env) : process.env;
   const children: ChildProcess[] = (services as Deployable[]).map((s) => {
-    const [script, ...args] = DEPLOYABLES[s];
-    const [command, entry] = childCommand(script);
+    const { script, args, node } = DEPLOYABLES[s];
+    const [command, entry] = childCommand(script, node);
     return spawn(command, [...entry, ...args], { stdio: 'inherit', env });
   });
   await new Promise<void>((resolve) => {
