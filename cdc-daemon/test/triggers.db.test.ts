@@ -242,6 +242,7 @@ describe('npm run cdc -- triggers', () => {
       { name: 'ops', table: '*', minChanges: 2, signed: true, paused: false },
     ]);
     expect(listed.stdout + (await runCli(['triggers', 'list'], env)).stdout).not.toContain(SECRET);
+    expect(JSON.parse(listed.stdout)[0].webhookUrl).toBe(`${new URL(hook.url).origin}/…`);
 
     expect((await runCli(['triggers', 'pause', 'ops'], env)).stdout).toContain('trigger ops paused');
     await insertRows(3);

@@ -89,7 +89,7 @@ export function parseTrigger(raw: unknown, field: (key: string) => string = (k) 
   };
 }
 
-/** A trigger as listed: never its secret, only whether it has one. */
+/** A trigger as listed: never its secret (only whether it has one), its webhook URL masked. */
 export interface TriggerRow {
   name: string;
   table: string;
@@ -218,10 +218,20 @@ export async function listTriggers(pool: Pool, name?: string): Promise<TriggerRo
     [name ?? null],
   );
   for (const r of rows) {
+    r.webhookUrl = r.webhookUrl === null ? null : maskUrl(r.webhookUrl);
     r.pending = pendingOf(r.pending);
     if (r.lastFiring) r.lastFiring.firedAt = new Date(r.lastFiring.firedAt);
   }
   return rows;
+}
+
+/**
+ * A webhook URL as listed and shown: scheme and host only, as the path or query of many webhooks
+ * (Slack's, say) is itself the credential.
+ */
+export function maskUrl(url: string): string {
+  const u = new URL(url);
+  return `${u.protocol}//${u.host}${u.pathname === '/' && u.search === '' ? '/' : '/…'}`;
 }
 
 async function setPaused(pool: Pool, name: string, paused: boolean): Promise<void> {
