@@ -51,48 +51,47 @@ export async function loadTable(
   );
   const estimatedRows = Number(estimate[0]?.n ?? 0);
   const takeIds = (n: number) => withClient(pool, (c) => nextChunkIds(c, n));
-  const read = (cursor: KeyTuple | null, first: boolean) =>
-    readLoadBatch(mysql, plan, cursor, first, o.batchRows, o.chunkRows, takeIds);
+  // A batch is read ahead while the previous one is written: its failure (PostgreSQL gone while
+  // it takes chunk ids, say) must wait for the await below, not end the process first as an
+  // unhandled rejection, so each read is marked handled as it starts.
+  const read = (cursor: KeyTuple | null, first: boolean) => {
+    const p = readLoadBatch(mysql, plan, cursor, first, o.batchRows, o.chunkRows, takeIds);
+    p.catch(() => {});
+    return p;
+  };
   let loaded = state.loadedRows;
   // A first load builds the history's indexes at the end; a reload compares with the history
   // through them, so it keeps them.
   if (o.history)
     await withClient(pool, (c) => (state.reload ? createHistoryIndexes(c, plan) : dropHistoryIndexes(c, plan)));
   let pending: Promise<LoadBatch> | undefined = read(state.loadCursor, loaded === 0 && state.loadCursor === null);
-  try {
-    while (pending) {
-      throwIfAborted(o.signal);
-      const batch: LoadBatch = await pending;
-      // Overlap: MySQL reads the next batch while PostgreSQL takes this one.
-      pending = batch.next ? read(batch.next, false) : undefined;
-      const rows = batch.lines.length;
-      const written = await inTransaction(
-        pool,
-        async (client) =>
-          (await holdLoad(client, plan.name, state.loadGeneration)) &&
-          (await writeLoadBatch(client, plan, batch, loaded + rows, { ...o, reload: state.reload }), true),
-      );
-      if (!written) {
-        void pending?.catch(() => {});
-        logger.warn('the table was reset (resync) during its load; this load stops, the next cycle starts over', {
-          table: plan.name,
-        });
-        return;
-      }
-      loaded += rows;
-      t.rowsLoaded += rows;
-      t.bytesRead += batch.bytesRead;
-      t.warnings += batch.warnings;
-      t.quarantined += batch.quarantined.length;
-      o.onBatch?.(plan.name, loaded, Math.max(estimatedRows, loaded));
-      logger.debug('load batch committed', { table: plan.name, loaded });
+  while (pending) {
+    throwIfAborted(o.signal);
+    const batch: LoadBatch = await pending;
+    // Overlap: MySQL reads the next batch while PostgreSQL takes this one.
+    pending = batch.next ? read(batch.next, false) : undefined;
+    const rows = batch.lines.length;
+    const written = await inTransaction(
+      pool,
+      async (client) =>
+        (await holdLoad(client, plan.name, state.loadGeneration)) &&
+        (await writeLoadBatch(client, plan, batch, loaded + rows, { ...o, reload: state.reload }), true),
+    );
+    if (!written) {
+      logger.warn('the table was reset (resync) during its load; this load stops, the next cycle starts over', {
+        table: plan.name,
+      });
+      return;
     }
-    if (o.history) await withClient(pool, (c) => createHistoryIndexes(c, plan));
-  } catch (err) {
-    // A read still running must not surface later as an unhandled rejection.
-    void pending?.catch(() => {});
-    throw err;
+    loaded += rows;
+    t.rowsLoaded += rows;
+    t.bytesRead += batch.bytesRead;
+    t.warnings += batch.warnings;
+    t.quarantined += batch.quarantined.length;
+    o.onBatch?.(plan.name, loaded, Math.max(estimatedRows, loaded));
+    logger.debug('load batch committed', { table: plan.name, loaded });
   }
+  if (o.history) await withClient(pool, (c) => createHistoryIndexes(c, plan));
 }
 
 /** Keyless tables load in one go: rows are a multiset, there is no key order to resume in. */
