@@ -37,6 +37,8 @@ export const CONSOLE_TOKEN = 'console-fixture-token-0123456789';
 export async function createConsoleFixture(
   students: number,
   env: Record<string, string> = {},
+  /** The portal's clock (the daemon keeps the real one). */
+  now?: () => Date,
 ): Promise<ConsoleFixture> {
   const logger = createLogger({ level: 'error', format: 'json', service: 'console-test', silent: true });
   const f = await createPortalFixture({ students });
@@ -87,6 +89,7 @@ export async function createConsoleFixture(
       loginRateLimit: 10_000,
       pg: pool,
       daemonAdmin: daemonAdmin(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, CONSOLE_TOKEN),
+      now,
     });
     return { f, pool, config, daemon, watch, daemonApp, portal, close };
   } catch (err) {

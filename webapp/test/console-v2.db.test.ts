@@ -235,3 +235,18 @@ describe('the daemon admin API for triggers and alerts', () => {
     expect((await api().get('/alerts').set(auth)).body.alerts).toEqual(expect.any(Array));
   });
 });
+
+test('a daemon that is down raises no alert itself: the console shows a mirror older than 5 minutes anyway', async () => {
+  // The portal's clock ten minutes ahead: the last successful cycle is ten minutes old.
+  const later = await createConsoleFixture(2, {}, () => new Date(Date.now() + 10 * 60_000));
+  try {
+    const op = await loggedIn(later.portal, 'operator');
+    const page = await op.get('/ops/tables');
+    expect(page.text).toContain('1 open alert');
+    expect(page.text).toMatch(
+      /<li data-alert-kind="stale_mirror">.*No successful cycle for 6\d\d s, and the daemon has not said so/,
+    );
+  } finally {
+    await later.close();
+  }
+});

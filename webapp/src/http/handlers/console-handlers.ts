@@ -15,7 +15,9 @@ import {
   tableDetail,
   tableList,
 } from '../../repositories/console-repository';
+import { lastSuccessAt } from '../../repositories/sync-history-repository';
 import { setFlash } from '../flash';
+import { STALE_AFTER_MS } from './ops-handlers';
 import { queryText } from '../query-params';
 import { svgChart } from '../svg-chart';
 
@@ -75,8 +77,26 @@ export function consoleHandlers(
   };
   return {
     /** Every /ops page shows the open alerts as a banner. */
+    /**
+     * Every /ops page shows the open alerts as a banner. The daemon opens them; a daemon that is
+     * down opens none, so a mirror older than STALE_AFTER_MS is shown here as well.
+     */
     async alertBanner(_req: Request, res: Response, next: NextFunction): Promise<void> {
-      res.locals.openAlerts = pg ? await openAlerts(pg) : [];
+      if (!pg) {
+        res.locals.openAlerts = [];
+        return next();
+      }
+      const [alerts, last] = await Promise.all([openAlerts(pg), lastSuccessAt(pg).catch(() => null)]);
+      const ageMs = last ? now().getTime() - new Date(last).getTime() : null;
+      if (ageMs !== null && ageMs > STALE_AFTER_MS && !alerts.some((a) => a.kind === 'stale_mirror'))
+        alerts.unshift({
+          id: 0,
+          kind: 'stale_mirror',
+          subject: '',
+          message: `No successful cycle for ${Math.round(ageMs / 1000)} s, and the daemon has not said so: it may be down (see its /readyz and logs).`,
+          opened_at: new Date(last!),
+        });
+      res.locals.openAlerts = alerts;
       next();
     },
 

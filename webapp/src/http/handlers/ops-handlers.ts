@@ -35,7 +35,7 @@ function recentCyclesChart(series: { started_at: Date; duration_ms: number | nul
 }
 
 /** A cycle is stale when the last success is older than this. */
-const STALE_AFTER_MS = 5 * 60 * 1000;
+export const STALE_AFTER_MS = 5 * 60 * 1000;
 
 const dateParam = (v: unknown, name: string): Date | undefined => {
   const day = optionalDate(v, name);
