@@ -64,7 +64,9 @@ export async function deliverDue(deps: DeliveryDeps, only?: number[]): Promise<D
   for (;;) {
     const batch = await claim(deps, only);
     if (batch.length === 0) return results;
-    for (const f of batch) results.push(await attempt(deps, f));
+    // At once: one receiver that hangs until its timeout holds up neither the others nor, for
+    // long, the triggers and alerts evaluated in the same step.
+    results.push(...(await Promise.all(batch.map((f) => attempt(deps, f)))));
     if (only) return results;
   }
 }
