@@ -1,6 +1,6 @@
+import { freePort } from '../lib/free-port';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../lib/project-root';
 import { migrateMysql } from '../webapp/src/db/migrate';
@@ -140,16 +140,6 @@ function treeRssKb(pid: number): number {
     stack.push(...(children.get(p) ?? []));
   }
   return total;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
 }
 
 function median(xs: number[]): number {

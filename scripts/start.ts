@@ -1,7 +1,7 @@
+import { freePort } from '../lib/free-port';
 import 'dotenv/config';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { Command } from 'commander';
 import mysql from 'mysql2/promise';
@@ -61,18 +61,6 @@ async function prepareMysql(demoStudents: number, seed: boolean): Promise<void> 
   } finally {
     await db.destroy();
   }
-}
-
-/** A TCP port nothing listens on right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**

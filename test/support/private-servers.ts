@@ -1,6 +1,7 @@
+import { freePort } from '../../lib/free-port';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
@@ -28,16 +29,6 @@ export interface PrivateServer {
   destroy(): Promise<void>;
   /** The server's process group and folder, for `npm run stores -- down` (harness stores). */
   handle?: () => { pgid: number | undefined; dir: string };
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
 }
 
 /** Thrown by a readiness check when waiting longer cannot help (the server exited). */

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { Client } from 'pg';
 import request from 'supertest';
 import { createMysqlDatabase, createPostgresDatabase, type TestDatabase } from '../../test/support/databases';
 import { csrfFrom } from './portal-fixture';
+import { freePort } from '../../lib/free-port';
 
 // `npm start` runs the portal and the daemon together, and the console's controls reach the
 // daemon without the user setting CDC_ADMIN_URL or inventing a CDC_ADMIN_TOKEN.
@@ -19,14 +19,6 @@ afterAll(async () => {
   await mysql?.drop();
   await pg?.drop();
 });
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 test('npm start wires the console to the daemon: an operator pauses the schedule from the page', async () => {
   const port = await freePort();

@@ -2,7 +2,8 @@ import { chownSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync 
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { type PrivateServer, freePort } from '../private-servers';
+import { freePort } from '../../../lib/free-port';
+import type { PrivateServer } from '../private-servers';
 import { JAVA_HOME, missingFromCache, paths, spawnGroup, startHarnessServer } from './store-cache';
 
 /**

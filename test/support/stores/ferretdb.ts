@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { type PrivateServer, freePort } from '../private-servers';
+import { freePort } from '../../../lib/free-port';
+import type { PrivateServer } from '../private-servers';
 import { missingFromCache, paths, spawnGroup, startHarnessServer } from './store-cache';
 
 /**

@@ -1,7 +1,8 @@
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type PrivateServer, freePort } from '../private-servers';
+import { freePort } from '../../../lib/free-port';
+import type { PrivateServer } from '../private-servers';
 import { DETACHED, JAVA_HOME, missingFromCache, paths, spawnGroup, startHarnessServer } from './store-cache';
 
 export interface Neo4jServer extends PrivateServer {
