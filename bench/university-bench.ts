@@ -1,4 +1,5 @@
 import mysql from 'mysql2/promise';
+import { mysqlIdent as q } from '../lib/sql-identifiers';
 import { createPostgresDatabase, createReadOnlyMysqlUser } from '../test/support/databases';
 import { DEFAULT_EXCLUDED_COLUMNS, DEFAULT_EXCLUDED_TABLES } from '../cdc-daemon/src/config';
 import { cdcOnce, pgloaderTime, sequential } from './cdc-bench';
@@ -121,8 +122,6 @@ async function mirroredColumns(conn: mysql.Connection, schema: string): Promise<
   }
   return out;
 }
-
-const q = (name: string) => `\`${name.replace(/`/g, '``')}\``;
 
 async function countRows(conn: mysql.Connection, tables: Map<string, string[]>): Promise<number> {
   let n = 0;

@@ -1,11 +1,10 @@
+import { mysqlIdent, pgIdent } from './sql-identifiers';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { AppError } from './app-error';
 import { mysqlUrlParts } from './mysql-url';
 
 /** Identifier quoting for the two servers (names come from the operator's own URLs). */
-const mysqlIdent = (name: string) => `\`${name.replace(/`/g, '``')}\``;
-const pgIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /**
  * Creates the database a mysql:// URL names when it is missing and the account may create it;

@@ -2,11 +2,10 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { pgIdent } from '../../../lib/sql-identifiers';
 
-/** A PostgreSQL identifier, quoted. */
-export function pgi(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
+/** A PostgreSQL identifier, quoted (the daemon's short name for lib's pgIdent). */
+export const pgi = pgIdent;
 
 /**
  * Streams lines (COPY text format, without newlines) into `COPY target FROM STDIN`, with

@@ -1,5 +1,6 @@
 import type { RowDataPacket } from 'mysql2';
 import type { Connection } from 'mysql2/promise';
+import { mysqlIdent } from '../../../lib/sql-identifiers';
 
 /**
  * What the daemon's MySQL account may SELECT in the current database, from the
@@ -65,7 +66,7 @@ export function ungrantedColumns(access: SelectAccess, table: string, missing: s
 
 /** The statement that restores the grant, for the operator. */
 export function grantStatement(access: SelectAccess, table: string, columns?: string[]): string {
-  const q = (s: string) => `\`${s.replace(/`/g, '``')}\``;
+  const q = mysqlIdent;
   const cols = columns && columns.length > 0 ? ` (${columns.map(q).join(', ')})` : '';
   return `GRANT SELECT${cols} ON ${q(access.database)}.${q(table)} TO ${access.account}`;
 }

@@ -1,9 +1,8 @@
+import { mysqlIdent } from '../../../lib/sql-identifiers';
 import type { MappedColumn } from '../catalog/type-mapping';
 
-/** A MySQL identifier, quoted. */
-export function qi(name: string): string {
-  return `\`${name.replace(/`/g, '``')}\``;
-}
+/** A MySQL identifier, quoted (the daemon's short name for lib's mysqlIdent). */
+export const qi = mysqlIdent;
 
 /**
  * The 64-bit row hash MySQL computes for chunk fingerprints. The canonical form is collision-free:

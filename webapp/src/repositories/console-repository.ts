@@ -1,14 +1,12 @@
 import type { Knex } from 'knex';
 import type { Pool } from 'pg';
+import { mysqlIdent as myi, pgIdent as pgi } from '../../../lib/sql-identifiers';
 import { portalError } from '../errors';
 
 /**
  * The console v2's reads: one table's state, a row's SCD2 history, the chart series, the alerts.
  * Every identifier that reaches SQL is first checked against cdc.tables and then quoted.
  */
-
-const pgi = (name: string) => `"${name.replace(/"/g, '""')}"`;
-const myi = (name: string) => `\`${name.replace(/`/g, '``')}\``;
 
 export interface TableColumn {
   name: string;
