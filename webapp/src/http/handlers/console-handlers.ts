@@ -18,30 +18,10 @@ import {
 import { lastSuccessAt } from '../../repositories/sync-history-repository';
 import { setFlash } from '../flash';
 import { STALE_AFTER_MS } from './ops-handlers';
-import { queryText } from '../query-params';
+import { instantParam, pageParam, queryText } from '../query-params';
 import { svgChart } from '../svg-chart';
 
 const SINKS = ['redis', 'mongo', 'neo4j', 'elasticsearch'];
-
-/** A positive page number from the query, or a 400. */
-function pageParam(v: unknown): number {
-  const s = queryText(v);
-  if (!s) return 1;
-  if (!/^\d{1,6}$/.test(s) || Number(s) < 1)
-    throw portalError('VALIDATION_FAILED', '"page" must be a whole number from 1.');
-  return Number(s);
-}
-
-/** An instant from a datetime-local field (read as UTC) or an ISO time, or a 400. */
-function instantParam(v: unknown, name: string): Date | undefined {
-  const s = queryText(v);
-  if (!s) return undefined;
-  const iso = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$/.test(s) ? `${s}Z` : s;
-  const d = new Date(iso);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(s) || Number.isNaN(d.getTime()))
-    throw portalError('VALIDATION_FAILED', `"${name}" must be a time like 2026-11-21T14:30 (UTC).`);
-  return d;
-}
 
 /**
  * The console v2: a page per table, a row's history, charts over a window, triggers and alerts.
