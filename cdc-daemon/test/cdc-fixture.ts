@@ -47,7 +47,15 @@ export async function createCdcFixture(env: Record<string, string> = {}): Promis
   });
   await my.query("SET time_zone = '+00:00'");
   const pool = new Pool({ connectionString: pgDb.url, max: 6 });
-  const fullEnv = { CDC_MYSQL_URL: ro.url, POSTGRES_URL: pgDb.url, CDC_BACKOFF_MS: '0', ...env };
+  // The MariaDB is shared by every test file running at once: its Threads_running says nothing of
+  // this test, so the pacer's pauses are off here (chunk-pacer.db.test.ts turns them on).
+  const fullEnv = {
+    CDC_MYSQL_URL: ro.url,
+    POSTGRES_URL: pgDb.url,
+    CDC_BACKOFF_MS: '0',
+    CDC_MAX_THREADS_RUNNING: '0',
+    ...env,
+  };
   const dropAll = async () => {
     await my.end();
     await pool.end();

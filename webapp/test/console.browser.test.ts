@@ -100,7 +100,10 @@ maybe('an operator in the browser', () => {
     await shot('1-sync-history');
 
     await page.getByRole('button', { name: 'Run a cycle now' }).click();
-    await page.waitForSelector('text=/Cycle \\d+ (succeeded|no_changes)/');
+    // The cycle's outcome, or the error page saying why there is none (shown if this fails).
+    const said = page.locator('p.flash[role="status"], h1:text-matches("^(Error|Not allowed)$") + p.flash').first();
+    await said.waitFor({ timeout: 45_000 });
+    expect(await said.textContent()).toMatch(/Cycle \d+ (succeeded|no_changes)/);
     await shot('2-cycle-run');
 
     await page.getByRole('link', { name: 'Sinks' }).click();
@@ -135,5 +138,5 @@ maybe('an operator in the browser', () => {
     await page.getByRole('button', { name: 'Run report' }).click();
     await page.waitForSelector('svg[aria-label="Hours per student"] rect[fill="#b3412c"]');
     await shot('6-group-hours');
-  });
+  }, 120_000);
 });
