@@ -26,6 +26,7 @@ export class WatchLoop {
   private running: Promise<WatchStep | undefined> | undefined;
   private again = false;
   private failing = false;
+  private stopped = false;
   readonly delivery: DeliveryDeps;
 
   constructor(
@@ -51,7 +52,10 @@ export class WatchLoop {
   }
 
   start(): void {
+    this.stopped = false;
     const tick = () => {
+      // A step in flight when stop() was called must not schedule the next one.
+      if (this.stopped) return;
       this.timer = setTimeout(
         () => void (this.deps.active?.() === false ? Promise.resolve() : this.step()).finally(tick),
         this.deps.config.watch.intervalMs,
@@ -62,6 +66,8 @@ export class WatchLoop {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    this.again = false;
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.running;
@@ -75,7 +81,7 @@ export class WatchLoop {
     }
     this.running = this.runStep().finally(() => {
       this.running = undefined;
-      if (this.again) {
+      if (this.again && !this.stopped) {
         this.again = false;
         void this.step();
       }
