@@ -1,4 +1,4 @@
-import { decodeChunkRows, encodeChunkRows } from '../src/apply/chunk-rows';
+import { ChunkRowsBuilder, StoredChunkRows, decodeChunkRows, encodeChunkRows } from '../src/apply/chunk-rows';
 import { addedColumnsOnly } from '../src/apply/reconcile-tables';
 import type { MysqlColumn, TableSchema } from '../src/catalog/table-schema';
 import { mapColumn, parseEnumValues } from '../src/catalog/type-mapping';
@@ -106,6 +106,27 @@ describe('hashes and chunk state', () => {
     const both = decodeChunkRows(Buffer.concat([a, b]));
     expect([...both.keys()]).toEqual(['1', 'é\tkey', '2']);
     expect(both.get('é\tkey')).toEqual({ mh: 'ffffffffffffffff', hash: '0000000000000000', copies: 3 });
+  });
+  test('stored rows: unchanged ones carry over as bytes in order; an insert or a delete switches to lookups', () => {
+    const entry = (i: number) => ({ mh: `${i}`.padStart(16, '0'), hash: `${i}`.padStart(16, 'a'), copies: 1 });
+    const blob = encodeChunkRows([1, 2, 3, 4, 5].map((i) => [`k${i}`, entry(i)]));
+    const halves = (i: number) => [0, i] as const;
+    const stored = new StoredChunkRows(blob);
+    const out = new ChunkRowsBuilder();
+    expect(stored.carryIfNext(...halves(1), out)).toBe(true);
+    // k2 changed: not carried by hash, found at the cursor by its key.
+    expect(stored.carryIfNext(...halves(99), out)).toBe(false);
+    expect(stored.take('k2')).toEqual(entry(2));
+    // k3 was deleted in MySQL, k9 inserted: lookups from here on.
+    expect(stored.take('k9')).toBeUndefined();
+    expect(stored.carryIfNext(...halves(4), out)).toBe(false);
+    expect(stored.take('k4')).toEqual(entry(4));
+    expect(stored.take('k5')).toEqual(entry(5));
+    expect([...stored.untaken()]).toEqual(['k3']);
+    expect([...decodeChunkRows(out.take()).entries()]).toEqual([['k1', entry(1)]]);
+    const tail = new StoredChunkRows(blob);
+    expect(tail.carryIfNext(...halves(1), new ChunkRowsBuilder())).toBe(true);
+    expect([...tail.untaken()]).toEqual(['k2', 'k3', 'k4', 'k5']);
   });
 });
 

@@ -20,19 +20,20 @@ export function encodeChunkRows(entries: Iterable<[string, RowEntry]>): Buffer {
 }
 
 export function decodeChunkRows(blob: Buffer, into = new Map<string, RowEntry>()): Map<string, RowEntry> {
-  let o = 0;
-  while (o < blob.length) {
-    const n = blob.readUInt16BE(o);
-    const key = blob.toString('utf8', o + 2, o + 2 + n);
-    o += 2 + n;
-    into.set(key, {
-      mh: blob.toString('hex', o, o + 8),
-      hash: blob.toString('hex', o + 8, o + 16),
-      copies: blob.readUInt32BE(o + 16),
-    });
-    o += 20;
-  }
+  for (let o = 0; o < blob.length; o = recordEnd(blob, o)) into.set(recordKey(blob, o), recordEntry(blob, o));
   return into;
+}
+
+const recordKey = (blob: Buffer, o: number) => blob.toString('utf8', o + 2, o + 2 + blob.readUInt16BE(o));
+const recordEnd = (blob: Buffer, o: number) => o + 2 + blob.readUInt16BE(o) + 20;
+
+function recordEntry(blob: Buffer, o: number): RowEntry {
+  const at = o + 2 + blob.readUInt16BE(o);
+  return {
+    mh: blob.toString('hex', at, at + 8),
+    hash: blob.toString('hex', at + 8, at + 16),
+    copies: blob.readUInt32BE(at + 16),
+  };
 }
 
 /** Accumulates a chunk's new state in one growing buffer as the diff walks it. */
@@ -54,6 +55,13 @@ export class ChunkRowsBuilder {
     this.used = o + 20;
   }
 
+  /** Appends records as stored (bytes `start` to `end` of a blob), unchanged. */
+  addRaw(blob: Buffer, start: number, end: number): void {
+    this.reserve(end - start);
+    blob.copy(this.buf, this.used, start, end);
+    this.used += end - start;
+  }
+
   /** The blob so far (a copy), and a fresh start for the next chunk. */
   take(): Buffer {
     const out = Buffer.from(this.buf.subarray(0, this.used));
@@ -66,5 +74,58 @@ export class ChunkRowsBuilder {
     const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.used + n));
     this.buf.copy(next, 0, 0, this.used);
     this.buf = next;
+  }
+}
+
+/**
+ * A keyed chunk's stored rows, walked in the order they were stored (MySQL's key order) while
+ * MySQL's rows of the chunk arrive in that same order. An unchanged row is recognised by its
+ * MySQL row hash alone (the hash covers the key columns too) and its record carried over as
+ * bytes: no key encoding, no hex, no map. The first row that is not the next stored one (an
+ * insert, or a stored row deleted in MySQL) switches to lookups by key for the rest of the chunk.
+ */
+export class StoredChunkRows {
+  private next = 0;
+  private byKey: Map<string, number> | undefined;
+
+  constructor(private readonly blob: Buffer) {}
+
+  /** Copies the next stored record into `out` if its MySQL hash is `hi`:`lo` (two uint32 halves). */
+  carryIfNext(hi: number, lo: number, out: ChunkRowsBuilder): boolean {
+    if (this.byKey !== undefined || this.next >= this.blob.length) return false;
+    const b = this.blob;
+    const mhAt = this.next + 2 + b.readUInt16BE(this.next);
+    if (b.readUInt32BE(mhAt) !== hi || b.readUInt32BE(mhAt + 4) !== lo) return false;
+    out.addRaw(b, this.next, mhAt + 20);
+    this.next = mhAt + 20;
+    return true;
+  }
+
+  /** Takes the stored entry of `key`, if any: the next record when it is that key, else by lookup. */
+  take(key: string): RowEntry | undefined {
+    if (this.byKey === undefined) {
+      if (this.next >= this.blob.length) return undefined;
+      if (recordKey(this.blob, this.next) === key) {
+        const entry = recordEntry(this.blob, this.next);
+        this.next = recordEnd(this.blob, this.next);
+        return entry;
+      }
+      this.byKey = new Map();
+      for (let o = this.next; o < this.blob.length; o = recordEnd(this.blob, o))
+        this.byKey.set(recordKey(this.blob, o), o);
+    }
+    const at = this.byKey.get(key);
+    if (at === undefined) return undefined;
+    this.byKey.delete(key);
+    return recordEntry(this.blob, at);
+  }
+
+  /** The keys of the stored rows no MySQL row took: deleted in MySQL. */
+  *untaken(): Generator<string> {
+    if (this.byKey !== undefined) {
+      yield* this.byKey.keys();
+      return;
+    }
+    for (let o = this.next; o < this.blob.length; o = recordEnd(this.blob, o)) yield recordKey(this.blob, o);
   }
 }

@@ -1,6 +1,5 @@
 import type { PoolClient } from 'pg';
 import type { KeyTuple } from '../snapshot/mysql-sql';
-import { type RowEntry, decodeChunkRows } from './chunk-rows';
 import type { SkipHint } from '../snapshot/change-hints';
 
 /** One chunk of a table: rows from `lower` (inclusive) to the next chunk's lower bound. */
@@ -172,17 +171,13 @@ export async function nextChunkIds(client: PoolClient, n: number): Promise<strin
   return rows.map((r) => r.id as string);
 }
 
-/** The stored rows of one chunk: key -> hashes (and copies, for keyless tables). */
-export async function loadChunkRows(
-  client: PoolClient,
-  table: string,
-  chunkId: string,
-): Promise<Map<string, RowEntry>> {
+/** The stored row-state blob of one chunk (empty when it has none yet). */
+export async function loadChunkRows(client: PoolClient, table: string, chunkId: string): Promise<Buffer> {
   const { rows } = await client.query('SELECT rows FROM cdc.chunk_rows WHERE table_name = $1 AND chunk_id = $2', [
     table,
     chunkId,
   ]);
-  return rows.length > 0 ? decodeChunkRows(rows[0].rows as Buffer) : new Map();
+  return rows.length > 0 ? (rows[0].rows as Buffer) : Buffer.alloc(0);
 }
 
 /** Folds chunk `from` into chunk `to` (merging neighbours): their row blobs concatenate. */

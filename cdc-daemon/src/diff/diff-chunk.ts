@@ -1,5 +1,5 @@
 import type { TablePlan } from '../catalog/plan-table';
-import { ChunkRowsBuilder, type RowEntry } from '../apply/chunk-rows';
+import { ChunkRowsBuilder, StoredChunkRows, decodeChunkRows } from '../apply/chunk-rows';
 import type { KeyTuple, KeyValue } from '../snapshot/mysql-sql';
 import { type RawValue, encodeKey, encodeRow, escapeCopy } from './encode-row';
 import { rowHash } from './row-hash';
@@ -130,8 +130,8 @@ export interface DiffChunkInput {
   plan: TablePlan;
   /** Batches of rows, as snapshot/mysql-source.ts streams them. */
   rows: AsyncIterable<RawValue[][]>;
-  /** Stored rows of this chunk; consumed (what is left afterwards was deleted in MySQL). */
-  state: Map<string, RowEntry>;
+  /** The chunk's stored row-state blob (what no MySQL row matches was deleted in MySQL). */
+  state: Buffer;
   /** The chunk's id and lower bound; `splitEvery` > 0 cuts it into pieces of that many rows. */
   chunkId: string;
   lower: KeyTuple | null;
@@ -144,11 +144,13 @@ export interface DiffChunkInput {
 /**
  * Compares the rows MySQL holds now with the state stored for them and yields stage lines for
  * what differs, then the chunk's new state. A row whose MySQL hash is unchanged is carried over
- * without being encoded; a changed one is encoded, and only written when its PostgreSQL text
- * changed too. Memory: the chunk's state plus one row at a time.
+ * without being encoded (in the common case without even its key: see StoredChunkRows); a
+ * changed one is encoded, and only written when its PostgreSQL text changed too. Memory: the
+ * chunk's state plus one row at a time.
  */
 export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<string[]> {
-  const { plan, state, result } = input;
+  const { plan, result } = input;
+  const state = new StoredChunkRows(input.state);
   let sub: SubChunk = { id: input.chunkId, lower: input.lower, count: 0, fingerprint: '0' };
   let fp = new Xor64();
   // A piece holding a quarantined row keeps the fingerprint that never matches, so every cycle
@@ -176,13 +178,15 @@ export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<str
       }
       n++;
       const mh = raw[0] as string;
+      const hi = parseInt(mh.slice(0, 8), 16);
+      const lo = parseInt(mh.slice(8, 16), 16);
       sub.count++;
-      fp.add(mh);
+      fp.addHalves(hi, lo);
       result.rowsFetched++;
       result.bytesRead += rawBytes(raw);
+      if (state.carryIfNext(hi, lo, rows)) continue;
       const key = quarantineKey(plan, raw);
-      const stored = state.get(key);
-      if (stored !== undefined) state.delete(key);
+      const stored = state.take(key);
       if (stored?.mh === mh) {
         rows.add(key, stored);
         continue;
@@ -210,11 +214,10 @@ export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<str
   }
   seal();
   const out = [stageLine(plan, 'state', '', sub.id, '0', 0, null, rows.take())];
-  for (const key of state.keys()) {
+  for (const key of state.untaken()) {
     result.deletes++;
     out.push(stageLine(plan, 'delete', key, input.chunkId, '0', 1, null));
   }
-  state.clear();
   yield out;
 }
 
@@ -223,7 +226,8 @@ export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<str
  * each run is compared with the number of copies stored under that hash.
  */
 export async function* diffKeylessTable(input: DiffChunkInput): AsyncGenerator<string[]> {
-  const { plan, state, result } = input;
+  const { plan, result } = input;
+  const state = decodeChunkRows(input.state);
   const sub: SubChunk = { id: input.chunkId, lower: null, count: 0, fingerprint: '0' };
   let sum = 0n;
   const rows = new ChunkRowsBuilder();

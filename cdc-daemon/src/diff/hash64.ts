@@ -7,8 +7,12 @@ export class Xor64 {
   private hi = 0;
   private lo = 0;
   add(hex: string): void {
-    this.hi = (this.hi ^ parseInt(hex.slice(0, 8), 16)) >>> 0;
-    this.lo = (this.lo ^ parseInt(hex.slice(8, 16), 16)) >>> 0;
+    this.addHalves(parseInt(hex.slice(0, 8), 16), parseInt(hex.slice(8, 16), 16));
+  }
+  /** The same, for a hash already parsed into its two uint32 halves. */
+  addHalves(hi: number, lo: number): void {
+    this.hi = (this.hi ^ hi) >>> 0;
+    this.lo = (this.lo ^ lo) >>> 0;
   }
   /** Folds in another chunk's fingerprint (unsigned decimal). */
   addDecimal(decimal: string): void {

@@ -117,7 +117,7 @@ async function loadKeylessTable(
       stage,
       diffKeylessTable({
         plan,
-        state: new Map(),
+        state: Buffer.alloc(0),
         chunkId: id!,
         lower: null,
         splitEvery: 0,
