@@ -116,10 +116,12 @@ export async function writeLoadBatch(
       })(),
     );
   }
-  await client.query(
-    'INSERT INTO cdc.chunk_rows (table_name, chunk_id, rows) SELECT $1, unnest($2::bigint[]), unnest($3::bytea[])',
-    [plan.name, batch.chunks.map((c) => c.id), batch.chunks.map((c) => c.rows)],
-  );
+  // Each blob its own parameter: the driver sends a Buffer as bytes, a bytea[] as hex text.
+  if (batch.chunks.length > 0)
+    await client.query(
+      `INSERT INTO cdc.chunk_rows (table_name, chunk_id, rows) VALUES ${batch.chunks.map((_, i) => `($1, $${2 * i + 2}, $${2 * i + 3})`).join(', ')}`,
+      [plan.name, ...batch.chunks.flatMap((c) => [c.id, c.rows])],
+    );
   await appendChunks(client, plan.name, batch.chunks);
   await recordQuarantine(client, plan.name, batch.quarantined, o.syncId, false);
   await saveLoadProgress(client, plan.name, batch.next, loadedRows, batch.next === null, o.syncId);
