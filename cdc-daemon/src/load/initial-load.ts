@@ -1,12 +1,19 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { inTransaction, withClient } from '../apply/pg-tx';
 import { throwIfAborted } from '../errors';
 import type { Logger } from '../../../lib/logger';
 import type { TablePlan } from '../catalog/plan-table';
 import { diffKeylessTable, emptyDiffResult } from '../diff/diff-chunk';
 import { createStage, mergeStage } from '../apply/merge-stage';
-import { type MirrorOptions, createHistoryIndexes, dropHistoryIndexes, historyName } from '../apply/mirror-ddl';
+import {
+  type MirrorOptions,
+  createHistoryIndexes,
+  createMirrorIndexes,
+  dropHistoryIndexes,
+  dropMirrorIndexes,
+  historyName,
+} from '../apply/mirror-ddl';
 import { holdLoad } from '../apply/cycle-lock';
 import { copyLines } from '../apply/pg-copy';
 import { appendChunks, nextChunkIds, saveLoadProgress, type TableState } from '../apply/state-store';
@@ -60,10 +67,20 @@ export async function loadTable(
     return p;
   };
   let loaded = state.loadedRows;
-  // A first load builds the history's indexes at the end; a reload compares with the history
-  // through them, so it keeps them.
-  if (o.history)
-    await withClient(pool, (c) => (state.reload ? createHistoryIndexes(c, plan) : dropHistoryIndexes(c, plan)));
+  // A load builds the mirror's secondary indexes at the end, and so does a first load the
+  // history's; a reload compares with the history through them, so it keeps them. The last
+  // batch's transaction builds them, so a table is never marked loaded without its indexes.
+  await withClient(pool, async (c) => {
+    await dropMirrorIndexes(c, plan, o);
+    if (o.history) await (state.reload ? createHistoryIndexes(c, plan) : dropHistoryIndexes(c, plan));
+  });
+  const buildIndexes = async (c: PoolClient) => {
+    // Deferred foreign-key checks (CDC_MIRROR_FOREIGN_KEYS) run now rather than at commit:
+    // PostgreSQL builds no index on a table with checks pending.
+    await c.query('SET CONSTRAINTS ALL IMMEDIATE');
+    await createMirrorIndexes(c, plan, o);
+    if (o.history) await createHistoryIndexes(c, plan);
+  };
   let pending: Promise<LoadBatch> | undefined = read(state.loadCursor, loaded === 0 && state.loadCursor === null);
   while (pending) {
     throwIfAborted(o.signal);
@@ -71,12 +88,15 @@ export async function loadTable(
     // Overlap: MySQL reads the next batch while PostgreSQL takes this one.
     pending = batch.next ? read(batch.next, false) : undefined;
     const rows = batch.lines.length;
-    const written = await inTransaction(
-      pool,
-      async (client) =>
-        (await holdLoad(client, plan.name, state.loadGeneration)) &&
-        (await writeLoadBatch(client, plan, batch, loaded + rows, { ...o, reload: state.reload }), true),
-    );
+    const written = await inTransaction(pool, async (client) => {
+      if (!(await holdLoad(client, plan.name, state.loadGeneration))) return false;
+      // A batch lost to a PostgreSQL crash is lost with its cursor, so the load resumes before
+      // it: waiting for each commit's WAL flush buys nothing here.
+      await client.query('SET LOCAL synchronous_commit = off');
+      await writeLoadBatch(client, plan, batch, loaded + rows, { ...o, reload: state.reload });
+      if (batch.next === null) await buildIndexes(client);
+      return true;
+    });
     if (!written) {
       logger.warn('the table was reset (resync) during its load; this load stops, the next cycle starts over', {
         table: plan.name,
@@ -91,7 +111,6 @@ export async function loadTable(
     o.onBatch?.(plan.name, loaded, Math.max(estimatedRows, loaded));
     logger.debug('load batch committed', { table: plan.name, loaded });
   }
-  if (o.history) await withClient(pool, (c) => createHistoryIndexes(c, plan));
 }
 
 /** Keyless tables load in one go: rows are a multiset, there is no key order to resume in. */
