@@ -6,7 +6,7 @@ import { ROW_HASH_COLUMN, historyName, mirrorName, type MirrorOptions } from './
 /**
  * The stage: a temporary table per mirrored table and cycle, filled by COPY with the diff's
  * lines and merged into the mirror by a few set-based statements. It disappears at commit.
- *   _op  i insert, u update, d delete, b a chunk's new row-state blob (_chunk, _blob)
+ *   _op  i insert, u update, d delete
  */
 export function stageName(plan: TablePlan): string {
   return pgi(`_stage_${plan.name}`.slice(0, 63));
@@ -17,7 +17,7 @@ export async function createStage(client: PoolClient, plan: TablePlan): Promise<
   const cols = plan.columns.map((c) => `${pgi(c.name)} ${c.pgType}`);
   if (!plan.keyed) cols.push(`${pgi(ROW_HASH_COLUMN)} bigint`);
   await client.query(
-    `CREATE TEMP TABLE IF NOT EXISTS ${name} (_op "char" NOT NULL, _key text NOT NULL, _chunk bigint NOT NULL, _hash bigint NOT NULL, _copies integer NOT NULL, _blob bytea, ${cols.join(', ')}) ON COMMIT DROP`,
+    `CREATE TEMP TABLE IF NOT EXISTS ${name} (_op "char" NOT NULL, _key text NOT NULL, _chunk bigint NOT NULL, _hash bigint NOT NULL, _copies integer NOT NULL, ${cols.join(', ')}) ON COMMIT DROP`,
   );
   await client.query(`TRUNCATE ${name}`);
   return name;
@@ -42,8 +42,7 @@ const keyJoin = (plan: TablePlan, a: string, b: string) =>
   plan.schema.keyColumns.map((k) => `${a}.${pgi(k)} = ${b}.${pgi(k)}`).join(' AND ');
 
 /**
- * Merges the stage into the mirror, its history, the outbox and the row state, in the caller's
- * transaction. History first (it reads the rows about to be deleted), then the mirror.
+ * Merges the stage into the mirror, its history and the outbox, in the caller's transaction. History first (it reads the rows about to be deleted), then the mirror.
  */
 export async function mergeStage(
   client: PoolClient,
@@ -52,12 +51,10 @@ export async function mergeStage(
   o: MergeOptions,
   ops: StagedOps,
 ): Promise<void> {
-  if (ops.upserts + ops.deletes > 0) {
-    await client.query(`ANALYZE ${stage}`);
-    if (plan.keyed) await mergeKeyed(client, plan, stage, o, ops);
-    else await mergeKeyless(client, plan, stage, o);
-  }
-  await mergeRowState(client, plan, stage);
+  if (ops.upserts + ops.deletes === 0) return;
+  await client.query(`ANALYZE ${stage}`);
+  if (plan.keyed) await mergeKeyed(client, plan, stage, o, ops);
+  else await mergeKeyless(client, plan, stage, o);
 }
 
 async function mergeKeyed(
@@ -169,13 +166,5 @@ async function writeOutbox(client: PoolClient, plan: TablePlan, stage: string, o
        FROM ${stage} s ${copies} CROSS JOIN LATERAL (SELECT ${cols(plan, 's.')}) r
       WHERE s._op IN ('i', 'u', 'd') ORDER BY s._key`,
     [o.syncId, plan.name],
-  );
-}
-
-async function mergeRowState(client: PoolClient, plan: TablePlan, stage: string): Promise<void> {
-  await client.query(
-    `INSERT INTO cdc.chunk_rows (table_name, chunk_id, rows) SELECT $1, _chunk, _blob FROM ${stage} WHERE _op = 'b'
-     ON CONFLICT (table_name, chunk_id) DO UPDATE SET rows = EXCLUDED.rows`,
-    [plan.name],
   );
 }

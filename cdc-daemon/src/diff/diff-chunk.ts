@@ -7,13 +7,10 @@ import { UNVERIFIED_FINGERPRINT, Xor64, hexToSignedDecimal, hexToUnsigned } from
 import { hasCode } from '../../../lib/app-error';
 import type { QuarantinedRow } from '../apply/quarantine-store';
 
-/**
- * A staged change. Keyed tables: one per key. Keyless tables: `copies` identical rows added or
- * removed. `state` lines carry a chunk's new row-state blob.
- */
-export const CHANGE_OPS = ['insert', 'update', 'delete', 'state'] as const;
+/** A staged change. Keyed tables: one per key. Keyless tables: `copies` identical rows added or removed. */
+export const CHANGE_OPS = ['insert', 'update', 'delete'] as const;
 export type ChangeOp = (typeof CHANGE_OPS)[number];
-const OP_CODE: Record<ChangeOp, string> = { insert: 'i', update: 'u', delete: 'd', state: 'b' };
+const OP_CODE: Record<ChangeOp, string> = { insert: 'i', update: 'u', delete: 'd' };
 
 /** A chunk's pieces after the diff: one, or several when it grew past twice the target. */
 export interface SubChunk {
@@ -36,6 +33,8 @@ export interface DiffResult {
   chunks: SubChunk[];
   /** Rows PostgreSQL would refuse: left out of the stage, their old state kept. */
   quarantined: QuarantinedRow[];
+  /** Each piece's new row-state blob, saved once the stage is written (apply/state-store.ts). */
+  states: { id: string; rows: Buffer }[];
 }
 
 export function emptyDiffResult(): DiffResult {
@@ -48,6 +47,7 @@ export function emptyDiffResult(): DiffResult {
     warnings: 0,
     chunks: [],
     quarantined: [],
+    states: [],
   };
 }
 
@@ -84,9 +84,9 @@ export function refusal(key: string, err: { message: string; details: Record<str
 }
 
 /**
- * One line of the stage table (apply/merge-stage.ts): op, key, chunk, row hash, copies, state
- * blob, then the row's columns (for deletes only the key columns are set), then for keyless
- * tables the row hash again (the mirror's hidden column).
+ * One line of the stage table (apply/merge-stage.ts): op, key, chunk, row hash, copies, then the
+ * row's columns (for deletes only the key columns are set), then for keyless tables the row hash
+ * again (the mirror's hidden column).
  */
 export function stageLine(
   plan: TablePlan,
@@ -96,7 +96,6 @@ export function stageLine(
   hash: string,
   copies: number,
   rowLine: string | null,
-  blob?: Buffer,
 ): string {
   let row = rowLine;
   if (row === null) {
@@ -107,9 +106,8 @@ export function stageLine(
     }
     row = fields.join('\t');
   }
-  const tail = plan.keyed ? '' : `\t${op === 'state' ? '\\N' : hash}`;
-  const blobField = blob ? `\\\\x${blob.toString('hex')}` : '\\N';
-  return `${OP_CODE[op]}\t${escapeCopy(key)}\t${chunk}\t${hash}\t${copies}\t${blobField}\t${row}${tail}`;
+  const tail = plan.keyed ? '' : `\t${hash}`;
+  return `${OP_CODE[op]}\t${escapeCopy(key)}\t${chunk}\t${hash}\t${copies}\t${row}${tail}`;
 }
 
 /** The key columns of a row as read, in the form chunk bounds are stored. */
@@ -170,7 +168,7 @@ export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<str
       // this cycle, and its new size lets the next cycle split it.
       if (input.splitEvery > 0 && n > 0 && n % input.splitEvery === 0 && result.chunks.length <= input.newIds.length) {
         seal();
-        out.push(stageLine(plan, 'state', '', sub.id, '0', 0, null, rows.take()));
+        result.states.push({ id: sub.id, rows: rows.take() });
         sub = { id: input.newIds[result.chunks.length - 1]!, lower: keyTuple(plan, raw), count: 0, fingerprint: '0' };
         fp = new Xor64();
         poisoned = false;
@@ -213,7 +211,8 @@ export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<str
     yield out;
   }
   seal();
-  const out = [stageLine(plan, 'state', '', sub.id, '0', 0, null, rows.take())];
+  result.states.push({ id: sub.id, rows: rows.take() });
+  const out: string[] = [];
   for (const key of state.untaken()) {
     result.deletes++;
     out.push(stageLine(plan, 'delete', key, input.chunkId, '0', 1, null));
@@ -283,7 +282,7 @@ export async function* diffKeylessTable(input: DiffChunkInput): AsyncGenerator<s
   const out = [...flush()];
   sub.observed = sum.toString();
   sub.fingerprint = poisoned ? UNVERIFIED_FINGERPRINT : sub.observed;
-  out.push(stageLine(plan, 'state', '', sub.id, '0', 0, null, rows.take()));
+  result.states.push({ id: sub.id, rows: rows.take() });
   for (const [key, stored] of state) {
     result.deletes += stored.copies;
     out.push(stageLine(plan, 'delete', key, sub.id, hexToSignedDecimal(stored.hash), stored.copies, null));

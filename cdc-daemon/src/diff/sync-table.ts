@@ -11,6 +11,7 @@ import {
   loadChunks,
   nextChunkIds,
   replaceChunks,
+  saveChunkRows,
 } from '../apply/state-store';
 import type { CycleStats } from '../record/cycle-stats';
 import { type ChunkFingerprint, fingerprintRange, streamRange } from '../snapshot/mysql-source';
@@ -128,6 +129,7 @@ async function diffChunk(
     rows: streamRange(mysql, plan, chunk.lower, upper),
   };
   await copyLines(client, stage, plan.keyed ? diffKeyedChunk(input) : diffKeylessTable(input));
+  await stats.time('postgres', () => saveChunkRows(client, plan.name, result.states));
   // Both numbers come from one snapshot; a mismatch means the read was not consistent.
   const n = result.chunks.reduce((a, c) => a + c.count, 0);
   const observed = result.chunks.map((c) => c.observed ?? c.fingerprint);

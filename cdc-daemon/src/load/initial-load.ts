@@ -16,7 +16,7 @@ import {
 } from '../apply/mirror-ddl';
 import { holdLoad } from '../apply/cycle-lock';
 import { copyLines } from '../apply/pg-copy';
-import { appendChunks, nextChunkIds, saveLoadProgress, type TableState } from '../apply/state-store';
+import { appendChunks, nextChunkIds, saveChunkRows, saveLoadProgress, type TableState } from '../apply/state-store';
 import type { CycleStats } from '../record/cycle-stats';
 import type { KeyTuple } from '../snapshot/mysql-sql';
 import { type LoadBatch, readLoadBatch, writeLoadBatch } from './load-batch';
@@ -145,6 +145,7 @@ async function loadKeylessTable(
         rows: streamRange(mysql, plan, null, null),
       }),
     );
+    await saveChunkRows(client, plan.name, result.states);
     await mergeStage(client, plan, stage, { ...o, outbox: false }, { upserts: result.inserts, deletes: 0 });
     await appendChunks(client, plan.name, result.chunks);
     await recordQuarantine(client, plan.name, result.quarantined, o.syncId, true);

@@ -5,7 +5,7 @@ import { ChunkRowsBuilder } from '../apply/chunk-rows';
 import { historyName, mirrorName, type MirrorOptions } from '../apply/mirror-ddl';
 import { copyLines, pgi } from '../apply/pg-copy';
 import { closeVanished, writeReloadHistory } from '../apply/reload-history';
-import { appendChunks, saveLoadProgress } from '../apply/state-store';
+import { appendChunks, saveChunkRows, saveLoadProgress } from '../apply/state-store';
 import { rowHash } from '../diff/row-hash';
 import { UNVERIFIED_FINGERPRINT, Xor64 } from '../diff/hash64';
 import type { KeyTuple } from '../snapshot/mysql-sql';
@@ -116,12 +116,7 @@ export async function writeLoadBatch(
       })(),
     );
   }
-  // Each blob its own parameter: the driver sends a Buffer as bytes, a bytea[] as hex text.
-  if (batch.chunks.length > 0)
-    await client.query(
-      `INSERT INTO cdc.chunk_rows (table_name, chunk_id, rows) VALUES ${batch.chunks.map((_, i) => `($1, $${2 * i + 2}, $${2 * i + 3})`).join(', ')}`,
-      [plan.name, ...batch.chunks.flatMap((c) => [c.id, c.rows])],
-    );
+  await saveChunkRows(client, plan.name, batch.chunks);
   await appendChunks(client, plan.name, batch.chunks);
   await recordQuarantine(client, plan.name, batch.quarantined, o.syncId, false);
   await saveLoadProgress(client, plan.name, batch.next, loadedRows, batch.next === null, o.syncId);
