@@ -32,15 +32,17 @@ type NextChunk = Omit<ChunkState, 'position'> & { touched: boolean };
 /** Fingerprinting stops paying once this share of the chunks probed so far has changed. */
 const BROAD_CHANGE_SHARE = 0.75;
 const MIN_PROBE = 8;
+const MAX_SPAN = 32;
 
 /**
  * One table inside the cycle's snapshot: MySQL fingerprints the chunks; only chunks whose count
  * or fingerprint moved are read, diffed against the stored row hashes and staged; the stage is
  * merged; chunks that grew are split and neighbours that shrank are merged. A table without
- * changes costs one aggregate query per chunk and writes nothing. When changes are spread over
- * (nearly) every chunk, as uniform churn does, fingerprints would only add a second full pass:
- * once most of the probed chunks turn out changed, the rest are read directly (their
- * fingerprints are then taken from the rows read, in the same snapshot).
+ * changes costs a few aggregate queries (neighbouring chunks are fingerprinted together while
+ * they match) and writes nothing. When changes are spread over (nearly) every chunk, as uniform
+ * churn does, fingerprints would only add a second full pass: once most of the probed chunks
+ * turn out changed, the rest are read directly (their fingerprints are then taken from the rows
+ * read, in the same snapshot).
  */
 export async function syncTable(
   mysql: Connection,
@@ -54,21 +56,38 @@ export async function syncTable(
   const current: (ChunkFingerprint | undefined)[] = [];
   let changedSoFar = 0;
   let broad = false;
-  for (let i = 0; i < chunks.length; i++) {
+  // Neighbouring chunks are fingerprinted together while they match (64 bits over the span, as
+  // over one chunk): the span doubles on a match, up to what MySQL fingerprints in about one
+  // chunk time, and halves on a miss, down to the one chunk that changed.
+  const maxSpan = plan.keyed ? spanLimit(o) : 1;
+  let span = 1;
+  for (let i = 0; i < chunks.length;) {
     throwIfAborted(o.signal);
     broad ||= i >= MIN_PROBE && changedSoFar >= BROAD_CHANGE_SHARE * i;
     if (broad) {
       current.push(undefined);
+      i++;
       continue;
     }
-    const upper = chunks[i + 1]?.lower ?? null;
+    const n = verifiedRun(chunks, i, Math.min(span, maxSpan));
     await o.pacer?.yieldToServer(mysql);
     const began = performance.now();
-    const fp = await stats.time('mysql', () => fingerprintRange(mysql, plan, chunks[i]!.lower, upper));
+    const fp = await stats.time('mysql', () =>
+      fingerprintRange(mysql, plan, chunks[i]!.lower, chunks[i + n]?.lower ?? null),
+    );
     o.pacer?.observe(fp.count, performance.now() - began);
-    current.push(fp);
-    t.chunksScanned++;
-    if (fp.count !== chunks[i]!.count || fp.fingerprint !== chunks[i]!.fingerprint) changedSoFar++;
+    const stored = n === 1 ? chunks[i]! : combined(chunks.slice(i, i + n));
+    const same = fp.count === stored.count && fp.fingerprint === stored.fingerprint;
+    if (n > 1 && !same) {
+      span = Math.max(1, n >> 1);
+      continue;
+    }
+    for (let k = i; k < i + n; k++)
+      current.push(n === 1 ? fp : { count: chunks[k]!.count, fingerprint: chunks[k]!.fingerprint });
+    t.chunksScanned += n;
+    i += n;
+    if (same) span = Math.min(2 * span, maxSpan);
+    else changedSoFar++;
   }
   const changed = chunks.map(
     (c, i) => current[i] === undefined || c.count !== current[i]!.count || c.fingerprint !== current[i]!.fingerprint,
@@ -98,6 +117,26 @@ export async function syncTable(
     // what this cycle found is the table's whole quarantine.
     await recordQuarantine(client, plan.name, quarantined, o.syncId, true);
   });
+}
+
+/** The most chunks one fingerprint query covers: about CDC_CHUNK_TIME_MS of MySQL's measured rate. */
+function spanLimit(o: SyncTableOptions): number {
+  const rate = o.pacer?.rowsPerSecond();
+  const rows = rate === undefined ? MAX_SPAN * o.chunkRows : (rate * o.pacer!.settings.chunkTimeMs) / 1000;
+  return Math.max(1, Math.min(MAX_SPAN, Math.floor(rows / o.chunkRows)));
+}
+
+/** How many chunks from `i` on (at most `max`) can be fingerprinted together: none unverified. */
+function verifiedRun(chunks: ChunkState[], i: number, max: number): number {
+  let n = 1;
+  if (chunks[i]!.fingerprint === UNVERIFIED_FINGERPRINT) return 1;
+  while (n < max && i + n < chunks.length && chunks[i + n]!.fingerprint !== UNVERIFIED_FINGERPRINT) n++;
+  return n;
+}
+
+/** What MySQL's fingerprint of several neighbouring keyed chunks at once must be. */
+function combined(chunks: ChunkState[]): ChunkFingerprint {
+  return { count: chunks.reduce((a, c) => a + c.count, 0), fingerprint: xorDecimals(chunks.map((c) => c.fingerprint)) };
 }
 
 /** `fp` undefined: the chunk was read without a fingerprint first (broad change); its stored size guides the split. */
