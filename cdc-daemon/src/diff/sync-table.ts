@@ -59,7 +59,6 @@ export async function syncTable(
   // Neighbouring chunks are fingerprinted together while they match (64 bits over the span, as
   // over one chunk): the span doubles on a match, up to what MySQL fingerprints in about one
   // chunk time, and halves on a miss, down to the one chunk that changed.
-  const maxSpan = plan.keyed ? spanLimit(o) : 1;
   let span = 1;
   for (let i = 0; i < chunks.length;) {
     throwIfAborted(o.signal);
@@ -69,6 +68,8 @@ export async function syncTable(
       i++;
       continue;
     }
+    // (Recomputed per query: the first queries of a process measure MySQL's rate.)
+    const maxSpan = plan.keyed ? spanLimit(o) : 1;
     const n = verifiedRun(chunks, i, Math.min(span, maxSpan));
     await o.pacer?.yieldToServer(mysql);
     const began = performance.now();
