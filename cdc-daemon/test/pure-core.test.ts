@@ -2,7 +2,7 @@ import { ChunkRowsBuilder, StoredChunkRows, decodeChunkRows, encodeChunkRows } f
 import { addedColumnsOnly } from '../src/apply/reconcile-tables';
 import type { MysqlColumn, TableSchema } from '../src/catalog/table-schema';
 import { mapColumn, parseEnumValues } from '../src/catalog/type-mapping';
-import { encodeField, escapeCopy } from '../src/diff/encode-row';
+import { encodeField, escapeCopy, isCalendarDate } from '../src/diff/encode-row';
 import { Xor64, hexToSignedDecimal } from '../src/diff/hash64';
 import { keyRangePredicate, rowHashExpr } from '../src/snapshot/mysql-sql';
 import { scalingSpec } from '../../bench/plot';
@@ -59,8 +59,15 @@ describe('COPY encoding', () => {
   test('escapes what would end a field, keeps NULL distinct from its look-alikes', () => {
     expect(escapeCopy('a\tb\nc\\d\r')).toBe('a\\tb\\nc\\\\d\\r');
     expect(escapeCopy('x\u0000y')).toBeUndefined();
+    expect(escapeCopy('plain text, 12.5')).toBe('plain text, 12.5');
     const text = mapColumn(col({ dataType: 'varchar', columnType: 'varchar(5)', charMaxLength: 5 }), opts);
     expect([null, '', 'NULL', '\\N'].map((v) => encodeField(text, v, where))).toEqual(['\\N', '', 'NULL', '\\\\N']);
+  });
+  test('calendar dates are told from what PostgreSQL refuses', () => {
+    const ok = ['2024-02-29', '2023-12-31 23:59:59', '0001-01-01', '9999-12-31'];
+    const refused = ['2023-02-29', '2024-02-30', '2024-04-31', '0000-01-01', '2024-13-01', '2024-00-10', 'abcd-01-01'];
+    expect(ok.map(isCalendarDate)).toEqual(ok.map(() => true));
+    expect(refused.map(isCalendarDate)).toEqual(refused.map(() => false));
   });
   test('zero dates become NULL (a warning), TIMESTAMP gets its UTC offset, SET becomes an array', () => {
     const date = mapColumn(col({ dataType: 'date', columnType: 'date' }), opts);
