@@ -111,9 +111,7 @@ export async function writeLoadBatch(
     await copyLines(
       client,
       `${historyName(plan)} (${cols}, valid_from, op, sync_id)`,
-      (function* () {
-        for (const line of batch.lines) yield line + suffix;
-      })(),
+      batch.lines.map((line) => line + suffix),
     );
   }
   await saveChunkRows(client, plan.name, batch.chunks);
