@@ -31,3 +31,18 @@ test('the cycle after a load reads no rows when nothing changed, and only the ch
   expect(one.stats.table('loaded')).toMatchObject({ updates: 1, chunksChanged: 1, rowsFetched: 1000 });
   expect((await f.verifyAll()).filter((d) => d.missing + d.extra + d.different > 0)).toEqual([]);
 });
+
+test('wide rows end a load batch by its bytes: memory stays bounded, nothing is lost', async () => {
+  await f.my.query('CREATE TABLE wide_rows (id INT PRIMARY KEY, body MEDIUMTEXT NOT NULL)');
+  // 40 rows of 1 MB: 40 MB, where a batch holds at most 16 MB of values.
+  for (let i = 1; i <= 40; i++)
+    await f.my.query('INSERT INTO wide_rows VALUES (?, ?)', [i, String.fromCharCode(96 + (i % 26)).repeat(1_000_000)]);
+  const config = loadCdcConfig({ ...f.env, CDC_TABLES: 'wide_rows', CDC_LOAD_BATCH_ROWS: '1000' });
+  const loaded = await runCycle({ pool: f.pool, config, logger: quietLogger });
+  expect(loaded.stats.table('wide_rows').rowsLoaded).toBe(40);
+  // Each batch starts a chunk of its own: more than one batch means the byte limit cut them.
+  const { rows } = await f.pool.query("SELECT count(*)::int AS n FROM cdc.chunks WHERE table_name = 'wide_rows'");
+  expect(rows[0].n).toBeGreaterThanOrEqual(3);
+  expect((await runCycle({ pool: f.pool, config, logger: quietLogger })).status).toBe('no_changes');
+  expect((await f.verifyAll()).filter((d) => d.missing + d.extra + d.different > 0)).toEqual([]);
+});

@@ -25,8 +25,11 @@ export interface LoadBatch {
   quarantined: QuarantinedRow[];
 }
 
+/** A load batch ends after this many bytes of values, whatever its row count. */
+export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+
 /**
- * Reads up to `size` rows from `cursor` on (plus one, to know where the next batch starts),
+ * Reads up to `size` rows (at most MAX_BATCH_BYTES of values) from `cursor` on (plus one, to know where the next batch starts),
  * encodes them and cuts them into chunks with their fingerprints and row-state blobs. Chunk
  * ids come from `takeIds`, so a batch needs no PostgreSQL connection while it is read.
  */
@@ -58,11 +61,12 @@ export async function readLoadBatch(
       rows: state.take(),
     });
   let n = 0;
-  for await (const rows of streamRange(mysql, plan, cursor, null, size + 1, true))
+  read: for await (const rows of streamRange(mysql, plan, cursor, null, size + 1, true))
     for (const raw of rows) {
-      if (n === size) {
+      // Wide rows end a batch early: it is held in memory twice (lines, then the COPY text).
+      if (n === size || (n > 0 && batch.bytesRead >= MAX_BATCH_BYTES)) {
         batch.next = keyTuple(plan, raw);
-        continue;
+        break read;
       }
       if (n > 0 && n % chunkRows === 0) {
         close();
