@@ -16,16 +16,8 @@ export async function copyLines(
   target: string,
   lines: AsyncIterable<string | string[]> | Iterable<string | string[]>,
 ): Promise<void> {
-  if (Array.isArray(lines)) {
-    // Lines already in memory (a load batch) go to the socket in one write, so PostgreSQL reads
-    // them from the kernel's buffer while this thread reads the next batch from MySQL, instead of
-    // waiting for the thread to hand over each 64 KB piece (and for an await per line).
-    const all = (lines as (string | string[])[]).flat();
-    if (all.length === 0) return;
-    await pipeline(Readable.from([`${all.join('\n')}\n`]), client.query(copyFrom(`COPY ${target} FROM STDIN`)));
-    return;
-  }
-  const source = lines;
+  // An array is cut into 64 KB pieces without an await per line (a load copies 12M lines).
+  const source = Array.isArray(lines) ? inPieces(lines as (string | string[])[]) : lines;
   async function* withNewlines() {
     let buf = '';
     for await (const item of source) {
@@ -39,4 +31,8 @@ export async function copyLines(
     if (buf) yield buf;
   }
   await pipeline(Readable.from(withNewlines()), client.query(copyFrom(`COPY ${target} FROM STDIN`)));
+}
+
+function* inPieces(lines: (string | string[])[]): Generator<string[]> {
+  for (let i = 0; i < lines.length; i += 1000) yield lines.slice(i, i + 1000).flat();
 }
