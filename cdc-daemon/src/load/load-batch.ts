@@ -115,7 +115,9 @@ export async function writeLoadBatch(
     await copyLines(
       client,
       `${historyName(plan)} (${cols}, valid_from, op, sync_id)`,
-      batch.lines.map((line) => line + suffix),
+      (function* () {
+        for (const line of batch.lines) yield line + suffix;
+      })(),
     );
   }
   await saveChunkRows(client, plan.name, batch.chunks);
