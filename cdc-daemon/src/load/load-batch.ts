@@ -29,9 +29,10 @@ export interface LoadBatch {
 export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
 
 /**
- * Reads up to `size` rows (at most MAX_BATCH_BYTES of values) from `cursor` on (plus one, to know where the next batch starts),
- * encodes them and cuts them into chunks with their fingerprints and row-state blobs. Chunk
- * ids come from `takeIds`, so a batch needs no PostgreSQL connection while it is read.
+ * Reads up to `size` rows (at most MAX_BATCH_BYTES of values) from `cursor` on (plus one, to
+ * know where the next batch starts), encodes them and cuts them into chunks with their
+ * fingerprints and row-state blobs. Chunk ids come from `takeIds`, so a batch needs no
+ * PostgreSQL connection while it is read.
  */
 export async function readLoadBatch(
   mysql: Connection,
