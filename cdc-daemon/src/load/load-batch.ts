@@ -64,7 +64,7 @@ export async function readLoadBatch(
   let n = 0;
   read: for await (const rows of streamRange(mysql, plan, cursor, null, size + 1, true))
     for (const raw of rows) {
-      // Wide rows end a batch early: it is held in memory twice (lines, then the COPY text).
+      // Wide rows end a batch early: a batch is held in memory whole until it is written.
       if (n === size || (n > 0 && batch.bytesRead >= MAX_BATCH_BYTES)) {
         batch.next = keyTuple(plan, raw);
         break read;
