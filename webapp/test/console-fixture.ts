@@ -10,9 +10,9 @@ import { CdcDaemon } from '../../cdc-daemon/src/daemon';
 import { createDaemonHttp } from '../../cdc-daemon/src/http/daemon-http';
 import { createDaemonMetrics } from '../../cdc-daemon/src/http/daemon-metrics';
 import { WatchLoop } from '../../cdc-daemon/src/watch/watch-loop';
-import { createApp, type PortalApp } from '../src/app';
+import type { PortalApp } from '../src/app';
 import { daemonAdmin } from '../src/clients/daemon-admin';
-import { createPortalFixture, type PortalFixture } from './portal-fixture';
+import { createPortalFixture, type PortalFixture, testApp } from './portal-fixture';
 
 /**
  * The operator console as deployed: a portal on a fresh MySQL university, a daemon on a fresh
@@ -79,14 +79,10 @@ export async function createConsoleFixture(
     });
     server = daemonApp.listen(0, '127.0.0.1');
     await new Promise((r) => server!.once('listening', r));
-    portal = createApp({
+    portal = testApp({
       db: f.db,
       logger,
       mysqlUrl: f.mysql.url,
-      sessionSecret: 'x'.repeat(32),
-      cookieSecure: false,
-      trustProxy: 0,
-      loginRateLimit: 10_000,
       pg: pool,
       daemonAdmin: daemonAdmin(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, CONSOLE_TOKEN),
       now,

@@ -12,10 +12,8 @@ import { RedisSink } from '../../cdc-daemon/src/sinks/redis/redis-sink';
 import { quietLogger } from '../../cdc-daemon/test/cdc-fixture';
 import { browserAvailable, launchBrowser, SCREENSHOTS } from '../../test/support/browser';
 import { serviceUrls } from '../../test/support/services';
-import { createLogger } from '../../lib/logger';
-import { createApp } from '../src/app';
 import { daemonAdmin } from '../src/clients/daemon-admin';
-import { PASSWORD } from './portal-fixture';
+import { PASSWORD, testApp } from './portal-fixture';
 import { createReportFixture, REPORT_NOW, type ReportFixture } from './report-fixture';
 
 const maybe = browserAvailable() ? describe : describe.skip;
@@ -52,14 +50,9 @@ maybe('an operator in the browser', () => {
     }).listen(0, '127.0.0.1');
     await new Promise((r) => daemonServer.once('listening', r));
     // The console's controls need the daemon's admin API: a portal wired to it.
-    const portal = createApp({
+    const portal = testApp({
       db: f.db,
-      logger: createLogger({ level: 'error', format: 'json', service: 'browser-test', silent: true }),
       mysqlUrl: f.cdc.mysqlDb.url,
-      sessionSecret: 'y'.repeat(32),
-      cookieSecure: false,
-      trustProxy: 0,
-      loginRateLimit: 10_000,
       pg: f.cdc.pool,
       stores: f.stores,
       daemonAdmin: daemonAdmin(`http://127.0.0.1:${(daemonServer.address() as AddressInfo).port}`, TOKEN),

@@ -12,6 +12,21 @@ import { createMysqlDatabase, type TestDatabase } from '../../test/support/datab
 export const NOW = new Date('2026-08-25T10:00:00Z');
 export const PASSWORD = 'correct horse battery';
 
+/**
+ * The portal app as every test builds it: a silent logger, a fixed session secret, plain-HTTP
+ * cookies, no proxy and a login limit no test reaches; `deps` adds or overrides the rest.
+ */
+export function testApp(deps: Pick<AppDeps, 'db' | 'mysqlUrl'> & Partial<AppDeps>): PortalApp {
+  return createApp({
+    logger: createLogger({ level: 'error', format: 'json', service: 'webapp-test', silent: true }),
+    sessionSecret: 'x'.repeat(32),
+    cookieSecure: false,
+    trustProxy: 0,
+    loginRateLimit: 10_000,
+    ...deps,
+  });
+}
+
 export interface PortalFixture {
   mysql: TestDatabase;
   db: Knex;
@@ -45,14 +60,9 @@ export async function createPortalFixture(
   await migrateMysql(mysql.url);
   const db = createKnex(mysql.url, { min: 0, max: 30 });
   const ids = await insertUniversity(db, options.students ?? 3);
-  const logger = createLogger({ level: 'error', format: 'json', service: 'webapp-test', silent: true });
-  const portal = createApp({
+  const portal = testApp({
     db,
-    logger,
     mysqlUrl: mysql.url,
-    sessionSecret: 'x'.repeat(32),
-    cookieSecure: false,
-    trustProxy: 0,
     loginRateLimit: options.loginRateLimit ?? 10_000,
     loginAccountLimit: options.loginAccountLimit ?? 10_000,
     bcryptRounds: 4,

@@ -1,7 +1,14 @@
 import request from 'supertest';
-import { createApp } from '../src/app';
-import { createLogger } from '../../lib/logger';
-import { createPortalFixture, csrfFrom, loggedIn, NOW, PASSWORD, postForm, type PortalFixture } from './portal-fixture';
+import {
+  createPortalFixture,
+  csrfFrom,
+  loggedIn,
+  NOW,
+  PASSWORD,
+  postForm,
+  type PortalFixture,
+  testApp,
+} from './portal-fixture';
 
 let f: PortalFixture;
 beforeAll(async () => {
@@ -90,14 +97,9 @@ describe('login', () => {
   test('the session survives a portal restart (persistent store)', async () => {
     const agent = await loggedIn(f, 'student3');
     const cookie = (await agent.get('/courses')).request.cookies;
-    const logger = createLogger({ level: 'error', format: 'json', service: 't', silent: true });
-    const second = createApp({
+    const second = testApp({
       db: f.db,
-      logger,
       mysqlUrl: f.mysql.url,
-      sessionSecret: 'x'.repeat(32),
-      cookieSecure: false,
-      trustProxy: 0,
       loginRateLimit: 100,
       now: () => NOW,
     });

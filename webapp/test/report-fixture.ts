@@ -5,13 +5,13 @@ import { SinkRelay } from '../../cdc-daemon/src/outbox/relay';
 import type { Sink } from '../../cdc-daemon/src/sinks/sink';
 import { type CdcFixture, createCdcFixture, quietLogger } from '../../cdc-daemon/test/cdc-fixture';
 import { relaySettings } from '../../cdc-daemon/test/sinks/sink-fixture';
-import { createApp, type PortalApp } from '../src/app';
+import type { PortalApp } from '../src/app';
 import { createKnex } from '../src/db/knex';
 import { migrateMysql } from '../src/db/migrate';
 import type { StoreSettings } from '../src/reports/report-stores';
 import { seedDatabase } from '../src/seed/seed-database';
 import { createAccount } from '../src/use-cases/accounts';
-import { csrfFrom, PASSWORD } from './portal-fixture';
+import { csrfFrom, PASSWORD, testApp } from './portal-fixture';
 
 /** The reports' clock: the seed's "today"; the past term is over, the current one about to start. */
 export const REPORT_NOW = new Date('2026-11-21T12:00:00Z');
@@ -65,14 +65,10 @@ export async function createReportFixture(options: {
   const logger = createLogger({ level: 'error', format: 'json', service: 'reports-test', silent: true });
   const portals: PortalApp[] = [];
   const portalWith = (s: StoreSettings) => {
-    const p = createApp({
+    const p = testApp({
       db,
       logger,
       mysqlUrl: cdc.mysqlDb.url,
-      sessionSecret: 'x'.repeat(32),
-      cookieSecure: false,
-      trustProxy: 0,
-      loginRateLimit: 10_000,
       pg: cdc.pool,
       stores: s,
       now: () => REPORT_NOW,
