@@ -88,10 +88,15 @@ export function createApp(deps: AppDeps): PortalApp {
   app.use(securityHeaders());
   app.use('/static', express.static(path.join(PROJECT_ROOT, 'webapp/src/public'), { maxAge: '1h' }));
   app.use(noStore);
+  // Probes come first: no session, cookie or body is read for them.
+  app.get('/healthz', async (_req, res) => {
+    await deps.db.raw('SELECT 1');
+    res.json({ status: 'ok' });
+  });
   app.use(rejectControlCharactersInQuery);
   app.use(express.urlencoded({ extended: false, limit: '20kb' }));
   app.use(express.json({ limit: '100kb' }));
-  app.use(cookieParser());
+  app.use(cookieParser(deps.sessionSecret)); // signs the flash cookie
   app.use(sessions.middleware);
   app.use(checkSessionAccount(deps.db, lifetimes));
   app.use(exposeFlash);

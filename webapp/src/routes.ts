@@ -73,10 +73,6 @@ export function routes(deps: RouteDeps): Router {
   });
 
   const r = Router();
-  r.get('/healthz', async (_req, res) => {
-    await db.raw('SELECT 1');
-    res.json({ status: 'ok' });
-  });
   r.get('/', (req, res) => res.redirect(req.session.user ? homePath(req.session.user.role) : '/login'));
   r.get('/login', auth.showLogin);
   r.post('/login', loginLimiter, accountLimiter, auth.login);

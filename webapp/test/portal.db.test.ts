@@ -190,6 +190,7 @@ describe('enroll and drop', () => {
     const enrolled = await postForm(agent, '/courses', `/courses/${f.ids.courseA}/enroll`, { back: '/courses' });
     expect(enrolled.status).toBe(303);
     expect((await agent.get('/courses')).text).toContain('You are enrolled in SE-101 Databases.');
+    expect((await agent.get('/courses')).text).not.toContain('You are enrolled in SE-101 Databases.'); // once
     expect(await enrollmentRow(sid, f.ids.courseA)).toMatchObject({ status: 'enrolled', dropped_at: null });
 
     await postForm(agent, '/courses', `/courses/${f.ids.courseA}/enroll`);
@@ -212,6 +213,20 @@ describe('enroll and drop', () => {
       status: 'enrolled',
       dropped_at: null,
     });
+  });
+
+  test('an outcome message travels in a signed cookie: a forged one is not shown, and enroll writes no session', async () => {
+    const agent = await loggedIn(f, 'student3');
+    const sessionData = async () => (await f.db('sessions').select('data')).map((r) => r.data).sort();
+    const before = await sessionData();
+    await postForm(agent, '/courses', `/courses/${f.ids.courseB}/drop`);
+    expect(await sessionData()).toEqual(before);
+    expect((await agent.get('/courses')).text).toContain('You are not enrolled in SE-102.');
+    const forged = encodeURIComponent(JSON.stringify({ kind: 'error', message: 'Your account is locked: call 555' }));
+    const page = await request(f.portal.app).get('/login').set('Cookie', `campus.flash=${forged}`);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('Log in');
+    expect(page.text).not.toContain('call 555');
   });
 
   test('a timetable clash is refused with the clashing course named', async () => {

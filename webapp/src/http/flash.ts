@@ -1,13 +1,44 @@
 import type { NextFunction, Request, Response } from 'express';
-import type { Flash } from './session';
 
-/** Post/redirect/get: a handler sets a flash, the next page shows it once. */
-export function setFlash(req: Request, kind: Flash['kind'], message: string): void {
-  req.session.flash = { kind, message };
+export interface Flash {
+  kind: 'success' | 'error' | 'info';
+  message: string;
+}
+
+const FLASH_COOKIE = 'campus.flash';
+const KINDS = new Set<Flash['kind']>(['success', 'error', 'info']);
+
+/**
+ * Post/redirect/get: a handler sets a flash, the next page shows it once. The flash travels in a
+ * short-lived signed cookie, not in the stored session: an enroll or a drop then writes nothing
+ * besides the enrollment, and neither does the page that shows its outcome.
+ */
+export function setFlash(res: Response, kind: Flash['kind'], message: string): void {
+  res.cookie(FLASH_COOKIE, JSON.stringify({ kind, message }), {
+    signed: true,
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: res.req.secure,
+    path: '/',
+    maxAge: 60_000,
+  });
 }
 
 export function exposeFlash(req: Request, res: Response, next: NextFunction): void {
-  res.locals.flash = req.session?.flash;
-  if (req.session?.flash) delete req.session.flash;
+  const raw: unknown = req.signedCookies?.[FLASH_COOKIE];
+  if (raw !== undefined) {
+    res.locals.flash = parseFlash(raw);
+    res.clearCookie(FLASH_COOKIE, { httpOnly: true, sameSite: 'lax', path: '/' });
+  }
   next();
+}
+
+function parseFlash(raw: unknown): Flash | undefined {
+  if (typeof raw !== 'string') return undefined;
+  try {
+    const f = JSON.parse(raw) as Partial<Flash>;
+    return KINDS.has(f.kind!) && typeof f.message === 'string' ? { kind: f.kind!, message: f.message } : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -3,7 +3,13 @@ import session from 'express-session';
 import MySQLStoreFactory from 'express-mysql-session';
 import type { Knex } from 'knex';
 import { mysqlUrlParts } from '../../../lib/mysql-url';
-import { type Account, type Role, findSessionAccount } from '../repositories/accounts-repository';
+import {
+  type Account,
+  type Role,
+  type SessionAccount,
+  findSessionAccount,
+  toSessionAccount,
+} from '../repositories/accounts-repository';
 
 export interface SessionUser {
   accountId: number;
@@ -17,15 +23,9 @@ export interface SessionUser {
   seenAt: number;
 }
 
-export interface Flash {
-  kind: 'success' | 'error' | 'info';
-  message: string;
-}
-
 declare module 'express-session' {
   interface SessionData {
     user?: SessionUser;
-    flash?: Flash;
   }
 }
 
@@ -45,6 +45,30 @@ const SEEN_RESOLUTION_MS = 60_000;
 export const SESSION_COOKIE = 'campus.sid';
 
 /**
+ * The account row read with each session (see `readSessionWithAccount`), keyed by the session's
+ * user object, which express-session hands on to `req.session.user` as it is. Nothing of it is
+ * stored back into the session.
+ */
+const accountsReadWith = new WeakMap<SessionUser, SessionAccount | null>();
+
+// One primary-key read of the session joined to its account by the id the session holds, so the
+// per-request account check costs no second round trip.
+const SESSION_WITH_ACCOUNT = `SELECT s.data, s.expires, a.username, a.role, a.student_id, a.session_version, a.disabled_at
+   FROM sessions s
+   LEFT JOIN accounts a ON a.id = CAST(JSON_UNQUOTE(JSON_EXTRACT(s.data, '$.user.accountId')) AS UNSIGNED)
+  WHERE s.session_id = ?`;
+
+interface SessionRow {
+  data: string | null;
+  expires: number;
+  username: string | null;
+  role: Role | null;
+  student_id: number | null;
+  session_version: number | null;
+  disabled_at: Date | null;
+}
+
+/**
  * Sessions live in MySQL's `sessions` table (excluded from CDC by default) so a portal restart
  * keeps everyone logged in. Nothing is stored for anonymous visitors (the login form's CSRF
  * protection is a signed cookie); a logged-in session is written at login and then at most once a
@@ -62,6 +86,13 @@ export function createSessionMiddleware(options: SessionOptions) {
     createDatabaseTable: false,
     disableTouch: true,
   });
+  // express-session calls get(sid, callback) only.
+  store.get = ((sid: string, callback: (err: unknown, session?: session.SessionData | null) => void) => {
+    readSessionWithAccount(store, sid).then(
+      (data) => callback(null, data),
+      (err: unknown) => callback(err),
+    );
+  }) as typeof store.get;
   const middleware = session({
     name: SESSION_COOKIE,
     secret: options.secret,
@@ -72,6 +103,19 @@ export function createSessionMiddleware(options: SessionOptions) {
     cookie: { httpOnly: true, sameSite: 'lax', secure: options.cookieSecure, maxAge: options.absoluteMs },
   });
   return { middleware, close: () => store.close() };
+}
+
+/** The session's data, its account remembered beside it (null: the account no longer exists). */
+async function readSessionWithAccount(
+  store: { query: (sql: string, params: unknown[]) => Promise<[unknown, unknown]> },
+  sid: string,
+): Promise<session.SessionData | null> {
+  const [rows] = (await store.query(SESSION_WITH_ACCOUNT, [sid])) as [SessionRow[], unknown];
+  const row = rows[0];
+  if (!row?.data || row.expires < Math.round(Date.now() / 1000)) return null;
+  const data = JSON.parse(row.data) as session.SessionData;
+  if (data.user) accountsReadWith.set(data.user, row.role === null ? null : toSessionAccount(row));
+  return data;
 }
 
 export function newSessionUser(account: Account, now = Date.now()): SessionUser {
@@ -89,7 +133,8 @@ export function newSessionUser(account: Account, now = Date.now()): SessionUser 
 /**
  * Ends a session whose account was deleted, disabled or changed (its session_version moved on),
  * or that outlived its absolute lifetime or idle timeout: the request goes on as anonymous, so
- * the guards send it to the login page. One primary-key read per logged-in request.
+ * the guards send it to the login page. The account was read with the session; a session that
+ * came from elsewhere (just logged in) costs one primary-key read.
  */
 export function checkSessionAccount(db: Knex, options: Pick<SessionOptions, 'absoluteMs' | 'idleMs'>) {
   return async (req: Request, _res: Response, next: NextFunction): Promise<void> => {
@@ -100,7 +145,12 @@ export function checkSessionAccount(db: Knex, options: Pick<SessionOptions, 'abs
       typeof user.loginAt !== 'number' ||
       now - user.loginAt > options.absoluteMs ||
       now - (user.seenAt ?? user.loginAt) > options.idleMs;
-    const account = expired ? undefined : await findSessionAccount(db, user.accountId);
+    const readWith = accountsReadWith.get(user);
+    const account = expired
+      ? undefined
+      : readWith !== undefined
+        ? (readWith ?? undefined)
+        : await findSessionAccount(db, user.accountId);
     if (!account || account.disabledAt !== null || account.sessionVersion !== user.version) {
       await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
       return next();

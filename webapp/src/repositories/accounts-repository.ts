@@ -57,14 +57,10 @@ export async function findAccountById(db: Knex, id: number): Promise<Account | u
 }
 
 /** What a request needs to know about the account behind its session, and nothing more. */
-export async function findSessionAccount(
-  db: Knex,
-  id: number,
-): Promise<Pick<Account, 'role' | 'studentId' | 'sessionVersion' | 'disabledAt' | 'username'> | undefined> {
-  const row = await db('accounts')
-    .where({ id })
-    .first('username', 'role', 'student_id', 'session_version', 'disabled_at');
-  if (!row) return undefined;
+export type SessionAccount = Pick<Account, 'role' | 'studentId' | 'sessionVersion' | 'disabledAt' | 'username'>;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function toSessionAccount(row: any): SessionAccount {
   return {
     username: row.username,
     role: row.role,
@@ -72,6 +68,13 @@ export async function findSessionAccount(
     sessionVersion: Number(row.session_version),
     disabledAt: row.disabled_at,
   };
+}
+
+export async function findSessionAccount(db: Knex, id: number): Promise<SessionAccount | undefined> {
+  const row = await db('accounts')
+    .where({ id })
+    .first('username', 'role', 'student_id', 'session_version', 'disabled_at');
+  return row ? toSessionAccount(row) : undefined;
 }
 
 export async function insertAccount(

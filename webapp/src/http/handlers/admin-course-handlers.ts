@@ -43,7 +43,7 @@ export function adminCourseHandlers(db: Knex, catalogue: CourseCatalogue) {
     try {
       const savedId = await saveCourse(db, id, req.body ?? {});
       catalogue.invalidate();
-      setFlash(req, 'success', id ? 'Course saved.' : 'Course created.');
+      setFlash(res, 'success', id ? 'Course saved.' : 'Course created.');
       res.redirect(303, `/admin/courses/${savedId}/edit`);
     } catch (err) {
       if (err instanceof AppError && err.code === 'VALIDATION_FAILED') {

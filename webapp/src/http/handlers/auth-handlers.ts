@@ -38,7 +38,7 @@ export function authHandlers(db: Knex, bcryptRounds: number) {
       // A new session id on login, so a session id planted before login is worth nothing after.
       await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
       req.session.user = newSessionUser(account);
-      setFlash(req, 'success', `Welcome, ${account.username}.`);
+      setFlash(res, 'success', `Welcome, ${account.username}.`);
       res.redirect(next ?? homePath(account.role));
     },
 

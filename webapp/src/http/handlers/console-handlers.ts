@@ -212,7 +212,7 @@ export function consoleHandlers(
         }
         throw err;
       }
-      setFlash(req, 'success', `Trigger ${form.name} added.`);
+      setFlash(res, 'success', `Trigger ${form.name} added.`);
       res.redirect(303, '/ops/triggers');
     },
 
@@ -247,7 +247,7 @@ export function consoleHandlers(
         default:
           throw portalError('NOT_FOUND', 'No such action.');
       }
-      setFlash(req, 'success', message);
+      setFlash(res, 'success', message);
       res.redirect(303, '/ops/triggers');
     },
   };

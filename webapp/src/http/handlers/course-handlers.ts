@@ -21,10 +21,10 @@ export function courseHandlers(db: Knex, catalogue: CourseCatalogue, now: () => 
     const back = safeNext(req.body?.back) ?? '/courses';
     try {
       const course = await action({ db, now }, student.studentId, courseId(req));
-      setFlash(req, 'success', `${verb} ${course.code} ${course.title}.`);
+      setFlash(res, 'success', `${verb} ${course.code} ${course.title}.`);
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500) throw err;
-      setFlash(req, 'error', err.message);
+      setFlash(res, 'error', err.message);
     }
     res.redirect(303, back);
   }

@@ -169,7 +169,7 @@ export function opsHandlers(pg: Pool | undefined, admin: DaemonAdmin | undefined
         default:
           throw portalError('NOT_FOUND', 'No such action.');
       }
-      setFlash(req, 'success', message);
+      setFlash(res, 'success', message);
       res.redirect(303, back);
     },
   };
