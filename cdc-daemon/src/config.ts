@@ -24,7 +24,7 @@ import {
 export const DAEMON_HEAP_FLAG = '--max-old-space-size=160';
 
 /** Housekeeping tables of the portal that are never mirrored unless listed in CDC_TABLES. */
-export const DEFAULT_EXCLUDED_TABLES = ['sessions', 'schema_migrations'] as const;
+export const DEFAULT_EXCLUDED_TABLES = ['sessions', 'schema_migrations', 'course_seats'] as const;
 /** The portal's password hashes are never mirrored, logged or fanned out. */
 export const DEFAULT_EXCLUDED_COLUMNS = ['accounts.password_hash'] as const;
 
@@ -42,7 +42,7 @@ export const cdcConfigSchema = z
       .default('*/5 * * * * *'),
     /** Only these MySQL tables (comma-separated); default: all base tables. */
     CDC_TABLES: envList.optional(),
-    /** Tables never mirrored; default: the portal's sessions and schema_migrations. */
+    /** Tables never mirrored; default: the portal's sessions, schema_migrations and course_seats. */
     CDC_EXCLUDE_TABLES: envList.default([...DEFAULT_EXCLUDED_TABLES]),
     /**
      * Columns never read nor mirrored, as table.column (comma-separated); default: the portal's

@@ -99,12 +99,14 @@ test('JSON holding \\u0000 and an invalid date kept under ALLOW_INVALID_DATES ar
 
 test("the portal's housekeeping tables are not mirrored by default", async () => {
   await f.my.query(
-    'CREATE TABLE sessions (session_id VARCHAR(128) PRIMARY KEY, expires INT, data TEXT); CREATE TABLE schema_migrations (name VARCHAR(200) PRIMARY KEY)',
+    'CREATE TABLE sessions (session_id VARCHAR(128) PRIMARY KEY, expires INT, data TEXT); CREATE TABLE schema_migrations (name VARCHAR(200) PRIMARY KEY); CREATE TABLE course_seats (course_id INT PRIMARY KEY, enrolled INT)',
   );
-  await f.my.query("INSERT INTO sessions VALUES ('s', 1, 'secret'); INSERT INTO schema_migrations VALUES ('001')");
+  await f.my.query(
+    "INSERT INTO sessions VALUES ('s', 1, 'secret'); INSERT INTO schema_migrations VALUES ('001'); INSERT INTO course_seats VALUES (1, 3)",
+  );
   await f.cycle();
   const { rows } = await f.pool.query(
-    "SELECT table_name FROM cdc.tables WHERE table_name IN ('sessions', 'schema_migrations')",
+    "SELECT table_name FROM cdc.tables WHERE table_name IN ('sessions', 'schema_migrations', 'course_seats')",
   );
   expect(rows).toEqual([]);
   expect((await f.pool.query("SELECT to_regclass('public.sessions') AS t")).rows[0].t).toBeNull();

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Docker init only: the CDC daemon's SELECT-only account, granted what it mirrors and nothing
 # more: SELECT on every table of the database except the portal's housekeeping (sessions,
-# schema_migrations), and on `accounts` every column except `password_hash` (MySQL column
+# schema_migrations, course_seats), and on `accounts` every column except `password_hash` (MySQL column
 # privileges; the daemon leaves the column out by default too). Runs after the schema files, so
 # the grants cover the tables they create; a table added later needs its own
 #   GRANT SELECT ON campus.<table> TO 'cdc_reader'@'%';
@@ -20,7 +20,7 @@ SET @db = CONCAT(CHAR(96), DATABASE(), CHAR(96));
 SELECT CONCAT('GRANT SELECT ON ', @db, '.', CHAR(96), TABLE_NAME, CHAR(96), ' TO ', @who, ';')
   FROM information_schema.TABLES
  WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE'
-   AND TABLE_NAME NOT IN ('accounts', 'sessions', 'schema_migrations');
+   AND TABLE_NAME NOT IN ('accounts', 'sessions', 'schema_migrations', 'course_seats');
 SELECT CONCAT('GRANT SELECT (', GROUP_CONCAT(CHAR(96), COLUMN_NAME, CHAR(96) ORDER BY ORDINAL_POSITION), ') ON ', @db, '.accounts TO ', @who, ';')
   FROM information_schema.COLUMNS
  WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'accounts' AND COLUMN_NAME <> 'password_hash'

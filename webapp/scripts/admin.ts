@@ -5,10 +5,11 @@ import { intArg, runCli } from '../../lib/cli';
 import { loadWebappCliConfig } from '../src/config';
 import { createKnex } from '../src/db/knex';
 import { ROLES, type Role } from '../src/repositories/accounts-repository';
+import { recountSeats } from '../src/repositories/courses-repository';
 import { USERNAME_RULE, createAccount, listUsers, setDisabled, setPassword, setRole } from '../src/use-cases/accounts';
 
 /**
- * `npm run admin -- <command>`: portal accounts. Refusals (a taken username, a student who already
+ * `npm run admin -- <command>`: portal accounts, and the seat counts. Refusals (a taken username, a student who already
  * has an account, an unknown account, a bad password) print one line and exit 2; an unreachable
  * or refusing MySQL prints one line and exits 1. Every change that should end an account's
  * sessions (password, role, disabling) ends them at once, in every portal process.
@@ -111,6 +112,17 @@ program
             u.disabledAt ? `disabled ${u.disabledAt.toISOString()}` : 'active',
           ].join('\t'),
         );
+    }),
+  );
+
+program
+  .command('recount-seats')
+  .description(
+    "Recount every course's seats taken from enrollments (after enrollments were written outside the portal).",
+  )
+  .action(() =>
+    withDb(async (db) => {
+      console.log(`seats recounted for ${await recountSeats(db)} courses`);
     }),
   );
 

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import request from 'supertest';
 import {
   createPortalFixture,
@@ -258,6 +260,60 @@ describe('enroll and drop', () => {
     const messages = await Promise.all(agents.map(async (a) => (await a.get('/courses')).text));
     expect(messages.filter((t) => t.includes('You are enrolled in SE-104'))).toHaveLength(1);
     expect(messages.filter((t) => t.includes('SE-104 is full: all 1 seats are taken.'))).toHaveLength(13);
+  });
+
+  test("seats left follow every enroll and drop; a course written straight into MySQL is counted; recount-seats repairs writes behind the portal's back", async () => {
+    const [dep] = await f.db('departments').where({ name: 'Mathematics' }).pluck('id');
+    const [course] = await f.db('courses').insert({
+      department_id: dep,
+      code: 'MA-300',
+      title: 'Topology',
+      credits: '3.0',
+      year: 2026,
+      semester: 1,
+      capacity: 4,
+    });
+    const agent = await loggedIn(f, 'student2');
+    const seatsShown = async () =>
+      /MA-300<\/td>[\s\S]*?<td class="num">(\d+) of 4<\/td>/.exec((await agent.get('/courses?q=MA-300')).text)?.[1];
+    const kept = async () => (await f.db('course_seats').where({ course_id: course }).first())?.enrolled;
+    const counted = async () =>
+      Number((await f.db('enrollments').where({ course_id: course, status: 'enrolled' }).count({ n: '*' }).first())?.n);
+
+    expect(await seatsShown()).toBe('4');
+    expect(await kept()).toBeUndefined();
+    // Written straight into MySQL: no seat count yet, so the catalogue counts.
+    await f.db('enrollments').insert({
+      student_id: f.ids.students[2],
+      course_id: course,
+      status: 'enrolled',
+      enrolled_at: NOW,
+    });
+    expect(await seatsShown()).toBe('3');
+
+    // The first enroll counts under the course lock and keeps the count from then on.
+    await postForm(agent, '/courses', `/courses/${course}/enroll`);
+    expect(await seatsShown()).toBe('2');
+    expect(await kept()).toBe(2);
+    await postForm(agent, '/courses', `/courses/${course}/drop`);
+    expect(await seatsShown()).toBe('3');
+    await postForm(agent, '/courses', `/courses/${course}/enroll`);
+    expect(await seatsShown()).toBe('2');
+    expect(await kept()).toBe(await counted());
+
+    // A drop behind the portal's back leaves the kept count stale until recount-seats.
+    await f.db('enrollments').where({ student_id: f.ids.students[2], course_id: course }).update({ status: 'dropped' });
+    expect(await seatsShown()).toBe('2');
+    const recount = spawnSync(
+      path.resolve(__dirname, '../../node_modules/.bin/tsx'),
+      [path.resolve(__dirname, '../scripts/admin.ts'), 'recount-seats'],
+      { cwd: '/tmp', env: { PATH: process.env.PATH, MYSQL_URL: f.mysql.url }, encoding: 'utf8' },
+    );
+    expect(recount.stderr).toBe('');
+    expect(recount.stdout).toMatch(/^seats recounted for \d+ courses\n$/);
+    expect(recount.status).toBe(0);
+    expect(await seatsShown()).toBe('3');
+    expect(await kept()).toBe(1);
   });
 
   test('a student cannot drop a course they do not hold, nor touch another student', async () => {

@@ -78,29 +78,39 @@ export async function listCatalogueCourses(db: Knex): Promise<Course[]> {
   return rows.map(toCourse);
 }
 
-/** Enrolled students per course, for a page of courses: reads only ix_enrollments_course_status. */
-export async function countEnrolledIn(db: Knex, courseIds: number[]): Promise<Map<number, number>> {
+/** Seats taken and the viewing student's status for a page of courses, in one indexed read. */
+export async function seatsAndStatuses(
+  db: Knex,
+  courseIds: number[],
+  studentId: number | null | undefined,
+): Promise<Map<number, { enrolled: number; status: 'enrolled' | 'dropped' | null }>> {
   if (courseIds.length === 0) return new Map();
+  const [rows] = (await db.raw(
+    `SELECT c.id, cs.enrolled, e.status
+       FROM courses c
+       LEFT JOIN course_seats cs ON cs.course_id = c.id
+       LEFT JOIN enrollments e ON e.course_id = c.id AND e.student_id = ?
+      WHERE c.id IN (${courseIds.map(() => '?').join(',')})`,
+    [studentId ?? 0, ...courseIds],
+  )) as [{ id: number; enrolled: number | null; status: 'enrolled' | 'dropped' | null }[]];
+  const uncounted = rows.filter((r) => r.enrolled === null).map((r) => Number(r.id));
+  const counted = uncounted.length > 0 ? await countEnrolledIn(db, uncounted) : new Map<number, number>();
+  return new Map(
+    rows.map((r) => [
+      Number(r.id),
+      { enrolled: r.enrolled === null ? (counted.get(Number(r.id)) ?? 0) : Number(r.enrolled), status: r.status },
+    ]),
+  );
+}
+
+/** Enrolled students per course, counted (courses the portal has not yet given a seat count). */
+async function countEnrolledIn(db: Knex, courseIds: number[]): Promise<Map<number, number>> {
   const rows: { course_id: number; n: number | string }[] = await db('enrollments')
     .select('course_id', db.raw('COUNT(*) AS n'))
     .whereIn('course_id', courseIds)
     .where('status', 'enrolled')
     .groupBy('course_id');
   return new Map(rows.map((r) => [Number(r.course_id), Number(r.n)]));
-}
-
-/** The student's enrollment status in each of these courses that has one (uq_enrollments_student_course). */
-export async function statusesOf(
-  db: Knex,
-  studentId: number,
-  courseIds: number[],
-): Promise<Map<number, 'enrolled' | 'dropped'>> {
-  if (courseIds.length === 0) return new Map();
-  const rows = await db('enrollments')
-    .select('course_id', 'status')
-    .where('student_id', studentId)
-    .whereIn('course_id', courseIds);
-  return new Map(rows.map((r) => [Number(r.course_id), r.status]));
 }
 
 export async function findCourse(db: Knex, id: number): Promise<Course | undefined> {
@@ -112,13 +122,63 @@ export async function findCourse(db: Knex, id: number): Promise<Course | undefin
   return row ? toCourse(row) : undefined;
 }
 
-/** Locks the course row: every enroll/drop of one course runs one after the other. */
-export async function lockCourse(trx: Knex.Transaction, id: number): Promise<Course | undefined> {
-  const row = await trx('courses').where({ id }).forUpdate().first();
-  return row ? toCourse(row) : undefined;
+export interface LockedCourse {
+  course: Course;
+  /** Seats taken (course_seats, created here when the course had none). */
+  enrolled: number;
+  termOpen: boolean;
+  /** The student's enrollment row in this course, locked too. */
+  enrollment?: { id: number; status: 'enrolled' | 'dropped' };
 }
 
-export async function countEnrolled(trx: Knex | Knex.Transaction, courseId: number): Promise<number> {
+/**
+ * Locks the course row, its seat count and the student's enrollment in it, and says whether the
+ * course's term is open on `today` (YYYY-MM-DD): one statement. Every enroll/drop of one course
+ * runs one after the other behind this lock.
+ */
+export async function lockCourseForStudent(
+  trx: Knex.Transaction,
+  courseId: number,
+  studentId: number,
+  today: string,
+): Promise<LockedCourse | undefined> {
+  const [rows] = (await trx.raw(
+    `SELECT c.*, cs.enrolled, e.id AS enrollment_id, e.status AS enrollment_status,
+            EXISTS (SELECT 1 FROM terms t
+                     WHERE t.year = c.year AND t.semester = c.semester
+                       AND t.enrollment_opens <= ? AND t.enrollment_closes >= ?) AS term_open
+       FROM courses c
+       LEFT JOIN course_seats cs ON cs.course_id = c.id
+       LEFT JOIN enrollments e ON e.course_id = c.id AND e.student_id = ?
+      WHERE c.id = ?
+        FOR UPDATE`,
+    [today, today, studentId, courseId],
+  )) as [Record<string, unknown>[]];
+  const row = rows[0];
+  if (!row) return undefined;
+  let enrolled = row.enrolled === null ? null : Number(row.enrolled);
+  if (enrolled === null) {
+    // Counted under the course lock, so no enroll or drop of this course can move it meanwhile.
+    enrolled = await countEnrolled(trx, courseId);
+    await trx.raw('INSERT INTO course_seats (course_id, enrolled) VALUES (?, ?)', [courseId, enrolled]);
+  }
+  return {
+    course: toCourse(row),
+    enrolled,
+    termOpen: Number(row.term_open) === 1,
+    enrollment:
+      row.enrollment_id === null
+        ? undefined
+        : { id: Number(row.enrollment_id), status: row.enrollment_status as 'enrolled' | 'dropped' },
+  };
+}
+
+/** Moves a course's seats taken by `delta`, after lockCourseForStudent in the same transaction. */
+export async function addSeatsTaken(trx: Knex.Transaction, courseId: number, delta: 1 | -1): Promise<void> {
+  await trx.raw('UPDATE course_seats SET enrolled = enrolled + ? WHERE course_id = ?', [delta, courseId]);
+}
+
+async function countEnrolled(trx: Knex | Knex.Transaction, courseId: number): Promise<number> {
   const row = await trx('enrollments')
     .where({ course_id: courseId, status: 'enrolled' })
     .count<{ n: string }[]>({ n: '*' })
@@ -126,24 +186,27 @@ export async function countEnrolled(trx: Knex | Knex.Transaction, courseId: numb
   return Number(row?.n ?? 0);
 }
 
-/** True when `today` (YYYY-MM-DD) lies inside the enrollment window of the course's term. */
-export async function isTermOpen(
-  db: Knex | Knex.Transaction,
-  year: number,
-  semester: number,
-  today: string,
-): Promise<boolean> {
-  const row = await db('terms')
-    .where({ year, semester })
-    .where('enrollment_opens', '<=', today)
-    .where('enrollment_closes', '>=', today)
-    .first('id');
-  return row !== undefined;
+/** Recounts every course's seats taken from `enrollments` (as mysql/init/004 does once). */
+export const RECOUNT_SEATS_SQL = `INSERT INTO course_seats (course_id, enrolled)
+  SELECT c.id, COUNT(e.id) FROM courses c
+    LEFT JOIN enrollments e ON e.course_id = c.id AND e.status = 'enrolled'
+   GROUP BY c.id
+  ON DUPLICATE KEY UPDATE enrolled = VALUES(enrolled)`;
+
+/** Recounts every course's seats (after enrollments were written outside the portal); courses recounted. */
+export async function recountSeats(db: Knex): Promise<number> {
+  await db.raw(RECOUNT_SEATS_SQL);
+  const [rows] = (await db.raw('SELECT COUNT(*) AS n FROM course_seats')) as [{ n: number }[]];
+  return Number(rows[0]?.n ?? 0);
 }
 
+/** A new course, with its seat count (none taken). */
 export async function insertCourse(db: Knex, input: CourseInput): Promise<number> {
-  const [id] = await db('courses').insert(toRow(input));
-  return Number(id);
+  return db.transaction(async (trx) => {
+    const [id] = await trx('courses').insert(toRow(input));
+    await trx('course_seats').insert({ course_id: id, enrolled: 0 });
+    return Number(id);
+  });
 }
 
 export async function updateCourse(db: Knex, id: number, input: CourseInput): Promise<boolean> {

@@ -30,18 +30,6 @@ export interface TimetableSlot {
   room: string;
 }
 
-/** The student's row for this course, locked for the rest of the transaction. */
-export async function findEnrollmentForUpdate(
-  trx: Knex.Transaction,
-  studentId: number,
-  courseId: number,
-): Promise<Enrollment | undefined> {
-  const row = await trx('enrollments').where({ student_id: studentId, course_id: courseId }).forUpdate().first();
-  return row
-    ? { id: Number(row.id), studentId: Number(row.student_id), courseId: Number(row.course_id), status: row.status }
-    : undefined;
-}
-
 export async function insertEnrollment(
   trx: Knex.Transaction,
   studentId: number,

@@ -1,5 +1,6 @@
 import mysql from 'mysql2/promise';
 import { generateUniversity, type SeedOptions } from './generate-university';
+import { RECOUNT_SEATS_SQL } from '../repositories/courses-repository';
 
 /** Thrown when the target already holds university data: a seed never merges into real data. */
 export class DatabaseNotEmptyError extends Error {}
@@ -37,6 +38,7 @@ export async function seedDatabase(
       onRows(batch.table, batch.rows.length);
     }
     await conn.query('SET foreign_key_checks = 1, unique_checks = 1');
+    await conn.query(RECOUNT_SEATS_SQL);
     return counts;
   } finally {
     await conn.end();

@@ -2,11 +2,10 @@ import type { Knex } from 'knex';
 import {
   type CatalogueEntry,
   type Course,
-  countEnrolledIn,
   listCatalogueCourses,
   listDepartments,
   listTerms,
-  statusesOf,
+  seatsAndStatuses,
 } from '../repositories/courses-repository';
 
 export interface CatalogueQuery {
@@ -35,9 +34,10 @@ export function fold(s: string): string {
  * The course catalogue as the portal serves it. Courses, departments and terms change when staff
  * edit them, seldom: they are held in memory and reloaded in the background once `maxAgeMs` old
  * (an edit through this portal process reloads at once; other processes see it within
- * `maxAgeMs`). Seats left and the student's own status are read from MySQL on every page, for the
- * page's courses only, so they are never stale. Search, filters and paging run over the held
- * list: a page costs two indexed queries, whatever the size of the university.
+ * `maxAgeMs`). Seats left (course_seats, kept by enroll and drop) and the student's own status are
+ * read from MySQL on every page, for the page's courses only, so they are never stale. Search,
+ * filters and paging run over the held list: a page costs one indexed query, whatever the size
+ * of the university.
  */
 export class CourseCatalogue {
   private snapshot?: Snapshot;
@@ -103,19 +103,16 @@ export class CourseCatalogue {
     );
     const page = matches.slice((query.page - 1) * query.pageSize, query.page * query.pageSize);
     const ids = page.map((c) => c.id);
-    const [enrolled, mine] = await Promise.all([
-      countEnrolledIn(this.db, ids),
-      query.studentId ? statusesOf(this.db, query.studentId, ids) : new Map<number, 'enrolled' | 'dropped'>(),
-    ]);
+    const seats = await seatsAndStatuses(this.db, ids, query.studentId);
     return {
       total: matches.length,
       rows: page.map(({ folded: _folded, ...course }) => {
-        const enrolledCount = enrolled.get(course.id) ?? 0;
+        const { enrolled = 0, status = null } = seats.get(course.id) ?? {};
         return {
           ...course,
-          enrolledCount,
-          seatsLeft: Math.max(0, course.capacity - enrolledCount),
-          myStatus: mine.get(course.id) ?? null,
+          enrolledCount: enrolled,
+          seatsLeft: Math.max(0, course.capacity - enrolled),
+          myStatus: status,
         };
       }),
     };

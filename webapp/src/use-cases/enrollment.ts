@@ -1,22 +1,15 @@
 import type { Knex } from 'knex';
 import { portalError } from '../errors';
-import { countEnrolled, isTermOpen, lockCourse } from '../repositories/courses-repository';
-import {
-  findClash,
-  findEnrollmentForUpdate,
-  insertEnrollment,
-  markDropped,
-  markEnrolled,
-} from '../repositories/enrollments-repository';
+import { addSeatsTaken, lockCourseForStudent } from '../repositories/courses-repository';
+import { findClash, insertEnrollment, markDropped, markEnrolled } from '../repositories/enrollments-repository';
 
 export interface EnrollmentDeps {
   db: Knex;
   now: () => Date;
 }
 
-// READ COMMITTED so that, once the course row lock is ours, the seat count sees every enrollment
-// committed by the transaction that held the lock before us (REPEATABLE READ could count from an
-// older snapshot and oversell the last seat).
+// READ COMMITTED so that, once the course row lock is ours, the reads see every enrollment
+// committed by the transaction that held the lock before us.
 const TX = { isolationLevel: 'read committed' } as const;
 
 function isoDate(d: Date): string {
@@ -24,8 +17,9 @@ function isoDate(d: Date): string {
 }
 
 /**
- * Enrolls a student: the course row is locked first, so concurrent enrollments in one course
- * (and a student's double click) are serialised and exactly one racer takes the last seat.
+ * Enrolls a student: the course row (with its seat count and the student's enrollment) is locked
+ * first, so concurrent enrollments in one course (and a student's double click) are serialised
+ * and exactly one racer takes the last seat; the seat count moves in the same transaction.
  * Refusals are AppErrors whose message is shown to the student.
  */
 export async function enroll(
@@ -35,18 +29,18 @@ export async function enroll(
 ): Promise<{ code: string; title: string }> {
   return deps.db.transaction(async (trx) => {
     const now = deps.now();
-    const course = await lockCourse(trx, courseId);
-    if (!course) throw portalError('NOT_FOUND', 'That course does not exist.');
-    if (!(await isTermOpen(trx, course.year, course.semester, isoDate(now)))) {
+    const locked = await lockCourseForStudent(trx, courseId, studentId, isoDate(now));
+    if (!locked) throw portalError('NOT_FOUND', 'That course does not exist.');
+    const { course, enrollment } = locked;
+    if (!locked.termOpen) {
       throw portalError(
         'TERM_CLOSED',
         `Enrollment for ${course.code} is closed: its term (${course.year}, semester ${course.semester}) is not open for enrollment.`,
       );
     }
-    const existing = await findEnrollmentForUpdate(trx, studentId, courseId);
-    if (existing?.status === 'enrolled')
+    if (enrollment?.status === 'enrolled')
       throw portalError('ALREADY_ENROLLED', `You are already enrolled in ${course.code}.`);
-    if ((await countEnrolled(trx, courseId)) >= course.capacity) {
+    if (locked.enrolled >= course.capacity) {
       throw portalError('COURSE_FULL', `${course.code} is full: all ${course.capacity} seats are taken.`);
     }
     const clash = await findClash(trx, studentId, courseId);
@@ -56,8 +50,9 @@ export async function enroll(
         `${course.code} clashes with ${clash.code} (${clash.startsAt.toISOString().slice(0, 16).replace('T', ' ')} UTC) on your timetable.`,
       );
     }
-    if (existing) await markEnrolled(trx, existing.id, now);
+    if (enrollment) await markEnrolled(trx, enrollment.id, now);
     else await insertEnrollment(trx, studentId, courseId, now);
+    await addSeatsTaken(trx, courseId, 1);
     return { code: course.code, title: course.title };
   }, TX);
 }
@@ -70,14 +65,15 @@ export async function drop(
 ): Promise<{ code: string; title: string }> {
   return deps.db.transaction(async (trx) => {
     const now = deps.now();
-    const course = await lockCourse(trx, courseId);
-    if (!course) throw portalError('NOT_FOUND', 'That course does not exist.');
-    const existing = await findEnrollmentForUpdate(trx, studentId, courseId);
-    if (existing?.status !== 'enrolled') throw portalError('NOT_ENROLLED', `You are not enrolled in ${course.code}.`);
-    if (!(await isTermOpen(trx, course.year, course.semester, isoDate(now)))) {
+    const locked = await lockCourseForStudent(trx, courseId, studentId, isoDate(now));
+    if (!locked) throw portalError('NOT_FOUND', 'That course does not exist.');
+    const { course, enrollment } = locked;
+    if (enrollment?.status !== 'enrolled') throw portalError('NOT_ENROLLED', `You are not enrolled in ${course.code}.`);
+    if (!locked.termOpen) {
       throw portalError('TERM_CLOSED', `${course.code} can no longer be dropped: its term is not open for changes.`);
     }
-    await markDropped(trx, existing.id, now);
+    await markDropped(trx, enrollment.id, now);
+    await addSeatsTaken(trx, courseId, -1);
     return { code: course.code, title: course.title };
   }, TX);
 }
