@@ -23,7 +23,12 @@ interface Snapshot {
   courses: (Course & { folded: string })[];
   departments: { id: number; name: string }[];
   terms: { year: number; semester: number }[];
+  /** Matching courses per filter, computed once per snapshot (registration week repeats filters). */
+  matches: Map<string, (Course & { folded: string })[]>;
 }
+
+/** At most this many filters' matches are held per snapshot (typed searches are unbounded). */
+const MAX_HELD_FILTERS = 1_000;
 
 /** Case- and accent-insensitive, like the `LIKE` of MySQL's utf8mb4_unicode_ci collation. */
 export function fold(s: string): string {
@@ -67,6 +72,7 @@ export class CourseCatalogue {
           courses: courses.map((c) => ({ ...c, folded: `${fold(c.code)}\u0000${fold(c.title)}` })),
           departments,
           terms,
+          matches: new Map(),
         };
         this.snapshot = snapshot;
         return snapshot;
@@ -94,13 +100,19 @@ export class CourseCatalogue {
   async search(query: CatalogueQuery): Promise<{ rows: CatalogueEntry[]; total: number }> {
     const snapshot = await this.current();
     const needle = query.q ? fold(query.q) : undefined;
-    const matches = snapshot.courses.filter(
-      (c) =>
-        (query.year === undefined || c.year === query.year) &&
-        (query.semester === undefined || c.semester === query.semester) &&
-        (query.departmentId === undefined || c.departmentId === query.departmentId) &&
-        (needle === undefined || c.folded.includes(needle)),
-    );
+    const key = JSON.stringify([query.year, query.semester, query.departmentId, needle]);
+    let matches = snapshot.matches.get(key);
+    if (!matches) {
+      matches = snapshot.courses.filter(
+        (c) =>
+          (query.year === undefined || c.year === query.year) &&
+          (query.semester === undefined || c.semester === query.semester) &&
+          (query.departmentId === undefined || c.departmentId === query.departmentId) &&
+          (needle === undefined || c.folded.includes(needle)),
+      );
+      if (snapshot.matches.size >= MAX_HELD_FILTERS) snapshot.matches.clear();
+      snapshot.matches.set(key, matches);
+    }
     const page = matches.slice((query.page - 1) * query.pageSize, query.page * query.pageSize);
     const ids = page.map((c) => c.id);
     const seats = await seatsAndStatuses(this.db, ids, query.studentId);
