@@ -157,6 +157,32 @@ test('a verify action records its result; a paused trigger does not fire until r
   expect(rows).toEqual([{ missing: '0', extra: '0', different: '0' }]);
 });
 
+test('a replay action sends a following sink back to a bootstrap from the mirror', async () => {
+  await f.pool.query(
+    "INSERT INTO cdc.sink_offsets (sink, status) VALUES ('redis', 'following') ON CONFLICT (sink) DO UPDATE SET status = 'following'",
+  );
+  await addTrigger(
+    f.pool,
+    parseTrigger({ name: 'rebuild-redis', table: 'items', minChanges: 2, action: 'replay:redis' }),
+  );
+  await insertRows(1);
+  await f.cycle();
+  const w = watch();
+  expect((await w.step())?.fired).toEqual([]); // 1 change of 2
+  expect((await f.pool.query("SELECT status FROM cdc.sink_offsets WHERE sink = 'redis'")).rows).toEqual([
+    { status: 'following' },
+  ]);
+  await insertRows(1);
+  await f.cycle();
+  const step = await w.step();
+  expect(step?.fired).toHaveLength(1);
+  expect(step?.delivered).toMatchObject([{ status: 'succeeded', outcome: { sink: 'redis', replay: 'requested' } }]);
+  expect((await f.pool.query("SELECT status FROM cdc.sink_offsets WHERE sink = 'redis'")).rows).toEqual([
+    { status: 'bootstrapping' },
+  ]);
+  expect(await firingsOf('rebuild-redis')).toMatchObject([{ status: 'succeeded', attempts: 1 }]);
+});
+
 test('a daemon killed while delivering: the one recorded firing is delivered again with its key, never fired twice', async () => {
   await addTrigger(f.pool, parseTrigger({ name: 'crashy', table: 'items', minChanges: 1, webhook: hook.url }));
   hook.otherwise('hang');
