@@ -19,6 +19,8 @@ import type { BenchRow } from './report';
 
 const CONNECTIONS = 64;
 const DURATION_S = 10;
+/** The enroll/drop load runs longer: the freshness probe needs several daemon cycles to sample. */
+const WRITE_DURATION_S = 30;
 const PASSWORD = 'bench password';
 
 interface Session {
@@ -117,11 +119,13 @@ export async function benchPortal(students: number, log: (s: string) => void): P
       rows.push(...figures(figure, r, 1000, healthz));
     }
 
-    log(`portal: enroll/drop, ${CONNECTIONS} students for ${DURATION_S} s, with a freshness probe...`);
+    log(`portal: enroll/drop, ${CONNECTIONS} students for ${WRITE_DURATION_S} s, with a freshness probe...`);
+    const writesFrom = new Date();
     const stopProbe = freshnessProbe(base, probe, courses[CONNECTIONS]!, mysqlUrl, pg.url);
-    const writes = await load(base, '', sessions, enrollDrop);
+    const writes = await load(base, '', sessions, enrollDrop, WRITE_DURATION_S);
     const lags = await stopProbe();
     rows.push(...figures('POST enroll + drop', writes, 500, healthz));
+    rows.push(...(await daemonCycles(pg.url, writesFrom)));
     rows.push({
       section: 'portal',
       figure: `daemon freshness during enroll/drop: p95 of portal write to mirror (${lags.length} probes)`,
@@ -187,12 +191,13 @@ async function load(
   url: string,
   sessions: Session[],
   requestsOf?: (i: number) => Requests,
+  duration = DURATION_S,
 ): Promise<autocannon.Result> {
   let next = 0;
   return autocannon({
     url: base,
     connections: CONNECTIONS,
-    duration: DURATION_S,
+    duration,
     setupClient(client) {
       const i = next++ % sessions.length;
       client.setRequests(
@@ -442,6 +447,33 @@ async function waitForSteadyDaemon(pgUrl: string, log: (s: string) => void): Pro
         WHERE status IN ('succeeded', 'no_changes') AND tables_skipped * 2 >= (SELECT count(*) FROM cdc.tables)`;
     const until = Date.now() + 300_000;
     while (!(await steady(hinted)) && Date.now() < until) await new Promise((res) => setTimeout(res, 1000));
+  } finally {
+    await pg.end();
+  }
+}
+
+/** What the daemon's cycles did while the portal took enrollments: where its freshness goes. */
+async function daemonCycles(pgUrl: string, from: Date): Promise<BenchRow[]> {
+  const pg = new Client({ connectionString: pgUrl });
+  await pg.connect();
+  try {
+    const { rows } = await pg.query(
+      `SELECT count(*)::int AS n,
+              coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms), 0)::float8 AS p50,
+              coalesce(max(duration_ms), 0)::float8 AS longest,
+              coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY mysql_ms), 0)::float8 AS mysql_p50,
+              coalesce(sum(paused_ms), 0)::float8 AS paused
+         FROM cdc.sync_history WHERE started_at >= $1 AND status <> 'running'`,
+      [from],
+    );
+    const c = rows[0];
+    const figure = (what: string) => `daemon cycles during enroll/drop (${c.n}): ${what}`;
+    return [
+      { section: 'portal', figure: figure('duration p50'), value: c.p50, unit: 'ms' },
+      { section: 'portal', figure: figure('longest'), value: c.longest, unit: 'ms' },
+      { section: 'portal', figure: figure('MySQL time p50'), value: c.mysql_p50, unit: 'ms' },
+      { section: 'portal', figure: figure('paused for Threads_running, in all'), value: c.paused, unit: 'ms' },
+    ];
   } finally {
     await pg.end();
   }
