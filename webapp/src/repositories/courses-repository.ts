@@ -173,9 +173,16 @@ export async function lockCourseForStudent(
   };
 }
 
-/** Moves a course's seats taken by `delta`, after lockCourseForStudent in the same transaction. */
+/**
+ * Moves a course's seats taken by `delta`, after lockCourseForStudent in the same transaction. A
+ * count left stale by writes outside the portal never goes below zero (an unsigned underflow
+ * would refuse the drop); recount-seats repairs it.
+ */
 export async function addSeatsTaken(trx: Knex.Transaction, courseId: number, delta: 1 | -1): Promise<void> {
-  await trx.raw('UPDATE course_seats SET enrolled = enrolled + ? WHERE course_id = ?', [delta, courseId]);
+  await trx.raw('UPDATE course_seats SET enrolled = GREATEST(CAST(enrolled AS SIGNED) + ?, 0) WHERE course_id = ?', [
+    delta,
+    courseId,
+  ]);
 }
 
 async function countEnrolled(trx: Knex | Knex.Transaction, courseId: number): Promise<number> {
