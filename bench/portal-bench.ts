@@ -121,7 +121,7 @@ export async function benchPortal(students: number, log: (s: string) => void): P
 
     log(`portal: enroll/drop, ${CONNECTIONS} students for ${WRITE_DURATION_S} s, with a freshness probe...`);
     const writesFrom = new Date();
-    const stopProbe = freshnessProbe(base, probe, courses[CONNECTIONS]!, mysqlUrl, pg.url);
+    const stopProbe = freshnessProbe(base, probe, [...courses.slice(CONNECTIONS), ...courses], mysqlUrl, pg.url);
     const writes = await load(base, '', sessions, enrollDrop, WRITE_DURATION_S);
     const lags = await stopProbe();
     rows.push(...figures('POST enroll + drop', writes, 500, healthz));
@@ -344,10 +344,12 @@ async function openCourses(db: ReturnType<typeof createKnex>, n: number) {
 }
 
 /**
- * Every ~300 ms the probe student enrolls in (or drops) its course through the portal, then
- * polls the mirror until it shows that row as MySQL has it; the lag is counted from the response.
+ * Every ~300 ms the probe student enrolls in (or drops) a course through the portal, checks in
+ * MySQL that the write happened (a refused enroll, a clash or a full course, moves the probe on to
+ * the next candidate course), then polls the mirror until it shows that row as MySQL has it; the
+ * lag is counted from the response.
  */
-function freshnessProbe(base: string, s: Session, course: { id: number }, mysqlUrl: string, pgUrl: string) {
+function freshnessProbe(base: string, s: Session, candidates: { id: number }[], mysqlUrl: string, pgUrl: string) {
   let stop = false;
   const lags: number[] = [];
   const done = (async () => {
@@ -355,6 +357,8 @@ function freshnessProbe(base: string, s: Session, course: { id: number }, mysqlU
     const pg = new Client({ connectionString: pgUrl });
     await pg.connect();
     try {
+      let next = 0;
+      let course = candidates[next]!;
       let enroll = true;
       while (!stop) {
         await fetch(`${base}/courses/${course.id}/${enroll ? 'enroll' : 'drop'}`, {
@@ -364,14 +368,19 @@ function freshnessProbe(base: string, s: Session, course: { id: number }, mysqlU
           body: `_csrf=${encodeURIComponent(s.csrf)}`,
         });
         const wrote = Date.now();
-        enroll = !enroll;
+        const want = enroll ? 'enrolled' : 'dropped';
         const [rows] = await my.query<mysql.RowDataPacket[]>(
           'SELECT status FROM enrollments WHERE student_id = ? AND course_id = ?',
           [s.studentId, course.id],
         );
-        const want = rows[0]?.status;
-        if (want === undefined) continue;
-        while (!stop || Date.now() - wrote < 30_000) {
+        if (rows[0]?.status !== want) {
+          course = candidates[++next % candidates.length]!;
+          enroll = true;
+          await new Promise((res) => setTimeout(res, 50));
+          continue;
+        }
+        enroll = !enroll;
+        while (Date.now() - wrote < 30_000) {
           const r = await pg.query('SELECT status FROM public.enrollments WHERE student_id = $1 AND course_id = $2', [
             s.studentId,
             course.id,
@@ -380,7 +389,6 @@ function freshnessProbe(base: string, s: Session, course: { id: number }, mysqlU
             lags.push(Date.now() - wrote);
             break;
           }
-          if (Date.now() - wrote > 30_000) break;
           await new Promise((res) => setTimeout(res, 25));
         }
         await new Promise((res) => setTimeout(res, 300));
@@ -463,7 +471,7 @@ async function daemonCycles(pgUrl: string, from: Date): Promise<BenchRow[]> {
               coalesce(max(duration_ms), 0)::float8 AS longest,
               coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY mysql_ms), 0)::float8 AS mysql_p50,
               coalesce(sum(paused_ms), 0)::float8 AS paused
-         FROM cdc.sync_history WHERE started_at >= $1 AND status <> 'running'`,
+         FROM cdc.sync_history WHERE started_at >= $1 AND status IN ('succeeded', 'no_changes', 'failed')`,
       [from],
     );
     const c = rows[0];
