@@ -1,9 +1,9 @@
 #!/bin/sh
 # Docker init only: the CDC daemon's SELECT-only account, granted what it mirrors and nothing
 # more: SELECT on every table of the database except the portal's housekeeping (sessions,
-# schema_migrations, course_seats), and on `accounts` every column except `password_hash` (MySQL column
-# privileges; the daemon leaves the column out by default too). Runs after the schema files, so
-# the grants cover the tables they create; a table added later needs its own
+# schema_migrations, course_seats), and on `accounts` every column except `password_hash`
+# (MySQL column privileges; the daemon leaves the column out by default too). Runs after the
+# schema files, so the grants cover the tables they create; a table added later needs its own
 #   GRANT SELECT ON campus.<table> TO 'cdc_reader'@'%';
 # The password comes from the environment (CDC_MYSQL_PASSWORD in .env); there is no default.
 set -eu
