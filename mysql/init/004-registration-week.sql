@@ -5,7 +5,8 @@
 -- Seats taken per course, kept by the portal's enroll and drop in the transaction that changes
 -- the enrollment, under the course's row lock (the catalogue reads 20 of these rows instead of
 -- counting every enrollment of 20 courses). A course without a row is counted and given one by
--- the first enroll or drop under that lock, so courses written straight into MySQL need nothing.
+-- the first enroll or drop under that lock, so new courses and courses written straight into
+-- MySQL need nothing.
 -- Derived from `enrollments`: portal housekeeping, not mirrored by the CDC daemon by default.
 -- `npm run admin -- recount-seats` recounts them after enrollments were written outside the portal.
 CREATE TABLE IF NOT EXISTS course_seats (

@@ -7,6 +7,7 @@ export interface Flash {
 
 const FLASH_COOKIE = 'campus.flash';
 const KINDS = new Set<Flash['kind']>(['success', 'error', 'info']);
+const COOKIE = { httpOnly: true, sameSite: 'lax', path: '/' } as const;
 
 /**
  * Post/redirect/get: a handler sets a flash, the next page shows it once. The flash travels in a
@@ -15,11 +16,9 @@ const KINDS = new Set<Flash['kind']>(['success', 'error', 'info']);
  */
 export function setFlash(res: Response, kind: Flash['kind'], message: string): void {
   res.cookie(FLASH_COOKIE, JSON.stringify({ kind, message }), {
+    ...COOKIE,
     signed: true,
-    httpOnly: true,
-    sameSite: 'lax',
     secure: res.req.secure,
-    path: '/',
     maxAge: 60_000,
   });
 }
@@ -28,7 +27,7 @@ export function exposeFlash(req: Request, res: Response, next: NextFunction): vo
   const raw: unknown = req.signedCookies?.[FLASH_COOKIE];
   if (raw !== undefined) {
     res.locals.flash = parseFlash(raw);
-    res.clearCookie(FLASH_COOKIE, { httpOnly: true, sameSite: 'lax', path: '/' });
+    res.clearCookie(FLASH_COOKIE, COOKIE);
   }
   next();
 }

@@ -104,7 +104,7 @@ export async function seatsAndStatuses(
 }
 
 /** Enrolled students per course, counted (courses the portal has not yet given a seat count). */
-async function countEnrolledIn(db: Knex, courseIds: number[]): Promise<Map<number, number>> {
+async function countEnrolledIn(db: Knex | Knex.Transaction, courseIds: number[]): Promise<Map<number, number>> {
   const rows: { course_id: number; n: number | string }[] = await db('enrollments')
     .select('course_id', db.raw('COUNT(*) AS n'))
     .whereIn('course_id', courseIds)
@@ -159,7 +159,7 @@ export async function lockCourseForStudent(
   let enrolled = row.enrolled === null ? null : Number(row.enrolled);
   if (enrolled === null) {
     // Counted under the course lock, so no enroll or drop of this course can move it meanwhile.
-    enrolled = await countEnrolled(trx, courseId);
+    enrolled = (await countEnrolledIn(trx, [courseId])).get(courseId) ?? 0;
     await trx.raw('INSERT INTO course_seats (course_id, enrolled) VALUES (?, ?)', [courseId, enrolled]);
   }
   return {
@@ -185,14 +185,6 @@ export async function addSeatsTaken(trx: Knex.Transaction, courseId: number, del
   ]);
 }
 
-async function countEnrolled(trx: Knex | Knex.Transaction, courseId: number): Promise<number> {
-  const row = await trx('enrollments')
-    .where({ course_id: courseId, status: 'enrolled' })
-    .count<{ n: string }[]>({ n: '*' })
-    .first();
-  return Number(row?.n ?? 0);
-}
-
 /** Recounts every course's seats taken from `enrollments` (as mysql/init/004 does once). */
 export const RECOUNT_SEATS_SQL = `INSERT INTO course_seats (course_id, enrolled)
   SELECT c.id, COUNT(e.id) FROM courses c
@@ -207,13 +199,9 @@ export async function recountSeats(db: Knex): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
-/** A new course, with its seat count (none taken). */
 export async function insertCourse(db: Knex, input: CourseInput): Promise<number> {
-  return db.transaction(async (trx) => {
-    const [id] = await trx('courses').insert(toRow(input));
-    await trx('course_seats').insert({ course_id: id, enrolled: 0 });
-    return Number(id);
-  });
+  const [id] = await db('courses').insert(toRow(input));
+  return Number(id);
 }
 
 export async function updateCourse(db: Knex, id: number, input: CourseInput): Promise<boolean> {
