@@ -6,6 +6,7 @@ import { doubleCsrf } from 'csrf-csrf';
 import type { Logger } from '../../lib/logger';
 import { errorHandler, notFound } from './http/error-handler';
 import { exposeFlash } from './http/flash';
+import { ejsWithoutWith } from './http/view-engine';
 import { checkSessionAccount, createSessionMiddleware } from './http/session';
 import { noStore, rejectControlCharactersInQuery, securityHeaders } from './http/security-headers';
 import { routes } from './routes';
@@ -81,7 +82,10 @@ export function createApp(deps: AppDeps): PortalApp {
           : typeof v === 'object'
             ? JSON.stringify(v)
             : String(v);
+  app.engine('ejs', ejsWithoutWith());
   app.set('view engine', 'ejs');
+  // Pages are never cached (no-store): hashing every body for an ETag would buy nothing.
+  app.set('etag', false);
   app.set('trust proxy', deps.trustProxy);
   app.disable('x-powered-by');
 

@@ -20,11 +20,17 @@ export interface CatalogueQuery {
 
 interface Snapshot {
   loadedAt: number;
-  courses: (Course & { folded: string })[];
+  courses: Held[];
   departments: { id: number; name: string }[];
   terms: { year: number; semester: number }[];
   /** Matching courses per filter, computed once per snapshot (registration week repeats filters). */
-  matches: Map<string, (Course & { folded: string })[]>;
+  matches: Map<string, Held[]>;
+}
+
+/** A held course and its code and title folded for search. */
+interface Held {
+  course: Course;
+  folded: string;
 }
 
 /** At most this many filters' matches are held per snapshot (typed searches are unbounded). */
@@ -69,7 +75,7 @@ export class CourseCatalogue {
         ]);
         const snapshot = {
           loadedAt,
-          courses: courses.map((c) => ({ ...c, folded: `${fold(c.code)}\u0000${fold(c.title)}` })),
+          courses: courses.map((course) => ({ course, folded: `${fold(course.code)}\u0000${fold(course.title)}` })),
           departments,
           terms,
           matches: new Map(),
@@ -104,21 +110,21 @@ export class CourseCatalogue {
     let matches = snapshot.matches.get(key);
     if (!matches) {
       matches = snapshot.courses.filter(
-        (c) =>
+        ({ course: c, folded }) =>
           (query.year === undefined || c.year === query.year) &&
           (query.semester === undefined || c.semester === query.semester) &&
           (query.departmentId === undefined || c.departmentId === query.departmentId) &&
-          (needle === undefined || c.folded.includes(needle)),
+          (needle === undefined || folded.includes(needle)),
       );
       if (snapshot.matches.size >= MAX_HELD_FILTERS) snapshot.matches.clear();
       snapshot.matches.set(key, matches);
     }
     const page = matches.slice((query.page - 1) * query.pageSize, query.page * query.pageSize);
-    const ids = page.map((c) => c.id);
+    const ids = page.map((held) => held.course.id);
     const seats = await seatsAndStatuses(this.db, ids, query.studentId);
     return {
       total: matches.length,
-      rows: page.map(({ folded: _folded, ...course }) => {
+      rows: page.map(({ course }) => {
         const { enrolled = 0, status = null } = seats.get(course.id) ?? {};
         return {
           ...course,

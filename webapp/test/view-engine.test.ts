@@ -1,0 +1,39 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ejsWithoutWith } from '../src/http/view-engine';
+
+/** The view engine declares every local a render has passed, including ones first seen later. */
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'views-'));
+  writeFileSync(
+    path.join(dir, 'page.ejs'),
+    `<%= title %>|<%= typeof note !== 'undefined' ? note : '-' %>|<%- include('part', { extra: 'x' }) %>`,
+  );
+  writeFileSync(path.join(dir, 'part.ejs'), `<%= title %>+<%= locals.extra %>`);
+  writeFileSync(path.join(dir, 'bad.ejs'), `<%= neverPassedByAnyRender %>`);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function render(engine: ReturnType<typeof ejsWithoutWith>, data: object, file = 'page.ejs'): Promise<string> {
+  return new Promise((resolve, reject) =>
+    engine(path.join(dir, file), { settings: { views: dir, 'view cache': true }, ...data }, (err, html) =>
+      err ? reject(err) : resolve(html ?? ''),
+    ),
+  );
+}
+
+test('a local first passed by a later render is seen, the cache notwithstanding', async () => {
+  const engine = ejsWithoutWith();
+  expect(await render(engine, { title: 'A' })).toBe('A|-|A+x');
+  expect(await render(engine, { title: 'B', note: 'n' })).toBe('B|n|B+x');
+  expect(await render(engine, { title: 'C' })).toBe('C|-|C+x');
+});
+
+test('values are escaped; a name no render ever passed is an error, as under `with`', async () => {
+  const engine = ejsWithoutWith();
+  expect(await render(engine, { title: '<b>' })).toBe('&lt;b&gt;|-|&lt;b&gt;+x');
+  await expect(render(engine, { title: 'D' }, 'bad.ejs')).rejects.toThrow(/neverPassedByAnyRender/);
+});
