@@ -21,3 +21,40 @@ test('skips only an unchanged table whose last write is older than the reading b
   // The periodic full sweep wins over any hint.
   expect(skip(stored, now('2026-01-01 10:00:00'), 1_000_000 + 600_000)).toBe(false);
 });
+
+test('a table nobody wrote since the server started (UPDATE_TIME NULL) is skipped until a write or a restart', () => {
+  const booted = 1_767_000_000;
+  const created = '2025-12-01 08:00:00';
+  const unwritten = {
+    updateTime: null,
+    readAt: '2026-01-01 10:02:05',
+    scannedAt: 1_000_000,
+    bootedAt: booted,
+    createdAt: created,
+  };
+  const reading = (u: string | null, bootedAt: number | undefined, createdAt: string | null = created) => ({
+    updateTime: u,
+    readAt: '2026-01-01 10:03:00',
+    bootedAt,
+    createdAt,
+  });
+  const can = (s: Parameters<typeof canSkip>[0], n: Parameters<typeof canSkip>[1], at = 1_000_100) =>
+    canSkip(s, n, at, 600_000, 120);
+  // Still NULL, same server (its boot instant read a second apart): no commit since the scan.
+  expect(can(unwritten, reading(null, booted))).toBe(true);
+  expect(can(unwritten, reading(null, booted + 1))).toBe(true);
+  // A commit since (even by a transaction open across the reading) leaves a stamp: scan.
+  expect(can(unwritten, reading('2026-01-01 10:02:04', booted))).toBe(false);
+  // The server restarted: a write before the restart left no trace: scan.
+  expect(can(unwritten, reading(null, booted + 3_600))).toBe(false);
+  // Rebuilt since (ALTER TABLE, OPTIMIZE, TRUNCATE clear UPDATE_TIME and move CREATE_TIME): scan.
+  expect(can(unwritten, reading(null, booted, '2026-01-01 10:02:50'))).toBe(false);
+  expect(can({ ...unwritten, createdAt: null }, reading(null, booted, null))).toBe(false);
+  // A hint stored before boot instants were read, or a reading without one: scan.
+  expect(can({ ...unwritten, bootedAt: undefined }, reading(null, booted))).toBe(false);
+  expect(can(unwritten, reading(null, undefined))).toBe(false);
+  // Stamped then, NULL now (a restart, or the table evicted from InnoDB's cache): scan.
+  expect(can({ ...unwritten, updateTime: '2026-01-01 09:00:00' } as never, reading(null, booted))).toBe(false);
+  // The periodic full sweep wins here too.
+  expect(can(unwritten, reading(null, booted), 1_000_000 + 600_000)).toBe(false);
+});

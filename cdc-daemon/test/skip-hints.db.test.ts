@@ -8,12 +8,14 @@ beforeAll(async () => {
 });
 afterAll(() => f.close());
 
-const skipped = async (syncId: string) =>
+const skippedIn = async (fixture: CdcFixture, syncId: string) =>
   (
-    await f.pool.query('SELECT table_name FROM cdc.sync_history_tables WHERE sync_id = $1 AND skipped ORDER BY 1', [
-      syncId,
-    ])
+    await fixture.pool.query(
+      'SELECT table_name FROM cdc.sync_history_tables WHERE sync_id = $1 AND skipped ORDER BY 1',
+      [syncId],
+    )
   ).rows.map((r) => r.table_name);
+const skipped = (syncId: string) => skippedIn(f, syncId);
 
 test('a table with no write since its last full scan is skipped; a written one is scanned; the full sweep still comes', async () => {
   await f.cycle();
@@ -67,6 +69,43 @@ test('a transaction open across a scan is not lost to MariaDB stamping writes wi
     expect((await g.pool.query('SELECT v FROM public.slowtx')).rows).toEqual([{ v: 1 }]);
   } finally {
     await writer.end();
+    await g.close();
+  }
+});
+
+test('a table with no UPDATE_TIME (not written since the server loaded it) is skipped until its first write', async () => {
+  const g = await createCdcFixture({ CDC_HINT_MARGIN_SECONDS: '1' });
+  try {
+    // MariaDB forgets UPDATE_TIME on a restart and on a rebuild: ALTER TABLE ... FORCE shows it here.
+    await g.my.query('CREATE TABLE unwritten (id INT PRIMARY KEY, v INT); INSERT INTO unwritten VALUES (1, 1), (2, 2)');
+    await g.my.query('ALTER TABLE unwritten FORCE');
+    const [[{ u }]] = (await g.my.query(
+      "SELECT UPDATE_TIME AS u FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'unwritten'",
+    )) as unknown as [[{ u: Date | null }]];
+    expect(u).toBeNull();
+    await g.cycle(); // loads
+    await g.cycle(); // scans and records the NULL reading
+    const quiet = await g.cycle();
+    expect(await skippedIn(g, quiet.syncId)).toEqual(['unwritten']);
+    await g.my.query('UPDATE unwritten SET v = 20 WHERE id = 2');
+    const written = await g.cycle();
+    expect(await skippedIn(g, written.syncId)).toEqual([]);
+    expect((await g.pool.query('SELECT id, v FROM public.unwritten ORDER BY id')).rows).toEqual([
+      { id: 1, v: 1 },
+      { id: 2, v: 20 },
+    ]);
+    // A write and then a rebuild (OPTIMIZE on InnoDB) between two cycles leaves UPDATE_TIME NULL
+    // again, but CREATE_TIME moved: scanned, not lost.
+    await g.my.query('ALTER TABLE unwritten FORCE');
+    await g.cycle();
+    expect(await skippedIn(g, (await g.cycle()).syncId)).toEqual(['unwritten']);
+    await new Promise((r) => setTimeout(r, 1100)); // CREATE_TIME has second resolution
+    await g.my.query('UPDATE unwritten SET v = 10 WHERE id = 1');
+    await g.my.query('OPTIMIZE TABLE unwritten');
+    const rebuilt = await g.cycle();
+    expect(await skippedIn(g, rebuilt.syncId)).toEqual([]);
+    expect((await g.pool.query('SELECT v FROM public.unwritten WHERE id = 1')).rows).toEqual([{ v: 10 }]);
+  } finally {
     await g.close();
   }
 });

@@ -9,6 +9,10 @@ import { isMariadb } from './mysql-source';
 export interface UpdateTimeReading {
   updateTime: string | null;
   readAt: string;
+  /** When the server started (seconds since the epoch, its clock): tells a restart apart. */
+  bootedAt?: number;
+  /** CREATE_TIME: moves when the table is rebuilt (ALTER, OPTIMIZE, TRUNCATE), which clears UPDATE_TIME. */
+  createdAt?: string | null;
 }
 
 /** Stored with the table after a full scan. */
@@ -31,12 +35,23 @@ export async function readUpdateTimes(conn: Connection): Promise<Map<string, Upd
     }
   }
   const [rows] = await conn.query<RowDataPacket[]>(
-    "SELECT TABLE_NAME AS t, DATE_FORMAT(UPDATE_TIME, '%Y-%m-%d %H:%i:%s') AS u, DATE_FORMAT(NOW(), '%Y-%m-%d %H:%i:%s') AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()",
+    "SELECT TABLE_NAME AS t, DATE_FORMAT(UPDATE_TIME, '%Y-%m-%d %H:%i:%s') AS u, DATE_FORMAT(NOW(), '%Y-%m-%d %H:%i:%s') AS n, DATE_FORMAT(CREATE_TIME, '%Y-%m-%d %H:%i:%s') AS c FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()",
   );
+  // Any account may read the server's status counters (no privilege needed).
+  const [status] = await conn.query<RowDataPacket[]>("SHOW GLOBAL STATUS LIKE 'Uptime'");
+  const uptime = Number(status[0]?.Value);
   return new Map(
-    rows.map((r) => [String(r.t), { updateTime: r.u === null ? null : String(r.u), readAt: String(r.n) }]),
+    rows.map((r) => {
+      const readAt = String(r.n);
+      const bootedAt = Number.isFinite(uptime) ? seconds(readAt) - uptime : undefined;
+      const createdAt = r.c === null ? null : String(r.c);
+      return [String(r.t), { updateTime: r.u === null ? null : String(r.u), readAt, bootedAt, createdAt }];
+    }),
   );
 }
+
+/** Boot instants computed from two readings differ by a second or so without a restart. */
+const SAME_BOOT_SECONDS = 3;
 
 function seconds(s: string): number {
   return Date.parse(`${s.replace(' ', 'T')}Z`) / 1000;
@@ -50,7 +65,16 @@ function seconds(s: string): number {
  * its commit may leave UPDATE_TIME equal to the stored value if it started in that second or
  * before. So the stored stamp must be older than the reading by `marginSeconds`: then only a
  * single transaction running longer than the margin can slip by, and the periodic full sweep
- * catches it. NULL (after a MySQL restart) or an old full scan means: scan.
+ * catches it.
+ *
+ * NULL means no commit has touched the table since InnoDB loaded it (at the server's start, after
+ * a rebuild, or again after evicting it from its dictionary cache). NULL then and NULL now, with
+ * the server not restarted and the table not rebuilt (same CREATE_TIME) in between, means no
+ * commit since the stored reading: the table is skipped, so a table nobody writes is not swept
+ * every cycle after a restart. A transaction open across the reading commits a non-NULL stamp,
+ * so no margin is needed. What can slip by is a write followed by the table's eviction from
+ * InnoDB's cache (more tables in use than it holds): the periodic full sweep catches it, as it
+ * catches a long transaction. A restart or a rebuild in between, or an old full scan, means: scan.
  */
 export function canSkip(
   stored: SkipHint | null | undefined,
@@ -59,8 +83,18 @@ export function canSkip(
   fullSweepMs: number,
   marginSeconds: number,
 ): boolean {
-  if (!stored || !now || stored.updateTime === null || now.updateTime === null) return false;
+  if (!stored || !now) return false;
   if (nowMs - stored.scannedAt >= fullSweepMs) return false;
+  if (stored.updateTime === null || now.updateTime === null)
+    return (
+      stored.updateTime === null &&
+      now.updateTime === null &&
+      stored.bootedAt !== undefined &&
+      now.bootedAt !== undefined &&
+      Math.abs(stored.bootedAt - now.bootedAt) <= SAME_BOOT_SECONDS &&
+      typeof stored.createdAt === 'string' &&
+      stored.createdAt === now.createdAt
+    );
   return (
     now.updateTime === stored.updateTime &&
     seconds(stored.updateTime) < seconds(stored.readAt) - Math.max(1, marginSeconds)
