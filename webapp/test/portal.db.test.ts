@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import request from 'supertest';
+import { CourseCatalogue } from '../src/use-cases/catalogue';
 import {
   createPortalFixture,
   csrfFrom,
@@ -182,6 +183,30 @@ describe('catalogue', () => {
     expect(p1.text).toContain('Page 1 of 2');
     const p2 = await agent.get(`/courses?department=${dep}&page=2`);
     expect((p2.text.match(/Analysis \d+/g) ?? []).length).toBe(5);
+  });
+
+  test('a held catalogue sees an edit made by another process once its checksum moves, and is not re-read while it does not', async () => {
+    const catalogue = new CourseCatalogue(f.db, 1);
+    const titleOf = async (code: string) =>
+      (await catalogue.search({ q: code, page: 1, pageSize: 5 })).rows.find((c) => c.code === code)?.title;
+    const before = await titleOf('SE-101');
+    expect(before).toBeDefined();
+    const held = (await catalogue.departmentsAndTerms()).departments;
+    for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      await titleOf('SE-101'); // each page past 1 ms checks in the background: nothing moved
+    }
+    expect((await catalogue.departmentsAndTerms()).departments).toBe(held); // the same objects: not re-read
+    await f.db('courses').where({ code: 'SE-101' }).update({ title: 'Renamed behind the portal' });
+    try {
+      const deadline = Date.now() + 10_000;
+      while ((await titleOf('SE-101')) !== 'Renamed behind the portal' && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 10));
+      expect(await titleOf('SE-101')).toBe('Renamed behind the portal');
+      expect((await catalogue.departmentsAndTerms()).departments).not.toBe(held);
+    } finally {
+      await f.db('courses').where({ code: 'SE-101' }).update({ title: before });
+    }
   });
 });
 
