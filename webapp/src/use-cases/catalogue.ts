@@ -24,7 +24,7 @@ interface Snapshot {
   loadedAt: number;
   /** When it was last read in full. */
   readAt: number;
-  /** MySQL's checksums of the tables it was read from, taken just before reading them. */
+  /** MySQL's fingerprint of the tables it was read from, taken just before reading them. */
   checksum: string;
   courses: Held[];
   departments: { id: number; name: string }[];
@@ -54,8 +54,8 @@ export function fold(s: string): string {
  * The course catalogue as the portal serves it. Courses, departments and terms change when staff
  * edit them, seldom: they are held in memory and checked in the background once `maxAgeMs` old
  * (an edit through this portal process reloads at once; other processes see it within
- * `maxAgeMs`). The check is MySQL's `CHECKSUM TABLE` of the three tables: only when it moved
- * (or once a minute, in case a change left a 32-bit checksum equal) are they read again, so an
+ * `maxAgeMs`). The check is a fingerprint MySQL computes over the three tables: only when it
+ * moved (or once a minute, in case a change left 32-bit CRCs equal) are they read again, so an
  * idle catalogue costs a few ms of MySQL every `maxAgeMs` instead of reading 8,000 courses. Seats left (course_seats, kept by enroll and drop) and the student's own status are
  * read from MySQL on every page, for the page's courses only, so they are never stale. Search,
  * filters and paging run over the held list: a page costs one indexed query, whatever the size
