@@ -59,6 +59,8 @@ export class CdcDaemon {
   private inFlight: Promise<CycleOutcome | undefined> | undefined;
   /** Whether this in-flight cycle's first skipped tick was logged (the rest are counted only). */
   private skipLogged = false;
+  /** A tick came while the in-flight cycle ran: the next cycle starts as soon as it ends. */
+  private tickMissed = false;
   private abort = new AbortController();
   private readonly s: DaemonStatus = {
     state: 'stopped',
@@ -99,20 +101,37 @@ export class CdcDaemon {
     this.deps.logger.info('schedule resumed');
   }
 
-  /** Runs a cycle now unless one is running (then records a skipped tick). */
+  /**
+   * Runs a cycle now unless one is running (then records a skipped tick). A tick that found a
+   * cycle running is not lost: the next cycle starts as soon as that one ends (a write committed
+   * during a long cycle waits for one more cycle, not for one more cycle and the next tick), so
+   * cycles longer than the schedule's interval run back to back.
+   */
   async runNow(reason: 'tick' | 'manual' = 'manual'): Promise<CycleOutcome | undefined> {
     if (this.s.state !== 'active')
       throw cdcError('LOCKED', 'This daemon is a standby: another daemon holds the lock and runs the cycles.');
     if (this.inFlight) {
       this.s.skippedTicks++;
+      if (reason === 'tick') this.tickMissed = true;
       if (!this.skipLogged)
-        this.deps.logger.warn('tick skipped: the previous cycle is still running (further skips are counted only)');
+        this.deps.logger.warn(
+          'tick skipped: the previous cycle is still running; the next starts when it ends (further skips are counted only)',
+        );
       this.skipLogged = true;
-      await recordSkipped(this.deps.pool, `${reason}: the previous cycle was still running`).catch(() => {});
+      const then = reason === 'tick' ? '; the next cycle starts when it ends' : '';
+      await recordSkipped(this.deps.pool, `${reason}: the previous cycle was still running${then}`).catch(() => {});
       return undefined;
     }
     this.skipLogged = false;
-    this.inFlight = this.cycle().finally(() => (this.inFlight = undefined));
+    this.tickMissed = false;
+    this.inFlight = this.cycle().finally(() => {
+      this.inFlight = undefined;
+      if (this.tickMissed) {
+        this.tickMissed = false;
+        // onTick: not when paused, stopping or backing off after a failure.
+        setImmediate(() => this.onTick());
+      }
+    });
     return this.inFlight;
   }
 

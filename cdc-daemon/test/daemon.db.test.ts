@@ -53,6 +53,35 @@ test('a tick during a running cycle is skipped and recorded; cycles never overla
   }
 });
 
+test('a tick that finds a cycle running is not lost: the next cycle starts as soon as that one ends', async () => {
+  const ended: number[] = [];
+  const d = new CdcDaemon({
+    config: loadCdcConfig({ ...f.env, CDC_SCHEDULE: '*/5 * * * * *' }),
+    pool: f.pool,
+    logger: quietLogger,
+    standbyPollMs: 100,
+    onCycle: () => ended.push(Date.now()),
+  });
+  const locker = await mysql.createConnection({ uri: f.mysqlDb.url });
+  try {
+    await f.my.query('UPDATE t SET v = v + 1');
+    // The next tick's cycle waits for this lock; the tick after it (5 s later) finds it running.
+    await locker.query('LOCK TABLES t WRITE');
+    const skipped = await historyCount('skipped');
+    await d.start();
+    expect(await waitFor(async () => (await historyCount('skipped')) > skipped, 20_000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    const unlockedAt = Date.now();
+    await locker.query('UNLOCK TABLES');
+    // The held cycle ends, and the next starts at once, not at the next tick ~4.7 s later.
+    expect(await waitFor(async () => ended.filter((t) => t >= unlockedAt).length >= 2, 3_000)).toBe(true);
+    expect(await historyCount('failed')).toBe(0);
+  } finally {
+    await locker.end();
+    await d.stop();
+  }
+});
+
 test('a second daemon waits as a standby and takes over when the first stops', async () => {
   const a = daemon({ CDC_SCHEDULE: '0 0 1 1 *' });
   const b = daemon({ CDC_SCHEDULE: '0 0 1 1 *' });
