@@ -37,3 +37,8 @@ test('values are escaped; a name no render ever passed is an error, as under `wi
   expect(await render(engine, { title: '<b>' })).toBe('&lt;b&gt;|-|&lt;b&gt;+x');
   await expect(render(engine, { title: 'D' }, 'bad.ejs')).rejects.toThrow(/neverPassedByAnyRender/);
 });
+
+test('a local named like a keyword or like EJS own variables is read through locals', async () => {
+  const engine = ejsWithoutWith();
+  expect(await render(engine, { title: 'E', default: 'd', include: 'i', locals: 'l' })).toBe('E|-|E+x');
+});

@@ -37,9 +37,12 @@ export async function readUpdateTimes(conn: Connection): Promise<Map<string, Upd
   const [rows] = await conn.query<RowDataPacket[]>(
     "SELECT TABLE_NAME AS t, DATE_FORMAT(UPDATE_TIME, '%Y-%m-%d %H:%i:%s') AS u, DATE_FORMAT(NOW(), '%Y-%m-%d %H:%i:%s') AS n, DATE_FORMAT(CREATE_TIME, '%Y-%m-%d %H:%i:%s') AS c FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()",
   );
-  // Any account may read the server's status counters (no privilege needed).
-  const [status] = await conn.query<RowDataPacket[]>("SHOW GLOBAL STATUS LIKE 'Uptime'");
-  const uptime = Number(status[0]?.Value);
+  // Any account may read the server's status counters (no privilege needed); without the
+  // uptime, a table with no UPDATE_TIME is simply scanned.
+  const uptime = await conn.query<RowDataPacket[]>("SHOW GLOBAL STATUS LIKE 'Uptime'").then(
+    ([status]) => Number(status[0]?.Value),
+    () => Number.NaN,
+  );
   return new Map(
     rows.map((r) => {
       const readAt = String(r.n);

@@ -1,6 +1,15 @@
 import ejs from 'ejs';
 
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+/**
+ * Names that cannot be declared as variables, JavaScript's and those of EJS's compiled function
+ * (a local so named is read as `locals.name`).
+ */
+const RESERVED = new Set(
+  'locals escapeFn include rethrow __output __append __locals __line __lines __filename arguments await break case catch class const continue debugger default delete do else enum eval export extends false finally for function if implements import in instanceof interface let new null package private protected public return static super switch this throw true try typeof var void while with yield'.split(
+    ' ',
+  ),
+);
 
 type Done = (err: Error | null, html?: string) => void;
 
@@ -24,7 +33,7 @@ export function ejsWithoutWith() {
     const data = options as Record<string, unknown>;
     let grew = false;
     for (const name of Object.keys(data)) {
-      if (!names.has(name) && IDENTIFIER.test(name)) {
+      if (!names.has(name) && IDENTIFIER.test(name) && !RESERVED.has(name)) {
         names.add(name);
         grew = true;
       }

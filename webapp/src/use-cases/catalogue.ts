@@ -56,10 +56,11 @@ export function fold(s: string): string {
  * (an edit through this portal process reloads at once; other processes see it within
  * `maxAgeMs`). The check is a fingerprint MySQL computes over the three tables: only when it
  * moved (or once a minute, in case a change left 32-bit CRCs equal) are they read again, so an
- * idle catalogue costs a few ms of MySQL every `maxAgeMs` instead of reading 8,000 courses. Seats left (course_seats, kept by enroll and drop) and the student's own status are
- * read from MySQL on every page, for the page's courses only, so they are never stale. Search,
- * filters and paging run over the held list: a page costs one indexed query, whatever the size
- * of the university.
+ * idle catalogue costs a few ms of MySQL every `maxAgeMs` instead of reading 8,000 courses.
+ * Seats left (course_seats, kept by enroll and drop) and the student's own status are read from
+ * MySQL on every page, for the page's courses only, so they are never stale. Search, filters and
+ * paging run over the held list: a page costs one indexed query, whatever the size of the
+ * university.
  */
 export class CourseCatalogue {
   private snapshot?: Snapshot;
