@@ -21,6 +21,16 @@ test('load, then insert/update/delete, mirror equals MySQL', async () => {
   expect(await f.verifyAll()).toEqual([
     expect.objectContaining({ table: 'items', missing: 0, extra: 0, different: 0 }),
   ]);
+  // Every loaded row's first version: one insert by the load's cycle, one valid_from for all
+  // three batches, still open; the load leaves no column default behind on the history table.
+  const loaded = await f.pool.query(
+    'SELECT op, sync_id::text AS sync, count(DISTINCT valid_from)::int AS instants, count(*)::int AS n, count(valid_to)::int AS closed FROM history.items GROUP BY 1, 2',
+  );
+  expect(loaded.rows).toEqual([{ op: 'insert', sync: String(first.syncId), instants: 1, n: 60, closed: 0 }]);
+  const defaults = await f.pool.query(
+    "SELECT column_name FROM information_schema.columns WHERE table_schema = 'history' AND table_name = 'items' AND column_name IN ('valid_from', 'op', 'sync_id') AND column_default IS NOT NULL",
+  );
+  expect(defaults.rows).toEqual([]);
 
   const second = await f.cycle();
   expect(second.status).toBe('no_changes');
