@@ -464,8 +464,8 @@ async function waitForSteadyDaemon(
         WHERE status IN ('succeeded', 'no_changes') AND tables_skipped * 2 >= (SELECT count(*) FROM cdc.tables)`;
     const until = Date.now() + 300_000;
     while (!(await steady(hinted)) && Date.now() < until) await new Promise((res) => setTimeout(res, 1000));
-    // MariaDB has no UPDATE_TIME for a table not written since it started (or evicted from its
-    // cache), and the daemon rightly trusts no hint then: such tables are swept every cycle.
+    // How many tables the hints leave out as the portal is measured: the rest are swept every
+    // cycle beside it (a table written within the hint margin, or one the daemon cannot vouch for).
     const { rows } = await pg.query(
       `SELECT coalesce(max(tables_skipped), 0)::int AS skipped, (SELECT count(*)::int FROM cdc.tables) AS tables
          FROM (SELECT tables_skipped FROM cdc.sync_history
