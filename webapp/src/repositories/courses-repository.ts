@@ -45,13 +45,17 @@ function splitSet(value: string | null): Equipment[] {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function toCourse(row: any): Course {
+  return { ...toCatalogueCourse(row), description: row.description };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function toCatalogueCourse(row: any): CatalogueCourse {
   return {
     id: Number(row.id),
     departmentId: Number(row.department_id),
     departmentName: String(row.department_name ?? ''),
     code: row.code,
     title: row.title,
-    description: row.description,
     credits: String(row.credits),
     year: Number(row.year),
     semester: Number(row.semester),
@@ -77,10 +81,7 @@ export async function listCatalogueCourses(db: Knex): Promise<CatalogueCourse[]>
       'd.name as department_name',
     )
     .orderBy([{ column: 'c.year', order: 'desc' }, { column: 'c.semester', order: 'desc' }, 'c.code']);
-  return rows.map((row) => {
-    const { description: _description, ...course } = toCourse(row);
-    return course;
-  });
+  return rows.map(toCatalogueCourse);
 }
 
 /**
@@ -89,7 +90,7 @@ export async function listCatalogueCourses(db: Knex): Promise<CatalogueCourse[]>
  * small tables, a few ms for 8,000 courses, far cheaper than reading them again. (CHECKSUM TABLE
  * would take a table read lock, in the way of enrollments locking their course.)
  */
-export async function catalogueChecksum(db: Knex): Promise<string> {
+export async function catalogueFingerprint(db: Knex): Promise<string> {
   const per = (columns: string, table: string) =>
     `(SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(CRC32(CONCAT_WS('#', ${columns}))), 0)) FROM ${table})`;
   const [rows] = (await db.raw(

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import {
   type CatalogueCourse,
   type CatalogueEntry,
-  catalogueChecksum,
+  catalogueFingerprint,
   listCatalogueCourses,
   listDepartments,
   listTerms,
@@ -20,12 +20,12 @@ export interface CatalogueQuery {
 }
 
 interface Snapshot {
-  /** When MySQL last confirmed what is held (read or checksummed). */
+  /** When MySQL last confirmed what is held (read, or its fingerprint checked). */
   loadedAt: number;
   /** When it was last read in full. */
   readAt: number;
   /** MySQL's fingerprint of the tables it was read from, taken just before reading them. */
-  checksum: string;
+  fingerprint: string;
   courses: Held[];
   departments: { id: number; name: string }[];
   terms: { year: number; semester: number }[];
@@ -42,7 +42,7 @@ interface Held {
 /** At most this many filters' matches are held per snapshot (typed searches are unbounded). */
 const MAX_HELD_FILTERS = 1_000;
 
-/** Read in full at least this often, whatever the checksums say (they are 32-bit). */
+/** Read in full at least this often, whatever the fingerprint says (its CRCs are 32-bit). */
 const FULL_READ_MS = 60_000;
 
 /** Case- and accent-insensitive, like the `LIKE` of MySQL's utf8mb4_unicode_ci collation. */
@@ -80,9 +80,9 @@ export class CourseCatalogue {
     this.loading ??= (async () => {
       try {
         const loadedAt = Date.now();
-        const checksum = await catalogueChecksum(this.db);
+        const fingerprint = await catalogueFingerprint(this.db);
         const held = this.snapshot;
-        if (held && held.checksum === checksum && loadedAt - held.readAt < FULL_READ_MS) {
+        if (held && held.fingerprint === fingerprint && loadedAt - held.readAt < FULL_READ_MS) {
           held.loadedAt = loadedAt;
           return held;
         }
@@ -94,7 +94,7 @@ export class CourseCatalogue {
         const snapshot = {
           loadedAt,
           readAt: loadedAt,
-          checksum,
+          fingerprint,
           courses: courses.map((course) => ({ course, folded: `${fold(course.code)}\u0000${fold(course.title)}` })),
           departments,
           terms,
