@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import { ChunkRowsBuilder, StoredChunkRows, decodeChunkRows, encodeChunkRows } from '../src/apply/chunk-rows';
 import { addedColumnsOnly } from '../src/apply/reconcile-tables';
 import type { MysqlColumn, TableSchema } from '../src/catalog/table-schema';
 import { mapColumn, parseEnumValues } from '../src/catalog/type-mapping';
 import { encodeField, escapeCopy, isCalendarDate } from '../src/diff/encode-row';
-import { Xor64, hexToSignedDecimal } from '../src/diff/hash64';
-import { keyRangePredicate, rowHashExpr } from '../src/snapshot/mysql-sql';
+import { CanonDigest, hexToSignedDecimal } from '../src/diff/hash64';
+import { keyRangePredicate, rowCanonExpr } from '../src/snapshot/mysql-sql';
 import { scalingSpec } from '../../bench/plot';
 
 const col = (over: Partial<MysqlColumn>): MysqlColumn => ({
@@ -91,17 +92,20 @@ describe('COPY encoding', () => {
 });
 
 describe('hashes and chunk state', () => {
-  test('Xor64 over hex halves equals BIT_XOR of the unsigned values', () => {
-    const a = 'ffffffff00000001';
-    const b = '0123456789abcdef';
-    const x = new Xor64();
-    x.add(a);
-    x.add(b);
-    expect(x.toDecimal()).toBe((BigInt(`0x${a}`) ^ BigInt(`0x${b}`)).toString());
-    const y = new Xor64();
-    y.addDecimal(x.toDecimal());
-    y.add(b);
-    expect(y.toDecimal()).toBe(BigInt(`0x${a}`).toString());
+  test("CanonDigest is the first 64 bits of the SHA-1 of the rows' forms in order, as MySQL's GROUP_CONCAT has them", () => {
+    const rows = ['1#a\u0000', '2#\u00ff\u00e9', 'x'.repeat(70_000), '3#'];
+    const d = new CanonDigest();
+    for (const r of rows) d.add(r);
+    const sha = createHash('sha1')
+      .update(Buffer.from(rows.join(''), 'latin1'))
+      .digest('hex');
+    expect(d.count).toBe(4);
+    expect(d.bytes).toBe(rows.join('').length);
+    expect(d.toDecimal()).toBe(BigInt(`0x${sha.slice(0, 16)}`).toString());
+    const swapped = new CanonDigest();
+    for (const r of [rows[1]!, rows[0]!, rows[2]!, rows[3]!]) swapped.add(r);
+    expect(swapped.toDecimal()).not.toBe(d.toDecimal());
+    expect(new CanonDigest().toDecimal()).toBe('0');
     expect(hexToSignedDecimal('ffffffffffffffff')).toBe('-1');
   });
   test('the chunk-state codec round-trips, and two blobs concatenate into one chunk', () => {
@@ -144,14 +148,14 @@ describe('MySQL SQL', () => {
     expect(r.params).toEqual(['1', '1', 'x', '2', '2', Buffer.from([0xff])]);
     expect(keyRangePredicate(['id'], null, null).sql).toBe('1 = 1');
   });
-  test('the row hash length-prefixes variable values, pre-hashes long ones, and carries a NULL bitmap', () => {
+  test('the canonical form length-prefixes variable values, pre-hashes long ones, and carries a NULL bitmap', () => {
     const cols = [
       mapColumn(col({ name: 'id', nullable: false }), opts),
       mapColumn(col({ name: 's', dataType: 'varchar', columnType: 'varchar(5)', charMaxLength: 5 }), opts),
       mapColumn(col({ name: 't', dataType: 'text', columnType: 'text' }), opts),
     ];
-    expect(rowHashExpr(cols)).toBe(
-      "CAST(CONV(LEFT(SHA1(CONCAT_WS(_binary'#', `id`, LENGTH(`s`), `s`, LENGTH(`t`), IF(LENGTH(`t`) > 64, SHA1(`t`), `t`), CONCAT(ISNULL(`s`), ISNULL(`t`)))), 16), 16, 10) AS UNSIGNED)",
+    expect(rowCanonExpr(cols)).toBe(
+      "CONCAT_WS(_binary'#', `id`, LENGTH(`s`), `s`, LENGTH(`t`), IF(LENGTH(`t`) > 64, SHA1(`t`), `t`), CONCAT(ISNULL(`s`), ISNULL(`t`)))",
     );
   });
 });

@@ -1,6 +1,6 @@
 import { type MappedColumn, type MappingOptions, mapColumn } from './type-mapping';
 import type { TableSchema } from './table-schema';
-import { rowHashExpr, rowHashHexExpr } from '../snapshot/mysql-sql';
+import { chunkFingerprintExpr, rowCanonExpr, rowHashExpr, rowHashHexExpr } from '../snapshot/mysql-sql';
 import { schemaFingerprint } from './read-catalog';
 
 /** Everything a cycle needs to read, diff and write one table, derived once from its schema. */
@@ -11,9 +11,13 @@ export interface TablePlan {
   /** Positions of the identity columns in `columns` (empty for keyless tables). */
   keyIndexes: number[];
   keyed: boolean;
-  /** MySQL expression of the 64-bit row hash used in chunk fingerprints (unsigned integer). */
+  /** MySQL expression of a row's canonical form (bytes): keyed rows are fetched with it. */
+  canonExpr: string;
+  /** MySQL expression of a chunk's fingerprint (aggregate, unsigned integer). */
+  fingerprintExpr: string;
+  /** Keyless tables: the 64-bit row hash (unsigned integer; the fingerprint is its SUM)... */
   hashExpr: string;
-  /** The same hash as 16 hex digits, for row fetches. */
+  /** ...and the same hash as 16 hex digits, for row fetches. */
   hashHexExpr: string;
   /** Result aliases (c0, c1, ...) whose values the driver must return as bytes. */
   binaryAliases: Set<string>;
@@ -23,12 +27,15 @@ export interface TablePlan {
 export function planTable(schema: TableSchema, options: MappingOptions): TablePlan {
   const columns = schema.columns.map((c) => mapColumn(c, options));
   const keyIndexes = schema.keyColumns.map((k) => columns.findIndex((c) => c.name === k));
+  const keyed = schema.keyKind !== 'none';
   return {
     schema,
     name: schema.name,
     columns,
     keyIndexes,
-    keyed: schema.keyKind !== 'none',
+    keyed,
+    canonExpr: rowCanonExpr(columns),
+    fingerprintExpr: keyed ? chunkFingerprintExpr(rowCanonExpr(columns)) : `SUM(${rowHashExpr(columns)})`,
     hashExpr: rowHashExpr(columns),
     hashHexExpr: rowHashHexExpr(columns),
     binaryAliases: new Set(columns.flatMap((c, i) => (c.kind === 'binary' ? [`c${i}`] : []))),

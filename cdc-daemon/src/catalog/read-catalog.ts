@@ -89,6 +89,7 @@ export async function readCatalog(conn: Connection, filter: Filter): Promise<Tab
       columns: columns.filter((c) => left.has(c.name)),
       keyKind: primary ? 'primary' : identity ? 'unique' : 'none',
       keyColumns: identity?.columns ?? [],
+      ...(identity ? { keyIndex: identity.name } : {}),
       uniqueKeys: uniques
         .filter((u) => u.name !== identity?.name && kept(u.columns))
         .map((u) => ({ name: u.name, columns: u.columns })),

@@ -24,6 +24,8 @@ export interface TableSchema {
   /** Row identity: the primary key, else a unique key of NOT NULL columns, else none. */
   keyKind: KeyKind;
   keyColumns: string[];
+  /** The index holding the row identity (`PRIMARY` or the unique key's name); absent when keyless. */
+  keyIndex?: string;
   /** Other unique keys (mirrored as DEFERRABLE INITIALLY DEFERRED constraints). */
   uniqueKeys: { name: string; columns: string[] }[];
   /** Columns that reference another table (indexed in the mirror). */

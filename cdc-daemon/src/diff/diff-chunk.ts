@@ -3,7 +3,7 @@ import { ChunkRowsBuilder, StoredChunkRows, decodeChunkRows } from '../apply/chu
 import type { KeyTuple, KeyValue } from '../snapshot/mysql-sql';
 import { type RawValue, encodeKey, encodeRow, escapeCopy } from './encode-row';
 import { rowHash } from './row-hash';
-import { UNVERIFIED_FINGERPRINT, Xor64, hexToSignedDecimal, hexToUnsigned } from './hash64';
+import { CanonDigest, UNVERIFIED_FINGERPRINT, hexToSignedDecimal, hexToUnsigned } from './hash64';
 import { hasCode } from '../../../lib/app-error';
 import type { QuarantinedRow } from '../apply/quarantine-store';
 
@@ -17,10 +17,12 @@ export interface SubChunk {
   id: string;
   lower: KeyTuple | null;
   count: number;
-  /** As MySQL computes it: BIT_XOR (keyed) or SUM (keyless) of the row hashes, decimal. */
+  /** As MySQL computes it (keyed: chunkFingerprintExpr; keyless: SUM of the row hashes), decimal. */
   fingerprint: string;
   /** What MySQL's rows add up to when `fingerprint` is kept unverified (a quarantined row). */
   observed?: string;
+  /** Keyed: bytes of the rows' canonical forms (what a fingerprint of the piece concatenates). */
+  bytes?: number;
 }
 
 export interface DiffResult {
@@ -118,9 +120,10 @@ export function keyTuple(plan: TablePlan, raw: RawValue[]): KeyTuple {
   });
 }
 
+/** Bytes of a row's values (its `h` left out). */
 function rawBytes(raw: RawValue[]): number {
   let n = 0;
-  for (const v of raw) if (v !== null) n += v.length;
+  for (let i = 1; i < raw.length; i++) n += raw[i]?.length ?? 0;
   return n;
 }
 
@@ -130,11 +133,15 @@ export interface DiffChunkInput {
   rows: AsyncIterable<RawValue[][]>;
   /** The chunk's stored row-state blob (what no MySQL row matches was deleted in MySQL). */
   state: Buffer;
-  /** The chunk's id and lower bound; `splitEvery` > 0 cuts it into pieces of that many rows. */
+  /**
+   * The chunk's id and lower bound; `splitEvery` > 0 cuts it into pieces of that many rows, and
+   * `maxPieceBytes` > 0 cuts a piece once its rows' canonical forms reach that many bytes.
+   */
   chunkId: string;
   lower: KeyTuple | null;
   splitEvery: number;
-  /** Ids for the extra pieces of a split, in order. */
+  maxPieceBytes?: number;
+  /** Ids for the extra pieces of a split, in order (a split stops when they run out). */
   newIds: string[];
   result: DiffResult;
 }
@@ -149,37 +156,40 @@ export interface DiffChunkInput {
 export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<string[]> {
   const { plan, result } = input;
   const state = new StoredChunkRows(input.state);
+  const maxBytes = input.maxPieceBytes ?? 0;
   let sub: SubChunk = { id: input.chunkId, lower: input.lower, count: 0, fingerprint: '0' };
-  let fp = new Xor64();
+  let fp = new CanonDigest();
   // A piece holding a quarantined row keeps the fingerprint that never matches, so every cycle
   // reads it again until the row is fixed (or gone) in MySQL.
   let poisoned = false;
   const seal = () => {
+    sub.bytes = fp.bytes;
     sub.observed = fp.toDecimal();
     sub.fingerprint = poisoned ? UNVERIFIED_FINGERPRINT : sub.observed;
   };
   const rows = new ChunkRowsBuilder();
   result.chunks.push(sub);
-  let n = 0;
+  let used = 0;
   for await (const batch of input.rows) {
     const out: string[] = [];
     for (const raw of batch) {
       // Out of reserved ids (the chunk grew more than its last known size): it stays whole
       // this cycle, and its new size lets the next cycle split it.
-      if (input.splitEvery > 0 && n > 0 && n % input.splitEvery === 0 && result.chunks.length <= input.newIds.length) {
+      const full = (input.splitEvery > 0 && sub.count >= input.splitEvery) || (maxBytes > 0 && fp.bytes >= maxBytes);
+      if (full && used < input.newIds.length) {
         seal();
         result.states.push({ id: sub.id, rows: rows.take() });
-        sub = { id: input.newIds[result.chunks.length - 1]!, lower: keyTuple(plan, raw), count: 0, fingerprint: '0' };
-        fp = new Xor64();
+        sub = { id: input.newIds[used++]!, lower: keyTuple(plan, raw), count: 0, fingerprint: '0' };
+        fp = new CanonDigest();
         poisoned = false;
         result.chunks.push(sub);
       }
-      n++;
-      const mh = raw[0] as string;
+      const canon = raw[0] as string;
+      fp.add(canon);
+      const mh = rowHash(canon);
       const hi = parseInt(mh.slice(0, 8), 16);
       const lo = parseInt(mh.slice(8, 16), 16);
       sub.count++;
-      fp.addHalves(hi, lo);
       result.rowsFetched++;
       result.bytesRead += rawBytes(raw);
       if (state.carryIfNext(hi, lo, rows)) continue;

@@ -1,25 +1,38 @@
+import { createHash } from 'node:crypto';
+
+/** Canonical forms are hashed this many characters at a time (one call per row costs more). */
+const DIGEST_BATCH = 64 * 1024;
+
 /**
- * 64-bit hashes travel as 16 hex digits (MySQL's LEFT(SHA1(..), 16), xxhash's h64ToString):
- * no BigInt per row. Chunk fingerprints are MySQL's BIT_XOR of the same values as unsigned
- * decimals; Xor64 rebuilds that from the hex halves.
+ * A keyed chunk's fingerprint, as MySQL's chunkFingerprintExpr computes it (mysql-sql.ts): the
+ * first 64 bits of the SHA-1 of the rows' canonical forms (latin1 text: one char per byte) in
+ * key order, as an unsigned decimal; '0' for no rows.
  */
-export class Xor64 {
-  private hi = 0;
-  private lo = 0;
-  add(hex: string): void {
-    this.addHalves(parseInt(hex.slice(0, 8), 16), parseInt(hex.slice(8, 16), 16));
+export class CanonDigest {
+  private sha = createHash('sha1');
+  private pending = '';
+  private value: string | undefined;
+  count = 0;
+  /** Bytes of canonical forms so far: what MySQL's GROUP_CONCAT of the chunk would hold. */
+  bytes = 0;
+  add(canon: string): void {
+    this.pending += canon;
+    this.count++;
+    this.bytes += canon.length;
+    if (this.pending.length >= DIGEST_BATCH) this.flush();
   }
-  /** The same, for a hash already parsed into its two uint32 halves. */
-  addHalves(hi: number, lo: number): void {
-    this.hi = (this.hi ^ hi) >>> 0;
-    this.lo = (this.lo ^ lo) >>> 0;
-  }
-  /** Folds in another chunk's fingerprint (unsigned decimal). */
-  addDecimal(decimal: string): void {
-    this.add(BigInt(decimal).toString(16).padStart(16, '0'));
-  }
+  /** Ends the digest: it takes no more rows. */
   toDecimal(): string {
-    return ((BigInt(this.hi) << 32n) | BigInt(this.lo)).toString();
+    if (this.count === 0) return '0';
+    if (this.value === undefined) {
+      this.flush();
+      this.value = BigInt(`0x${this.sha.digest('hex').slice(0, 16)}`).toString();
+    }
+    return this.value;
+  }
+  private flush(): void {
+    this.sha.update(this.pending, 'latin1');
+    this.pending = '';
   }
 }
 

@@ -14,9 +14,9 @@ import {
   saveChunkRows,
 } from '../apply/state-store';
 import type { CycleStats } from '../record/cycle-stats';
-import { type ChunkFingerprint, fingerprintRange, streamRange } from '../snapshot/mysql-source';
+import { type ChunkFingerprint, fingerprintRanges, maxAllowedPacket, streamRange } from '../snapshot/mysql-source';
 import { type SubChunk, diffKeyedChunk, diffKeylessTable, emptyDiffResult } from './diff-chunk';
-import { UNVERIFIED_FINGERPRINT, Xor64 } from './hash64';
+import { UNVERIFIED_FINGERPRINT } from './hash64';
 import { recordQuarantine } from '../apply/quarantine-store';
 import type { ChunkPacer } from '../snapshot/chunk-pacer';
 
@@ -27,22 +27,27 @@ export interface SyncTableOptions extends MergeOptions {
   signal?: AbortSignal;
 }
 
-type NextChunk = Omit<ChunkState, 'position'> & { touched: boolean };
+/** A chunk as the cycle leaves it; `bytes` (of canonical forms) is known for the pieces read. */
+type NextChunk = Omit<ChunkState, 'position'> & { touched: boolean; bytes?: number };
 
 /** Fingerprinting stops paying once this share of the chunks probed so far has changed. */
 const BROAD_CHANGE_SHARE = 0.75;
 const MIN_PROBE = 8;
 const MAX_SPAN = 32;
+/** Chunk ids fetched at a time for split pieces (a sequence: unused ones are only a gap). */
+const ID_BATCH = 256;
+/** Ids reserved beyond the row-count split, for pieces cut by bytes. */
+const SPARE_PIECES = 4;
 
 /**
  * One table inside the cycle's snapshot: MySQL fingerprints the chunks; only chunks whose count
  * or fingerprint moved are read, diffed against the stored row hashes and staged; the stage is
  * merged; chunks that grew are split and neighbours that shrank are merged. A table without
- * changes costs a few aggregate queries (neighbouring chunks are fingerprinted together while
- * they match) and writes nothing. When changes are spread over (nearly) every chunk, as uniform
- * churn does, fingerprints would only add a second full pass: once most of the probed chunks
- * turn out changed, the rest are read directly (their fingerprints are then taken from the rows
- * read, in the same snapshot).
+ * changes costs a few aggregate queries (one statement fingerprints a run of neighbouring
+ * chunks, one result row each) and writes nothing. When changes are spread over (nearly) every
+ * chunk, as uniform churn does, fingerprints would only add a second full pass: once most of the
+ * probed chunks turn out changed, the rest are read directly (their fingerprints are then taken
+ * from the rows read, in the same snapshot).
  */
 export async function syncTable(
   mysql: Connection,
@@ -56,9 +61,9 @@ export async function syncTable(
   const current: (ChunkFingerprint | undefined)[] = [];
   let changedSoFar = 0;
   let broad = false;
-  // Neighbouring chunks are fingerprinted together while they match (64 bits over the span, as
-  // over one chunk): the span doubles on a match, up to what MySQL fingerprints in about one
-  // chunk time, and halves on a miss, down to the one chunk that changed.
+  // A run starts at one chunk, doubles after a run that matched (up to what MySQL fingerprints
+  // in about one chunk time) and halves after one that did not: a table that turns out broadly
+  // changed has cost few fingerprints.
   let span = 1;
   for (let i = 0; i < chunks.length;) {
     throwIfAborted(o.signal);
@@ -68,27 +73,34 @@ export async function syncTable(
       i++;
       continue;
     }
-    // (Recomputed per query: the first queries of a process measure MySQL's rate.)
-    const maxSpan = plan.keyed ? spanLimit(o) : 1;
-    const n = verifiedRun(chunks, i, Math.min(span, maxSpan));
-    await o.pacer?.yieldToServer(mysql);
-    const began = performance.now();
-    const fp = await stats.time('mysql', () =>
-      fingerprintRange(mysql, plan, chunks[i]!.lower, chunks[i + n]?.lower ?? null),
-    );
-    o.pacer?.observe(fp.count, performance.now() - began);
-    const stored = n === 1 ? chunks[i]! : combined(chunks.slice(i, i + n));
-    const same = fp.count === stored.count && fp.fingerprint === stored.fingerprint;
-    if (n > 1 && !same) {
-      span = Math.max(1, n >> 1);
+    // An unverified chunk (a quarantined row, a merge) is read whatever MySQL would say.
+    if (chunks[i]!.fingerprint === UNVERIFIED_FINGERPRINT) {
+      current.push(undefined);
+      changedSoFar++;
+      i++;
       continue;
     }
-    for (let k = i; k < i + n; k++)
-      current.push(n === 1 ? fp : { count: chunks[k]!.count, fingerprint: chunks[k]!.fingerprint });
+    // (Recomputed per query: the first queries of a process measure MySQL's rate.)
+    const n = verifiedRun(chunks, i, plan.keyed ? Math.min(span, spanLimit(o)) : 1);
+    await o.pacer?.yieldToServer(mysql);
+    const began = performance.now();
+    const ranges = chunks.slice(i, i + n).map((c, k) => ({ lower: c.lower, upper: chunks[i + k + 1]?.lower ?? null }));
+    const fps = await stats.time('mysql', () => fingerprintRanges(mysql, plan, ranges));
+    o.pacer?.observe(
+      fps.reduce((a, f) => a + f.count, 0),
+      performance.now() - began,
+    );
+    let moved = 0;
+    for (let k = 0; k < n; k++) {
+      const fp = fps[k]!;
+      const c = chunks[i + k]!;
+      current.push(fp);
+      if (fp.count !== c.count || fp.fingerprint !== c.fingerprint) moved++;
+    }
+    changedSoFar += moved;
     t.chunksScanned += n;
     i += n;
-    if (same) span = Math.min(2 * span, maxSpan);
-    else changedSoFar++;
+    span = moved === 0 ? 2 * span : Math.max(1, span >> 1);
   }
   const changed = chunks.map(
     (c, i) => current[i] === undefined || c.count !== current[i]!.count || c.fingerprint !== current[i]!.fingerprint,
@@ -96,6 +108,8 @@ export async function syncTable(
   if (!changed.some(Boolean)) return;
 
   const stage = await stats.time('postgres', () => createStage(client, plan));
+  const ids = new IdPool(client);
+  const packet = await maxAllowedPacket(mysql);
   const next: NextChunk[] = [];
   for (let i = 0; i < chunks.length; i++) {
     const chunk = chunks[i]!;
@@ -106,14 +120,17 @@ export async function syncTable(
     }
     throwIfAborted(o.signal);
     t.chunksChanged++;
-    const pieces = await diffChunk(mysql, client, plan, chunk, chunks[i + 1]?.lower ?? null, fp, stage, o, stats);
+    const pieces = await diffChunk(mysql, client, plan, chunk, chunks[i + 1]?.lower ?? null, fp, stage, o, stats, {
+      ids,
+      packet,
+    });
     next.push(...pieces.map((p) => ({ ...p, touched: true })));
   }
   const quarantined = stats.quarantine(plan.name);
   t.quarantined = quarantined.length;
   await stats.time('postgres', async () => {
     await mergeStage(client, plan, stage, o, { upserts: t.inserts + t.updates, deletes: t.deletes });
-    await replaceChunks(client, plan.name, await mergeSmallChunks(client, plan, next, o.chunkRows));
+    await replaceChunks(client, plan.name, await mergeSmallChunks(client, plan, next, o.chunkRows, packet));
     // Every chunk that held a quarantined row was read again (its fingerprint never matches):
     // what this cycle found is the table's whole quarantine.
     await recordQuarantine(client, plan.name, quarantined, o.syncId, true);
@@ -127,20 +144,32 @@ function spanLimit(o: SyncTableOptions): number {
   return Math.max(1, Math.min(MAX_SPAN, Math.floor(rows / o.chunkRows)));
 }
 
-/** How many chunks from `i` on (at most `max`) can be fingerprinted together: none unverified. */
+/** How many chunks from `i` on (at most `max`, `i` itself verified) hold no unverified one. */
 function verifiedRun(chunks: ChunkState[], i: number, max: number): number {
   let n = 1;
-  if (chunks[i]!.fingerprint === UNVERIFIED_FINGERPRINT) return 1;
   while (n < max && i + n < chunks.length && chunks[i + n]!.fingerprint !== UNVERIFIED_FINGERPRINT) n++;
   return n;
 }
 
-/** What MySQL's fingerprint of several neighbouring keyed chunks at once must be. */
-function combined(chunks: ChunkState[]): ChunkFingerprint {
-  return { count: chunks.reduce((a, c) => a + c.count, 0), fingerprint: xorDecimals(chunks.map((c) => c.fingerprint)) };
+/** Chunk ids for split pieces, fetched in batches before a chunk is read (not while its COPY runs). */
+class IdPool {
+  private ids: string[] = [];
+  constructor(private readonly client: PoolClient) {}
+  async reserve(n: number): Promise<string[]> {
+    if (this.ids.length < n) this.ids.push(...(await nextChunkIds(this.client, Math.max(n, ID_BATCH))));
+    return this.ids;
+  }
+  /** Drops the first `n` ids (used by the chunk just read). */
+  consume(n: number): void {
+    this.ids.splice(0, n);
+  }
 }
 
-/** `fp` undefined: the chunk was read without a fingerprint first (broad change); its stored size guides the split. */
+/**
+ * `fp` undefined: the chunk was read without a fingerprint first (broad change); its stored size
+ * guides the split. Pieces are cut at the chunk size and at a quarter of max_allowed_packet of
+ * canonical forms (a longer chunk's fingerprint would be cut short by MySQL and never match).
+ */
 async function diffChunk(
   mysql: Connection,
   client: PoolClient,
@@ -151,11 +180,16 @@ async function diffChunk(
   stage: string,
   o: SyncTableOptions,
   stats: CycleStats,
+  split: { ids: IdPool; packet: number },
 ): Promise<SubChunk[]> {
   const t = stats.table(plan.name);
   const expected = fp?.count ?? chunk.count;
   const splitEvery = plan.keyed && expected > 2 * o.chunkRows ? o.chunkRows : 0;
-  const newIds = splitEvery ? await nextChunkIds(client, Math.ceil(expected / splitEvery) + 1) : [];
+  const newIds = plan.keyed
+    ? await stats.time('postgres', () =>
+        split.ids.reserve((splitEvery ? Math.ceil(expected / splitEvery) : 0) + SPARE_PIECES),
+      )
+    : [];
   const state = await stats.time('postgres', () => loadChunkRows(client, plan.name, chunk.id));
   const result = emptyDiffResult();
   const input = {
@@ -164,17 +198,21 @@ async function diffChunk(
     chunkId: chunk.id,
     lower: chunk.lower,
     splitEvery,
+    maxPieceBytes: Math.floor(split.packet / 4),
     newIds,
     result,
     rows: streamRange(mysql, plan, chunk.lower, upper),
   };
   await copyLines(client, stage, plan.keyed ? diffKeyedChunk(input) : diffKeylessTable(input));
+  split.ids.consume(result.chunks.length - 1);
   await stats.time('postgres', () => saveChunkRows(client, plan.name, result.states));
-  // Both numbers come from one snapshot; a mismatch means the read was not consistent.
+  // Both come from one snapshot; a mismatch means the read was not consistent. (A split chunk's
+  // pieces each have their own digest, and a chunk past max_allowed_packet had MySQL's cut short.)
   const n = result.chunks.reduce((a, c) => a + c.count, 0);
   const observed = result.chunks.map((c) => c.observed ?? c.fingerprint);
-  const total = plan.keyed ? xorDecimals(observed) : observed.reduce((a, c) => a + BigInt(c), 0n).toString();
-  if (fp && (n !== fp.count || total !== fp.fingerprint)) {
+  const total = plan.keyed ? observed[0] : observed.reduce((a, c) => a + BigInt(c), 0n).toString();
+  const comparable = !plan.keyed || (result.chunks.length === 1 && (result.chunks[0]!.bytes ?? 0) < split.packet);
+  if (fp && (n !== fp.count || (comparable && total !== fp.fingerprint))) {
     throw cdcError(
       'CYCLE_FAILED',
       `Table ${plan.name}: rows read (${n}) do not match the fingerprint taken in the same snapshot (${fp.count}); nothing was applied.`,
@@ -193,14 +231,17 @@ async function diffChunk(
 
 /**
  * Folds a chunk that shrank below a quarter of the target into its left neighbour when the two
- * together stay under half the target (keeps the chunk count, hence the cycle cost, in step
- * with the table size). The first chunk keeps its open lower bound.
+ * together stay under half the target, and under an eighth of max_allowed_packet of canonical
+ * forms (keeps the chunk count, hence the cycle cost, in step with the table size). The first
+ * chunk keeps its open lower bound. No fingerprint of the merged chunk is known (a digest of
+ * concatenated rows does not combine), so the next cycle reads it once and takes it from the rows.
  */
 async function mergeSmallChunks(
   client: PoolClient,
   plan: TablePlan,
   chunks: NextChunk[],
   target: number,
+  packet: number,
 ): Promise<Omit<ChunkState, 'position'>[]> {
   const out: NextChunk[] = [];
   for (const c of chunks) {
@@ -210,24 +251,23 @@ async function mergeSmallChunks(
       prev &&
       (prev.touched || c.touched) &&
       Math.min(prev.count, c.count) < target / 4 &&
-      prev.count + c.count <= target / 2
+      prev.count + c.count <= target / 2 &&
+      mergedBytes(prev, c) <= packet / 8
     ) {
       await appendChunkRows(client, plan.name, c.id, prev.id);
       prev.count += c.count;
-      prev.fingerprint =
-        prev.fingerprint === UNVERIFIED_FINGERPRINT || c.fingerprint === UNVERIFIED_FINGERPRINT
-          ? UNVERIFIED_FINGERPRINT
-          : xorDecimals([prev.fingerprint, c.fingerprint]);
+      prev.bytes = mergedBytes(prev, c);
+      prev.fingerprint = UNVERIFIED_FINGERPRINT;
       prev.touched = true;
       continue;
     }
     out.push({ ...c });
   }
-  return out.map(({ touched: _t, ...c }) => c);
+  return out.map(({ touched: _t, bytes: _b, ...c }) => c);
 }
 
-function xorDecimals(values: string[]): string {
-  const x = new Xor64();
-  for (const v of values) x.addDecimal(v);
-  return x.toDecimal();
+/** Bytes of two neighbours' canonical forms; one not read this cycle is taken at the other's bytes per row. */
+function mergedBytes(a: NextChunk, b: NextChunk): number {
+  const perRow = (a.bytes ?? 0) / Math.max(1, a.count) || (b.bytes ?? 0) / Math.max(1, b.count);
+  return (a.bytes ?? a.count * perRow) + (b.bytes ?? b.count * perRow);
 }

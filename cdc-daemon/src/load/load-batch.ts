@@ -7,11 +7,11 @@ import { copyLines, pgi } from '../apply/pg-copy';
 import { closeVanished, writeReloadHistory } from '../apply/reload-history';
 import { appendChunks, saveChunkRows, saveLoadProgress } from '../apply/state-store';
 import { rowHash } from '../diff/row-hash';
-import { UNVERIFIED_FINGERPRINT, Xor64 } from '../diff/hash64';
+import { CanonDigest, UNVERIFIED_FINGERPRINT } from '../diff/hash64';
 import type { KeyTuple } from '../snapshot/mysql-sql';
 import { keyTuple, quarantineKey, refusal, tryEncode } from '../diff/diff-chunk';
 import { type QuarantinedRow, recordQuarantine } from '../apply/quarantine-store';
-import { streamRange } from '../snapshot/mysql-source';
+import { maxAllowedPacket, streamRange } from '../snapshot/mysql-source';
 
 /** One batch of an initial load, read and encoded, waiting to be written. */
 export interface LoadBatch {
@@ -43,15 +43,18 @@ export async function readLoadBatch(
   chunkRows: number,
   takeIds: (n: number) => Promise<string[]>,
 ): Promise<LoadBatch> {
+  // A chunk's fingerprint concatenates its rows' canonical forms, which MySQL cuts at
+  // max_allowed_packet: chunks end well before (see sync-table.ts).
+  const maxChunkBytes = Math.floor((await maxAllowedPacket(mysql)) / 4);
   const ids = await takeIds(Math.max(1, Math.ceil(size / chunkRows)));
   const batch: LoadBatch = { lines: [], chunks: [], next: null, warnings: 0, bytesRead: 0, quarantined: [] };
   const state = new ChunkRowsBuilder();
   let chunk = { id: ids[0]!, lower: first ? null : cursor, count: 0 };
-  // Rows come with MySQL's row hash, and a chunk's fingerprint is the XOR of its rows' hashes as
+  // Rows come with their canonical form, and a chunk's fingerprint is the digest of those forms as
   // this one SELECT saw them (a statement reads one consistent view): the next cycle's
   // fingerprints catch whatever changed since, chunk by chunk, without reading the table again.
   // A chunk with a quarantined row stays unverified, so every cycle reads it.
-  let fp = new Xor64();
+  let fp = new CanonDigest();
   let poisoned = false;
   const close = () =>
     batch.chunks.push({
@@ -69,17 +72,18 @@ export async function readLoadBatch(
         batch.next = keyTuple(plan, raw);
         break read;
       }
-      if (n > 0 && n % chunkRows === 0) {
+      if (chunk.count === chunkRows || (chunk.count > 0 && fp.bytes >= maxChunkBytes)) {
         close();
-        chunk = { id: ids[batch.chunks.length]!, lower: keyTuple(plan, raw), count: 0 };
-        fp = new Xor64();
+        chunk = { id: ids[batch.chunks.length] ?? (await takeIds(1))[0]!, lower: keyTuple(plan, raw), count: 0 };
+        fp = new CanonDigest();
         poisoned = false;
       }
       n++;
-      const mh = raw[0] as string;
+      const canon = raw[0] as string;
+      const mh = rowHash(canon);
       chunk.count++;
-      fp.add(mh);
-      for (const v of raw) if (v !== null) batch.bytesRead += v.length;
+      fp.add(canon);
+      for (let i = 1; i < raw.length; i++) batch.bytesRead += raw[i]?.length ?? 0;
       const enc = tryEncode(plan, raw, plan.keyIndexes);
       if ('refused' in enc) {
         batch.quarantined.push(refusal(plan.keyed ? quarantineKey(plan, raw) : `load position ${n}`, enc.refused));

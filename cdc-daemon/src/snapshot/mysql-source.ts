@@ -18,8 +18,23 @@ export async function connectMysql(url: string): Promise<Connection> {
     charset: 'utf8mb4',
     connectTimeout: 10_000,
   });
-  await conn.query("SET SESSION time_zone = '+00:00'");
+  // GROUP_CONCAT's own limit (1 KB on MySQL 8) lifted: chunk fingerprints concatenate whole
+  // chunks, bounded by max_allowed_packet alone (see chunkFingerprintExpr).
+  await conn.query("SET SESSION time_zone = '+00:00', group_concat_max_len = 4294967295");
   return conn;
+}
+
+const packetLimit = new WeakMap<Connection, number>();
+
+/** The server's max_allowed_packet: no chunk fingerprint covers more bytes than this. */
+export async function maxAllowedPacket(conn: Connection): Promise<number> {
+  let known = packetLimit.get(conn);
+  if (known === undefined) {
+    const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT @@max_allowed_packet AS n');
+    known = Number(rows[0]?.n);
+    packetLimit.set(conn, known);
+  }
+  return known;
 }
 
 const mariadb = new WeakMap<Connection, boolean>();
@@ -52,47 +67,57 @@ export async function closeSnapshot(conn: Connection): Promise<void> {
 
 export interface ChunkFingerprint {
   count: number;
-  /** BIT_XOR (keyed) or SUM (keyless) of the 64-bit row hashes, as a decimal string. */
+  /** Keyed: the 64-bit chunkFingerprintExpr; keyless: SUM of the 64-bit row hashes; unsigned decimal. */
   fingerprint: string;
 }
 
-/** COUNT and 64-bit aggregate of row hashes over one key range, computed inside MySQL. */
-export async function fingerprintRange(
+/**
+ * COUNT and fingerprint of several neighbouring key ranges in one statement (one result row per
+ * range, computed inside MySQL; a keyless table's only range is the whole table, and XOR would
+ * cancel its identical rows: its fingerprint is a SUM). The key index is forced so that
+ * GROUP_CONCAT sees rows in key order, whatever covering index the optimizer would prefer.
+ */
+export async function fingerprintRanges(
   conn: Connection,
   plan: TablePlan,
-  lower: KeyTuple | null,
-  upper: KeyTuple | null,
-): Promise<ChunkFingerprint> {
-  const range = keyRangePredicate(plan.schema.keyColumns, lower, upper);
-  // XOR cancels identical rows, so keyless tables (which may hold duplicates) use SUM.
-  const agg = plan.keyed ? `BIT_XOR(${plan.hashExpr})` : `SUM(${plan.hashExpr})`;
-  const [rows] = await conn.query<mysql.RowDataPacket[]>(
-    `SELECT COUNT(*) AS n, COALESCE(${agg}, 0) AS fp FROM ${qi(plan.name)} WHERE ${range.sql}`,
-    range.params,
-  );
-  return { count: Number(rows[0]?.n ?? 0), fingerprint: String(rows[0]?.fp ?? '0') };
+  ranges: { lower: KeyTuple | null; upper: KeyTuple | null }[],
+): Promise<ChunkFingerprint[]> {
+  const index = plan.schema.keyIndex ? ` FORCE INDEX (${qi(plan.schema.keyIndex)})` : '';
+  const params: (string | Buffer)[] = [];
+  const selects = ranges.map((r, i) => {
+    const range = keyRangePredicate(plan.schema.keyColumns, r.lower, r.upper);
+    params.push(...range.params);
+    return `SELECT ${i} AS k, COUNT(*) AS n, ${plan.fingerprintExpr} AS fp FROM ${qi(plan.name)}${index} WHERE ${range.sql}`;
+  });
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(selects.join(' UNION ALL '), params);
+  const out: ChunkFingerprint[] = [];
+  for (const r of rows) out[Number(r.k)] = { count: Number(r.n ?? 0), fingerprint: String(r.fp ?? '0') };
+  return out;
 }
 
 /**
- * The select list: the row hash (16 hex digits, or NULL when not wanted), then every column
- * through its exact-reading expression.
+ * The select list: `h` (keyed: the row's canonical form, what its chunk's fingerprint hashes;
+ * keyless: its 64-bit hash as 16 hex digits; NULL when not wanted), then every column through
+ * its exact-reading expression.
  */
 export function selectList(plan: TablePlan, withHash = true): string {
-  return [
-    `${withHash ? plan.hashHexExpr : 'NULL'} AS h`,
-    ...plan.columns.map((c, i) => `${c.select(qi(c.name))} AS c${i}`),
-  ].join(', ');
+  const h = plan.keyed ? plan.canonExpr : plan.hashHexExpr;
+  return [`${withHash ? h : 'NULL'} AS h`, ...plan.columns.map((c, i) => `${c.select(qi(c.name))} AS c${i}`)].join(
+    ', ',
+  );
 }
 
+/** Bytes for binary columns; the canonical form as latin1 text (one char per byte, any byte). */
 function typeCast(binary: Set<string>) {
-  return (field: TypeCastField) => (binary.has(field.name) ? field.buffer() : field.string('utf8'));
+  return (field: TypeCastField) =>
+    binary.has(field.name) ? field.buffer() : field.string(field.name === 'h' ? 'latin1' : 'utf8');
 }
 
 /** Rows handed over at a time: per-row async iteration costs more than the rows themselves. */
 const BATCH_ROWS = 1000;
 
 /**
- * Streams the rows of a key range in MySQL key order as batches of arrays `[hash, col0, ...]`
+ * Streams the rows of a key range in MySQL key order as batches of arrays `[h, col0, ...]`
  * with every value as text or bytes (never parsed by the driver). Backpressure is the driver's
  * own: the connection pauses while a full batch waits for the consumer.
  */

@@ -58,7 +58,7 @@ export async function verifyTable(
     // version (the last good one, if any) is not reported as drift.
     const blank = plan.columns.map(() => '\\N');
     async function* lines() {
-      for await (const rows of streamRange(mysql, plan, null, null)) {
+      for await (const rows of streamRange(mysql, plan, null, null, undefined, false)) {
         mysqlRows += rows.length;
         const out: string[] = [];
         for (const raw of rows) {
