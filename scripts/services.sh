@@ -45,6 +45,25 @@ postgres_up() { pg_isready -h 127.0.0.1 -q 2>/dev/null; }
 redis_up() { redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; }
 pg_cluster() { ls /etc/postgresql | sort -V | tail -n1; }
 
+# Production-like PostgreSQL settings (the compose file passes the same): Debian's 128 MB of
+# shared buffers made the backends write dirty pages themselves while a cycle closed 46,000 history
+# versions (3.4 s; 1.0 s with 2 GB), and 1 GB of WAL checkpointed several times per load.
+postgres_conf() {
+  local conf
+  conf="/etc/postgresql/$(pg_cluster)/main/conf.d/campus-sync.conf"
+  [ -d "$(dirname "$conf")" ] || return 0
+  cat >"$conf.new" <<'CONF'
+shared_buffers = 2GB
+max_wal_size = 8GB
+checkpoint_timeout = 15min
+random_page_cost = 1.1
+CONF
+  if cmp -s "$conf.new" "$conf"; then rm -f "$conf.new"; return 0; fi
+  mv "$conf.new" "$conf"
+  # A server already running takes the reloadable ones now, shared_buffers at its next start.
+  postgres_up && su postgres -c "psql -q -c 'SELECT pg_reload_conf()'" >/dev/null 2>&1 || true
+}
+
 up() {
   install_missing
   # Without systemd nothing creates the servers' runtime directories after a fresh install.
@@ -54,6 +73,7 @@ up() {
   # university's working set, so every full sweep of the daemon would evict the portal's pages).
   mariadb_up || start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql \
     --innodb-buffer-pool-size=2G
+  postgres_conf
   postgres_up || pg_ctlcluster --skip-systemctl-redirect "$(pg_cluster)" main start >&2
   redis_up || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >&2
   wait_for MariaDB mariadb_up
