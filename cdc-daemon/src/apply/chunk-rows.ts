@@ -1,10 +1,12 @@
 /**
  * The per-chunk row state codec (pure). A record per row: key length (uint16 BE), key (UTF-8),
- * MySQL row hash (8 bytes), xxhash64 of the COPY text (8 bytes), copies (uint32 BE).
+ * MySQL-side row hash (8 bytes: keyed tables, xxhash64 of the row's canonical form as MySQL
+ * builds it; keyless, MySQL's own SHA-1-based hash), xxhash64 of the COPY text (8 bytes), copies
+ * (uint32 BE).
  * Records simply concatenate, so merging two chunks is concatenating their blobs.
  */
 export interface RowEntry {
-  /** MySQL's 64-bit row hash, 16 hex digits. */
+  /** The MySQL-side 64-bit row hash (see above), 16 hex digits. */
   mh: string;
   /** xxhash64 of the row's COPY text, 16 hex digits. */
   hash: string;

@@ -148,10 +148,11 @@ export interface DiffChunkInput {
 
 /**
  * Compares the rows MySQL holds now with the state stored for them and yields stage lines for
- * what differs, then the chunk's new state. A row whose MySQL hash is unchanged is carried over
- * without being encoded (in the common case without even its key: see StoredChunkRows); a
- * changed one is encoded, and only written when its PostgreSQL text changed too. Memory: the
- * chunk's state plus one row at a time.
+ * what differs, then the chunk's new state and fingerprint (the digest of the canonical forms
+ * read). A row whose canonical form hashes as stored is carried over without being encoded (in
+ * the common case without even its key: see StoredChunkRows); a changed one is encoded, and
+ * only written when its PostgreSQL text changed too. Memory: the chunk's state plus one row at
+ * a time.
  */
 export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<string[]> {
   const { plan, result } = input;

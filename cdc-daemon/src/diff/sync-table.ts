@@ -100,7 +100,7 @@ export async function syncTable(
     changedSoFar += moved;
     t.chunksScanned += n;
     i += n;
-    span = moved === 0 ? 2 * span : Math.max(1, span >> 1);
+    span = moved === 0 ? Math.min(2 * span, MAX_SPAN) : Math.max(1, span >> 1);
   }
   const changed = chunks.map(
     (c, i) => current[i] === undefined || c.count !== current[i]!.count || c.fingerprint !== current[i]!.fingerprint,
