@@ -155,7 +155,7 @@ describe('MySQL SQL', () => {
       mapColumn(col({ name: 't', dataType: 'text', columnType: 'text' }), opts),
     ];
     expect(rowCanonExpr(cols)).toBe(
-      "CONCAT_WS(_binary'#', `id`, LENGTH(`s`), `s`, LENGTH(`t`), IF(LENGTH(`t`) > 64, SHA1(`t`), `t`), CONCAT(ISNULL(`s`), ISNULL(`t`)))",
+      "CAST(CONCAT_WS(_binary'#', `id`, LENGTH(`s`), `s`, LENGTH(`t`), IF(LENGTH(`t`) > 64, SHA1(`t`), `t`), CONCAT(ISNULL(`s`), ISNULL(`t`))) AS BINARY)",
     );
   });
 });

@@ -8,7 +8,10 @@ export const qi = mysqlIdent;
  * A row's canonical form, the bytes every fingerprint hashes. It is collision-free: every
  * variable-length value is preceded by its byte length (no separator ambiguity), NULLs are
  * carried by a bitmap (NULL, '' and 'NULL' all differ), long values are pre-hashed (a row's form
- * stays short whatever it holds), and the binary separator keeps every value's own bytes.
+ * stays short whatever it holds), and the binary separator keeps every value's own bytes. The
+ * result is cast to bytes: CONCAT_WS takes the charset of its text columns (latin1 for a latin1
+ * table), which a row fetch would convert to the connection's utf8mb4 while GROUP_CONCAT hashes
+ * it unconverted.
  */
 export function rowCanonExpr(columns: MappedColumn[]): string {
   const pieces: string[] = [];
@@ -22,7 +25,7 @@ export function rowCanonExpr(columns: MappedColumn[]): string {
   }
   const nullable = columns.filter((c) => c.nullable);
   if (nullable.length > 0) pieces.push(`CONCAT(${nullable.map((c) => `ISNULL(${qi(c.name)})`).join(', ')})`);
-  return `CONCAT_WS(_binary'#', ${pieces.join(', ')})`;
+  return `CAST(CONCAT_WS(_binary'#', ${pieces.join(', ')}) AS BINARY)`;
 }
 
 /**
