@@ -36,7 +36,7 @@ const MIN_PROBE = 8;
 const MAX_SPAN = 32;
 /** Chunk ids fetched at a time for split pieces (a sequence: unused ones are only a gap). */
 const ID_BATCH = 256;
-/** Ids reserved beyond the row-count split, for pieces cut by bytes. */
+/** Ids ensured beyond the row-count split, for pieces cut by bytes (the pool holds more). */
 const SPARE_PIECES = 4;
 
 /**
@@ -155,6 +155,7 @@ function verifiedRun(chunks: ChunkState[], i: number, max: number): number {
 class IdPool {
   private ids: string[] = [];
   constructor(private readonly client: PoolClient) {}
+  /** At least `n` ids, in order: every id the pool holds (a split takes what it needs from the front). */
   async reserve(n: number): Promise<string[]> {
     if (this.ids.length < n) this.ids.push(...(await nextChunkIds(this.client, Math.max(n, ID_BATCH))));
     return this.ids;
