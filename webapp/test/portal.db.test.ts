@@ -185,7 +185,7 @@ describe('catalogue', () => {
     expect((p2.text.match(/Analysis \d+/g) ?? []).length).toBe(5);
   });
 
-  test('a held catalogue sees an edit made by another process once its checksum moves, and is not re-read while it does not', async () => {
+  test('a held catalogue sees an edit made by another process once its fingerprint moves, and is not re-read while it does not', async () => {
     const catalogue = new CourseCatalogue(f.db, 1);
     const titleOf = async (code: string) =>
       (await catalogue.search({ q: code, page: 1, pageSize: 5 })).rows.find((c) => c.code === code)?.title;

@@ -19,6 +19,7 @@ import { type SubChunk, diffKeyedChunk, diffKeylessTable, emptyDiffResult } from
 import { UNVERIFIED_FINGERPRINT } from './hash64';
 import { recordQuarantine } from '../apply/quarantine-store';
 import type { ChunkPacer } from '../snapshot/chunk-pacer';
+import { chunkByteLimit } from '../snapshot/mysql-sql';
 
 export interface SyncTableOptions extends MergeOptions {
   chunkRows: number;
@@ -168,8 +169,8 @@ class IdPool {
 
 /**
  * `fp` undefined: the chunk was read without a fingerprint first (broad change); its stored size
- * guides the split. Pieces are cut at the chunk size and at a quarter of max_allowed_packet of
- * canonical forms (a longer chunk's fingerprint would be cut short by MySQL and never match).
+ * guides the split. Pieces are cut at the chunk size and at chunkByteLimit of canonical forms (a
+ * chunk past max_allowed_packet has its fingerprint cut short by MySQL, and it never matches).
  */
 async function diffChunk(
   mysql: Connection,
@@ -199,7 +200,7 @@ async function diffChunk(
     chunkId: chunk.id,
     lower: chunk.lower,
     splitEvery,
-    maxPieceBytes: Math.floor(split.packet / 4),
+    maxPieceBytes: chunkByteLimit(split.packet),
     newIds,
     result,
     rows: streamRange(mysql, plan, chunk.lower, upper),
@@ -232,9 +233,9 @@ async function diffChunk(
 
 /**
  * Folds a chunk that shrank below a quarter of the target into its left neighbour when the two
- * together stay under half the target, and under an eighth of max_allowed_packet of canonical
- * forms (keeps the chunk count, hence the cycle cost, in step with the table size). The first
- * chunk keeps its open lower bound. No fingerprint of the merged chunk is known (a digest of
+ * together stay under half the target, and under half of chunkByteLimit of canonical forms
+ * (keeps the chunk count, hence the cycle cost, in step with the table size). The first chunk
+ * keeps its open lower bound. No fingerprint of the merged chunk is known (a digest of
  * concatenated rows does not combine), so the next cycle reads it once and takes it from the rows.
  */
 async function mergeSmallChunks(
@@ -253,7 +254,7 @@ async function mergeSmallChunks(
       (prev.touched || c.touched) &&
       Math.min(prev.count, c.count) < target / 4 &&
       prev.count + c.count <= target / 2 &&
-      mergedBytes(prev, c) <= packet / 8
+      mergedBytes(prev, c) <= chunkByteLimit(packet) / 2
     ) {
       await appendChunkRows(client, plan.name, c.id, prev.id);
       prev.count += c.count;

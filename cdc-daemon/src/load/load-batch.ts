@@ -8,7 +8,7 @@ import { closeVanished, writeReloadHistory } from '../apply/reload-history';
 import { appendChunks, saveChunkRows, saveLoadProgress } from '../apply/state-store';
 import { rowHash } from '../diff/row-hash';
 import { CanonDigest, UNVERIFIED_FINGERPRINT } from '../diff/hash64';
-import type { KeyTuple } from '../snapshot/mysql-sql';
+import { type KeyTuple, chunkByteLimit } from '../snapshot/mysql-sql';
 import { keyTuple, quarantineKey, refusal, tryEncode } from '../diff/diff-chunk';
 import { type QuarantinedRow, recordQuarantine } from '../apply/quarantine-store';
 import { maxAllowedPacket, streamRange } from '../snapshot/mysql-source';
@@ -43,9 +43,7 @@ export async function readLoadBatch(
   chunkRows: number,
   takeIds: (n: number) => Promise<string[]>,
 ): Promise<LoadBatch> {
-  // A chunk's fingerprint concatenates its rows' canonical forms, which MySQL cuts at
-  // max_allowed_packet: chunks end well before (see sync-table.ts).
-  const maxChunkBytes = Math.floor((await maxAllowedPacket(mysql)) / 4);
+  const maxChunkBytes = chunkByteLimit(await maxAllowedPacket(mysql));
   const ids = await takeIds(Math.max(1, Math.ceil(size / chunkRows)));
   const batch: LoadBatch = { lines: [], chunks: [], next: null, warnings: 0, bytesRead: 0, quarantined: [] };
   const state = new ChunkRowsBuilder();

@@ -43,6 +43,14 @@ export function chunkFingerprintExpr(canon: string): string {
 }
 
 /**
+ * The most bytes of canonical forms a chunk is cut at, in loads and cycles: a quarter of
+ * max_allowed_packet, so a chunk can grow fourfold before its fingerprint would be cut short.
+ */
+export function chunkByteLimit(maxAllowedPacket: number): number {
+  return Math.floor(maxAllowedPacket / 4);
+}
+
+/**
  * Keyless tables (rows a multiset, read ordered by their hash): a 64-bit row hash, its SUM the
  * fingerprint. SHA-1 keeps the sum non-linear.
  */
