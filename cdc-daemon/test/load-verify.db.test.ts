@@ -46,3 +46,55 @@ test('wide rows end a load batch by its bytes: memory stays bounded, nothing is 
   expect((await runCycle({ pool: f.pool, config, logger: quietLogger })).status).toBe('no_changes');
   expect((await f.verifyAll()).filter((d) => d.missing + d.extra + d.different > 0)).toEqual([]);
 });
+
+test('load batches written at once commit in key order: one PostgreSQL refuses takes the batch beside it down, and the load resumes whole', async () => {
+  await f.my.query('CREATE TABLE batched (id INT PRIMARY KEY, v VARCHAR(20) NOT NULL)');
+  const rows = Array.from({ length: 10_000 }, (_, i) => [i + 1, `v${i + 1}`]);
+  await f.my.query('INSERT INTO batched (id, v) VALUES ?', [rows]);
+  // The mirror is created by the cycle: an event trigger (this database's own) arms a row
+  // trigger on it that refuses id 5500, in the sixth batch of 1,000.
+  await f.pool.query(`
+    CREATE FUNCTION refuse_5500() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.id = 5500 THEN RAISE EXCEPTION 'row 5500 refused by the test'; END IF; RETURN NEW; END $$;
+    CREATE FUNCTION arm_refusal() RETURNS event_trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() WHERE object_identity = 'public.batched') THEN
+          CREATE TRIGGER refuse BEFORE INSERT ON public.batched FOR EACH ROW EXECUTE FUNCTION refuse_5500();
+        END IF;
+      END $$;
+    CREATE EVENT TRIGGER arm_refusal ON ddl_command_end WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION arm_refusal();`);
+  const config = loadCdcConfig({ ...f.env, CDC_TABLES: 'batched', CDC_CHUNK_ROWS: '500', CDC_LOAD_BATCH_ROWS: '1000' });
+  const cycle = () => runCycle({ pool: f.pool, config, logger: quietLogger });
+  try {
+    await expect(cycle()).rejects.toThrow();
+  } finally {
+    await f.pool.query('DROP EVENT TRIGGER arm_refusal');
+  }
+  const count = async (sql: string) => Number((await f.pool.query(sql)).rows[0].n);
+  // Batches 1-5 committed; the sixth failed and the seventh, written beside it, rolled back.
+  expect(await count("SELECT loaded_rows AS n FROM cdc.tables WHERE table_name = 'batched'")).toBe(5000);
+  expect(await count('SELECT count(*) AS n FROM public.batched')).toBe(5000);
+  expect(await count('SELECT max(id) AS n FROM public.batched')).toBe(5000);
+  expect(await count('SELECT count(*) AS n FROM history.batched')).toBe(5000);
+  expect(await count("SELECT count(*) AS n FROM cdc.chunks WHERE table_name = 'batched'")).toBe(10);
+
+  await f.pool.query('DROP TRIGGER refuse ON public.batched');
+  const resumed = await cycle();
+  expect(resumed.stats.table('batched').rowsLoaded).toBe(5000);
+  expect(await count('SELECT count(*) AS n FROM history.batched WHERE valid_to IS NULL')).toBe(10_000);
+  expect(await count('SELECT count(DISTINCT id) AS n FROM history.batched')).toBe(10_000);
+  // The chunk list is in key order, one chunk per 500 rows.
+  const { rows: chunks } = await f.pool.query(
+    "SELECT lower_key, row_count FROM cdc.chunks WHERE table_name = 'batched' ORDER BY position",
+  );
+  expect(chunks.map((c) => (c.lower_key === null ? 1 : Number(c.lower_key[0])))).toEqual(
+    Array.from({ length: 20 }, (_, i) => i * 500 + 1),
+  );
+  // The loaded rows' first versions took the load's defaults, which are gone once it is done.
+  const { rows: defaults } = await f.pool.query(
+    "SELECT count(*)::int AS n FROM information_schema.columns WHERE table_schema = 'history' AND table_name = 'batched' AND column_default IS NOT NULL AND column_name IN ('valid_from', 'op', 'sync_id')",
+  );
+  expect(defaults[0].n).toBe(0);
+  expect(await cycle()).toMatchObject({ status: 'no_changes' });
+  expect((await f.verifyAll()).filter((d) => d.missing + d.extra + d.different > 0)).toEqual([]);
+});

@@ -19,9 +19,19 @@ import { copyLines } from '../apply/pg-copy';
 import { appendChunks, nextChunkIds, saveChunkRows, saveLoadProgress, type TableState } from '../apply/state-store';
 import type { CycleStats } from '../record/cycle-stats';
 import type { KeyTuple } from '../snapshot/mysql-sql';
-import { type LoadBatch, readLoadBatch, writeLoadBatch } from './load-batch';
+import {
+  type LoadBatch,
+  dropLoadDefaults,
+  finishLoadBatch,
+  readLoadBatch,
+  setLoadDefaults,
+  writeLoadRows,
+} from './load-batch';
 import { recordQuarantine } from '../apply/quarantine-store';
 import { streamRange } from '../snapshot/mysql-source';
+
+/** Batches of a first load written at once, each in its own transaction and connection. */
+const LOAD_WRITERS = 2;
 
 export interface LoadOptions extends MirrorOptions {
   chunkRows: number;
@@ -81,35 +91,68 @@ export async function loadTable(
     await createMirrorIndexes(c, plan, o);
     if (o.history) await createHistoryIndexes(c, plan);
   };
-  let pending: Promise<LoadBatch> | undefined = read(state.loadCursor, loaded === 0 && state.loadCursor === null);
-  while (pending) {
-    throwIfAborted(o.signal);
-    const batch: LoadBatch = await pending;
-    // Overlap: MySQL reads the next batch while PostgreSQL takes this one.
-    pending = batch.next ? read(batch.next, false) : undefined;
-    const rows = batch.lines.length;
-    const written = await inTransaction(pool, async (client) => {
+  // A first load's batches are written LOAD_WRITERS at a time, each in its own transaction
+  // (PostgreSQL's backend was the slow step, and busy only half the time); a reload compares
+  // each batch with the kept history, one batch after the other.
+  const writers = state.reload ? 1 : LOAD_WRITERS;
+  const batchOptions = { ...o, reload: state.reload };
+  if (o.history && !state.reload) await withClient(pool, (c) => setLoadDefaults(c, plan, o));
+  let queued = loaded;
+  let previous: Promise<boolean> = Promise.resolve(true);
+  const inFlight: Promise<boolean>[] = [];
+  const write = (batch: LoadBatch, loadedRows: number, before: Promise<boolean>): Promise<boolean> =>
+    inTransaction(pool, async (client) => {
       if (!(await holdLoad(client, plan.name, state.loadGeneration))) return false;
       // A batch lost to a PostgreSQL crash is lost with its cursor, so the load resumes before
       // it: waiting for each commit's WAL flush buys nothing here.
       await client.query('SET LOCAL synchronous_commit = off');
-      await writeLoadBatch(client, plan, batch, loaded + rows, { ...o, reload: state.reload });
-      if (batch.next === null) await buildIndexes(client);
+      await writeLoadRows(client, plan, batch, batchOptions);
+      // Batches commit in key order, so the cursor and the chunk list only move forward; one
+      // that failed (or found the load reset) takes the batches after it down with it.
+      if (!(await before)) return false;
+      await finishLoadBatch(client, plan, batch, loadedRows, batchOptions);
+      if (batch.next === null) {
+        await buildIndexes(client);
+        if (o.history && !state.reload) await dropLoadDefaults(client, plan);
+      }
       return true;
+    }).then((written) => {
+      if (written) {
+        const rows = batch.lines.length;
+        loaded += rows;
+        t.rowsLoaded += rows;
+        t.bytesRead += batch.bytesRead;
+        t.warnings += batch.warnings;
+        t.quarantined += batch.quarantined.length;
+        o.onBatch?.(plan.name, loaded, Math.max(estimatedRows, loaded));
+        logger.debug('load batch committed', { table: plan.name, loaded });
+      }
+      return written;
     });
-    if (!written) {
-      logger.warn('the table was reset (resync) during its load; this load stops, the next cycle starts over', {
-        table: plan.name,
-      });
-      return;
+  let written = true;
+  try {
+    let pending: Promise<LoadBatch> | undefined = read(state.loadCursor, loaded === 0 && state.loadCursor === null);
+    while (pending && written) {
+      throwIfAborted(o.signal);
+      const batch: LoadBatch = await pending;
+      // Overlap: MySQL reads the next batch while PostgreSQL takes this one (and the one before).
+      pending = batch.next ? read(batch.next, false) : undefined;
+      queued += batch.lines.length;
+      previous = write(batch, queued, previous);
+      // Failures surface where the batches are awaited, in order, below.
+      previous.catch(() => {});
+      inFlight.push(previous);
+      if (inFlight.length >= writers) written = await inFlight.shift()!;
     }
-    loaded += rows;
-    t.rowsLoaded += rows;
-    t.bytesRead += batch.bytesRead;
-    t.warnings += batch.warnings;
-    t.quarantined += batch.quarantined.length;
-    o.onBatch?.(plan.name, loaded, Math.max(estimatedRows, loaded));
-    logger.debug('load batch committed', { table: plan.name, loaded });
+    while (inFlight.length > 0) written = (await inFlight.shift()!) && written;
+  } finally {
+    // A failure leaves no write running behind the cycle's back.
+    await Promise.allSettled(inFlight);
+  }
+  if (!written) {
+    logger.warn('the table was reset (resync) during its load; this load stops, the next cycle starts over', {
+      table: plan.name,
+    });
   }
 }
 

@@ -97,39 +97,64 @@ export async function readLoadBatch(
 }
 
 /**
- * Writes a batch in the caller's transaction: COPY straight into the mirror (empty while it
- * loads) and into the history (compared with the kept history on a reload), then the chunks and
- * the cursor, which commit together.
+ * Writes a batch's rows in the caller's transaction: COPY straight into the mirror (empty while
+ * it loads) and into the history (compared with the kept history on a reload), the chunks' row
+ * states and the quarantine. Batches of one load may do this at the same time, each in its own
+ * transaction; `finishLoadBatch` then commits them in key order.
  */
-export async function writeLoadBatch(
+export async function writeLoadRows(
+  client: PoolClient,
+  plan: TablePlan,
+  batch: LoadBatch,
+  o: MirrorOptions & { syncId: string; at: Date; reload: boolean },
+): Promise<void> {
+  const cols = plan.columns.map((c) => pgi(c.name)).join(', ');
+  await copyLines(client, `${mirrorName(plan, o)} (${cols})`, batch.lines);
+  if (o.history && o.reload) await writeReloadHistory(client, plan, batch.lines, o);
+  // A first load's history takes the very lines of the mirror: valid_from, op and sync_id come
+  // from the column defaults `setLoadDefaults` gave it for the load.
+  else if (o.history) await copyLines(client, `${historyName(plan)} (${cols})`, batch.lines);
+  await saveChunkRows(client, plan.name, batch.chunks);
+  await recordQuarantine(client, plan.name, batch.quarantined, o.syncId, false);
+}
+
+/**
+ * The part of a batch that must follow the batch before it (committed): its chunks go after
+ * that batch's, and the load cursor moves on to where the next batch starts.
+ */
+export async function finishLoadBatch(
   client: PoolClient,
   plan: TablePlan,
   batch: LoadBatch,
   loadedRows: number,
   o: MirrorOptions & { syncId: string; at: Date; reload: boolean },
 ): Promise<void> {
-  const cols = plan.columns.map((c) => pgi(c.name)).join(', ');
-  await copyLines(client, `${mirrorName(plan, o)} (${cols})`, batch.lines);
-  if (o.history && o.reload) {
-    await writeReloadHistory(client, plan, batch.lines, o);
-    if (batch.next === null) await closeVanished(client, plan, o);
-  } else if (o.history) {
-    // Every loaded row's first version has the same valid_from, op and sync id: they come from
-    // column defaults set for this transaction only (DDL is transactional; no other transaction
-    // sees them), so the history takes the very lines of the mirror. Parsing a timestamptz, a
-    // text and a bigint per row was 40% of the history's COPY time (1M rows: 1.75 s against
-    // 1.05 s), and Node built a second string per row.
-    const history = historyName(plan);
-    await client.query(
-      `ALTER TABLE ${history} ALTER valid_from SET DEFAULT ${client.escapeLiteral(o.at.toISOString())}::timestamptz, ALTER op SET DEFAULT 'insert', ALTER sync_id SET DEFAULT ${client.escapeLiteral(o.syncId)}::bigint`,
-    );
-    await copyLines(client, `${history} (${cols})`, batch.lines);
-    await client.query(
-      `ALTER TABLE ${history} ALTER valid_from DROP DEFAULT, ALTER op DROP DEFAULT, ALTER sync_id DROP DEFAULT`,
-    );
-  }
-  await saveChunkRows(client, plan.name, batch.chunks);
+  if (o.history && o.reload && batch.next === null) await closeVanished(client, plan, o);
   await appendChunks(client, plan.name, batch.chunks);
-  await recordQuarantine(client, plan.name, batch.quarantined, o.syncId, false);
   await saveLoadProgress(client, plan.name, batch.next, loadedRows, batch.next === null, o.syncId);
+}
+
+/**
+ * Every loaded row's first version has the same valid_from, op and sync id: during a first load
+ * they are the history's column defaults, so its COPY takes the mirror's lines as they are.
+ * Parsing a timestamptz, a text and a bigint per row was 40% of the history's COPY time (1M rows:
+ * 1.75 s against 1.05 s), and Node built a second string per row. Set once per load (ALTER TABLE
+ * locks the table until commit, which batches written at once cannot share) and dropped by the
+ * load's last batch; a load cut short leaves them for the load that resumes it, which sets its own.
+ * The cycle's merges name every column, so nothing else takes them.
+ */
+export async function setLoadDefaults(
+  client: PoolClient,
+  plan: TablePlan,
+  o: { syncId: string; at: Date },
+): Promise<void> {
+  await client.query(
+    `ALTER TABLE ${historyName(plan)} ALTER valid_from SET DEFAULT ${client.escapeLiteral(o.at.toISOString())}::timestamptz, ALTER op SET DEFAULT 'insert', ALTER sync_id SET DEFAULT ${client.escapeLiteral(o.syncId)}::bigint`,
+  );
+}
+
+export async function dropLoadDefaults(client: PoolClient, plan: TablePlan): Promise<void> {
+  await client.query(
+    `ALTER TABLE ${historyName(plan)} ALTER valid_from DROP DEFAULT, ALTER op DROP DEFAULT, ALTER sync_id DROP DEFAULT`,
+  );
 }
