@@ -239,6 +239,7 @@ async function applySnapshot(
           outbox: true,
           chunkRows: ctx.pacer?.targetRows() ?? ctx.config.chunkRows,
           pacer: ctx.pacer,
+          pool: ctx.pool,
           signal: ctx.signal,
         },
         stats,

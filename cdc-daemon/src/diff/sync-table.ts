@@ -1,5 +1,5 @@
 import type { Connection } from 'mysql2/promise';
-import type { PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { TablePlan } from '../catalog/plan-table';
 import { cdcError, throwIfAborted } from '../errors';
 import { createStage, mergeStage, type MergeOptions } from '../apply/merge-stage';
@@ -25,6 +25,11 @@ export interface SyncTableOptions extends MergeOptions {
   chunkRows: number;
   /** Pauses while MySQL is busy and learns its fingerprint rate (absent: neither). */
   pacer?: ChunkPacer;
+  /**
+   * Where a second connection comes from: it reads the next changed chunk's row state while one
+   * is diffed (absent: each is read before its diff, on the cycle's connection).
+   */
+  pool?: Pool;
   signal?: AbortSignal;
 }
 
@@ -112,20 +117,34 @@ export async function syncTable(
   const ids = new IdPool(client);
   const packet = await maxAllowedPacket(mysql);
   const next: NextChunk[] = [];
-  for (let i = 0; i < chunks.length; i++) {
-    const chunk = chunks[i]!;
-    const fp = current[i];
-    if (!changed[i]) {
-      next.push({ ...chunk, touched: false });
-      continue;
+  // The row states are read ahead, one chunk ahead, on a connection of their own: a chunk's
+  // state is only written after its diff, so the committed one is the one this cycle would see.
+  const states = new StatePrefetch(
+    client,
+    o.pool && changed.filter(Boolean).length > 1 ? o.pool : undefined,
+    plan.name,
+    chunks.filter((_, i) => changed[i]).map((c) => c.id),
+  );
+  try {
+    for (let i = 0; i < chunks.length; i++) {
+      const chunk = chunks[i]!;
+      const fp = current[i];
+      if (!changed[i]) {
+        next.push({ ...chunk, touched: false });
+        continue;
+      }
+      throwIfAborted(o.signal);
+      t.chunksChanged++;
+      const state = await stats.time('postgres', () => states.next());
+      const pieces = await diffChunk(mysql, client, plan, chunk, chunks[i + 1]?.lower ?? null, fp, stage, o, stats, {
+        ids,
+        packet,
+        state,
+      });
+      next.push(...pieces.map((p) => ({ ...p, touched: true })));
     }
-    throwIfAborted(o.signal);
-    t.chunksChanged++;
-    const pieces = await diffChunk(mysql, client, plan, chunk, chunks[i + 1]?.lower ?? null, fp, stage, o, stats, {
-      ids,
-      packet,
-    });
-    next.push(...pieces.map((p) => ({ ...p, touched: true })));
+  } finally {
+    await states.close();
   }
   const quarantined = stats.quarantine(plan.name);
   t.quarantined = quarantined.length;
@@ -168,6 +187,45 @@ class IdPool {
 }
 
 /**
+ * The stored row states of a table's changed chunks, in order. With a pool, each is requested
+ * on a connection of its own as the one before it is taken, so PostgreSQL reads it while MySQL
+ * streams and Node diffs that one.
+ */
+class StatePrefetch {
+  private ahead: Promise<Buffer> | undefined;
+  private reader: Promise<PoolClient> | undefined;
+  private at = 0;
+  constructor(
+    private readonly client: PoolClient,
+    pool: Pool | undefined,
+    private readonly table: string,
+    private readonly ids: string[],
+  ) {
+    if (pool) {
+      this.reader = pool.connect();
+      this.reader.catch(() => {});
+    }
+  }
+  async next(): Promise<Buffer> {
+    const id = this.ids[this.at++]!;
+    const state = this.ahead ?? loadChunkRows(this.client, this.table, id);
+    this.ahead = undefined;
+    const following = this.ids[this.at];
+    if (this.reader && following !== undefined) {
+      const reader = this.reader;
+      this.ahead = reader.then((c) => loadChunkRows(c, this.table, following));
+      this.ahead.catch(() => {});
+    }
+    return state;
+  }
+  async close(): Promise<void> {
+    await this.ahead?.catch(() => {});
+    const reader = await this.reader?.catch(() => undefined);
+    reader?.release();
+  }
+}
+
+/**
  * `fp` undefined: the chunk was read without a fingerprint first (broad change); its stored size
  * guides the split. Pieces are cut at the chunk size and at chunkByteLimit of canonical forms (a
  * chunk past max_allowed_packet has its fingerprint cut short by MySQL, and it never matches).
@@ -182,7 +240,7 @@ async function diffChunk(
   stage: string,
   o: SyncTableOptions,
   stats: CycleStats,
-  split: { ids: IdPool; packet: number },
+  split: { ids: IdPool; packet: number; state: Buffer },
 ): Promise<SubChunk[]> {
   const t = stats.table(plan.name);
   const expected = fp?.count ?? chunk.count;
@@ -192,11 +250,10 @@ async function diffChunk(
         split.ids.reserve((splitEvery ? Math.ceil(expected / splitEvery) : 0) + SPARE_PIECES),
       )
     : [];
-  const state = await stats.time('postgres', () => loadChunkRows(client, plan.name, chunk.id));
   const result = emptyDiffResult();
   const input = {
     plan,
-    state,
+    state: split.state,
     chunkId: chunk.id,
     lower: chunk.lower,
     splitEvery,
