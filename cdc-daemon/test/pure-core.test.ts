@@ -139,6 +139,24 @@ describe('hashes and chunk state', () => {
     expect(tail.carryIfNext(...halves(1), new ChunkRowsBuilder())).toBe(true);
     expect([...tail.untaken()]).toEqual(['k2', 'k3', 'k4', 'k5']);
   });
+  test('carried runs keep their place among added records, across pieces and blobs', () => {
+    const entry = (i: number) => ({ mh: `${i}`.padStart(16, '0'), hash: `${i}`.padStart(16, 'a'), copies: 1 });
+    const blob = encodeChunkRows([1, 2, 3, 4, 5, 6].map((i) => [`k${i}`, entry(i)]));
+    const other = encodeChunkRows([[`k7`, entry(7)]]);
+    const stored = new StoredChunkRows(blob);
+    const out = new ChunkRowsBuilder();
+    const keys = (b: Buffer) => [...decodeChunkRows(b).keys()];
+    expect(stored.carryIfNext(0, 1, out) && stored.carryIfNext(0, 2, out)).toBe(true);
+    out.add('k2b', entry(9));
+    expect(stored.carryIfNext(0, 3, out)).toBe(true);
+    // A piece ends mid-run: its blob holds the run so far, the next piece starts empty.
+    expect(keys(out.take())).toEqual(['k1', 'k2', 'k2b', 'k3']);
+    expect(stored.carryIfNext(0, 4, out) && stored.carryIfNext(0, 5, out)).toBe(true);
+    out.addRaw(other, 0, other.length);
+    expect(stored.carryIfNext(0, 6, out)).toBe(true);
+    expect(keys(out.take())).toEqual(['k4', 'k5', 'k7', 'k6']);
+    expect(out.take().length).toBe(0);
+  });
 });
 
 describe('MySQL SQL', () => {

@@ -38,12 +38,18 @@ function recordEntry(blob: Buffer, o: number): RowEntry {
   };
 }
 
-/** Accumulates a chunk's new state in one growing buffer as the diff walks it. */
+/**
+ * Accumulates a chunk's new state in one growing buffer as the diff walks it. Records carried
+ * over as stored arrive one after the other from the same blob: a run of them is copied in one
+ * go when something else comes (a copy per row was a fifth of a churn cycle's diff time).
+ */
 export class ChunkRowsBuilder {
   private buf = Buffer.allocUnsafe(64 * 1024);
   private used = 0;
+  private run: { blob: Buffer; start: number; end: number } | undefined;
 
   add(key: string, e: RowEntry): void {
+    this.flushRun();
     const keyBytes = Buffer.byteLength(key, 'utf8');
     this.reserve(FIXED + keyBytes);
     const b = this.buf;
@@ -59,16 +65,28 @@ export class ChunkRowsBuilder {
 
   /** Appends records as stored (bytes `start` to `end` of a blob), unchanged. */
   addRaw(blob: Buffer, start: number, end: number): void {
-    this.reserve(end - start);
-    blob.copy(this.buf, this.used, start, end);
-    this.used += end - start;
+    if (this.run?.blob === blob && this.run.end === start) this.run.end = end;
+    else {
+      this.flushRun();
+      this.run = { blob, start, end };
+    }
   }
 
   /** The blob so far (a copy), and a fresh start for the next chunk. */
   take(): Buffer {
+    this.flushRun();
     const out = Buffer.from(this.buf.subarray(0, this.used));
     this.used = 0;
     return out;
+  }
+
+  private flushRun(): void {
+    const run = this.run;
+    if (run === undefined) return;
+    this.run = undefined;
+    this.reserve(run.end - run.start);
+    run.blob.copy(this.buf, this.used, run.start, run.end);
+    this.used += run.end - run.start;
   }
 
   private reserve(n: number): void {
