@@ -2,7 +2,7 @@ import type { TablePlan } from '../catalog/plan-table';
 import { ChunkRowsBuilder, StoredChunkRows, decodeChunkRows } from '../apply/chunk-rows';
 import type { KeyTuple, KeyValue } from '../snapshot/mysql-sql';
 import { type RawValue, encodeKey, encodeRow, escapeCopy } from './encode-row';
-import { rowHash } from './row-hash';
+import { hex64, rowHash, rowHash64 } from './row-hash';
 import { CanonDigest, UNVERIFIED_FINGERPRINT, hexToSignedDecimal, hexToUnsigned } from './hash64';
 import { hasCode } from '../../../lib/app-error';
 import type { QuarantinedRow } from '../apply/quarantine-store';
@@ -187,13 +187,12 @@ export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<str
       }
       const canon = raw[0] as string;
       fp.add(canon);
-      const mh = rowHash(canon);
-      const hi = parseInt(mh.slice(0, 8), 16);
-      const lo = parseInt(mh.slice(8, 16), 16);
+      const h = rowHash64(canon);
       sub.count++;
       result.rowsFetched++;
       result.bytesRead += rawBytes(raw);
-      if (state.carryIfNext(hi, lo, rows)) continue;
+      if (state.carryIfNext(Number(h >> 32n), Number(h & 0xffffffffn), rows)) continue;
+      const mh = hex64(h);
       const key = quarantineKey(plan, raw);
       const stored = state.take(key);
       if (stored?.mh === mh) {
