@@ -3,6 +3,7 @@ import type { Pool, PoolClient } from 'pg';
 import type { TablePlan } from '../catalog/plan-table';
 import { cdcError, throwIfAborted } from '../errors';
 import { createStage, mergeStage, type MergeOptions } from '../apply/merge-stage';
+import { checkout } from '../apply/pg-tx';
 import { copyLines } from '../apply/pg-copy';
 import {
   type ChunkState,
@@ -193,7 +194,8 @@ class IdPool {
  */
 class StatePrefetch {
   private ahead: Promise<Buffer> | undefined;
-  private reader: Promise<PoolClient> | undefined;
+  /** The second connection, with checkout's 'error' listener: an outage must not end the process. */
+  private reader: ReturnType<typeof checkout> | undefined;
   private at = 0;
   constructor(
     private readonly client: PoolClient,
@@ -202,7 +204,7 @@ class StatePrefetch {
     private readonly ids: string[],
   ) {
     if (pool) {
-      this.reader = pool.connect();
+      this.reader = checkout(pool);
       this.reader.catch(() => {});
     }
   }
@@ -212,8 +214,7 @@ class StatePrefetch {
     this.ahead = undefined;
     const following = this.ids[this.at];
     if (this.reader && following !== undefined) {
-      const reader = this.reader;
-      this.ahead = reader.then((c) => loadChunkRows(c, this.table, following));
+      this.ahead = this.reader.then((r) => loadChunkRows(r.client, this.table, following));
       this.ahead.catch(() => {});
     }
     return state;
