@@ -32,6 +32,8 @@ import { streamRange } from '../snapshot/mysql-source';
 
 /** Batches of a first load written at once, each in its own transaction and connection. */
 const LOAD_WRITERS = 2;
+/** Rolls back a batch written beside one that found its load reset. */
+const STOPPED = new Error('the load was reset');
 
 export interface LoadOptions extends MirrorOptions {
   chunkRows: number;
@@ -99,36 +101,51 @@ export async function loadTable(
   if (o.history && !state.reload) await withClient(pool, (c) => setLoadDefaults(c, plan, o));
   let queued = loaded;
   let previous: Promise<boolean> = Promise.resolve(true);
+  let previousLocked: Promise<void> = Promise.resolve();
   const inFlight: Promise<boolean>[] = [];
-  const write = (batch: LoadBatch, loadedRows: number, before: Promise<boolean>): Promise<boolean> =>
-    inTransaction(pool, async (client) => {
-      if (!(await holdLoad(client, plan.name, state.loadGeneration))) return false;
+  const write = (batch: LoadBatch, loadedRows: number, before: Promise<boolean>, lockedBefore: Promise<void>) => {
+    let locked!: () => void;
+    const lock = new Promise<void>((resolve) => (locked = resolve));
+    const committed = inTransaction(pool, async (client) => {
+      // Batches take the (shared) cycle lock in key order too: one that took it ahead of the
+      // batch before it could wait on that batch while that one waits behind a resync's
+      // exclusive request, which waits on it.
+      await lockedBefore;
+      const current = await holdLoad(client, plan.name, state.loadGeneration).finally(locked);
+      if (!current) return false;
       // A batch lost to a PostgreSQL crash is lost with its cursor, so the load resumes before
       // it: waiting for each commit's WAL flush buys nothing here.
       await client.query('SET LOCAL synchronous_commit = off');
       await writeLoadRows(client, plan, batch, batchOptions);
       // Batches commit in key order, so the cursor and the chunk list only move forward; one
       // that failed (or found the load reset) takes the batches after it down with it.
-      if (!(await before)) return false;
+      if (!(await before)) throw STOPPED;
       await finishLoadBatch(client, plan, batch, loadedRows, batchOptions);
       if (batch.next === null) {
         await buildIndexes(client);
         if (o.history && !state.reload) await dropLoadDefaults(client, plan);
       }
       return true;
-    }).then((written) => {
-      if (written) {
-        const rows = batch.lines.length;
-        loaded += rows;
-        t.rowsLoaded += rows;
-        t.bytesRead += batch.bytesRead;
-        t.warnings += batch.warnings;
-        t.quarantined += batch.quarantined.length;
-        o.onBatch?.(plan.name, loaded, Math.max(estimatedRows, loaded));
-        logger.debug('load batch committed', { table: plan.name, loaded });
-      }
-      return written;
-    });
+    }).then(
+      (written) => {
+        if (written) {
+          const rows = batch.lines.length;
+          loaded += rows;
+          t.rowsLoaded += rows;
+          t.bytesRead += batch.bytesRead;
+          t.warnings += batch.warnings;
+          t.quarantined += batch.quarantined.length;
+          o.onBatch?.(plan.name, loaded, Math.max(estimatedRows, loaded));
+          logger.debug('load batch committed', { table: plan.name, loaded });
+        }
+        return written;
+      },
+      (err: unknown) => (err === STOPPED ? false : Promise.reject(err)),
+    );
+    // A batch that never took the lock (no connection) must not hold up the next one.
+    committed.finally(locked).catch(() => {});
+    return { committed, lock };
+  };
   let written = true;
   try {
     let pending: Promise<LoadBatch> | undefined = read(state.loadCursor, loaded === 0 && state.loadCursor === null);
@@ -138,7 +155,9 @@ export async function loadTable(
       // Overlap: MySQL reads the next batch while PostgreSQL takes this one (and the one before).
       pending = batch.next ? read(batch.next, false) : undefined;
       queued += batch.lines.length;
-      previous = write(batch, queued, previous);
+      const next = write(batch, queued, previous, previousLocked);
+      previous = next.committed;
+      previousLocked = next.lock;
       // Failures surface where the batches are awaited, in order, below.
       previous.catch(() => {});
       inFlight.push(previous);
