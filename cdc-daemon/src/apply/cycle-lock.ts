@@ -14,8 +14,9 @@ export async function takeCycleLock(client: PoolClient): Promise<void> {
 }
 
 /**
- * Takes the cycle lock (shared) and says whether `table` is still loading in `generation`: false when a
- * resync or rebuild reset it since the load began (that load must stop; the next cycle starts over).
+ * Takes the cycle lock (shared) and says whether `table` is still loading in `generation`: false
+ * when a resync or rebuild reset it since the load began (that load must stop; the next cycle
+ * starts over).
  */
 export async function holdLoad(client: PoolClient, table: string, generation: number): Promise<boolean> {
   await client.query('SELECT pg_advisory_xact_lock_shared($1)', [CYCLE_LOCK_KEY]);
