@@ -139,6 +139,13 @@ describe('hashes and chunk state', () => {
     expect(tail.carryIfNext(...halves(1), new ChunkRowsBuilder())).toBe(true);
     expect([...tail.untaken()]).toEqual(['k2', 'k3', 'k4', 'k5']);
   });
+  test('a record added with bigint hashes reads back as one added with their hex digits', () => {
+    const hashed = new ChunkRowsBuilder();
+    hashed.addHashed('é\tkey', 0xff00000000000001n, 0x0123456789abcdefn);
+    expect([...decodeChunkRows(hashed.take()).entries()]).toEqual([
+      ['é\tkey', { mh: 'ff00000000000001', hash: '0123456789abcdef', copies: 1 }],
+    ]);
+  });
   test('carried runs keep their place among added records, across pieces and blobs', () => {
     const entry = (i: number) => ({ mh: `${i}`.padStart(16, '0'), hash: `${i}`.padStart(16, 'a'), copies: 1 });
     const blob = encodeChunkRows([1, 2, 3, 4, 5, 6].map((i) => [`k${i}`, entry(i)]));

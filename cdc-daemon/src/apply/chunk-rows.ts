@@ -49,18 +49,30 @@ export class ChunkRowsBuilder {
   private run: { blob: Buffer; start: number; end: number } | undefined;
 
   add(key: string, e: RowEntry): void {
+    const o = this.addKey(key);
+    this.buf.write(e.mh, o, 8, 'hex');
+    this.buf.write(e.hash, o + 8, 8, 'hex');
+    this.buf.writeUInt32BE(e.copies, o + 16);
+  }
+
+  /** `add` for a row read once (a load), its two hashes as rowHash64 gives them. */
+  addHashed(key: string, mh: bigint, hash: bigint): void {
+    const o = this.addKey(key);
+    this.buf.writeBigUInt64BE(mh, o);
+    this.buf.writeBigUInt64BE(hash, o + 8);
+    this.buf.writeUInt32BE(1, o + 16);
+  }
+
+  /** Reserves a record and writes its key: returns where its hashes go. */
+  private addKey(key: string): number {
     this.flushRun();
     const keyBytes = Buffer.byteLength(key, 'utf8');
     this.reserve(FIXED + keyBytes);
-    const b = this.buf;
-    let o = this.used;
-    b.writeUInt16BE(keyBytes, o);
-    b.write(key, o + 2, keyBytes, 'utf8');
-    o += 2 + keyBytes;
-    b.write(e.mh, o, 8, 'hex');
-    b.write(e.hash, o + 8, 8, 'hex');
-    b.writeUInt32BE(e.copies, o + 16);
-    this.used = o + 20;
+    const o = this.used;
+    this.buf.writeUInt16BE(keyBytes, o);
+    this.buf.write(key, o + 2, keyBytes, 'utf8');
+    this.used = o + FIXED + keyBytes;
+    return o + 2 + keyBytes;
   }
 
   /** Appends records as stored (bytes `start` to `end` of a blob), unchanged. */

@@ -6,7 +6,7 @@ import { historyName, mirrorName, type MirrorOptions } from '../apply/mirror-ddl
 import { copyLines, pgi } from '../apply/pg-copy';
 import { closeVanished, writeReloadHistory } from '../apply/reload-history';
 import { appendChunks, saveChunkRows, saveLoadProgress } from '../apply/state-store';
-import { rowHash } from '../diff/row-hash';
+import { rowHash64 } from '../diff/row-hash';
 import { CanonDigest, UNVERIFIED_FINGERPRINT } from '../diff/hash64';
 import { type KeyTuple, chunkByteLimit } from '../snapshot/mysql-sql';
 import { keyTuple, quarantineKey, refusal, tryEncode } from '../diff/diff-chunk';
@@ -78,7 +78,7 @@ export async function readLoadBatch(
       }
       n++;
       const canon = raw[0] as string;
-      const mh = rowHash(canon);
+      const mh = rowHash64(canon);
       chunk.count++;
       fp.add(canon);
       for (let i = 1; i < raw.length; i++) batch.bytesRead += raw[i]?.length ?? 0;
@@ -88,7 +88,7 @@ export async function readLoadBatch(
         poisoned = true;
         continue;
       }
-      state.add(enc.key, { mh, hash: rowHash(enc.line), copies: 1 });
+      state.addHashed(enc.key, mh, rowHash64(enc.line));
       batch.lines.push(enc.line);
       batch.warnings += enc.warnings;
     }
