@@ -28,14 +28,15 @@ export function planTable(schema: TableSchema, options: MappingOptions): TablePl
   const columns = schema.columns.map((c) => mapColumn(c, options));
   const keyIndexes = schema.keyColumns.map((k) => columns.findIndex((c) => c.name === k));
   const keyed = schema.keyKind !== 'none';
+  const canonExpr = rowCanonExpr(columns);
   return {
     schema,
     name: schema.name,
     columns,
     keyIndexes,
     keyed,
-    canonExpr: rowCanonExpr(columns),
-    fingerprintExpr: keyed ? chunkFingerprintExpr(rowCanonExpr(columns)) : `SUM(${rowHashExpr(columns)})`,
+    canonExpr,
+    fingerprintExpr: keyed ? chunkFingerprintExpr(canonExpr) : `SUM(${rowHashExpr(columns)})`,
     hashExpr: rowHashExpr(columns),
     hashHexExpr: rowHashHexExpr(columns),
     binaryAliases: new Set(columns.flatMap((c, i) => (c.kind === 'binary' ? [`c${i}`] : []))),

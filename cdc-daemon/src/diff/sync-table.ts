@@ -120,12 +120,8 @@ export async function syncTable(
   const next: NextChunk[] = [];
   // The row states are read ahead, one chunk ahead, on a connection of their own: a chunk's
   // state is only written after its diff, so the committed one is the one this cycle would see.
-  const states = new StatePrefetch(
-    client,
-    o.pool && changed.filter(Boolean).length > 1 ? o.pool : undefined,
-    plan.name,
-    chunks.filter((_, i) => changed[i]).map((c) => c.id),
-  );
+  const toRead = chunks.filter((_, i) => changed[i]).map((c) => c.id);
+  const states = new StatePrefetch(client, toRead.length > 1 ? o.pool : undefined, plan.name, toRead);
   try {
     for (let i = 0; i < chunks.length; i++) {
       const chunk = chunks[i]!;
@@ -306,17 +302,18 @@ async function mergeSmallChunks(
   const out: NextChunk[] = [];
   for (const c of chunks) {
     const prev = out[out.length - 1];
+    const bytes = prev ? mergedBytes(prev, c) : 0;
     if (
       plan.keyed &&
       prev &&
       (prev.touched || c.touched) &&
       Math.min(prev.count, c.count) < target / 4 &&
       prev.count + c.count <= target / 2 &&
-      mergedBytes(prev, c) <= chunkByteLimit(packet) / 2
+      bytes <= chunkByteLimit(packet) / 2
     ) {
       await appendChunkRows(client, plan.name, c.id, prev.id);
       prev.count += c.count;
-      prev.bytes = mergedBytes(prev, c);
+      prev.bytes = bytes;
       prev.fingerprint = UNVERIFIED_FINGERPRINT;
       prev.touched = true;
       continue;

@@ -142,7 +142,8 @@ export async function loadTable(
       },
       (err: unknown) => (err === STOPPED ? false : Promise.reject(err)),
     );
-    // A batch that never took the lock (no connection) must not hold up the next one.
+    // A batch that never took the lock (no connection) must not hold up the next one; this
+    // also marks a failure as handled until the loop awaits it.
     committed.finally(locked).catch(() => {});
     return { committed, lock };
   };
@@ -159,7 +160,6 @@ export async function loadTable(
       previous = next.committed;
       previousLocked = next.lock;
       // Failures surface where the batches are awaited, in order, below.
-      previous.catch(() => {});
       inFlight.push(previous);
       if (inFlight.length >= writers) written = await inFlight.shift()!;
     }
