@@ -362,6 +362,8 @@ describe('enroll and drop', () => {
     expect(res.status).toBe(200);
     expect(res.text).toContain('09:00–10:30');
     expect(res.text).toContain('SE-101 Databases');
+    expect(res.text).toContain('Monday 7 Sept');
+    expect(res.text).toContain('Friday 11 Sept');
     const empty = await agent.get('/timetable');
     expect(empty.text).toContain('No classes this week.');
     expect(empty.text).toContain('/timetable?week=2026-09-07');
