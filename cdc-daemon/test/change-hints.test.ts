@@ -1,4 +1,4 @@
-import { canSkip } from '../src/snapshot/change-hints';
+import { type SkipHint, canSkip, rollingSlice } from '../src/snapshot/change-hints';
 
 const stored = { updateTime: '2026-01-01 10:00:00', readAt: '2026-01-01 10:02:05', scannedAt: 1_000_000 };
 const now = (u: string | null) => ({ updateTime: u, readAt: '2026-01-01 10:03:00' });
@@ -57,4 +57,48 @@ test('a table nobody wrote since the server started (UPDATE_TIME NULL) is skippe
   expect(can({ ...unwritten, updateTime: '2026-01-01 09:00:00' } as never, reading(null, booted))).toBe(false);
   // The periodic full sweep wins here too.
   expect(can(unwritten, reading(null, booted), 1_000_000 + 600_000)).toBe(false);
+});
+
+test('a skipped table is re-verified a slice a cycle, each chunk within 45% of the full-sweep period, and never falls due for a full scan', () => {
+  const fullSweepMs = 300_000;
+  const hinted: SkipHint = { updateTime: '2026-01-01 10:00:00', readAt: '2026-01-01 10:02:05', scannedAt: 0 };
+  let hint = hinted;
+  const visits = new Map<number, number[]>();
+  let slices = 0;
+  // 300 chunks, one cycle a second for 10 minutes (two full-sweep periods).
+  for (let t = 1000; t <= 600_000; t += 1000) {
+    expect(canSkip(hint, { updateTime: hinted.updateTime, readAt: '2026-01-01 10:09:00' }, t, fullSweepMs, 120)).toBe(
+      true,
+    );
+    const slice = rollingSlice(hint, 300, t, fullSweepMs);
+    if (slice.count > 0) slices++;
+    for (let c = slice.from; c < slice.from + slice.count; c++) visits.set(c, [...(visits.get(c) ?? []), t]);
+    hint = slice.hint;
+  }
+  expect(slices).toBe(600);
+  expect(visits.get(299)!.length).toBe(4);
+  for (let c = 0; c < 300; c++) {
+    const at = [0, ...visits.get(c)!];
+    // Never more than a pass (135 s) and a cycle between two visits of a chunk.
+    for (let k = 1; k < at.length; k++) expect(at[k]! - at[k - 1]!).toBeLessThanOrEqual(136_000);
+  }
+  // A one-chunk table is fingerprinted once a pass, not every cycle.
+  let small = hinted;
+  let smallSlices = 0;
+  for (let t = 1000; t <= 300_000; t += 1000) {
+    const slice = rollingSlice(small, 1, t, fullSweepMs);
+    smallSlices += slice.count;
+    small = slice.hint;
+  }
+  expect(smallSlices).toBe(2);
+  // A daemon that was down for longer than the period is due for a full scan again.
+  expect(
+    canSkip(
+      hint,
+      { updateTime: hinted.updateTime, readAt: '2026-01-01 10:30:00' },
+      600_000 + fullSweepMs,
+      fullSweepMs,
+      120,
+    ),
+  ).toBe(false);
 });

@@ -32,6 +32,11 @@ export interface SyncTableOptions extends MergeOptions {
    */
   pool?: Pool;
   signal?: AbortSignal;
+  /**
+   * Fingerprint only these chunk positions, given the table's chunk count, and take the rest as
+   * unchanged (a skipped table's rolling re-verification, see change-hints.ts).
+   */
+  window?: (chunks: number) => { from: number; count: number };
 }
 
 /** A chunk as the cycle leaves it; `bytes` (of canonical forms) is known for the pieces read. */
@@ -65,30 +70,33 @@ export async function syncTable(
 ): Promise<void> {
   const t = stats.table(plan.name);
   const chunks = await stats.time('postgres', () => loadChunks(client, plan.name));
-  const current: (ChunkFingerprint | undefined)[] = [];
+  const { from, count } = o.window?.(chunks.length) ?? { from: 0, count: chunks.length };
+  const end = from + count;
+  // Outside the window, what is stored stands.
+  const current: (ChunkFingerprint | undefined)[] = chunks.map((c) => ({ count: c.count, fingerprint: c.fingerprint }));
   let changedSoFar = 0;
   let broad = false;
   // A run starts at one chunk, doubles after a run that matched (up to what MySQL fingerprints
   // in about one chunk time) and halves after one that did not: a table that turns out broadly
   // changed has cost few fingerprints.
   let span = 1;
-  for (let i = 0; i < chunks.length;) {
+  for (let i = from; i < end;) {
     throwIfAborted(o.signal);
-    broad ||= i >= MIN_PROBE && changedSoFar >= BROAD_CHANGE_SHARE * i;
+    broad ||= i - from >= MIN_PROBE && changedSoFar >= BROAD_CHANGE_SHARE * (i - from);
     if (broad) {
-      current.push(undefined);
+      current[i] = undefined;
       i++;
       continue;
     }
     // An unverified chunk (a quarantined row, a merge) is read whatever MySQL would say.
     if (chunks[i]!.fingerprint === UNVERIFIED_FINGERPRINT) {
-      current.push(undefined);
+      current[i] = undefined;
       changedSoFar++;
       i++;
       continue;
     }
     // (Recomputed per query: the first queries of a process measure MySQL's rate.)
-    const n = verifiedRun(chunks, i, plan.keyed ? Math.min(span, spanLimit(o)) : 1);
+    const n = verifiedRun(chunks, i, Math.min(end - i, plan.keyed ? Math.min(span, spanLimit(o)) : 1));
     await o.pacer?.yieldToServer(mysql);
     const began = performance.now();
     const ranges = chunks.slice(i, i + n).map((c, k) => ({ lower: c.lower, upper: chunks[i + k + 1]?.lower ?? null }));
@@ -101,7 +109,7 @@ export async function syncTable(
     for (let k = 0; k < n; k++) {
       const fp = fps[k]!;
       const c = chunks[i + k]!;
-      current.push(fp);
+      current[i + k] = fp;
       if (fp.count !== c.count || fp.fingerprint !== c.fingerprint) moved++;
     }
     changedSoFar += moved;

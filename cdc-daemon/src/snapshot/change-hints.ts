@@ -17,8 +17,21 @@ export interface UpdateTimeReading {
 
 /** Stored with the table after a full scan. */
 export interface SkipHint extends UpdateTimeReading {
-  /** When the table was last scanned in full (ms since epoch, the daemon's clock). */
+  /**
+   * Since when every chunk is known to match (ms since epoch, the daemon's clock): the last full
+   * scan, or the start of the last completed rolling pass (see rollingSlice).
+   */
   scannedAt: number;
+  /** Where the rolling re-verification of the skipped table stands (see rollingSlice). */
+  rolling?: {
+    /** The chunk position the next slice starts at, of `chunks` the table had. */
+    next: number;
+    chunks: number;
+    passStartedAt: number;
+    /** When the last slice was taken, and the fraction of a chunk it left owed. */
+    lastAt: number;
+    owed: number;
+  };
 }
 
 /**
@@ -102,4 +115,48 @@ export function canSkip(
     now.updateTime === stored.updateTime &&
     seconds(stored.updateTime) < seconds(stored.readAt) - Math.max(1, marginSeconds)
   );
+}
+
+/** Two passes and the overshoot of their last cycles stay within the full-sweep period. */
+const PASS_SHARE = 0.45;
+
+/**
+ * The chunks (positions `from`, `count` of them) of a skipped table that this cycle fingerprints
+ * all the same, and the hint to store after it. A write the hints cannot see (a transaction
+ * longer than the margin, an eviction) must still be found: rather than one full scan of every
+ * table each `fullSweepMs` (6M rows in one cycle at university size, seconds of MySQL at once,
+ * every table falling due together), each cycle re-verifies the next slice, sized by the time
+ * since the last one so that a pass over all `total` chunks takes `PASS_SHARE` of `fullSweepMs`
+ * (a fraction of a chunk is owed to the next cycle: a one-chunk table is fingerprinted once a
+ * pass, not every cycle). A write the hints missed is found by the pass after the one under way,
+ * within the period; a pass completed moves `scannedAt` to its start (the last full scan's time
+ * for the first pass), so canSkip's age limit, two passes on, only ends the skipping when cycles
+ * stopped (the daemon down) for that long. Spread out, the passes fingerprint about twice as
+ * many rows as one full scan a period did, in slices of a few chunks a cycle, never all at once.
+ * Positions are approximate across a split or merge of the table's chunks, which only a change
+ * found by a slice causes.
+ */
+export function rollingSlice(
+  hint: SkipHint,
+  total: number,
+  nowMs: number,
+  fullSweepMs: number,
+): { from: number; count: number; hint: SkipHint } {
+  const r = hint.rolling ?? { next: 0, chunks: total, passStartedAt: hint.scannedAt, lastAt: hint.scannedAt, owed: 0 };
+  const from = r.next < total ? r.next : 0;
+  const passMs = Math.max(1, fullSweepMs * PASS_SHARE);
+  const owed = Math.min(total, r.owed + (total * Math.max(0, nowMs - r.lastAt)) / passMs);
+  const count = Math.min(total - from, Math.floor(owed));
+  const wrapped = total === 0 || (count > 0 && from + count >= total);
+  return {
+    from,
+    count,
+    hint: {
+      ...hint,
+      scannedAt: wrapped ? r.passStartedAt : hint.scannedAt,
+      rolling: wrapped
+        ? { next: 0, chunks: total, passStartedAt: nowMs, lastAt: nowMs, owed: 0 }
+        : { next: from + count, chunks: total, passStartedAt: r.passStartedAt, lastAt: nowMs, owed: owed - count },
+    },
+  };
 }
