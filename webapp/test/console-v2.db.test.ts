@@ -59,6 +59,18 @@ test('the table page: exact rows in MySQL and the mirror, chunks, verify result,
   const after = await op.get('/ops/tables/students');
   expect(after.text).toMatch(/<dd id="last-verify"><span class="ok">the mirror equalled MySQL<\/span>/);
   expect((await op.get('/ops/tables/no_such_table')).status).toBe(404);
+  // Where the rolling re-verification of a skipped table stands (the hint as a cycle stores it).
+  await c.pool.query(`UPDATE cdc.tables SET skip_hint = $1 WHERE table_name = 'students'`, [
+    {
+      updateTime: null,
+      readAt: '2026-01-01 10:00:00',
+      scannedAt: Date.now() - 5000,
+      rolling: { next: 3, chunks: 12, passStartedAt: Date.now() - 5000, lastAt: Date.now(), owed: 0.5 },
+    },
+  ]);
+  expect((await op.get('/ops/tables/students')).text).toMatch(
+    /Every chunk verified since<\/dt><dd>[^<]*\(5 s ago\); rolling re-verification at chunk 4 of 12/,
+  );
 });
 
 test("a row's history: every version with valid_from/valid_to, op and cycle, changed fields highlighted, as of a time", async () => {
