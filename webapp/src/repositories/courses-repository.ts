@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { listEnrolledCourseIds } from './enrollments-repository';
 
 export const EQUIPMENT = ['projector', 'whiteboard', 'computers', 'lab_bench', 'audio', 'smartboard'] as const;
 export type Equipment = (typeof EQUIPMENT)[number];
@@ -150,12 +151,17 @@ export interface LockedCourse {
   termOpen: boolean;
   /** The student's enrollment row in this course, locked too. */
   enrollment?: { id: number; status: 'enrolled' | 'dropped' };
+  /** The other courses the student is enrolled in (for the clash check). */
+  otherCourseIds: number[];
 }
 
+/** GROUP_CONCAT's smallest default limit (MySQL 8: 1,024 bytes); a list this long may be cut. */
+const GROUP_CONCAT_SAFE = 1_000;
+
 /**
- * Locks the course row, its seat count and the student's enrollment in it, and says whether the
- * course's term is open on `today` (YYYY-MM-DD): one statement. Every enroll/drop of one course
- * runs one after the other behind this lock.
+ * Locks the course row, its seat count and the student's enrollment in it, says whether the
+ * course's term is open on `today` (YYYY-MM-DD) and which other courses the student holds: one
+ * statement. Every enroll/drop of one course runs one after the other behind this lock.
  */
 export async function lockCourseForStudent(
   trx: Knex.Transaction,
@@ -167,16 +173,23 @@ export async function lockCourseForStudent(
     `SELECT c.*, cs.enrolled, e.id AS enrollment_id, e.status AS enrollment_status,
             EXISTS (SELECT 1 FROM terms t
                      WHERE t.year = c.year AND t.semester = c.semester
-                       AND t.enrollment_opens <= ? AND t.enrollment_closes >= ?) AS term_open
+                       AND t.enrollment_opens <= ? AND t.enrollment_closes >= ?) AS term_open,
+            (SELECT GROUP_CONCAT(o.course_id) FROM enrollments o
+              WHERE o.student_id = ? AND o.status = 'enrolled' AND o.course_id <> c.id) AS other_courses
        FROM courses c
        LEFT JOIN course_seats cs ON cs.course_id = c.id
        LEFT JOIN enrollments e ON e.course_id = c.id AND e.student_id = ?
       WHERE c.id = ?
         FOR UPDATE`,
-    [today, today, studentId, courseId],
+    [today, today, studentId, studentId, courseId],
   )) as [Record<string, unknown>[]];
   const row = rows[0];
   if (!row) return undefined;
+  const others = row.other_courses === null ? '' : String(row.other_courses);
+  const otherCourseIds =
+    others.length >= GROUP_CONCAT_SAFE
+      ? await listEnrolledCourseIds(trx, studentId, courseId)
+      : others.split(',').filter(Boolean).map(Number);
   let enrolled = row.enrolled === null ? null : Number(row.enrolled);
   if (enrolled === null) {
     // Counted under the course lock, so no enroll or drop of this course can move it meanwhile.
@@ -191,6 +204,7 @@ export async function lockCourseForStudent(
       row.enrollment_id === null
         ? undefined
         : { id: Number(row.enrollment_id), status: row.enrollment_status as 'enrolled' | 'dropped' },
+    otherCourseIds,
   };
 }
 

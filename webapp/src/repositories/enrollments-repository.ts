@@ -53,36 +53,38 @@ export async function markDropped(trx: Knex.Transaction, id: number, at: Date): 
   await trx('enrollments').where({ id }).update({ status: 'dropped', dropped_at: at });
 }
 
-/**
- * The first slot of another course the student holds that overlaps a slot of `courseId`, if any.
- * A lecture is given to all its groups at one time, so every slot of a course is the student's.
- * Both sides are reduced to their distinct time slots first (a dozen for the course, a few dozen
- * for the student) and only those are compared: joining the schedules row by row cost ten times
- * more at university size.
- */
-export async function findClash(
-  trx: Knex.Transaction,
-  studentId: number,
-  courseId: number,
-): Promise<{ code: string; startsAt: Date } | undefined> {
-  const [rows] = await trx.raw(
-    `SELECT m.code, m.starts_at
-       FROM (SELECT DISTINCT s.starts_at, s.ends_at
-               FROM lectures l JOIN schedule s ON s.lecture_id = l.id
-              WHERE l.course_id = ?) t
-       JOIN (SELECT DISTINCT c.code, s.starts_at, s.ends_at
-               FROM enrollments e
-               JOIN courses c ON c.id = e.course_id
-               JOIN lectures l ON l.course_id = e.course_id
-               JOIN schedule s ON s.lecture_id = l.id
-              WHERE e.student_id = ? AND e.status = 'enrolled' AND e.course_id <> ?) m
-         ON t.starts_at < m.ends_at AND t.ends_at > m.starts_at
-      ORDER BY m.starts_at
-      LIMIT 1`,
-    [courseId, studentId, courseId],
+/** One row per schedule slot of each course (a course without lectures: one row of NULLs). */
+export async function listCourseSlots(
+  db: Knex | Knex.Transaction,
+  courseIds: number[],
+): Promise<{ courseId: number; code: string; startsAt: Date | null; endsAt: Date | null }[]> {
+  const [rows] = await db.raw(
+    `SELECT c.id, c.code, s.starts_at, s.ends_at
+       FROM courses c
+       LEFT JOIN lectures l ON l.course_id = c.id
+       LEFT JOIN schedule s ON s.lecture_id = l.id
+      WHERE c.id IN (${courseIds.map(() => '?').join(',')})`,
+    courseIds,
   );
-  const row = (rows as { code: string; starts_at: Date }[])[0];
-  return row ? { code: row.code, startsAt: row.starts_at } : undefined;
+  return (rows as { id: number; code: string; starts_at: Date | null; ends_at: Date | null }[]).map((r) => ({
+    courseId: Number(r.id),
+    code: r.code,
+    startsAt: r.starts_at,
+    endsAt: r.ends_at,
+  }));
+}
+
+/** The courses the student is enrolled in, but `exceptCourseId`. */
+export async function listEnrolledCourseIds(
+  db: Knex | Knex.Transaction,
+  studentId: number,
+  exceptCourseId: number,
+): Promise<number[]> {
+  const ids: unknown[] = await db('enrollments')
+    .where({ student_id: studentId, status: 'enrolled' })
+    .whereNot('course_id', exceptCourseId)
+    .pluck('course_id');
+  return ids.map(Number);
 }
 
 export async function listMyEnrollments(db: Knex, studentId: number): Promise<MyEnrollment[]> {
