@@ -14,7 +14,7 @@ import type { Pool } from 'pg';
 import { reportHandlers } from './http/handlers/report-handlers';
 import { normaliseUsername } from './use-cases/accounts';
 import { CourseCatalogue } from './use-cases/catalogue';
-import { CourseSlots } from './use-cases/course-slots';
+import { CourseSchedules } from './use-cases/course-schedules';
 import type { ReportStores } from './reports/report-stores';
 
 export interface RouteDeps {
@@ -38,10 +38,10 @@ export function routes(deps: RouteDeps): Router {
   const { db, now } = deps;
   const auth = authHandlers(db, deps.bcryptRounds);
   const catalogue = new CourseCatalogue(db, deps.catalogueMaxAgeMs);
-  const slots = new CourseSlots(deps.catalogueMaxAgeMs);
-  const courses = courseHandlers(db, catalogue, slots, now);
-  const student = studentHandlers(db, now);
-  const admin = adminCourseHandlers(db, catalogue, slots);
+  const schedules = new CourseSchedules(deps.catalogueMaxAgeMs);
+  const courses = courseHandlers(db, catalogue, schedules, now);
+  const student = studentHandlers(db, schedules, now);
+  const admin = adminCourseHandlers(db, catalogue, schedules);
   const ops = opsHandlers(deps.pg, deps.daemonAdmin, now);
   const console_ = consoleHandlers(deps.pg, db, deps.stores.settings.schema, deps.daemonAdmin, now);
   const reports = reportHandlers(deps.stores, now);

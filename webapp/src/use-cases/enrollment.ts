@@ -2,16 +2,16 @@ import type { Knex } from 'knex';
 import { portalError } from '../errors';
 import { addSeatsTaken, lockCourseForStudent } from '../repositories/courses-repository';
 import { insertEnrollment, markDropped, markEnrolled } from '../repositories/enrollments-repository';
-import { CourseSlots } from './course-slots';
+import { CourseSchedules } from './course-schedules';
 
 export interface EnrollmentDeps {
   db: Knex;
   now: () => Date;
-  /** Course time slots held for the clash check (absent: read on every enroll). */
-  slots?: CourseSlots;
+  /** Course schedules held for the clash check (absent: read on every enroll). */
+  schedules?: CourseSchedules;
 }
 
-const UNCACHED = new CourseSlots(0);
+const UNCACHED = new CourseSchedules(0);
 
 // READ COMMITTED so that, once the course row lock is ours, the reads see every enrollment
 // committed by the transaction that held the lock before us.
@@ -48,7 +48,7 @@ export async function enroll(
     if (locked.enrolled >= course.capacity) {
       throw portalError('COURSE_FULL', `${course.code} is full: all ${course.capacity} seats are taken.`);
     }
-    const clash = await (deps.slots ?? UNCACHED).findClash(trx, courseId, locked.otherCourseIds);
+    const clash = await (deps.schedules ?? UNCACHED).findClash(trx, courseId, locked.otherCourseIds);
     if (clash) {
       throw portalError(
         'TIMETABLE_CLASH',

@@ -4,7 +4,7 @@ import { AppError } from '../../../../lib/app-error';
 import { portalError } from '../../errors';
 import { EQUIPMENT, findCourse, listDepartments } from '../../repositories/courses-repository';
 import type { CourseCatalogue } from '../../use-cases/catalogue';
-import type { CourseSlots } from '../../use-cases/course-slots';
+import type { CourseSchedules } from '../../use-cases/course-schedules';
 import { parseCatalogueQuery, saveCourse } from '../../use-cases/courses';
 import { setFlash } from '../flash';
 
@@ -20,7 +20,7 @@ const EMPTY_FORM = {
   required_equipment: [] as string[],
 };
 
-export function adminCourseHandlers(db: Knex, catalogue: CourseCatalogue, slots: CourseSlots) {
+export function adminCourseHandlers(db: Knex, catalogue: CourseCatalogue, schedules: CourseSchedules) {
   async function renderForm(
     res: Response,
     status: number,
@@ -44,7 +44,7 @@ export function adminCourseHandlers(db: Knex, catalogue: CourseCatalogue, slots:
     try {
       const savedId = await saveCourse(db, id, req.body ?? {});
       catalogue.invalidate();
-      slots.invalidate();
+      schedules.invalidate();
       setFlash(res, 'success', id ? 'Course saved.' : 'Course created.');
       res.redirect(303, `/admin/courses/${savedId}/edit`);
     } catch (err) {

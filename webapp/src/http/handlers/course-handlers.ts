@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import type { Knex } from 'knex';
 import { AppError } from '../../../../lib/app-error';
 import type { CourseCatalogue } from '../../use-cases/catalogue';
-import type { CourseSlots } from '../../use-cases/course-slots';
+import type { CourseSchedules } from '../../use-cases/course-schedules';
 import { parseCatalogueQuery } from '../../use-cases/courses';
 import { drop, enroll } from '../../use-cases/enrollment';
 import { setFlash } from '../flash';
@@ -15,13 +15,13 @@ function courseId(req: Request): number {
   return Number.isInteger(id) && id > 0 ? id : 0;
 }
 
-export function courseHandlers(db: Knex, catalogue: CourseCatalogue, slots: CourseSlots, now: () => Date) {
+export function courseHandlers(db: Knex, catalogue: CourseCatalogue, schedules: CourseSchedules, now: () => Date) {
   /** Enroll and drop share this: run the use case, flash its outcome, go back to the page. */
   async function changeEnrollment(req: Request, res: Response, action: typeof enroll, verb: string): Promise<void> {
     const student = currentStudent(req);
     const back = safeNext(req.body?.back) ?? '/courses';
     try {
-      const course = await action({ db, now, slots }, student.studentId, courseId(req));
+      const course = await action({ db, now, schedules }, student.studentId, courseId(req));
       setFlash(res, 'success', `${verb} ${course.code} ${course.title}.`);
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500) throw err;

@@ -1,7 +1,8 @@
 import type { Request, Response } from 'express';
 import { optionalDate } from '../query-params';
 import type { Knex } from 'knex';
-import { firstSlotOnOrAfter, listMyEnrollments, listTimetable } from '../../repositories/enrollments-repository';
+import { listMyEnrollments } from '../../repositories/enrollments-repository';
+import type { CourseSchedules } from '../../use-cases/course-schedules';
 import { currentStudent } from '../guards';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -18,7 +19,7 @@ export function mondayOf(d: Date): Date {
   return new Date(day.getTime() - ((day.getUTCDay() + 6) % 7) * DAY);
 }
 
-export function studentHandlers(db: Knex, now: () => Date) {
+export function studentHandlers(db: Knex, schedules: CourseSchedules, now: () => Date) {
   return {
     async enrollments(req: Request, res: Response): Promise<void> {
       const student = currentStudent(req);
@@ -35,8 +36,8 @@ export function studentHandlers(db: Knex, now: () => Date) {
       const week = optionalDate(req.query.week, 'week');
       const monday = mondayOf(week ? new Date(`${week}T00:00:00Z`) : now());
       const sunday = new Date(monday.getTime() + 7 * DAY);
-      const slots = await listTimetable(db, student.studentId, monday, sunday);
-      const nextClass = slots.length === 0 ? await firstSlotOnOrAfter(db, student.studentId, sunday) : undefined;
+      const { slots, next } = await schedules.timetable(db, student.studentId, monday, sunday);
+      const nextClass = slots.length === 0 ? next : undefined;
       const days = Array.from({ length: 7 }, (_, i) => {
         const date = new Date(monday.getTime() + i * DAY);
         return {

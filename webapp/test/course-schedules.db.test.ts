@@ -1,4 +1,4 @@
-import { CourseSlots } from '../src/use-cases/course-slots';
+import { CourseSchedules } from '../src/use-cases/course-schedules';
 import { drop, enroll } from '../src/use-cases/enrollment';
 import { NOW, type PortalFixture, createPortalFixture } from './portal-fixture';
 
@@ -11,8 +11,8 @@ afterAll(() => f.close());
 const now = () => NOW;
 
 test('held course slots: a clash is refused naming the course, and a schedule change is seen once they are older than their age', async () => {
-  const slots = new CourseSlots(300);
-  const deps = { db: f.db, now, slots };
+  const schedules = new CourseSchedules(300);
+  const deps = { db: f.db, now, schedules };
   const [student] = f.ids.students;
   await enroll(deps, student!, f.ids.courseA);
   await expect(enroll(deps, student!, f.ids.courseClash)).rejects.toThrow(
@@ -62,9 +62,53 @@ test("a student's other courses are all compared, a list longer than GROUP_CONCA
   await f
     .db('enrollments')
     .insert(ids.map((id) => ({ student_id: student, course_id: id, status: 'enrolled', enrolled_at: NOW })));
-  for (const slots of [undefined, new CourseSlots(60_000)])
-    await expect(enroll({ db: f.db, now, slots }, student, f.ids.courseB)).rejects.toThrow(
+  for (const schedules of [undefined, new CourseSchedules(60_000)])
+    await expect(enroll({ db: f.db, now, schedules }, student, f.ids.courseB)).rejects.toThrow(
       `SE-102 clashes with X-${last} (2026-09-08 09:15 UTC) on your timetable.`,
     );
   await expect(enroll({ db: f.db, now }, student, f.ids.courseTiny)).resolves.toMatchObject({ code: 'SE-104' });
+});
+
+test("a timetable from held schedules: the week's slots in start order with their rooms, and the next week with classes", async () => {
+  const schedules = new CourseSchedules(60_000);
+  const deps = { db: f.db, now, schedules };
+  const student = f.ids.students[0]!;
+  await enroll(deps, student, f.ids.courseA);
+  await enroll(deps, student, f.ids.courseB);
+  const week = await schedules.timetable(
+    f.db,
+    student,
+    new Date('2026-09-07T00:00:00Z'),
+    new Date('2026-09-14T00:00:00Z'),
+  );
+  expect(
+    week.slots.map((s) => [
+      s.code,
+      s.lectureTitle,
+      s.startsAt.toISOString(),
+      s.endsAt.toISOString(),
+      `${s.building} ${s.room}`,
+    ]),
+  ).toEqual([
+    ['SE-101', 'Introduction', '2026-09-07T09:00:00.000Z', '2026-09-07T10:30:00.000Z', 'Main 101'],
+    ['SE-102', 'Introduction', '2026-09-08T09:00:00.000Z', '2026-09-08T10:30:00.000Z', 'Main 101'],
+  ]);
+  const before = await schedules.timetable(
+    f.db,
+    student,
+    new Date('2026-08-24T00:00:00Z'),
+    new Date('2026-08-31T00:00:00Z'),
+  );
+  expect(before.slots).toEqual([]);
+  expect(before.next?.toISOString()).toBe('2026-09-07T09:00:00.000Z');
+  await drop(deps, student, f.ids.courseB);
+  // Dropped: gone from the timetable at once (the student's courses are read per page).
+  const after = await schedules.timetable(
+    f.db,
+    student,
+    new Date('2026-09-07T00:00:00Z'),
+    new Date('2026-09-14T00:00:00Z'),
+  );
+  expect(after.slots.map((s) => s.code)).toEqual(['SE-101']);
+  await drop(deps, student, f.ids.courseA);
 });
