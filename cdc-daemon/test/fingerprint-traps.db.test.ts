@@ -8,7 +8,7 @@ let f: CdcFixture;
 beforeAll(async () => {
   f = await createCdcFixture();
   await f.my.query(
-    `CREATE TABLE traps (id INT PRIMARY KEY, a VARCHAR(20) NULL, b VARCHAR(20) NULL, t MEDIUMTEXT NULL, fl FLOAT NULL, bl BLOB NULL, l1 VARCHAR(20) CHARACTER SET latin1 NULL) DEFAULT CHARSET=utf8mb4`,
+    `CREATE TABLE traps (id INT PRIMARY KEY, a VARCHAR(20) NULL, b VARCHAR(20) NULL, t MEDIUMTEXT NULL, fl FLOAT NULL, bl BLOB NULL, l1 VARCHAR(20) CHARACTER SET latin1 NULL, e ENUM('a', 'b', '1') NULL, st SET('p', 'q') NULL) DEFAULT CHARSET=utf8mb4`,
   );
 });
 afterAll(() => f.close());
@@ -30,13 +30,20 @@ const PAIRS: [string, Record<string, unknown>, Record<string, unknown>][] = [
   ['blob NUL byte vs empty', { bl: Buffer.from([0]) }, { bl: Buffer.alloc(0) }],
   ['blob high bytes', { bl: Buffer.from([0xc3, 0xa9]) }, { bl: Buffer.from([0xe9]) }],
   ['latin1 accent', { l1: 'é' }, { l1: 'e' }],
+  // ENUMs and SETs enter keyed forms by their number, digits without a length prefix.
+  ['enum value', { e: 'a' }, { e: 'b' }],
+  ['enum NULL vs its first value', { e: null }, { e: 'a' }],
+  ['enum index vs the same digit in a text column', { e: 'a', a: null }, { e: null, a: '1' }],
+  ["enum '1' (third value) vs index 1", { e: '1' }, { e: 'a' }],
+  ['set members', { st: 'p,q' }, { st: 'p' }],
+  ["set '' vs NULL", { st: '' }, { st: null }],
 ];
 
 /** The row's canonical form (what every fingerprint hashes) and its chunk's fingerprint. */
 async function formOf(conn: mysql.Connection, row: Record<string, unknown>): Promise<string[]> {
   await conn.query('DELETE FROM traps');
   await conn.query('INSERT INTO traps SET ?', [
-    { id: 1, a: null, b: null, t: null, fl: null, bl: null, l1: null, ...row },
+    { id: 1, a: null, b: null, t: null, fl: null, bl: null, l1: null, e: null, st: null, ...row },
   ]);
   const [schema] = await readCatalog(f.my, { tables: ['traps'], excludeTables: [] });
   const plan = planTable(schema!, { tinyint1AsBoolean: false });

@@ -28,7 +28,7 @@ export function planTable(schema: TableSchema, options: MappingOptions): TablePl
   const columns = schema.columns.map((c) => mapColumn(c, options));
   const keyIndexes = schema.keyColumns.map((k) => columns.findIndex((c) => c.name === k));
   const keyed = schema.keyKind !== 'none';
-  const canonExpr = rowCanonExpr(columns);
+  const canonExpr = rowCanonExpr(columns, true);
   return {
     schema,
     name: schema.name,

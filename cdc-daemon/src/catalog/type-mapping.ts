@@ -17,6 +17,11 @@ export interface MappedColumn {
   select: (col: string) => string;
   /** True when the value may contain any byte, so the fingerprint length-prefixes it. */
   variableLength: boolean;
+  /**
+   * A shorter expression for the value in keyed fingerprints, digits only (no length prefix):
+   * an ENUM's index, a SET's bit mask (MySQL holds them so; no string is built per row).
+   */
+  canon?: (col: string) => string;
   longValue: boolean;
   /** A CHECK clause body for the mirror (ENUM values), with `%I` for the quoted column. */
   check?: string;
@@ -27,6 +32,7 @@ export interface MappingOptions {
 }
 
 const identity = (col: string) => col;
+const asNumber = (col: string) => `(${col} + 0)`;
 const LONG_TYPES = new Set([
   'tinytext',
   'text',
@@ -155,10 +161,11 @@ export function mapColumn(c: MysqlColumn, options: MappingOptions): MappedColumn
       return {
         ...base(c, 'text', 'text', identity, true),
         check: `%I IN (${['', ...values].map(pgLiteral).join(', ')})`,
+        canon: asNumber,
       };
     }
     case 'set':
-      return base(c, 'text[]', 'set', identity, true);
+      return { ...base(c, 'text[]', 'set', identity, true), canon: asNumber };
     default:
       if (GEOMETRY_TYPES.has(t))
         return { ...base(c, 'bytea', 'binary', (col) => `ST_AsBinary(${col})`, true), longValue: true };

@@ -11,11 +11,17 @@ export const qi = mysqlIdent;
  * stays short whatever it holds), and the binary separator keeps every value's own bytes. The
  * result is cast to bytes: CONCAT_WS takes the charset of its text columns (latin1 for a latin1
  * table), which a row fetch would convert to the connection's utf8mb4 while GROUP_CONCAT hashes
- * it unconverted.
+ * it unconverted. `compact` (keyed tables, whose forms MySQL alone computes) takes ENUMs and
+ * SETs by their number, digits without a length prefix; keyless tables keep the text, since
+ * their mirrored rows carry the form's hash.
  */
-export function rowCanonExpr(columns: MappedColumn[]): string {
+export function rowCanonExpr(columns: MappedColumn[], compact = false): string {
   const pieces: string[] = [];
   for (const c of columns) {
+    if (compact && c.canon) {
+      pieces.push(c.canon(qi(c.name)));
+      continue;
+    }
     const v = c.select(qi(c.name));
     if (!c.variableLength) {
       pieces.push(v);
