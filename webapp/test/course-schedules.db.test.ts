@@ -73,14 +73,16 @@ test("a timetable from held schedules: the week's slots in start order with thei
   const schedules = new CourseSchedules(60_000);
   const deps = { db: f.db, now, schedules };
   const student = f.ids.students[0]!;
+  const weekOf = (monday: string) =>
+    schedules.timetable(
+      f.db,
+      student,
+      new Date(`${monday}T00:00:00Z`),
+      new Date(Date.parse(`${monday}T00:00:00Z`) + 7 * 86_400_000),
+    );
   await enroll(deps, student, f.ids.courseA);
   await enroll(deps, student, f.ids.courseB);
-  const week = await schedules.timetable(
-    f.db,
-    student,
-    new Date('2026-09-07T00:00:00Z'),
-    new Date('2026-09-14T00:00:00Z'),
-  );
+  const week = await weekOf('2026-09-07');
   expect(
     week.slots.map((s) => [
       s.code,
@@ -93,22 +95,12 @@ test("a timetable from held schedules: the week's slots in start order with thei
     ['SE-101', 'Introduction', '2026-09-07T09:00:00.000Z', '2026-09-07T10:30:00.000Z', 'Main 101'],
     ['SE-102', 'Introduction', '2026-09-08T09:00:00.000Z', '2026-09-08T10:30:00.000Z', 'Main 101'],
   ]);
-  const before = await schedules.timetable(
-    f.db,
-    student,
-    new Date('2026-08-24T00:00:00Z'),
-    new Date('2026-08-31T00:00:00Z'),
-  );
+  const before = await weekOf('2026-08-24');
   expect(before.slots).toEqual([]);
   expect(before.next?.toISOString()).toBe('2026-09-07T09:00:00.000Z');
   await drop(deps, student, f.ids.courseB);
   // Dropped: gone from the timetable at once (the student's courses are read per page).
-  const after = await schedules.timetable(
-    f.db,
-    student,
-    new Date('2026-09-07T00:00:00Z'),
-    new Date('2026-09-14T00:00:00Z'),
-  );
+  const after = await weekOf('2026-09-07');
   expect(after.slots.map((s) => s.code)).toEqual(['SE-101']);
   await drop(deps, student, f.ids.courseA);
 });
