@@ -118,9 +118,9 @@ describe('hashes and chunk state', () => {
     expect([...both.keys()]).toEqual(['1', 'é\tkey', '2']);
     expect(both.get('é\tkey')).toEqual({ mh: 'ffffffffffffffff', hash: '0000000000000000', copies: 3 });
   });
-  test('stored rows: unchanged ones carry over as bytes in order; an insert or a delete switches to lookups', () => {
+  test('stored rows: unchanged ones carry over as bytes in order, and the walk goes on past a delete or an insert', () => {
     const entry = (i: number) => ({ mh: `${i}`.padStart(16, '0'), hash: `${i}`.padStart(16, 'a'), copies: 1 });
-    const blob = encodeChunkRows([1, 2, 3, 4, 5].map((i) => [`k${i}`, entry(i)]));
+    const blob = encodeChunkRows([1, 2, 3, 4, 5, 6].map((i) => [`k${i}`, entry(i)]));
     const halves = (i: number) => [0, i] as const;
     const stored = new StoredChunkRows(blob);
     const out = new ChunkRowsBuilder();
@@ -128,16 +128,66 @@ describe('hashes and chunk state', () => {
     // k2 changed: not carried by hash, found at the cursor by its key.
     expect(stored.carryIfNext(...halves(99), out)).toBe(false);
     expect(stored.take('k2')).toEqual(entry(2));
-    // k3 was deleted in MySQL, k9 inserted: lookups from here on.
+    // k3 was deleted in MySQL, k9 inserted: k9 is stored nowhere.
     expect(stored.take('k9')).toBeUndefined();
+    // k4 is not the next stored row (k3 is): found past it, k3 stepped over...
     expect(stored.carryIfNext(...halves(4), out)).toBe(false);
     expect(stored.take('k4')).toEqual(entry(4));
-    expect(stored.take('k5')).toEqual(entry(5));
+    // ...and the rows after it carry over as bytes again.
+    expect(stored.carryIfNext(...halves(5), out)).toBe(true);
+    expect(stored.carryIfNext(...halves(6), out)).toBe(true);
     expect([...stored.untaken()]).toEqual(['k3']);
-    expect([...decodeChunkRows(out.take()).entries()]).toEqual([['k1', entry(1)]]);
+    expect([...decodeChunkRows(out.take()).entries()]).toEqual([
+      ['k1', entry(1)],
+      ['k5', entry(5)],
+      ['k6', entry(6)],
+    ]);
     const tail = new StoredChunkRows(blob);
     expect(tail.carryIfNext(...halves(1), new ChunkRowsBuilder())).toBe(true);
-    expect([...tail.untaken()]).toEqual(['k2', 'k3', 'k4', 'k5']);
+    expect([...tail.untaken()]).toEqual(['k2', 'k3', 'k4', 'k5', 'k6']);
+  });
+  test('stored rows: any sequence of MySQL rows, in order or not, takes each stored row once and leaves the rest untaken', () => {
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const entry = (i: number, v: number) => ({
+      mh: (i * 1000 + v).toString(16).padStart(16, '0'),
+      hash: '0'.repeat(16),
+      copies: 1,
+    });
+    for (let round = 0; round < 300; round++) {
+      const n = Math.floor(random() * 60);
+      const ids = Array.from({ length: n }, (_, i) => 2 * i + 1);
+      const blob = encodeChunkRows(ids.map((i) => [`k${i}`, entry(i, 0)]));
+      // MySQL now: some rows deleted, some changed, some inserted between them; a few rounds out of order.
+      const now: { i: number; v: number }[] = [];
+      for (const i of ids) {
+        if (random() < 0.15) now.push({ i: i - 1, v: 0 });
+        if (random() < 0.2) continue;
+        now.push({ i, v: random() < 0.2 ? 1 : 0 });
+      }
+      if (round % 5 === 0) now.sort(() => random() - 0.5);
+      const stored = new StoredChunkRows(blob);
+      const out = new ChunkRowsBuilder();
+      const found = new Map<number, number>();
+      for (const { i, v } of now) {
+        const mh = BigInt(`0x${entry(i, v).mh}`);
+        if (stored.carryIfNext(Number(mh >> 32n), Number(mh & 0xffffffffn), out)) {
+          found.set(i, 0);
+          continue;
+        }
+        const e = stored.take(`k${i}`);
+        if (e) found.set(i, Number.parseInt(e.mh, 16) - i * 1000);
+      }
+      const present = new Set(now.map((r) => r.i));
+      expect([...found.keys()].sort((x, y) => x - y)).toEqual(ids.filter((i) => present.has(i)));
+      expect([...found.values()].every((v) => v === 0)).toBe(true);
+      expect([...stored.untaken()].sort()).toEqual(
+        ids
+          .filter((i) => !present.has(i))
+          .map((i) => `k${i}`)
+          .sort(),
+      );
+    }
   });
   test('a record added with bigint hashes reads back as one added with their hex digits', () => {
     const hashed = new ChunkRowsBuilder();

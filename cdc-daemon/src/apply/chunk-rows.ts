@@ -109,22 +109,32 @@ export class ChunkRowsBuilder {
   }
 }
 
+/** How far past the cursor a key is looked for before the chunk's records are indexed by key. */
+const LOOK_AHEAD = 16;
+
 /**
  * A keyed chunk's stored rows, walked in the order they were stored (MySQL's key order) while
  * MySQL's rows of the chunk arrive in that same order. An unchanged row is recognised by its
  * MySQL row hash alone (the hash covers the key columns too) and its record carried over as
- * bytes: no key encoding, no hex, no map. The first row that is not the next stored one (an
- * insert, or a stored row deleted in MySQL) switches to lookups by key for the rest of the chunk.
+ * bytes: no key encoding, no hex, no map. A row out of step does not end the walk: a stored row
+ * deleted in MySQL is stepped over (the next few records are compared by key first) and
+ * remembered as skipped, an insert is looked up in an index of the chunk's keys built once, and
+ * the walk resumes after whatever record was taken. (Before, the first delete or insert of a
+ * chunk turned every later row of it into a key encoding and a map lookup: with uniform churn,
+ * nearly every row of every changed chunk.)
  */
 export class StoredChunkRows {
   private next = 0;
+  /** Every record's offset by key, built at the first key not found near the cursor. */
   private byKey: Map<string, number> | undefined;
+  /** Records the walk stepped over and nothing took yet (deleted in MySQL, or met out of order). */
+  private readonly skipped = new Map<string, number>();
 
   constructor(private readonly blob: Buffer) {}
 
   /** Copies the next stored record into `out` if its MySQL hash is `hi`:`lo` (two uint32 halves). */
   carryIfNext(hi: number, lo: number, out: ChunkRowsBuilder): boolean {
-    if (this.byKey !== undefined || this.next >= this.blob.length) return false;
+    if (this.next >= this.blob.length) return false;
     const b = this.blob;
     const mhAt = this.next + 2 + b.readUInt16BE(this.next);
     if (b.readUInt32BE(mhAt) !== hi || b.readUInt32BE(mhAt + 4) !== lo) return false;
@@ -133,31 +143,43 @@ export class StoredChunkRows {
     return true;
   }
 
-  /** Takes the stored entry of `key`, if any: the next record when it is that key, else by lookup. */
+  /** Takes the stored entry of `key`, if any, and moves the walk past it. */
   take(key: string): RowEntry | undefined {
-    if (this.byKey === undefined) {
-      if (this.next >= this.blob.length) return undefined;
-      if (recordKey(this.blob, this.next) === key) {
-        const entry = recordEntry(this.blob, this.next);
-        this.next = recordEnd(this.blob, this.next);
-        return entry;
-      }
-      this.byKey = new Map();
-      for (let o = this.next; o < this.blob.length; o = recordEnd(this.blob, o))
-        this.byKey.set(recordKey(this.blob, o), o);
+    const b = this.blob;
+    const skippedAt = this.skipped.get(key);
+    if (skippedAt !== undefined) {
+      this.skipped.delete(key);
+      return recordEntry(b, skippedAt);
     }
-    const at = this.byKey.get(key);
-    if (at === undefined) return undefined;
-    this.byKey.delete(key);
-    return recordEntry(this.blob, at);
+    let at: number | undefined;
+    let o = this.next;
+    for (let i = 0; i < LOOK_AHEAD && o < b.length; i++, o = recordEnd(b, o))
+      if (recordKey(b, o) === key) {
+        at = o;
+        break;
+      }
+    if (at === undefined) {
+      // Not near the cursor; past the end of the blob, certainly not stored.
+      if (o >= b.length) return undefined;
+      this.byKey ??= indexKeys(b);
+      at = this.byKey.get(key);
+      // Before the cursor and not skipped: taken already (a key MySQL cannot return twice).
+      if (at === undefined || at < this.next) return undefined;
+    }
+    for (let s = this.next; s < at; s = recordEnd(b, s)) this.skipped.set(recordKey(b, s), s);
+    this.next = recordEnd(b, at);
+    return recordEntry(b, at);
   }
 
   /** The keys of the stored rows no MySQL row took: deleted in MySQL. */
   *untaken(): Generator<string> {
-    if (this.byKey !== undefined) {
-      yield* this.byKey.keys();
-      return;
-    }
+    yield* this.skipped.keys();
     for (let o = this.next; o < this.blob.length; o = recordEnd(this.blob, o)) yield recordKey(this.blob, o);
   }
+}
+
+function indexKeys(blob: Buffer): Map<string, number> {
+  const byKey = new Map<string, number>();
+  for (let o = 0; o < blob.length; o = recordEnd(blob, o)) byKey.set(recordKey(blob, o), o);
+  return byKey;
 }
