@@ -67,6 +67,38 @@ test('a NUL byte in text quarantines that row only: the rest commits, the mirror
   expect(await lastCycle()).toMatchObject({ quarantined: 0 });
 });
 
+test('in a chunk where few rows changed (those read whole by key), a refused insert and a refused update keep no row and the old row until fixed', async () => {
+  await f.my.query('CREATE TABLE memos (id INT PRIMARY KEY, body VARCHAR(50))');
+  await f.my.query('INSERT INTO memos VALUES ?', [Array.from({ length: 400 }, (_, i) => [i + 1, `memo ${i + 1}`])]);
+  expect((await f.cycle()).status).toBe('succeeded');
+  await f.my.query(
+    "INSERT INTO memos VALUES (401, CONCAT('new', CHAR(0))); UPDATE memos SET body = CONCAT('bad', CHAR(0)) WHERE id = 100; UPDATE memos SET body = 'changed' WHERE id = 200",
+  );
+  const mirror = async () =>
+    (await f.pool.query('SELECT id, body FROM public.memos WHERE id IN (100, 200, 401) ORDER BY id')).rows;
+  // The second time nothing changed in MySQL: the refused rows are met again, never carried over.
+  for (const status of ['succeeded', 'no_changes']) {
+    expect((await f.cycle()).status).toBe(status);
+    expect(await lastCycle()).toMatchObject({ status, quarantined: 2 });
+    expect((await quarantine('memos')).map((r) => r.row_key)).toEqual(['100', '401']);
+    expect(await mirror()).toEqual([
+      { id: 100, body: 'memo 100' },
+      { id: 200, body: 'changed' },
+    ]);
+  }
+  await f.my.query("UPDATE memos SET body = 'fixed' WHERE id IN (100, 401)");
+  expect((await f.cycle()).status).toBe('succeeded');
+  expect(await quarantine('memos')).toEqual([]);
+  expect(await mirror()).toEqual([
+    { id: 100, body: 'fixed' },
+    { id: 200, body: 'changed' },
+    { id: 401, body: 'fixed' },
+  ]);
+  const [drift] = await verifyTables(f.config, f.pool, 'memos');
+  expect(hasDrift(drift!)).toBe(false);
+  expect((await f.cycle()).status).toBe('no_changes');
+});
+
 test('JSON holding \\u0000 and an invalid date kept under ALLOW_INVALID_DATES are quarantined by key and column', async () => {
   await f.my.query(
     `CREATE TABLE docs (id INT PRIMARY KEY, doc JSON); INSERT INTO docs VALUES (1, '{"a":"x\\\\u0000y"}'), (2, '{"a":1}');

@@ -2,7 +2,9 @@ import mysql from 'mysql2/promise';
 import { serviceUrls } from '../../test/support/services';
 import { planTable } from '../src/catalog/plan-table';
 import { readCatalog } from '../src/catalog/read-catalog';
-import { connectMysql, streamRange } from '../src/snapshot/mysql-source';
+import { connectMysql, streamRange, streamRangeKeys, streamRowsByKey } from '../src/snapshot/mysql-source';
+import { keyTuple, quarantineKey } from '../src/diff/diff-chunk';
+import type { RawValue } from '../src/diff/encode-row';
 import { createCdcFixture, type CdcFixture } from './cdc-fixture';
 
 let f: CdcFixture;
@@ -10,6 +12,17 @@ beforeAll(async () => {
   f = await createCdcFixture();
   await f.my.query('CREATE TABLE big (id INT PRIMARY KEY, s VARCHAR(200))');
   await f.my.query('INSERT INTO big VALUES ?', [Array.from({ length: 20_000 }, (_, i) => [i + 1, 'x'.repeat(200)])]);
+  await f.my.query(
+    'CREATE TABLE mixed (b VARBINARY(8) NOT NULL, at DATETIME(3) NOT NULL, k VARCHAR(20) COLLATE utf8mb4_general_ci NOT NULL, v VARCHAR(40) NULL, PRIMARY KEY (b, at, k)) DEFAULT CHARSET=utf8mb4',
+  );
+  await f.my.query('INSERT INTO mixed VALUES ?', [
+    Array.from({ length: 1_200 }, (_, i) => [
+      Buffer.from([i % 7, 0, 255 - (i % 5)]),
+      new Date(Date.UTC(2024, 0, 1, 0, 0, 0, (i * 37) % 1000) + i * 60_000),
+      `Key ${i % 3 ? 'é' : 'e'} ${i}`,
+      i % 4 ? `value ${i}` : null,
+    ]),
+  ]);
 });
 afterAll(() => f.close());
 
@@ -42,3 +55,39 @@ test('a MySQL connection lost in the middle of a streamed read fails the read in
     conn.destroy();
   }
 });
+
+test.each([
+  ['a single-column key', 'big'],
+  ['a composite key of bytes, a DATETIME and case-insensitive text', 'mixed'],
+])(
+  'rows walked by form and key are read whole by their keys, exactly as a range read has them (%s)',
+  async (_, table) => {
+    const conn = await connectMysql(f.readOnlyUrl);
+    try {
+      const [schema] = await readCatalog(conn, { tables: [table], excludeTables: [] });
+      const plan = planTable(schema!, { tinyint1AsBoolean: false });
+      const whole = new Map<string, RawValue[]>();
+      for await (const batch of streamRange(conn, plan, null, null, undefined, false))
+        for (const raw of batch) whole.set(quarantineKey(plan, raw), raw);
+      const walked: RawValue[][] = [];
+      for await (const batch of streamRangeKeys(conn, plan, null, null)) walked.push(...batch);
+      expect(walked.map((raw) => quarantineKey(plan, raw))).toEqual([...whole.keys()]);
+      // Every 7th row, past one statement's worth of keys for the big table.
+      const wanted = walked.filter((_, i) => i % 7 === 3);
+      const found: RawValue[][] = [];
+      for await (const batch of streamRowsByKey(
+        conn,
+        plan,
+        wanted.map((raw) => keyTuple(plan, raw)),
+      ))
+        found.push(...batch);
+      expect(found.length).toBe(wanted.length);
+      for (const raw of found) expect(raw).toEqual(whole.get(quarantineKey(plan, raw)));
+      expect(new Set(found.map((raw) => quarantineKey(plan, raw)))).toEqual(
+        new Set(wanted.map((raw) => quarantineKey(plan, raw))),
+      );
+    } finally {
+      conn.destroy();
+    }
+  },
+);

@@ -38,6 +38,26 @@ function recordEntry(blob: Buffer, o: number): RowEntry {
   };
 }
 
+/** Sets the two hashes of the record whose hashes are at `at` (as addHashed returned it). */
+export function patchRecord(blob: Buffer, at: number, e: Pick<RowEntry, 'mh' | 'hash'>): void {
+  blob.write(e.mh, at, 8, 'hex');
+  blob.write(e.hash, at + 8, 8, 'hex');
+}
+
+/** The blob without the records whose hashes are at `ats` (as addHashed returned them). */
+export function withoutRecords(blob: Buffer, ats: number[]): Buffer {
+  const keep: Buffer[] = [];
+  let from = 0;
+  for (let o = 0; o < blob.length; o = recordEnd(blob, o)) {
+    const at = o + 2 + blob.readUInt16BE(o);
+    if (!ats.includes(at)) continue;
+    keep.push(blob.subarray(from, o));
+    from = recordEnd(blob, o);
+  }
+  keep.push(blob.subarray(from));
+  return Buffer.concat(keep);
+}
+
 /**
  * Accumulates a chunk's new state in one growing buffer as the diff walks it. Records carried
  * over as stored arrive one after the other from the same blob: a run of them is copied in one
@@ -55,12 +75,17 @@ export class ChunkRowsBuilder {
     this.buf.writeUInt32BE(e.copies, o + 16);
   }
 
-  /** `add` for a row read once (a load), its two hashes as rowHash64 gives them. */
-  addHashed(key: string, mh: bigint, hash: bigint): void {
+  /**
+   * `add` for a row read once (a load), its two hashes as rowHash64 gives them. Returns where
+   * the record's hashes are in the blob `take` will return, for a record whose COPY hash is
+   * only known later (see patchRecord).
+   */
+  addHashed(key: string, mh: bigint, hash: bigint): number {
     const o = this.addKey(key);
     this.buf.writeBigUInt64BE(mh, o);
     this.buf.writeBigUInt64BE(hash, o + 8);
     this.buf.writeUInt32BE(1, o + 16);
+    return o;
   }
 
   /** Reserves a record and writes its key: returns where its hashes go. */

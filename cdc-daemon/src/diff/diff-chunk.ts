@@ -1,10 +1,18 @@
 import type { TablePlan } from '../catalog/plan-table';
-import { ChunkRowsBuilder, StoredChunkRows, decodeChunkRows } from '../apply/chunk-rows';
+import {
+  ChunkRowsBuilder,
+  type RowEntry,
+  StoredChunkRows,
+  decodeChunkRows,
+  patchRecord,
+  withoutRecords,
+} from '../apply/chunk-rows';
 import type { KeyTuple, KeyValue } from '../snapshot/mysql-sql';
 import { type RawValue, encodeKey, encodeRow, escapeCopy } from './encode-row';
 import { hex64, rowHash, rowHash64 } from './row-hash';
 import { CanonDigest, UNVERIFIED_FINGERPRINT, hexToSignedDecimal, hexToUnsigned } from './hash64';
 import { hasCode } from '../../../lib/app-error';
+import { cdcError } from '../errors';
 import type { QuarantinedRow } from '../apply/quarantine-store';
 
 /** A staged change. Keyed tables: one per key. Keyless tables: `copies` identical rows added or removed. */
@@ -144,6 +152,28 @@ export interface DiffChunkInput {
   /** Ids for the extra pieces of a split, in order (a split stops when they run out). */
   newIds: string[];
   result: DiffResult;
+  /**
+   * Keyed tables: when given, `rows` carry each row's canonical form and key only
+   * (streamRangeKeys), and the rows that changed are read whole once the chunk has been walked,
+   * by their keys or, when many changed, by the chunk's range again.
+   */
+  wholeRows?: WholeRows;
+}
+
+export interface WholeRows {
+  byKey: (keys: KeyTuple[]) => AsyncIterable<RawValue[][]>;
+  range: () => AsyncIterable<RawValue[][]>;
+}
+
+/** A changed row met in the walk, its record reserved in its piece's state until it is read whole. */
+interface Pending {
+  tuple: KeyTuple;
+  stored: RowEntry | undefined;
+  mh: string;
+  piece: SubChunk;
+  /** Its piece's index in `result.states`, and where its record's hashes are in that blob. */
+  state: number;
+  at: number;
 }
 
 /**
@@ -169,6 +199,7 @@ export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<str
     sub.fingerprint = poisoned ? UNVERIFIED_FINGERPRINT : sub.observed;
   };
   const rows = new ChunkRowsBuilder();
+  const pending = new Map<string, Pending>();
   result.chunks.push(sub);
   let used = 0;
   for await (const batch of input.rows) {
@@ -197,6 +228,11 @@ export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<str
       const stored = state.take(key);
       if (stored?.mh === mh) {
         rows.add(key, stored);
+        continue;
+      }
+      if (input.wholeRows) {
+        const at = rows.addHashed(key, h, 0n);
+        pending.set(key, { tuple: keyTuple(plan, raw), stored, mh, piece: sub, state: result.states.length, at });
         continue;
       }
       const enc = tryEncode(plan, raw, plan.keyIndexes);
@@ -228,6 +264,66 @@ export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<str
     out.push(stageLine(plan, 'delete', key, input.chunkId, '0', 1, null));
   }
   yield out;
+  if (pending.size > 0) yield* diffWholeRows(plan, pending, input.wholeRows!, result);
+}
+
+/**
+ * The changed rows of a chunk walked by form and key, read whole: each is encoded and staged
+ * as the walk would have done, and its reserved record completed. Looked up by key when few
+ * changed; by the chunk's range when a quarter or more did (one pass is then cheaper than
+ * lookups), and for any the keys did not find. A row PostgreSQL refuses keeps its old record
+ * (or none) and leaves its piece unverified, as in the walk.
+ */
+async function* diffWholeRows(
+  plan: TablePlan,
+  pending: Map<string, Pending>,
+  whole: WholeRows,
+  result: DiffResult,
+): AsyncGenerator<string[]> {
+  const rowsWalked = result.chunks.reduce((a, c) => a + c.count, 0);
+  const byKey = () => whole.byKey([...pending.values()].map((p) => p.tuple));
+  const reads = pending.size * 4 >= rowsWalked ? [whole.range] : [byKey, whole.range];
+  const dropped = new Map<number, number[]>();
+  for (const read of reads) {
+    if (pending.size === 0) break;
+    for await (const batch of read()) {
+      const out: string[] = [];
+      for (const raw of batch) {
+        const key = quarantineKey(plan, raw);
+        const p = pending.get(key);
+        if (p === undefined) continue;
+        pending.delete(key);
+        result.bytesRead += rawBytes(raw);
+        const blob = result.states[p.state]!.rows;
+        const enc = tryEncode(plan, raw, plan.keyIndexes);
+        if ('refused' in enc) {
+          result.quarantined.push(refusal(key, enc.refused));
+          p.piece.fingerprint = UNVERIFIED_FINGERPRINT;
+          if (p.stored !== undefined) patchRecord(blob, p.at, p.stored);
+          else dropped.set(p.state, [...(dropped.get(p.state) ?? []), p.at]);
+          continue;
+        }
+        result.warnings += enc.warnings;
+        const hash = rowHash(enc.line);
+        patchRecord(blob, p.at, { mh: p.mh, hash });
+        if (p.stored === undefined) {
+          result.inserts++;
+          out.push(stageLine(plan, 'insert', key, p.piece.id, '0', 1, enc.line));
+        } else if (p.stored.hash !== hash) {
+          result.updates++;
+          out.push(stageLine(plan, 'update', key, p.piece.id, '0', 1, enc.line));
+        }
+      }
+      yield out;
+    }
+  }
+  if (pending.size > 0)
+    throw cdcError(
+      'CYCLE_FAILED',
+      `Table ${plan.name}: ${pending.size} row(s) seen in the snapshot were not found again when read whole; nothing was applied.`,
+      { table: plan.name },
+    );
+  for (const [state, ats] of dropped) result.states[state]!.rows = withoutRecords(result.states[state]!.rows, ats);
 }
 
 /**

@@ -15,12 +15,19 @@ import {
   saveChunkRows,
 } from '../apply/state-store';
 import type { CycleStats } from '../record/cycle-stats';
-import { type ChunkFingerprint, fingerprintRanges, maxAllowedPacket, streamRange } from '../snapshot/mysql-source';
+import {
+  type ChunkFingerprint,
+  fingerprintRanges,
+  maxAllowedPacket,
+  streamRange,
+  streamRangeKeys,
+  streamRowsByKey,
+} from '../snapshot/mysql-source';
 import { type SubChunk, diffKeyedChunk, diffKeylessTable, emptyDiffResult } from './diff-chunk';
 import { UNVERIFIED_FINGERPRINT } from './hash64';
 import { recordQuarantine } from '../apply/quarantine-store';
 import type { ChunkPacer } from '../snapshot/chunk-pacer';
-import { chunkByteLimit } from '../snapshot/mysql-sql';
+import { type KeyTuple, chunkByteLimit } from '../snapshot/mysql-sql';
 
 export interface SyncTableOptions extends MergeOptions {
   chunkRows: number;
@@ -265,7 +272,14 @@ async function diffChunk(
     maxPieceBytes: chunkByteLimit(split.packet),
     newIds,
     result,
-    rows: streamRange(mysql, plan, chunk.lower, upper),
+    // Keyed: walked by form and key, the changed rows read whole afterwards (streamRangeKeys).
+    rows: plan.keyed ? streamRangeKeys(mysql, plan, chunk.lower, upper) : streamRange(mysql, plan, chunk.lower, upper),
+    wholeRows: plan.keyed
+      ? {
+          byKey: (keys: KeyTuple[]) => streamRowsByKey(mysql, plan, keys),
+          range: () => streamRange(mysql, plan, chunk.lower, upper, undefined, false),
+        }
+      : undefined,
   };
   await copyLines(client, stage, plan.keyed ? diffKeyedChunk(input) : diffKeylessTable(input));
   split.ids.consume(result.chunks.length - 1);

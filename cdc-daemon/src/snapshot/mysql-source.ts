@@ -2,7 +2,7 @@ import mysql, { type Connection } from 'mysql2/promise';
 import type { Connection as CallbackConnection, TypeCastField } from 'mysql2';
 import type { TablePlan } from '../catalog/plan-table';
 import type { RawValue } from '../diff/encode-row';
-import { type KeyTuple, keyRangePredicate, orderByKey, qi } from './mysql-sql';
+import { type KeyTuple, keyParam, keyRangePredicate, orderByKey, qi } from './mysql-sql';
 
 /**
  * The daemon's only way into MySQL: a session in UTC that issues SELECTs and session statements,
@@ -121,7 +121,7 @@ const BATCH_ROWS = 1000;
  * with every value as text or bytes (never parsed by the driver). Backpressure is the driver's
  * own: the connection pauses while a full batch waits for the consumer.
  */
-export async function* streamRange(
+export function streamRange(
   conn: Connection,
   plan: TablePlan,
   lower: KeyTuple | null,
@@ -133,13 +133,71 @@ export async function* streamRange(
   // Keyless tables are read ordered by row hash, so identical rows arrive together.
   const order = plan.keyed ? ` ORDER BY ${orderByKey(plan.schema.keyColumns)}` : ' ORDER BY h';
   const sql = `SELECT ${selectList(plan, withHash)} FROM ${qi(plan.name)} WHERE ${range.sql}${order}${limit ? ` LIMIT ${Number(limit)}` : ''}`;
-  const raw = (conn as unknown as { connection: CallbackConnection }).connection;
-  const query = raw.query({
-    sql,
-    values: range.params,
-    rowsAsArray: true,
-    typeCast: typeCast(plan.binaryAliases) as never,
+  return streamRows(conn, sql, range.params, typeCast(plan.binaryAliases));
+}
+
+/**
+ * A keyed table's key range as its canonical forms and keys only, in key order: `[h, ...]` of
+ * the full width, only the key columns' places set. What a changed chunk is diffed by: an
+ * unchanged row needs nothing else, and the few changed ones are then read whole by key
+ * (streamRowsByKey). Against the whole rows, MySQL formats no column but the form and the
+ * driver parses two values a row instead of all of them (1M rows of 10 columns: MySQL 3.5 ->
+ * 2.5 s of CPU, Node 2.3 -> 0.8 s).
+ */
+export function streamRangeKeys(
+  conn: Connection,
+  plan: TablePlan,
+  lower: KeyTuple | null,
+  upper: KeyTuple | null,
+): AsyncGenerator<RawValue[][]> {
+  const range = keyRangePredicate(plan.schema.keyColumns, lower, upper);
+  const keys = plan.keyIndexes.map((i) => `${plan.columns[i]!.select(qi(plan.columns[i]!.name))} AS c${i}`);
+  const sql = `SELECT ${plan.canonExpr} AS h, ${keys.join(', ')} FROM ${qi(plan.name)} WHERE ${range.sql} ORDER BY ${orderByKey(plan.schema.keyColumns)}`;
+  const width = plan.columns.length + 1;
+  const places = plan.keyIndexes.map((i) => i + 1);
+  return streamRows(conn, sql, range.params, typeCast(plan.binaryAliases), (row) => {
+    const full: RawValue[] = new Array<RawValue>(width).fill(null);
+    full[0] = row[0]!;
+    for (let k = 0; k < places.length; k++) full[places[k]!] = row[k + 1]!;
+    return full;
   });
+}
+
+/** Keys looked up per statement by streamRowsByKey. */
+const KEYS_PER_QUERY = 500;
+
+/**
+ * The whole rows (`[null, col0, ...]`, as streamRange without the form) of the given keys, in
+ * no particular order; a key no row has yields nothing. Single-column keys are looked up with
+ * IN, composite ones with ORs of equalities (a range each, as keyRangePredicate's bounds).
+ */
+export async function* streamRowsByKey(
+  conn: Connection,
+  plan: TablePlan,
+  keys: KeyTuple[],
+): AsyncGenerator<RawValue[][]> {
+  const columns = plan.schema.keyColumns.map(qi);
+  for (let i = 0; i < keys.length; i += KEYS_PER_QUERY) {
+    const batch = keys.slice(i, i + KEYS_PER_QUERY);
+    const where =
+      columns.length === 1
+        ? `${columns[0]} IN (${batch.map(() => '?').join(', ')})`
+        : batch.map(() => `(${columns.map((c) => `${c} = ?`).join(' AND ')})`).join(' OR ');
+    const sql = `SELECT ${selectList(plan, false)} FROM ${qi(plan.name)} WHERE ${where}`;
+    yield* streamRows(conn, sql, batch.flat().map(keyParam), typeCast(plan.binaryAliases));
+  }
+}
+
+/** One streamed statement's rows, in batches (see streamRange); `shape` rewrites each row. */
+async function* streamRows(
+  conn: Connection,
+  sql: string,
+  values: (string | Buffer)[],
+  cast: (field: TypeCastField) => unknown,
+  shape?: (row: RawValue[]) => RawValue[],
+): AsyncGenerator<RawValue[][]> {
+  const raw = (conn as unknown as { connection: CallbackConnection }).connection;
+  const query = raw.query({ sql, values, rowsAsArray: true, typeCast: cast as never });
   let buf: RawValue[][] = [];
   let ended = false;
   let closed = false;
@@ -152,7 +210,7 @@ export async function* streamRange(
   };
   query.on('result', (row: unknown) => {
     if (closed) return;
-    buf.push(row as RawValue[]);
+    buf.push(shape ? shape(row as RawValue[]) : (row as RawValue[]));
     if (buf.length >= BATCH_ROWS) {
       raw.pause();
       notify();
