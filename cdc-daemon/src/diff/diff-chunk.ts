@@ -165,6 +165,22 @@ export interface WholeRows {
   range: () => AsyncIterable<RawValue[][]>;
 }
 
+const keyPlans = new WeakMap<TablePlan, TablePlan>();
+
+/** The plan of rows `[h, key0, key1, ...]` (streamRangeKeys): its key columns are its columns. */
+export function keyColumnsOnly(plan: TablePlan): TablePlan {
+  let keys = keyPlans.get(plan);
+  if (keys === undefined) {
+    keys = {
+      ...plan,
+      columns: plan.keyIndexes.map((i) => plan.columns[i]!),
+      keyIndexes: plan.keyIndexes.map((_, k) => k),
+    };
+    keyPlans.set(plan, keys);
+  }
+  return keys;
+}
+
 /** A changed row met in the walk, its record reserved in its piece's state until it is read whole. */
 interface Pending {
   tuple: KeyTuple;
@@ -186,6 +202,8 @@ interface Pending {
  */
 export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<string[]> {
   const { plan, result } = input;
+  // Rows walked by form and key carry the key columns only, after the form.
+  const walked = input.wholeRows ? keyColumnsOnly(plan) : plan;
   const state = new StoredChunkRows(input.state);
   const maxBytes = input.maxPieceBytes ?? 0;
   let sub: SubChunk = { id: input.chunkId, lower: input.lower, count: 0, fingerprint: '0' };
@@ -211,7 +229,7 @@ export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<str
       if (full && used < input.newIds.length) {
         seal();
         result.states.push({ id: sub.id, rows: rows.take() });
-        sub = { id: input.newIds[used++]!, lower: keyTuple(plan, raw), count: 0, fingerprint: '0' };
+        sub = { id: input.newIds[used++]!, lower: keyTuple(walked, raw), count: 0, fingerprint: '0' };
         fp = new CanonDigest();
         poisoned = false;
         result.chunks.push(sub);
@@ -224,7 +242,7 @@ export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<str
       result.bytesRead += rawBytes(raw);
       if (state.carryIfNext(Number(h >> 32n), Number(h & 0xffffffffn), rows)) continue;
       const mh = hex64(h);
-      const key = quarantineKey(plan, raw);
+      const key = quarantineKey(walked, raw);
       const stored = state.take(key);
       if (stored?.mh === mh) {
         rows.add(key, stored);
@@ -232,7 +250,7 @@ export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<str
       }
       if (input.wholeRows) {
         const at = rows.addHashed(key, h, 0n);
-        pending.set(key, { tuple: keyTuple(plan, raw), stored, mh, piece: sub, state: result.states.length, at });
+        pending.set(key, { tuple: keyTuple(walked, raw), stored, mh, piece: sub, state: result.states.length, at });
         continue;
       }
       const enc = tryEncode(plan, raw, plan.keyIndexes);

@@ -137,12 +137,11 @@ export function streamRange(
 }
 
 /**
- * A keyed table's key range as its canonical forms and keys only, in key order: `[h, ...]` of
- * the full width, only the key columns' places set. What a changed chunk is diffed by: an
- * unchanged row needs nothing else, and the few changed ones are then read whole by key
- * (streamRowsByKey). Against the whole rows, MySQL formats no column but the form and the
- * driver parses two values a row instead of all of them (1M rows of 10 columns: MySQL 3.5 ->
- * 2.5 s of CPU, Node 2.3 -> 0.8 s).
+ * A keyed table's key range as its canonical forms and keys only, in key order: `[h, key0,
+ * key1, ...]`. What a changed chunk is diffed by: an unchanged row needs nothing else, and the
+ * few changed ones are then read whole by key (streamRowsByKey). Against the whole rows, MySQL
+ * formats no column but the form and the driver parses two values a row instead of all of them
+ * (1M rows of 10 columns: MySQL 3.5 -> 2.5 s of CPU, Node 2.3 -> 0.8 s).
  */
 export function streamRangeKeys(
   conn: Connection,
@@ -153,14 +152,7 @@ export function streamRangeKeys(
   const range = keyRangePredicate(plan.schema.keyColumns, lower, upper);
   const keys = plan.keyIndexes.map((i) => `${plan.columns[i]!.select(qi(plan.columns[i]!.name))} AS c${i}`);
   const sql = `SELECT ${plan.canonExpr} AS h, ${keys.join(', ')} FROM ${qi(plan.name)} WHERE ${range.sql} ORDER BY ${orderByKey(plan.schema.keyColumns)}`;
-  const width = plan.columns.length + 1;
-  const places = plan.keyIndexes.map((i) => i + 1);
-  return streamRows(conn, sql, range.params, typeCast(plan.binaryAliases), (row) => {
-    const full: RawValue[] = new Array<RawValue>(width).fill(null);
-    full[0] = row[0]!;
-    for (let k = 0; k < places.length; k++) full[places[k]!] = row[k + 1]!;
-    return full;
-  });
+  return streamRows(conn, sql, range.params, typeCast(plan.binaryAliases));
 }
 
 /** Keys looked up per statement by streamRowsByKey. */
@@ -188,13 +180,12 @@ export async function* streamRowsByKey(
   }
 }
 
-/** One streamed statement's rows, in batches (see streamRange); `shape` rewrites each row. */
+/** One streamed statement's rows, in batches (see streamRange). */
 async function* streamRows(
   conn: Connection,
   sql: string,
   values: (string | Buffer)[],
   cast: (field: TypeCastField) => unknown,
-  shape?: (row: RawValue[]) => RawValue[],
 ): AsyncGenerator<RawValue[][]> {
   const raw = (conn as unknown as { connection: CallbackConnection }).connection;
   const query = raw.query({ sql, values, rowsAsArray: true, typeCast: cast as never });
@@ -210,7 +201,7 @@ async function* streamRows(
   };
   query.on('result', (row: unknown) => {
     if (closed) return;
-    buf.push(shape ? shape(row as RawValue[]) : (row as RawValue[]));
+    buf.push(row as RawValue[]);
     if (buf.length >= BATCH_ROWS) {
       raw.pause();
       notify();
