@@ -197,8 +197,10 @@ interface Pending {
  * what differs, then the chunk's new state and fingerprint (the digest of the canonical forms
  * read). A row whose canonical form hashes as stored is carried over without being encoded (in
  * the common case without even its key: see StoredChunkRows); a changed one is encoded, and
- * only written when its PostgreSQL text changed too. Memory: the chunk's state plus one row at
- * a time.
+ * only written when its PostgreSQL text changed too. With `wholeRows`, the walk sees forms and
+ * keys only and the changed rows are encoded once read whole (diffWholeRows), their records
+ * reserved in place meanwhile. Memory: the chunk's state, the keys of its changed rows, and one
+ * batch of rows at a time.
  */
 export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<string[]> {
   const { plan, result } = input;
