@@ -65,6 +65,7 @@ export function withoutRecords(blob: Buffer, ats: number[]): Buffer {
  */
 export class ChunkRowsBuilder {
   private buf = Buffer.allocUnsafe(64 * 1024);
+  private view = viewOf(this.buf);
   private used = 0;
   private run: { blob: Buffer; start: number; end: number } | undefined;
 
@@ -82,8 +83,10 @@ export class ChunkRowsBuilder {
    */
   addHashed(key: string, mh: bigint, hash: bigint): number {
     const o = this.addKey(key);
-    this.buf.writeBigUInt64BE(mh, o);
-    this.buf.writeBigUInt64BE(hash, o + 8);
+    // DataView's setter is a builtin; Buffer's writeBigUInt64BE splits the bigint in JavaScript
+    // (2M of them: 33 against 250 ms, a loaded row writes two).
+    this.view.setBigUint64(o, mh);
+    this.view.setBigUint64(o + 8, hash);
     this.buf.writeUInt32BE(1, o + 16);
     return o;
   }
@@ -131,8 +134,12 @@ export class ChunkRowsBuilder {
     const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.used + n));
     this.buf.copy(next, 0, 0, this.used);
     this.buf = next;
+    this.view = viewOf(next);
   }
 }
+
+const viewOf = (b: Buffer) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+const scratch = new DataView(new ArrayBuffer(8));
 
 /** How far past the cursor a key is looked for before the chunk's records are indexed by key. */
 const LOOK_AHEAD = 16;
@@ -157,12 +164,16 @@ export class StoredChunkRows {
 
   constructor(private readonly blob: Buffer) {}
 
-  /** Copies the next stored record into `out` if its MySQL hash is `hi`:`lo` (two uint32 halves). */
-  carryIfNext(hi: number, lo: number, out: ChunkRowsBuilder): boolean {
+  /** Copies the next stored record into `out` if its MySQL hash is `mh` (as rowHash64 gives it). */
+  carryIfNext(mh: bigint, out: ChunkRowsBuilder): boolean {
     if (this.next >= this.blob.length) return false;
     const b = this.blob;
     const mhAt = this.next + 2 + b.readUInt16BE(this.next);
-    if (b.readUInt32BE(mhAt) !== hi || b.readUInt32BE(mhAt + 4) !== lo) return false;
+    // Compared as two uint32 halves through a DataView: shifting and masking the bigint
+    // allocates (1M rows: ~20 against ~140 ms).
+    scratch.setBigUint64(0, mh);
+    if (b.readUInt32BE(mhAt) !== scratch.getUint32(0) || b.readUInt32BE(mhAt + 4) !== scratch.getUint32(4))
+      return false;
     out.addRaw(b, this.next, mhAt + 20);
     this.next = mhAt + 20;
     return true;

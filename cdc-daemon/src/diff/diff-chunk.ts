@@ -242,7 +242,7 @@ export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<str
       sub.count++;
       result.rowsFetched++;
       result.bytesRead += rawBytes(raw);
-      if (state.carryIfNext(Number(h >> 32n), Number(h & 0xffffffffn), rows)) continue;
+      if (state.carryIfNext(h, rows)) continue;
       const mh = hex64(h);
       const key = quarantineKey(walked, raw);
       const stored = state.take(key);
