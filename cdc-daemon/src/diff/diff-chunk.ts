@@ -152,14 +152,12 @@ export interface DiffChunkInput {
   /** Ids for the extra pieces of a split, in order (a split stops when they run out). */
   newIds: string[];
   result: DiffResult;
-  /**
-   * Keyed tables: when given, `rows` carry each row's canonical form and key only
-   * (streamRangeKeys), and the rows that changed are read whole once the chunk has been walked,
-   * by their keys or, when many changed, by the chunk's range again.
-   */
-  wholeRows?: WholeRows;
 }
 
+/**
+ * Keyed tables: where the rows that changed are read whole once the chunk has been walked by form
+ * and key, by their keys or, when many changed, by the chunk's range again.
+ */
 export interface WholeRows {
   byKey: (keys: KeyTuple[]) => AsyncIterable<RawValue[][]>;
   range: () => AsyncIterable<RawValue[][]>;
@@ -195,35 +193,30 @@ interface Pending {
 /**
  * Compares the rows MySQL holds now with the state stored for them and yields stage lines for
  * what differs, then the chunk's new state and fingerprint (the digest of the canonical forms
- * read). A row whose canonical form hashes as stored is carried over without being encoded (in
- * the common case without even its key: see StoredChunkRows); a changed one is encoded, and
- * only written when its PostgreSQL text changed too. With `wholeRows`, the walk sees forms and
- * keys only and the changed rows are encoded once read whole (diffWholeRows), their records
- * reserved in place meanwhile. Memory: the chunk's state, the keys of its changed rows, and one
- * batch of rows at a time.
+ * read). The rows are walked by form and key only (streamRangeKeys): a row whose form hashes as
+ * stored is carried over without being encoded (in the common case without even its key: see
+ * StoredChunkRows); a changed one has its record reserved in place and is encoded once read
+ * whole (diffWholeRows), and only written when its PostgreSQL text changed too. Memory: the
+ * chunk's state, the keys of its changed rows, and one batch of rows at a time.
  */
-export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<string[]> {
+export async function* diffKeyedChunk(input: DiffChunkInput & { wholeRows: WholeRows }): AsyncGenerator<string[]> {
   const { plan, result } = input;
   // Rows walked by form and key carry the key columns only, after the form.
-  const walked = input.wholeRows ? keyColumnsOnly(plan) : plan;
+  const walked = keyColumnsOnly(plan);
   const state = new StoredChunkRows(input.state);
   const maxBytes = input.maxPieceBytes ?? 0;
   let sub: SubChunk = { id: input.chunkId, lower: input.lower, count: 0, fingerprint: '0' };
   let fp = new CanonDigest();
-  // A piece holding a quarantined row keeps the fingerprint that never matches, so every cycle
-  // reads it again until the row is fixed (or gone) in MySQL.
-  let poisoned = false;
   const seal = () => {
     sub.bytes = fp.bytes;
     sub.observed = fp.toDecimal();
-    sub.fingerprint = poisoned ? UNVERIFIED_FINGERPRINT : sub.observed;
+    sub.fingerprint = sub.observed;
   };
   const rows = new ChunkRowsBuilder();
   const pending = new Map<string, Pending>();
   result.chunks.push(sub);
   let used = 0;
   for await (const batch of input.rows) {
-    const out: string[] = [];
     for (const raw of batch) {
       // Out of reserved ids (the chunk grew more than its last known size): it stays whole
       // this cycle, and its new size lets the next cycle split it.
@@ -233,7 +226,6 @@ export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<str
         result.states.push({ id: sub.id, rows: rows.take() });
         sub = { id: input.newIds[used++]!, lower: keyTuple(walked, raw), count: 0, fingerprint: '0' };
         fp = new CanonDigest();
-        poisoned = false;
         result.chunks.push(sub);
       }
       const canon = raw[0] as string;
@@ -250,31 +242,9 @@ export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<str
         rows.add(key, stored);
         continue;
       }
-      if (input.wholeRows) {
-        const at = rows.addHashed(key, h, 0n);
-        pending.set(key, { tuple: keyTuple(walked, raw), stored, mh, piece: sub, state: result.states.length, at });
-        continue;
-      }
-      const enc = tryEncode(plan, raw, plan.keyIndexes);
-      if ('refused' in enc) {
-        // The mirror keeps the row's last good version (or none): its old state stays.
-        result.quarantined.push(refusal(key, enc.refused));
-        if (stored !== undefined) rows.add(key, stored);
-        poisoned = true;
-        continue;
-      }
-      result.warnings += enc.warnings;
-      const hash = rowHash(enc.line);
-      rows.add(key, { mh, hash, copies: 1 });
-      if (stored === undefined) {
-        result.inserts++;
-        out.push(stageLine(plan, 'insert', key, sub.id, '0', 1, enc.line));
-      } else if (stored.hash !== hash) {
-        result.updates++;
-        out.push(stageLine(plan, 'update', key, sub.id, '0', 1, enc.line));
-      }
+      const at = rows.addHashed(key, h, 0n);
+      pending.set(key, { tuple: keyTuple(walked, raw), stored, mh, piece: sub, state: result.states.length, at });
     }
-    yield out;
   }
   seal();
   result.states.push({ id: sub.id, rows: rows.take() });
@@ -284,7 +254,7 @@ export async function* diffKeyedChunk(input: DiffChunkInput): AsyncGenerator<str
     out.push(stageLine(plan, 'delete', key, input.chunkId, '0', 1, null));
   }
   yield out;
-  if (pending.size > 0) yield* diffWholeRows(plan, pending, input.wholeRows!, result);
+  if (pending.size > 0) yield* diffWholeRows(plan, pending, input.wholeRows, result);
 }
 
 /**
@@ -320,7 +290,7 @@ async function* diffWholeRows(
           result.quarantined.push(refusal(key, enc.refused));
           p.piece.fingerprint = UNVERIFIED_FINGERPRINT;
           if (p.stored !== undefined) patchRecord(blob, p.at, p.stored);
-          else dropped.set(p.state, [...(dropped.get(p.state) ?? []), p.at]);
+          else dropped.set(p.state, (dropped.get(p.state) ?? []).concat(p.at));
           continue;
         }
         result.warnings += enc.warnings;

@@ -272,16 +272,19 @@ async function diffChunk(
     maxPieceBytes: chunkByteLimit(split.packet),
     newIds,
     result,
-    // Keyed: walked by form and key, the changed rows read whole afterwards (streamRangeKeys).
-    rows: plan.keyed ? streamRangeKeys(mysql, plan, chunk.lower, upper) : streamRange(mysql, plan, chunk.lower, upper),
-    wholeRows: plan.keyed
-      ? {
+  };
+  // Keyed: walked by form and key, the changed rows read whole afterwards.
+  const lines = plan.keyed
+    ? diffKeyedChunk({
+        ...input,
+        rows: streamRangeKeys(mysql, plan, chunk.lower, upper),
+        wholeRows: {
           byKey: (keys: KeyTuple[]) => streamRowsByKey(mysql, plan, keys),
           range: () => streamRange(mysql, plan, chunk.lower, upper, undefined, false),
-        }
-      : undefined,
-  };
-  await copyLines(client, stage, plan.keyed ? diffKeyedChunk(input) : diffKeylessTable(input));
+        },
+      })
+    : diffKeylessTable({ ...input, rows: streamRange(mysql, plan, chunk.lower, upper) });
+  await copyLines(client, stage, lines);
   split.ids.consume(result.chunks.length - 1);
   await stats.time('postgres', () => saveChunkRows(client, plan.name, result.states));
   // Both come from one snapshot; a mismatch means the read was not consistent. (A split chunk's
