@@ -14,6 +14,7 @@ import type { Pool } from 'pg';
 import type { DaemonAdmin } from './clients/daemon-admin';
 import { ReportStores, type StoreSettings } from './reports/report-stores';
 import { PROJECT_ROOT } from '../../lib/project-root';
+import type { WorkerLink } from './workers';
 
 export interface AppDeps {
   db: Knex;
@@ -38,6 +39,8 @@ export interface AppDeps {
   stores?: StoreSettings;
   /** The clock; tests pin it to put terms inside or outside their enrollment window. */
   now?: () => Date;
+  /** The other worker processes serving the same port (see workers.ts); absent: this one alone. */
+  workers?: WorkerLink;
 }
 
 export interface PortalApp {
@@ -124,6 +127,7 @@ export function createApp(deps: AppDeps): PortalApp {
       loginAccountLimit: deps.loginAccountLimit ?? 5,
       bcryptRounds: deps.bcryptRounds ?? 12,
       catalogueMaxAgeMs: deps.catalogueMaxAgeMs ?? 5_000,
+      workers: deps.workers,
     }),
   );
   app.use(notFound);

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import {
   envBoolean,
@@ -18,6 +19,8 @@ export const webappConfigSchema = z
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
     /** HTTP port of the portal. */
     PORT: envPort.default(3000),
+    /** Worker processes serving that port (node:cluster); defaults to the machine's CPUs. */
+    PORTAL_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
     /** The portal's read-write MySQL account, e.g. mysql://campus:secret@127.0.0.1:3306/campus. */
     MYSQL_URL: envUrl('mysql'),
     /** Signs the session cookie. At least 32 characters; there is no default. */
@@ -58,6 +61,7 @@ export const webappConfigSchema = z
   .transform((env) => ({
     env: env.NODE_ENV,
     port: env.PORT,
+    workers: env.PORTAL_WORKERS ?? availableParallelism(),
     mysqlUrl: env.MYSQL_URL,
     sessionSecret: env.SESSION_SECRET,
     cookieSecure: env.COOKIE_SECURE ?? env.NODE_ENV === 'production',

@@ -1,30 +1,53 @@
 import 'dotenv/config';
-import { createLogger } from '../../lib/logger';
+import cluster from 'node:cluster';
+import { createLogger, type Logger } from '../../lib/logger';
 import { Pool } from 'pg';
 import { createApp } from './app';
 import { daemonAdmin } from './clients/daemon-admin';
-import { loadWebappConfig } from './config';
+import { loadWebappConfig, type WebappConfig } from './config';
 import { createKnex } from './db/knex';
 import { migrateMysql } from './db/migrate';
+import { runPrimary, workerLink, type WorkerLink } from './workers';
 
-/** Starts the portal: validate config, migrate MySQL, listen; stop cleanly on SIGTERM/SIGINT. */
+/**
+ * Starts the portal: validate config, migrate MySQL, then serve the port from PORTAL_WORKERS
+ * processes (see workers.ts; one: this process serves it alone); stop cleanly on SIGTERM/SIGINT.
+ */
 async function main(): Promise<void> {
   const config = loadWebappConfig(process.env);
   const logger = createLogger({ ...config.log, service: 'webapp' });
+  if (cluster.isWorker) return serve(config, logger, workerLink());
   const applied = await migrateMysql(config.mysqlUrl);
   if (applied.length > 0) logger.info('applied MySQL migrations', { applied });
+  if (config.workers === 1) return serve(config, logger);
+  runPrimary(config.workers, config.port, logger);
+}
+
+/** One serving process: the app on the port, stopped on a signal or the primary's request. */
+async function serve(config: WebappConfig, logger: Logger, link?: WorkerLink): Promise<void> {
   const db = createKnex(config.mysqlUrl);
   const pg = config.postgresUrl ? new Pool({ connectionString: config.postgresUrl, max: 4 }) : undefined;
   pg?.on('error', (err) => logger.warn('idle PostgreSQL connection failed', { error: err.message }));
   const admin = config.daemonAdmin ? daemonAdmin(config.daemonAdmin.url, config.daemonAdmin.token) : undefined;
-  const { app, close } = createApp({ db, logger, ...config, pg, daemonAdmin: admin });
-  const server = app.listen(config.port, () => logger.info(`portal listening on http://localhost:${config.port}`));
+  const { app, close } = createApp({ db, logger, ...config, pg, daemonAdmin: admin, workers: link });
+  const server = app.listen(config.port, () => {
+    if (!link) logger.info(`portal listening on http://localhost:${config.port}`);
+  });
+  server.on('error', (err) => {
+    console.error(err.message);
+    process.exit(1);
+  });
 
   let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) process.exit(1);
+  const stop = (reason: string, force: boolean) => {
+    if (stopping) {
+      if (force) process.exit(1);
+      return;
+    }
     stopping = true;
-    logger.info('stopping portal', { signal });
+    logger.info('stopping portal', { reason });
+    // Not listening (a worker whose port could not be had): nothing to finish.
+    if (!server.listening) process.exit(0);
     const timer = setTimeout(() => process.exit(1), 10_000).unref();
     server.close(async () => {
       await close();
@@ -34,8 +57,10 @@ async function main(): Promise<void> {
       process.exit(0);
     });
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  // A second signal forces the exit, except a worker's SIGTERM: the primary sends it after a
+  // Ctrl-C that already reached every process of the group.
+  process.on('SIGTERM', () => stop('SIGTERM', !link));
+  process.on('SIGINT', () => stop('SIGINT', true));
 }
 
 main().catch((err: unknown) => {

@@ -16,6 +16,7 @@ import { normaliseUsername } from './use-cases/accounts';
 import { CourseCatalogue } from './use-cases/catalogue';
 import { CourseSchedules } from './use-cases/course-schedules';
 import type { ReportStores } from './reports/report-stores';
+import type { WorkerLink } from './workers';
 
 export interface RouteDeps {
   db: Knex;
@@ -31,6 +32,8 @@ export interface RouteDeps {
   bcryptRounds: number;
   /** How long the catalogue's course list is held in memory (0: read per page). */
   catalogueMaxAgeMs: number;
+  /** The other worker processes: rate limits counted with them, course edits told to them. */
+  workers?: WorkerLink;
 }
 
 /** The portal's route table: every URL, its guard and its handler, in one place. */
@@ -39,15 +42,25 @@ export function routes(deps: RouteDeps): Router {
   const auth = authHandlers(db, deps.bcryptRounds);
   const catalogue = new CourseCatalogue(db, deps.catalogueMaxAgeMs);
   const schedules = new CourseSchedules(deps.catalogueMaxAgeMs);
+  // A staff edit drops what this process holds at once, and what the other workers hold.
+  const forgetCourses = () => {
+    catalogue.invalidate();
+    schedules.invalidate();
+  };
+  deps.workers?.onCourseEdit(forgetCourses);
   const courses = courseHandlers(db, catalogue, schedules, now);
   const student = studentHandlers(db, schedules, now);
-  const admin = adminCourseHandlers(db, catalogue, schedules);
+  const admin = adminCourseHandlers(db, catalogue, () => {
+    forgetCourses();
+    deps.workers?.announceCourseEdit();
+  });
   const ops = opsHandlers(deps.pg, deps.daemonAdmin, now);
   const console_ = consoleHandlers(deps.pg, db, deps.stores.settings.schema, deps.daemonAdmin, now);
   const reports = reportHandlers(deps.stores, now);
   const loginLimiter = rateLimit({
     windowMs: 15 * 60 * 1000,
     limit: deps.loginRateLimit,
+    store: deps.workers?.rateLimitStore('login-client'),
     standardHeaders: 'draft-8',
     legacyHeaders: false,
     handler: (_req, _res, next) =>
@@ -58,6 +71,7 @@ export function routes(deps: RouteDeps): Router {
   const accountLimiter = rateLimit({
     windowMs: 15 * 60 * 1000,
     limit: deps.loginAccountLimit,
+    store: deps.workers?.rateLimitStore('login-account'),
     skipSuccessfulRequests: true,
     keyGenerator: (req) => {
       const typed = typeof req.body?.username === 'string' ? req.body.username : '';

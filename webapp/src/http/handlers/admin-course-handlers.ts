@@ -4,7 +4,6 @@ import { AppError } from '../../../../lib/app-error';
 import { portalError } from '../../errors';
 import { EQUIPMENT, findCourse, listDepartments } from '../../repositories/courses-repository';
 import type { CourseCatalogue } from '../../use-cases/catalogue';
-import type { CourseSchedules } from '../../use-cases/course-schedules';
 import { parseCatalogueQuery, saveCourse } from '../../use-cases/courses';
 import { setFlash } from '../flash';
 
@@ -20,7 +19,8 @@ const EMPTY_FORM = {
   required_equipment: [] as string[],
 };
 
-export function adminCourseHandlers(db: Knex, catalogue: CourseCatalogue, schedules: CourseSchedules) {
+/** `coursesChanged` drops what the portal holds of courses (catalogue, schedules) after a save. */
+export function adminCourseHandlers(db: Knex, catalogue: CourseCatalogue, coursesChanged: () => void) {
   async function renderForm(
     res: Response,
     status: number,
@@ -43,8 +43,7 @@ export function adminCourseHandlers(db: Knex, catalogue: CourseCatalogue, schedu
   async function save(req: Request, res: Response, id: number | undefined): Promise<void> {
     try {
       const savedId = await saveCourse(db, id, req.body ?? {});
-      catalogue.invalidate();
-      schedules.invalidate();
+      coursesChanged();
       setFlash(res, 'success', id ? 'Course saved.' : 'Course created.');
       res.redirect(303, `/admin/courses/${savedId}/edit`);
     } catch (err) {
