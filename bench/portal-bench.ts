@@ -1,6 +1,7 @@
 import { freePort } from '../lib/free-port';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import bcrypt from 'bcryptjs';
@@ -37,7 +38,9 @@ interface Session {
  * catalogue (plain, search, filters, page 50), enrollments, timetable, then enroll/drop with real
  * CSRF tokens while a probe measures the daemon's freshness (portal write to the mirror); then
  * the seats left the catalogue shows are checked against MySQL's own count. Login (bcrypt at the
- * production cost) is measured separately. The baseline is /healthz of the same portal process.
+ * production cost) is measured separately. The baseline is /healthz of the same portal; without
+ * the daemon, the catalogue and enroll/drop are also measured on a portal served by one process
+ * (PORTAL_WORKERS=1) beside the deployed one (a worker process per CPU).
  */
 export async function benchPortal(students: number, log: (s: string) => void): Promise<BenchRow[]> {
   const mysqlUrl = await universityDatabase(students, log);
@@ -46,8 +49,9 @@ export async function benchPortal(students: number, log: (s: string) => void): P
   const db = createKnex(mysqlUrl, { min: 0, max: 4 });
   try {
     const accounts = await benchAccounts(db, CONNECTIONS + 1);
-    const port = await freePort();
-    children.push(
+    // The portal as deployed: one worker process per CPU (PORTAL_WORKERS unset).
+    const workers = availableParallelism();
+    const portal = (port: number, env: Record<string, string> = {}) =>
       deployable('webapp/src/main', [], {
         MYSQL_URL: mysqlUrl,
         SESSION_SECRET: 'b'.repeat(40),
@@ -55,8 +59,10 @@ export async function benchPortal(students: number, log: (s: string) => void): P
         PORT: String(port),
         LOGIN_RATE_LIMIT: '10000000',
         LOGIN_ACCOUNT_LIMIT: '10000000',
-      }),
-    );
+        ...env,
+      });
+    const port = await freePort();
+    children.push(portal(port));
     const base = `http://127.0.0.1:${port}`;
     await waitForHealth(`${base}/healthz`);
     const sessions = await Promise.all(accounts.slice(0, CONNECTIONS).map((a) => login(base, a.username, a.studentId)));
@@ -77,6 +83,17 @@ export async function benchPortal(students: number, log: (s: string) => void): P
     const quietHealthz = await load(base, '/healthz', sessions);
     const quietCourses = await load(base, '/courses', sessions);
     const quietWrites = await load(base, '', sessions, enrollDrop);
+    // The same served by a single process (PORTAL_WORKERS=1; sessions live in MySQL, so the
+    // same students are logged in there): what the worker processes bring.
+    log(`portal: the same with PORTAL_WORKERS=1 (the deployed portal runs ${workers})...`);
+    const onePort = await freePort();
+    const one = portal(onePort, { PORTAL_WORKERS: '1' });
+    children.push(one);
+    await waitForHealth(`http://127.0.0.1:${onePort}/healthz`);
+    const oneCourses = await load(`http://127.0.0.1:${onePort}`, '/courses', sessions);
+    const oneWrites = await load(`http://127.0.0.1:${onePort}`, '', sessions, enrollDrop);
+    one.kill('SIGTERM');
+    if (one.exitCode === null) await new Promise((r) => one.once('exit', r));
 
     const daemonPort = await freePort();
     children.push(
@@ -106,9 +123,12 @@ export async function benchPortal(students: number, log: (s: string) => void): P
         value: hints.skipped,
         unit: 'tables',
       },
+      { section: 'portal', figure: 'portal worker processes (one per CPU)', value: workers, unit: 'processes' },
       ...figures('without the daemon: GET /healthz', quietHealthz, 1000, quietHealthz),
-      ...figures('without the daemon: GET /courses', quietCourses, 1000, quietHealthz),
-      ...figures('without the daemon: POST enroll + drop', quietWrites, 500, quietHealthz),
+      ...figures('without the daemon: GET /courses', quietCourses, 1000, oneCourses, 'PORTAL_WORKERS=1'),
+      ...figures('without the daemon: POST enroll + drop', quietWrites, 500, oneWrites, 'PORTAL_WORKERS=1'),
+      ...figures('without the daemon, PORTAL_WORKERS=1: GET /courses', oneCourses, 1000, quietHealthz),
+      ...figures('without the daemon, PORTAL_WORKERS=1: POST enroll + drop', oneWrites, 500, quietHealthz),
     ];
     const healthz = await load(base, '/healthz', sessions);
     const pages: [string, string][] = [
@@ -164,7 +184,13 @@ export async function benchPortal(students: number, log: (s: string) => void): P
   }
 }
 
-function figures(figure: string, r: autocannon.Result, goal: number, healthz: autocannon.Result): BenchRow[] {
+function figures(
+  figure: string,
+  r: autocannon.Result,
+  goal: number,
+  baseline: autocannon.Result,
+  baselineName = '/healthz',
+): BenchRow[] {
   const bad = r.errors + r.non2xx - (r.statusCodeStats?.['303']?.count ?? 0) - (r.statusCodeStats?.['302']?.count ?? 0);
   if (bad > 0) throw new Error(`${figure}: ${bad} requests failed (${JSON.stringify(r.statusCodeStats)})`);
   return [
@@ -173,7 +199,7 @@ function figures(figure: string, r: autocannon.Result, goal: number, healthz: au
       figure: `${figure}: throughput`,
       value: r.requests.average,
       unit: 'req/s',
-      baseline: { name: '/healthz', value: healthz.requests.average },
+      baseline: { name: baselineName, value: baseline.requests.average },
       goal: `>= ${goal} req/s`,
       met: r.requests.average >= goal,
     },
