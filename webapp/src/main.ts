@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   runPrimary(config.workers, config.port, logger);
 }
 
-/** One serving process: the app on the port, stopped on a signal or the primary's request. */
+/** One serving process: the app on the port, stopped gracefully on SIGTERM/SIGINT. */
 async function serve(config: WebappConfig, logger: Logger, link?: WorkerLink): Promise<void> {
   const db = createKnex(config.mysqlUrl);
   const pg = config.postgresUrl ? new Pool({ connectionString: config.postgresUrl, max: 4 }) : undefined;
