@@ -50,9 +50,9 @@ export function routes(deps: RouteDeps): Router {
   deps.workers?.onCourseEdit(forgetCourses);
   const courses = courseHandlers(db, catalogue, schedules, now);
   const student = studentHandlers(db, schedules, now);
-  const admin = adminCourseHandlers(db, catalogue, () => {
+  const admin = adminCourseHandlers(db, catalogue, async () => {
     forgetCourses();
-    deps.workers?.announceCourseEdit();
+    await deps.workers?.announceCourseEdit();
   });
   const ops = opsHandlers(deps.pg, deps.daemonAdmin, now);
   const console_ = consoleHandlers(deps.pg, db, deps.stores.settings.schema, deps.daemonAdmin, now);

@@ -9,20 +9,26 @@ import type { Logger } from '../../lib/logger';
  * hands each new connection to the next worker). What workers must agree on goes through the
  * primary: the login rate limits (counted there, so a client gets the configured number of
  * attempts whichever worker answers) and staff course edits (every worker drops its held
- * catalogue and schedules at once). Sessions live in MySQL, so any worker serves any session.
+ * catalogue and schedules before the edit is answered). Sessions live in MySQL, so any worker serves any session.
  */
 
 /** A worker's view of its peers; absent when the portal runs as one process. */
 export interface WorkerLink {
   /** A rate-limit store shared by every worker (one per limiter: `prefix` tells them apart). */
   rateLimitStore(prefix: string): Store;
-  /** Tells the other workers that staff changed courses. */
-  announceCourseEdit(): void;
+  /**
+   * Tells the other workers that staff changed courses; resolves once the primary has written
+   * the news to each of them, so a request any of them takes after this one's response finds it.
+   */
+  announceCourseEdit(): Promise<void>;
   /** Runs `listener` when another worker announced a course edit. */
   onCourseEdit(listener: () => void): void;
 }
 
 const COURSE_EDIT = 'campus:course-edit';
+const COURSE_EDIT_RELAYED = 'campus:course-edit-relayed';
+/** An announcement the primary has not confirmed by then resolves all the same. */
+const RELAY_WAIT_MS = 1_000;
 
 /** More replacements than this within RESTART_WINDOW_MS stop the portal (a crash loop). */
 const MAX_RESTARTS = 5;
@@ -32,14 +38,31 @@ const STOP_GRACE_MS = 15_000;
 
 interface Message {
   type?: unknown;
+  id?: unknown;
 }
 
 export function workerLink(): WorkerLink {
   const worker = cluster.worker;
   if (!worker) throw new Error('workerLink() runs in a cluster worker only');
+  const relayed = new Map<number, () => void>();
+  let next = 0;
+  worker.on('message', (m: Message) => {
+    if (m?.type === COURSE_EDIT_RELAYED && typeof m.id === 'number') relayed.get(m.id)?.();
+  });
   return {
     rateLimitStore: (prefix) => new ClusterMemoryStoreWorker({ prefix }),
-    announceCourseEdit: () => worker.send({ type: COURSE_EDIT }),
+    announceCourseEdit: () =>
+      new Promise<void>((resolve) => {
+        const id = next++;
+        const done = () => {
+          clearTimeout(timer);
+          relayed.delete(id);
+          resolve();
+        };
+        const timer = setTimeout(done, RELAY_WAIT_MS);
+        relayed.set(id, done);
+        worker.send({ type: COURSE_EDIT, id });
+      }),
     onCourseEdit: (listener) =>
       worker.on('message', (m: Message) => {
         if (m?.type === COURSE_EDIT) listener();
@@ -79,9 +102,15 @@ export function runPrimary(count: number, port: number, logger: Logger): void {
     }, STOP_GRACE_MS).unref();
   };
 
+  // The sender hears back once the news is in every other worker's channel: a connection the
+  // primary hands to one of them later travels the same channel, behind it.
   cluster.on('message', (from: Worker, m: Message) => {
     if (m?.type !== COURSE_EDIT) return;
-    for (const w of live()) if (w !== from && w.isConnected()) w.send(m);
+    const peers = live().filter((w) => w !== from && w.isConnected());
+    const sent = peers.map((w) => new Promise<void>((resolve) => w.send({ type: COURSE_EDIT }, () => resolve())));
+    void Promise.all(sent).then(() => {
+      if (from.isConnected()) from.send({ type: COURSE_EDIT_RELAYED, id: m.id });
+    });
   });
   cluster.on('listening', (worker) => {
     listened.add(worker);

@@ -19,8 +19,11 @@ const EMPTY_FORM = {
   required_equipment: [] as string[],
 };
 
-/** `coursesChanged` drops what the portal holds of courses (catalogue, schedules) after a save. */
-export function adminCourseHandlers(db: Knex, catalogue: CourseCatalogue, coursesChanged: () => void) {
+/**
+ * `coursesChanged` drops what the portal holds of courses (catalogue, schedules) after a save, in
+ * every worker process, before the response goes out.
+ */
+export function adminCourseHandlers(db: Knex, catalogue: CourseCatalogue, coursesChanged: () => Promise<void>) {
   async function renderForm(
     res: Response,
     status: number,
@@ -43,7 +46,7 @@ export function adminCourseHandlers(db: Knex, catalogue: CourseCatalogue, course
   async function save(req: Request, res: Response, id: number | undefined): Promise<void> {
     try {
       const savedId = await saveCourse(db, id, req.body ?? {});
-      coursesChanged();
+      await coursesChanged();
       setFlash(res, 'success', id ? 'Course saved.' : 'Course created.');
       res.redirect(303, `/admin/courses/${savedId}/edit`);
     } catch (err) {
