@@ -1,6 +1,7 @@
 import type { PoolClient } from 'pg';
 import type { KeyTuple } from '../snapshot/mysql-sql';
 import type { SkipHint } from '../snapshot/change-hints';
+import { copyOutBytea } from './pg-copy';
 
 /** One chunk of a table: rows from `lower` (inclusive) to the next chunk's lower bound. */
 export interface ChunkState {
@@ -191,13 +192,18 @@ export async function saveChunkRows(
   }
 }
 
-/** The stored row-state blob of one chunk (empty when it has none yet). */
+/**
+ * The stored row-state blob of one chunk (empty when it has none yet), read as bytes by a
+ * binary COPY (see copyOutBytea). COPY takes no parameters: the table name goes in as a literal
+ * escaped by the driver, the chunk id as the integer it is.
+ */
 export async function loadChunkRows(client: PoolClient, table: string, chunkId: string): Promise<Buffer> {
-  const { rows } = await client.query('SELECT rows FROM cdc.chunk_rows WHERE table_name = $1 AND chunk_id = $2', [
-    table,
-    chunkId,
-  ]);
-  return rows.length > 0 ? (rows[0].rows as Buffer) : Buffer.alloc(0);
+  if (!/^\d+$/.test(chunkId)) throw new Error(`Not a chunk id: ${chunkId}`);
+  const blob = await copyOutBytea(
+    client,
+    `SELECT rows FROM cdc.chunk_rows WHERE table_name = ${client.escapeLiteral(table)} AND chunk_id = ${chunkId}`,
+  );
+  return blob ?? Buffer.alloc(0);
 }
 
 /** Folds chunk `from` into chunk `to` (merging neighbours): their row blobs concatenate. */
