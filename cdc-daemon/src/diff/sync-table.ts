@@ -137,6 +137,8 @@ export async function syncTable(
   // state is only written after its diff, so the committed one is the one this cycle would see.
   const toRead = chunks.filter((_, i) => changed[i]).map((c) => c.id);
   const states = new StatePrefetch(client, toRead.length > 1 ? o.pool : undefined, plan.name, toRead);
+  // A chunk's new row state is written while the next chunk is read (see diffChunk).
+  let saving: Promise<void> = Promise.resolve();
   try {
     for (let i = 0; i < chunks.length; i++) {
       const chunk = chunks[i]!;
@@ -148,13 +150,20 @@ export async function syncTable(
       throwIfAborted(o.signal);
       t.chunksChanged++;
       const state = await stats.time('postgres', () => states.next());
-      const pieces = await diffChunk(mysql, client, plan, chunk, chunks[i + 1]?.lower ?? null, fp, stage, o, stats, {
+      const diffed = await diffChunk(mysql, client, plan, chunk, chunks[i + 1]?.lower ?? null, fp, stage, o, stats, {
         ids,
         packet,
         state,
       });
-      next.push(...pieces.map((p) => ({ ...p, touched: true })));
+      await stats.time('postgres', () => saving);
+      saving = diffed.saved;
+      next.push(...diffed.pieces.map((p) => ({ ...p, touched: true })));
     }
+    await stats.time('postgres', () => saving);
+  } catch (err) {
+    // A failed save aborted the transaction, so what failed after it is only its echo.
+    await saving;
+    throw err;
   } finally {
     await states.close();
   }
@@ -253,7 +262,7 @@ async function diffChunk(
   o: SyncTableOptions,
   stats: CycleStats,
   split: { ids: IdPool; packet: number; state: Buffer },
-): Promise<SubChunk[]> {
+): Promise<{ pieces: SubChunk[]; saved: Promise<void> }> {
   const t = stats.table(plan.name);
   const expected = fp?.count ?? chunk.count;
   const splitEvery = plan.keyed && expected > 2 * o.chunkRows ? o.chunkRows : 0;
@@ -286,7 +295,10 @@ async function diffChunk(
     : diffKeylessTable({ ...input, rows: streamRange(mysql, plan, chunk.lower, upper) });
   await copyLines(client, stage, lines);
   split.ids.consume(result.chunks.length - 1);
-  await stats.time('postgres', () => saveChunkRows(client, plan.name, result.states));
+  // Not awaited here: the statements queue on the cycle's connection ahead of anything the next
+  // chunk sends it, while MySQL streams that chunk and Node walks it (the caller awaits it then).
+  const saved = saveChunkRows(client, plan.name, result.states);
+  saved.catch(() => {});
   // Both come from one snapshot; a mismatch means the read was not consistent. (A split chunk's
   // pieces each have their own digest, and a chunk past max_allowed_packet had MySQL's cut short.)
   const n = result.chunks.reduce((a, c) => a + c.count, 0);
@@ -307,7 +319,7 @@ async function diffChunk(
   t.deletes += result.deletes;
   t.warnings += result.warnings;
   stats.quarantine(plan.name).push(...result.quarantined);
-  return result.chunks;
+  return { pieces: result.chunks, saved };
 }
 
 /**
