@@ -1,3 +1,5 @@
+import { withRoom } from './pg-copy';
+
 /**
  * The per-chunk row state codec (pure). A record per row: key length (uint16 BE), key (UTF-8),
  * MySQL-side row hash (8 bytes: keyed tables, xxhash64 of the row's canonical form as MySQL
@@ -64,7 +66,7 @@ export function withoutRecords(blob: Buffer, ats: number[]): Buffer {
  * go when something else comes (a copy per row was a fifth of a churn cycle's diff time).
  */
 export class ChunkRowsBuilder {
-  private buf = Buffer.allocUnsafe(64 * 1024);
+  private buf: Buffer = Buffer.allocUnsafe(64 * 1024);
   private view = viewOf(this.buf);
   private used = 0;
   private run: { blob: Buffer; start: number; end: number } | undefined;
@@ -130,9 +132,8 @@ export class ChunkRowsBuilder {
   }
 
   private reserve(n: number): void {
-    if (this.used + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.used + n));
-    this.buf.copy(next, 0, 0, this.used);
+    const next = withRoom(this.buf, this.used, n);
+    if (next === this.buf) return;
     this.buf = next;
     this.view = viewOf(next);
   }

@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import type { TablePlan } from '../catalog/plan-table';
-import { copyLines, pgi } from './pg-copy';
+import { copyText, pgi } from './pg-copy';
 import { historyName, mirrorName, type MirrorOptions } from './mirror-ddl';
 
 /**
@@ -13,7 +13,7 @@ import { historyName, mirrorName, type MirrorOptions } from './mirror-ddl';
 export async function writeReloadHistory(
   client: PoolClient,
   plan: TablePlan,
-  lines: string[],
+  copy: Buffer,
   o: { syncId: string; at: Date },
 ): Promise<void> {
   const stage = pgi(`_reload_${plan.name}`.slice(0, 63));
@@ -26,7 +26,7 @@ export async function writeReloadHistory(
     `CREATE TEMP TABLE IF NOT EXISTS ${stage} (${plan.columns.map((c) => `${pgi(c.name)} ${c.pgType}`).join(', ')}) ON COMMIT DROP`,
   );
   await client.query(`TRUNCATE ${stage}`);
-  await copyLines(client, stage, lines);
+  await copyText(client, stage, copy);
   await client.query(`ANALYZE ${stage}`);
   await client.query(
     `UPDATE ${history} h SET valid_to = $1 FROM ${stage} s

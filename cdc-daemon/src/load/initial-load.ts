@@ -129,7 +129,7 @@ export async function loadTable(
     }).then(
       (written) => {
         if (written) {
-          const rows = batch.lines.length;
+          const rows = batch.rows;
           loaded += rows;
           t.rowsLoaded += rows;
           t.bytesRead += batch.bytesRead;
@@ -155,7 +155,7 @@ export async function loadTable(
       const batch: LoadBatch = await pending;
       // Overlap: MySQL reads the next batch while PostgreSQL takes this one (and the one before).
       pending = batch.next ? read(batch.next, false) : undefined;
-      queued += batch.lines.length;
+      queued += batch.rows;
       const next = write(batch, queued, previous, previousLocked);
       previous = next.committed;
       previousLocked = next.lock;

@@ -3,7 +3,7 @@ import type { PoolClient } from 'pg';
 import type { TablePlan } from '../catalog/plan-table';
 import { ChunkRowsBuilder } from '../apply/chunk-rows';
 import { historyName, mirrorName, type MirrorOptions } from '../apply/mirror-ddl';
-import { copyLines, pgi } from '../apply/pg-copy';
+import { CopyText, copyText, pgi } from '../apply/pg-copy';
 import { closeVanished, writeReloadHistory } from '../apply/reload-history';
 import { appendChunks, saveChunkRows, saveLoadProgress } from '../apply/state-store';
 import { rowHash64 } from '../diff/row-hash';
@@ -15,7 +15,9 @@ import { maxAllowedPacket, streamRange } from '../snapshot/mysql-source';
 
 /** One batch of an initial load, read and encoded, waiting to be written. */
 export interface LoadBatch {
-  lines: string[];
+  /** The rows' COPY text (see CopyText), and how many rows it holds. */
+  copy: Buffer;
+  rows: number;
   chunks: { id: string; lower: KeyTuple | null; count: number; fingerprint: string; rows: Buffer }[];
   /** Where the next batch starts (inclusive), or null when this was the last. */
   next: KeyTuple | null;
@@ -45,7 +47,16 @@ export async function readLoadBatch(
 ): Promise<LoadBatch> {
   const maxChunkBytes = chunkByteLimit(await maxAllowedPacket(mysql));
   const ids = await takeIds(Math.max(1, Math.ceil(size / chunkRows)));
-  const batch: LoadBatch = { lines: [], chunks: [], next: null, warnings: 0, bytesRead: 0, quarantined: [] };
+  const batch: LoadBatch = {
+    copy: Buffer.alloc(0),
+    rows: 0,
+    chunks: [],
+    next: null,
+    warnings: 0,
+    bytesRead: 0,
+    quarantined: [],
+  };
+  const copy = new CopyText();
   const state = new ChunkRowsBuilder();
   let chunk = { id: ids[0]!, lower: first ? null : cursor, count: 0 };
   // Rows come with their canonical form, and a chunk's fingerprint is the digest of those forms as
@@ -89,10 +100,12 @@ export async function readLoadBatch(
         continue;
       }
       state.addHashed(enc.key, mh, rowHash64(enc.line));
-      batch.lines.push(enc.line);
+      copy.add(enc.line);
       batch.warnings += enc.warnings;
     }
   close();
+  batch.copy = copy.take();
+  batch.rows = copy.rows;
   return batch;
 }
 
@@ -109,11 +122,11 @@ export async function writeLoadRows(
   o: MirrorOptions & { syncId: string; at: Date; reload: boolean },
 ): Promise<void> {
   const cols = plan.columns.map((c) => pgi(c.name)).join(', ');
-  await copyLines(client, `${mirrorName(plan, o)} (${cols})`, batch.lines);
-  if (o.history && o.reload) await writeReloadHistory(client, plan, batch.lines, o);
+  await copyText(client, `${mirrorName(plan, o)} (${cols})`, batch.copy);
+  if (o.history && o.reload) await writeReloadHistory(client, plan, batch.copy, o);
   // A first load's history takes the very lines of the mirror: valid_from, op and sync_id come
   // from the column defaults `setLoadDefaults` gave it for the load.
-  else if (o.history) await copyLines(client, `${historyName(plan)} (${cols})`, batch.lines);
+  else if (o.history) await copyText(client, `${historyName(plan)} (${cols})`, batch.copy);
   await saveChunkRows(client, plan.name, batch.chunks);
   await recordQuarantine(client, plan.name, batch.quarantined, o.syncId, false);
 }
