@@ -50,12 +50,24 @@ runCli(async () => {
   program.parse();
   const opts = program.opts<Options>();
   const only = opts.only ? opts.only.split(',') : DEFAULT_SECTIONS;
+  const unknown = only.filter((name) => !(name in SECTIONS));
+  if (unknown.length > 0)
+    throw new Error(`unknown bench section "${unknown[0]}"; choose from ${Object.keys(SECTIONS).join(', ')}`);
   const rows: BenchRow[] = [];
+  let failed: unknown;
   for (const name of only) {
-    const section = SECTIONS[name as keyof typeof SECTIONS];
-    if (!section) throw new Error(`unknown bench section "${name}"; choose from ${Object.keys(SECTIONS).join(', ')}`);
-    rows.push(...(await section(opts, (s) => process.stderr.write(`${s}\n`))));
+    try {
+      rows.push(...(await SECTIONS[name as keyof typeof SECTIONS](opts, (s) => process.stderr.write(`${s}\n`))));
+    } catch (err) {
+      // The sections before it took many minutes: their figures are still written.
+      failed = err;
+      process.stderr.write(`bench section ${name} failed; the sections after it did not run\n`);
+      break;
+    }
   }
-  writeReport('latest', rows, { only });
-  console.log(toMarkdown(rows));
+  if (rows.length > 0) {
+    writeReport('latest', rows, { only, ...(failed ? { failed: String(failed) } : {}) });
+    console.log(toMarkdown(rows));
+  }
+  if (failed) throw failed;
 });
