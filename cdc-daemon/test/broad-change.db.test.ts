@@ -61,3 +61,26 @@ test('sparse random changes over many chunks: matching neighbours are fingerprin
     expect((await f.verifyAll()).filter((d) => d.missing + d.extra + d.different > 0)).toEqual([]);
   }
 });
+
+test('a row state PostgreSQL refuses fails the cycle with its own error, not the echo of the aborted transaction, and nothing is lost', async () => {
+  await f.my.query('CREATE TABLE saves (id INT PRIMARY KEY, v INT NOT NULL)');
+  await f.my.query('INSERT INTO saves VALUES ?', [Array.from({ length: 400 }, (_, i) => [i + 1, 0])]);
+  await f.cycle();
+  await f.cycle();
+  // Each changed chunk's state is written while the next chunk is read: the first write fails.
+  await f.pool.query(`CREATE FUNCTION cdc.refuse_saves() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN IF NEW.table_name = 'saves' THEN RAISE EXCEPTION 'row state refused by the test'; END IF; RETURN NEW; END $$`);
+  await f.pool.query(
+    'CREATE TRIGGER refuse_saves BEFORE INSERT OR UPDATE ON cdc.chunk_rows FOR EACH ROW EXECUTE FUNCTION cdc.refuse_saves()',
+  );
+  await f.my.query('UPDATE saves SET v = v + 1 WHERE id % 10 = 1');
+  await expect(f.cycle()).rejects.toThrow('row state refused by the test');
+  const { rows } = await f.pool.query('SELECT status, error_message FROM cdc.sync_history ORDER BY id DESC LIMIT 1');
+  expect(rows[0].status).toBe('failed');
+  expect(rows[0].error_message).toContain('row state refused by the test');
+  expect(rows[0].error_message).not.toContain('current transaction is aborted');
+  await f.pool.query('DROP TRIGGER refuse_saves ON cdc.chunk_rows');
+  const retried = await f.cycle();
+  expect(retried.stats.totals()).toMatchObject({ updates: 40, inserts: 0, deletes: 0 });
+  expect((await f.verifyAll()).filter((d) => d.missing + d.extra + d.different > 0)).toEqual([]);
+});
