@@ -323,9 +323,12 @@ async function login(base: string, username: string, studentId: number): Promise
   });
   if (res.status !== 302) throw new Error(`bench login as ${username} failed with ${res.status}`);
   cookie = cookiesOf(res, jar);
-  const courses = await fetch(`${base}/enrollments`, { headers: { cookie } });
+  const courses = await fetch(`${base}/enrollments`, { headers: { cookie }, redirect: 'manual' });
   cookie = cookiesOf(courses, jar);
-  const csrf = (/name="_csrf" value="([^"]+)"/.exec(await courses.text()) ?? [])[1]!;
+  const csrf = (/name="_csrf" value="([^"]+)"/.exec(await courses.text()) ?? [])[1];
+  // A session the portal did not recognise right after its login would fail every form later.
+  if (courses.status !== 200 || csrf === undefined)
+    throw new Error(`bench login as ${username}: /enrollments answered ${courses.status} without a form token`);
   return { cookie, csrf, studentId };
 }
 
