@@ -103,8 +103,8 @@ async function mergeKeyed(
 /**
  * Runs `statement` with hash and merge joins off when the keys changed are few against a long
  * history: the planner, costing random reads at 4x sequential ones, otherwise scans the whole
- * history (4.8M versions, 3 s, for a 1% churn) where probing the open-version index per key takes
- * a fraction of that, and the history only grows.
+ * history (4.8M versions, 3 s, for a 1% churn) where probing the as-of index per key takes a
+ * fraction of that, and the history only grows.
  */
 async function withIndexProbes<T>(
   client: PoolClient,

@@ -66,8 +66,13 @@ function historyDdl(plan: TablePlan): string {
     "op text NOT NULL CHECK (op IN ('insert', 'update', 'delete'))",
     'sync_id bigint NOT NULL',
   );
-  return `CREATE TABLE IF NOT EXISTS ${historyName(plan)} (\n  ${defs.join(',\n  ')}\n)`;
+  // Closing a version sets its valid_to in place: with room left on each page and no index
+  // reading valid_to, that is a HOT update (no new index entries), see createHistoryIndexes.
+  return `CREATE TABLE IF NOT EXISTS ${historyName(plan)} (\n  ${defs.join(',\n  ')}\n) WITH (fillfactor = ${HISTORY_FILLFACTOR})`;
 }
+
+/** Percent of each history page filled by inserts; the rest takes the closed versions. */
+export const HISTORY_FILLFACTOR = 85;
 
 function identityColumns(plan: TablePlan): string[] {
   return plan.keyed ? plan.schema.keyColumns : [ROW_HASH_COLUMN];
@@ -167,23 +172,23 @@ export async function dropMirrorIndexes(client: PoolClient, plan: TablePlan, o: 
     await client.query(`DROP INDEX IF EXISTS ${pgi(o.targetSchema)}.${pgi(objectName(plan.name, fk.name, 'fk'))}`);
 }
 
-function historyIndexNames(plan: TablePlan): string[] {
-  return [objectName(plan.name, 'asof'), objectName(plan.name, 'current')];
-}
-
-/** The history's indexes: "as of" lookups, and the open version of a key. */
+/**
+ * The history's one index, for "as of" lookups; it also finds a key's open version (a key has
+ * few versions). An index on the open versions (`WHERE valid_to IS NULL`) made every close a
+ * non-HOT update, with new entries in each index: a university's 1% churn closed 46,080 versions
+ * in 1.1-1.4 s, against 0.5 s without it (postgres/010-history-hot-closes.sql drops it).
+ */
 export async function createHistoryIndexes(client: PoolClient, plan: TablePlan): Promise<void> {
   const id = identityColumns(plan).map(pgi).join(', ');
-  const [asof, current] = historyIndexNames(plan);
-  await client.query(`CREATE INDEX IF NOT EXISTS ${pgi(asof!)} ON ${historyName(plan)} (${id}, valid_from)`);
   await client.query(
-    `CREATE INDEX IF NOT EXISTS ${pgi(current!)} ON ${historyName(plan)} (${id}) WHERE valid_to IS NULL`,
+    `CREATE INDEX IF NOT EXISTS ${pgi(objectName(plan.name, 'asof'))} ON ${historyName(plan)} (${id}, valid_from)`,
   );
 }
 
 /** A bulk load builds the history's indexes once at the end, which beats maintaining them per row. */
 export async function dropHistoryIndexes(client: PoolClient, plan: TablePlan): Promise<void> {
-  for (const name of historyIndexNames(plan)) await client.query(`DROP INDEX IF EXISTS history.${pgi(name)}`);
+  for (const name of [objectName(plan.name, 'asof'), objectName(plan.name, 'current')])
+    await client.query(`DROP INDEX IF EXISTS history.${pgi(name)}`);
 }
 
 /** Adds columns MySQL gained to the mirror and its history. */
