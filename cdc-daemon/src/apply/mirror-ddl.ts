@@ -57,6 +57,9 @@ function mirrorDdl(plan: TablePlan, name: string): string {
   return `CREATE TABLE ${name} (\n  ${defs.join(',\n  ')}\n)`;
 }
 
+/** Percent of each history page filled by inserts; the rest takes the closed versions. */
+const HISTORY_FILLFACTOR = 85;
+
 function historyDdl(plan: TablePlan): string {
   const defs = ['"_version" bigserial PRIMARY KEY', ...plan.columns.map((c) => columnDdl(c, false))];
   if (!plan.keyed) defs.push(`${pgi(ROW_HASH_COLUMN)} bigint NOT NULL`);
@@ -70,9 +73,6 @@ function historyDdl(plan: TablePlan): string {
   // reading valid_to, that is a HOT update (no new index entries), see createHistoryIndexes.
   return `CREATE TABLE IF NOT EXISTS ${historyName(plan)} (\n  ${defs.join(',\n  ')}\n) WITH (fillfactor = ${HISTORY_FILLFACTOR})`;
 }
-
-/** Percent of each history page filled by inserts; the rest takes the closed versions. */
-export const HISTORY_FILLFACTOR = 85;
 
 function identityColumns(plan: TablePlan): string[] {
   return plan.keyed ? plan.schema.keyColumns : [ROW_HASH_COLUMN];
