@@ -47,9 +47,7 @@ export async function readLoadBatch(
 ): Promise<LoadBatch> {
   const maxChunkBytes = chunkByteLimit(await maxAllowedPacket(mysql));
   const ids = await takeIds(Math.max(1, Math.ceil(size / chunkRows)));
-  const batch: LoadBatch = {
-    copy: Buffer.alloc(0),
-    rows: 0,
+  const batch: Omit<LoadBatch, 'copy' | 'rows'> = {
     chunks: [],
     next: null,
     warnings: 0,
@@ -104,9 +102,7 @@ export async function readLoadBatch(
       batch.warnings += enc.warnings;
     }
   close();
-  batch.copy = copy.take();
-  batch.rows = copy.rows;
-  return batch;
+  return { ...batch, copy: copy.take(), rows: copy.rows };
 }
 
 /**

@@ -54,9 +54,10 @@ export function fold(s: string): string {
  * The course catalogue as the portal serves it. Courses, departments and terms change when staff
  * edit them, seldom: they are held in memory and checked in the background once `maxAgeMs` old
  * (an edit through the portal reloads at once, in every worker process of it: see workers.ts;
- * another deployment, or a write straight into MySQL, is seen within `maxAgeMs`). The check is a fingerprint MySQL computes over the three tables: only when it
- * moved (or once a minute, in case a change left 32-bit CRCs equal) are they read again, so an
- * idle catalogue costs a few ms of MySQL every `maxAgeMs` instead of reading 8,000 courses.
+ * another deployment, or a write straight into MySQL, is seen within `maxAgeMs`). The check is a
+ * fingerprint MySQL computes over the three tables: only when it moved (or once a minute, in case
+ * a change left 32-bit CRCs equal) are they read again, so an idle catalogue costs a few ms of
+ * MySQL every `maxAgeMs` instead of reading 8,000 courses.
  * Seats left (course_seats, kept by enroll and drop) and the student's own status are read from
  * MySQL on every page, for the page's courses only, so they are never stale. Search, filters and
  * paging run over the held list: a page costs one indexed query, whatever the size of the
