@@ -72,6 +72,17 @@ export interface ChunkFingerprint {
 }
 
 /**
+ * Every keyed read names the key's index. GROUP_CONCAT then sees rows in key order, whatever
+ * covering index the optimizer would prefer; and MySQL does not weigh the table's other indexes
+ * first. Left to choose, it dives into each index for every range of a by-key read: 100 keys of
+ * `attendance` took 4.2 ms, 3 of them spent on dives into its secondary index, against 0.8 ms
+ * with the key's index named.
+ */
+function keyIndexHint(plan: TablePlan): string {
+  return plan.schema.keyIndex ? ` FORCE INDEX (${qi(plan.schema.keyIndex)})` : '';
+}
+
+/**
  * COUNT and fingerprint of several neighbouring key ranges in one statement (one result row per
  * range, computed inside MySQL; a keyless table's only range is the whole table, and XOR would
  * cancel its identical rows: its fingerprint is a SUM). The key index is forced so that
@@ -82,7 +93,7 @@ export async function fingerprintRanges(
   plan: TablePlan,
   ranges: { lower: KeyTuple | null; upper: KeyTuple | null }[],
 ): Promise<ChunkFingerprint[]> {
-  const index = plan.schema.keyIndex ? ` FORCE INDEX (${qi(plan.schema.keyIndex)})` : '';
+  const index = keyIndexHint(plan);
   const params: (string | Buffer)[] = [];
   const selects = ranges.map((r, i) => {
     const range = keyRangePredicate(plan.schema.keyColumns, r.lower, r.upper);
@@ -132,7 +143,7 @@ export function streamRange(
   const range = keyRangePredicate(plan.schema.keyColumns, lower, upper);
   // Keyless tables are read ordered by row hash, so identical rows arrive together.
   const order = plan.keyed ? ` ORDER BY ${orderByKey(plan.schema.keyColumns)}` : ' ORDER BY h';
-  const sql = `SELECT ${selectList(plan, withHash)} FROM ${qi(plan.name)} WHERE ${range.sql}${order}${limit ? ` LIMIT ${Number(limit)}` : ''}`;
+  const sql = `SELECT ${selectList(plan, withHash)} FROM ${qi(plan.name)}${keyIndexHint(plan)} WHERE ${range.sql}${order}${limit ? ` LIMIT ${Number(limit)}` : ''}`;
   return streamRows(conn, sql, range.params, typeCast(plan.binaryAliases));
 }
 
@@ -151,7 +162,7 @@ export function streamRangeKeys(
 ): AsyncGenerator<RawValue[][]> {
   const range = keyRangePredicate(plan.schema.keyColumns, lower, upper);
   const keys = plan.keyIndexes.map((i) => `${plan.columns[i]!.select(qi(plan.columns[i]!.name))} AS c${i}`);
-  const sql = `SELECT ${plan.canonExpr} AS h, ${keys.join(', ')} FROM ${qi(plan.name)} WHERE ${range.sql} ORDER BY ${orderByKey(plan.schema.keyColumns)}`;
+  const sql = `SELECT ${plan.canonExpr} AS h, ${keys.join(', ')} FROM ${qi(plan.name)}${keyIndexHint(plan)} WHERE ${range.sql} ORDER BY ${orderByKey(plan.schema.keyColumns)}`;
   return streamRows(conn, sql, range.params, typeCast(plan.binaryAliases));
 }
 
@@ -160,8 +171,9 @@ const KEYS_PER_QUERY = 500;
 
 /**
  * The whole rows (`[null, col0, ...]`, as streamRange without the form) of the given keys, in
- * no particular order; a key no row has yields nothing. Single-column keys are looked up with
- * IN, composite ones with ORs of equalities (a range each, as keyRangePredicate's bounds).
+ * no particular order; a key no row has yields nothing. Looked up with IN, of row constructors
+ * for composite keys (MySQL 8 and MariaDB make a range of each; 100 keys of `attendance`: 0.8 ms,
+ * against 1.2 ms for ORs of equalities).
  */
 export async function* streamRowsByKey(
   conn: Connection,
@@ -171,11 +183,9 @@ export async function* streamRowsByKey(
   const columns = plan.schema.keyColumns.map(qi);
   for (let i = 0; i < keys.length; i += KEYS_PER_QUERY) {
     const batch = keys.slice(i, i + KEYS_PER_QUERY);
-    const where =
-      columns.length === 1
-        ? `${columns[0]} IN (${batch.map(() => '?').join(', ')})`
-        : batch.map(() => `(${columns.map((c) => `${c} = ?`).join(' AND ')})`).join(' OR ');
-    const sql = `SELECT ${selectList(plan, false)} FROM ${qi(plan.name)} WHERE ${where}`;
+    const tuple = columns.length === 1 ? '?' : `(${columns.map(() => '?').join(', ')})`;
+    const where = `${columns.length === 1 ? columns[0] : `(${columns.join(', ')})`} IN (${batch.map(() => tuple).join(', ')})`;
+    const sql = `SELECT ${selectList(plan, false)} FROM ${qi(plan.name)}${keyIndexHint(plan)} WHERE ${where}`;
     yield* streamRows(conn, sql, batch.flat().map(keyParam), typeCast(plan.binaryAliases));
   }
 }
