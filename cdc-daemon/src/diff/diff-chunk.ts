@@ -161,6 +161,8 @@ export interface DiffChunkInput {
 export interface WholeRows {
   byKey: (keys: KeyTuple[]) => AsyncIterable<RawValue[][]>;
   range: () => AsyncIterable<RawValue[][]>;
+  /** Called instead, once the walk is over, when no row changed: the chunk reads nothing more. */
+  none?: () => void;
 }
 
 const keyPlans = new WeakMap<TablePlan, TablePlan>();
@@ -253,6 +255,7 @@ export async function* diffKeyedChunk(input: DiffChunkInput & { wholeRows: Whole
     result.deletes++;
     out.push(stageLine(plan, 'delete', key, input.chunkId, '0', 1, null));
   }
+  if (pending.size === 0) input.wholeRows.none?.();
   yield out;
   if (pending.size > 0) yield* diffWholeRows(plan, pending, input.wholeRows, result);
 }

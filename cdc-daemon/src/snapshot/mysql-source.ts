@@ -130,7 +130,8 @@ const BATCH_ROWS = 1000;
 /**
  * Streams the rows of a key range in MySQL key order as batches of arrays `[h, col0, ...]`
  * with every value as text or bytes (never parsed by the driver). Backpressure is the driver's
- * own: the connection pauses while a full batch waits for the consumer.
+ * own: the connection pauses while a full batch waits for the consumer. The statement is sent
+ * when the rows are first asked for.
  */
 export function streamRange(
   conn: Connection,
@@ -140,30 +141,53 @@ export function streamRange(
   limit?: number,
   withHash = true,
 ): AsyncGenerator<RawValue[][]> {
+  return lazily(() => sendRange(conn, plan, lower, upper, limit, withHash));
+}
+
+/** streamRange's statement, sent now (see RowStream). */
+export function sendRange(
+  conn: Connection,
+  plan: TablePlan,
+  lower: KeyTuple | null,
+  upper: KeyTuple | null,
+  limit?: number,
+  withHash = true,
+): RowStream {
   const range = keyRangePredicate(plan.schema.keyColumns, lower, upper);
   // Keyless tables are read ordered by row hash, so identical rows arrive together.
   const order = plan.keyed ? ` ORDER BY ${orderByKey(plan.schema.keyColumns)}` : ' ORDER BY h';
   const sql = `SELECT ${selectList(plan, withHash)} FROM ${qi(plan.name)}${keyIndexHint(plan)} WHERE ${range.sql}${order}${limit ? ` LIMIT ${Number(limit)}` : ''}`;
-  return streamRows(conn, sql, range.params, typeCast(plan.binaryAliases));
+  return new RowStream(conn, sql, range.params, typeCast(plan.binaryAliases));
 }
 
 /**
  * A keyed table's key range as its canonical forms and keys only, in key order: `[h, key0,
- * key1, ...]`. What a changed chunk is diffed by: an unchanged row needs nothing else, and the
- * few changed ones are then read whole by key (streamRowsByKey). Against the whole rows, MySQL
- * formats no column but the form and the driver parses two values a row instead of all of them
- * (1M rows of 10 columns: MySQL 3.5 -> 2.5 s of CPU, Node 2.3 -> 0.8 s).
+ * key1, ...]`, sent now (see RowStream). What a changed chunk is diffed by: an unchanged row
+ * needs nothing else, and the few changed ones are then read whole by key (streamRowsByKey).
+ * Against the whole rows, MySQL formats no column but the form and the driver parses two values
+ * a row instead of all of them (1M rows of 10 columns: MySQL 3.5 -> 2.5 s of CPU, Node 2.3 ->
+ * 0.8 s).
  */
+export function sendRangeKeys(
+  conn: Connection,
+  plan: TablePlan,
+  lower: KeyTuple | null,
+  upper: KeyTuple | null,
+): RowStream {
+  const range = keyRangePredicate(plan.schema.keyColumns, lower, upper);
+  const keys = plan.keyIndexes.map((i) => `${plan.columns[i]!.select(qi(plan.columns[i]!.name))} AS c${i}`);
+  const sql = `SELECT ${plan.canonExpr} AS h, ${keys.join(', ')} FROM ${qi(plan.name)}${keyIndexHint(plan)} WHERE ${range.sql} ORDER BY ${orderByKey(plan.schema.keyColumns)}`;
+  return new RowStream(conn, sql, range.params, typeCast(plan.binaryAliases));
+}
+
+/** sendRangeKeys, sent when its rows are first asked for. */
 export function streamRangeKeys(
   conn: Connection,
   plan: TablePlan,
   lower: KeyTuple | null,
   upper: KeyTuple | null,
 ): AsyncGenerator<RawValue[][]> {
-  const range = keyRangePredicate(plan.schema.keyColumns, lower, upper);
-  const keys = plan.keyIndexes.map((i) => `${plan.columns[i]!.select(qi(plan.columns[i]!.name))} AS c${i}`);
-  const sql = `SELECT ${plan.canonExpr} AS h, ${keys.join(', ')} FROM ${qi(plan.name)}${keyIndexHint(plan)} WHERE ${range.sql} ORDER BY ${orderByKey(plan.schema.keyColumns)}`;
-  return streamRows(conn, sql, range.params, typeCast(plan.binaryAliases));
+  return lazily(() => sendRangeKeys(conn, plan, lower, upper));
 }
 
 /** Keys looked up per statement by streamRowsByKey. */
@@ -173,12 +197,13 @@ const KEYS_PER_QUERY = 500;
  * The whole rows (`[null, col0, ...]`, as streamRange without the form) of the given keys, in
  * no particular order; a key no row has yields nothing. Looked up with IN, of row constructors
  * for composite keys (MySQL 8 and MariaDB make a range of each; 100 keys of `attendance`: 0.8 ms,
- * against 1.2 ms for ORs of equalities).
+ * against 1.2 ms for ORs of equalities). `lastSent` is called once the last statement is sent.
  */
 export async function* streamRowsByKey(
   conn: Connection,
   plan: TablePlan,
   keys: KeyTuple[],
+  lastSent?: () => void,
 ): AsyncGenerator<RawValue[][]> {
   const columns = plan.schema.keyColumns.map(qi);
   for (let i = 0; i < keys.length; i += KEYS_PER_QUERY) {
@@ -186,74 +211,105 @@ export async function* streamRowsByKey(
     const tuple = columns.length === 1 ? '?' : `(${columns.map(() => '?').join(', ')})`;
     const where = `${columns.length === 1 ? columns[0] : `(${columns.join(', ')})`} IN (${batch.map(() => tuple).join(', ')})`;
     const sql = `SELECT ${selectList(plan, false)} FROM ${qi(plan.name)}${keyIndexHint(plan)} WHERE ${where}`;
-    yield* streamRows(conn, sql, batch.flat().map(keyParam), typeCast(plan.binaryAliases));
+    yield* lazily(() => {
+      const rows = new RowStream(conn, sql, batch.flat().map(keyParam), typeCast(plan.binaryAliases));
+      if (i + KEYS_PER_QUERY >= keys.length) lastSent?.();
+      return rows;
+    });
   }
 }
 
-/** One streamed statement's rows, in batches (see streamRange). */
-async function* streamRows(
-  conn: Connection,
-  sql: string,
-  values: (string | Buffer)[],
-  cast: (field: TypeCastField) => unknown,
-): AsyncGenerator<RawValue[][]> {
-  const raw = (conn as unknown as { connection: CallbackConnection }).connection;
-  const query = raw.query({ sql, values, rowsAsArray: true, typeCast: cast as never });
-  let buf: RawValue[][] = [];
-  let ended = false;
-  let closed = false;
-  let failure: unknown;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  query.on('result', (row: unknown) => {
-    if (closed) return;
-    buf.push(row as RawValue[]);
-    if (buf.length >= BATCH_ROWS) {
-      raw.pause();
-      notify();
-    }
-  });
-  query.on('error', (err: unknown) => {
-    failure = err;
-    ended = true;
-    notify();
-  });
-  query.on('end', () => {
-    ended = true;
-    notify();
-  });
-  // mysql2 hands a lost connection's error only to commands with a callback; a streamed query
-  // hears nothing and would wait for ever (a MySQL restart mid-read hung a cycle, and every
-  // tick after it). The connection's own events end the read instead.
-  const lost = (err?: unknown) => {
-    failure ??= err ?? Object.assign(new Error('MySQL closed the connection during a read'), { fatal: true });
-    ended = true;
-    notify();
-  };
-  raw.on('error', lost);
-  raw.on('end', lost);
+/** A RowStream sent when its rows are first asked for, and ended if the consumer stops early. */
+async function* lazily(send: () => RowStream): AsyncGenerator<RawValue[][]> {
+  const rows = send();
   try {
-    for (;;) {
-      if (buf.length === 0 && !ended) await new Promise<void>((resolve) => (wake = resolve));
-      if (failure) throw failure;
-      if (buf.length > 0) {
-        const out = buf;
-        buf = [];
-        raw.resume();
-        yield out;
-        continue;
-      }
-      if (ended) return;
-    }
+    yield* rows;
   } finally {
-    // A consumer that stops early: drop the rest, let the query run out, keep the connection usable.
-    closed = true;
-    raw.off('error', lost);
-    raw.off('end', lost);
-    raw.resume();
+    rows.cancel();
+  }
+}
+
+/**
+ * One statement's rows, in batches (see streamRange). The statement is sent on construction, so
+ * a read can be queued behind the one being consumed: MySQL works on it while Node finishes the
+ * rows before (see sync-table.ts's WalkAhead). Iterated once; `cancel` drops what is left (the
+ * statement runs out and the connection stays usable). One never iterated must be cancelled:
+ * until then it holds the connection paused once a batch of its rows has arrived.
+ */
+export class RowStream implements AsyncIterable<RawValue[][]> {
+  private buf: RawValue[][] = [];
+  private ended = false;
+  private closed = false;
+  private failure: unknown;
+  private wake: (() => void) | undefined;
+  private readonly raw: CallbackConnection;
+  private readonly lost: (err?: unknown) => void;
+
+  constructor(conn: Connection, sql: string, values: (string | Buffer)[], cast: (field: TypeCastField) => unknown) {
+    const raw = (conn as unknown as { connection: CallbackConnection }).connection;
+    this.raw = raw;
+    const query = raw.query({ sql, values, rowsAsArray: true, typeCast: cast as never });
+    query.on('result', (row: unknown) => {
+      if (this.closed) return;
+      this.buf.push(row as RawValue[]);
+      if (this.buf.length >= BATCH_ROWS) {
+        raw.pause();
+        this.notify();
+      }
+    });
+    query.on('error', (err: unknown) => {
+      this.failure = err;
+      this.ended = true;
+      this.notify();
+    });
+    query.on('end', () => {
+      this.ended = true;
+      this.notify();
+    });
+    // mysql2 hands a lost connection's error only to commands with a callback; a streamed query
+    // hears nothing and would wait for ever (a MySQL restart mid-read hung a cycle, and every
+    // tick after it). The connection's own events end the read instead.
+    this.lost = (err?: unknown) => {
+      this.failure ??= err ?? Object.assign(new Error('MySQL closed the connection during a read'), { fatal: true });
+      this.ended = true;
+      this.notify();
+    };
+    raw.on('error', this.lost);
+    raw.on('end', this.lost);
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<RawValue[][]> {
+    try {
+      for (;;) {
+        if (this.buf.length === 0 && !this.ended) await new Promise<void>((resolve) => (this.wake = resolve));
+        if (this.failure) throw this.failure;
+        if (this.buf.length > 0) {
+          const out = this.buf;
+          this.buf = [];
+          this.raw.resume();
+          yield out;
+          continue;
+        }
+        if (this.ended) return;
+      }
+    } finally {
+      this.cancel();
+    }
+  }
+
+  /** Drops the rows not yet taken and lets the statement run out. */
+  cancel(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.buf = [];
+    this.raw.off('error', this.lost);
+    this.raw.off('end', this.lost);
+    this.raw.resume();
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
   }
 }

@@ -1,0 +1,60 @@
+import * as source from '../src/snapshot/mysql-source';
+import { createCdcFixture, type CdcFixture } from './cdc-fixture';
+
+// Each changed chunk's walk is sent to MySQL behind the last read of the chunk before it
+// (sync-table.ts's WalkAhead). These cycles take every way a chunk's changed rows are read whole,
+// each followed by further changed chunks, and check that nothing is missed or read twice.
+let f: CdcFixture;
+beforeAll(async () => {
+  f = await createCdcFixture({ CDC_CHUNK_ROWS: '3000', CDC_SKIP_HINTS: 'false' });
+});
+afterAll(() => f.close());
+
+const drifted = async () => (await f.verifyAll()).filter((d) => d.missing + d.extra + d.different > 0);
+
+test('changed rows read by several key lookups, by one, by the range, or not at all: every chunk after them is walked right', async () => {
+  await f.my.query('CREATE TABLE many (id INT PRIMARY KEY, v INT NOT NULL)');
+  await f.my.query('INSERT INTO many VALUES ?', [Array.from({ length: 15_000 }, (_, i) => [i + 1, 0])]);
+  await f.cycle();
+  await f.cycle(); // verifies the load
+  // Chunk 1 (ids 1-3000): 600 changed rows, two lookups of at most 500 keys. Chunk 2: one row.
+  // Chunk 3: a third of it, read by its range. Chunk 4: an insert between stored rows and a
+  // delete, nothing to read whole. Chunk 5: one row.
+  await f.my.query('UPDATE many SET v = 1 WHERE id <= 3000 AND id % 5 = 0');
+  await f.my.query('UPDATE many SET v = 2 WHERE id = 4500');
+  await f.my.query('UPDATE many SET v = 3 WHERE id BETWEEN 6001 AND 9000 AND id % 3 = 0');
+  await f.my.query('DELETE FROM many WHERE id = 9500');
+  await f.my.query('UPDATE many SET v = 4 WHERE id = 14000');
+  const outcome = await f.cycle();
+  expect(outcome.stats.tables.get('many')!.chunksChanged).toBe(5);
+  expect(outcome.stats.totals()).toMatchObject({ updates: 600 + 1 + 1000 + 1, inserts: 0, deletes: 1 });
+  expect(await drifted()).toEqual([]);
+  const quiet = await f.cycle();
+  expect(quiet.stats.totals()).toMatchObject({ updates: 0, inserts: 0, deletes: 0 });
+});
+
+test("a changed row a key lookup does not return is read with its chunk's range, ahead of the next walk", async () => {
+  // No key type is known to miss its own row; a lookup that drops one stands in for it. The
+  // range read must then go before the walk already sent for the next chunk, which is sent again.
+  await f.my.query('CREATE TABLE lookups (id INT PRIMARY KEY, v INT NOT NULL)');
+  await f.my.query('INSERT INTO lookups VALUES ?', [Array.from({ length: 9000 }, (_, i) => [i + 1, 0])]);
+  await f.cycle();
+  await f.cycle();
+  const real = source.streamRowsByKey;
+  const lookups = jest
+    .spyOn(source, 'streamRowsByKey')
+    .mockImplementation(async function* (conn, plan, keys, lastSent) {
+      for await (const batch of real(conn, plan, keys, lastSent)) yield batch.slice(1);
+    });
+  try {
+    await f.my.query('UPDATE lookups SET v = 1 WHERE id IN (10, 20, 3500, 3600, 7000, 7100)');
+    const outcome = await f.cycle();
+    expect(lookups).toHaveBeenCalledTimes(3);
+    expect(outcome.stats.tables.get('lookups')!.chunksChanged).toBe(3);
+    expect(outcome.stats.totals()).toMatchObject({ updates: 6, inserts: 0, deletes: 0 });
+  } finally {
+    lookups.mockRestore();
+  }
+  expect(await drifted()).toEqual([]);
+  expect((await f.cycle()).stats.totals()).toMatchObject({ updates: 0, inserts: 0, deletes: 0 });
+});
