@@ -1,4 +1,7 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import bcrypt from 'bcryptjs';
+import mysql from 'mysql2/promise';
 import request from 'supertest';
 import { createAccount, setDisabled, setPassword, setRole } from '../src/use-cases/accounts';
 import { createPortalFixture, csrfFrom, loggedIn, PASSWORD, postForm, type PortalFixture } from './portal-fixture';
@@ -206,6 +209,47 @@ test('5. anonymous visits to the login page store no session', async () => {
   // ...and the form still works: its CSRF protection rides on a signed cookie.
   expect((await login('student3')).res.status).toBe(302);
   expect(await sessionRows()).toBe(before + 1);
+});
+
+test('a login answers only once its session is stored, so the page it redirects to knows the student', async () => {
+  // express-session sends a response's headers before its session is saved, and a browser
+  // follows a redirect on its headers: a busy MySQL logged students out on the page after their
+  // login (the portal bench saw it at 100,000 students). A trigger makes storing a session take
+  // 2 s here.
+  const server = createServer(f.portal.app).listen(0);
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const admin = await mysql.createConnection(f.mysql.url);
+  const cookies = (res: Response) => res.headers.getSetCookie().map((c) => c.split(';')[0]);
+  try {
+    const page = await fetch(`${base}/login`);
+    const anonymous = cookies(page);
+    const token = csrfFrom(await page.text());
+    await admin.query(
+      'CREATE TRIGGER slow_session_store BEFORE INSERT ON sessions FOR EACH ROW SET NEW.expires = NEW.expires + SLEEP(2)',
+    );
+    const answer = fetch(`${base}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: anonymous.join('; '), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ username: 'student4', password: PASSWORD, _csrf: token }),
+    });
+    const beforeStored = await Promise.race([
+      answer.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1000)),
+    ]);
+    expect(beforeStored).toBe(false);
+    const res = await answer;
+    expect(res.status).toBe(302);
+    const next = await fetch(`${base}/enrollments`, {
+      headers: { cookie: [...anonymous, ...cookies(res)].join('; ') },
+      redirect: 'manual',
+    });
+    expect(next.status).toBe(200);
+  } finally {
+    await admin.query('DROP TRIGGER IF EXISTS slow_session_store');
+    await admin.end();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
 
 describe('6. passwords and usernames', () => {

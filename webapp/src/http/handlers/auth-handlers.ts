@@ -38,6 +38,10 @@ export function authHandlers(db: Knex, bcryptRounds: number) {
       // A new session id on login, so a session id planted before login is worth nothing after.
       await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
       req.session.user = newSessionUser(account);
+      // Stored before the answer: express-session would send the redirect's headers first and
+      // store the session after, and a browser follows a redirect on its headers, so a busy
+      // MySQL showed the next page to an anonymous visitor.
+      await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
       setFlash(res, 'success', `Welcome, ${account.username}.`);
       res.redirect(next ?? homePath(account.role));
     },
