@@ -133,15 +133,8 @@ const BATCH_ROWS = 1000;
  * own: the connection pauses while a full batch waits for the consumer. The statement is sent
  * when the rows are first asked for.
  */
-export function streamRange(
-  conn: Connection,
-  plan: TablePlan,
-  lower: KeyTuple | null,
-  upper: KeyTuple | null,
-  limit?: number,
-  withHash = true,
-): AsyncGenerator<RawValue[][]> {
-  return lazily(() => sendRange(conn, plan, lower, upper, limit, withHash));
+export function streamRange(...read: Parameters<typeof sendRange>): AsyncGenerator<RawValue[][]> {
+  return lazily(() => sendRange(...read));
 }
 
 /** streamRange's statement, sent now (see RowStream). */
@@ -181,13 +174,8 @@ export function sendRangeKeys(
 }
 
 /** sendRangeKeys, sent when its rows are first asked for. */
-export function streamRangeKeys(
-  conn: Connection,
-  plan: TablePlan,
-  lower: KeyTuple | null,
-  upper: KeyTuple | null,
-): AsyncGenerator<RawValue[][]> {
-  return lazily(() => sendRangeKeys(conn, plan, lower, upper));
+export function streamRangeKeys(...read: Parameters<typeof sendRangeKeys>): AsyncGenerator<RawValue[][]> {
+  return lazily(() => sendRangeKeys(...read));
 }
 
 /** Keys looked up per statement by streamRowsByKey. */
