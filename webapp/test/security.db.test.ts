@@ -233,10 +233,12 @@ test('a login answers only once its session is stored, so the page it redirects 
       headers: { cookie: anonymous.join('; '), 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ username: 'student4', password: PASSWORD, _csrf: token }),
     });
+    let timer: NodeJS.Timeout | undefined;
     const beforeStored = await Promise.race([
       answer.then(() => true),
-      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1000)),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 1000))),
     ]);
+    clearTimeout(timer);
     expect(beforeStored).toBe(false);
     const res = await answer;
     expect(res.status).toBe(302);
