@@ -23,6 +23,28 @@ beforeAll(async () => {
       i % 4 ? `value ${i}` : null,
     ]),
   ]);
+  // Integer keys of every width and sign.
+  await f.my.query(
+    'CREATE TABLE ints (a BIGINT NOT NULL, b TINYINT NOT NULL, c INT UNSIGNED NOT NULL, v VARCHAR(20) NULL, PRIMARY KEY (a, b, c)) DEFAULT CHARSET=utf8mb4',
+  );
+  await f.my.query('INSERT INTO ints VALUES ?', [
+    Array.from({ length: 900 }, (_, i) => [
+      // Each row's own, from both ends of BIGINT and either side of 2^53 (past a double's integers).
+      String(
+        [
+          -(2n ** 63n) + BigInt(i),
+          -(2n ** 53n) - 1n - BigInt(i),
+          -1n - BigInt(i),
+          BigInt(i),
+          2n ** 53n + BigInt(i),
+          2n ** 63n - 1n - BigInt(i),
+        ][i % 6]!,
+      ),
+      [-128, -1, 0, 127][i % 4],
+      [0, 4294967295, i][i % 3],
+      i % 5 ? `väl ${i} ${'€'.repeat(i % 3)}` : null,
+    ]),
+  ]);
 });
 afterAll(() => f.close());
 
@@ -62,6 +84,7 @@ test('a MySQL connection lost in the middle of a streamed read fails the read in
 test.each([
   ['a single-column key', 'big'],
   ['a composite key of bytes, a DATETIME and case-insensitive text', 'mixed'],
+  ['a composite key of integers of every width and sign', 'ints'],
 ])(
   'rows walked by form and key are read whole by their keys, exactly as a range read has them (%s)',
   async (_, table) => {
