@@ -10,6 +10,7 @@ import { ejsWithoutWith } from './http/view-engine';
 import { checkSessionAccount, createSessionMiddleware } from './http/session';
 import { noStore, rejectControlCharactersInQuery, securityHeaders } from './http/security-headers';
 import { routes } from './routes';
+import { SEATS_MAX_AGE_MS } from './use-cases/catalogue';
 import type { Pool } from 'pg';
 import type { DaemonAdmin } from './clients/daemon-admin';
 import { ReportStores, type StoreSettings } from './reports/report-stores';
@@ -33,6 +34,11 @@ export interface AppDeps {
   sessionIdleMs?: number;
   /** How long the catalogue's course list is held in memory (default 5 s; 0: read per page). */
   catalogueMaxAgeMs?: number;
+  /**
+   * How long the catalogue's seats taken are held (default 0.5 s; 0: read per page): what
+   * another worker process's enroll or drop may take to show in this one's catalogue.
+   */
+  seatsMaxAgeMs?: number;
   pg?: Pool;
   daemonAdmin?: DaemonAdmin;
   /** Where the reports read (Redis, MongoDB, Neo4j, Elasticsearch); absent: all from the mirror. */
@@ -59,6 +65,8 @@ export function createApp(deps: AppDeps): PortalApp {
     secret: deps.sessionSecret,
     cookieSecure: deps.cookieSecure,
     ...lifetimes,
+    // The catalogue shows the student's status in each course of the page.
+    readsEnrollments: (req) => req.method === 'GET' && req.path === '/courses',
   });
   // Double-submit CSRF tokens (a signed cookie and a form field), bound to the session once there
   // is one: the login form needs no stored session, so anonymous visitors leave no rows behind.
@@ -127,6 +135,7 @@ export function createApp(deps: AppDeps): PortalApp {
       loginAccountLimit: deps.loginAccountLimit ?? 5,
       bcryptRounds: deps.bcryptRounds ?? 12,
       catalogueMaxAgeMs: deps.catalogueMaxAgeMs ?? 5_000,
+      seatsMaxAgeMs: deps.seatsMaxAgeMs ?? SEATS_MAX_AGE_MS,
       workers: deps.workers,
     }),
   );

@@ -32,6 +32,8 @@ export interface RouteDeps {
   bcryptRounds: number;
   /** How long the catalogue's course list is held in memory (0: read per page). */
   catalogueMaxAgeMs: number;
+  /** How long the catalogue's seats taken are held (0: read per page). */
+  seatsMaxAgeMs: number;
   /** The other worker processes: rate limits counted with them, course edits told to them. */
   workers?: WorkerLink;
 }
@@ -40,7 +42,7 @@ export interface RouteDeps {
 export function routes(deps: RouteDeps): Router {
   const { db, now } = deps;
   const auth = authHandlers(db, deps.bcryptRounds);
-  const catalogue = new CourseCatalogue(db, deps.catalogueMaxAgeMs);
+  const catalogue = new CourseCatalogue(db, deps.catalogueMaxAgeMs, deps.seatsMaxAgeMs);
   const schedules = new CourseSchedules(deps.catalogueMaxAgeMs);
   // A staff edit drops what this process holds at once, and what the other workers hold.
   const forgetCourses = () => {

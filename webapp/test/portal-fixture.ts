@@ -53,6 +53,7 @@ export async function createPortalFixture(
     loginRateLimit?: number;
     loginAccountLimit?: number;
     catalogueMaxAgeMs?: number;
+    seatsMaxAgeMs?: number;
     app?: Partial<AppDeps>;
   } = {},
 ): Promise<PortalFixture> {
@@ -68,6 +69,7 @@ export async function createPortalFixture(
     bcryptRounds: 4,
     // Tests write courses straight into MySQL: read the catalogue per page unless a test is about the cache.
     catalogueMaxAgeMs: options.catalogueMaxAgeMs ?? 0,
+    seatsMaxAgeMs: options.seatsMaxAgeMs ?? 0,
     ...options.app,
     now: () => NOW,
   });

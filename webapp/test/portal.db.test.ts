@@ -347,6 +347,54 @@ describe('enroll and drop', () => {
     expect(await kept()).toBe(0);
   });
 
+  test("a portal holding seats (seatsMaxAgeMs) shows its own enrolls and drops at once, another process's within the max age, and each student's own status", async () => {
+    const [dep] = await f.db('departments').where({ name: 'Mathematics' }).pluck('id');
+    const [course] = await f.db('courses').insert({
+      department_id: dep,
+      code: 'MA-301',
+      title: 'Measure theory',
+      credits: '3.0',
+      year: 2026,
+      semester: 1,
+      capacity: 5,
+    });
+    // Two processes of one deployment, as the worker processes are.
+    const maxAge = 400;
+    const [one, two] = [0, 1].map(() =>
+      testApp({ db: f.db, mysqlUrl: f.mysql.url, now: () => NOW, catalogueMaxAgeMs: 0, seatsMaxAgeMs: maxAge }),
+    );
+    try {
+      const alice = await loggedIn(one!, 'student11');
+      const bob = await loggedIn(two!, 'student12');
+      const shown = async (agent: typeof alice) => {
+        const html = (await agent.get('/courses?q=MA-301')).text;
+        return {
+          seats: /MA-301<\/td>[\s\S]*?<td class="num">(\d+) of 5<\/td>/.exec(html)?.[1],
+          enrolled: html.includes('aria-label="Drop MA-301"'),
+        };
+      };
+      expect(await shown(alice)).toEqual({ seats: '5', enrolled: false });
+
+      await postForm(alice, '/courses', `/courses/${course}/enroll`);
+      expect(await shown(alice)).toEqual({ seats: '4', enrolled: true });
+      await postForm(bob, '/courses', `/courses/${course}/enroll`);
+      expect(await shown(bob)).toEqual({ seats: '3', enrolled: true });
+      // Bob's enroll went through the other process: Alice's shows it once what it holds is that old.
+      await new Promise((r) => setTimeout(r, maxAge + 50));
+      expect(await shown(alice)).toEqual({ seats: '3', enrolled: true });
+
+      await postForm(alice, '/courses', `/courses/${course}/drop`);
+      expect(await shown(alice)).toEqual({ seats: '4', enrolled: false });
+      // A count written behind the portal's back (recount-seats) shows within the max age too.
+      await f.db('course_seats').where({ course_id: course }).update({ enrolled: 2 });
+      await new Promise((r) => setTimeout(r, maxAge + 50));
+      expect(await shown(bob)).toEqual({ seats: '3', enrolled: true });
+      expect(await shown(alice)).toEqual({ seats: '3', enrolled: false });
+    } finally {
+      await Promise.all([one!.close(), two!.close()]);
+    }
+  });
+
   test('a student cannot drop a course they do not hold, nor touch another student', async () => {
     const owner = await loggedIn(f, 'student9');
     await postForm(owner, '/courses', `/courses/${f.ids.courseB}/enroll`);

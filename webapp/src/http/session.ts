@@ -37,6 +37,8 @@ export interface SessionOptions {
   absoluteMs: number;
   /** ...and after this long without a request. */
   idleMs: number;
+  /** Which requests read the student's enrollment statuses with the session (see enrollmentStatusesReadWith). */
+  readsEnrollments?: (req: Request) => boolean;
 }
 
 /** Activity is written back at most this often, so a busy session is not a write per request. */
@@ -51,12 +53,28 @@ export const SESSION_COOKIE = 'campus.sid';
  */
 const accountsReadWith = new WeakMap<SessionUser, SessionAccount | null>();
 
+/**
+ * The student's enrollment statuses read with the session of a request that wants them (see
+ * `readsEnrollments`), as MySQL wrote them: `<count> <course>:<1 enrolled|0 dropped>,...`,
+ * parsed when the page asks (enrollmentStatusesReadWith). Keyed like accountsReadWith.
+ */
+const enrollmentsReadWith = new WeakMap<SessionUser, string>();
+
 // One primary-key read of the session joined to its account by the id the session holds, so the
-// per-request account check costs no second round trip.
-const SESSION_WITH_ACCOUNT = `SELECT s.data, s.expires, a.username, a.role, a.student_id, a.session_version, a.disabled_at
+// per-request account check costs no second round trip; for the pages that show them, the
+// student's enrollment statuses too (an index range of a few rows), so those pages need no query
+// of their own for them.
+const SESSION_READ = `SELECT s.data, s.expires, a.username, a.role, a.student_id, a.session_version, a.disabled_at%s
    FROM sessions s
    LEFT JOIN accounts a ON a.id = CAST(JSON_UNQUOTE(JSON_EXTRACT(s.data, '$.user.accountId')) AS UNSIGNED)
   WHERE s.session_id = ?`;
+const SESSION_WITH_ACCOUNT = SESSION_READ.replace('%s', ', NULL AS enrollments');
+const SESSION_WITH_ENROLLMENTS = SESSION_READ.replace(
+  '%s',
+  `,
+        (SELECT CONCAT(COUNT(*), ' ', COALESCE(GROUP_CONCAT(e.course_id, ':', e.status = 'enrolled'), ''))
+           FROM enrollments e WHERE e.student_id = a.student_id) AS enrollments`,
+);
 
 interface SessionRow {
   data: string | null;
@@ -66,6 +84,7 @@ interface SessionRow {
   student_id: number | null;
   session_version: number | null;
   disabled_at: Date | null;
+  enrollments: string | null;
 }
 
 /**
@@ -86,9 +105,12 @@ export function createSessionMiddleware(options: SessionOptions) {
     createDatabaseTable: false,
     disableTouch: true,
   });
+  // Whether the request being handled wants its enrollment statuses: express-session calls the
+  // store's get synchronously from its middleware, right after this is set for the request.
+  let withEnrollments = false;
   // express-session calls get(sid, callback) only.
   store.get = ((sid: string, callback: (err: unknown, session?: session.SessionData | null) => void) => {
-    readSessionWithAccount(store, sid).then(
+    readSessionWithAccount(store, sid, withEnrollments).then(
       (data) => callback(null, data),
       (err: unknown) => callback(err),
     );
@@ -102,20 +124,68 @@ export function createSessionMiddleware(options: SessionOptions) {
     rolling: false,
     cookie: { httpOnly: true, sameSite: 'lax', secure: options.cookieSecure, maxAge: options.absoluteMs },
   });
-  return { middleware, close: () => store.close() };
+  const readsEnrollments = options.readsEnrollments ?? (() => false);
+  return {
+    middleware: (req: Request, res: Response, next: NextFunction) => {
+      withEnrollments = readsEnrollments(req);
+      try {
+        middleware(req, res, next);
+      } finally {
+        withEnrollments = false;
+      }
+    },
+    close: () => store.close(),
+  };
 }
 
-/** The session's data, its account remembered beside it (null: the account no longer exists). */
+/**
+ * The session's data, its account remembered beside it (null: the account no longer exists), and
+ * when asked the student's enrollment statuses.
+ */
 async function readSessionWithAccount(
   store: { query: (sql: string, params: unknown[]) => Promise<[unknown, unknown]> },
   sid: string,
+  withEnrollments: boolean,
 ): Promise<session.SessionData | null> {
-  const [rows] = (await store.query(SESSION_WITH_ACCOUNT, [sid])) as [SessionRow[], unknown];
+  const sql = withEnrollments ? SESSION_WITH_ENROLLMENTS : SESSION_WITH_ACCOUNT;
+  const [rows] = (await store.query(sql, [sid])) as [SessionRow[], unknown];
   const row = rows[0];
   if (!row?.data || row.expires < Math.round(Date.now() / 1000)) return null;
   const data = JSON.parse(row.data) as session.SessionData;
-  if (data.user) accountsReadWith.set(data.user, row.role === null ? null : toSessionAccount(row));
+  if (data.user) {
+    accountsReadWith.set(data.user, row.role === null ? null : toSessionAccount(row));
+    if (row.enrollments !== null) enrollmentsReadWith.set(data.user, row.enrollments);
+  }
   return data;
+}
+
+export type EnrollmentStatus = 'enrolled' | 'dropped';
+
+/**
+ * The session's student's enrollment statuses by course, as read with the session at the start
+ * of this request; undefined when they were not (a session just logged in, a page that does not
+ * show them) or were cut short: the caller reads them.
+ */
+export function enrollmentStatusesReadWith(user: SessionUser): Map<number, EnrollmentStatus> | undefined {
+  const held = enrollmentsReadWith.get(user);
+  return held === undefined ? undefined : parseEnrollmentStatuses(held);
+}
+
+/**
+ * `<count> <course>:<1|0>,...` as the session read builds it; undefined when MySQL's
+ * GROUP_CONCAT limit cut the list short (1 KB on MySQL 8: about 140 courses).
+ */
+export function parseEnrollmentStatuses(text: string): Map<number, EnrollmentStatus> | undefined {
+  const space = text.indexOf(' ');
+  const count = Number(text.slice(0, space));
+  const statuses = new Map<number, EnrollmentStatus>();
+  if (count === 0) return statuses;
+  for (const entry of text.slice(space + 1).split(',')) {
+    const m = /^(\d+):([01])$/.exec(entry);
+    if (!m) return undefined;
+    statuses.set(Number(m[1]), m[2] === '1' ? 'enrolled' : 'dropped');
+  }
+  return statuses.size === count ? statuses : undefined;
 }
 
 export function newSessionUser(account: Account, now = Date.now()): SessionUser {

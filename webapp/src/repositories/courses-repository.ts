@@ -100,29 +100,48 @@ export async function catalogueFingerprint(db: Knex): Promise<string> {
   return String(rows[0]?.v);
 }
 
-/** Seats taken and the viewing student's status for a page of courses, in one indexed read. */
-export async function seatsAndStatuses(
-  db: Knex,
-  courseIds: number[],
-  studentId: number | null | undefined,
-): Promise<Map<number, { enrolled: number; status: 'enrolled' | 'dropped' | null }>> {
+/** Seats taken per course, as enroll and drop keep them (course_seats), for the given courses. */
+export async function seatsTakenIn(db: Knex, courseIds: number[]): Promise<Map<number, number>> {
   if (courseIds.length === 0) return new Map();
   const [rows] = (await db.raw(
-    `SELECT c.id, cs.enrolled, e.status
-       FROM courses c
-       LEFT JOIN course_seats cs ON cs.course_id = c.id
-       LEFT JOIN enrollments e ON e.course_id = c.id AND e.student_id = ?
-      WHERE c.id IN (${courseIds.map(() => '?').join(',')})`,
-    [studentId ?? 0, ...courseIds],
-  )) as [{ id: number; enrolled: number | null; status: 'enrolled' | 'dropped' | null }[]];
-  const uncounted = rows.filter((r) => r.enrolled === null).map((r) => Number(r.id));
-  const counted = uncounted.length > 0 ? await countEnrolledIn(db, uncounted) : new Map<number, number>();
-  return new Map(
-    rows.map((r) => [
-      Number(r.id),
-      { enrolled: r.enrolled === null ? (counted.get(Number(r.id)) ?? 0) : Number(r.enrolled), status: r.status },
-    ]),
-  );
+    `SELECT course_id, enrolled FROM course_seats WHERE course_id IN (${courseIds.map(() => '?').join(',')})`,
+    courseIds,
+  )) as [{ course_id: number; enrolled: number }[]];
+  return seatsOf(rows);
+}
+
+/** Seats taken of every course that has a count (one read of 8,000 small rows). */
+export async function allSeatsTaken(db: Knex): Promise<Map<number, number>> {
+  const [rows] = (await db.raw('SELECT course_id, enrolled FROM course_seats')) as [
+    { course_id: number; enrolled: number }[],
+  ];
+  return seatsOf(rows);
+}
+
+function seatsOf(rows: { course_id: number; enrolled: number }[]): Map<number, number> {
+  return new Map(rows.map((r) => [Number(r.course_id), Number(r.enrolled)]));
+}
+
+/**
+ * Seats taken of courses the portal has not yet given a count (course_seats gets a row at a
+ * course's first enroll or drop, or from recount-seats), counted from the enrollments.
+ */
+export async function countSeatsTaken(db: Knex, courseIds: number[]): Promise<Map<number, number>> {
+  return courseIds.length === 0 ? new Map() : countEnrolledIn(db, courseIds);
+}
+
+/** A student's enrollment statuses in the given courses, by course. */
+export async function enrollmentStatusesIn(
+  db: Knex,
+  studentId: number,
+  courseIds: number[],
+): Promise<Map<number, 'enrolled' | 'dropped'>> {
+  if (courseIds.length === 0) return new Map();
+  const rows: { course_id: number; status: 'enrolled' | 'dropped' }[] = await db('enrollments')
+    .select('course_id', 'status')
+    .where('student_id', studentId)
+    .whereIn('course_id', courseIds);
+  return new Map(rows.map((r) => [Number(r.course_id), r.status]));
 }
 
 /** Enrolled students per course, counted (courses the portal has not yet given a seat count). */

@@ -13,6 +13,13 @@ export interface EnrollmentDeps {
 
 const UNCACHED = new CourseSchedules(0);
 
+/** What an enroll or drop changed: its course, and the course's seats taken once it commits. */
+export interface EnrollmentChange {
+  code: string;
+  title: string;
+  seatsTaken: number;
+}
+
 // READ COMMITTED so that, once the course row lock is ours, the reads see every enrollment
 // committed by the transaction that held the lock before us.
 const TX = { isolationLevel: 'read committed' } as const;
@@ -27,11 +34,7 @@ function isoDate(d: Date): string {
  * and exactly one racer takes the last seat; the seat count moves in the same transaction.
  * Refusals are AppErrors whose message is shown to the student.
  */
-export async function enroll(
-  deps: EnrollmentDeps,
-  studentId: number,
-  courseId: number,
-): Promise<{ code: string; title: string }> {
+export async function enroll(deps: EnrollmentDeps, studentId: number, courseId: number): Promise<EnrollmentChange> {
   return deps.db.transaction(async (trx) => {
     const now = deps.now();
     const locked = await lockCourseForStudent(trx, courseId, studentId, isoDate(now));
@@ -58,16 +61,12 @@ export async function enroll(
     if (enrollment) await markEnrolled(trx, enrollment.id, now);
     else await insertEnrollment(trx, studentId, courseId, now);
     await addSeatsTaken(trx, courseId, 1);
-    return { code: course.code, title: course.title };
+    return { code: course.code, title: course.title, seatsTaken: locked.enrolled + 1 };
   }, TX);
 }
 
 /** Drops a course the student holds; the row stays with status `dropped` and `dropped_at`. */
-export async function drop(
-  deps: EnrollmentDeps,
-  studentId: number,
-  courseId: number,
-): Promise<{ code: string; title: string }> {
+export async function drop(deps: EnrollmentDeps, studentId: number, courseId: number): Promise<EnrollmentChange> {
   return deps.db.transaction(async (trx) => {
     const now = deps.now();
     const locked = await lockCourseForStudent(trx, courseId, studentId, isoDate(now));
@@ -79,6 +78,6 @@ export async function drop(
     }
     await markDropped(trx, enrollment.id, now);
     await addSeatsTaken(trx, courseId, -1);
-    return { code: course.code, title: course.title };
+    return { code: course.code, title: course.title, seatsTaken: Math.max(0, locked.enrolled - 1) };
   }, TX);
 }

@@ -7,6 +7,7 @@ import { parseCatalogueQuery } from '../../use-cases/courses';
 import { drop, enroll } from '../../use-cases/enrollment';
 import { setFlash } from '../flash';
 import { currentStudent, safeNext } from '../guards';
+import { enrollmentStatusesReadWith } from '../session';
 
 const PAGE_SIZE = 20;
 
@@ -21,7 +22,9 @@ export function courseHandlers(db: Knex, catalogue: CourseCatalogue, schedules: 
     const student = currentStudent(req);
     const back = safeNext(req.body?.back) ?? '/courses';
     try {
-      const course = await action({ db, now, schedules }, student.studentId, courseId(req));
+      const id = courseId(req);
+      const course = await action({ db, now, schedules }, student.studentId, id);
+      catalogue.noteSeatsTaken(id, course.seatsTaken);
       setFlash(res, 'success', `${verb} ${course.code} ${course.title}.`);
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500) throw err;
@@ -44,6 +47,7 @@ export function courseHandlers(db: Knex, catalogue: CourseCatalogue, schedules: 
           page,
           pageSize: PAGE_SIZE,
           studentId: user?.studentId,
+          statuses: user ? enrollmentStatusesReadWith(user) : undefined,
         }),
         catalogue.departmentsAndTerms(),
       ]);
