@@ -65,8 +65,9 @@ export function createApp(deps: AppDeps): PortalApp {
     secret: deps.sessionSecret,
     cookieSecure: deps.cookieSecure,
     ...lifetimes,
-    // The catalogue shows the student's status in each course of the page.
-    readsEnrollments: (req) => req.method === 'GET' && req.path === '/courses',
+    // The catalogue shows the student's status in each course of the page; the timetable, the
+    // week of the courses they hold.
+    readsEnrollments: (req) => req.method === 'GET' && (req.path === '/courses' || req.path === '/timetable'),
   });
   // Double-submit CSRF tokens (a signed cookie and a form field), bound to the session once there
   // is one: the login form needs no stored session, so anonymous visitors leave no rows behind.

@@ -67,10 +67,17 @@ export class CourseSchedules {
 
   /**
    * The student's slots starting in [from, to), in start order, and when the first one on or
-   * after `to` starts (for "go to your next week with classes").
+   * after `to` starts (for "go to your next week with classes"). `enrolled`: the student's
+   * courses when already known (read with the session), else read.
    */
-  async timetable(db: Knex, studentId: number, from: Date, to: Date): Promise<{ slots: TimetableSlot[]; next?: Date }> {
-    const ids = await listEnrolledCourseIds(db, studentId);
+  async timetable(
+    db: Knex,
+    studentId: number,
+    from: Date,
+    to: Date,
+    enrolled?: number[],
+  ): Promise<{ slots: TimetableSlot[]; next?: Date }> {
+    const ids = enrolled ?? (await listEnrolledCourseIds(db, studentId));
     const held = await this.of(db, ids);
     const slots: TimetableSlot[] = [];
     let next: number | undefined;

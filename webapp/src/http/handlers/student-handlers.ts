@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import { listMyEnrollments } from '../../repositories/enrollments-repository';
 import type { CourseSchedules } from '../../use-cases/course-schedules';
 import { currentStudent } from '../guards';
+import { enrollmentStatusesReadWith } from '../session';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -36,7 +37,9 @@ export function studentHandlers(db: Knex, schedules: CourseSchedules, now: () =>
       const week = optionalDate(req.query.week, 'week');
       const monday = mondayOf(week ? new Date(`${week}T00:00:00Z`) : now());
       const sunday = new Date(monday.getTime() + 7 * DAY);
-      const { slots, next } = await schedules.timetable(db, student.studentId, monday, sunday);
+      const statuses = enrollmentStatusesReadWith(req.session.user!);
+      const enrolled = statuses && [...statuses].filter(([, status]) => status === 'enrolled').map(([id]) => id);
+      const { slots, next } = await schedules.timetable(db, student.studentId, monday, sunday, enrolled);
       const nextClass = slots.length === 0 ? next : undefined;
       const days = Array.from({ length: 7 }, (_, i) => {
         const date = new Date(monday.getTime() + i * DAY);
