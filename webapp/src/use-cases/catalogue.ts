@@ -79,8 +79,9 @@ export function fold(s: string): string {
  * served by this process moves its course's count at once (`noteSeatsTaken`); another process's
  * shows within that age. The catalogue is a view: every enroll counts the seats again under the
  * course's lock. Reading them per page was half of what a catalogue page cost MySQL at 100,000
- * students (six alternating pairs: 824 -> 1,023 pages/s). The student's own statuses come with the
- * session (see session.ts), or are read for the page's courses when they did not.
+ * students (alternating builds: 824 -> 1,023 pages/s without the daemon, 826 -> 883 with it; see
+ * the README). The student's own statuses come with the session (see session.ts), or are read
+ * for the page's courses when they did not.
  * Search, filters and paging run over the held list: a page costs no query of its own, whatever
  * the size of the university.
  */
