@@ -11,9 +11,6 @@ import { checkSessionAccount, createSessionMiddleware } from './http/session';
 import { noStore, rejectControlCharactersInQuery, securityHeaders } from './http/security-headers';
 import { routes } from './routes';
 import { SEATS_MAX_AGE_MS } from './use-cases/catalogue';
-
-/** The pages whose session read brings the student's enrollments (see session.ts). */
-const READS_ENROLLMENTS = new Set(['/courses', '/timetable', '/enrollments']);
 import type { Pool } from 'pg';
 import type { DaemonAdmin } from './clients/daemon-admin';
 import { ReportStores, type StoreSettings } from './reports/report-stores';
@@ -69,8 +66,8 @@ export function createApp(deps: AppDeps): PortalApp {
     cookieSecure: deps.cookieSecure,
     ...lifetimes,
     // The catalogue shows the student's status in each course of the page; the timetable, the
-    // week of the courses they hold; the enrollments page, their enrollments.
-    readsEnrollments: (req) => req.method === 'GET' && READS_ENROLLMENTS.has(req.path),
+    // week of the courses they hold.
+    readsEnrollments: (req) => req.method === 'GET' && (req.path === '/courses' || req.path === '/timetable'),
   });
   // Double-submit CSRF tokens (a signed cookie and a form field), bound to the session once there
   // is one: the login form needs no stored session, so anonymous visitors leave no rows behind.

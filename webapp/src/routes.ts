@@ -51,7 +51,7 @@ export function routes(deps: RouteDeps): Router {
   };
   deps.workers?.onCourseEdit(forgetCourses);
   const courses = courseHandlers(db, catalogue, schedules, now);
-  const student = studentHandlers(db, catalogue, schedules, now);
+  const student = studentHandlers(db, schedules, now);
   const admin = adminCourseHandlers(db, catalogue, async () => {
     forgetCourses();
     await deps.workers?.announceCourseEdit();

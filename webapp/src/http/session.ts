@@ -1,6 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
 import session from 'express-session';
-import type { Connection as CallbackConnection } from 'mysql2';
 import MySQLStoreFactory from 'express-mysql-session';
 import type { Knex } from 'knex';
 import { mysqlUrlParts } from '../../../lib/mysql-url';
@@ -55,32 +54,27 @@ export const SESSION_COOKIE = 'campus.sid';
 const accountsReadWith = new WeakMap<SessionUser, SessionAccount | null>();
 
 /**
- * The student's enrollments read with the session of a request that wants them (see
- * `readsEnrollments`), as MySQL wrote them (see SESSION_WITH_ENROLLMENTS), parsed when the page
- * asks (enrollmentsReadWith). Keyed like accountsReadWith.
+ * The student's enrollment statuses read with the session of a request that wants them (see
+ * `readsEnrollments`), as MySQL wrote them: `<count> <course>:<1 enrolled|0 dropped>,...`,
+ * parsed when the page asks (enrollmentStatusesReadWith). Keyed like accountsReadWith.
  */
-const enrollmentsHeld = new WeakMap<SessionUser, string>();
+const enrollmentsReadWith = new WeakMap<SessionUser, string>();
 
 // One primary-key read of the session joined to its account by the id the session holds, so the
 // per-request account check costs no second round trip; for the pages that show them, the
-// student's enrollments too (an index range of a few rows), so those pages need no query of their
-// own: `<count> <course>:<1 enrolled|0 dropped>:<enrolled at>:<dropped at, or ->,...`, times as
-// digits (every entry ends in a way a cut cannot fake).
+// student's enrollment statuses too (an index range of a few rows), so those pages need no query
+// of their own for them.
 const SESSION_READ = `SELECT s.data, s.expires, a.username, a.role, a.student_id, a.session_version, a.disabled_at%s
    FROM sessions s
    LEFT JOIN accounts a ON a.id = CAST(JSON_UNQUOTE(JSON_EXTRACT(s.data, '$.user.accountId')) AS UNSIGNED)
   WHERE s.session_id = ?`;
-const DIGITS = `'%Y%m%d%H%i%s%f'`;
 const SESSION_WITH_ACCOUNT = SESSION_READ.replace('%s', ', NULL AS enrollments');
 const SESSION_WITH_ENROLLMENTS = SESSION_READ.replace(
   '%s',
   `,
-        (SELECT CONCAT(COUNT(*), ' ', COALESCE(GROUP_CONCAT(e.course_id, ':', e.status = 'enrolled', ':',
-                  DATE_FORMAT(e.enrolled_at, ${DIGITS}), ':', COALESCE(DATE_FORMAT(e.dropped_at, ${DIGITS}), '-')), ''))
+        (SELECT CONCAT(COUNT(*), ' ', COALESCE(GROUP_CONCAT(e.course_id, ':', e.status = 'enrolled'), ''))
            FROM enrollments e WHERE e.student_id = a.student_id) AS enrollments`,
 );
-/** GROUP_CONCAT's limit on the session's connections (MySQL 8's default, 1 KB, holds ~20 enrollments). */
-const ENROLLMENTS_MAX_BYTES = 1 << 20;
 
 interface SessionRow {
   data: string | null;
@@ -110,14 +104,6 @@ export function createSessionMiddleware(options: SessionOptions) {
     connectionLimit: 5,
     createDatabaseTable: false,
     disableTouch: true,
-  });
-  // Queued on each new connection before its first session read (the driver's own connection,
-  // with a callback: a failure leaves MySQL's default, and the pages read what was cut short).
-  const pool = (
-    store as unknown as { connection: { on(event: 'connection', f: (c: CallbackConnection) => void): void } }
-  ).connection;
-  pool.on('connection', (conn) => {
-    conn.query(`SET SESSION group_concat_max_len = ${ENROLLMENTS_MAX_BYTES}`, () => undefined);
   });
   // Whether the request being handled wants its enrollment statuses: express-session calls the
   // store's get synchronously from its middleware, right after this is set for the request.
@@ -168,61 +154,38 @@ async function readSessionWithAccount(
   const data = JSON.parse(row.data) as session.SessionData;
   if (data.user) {
     accountsReadWith.set(data.user, row.role === null ? null : toSessionAccount(row));
-    if (row.enrollments !== null) enrollmentsHeld.set(data.user, row.enrollments);
+    if (row.enrollments !== null) enrollmentsReadWith.set(data.user, row.enrollments);
   }
   return data;
 }
 
 export type EnrollmentStatus = 'enrolled' | 'dropped';
 
-/** One enrollment of the session's student, as read with the session. */
-export interface HeldEnrollment {
-  courseId: number;
-  status: EnrollmentStatus;
-  enrolledAt: Date;
-  droppedAt: Date | null;
+/**
+ * The session's student's enrollment statuses by course, as read with the session at the start
+ * of this request; undefined when they were not (a session just logged in, a page that does not
+ * show them) or were cut short: the caller reads them.
+ */
+export function enrollmentStatusesReadWith(user: SessionUser): Map<number, EnrollmentStatus> | undefined {
+  const held = enrollmentsReadWith.get(user);
+  return held === undefined ? undefined : parseEnrollmentStatuses(held);
 }
 
 /**
- * The session's student's enrollments, as read with the session at the start of this request;
- * undefined when they were not (a session just logged in, a page that does not show them) or
- * were cut short: the caller reads them.
+ * `<count> <course>:<1|0>,...` as the session read builds it; undefined when MySQL's
+ * GROUP_CONCAT limit cut the list short (1 KB on MySQL 8: about 140 courses).
  */
-export function enrollmentsReadWith(user: SessionUser): HeldEnrollment[] | undefined {
-  const held = enrollmentsHeld.get(user);
-  return held === undefined ? undefined : parseEnrollments(held);
-}
-
-/** enrollmentsReadWith by course. */
-export function enrollmentStatusesReadWith(user: SessionUser): Map<number, EnrollmentStatus> | undefined {
-  return enrollmentsReadWith(user)?.reduce((m, e) => m.set(e.courseId, e.status), new Map<number, EnrollmentStatus>());
-}
-
-const ENTRY = /^(\d+):([01]):(\d{20}):(\d{20}|-)$/;
-
-/** `<count> <entry>,...` as the session read builds it; undefined when GROUP_CONCAT's limit cut it short. */
-export function parseEnrollments(text: string): HeldEnrollment[] | undefined {
+export function parseEnrollmentStatuses(text: string): Map<number, EnrollmentStatus> | undefined {
   const space = text.indexOf(' ');
   const count = Number(text.slice(0, space));
-  if (count === 0) return [];
-  const out: HeldEnrollment[] = [];
+  const statuses = new Map<number, EnrollmentStatus>();
+  if (count === 0) return statuses;
   for (const entry of text.slice(space + 1).split(',')) {
-    const m = ENTRY.exec(entry);
+    const m = /^(\d+):([01])$/.exec(entry);
     if (!m) return undefined;
-    out.push({
-      courseId: Number(m[1]),
-      status: m[2] === '1' ? 'enrolled' : 'dropped',
-      enrolledAt: fromDigits(m[3]!),
-      droppedAt: m[4] === '-' ? null : fromDigits(m[4]!),
-    });
+    statuses.set(Number(m[1]), m[2] === '1' ? 'enrolled' : 'dropped');
   }
-  return out.length === count ? out : undefined;
-}
-
-/** A DATETIME as DATE_FORMAT's `%Y%m%d%H%i%s%f` wrote it, read as UTC (as the portal reads them all). */
-function fromDigits(d: string): Date {
-  const n = (from: number, to: number) => Number(d.slice(from, to));
-  return new Date(Date.UTC(n(0, 4), n(4, 6) - 1, n(6, 8), n(8, 10), n(10, 12), n(12, 14), n(14, 17)));
+  return statuses.size === count ? statuses : undefined;
 }
 
 export function newSessionUser(account: Account, now = Date.now()): SessionUser {

@@ -41,8 +41,6 @@ interface Snapshot {
   terms: { year: number; semester: number }[];
   /** Matching courses per filter, computed once per snapshot (registration week repeats filters). */
   matches: Map<string, Held[]>;
-  /** The courses by id, indexed when first asked for. */
-  byId?: Map<number, CatalogueCourse>;
 }
 
 /** A held course and its code and title folded for search. */
@@ -148,19 +146,6 @@ export class CourseCatalogue {
     if (!held || this.maxAgeMs <= 0) return this.load();
     if (Date.now() - held.loadedAt > this.maxAgeMs) this.load().catch(() => undefined);
     return held;
-  }
-
-  /** The held courses of the given ids; undefined when one is not held (added since the last read). */
-  async coursesByIds(ids: number[]): Promise<Map<number, CatalogueCourse> | undefined> {
-    const snapshot = await this.current();
-    snapshot.byId ??= new Map(snapshot.courses.map(({ course }) => [course.id, course]));
-    const out = new Map<number, CatalogueCourse>();
-    for (const id of ids) {
-      const course = snapshot.byId.get(id);
-      if (!course) return undefined;
-      out.set(id, course);
-    }
-    return out;
   }
 
   async departmentsAndTerms(): Promise<Pick<Snapshot, 'departments' | 'terms'>> {

@@ -1,11 +1,10 @@
 import type { Request, Response } from 'express';
 import { optionalDate } from '../query-params';
 import type { Knex } from 'knex';
-import { type MyEnrollment, listMyEnrollments } from '../../repositories/enrollments-repository';
-import type { CourseCatalogue } from '../../use-cases/catalogue';
+import { listMyEnrollments } from '../../repositories/enrollments-repository';
 import type { CourseSchedules } from '../../use-cases/course-schedules';
 import { currentStudent } from '../guards';
-import { type SessionUser, enrollmentStatusesReadWith, enrollmentsReadWith } from '../session';
+import { enrollmentStatusesReadWith } from '../session';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -21,37 +20,11 @@ export function mondayOf(d: Date): Date {
   return new Date(day.getTime() - ((day.getUTCDay() + 6) % 7) * DAY);
 }
 
-/** Course codes in the order of MySQL's utf8mb4_unicode_ci (case and accents aside). */
-const CODE_ORDER = new Intl.Collator('en', { sensitivity: 'base' });
-
-export function studentHandlers(db: Knex, catalogue: CourseCatalogue, schedules: CourseSchedules, now: () => Date) {
-  /**
-   * The student's enrollments as listMyEnrollments gives them, from those read with the session
-   * and the catalogue's held courses: the page then costs no query of its own. Undefined when
-   * either is missing.
-   */
-  async function heldEnrollments(user: SessionUser): Promise<MyEnrollment[] | undefined> {
-    const held = enrollmentsReadWith(user);
-    const courses = held && (await catalogue.coursesByIds(held.map((e) => e.courseId)));
-    if (!held || !courses) return undefined;
-    return held
-      .map((e) => {
-        const { code, title, credits, year, semester } = courses.get(e.courseId)!;
-        return { ...e, code, title, credits, year, semester };
-      })
-      .sort(
-        (a, b) =>
-          Number(a.status === 'dropped') - Number(b.status === 'dropped') ||
-          b.year - a.year ||
-          b.semester - a.semester ||
-          CODE_ORDER.compare(a.code, b.code),
-      );
-  }
-
+export function studentHandlers(db: Knex, schedules: CourseSchedules, now: () => Date) {
   return {
     async enrollments(req: Request, res: Response): Promise<void> {
       const student = currentStudent(req);
-      const rows = (await heldEnrollments(req.session.user!)) ?? (await listMyEnrollments(db, student.studentId));
+      const rows = await listMyEnrollments(db, student.studentId);
       res.render('enrollments', {
         title: 'My enrollments',
         enrolled: rows.filter((r) => r.status === 'enrolled'),
