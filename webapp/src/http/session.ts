@@ -62,8 +62,8 @@ const enrollmentsReadWith = new WeakMap<SessionUser, string>();
 
 // One primary-key read of the session joined to its account by the id the session holds, so the
 // per-request account check costs no second round trip; for the pages that show them, the
-// student's enrollment statuses too (an index range of a few rows), so those pages need no query
-// of their own for them.
+// session's student's enrollment statuses too (an index range of a few rows), so those pages need
+// no query of their own for them.
 const SESSION_READ = `SELECT s.data, s.expires, a.username, a.role, a.student_id, a.session_version, a.disabled_at%s
    FROM sessions s
    LEFT JOIN accounts a ON a.id = CAST(JSON_UNQUOTE(JSON_EXTRACT(s.data, '$.user.accountId')) AS UNSIGNED)
@@ -73,7 +73,8 @@ const SESSION_WITH_ENROLLMENTS = SESSION_READ.replace(
   '%s',
   `,
         (SELECT CONCAT(COUNT(*), ' ', COALESCE(GROUP_CONCAT(e.course_id, ':', e.status = 'enrolled'), ''))
-           FROM enrollments e WHERE e.student_id = a.student_id) AS enrollments`,
+           FROM enrollments e
+          WHERE e.student_id = CAST(JSON_UNQUOTE(JSON_EXTRACT(s.data, '$.user.studentId')) AS UNSIGNED)) AS enrollments`,
 );
 
 interface SessionRow {
