@@ -206,7 +206,7 @@ export class CourseCatalogue {
     const uncounted = ids.filter((id) => !taken.has(id));
     if (uncounted.length === 0) return taken;
     const counted = await countSeatsTaken(this.db, uncounted);
-    return new Map([...ids.map((id): [number, number] => [id, taken.get(id) ?? counted.get(id) ?? 0])]);
+    return new Map(ids.map((id): [number, number] => [id, taken.get(id) ?? counted.get(id) ?? 0]));
   }
 
   private loadSeats(): Promise<HeldSeats> {
