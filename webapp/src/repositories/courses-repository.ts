@@ -122,14 +122,6 @@ function seatsOf(rows: { course_id: number; enrolled: number }[]): Map<number, n
   return new Map(rows.map((r) => [Number(r.course_id), Number(r.enrolled)]));
 }
 
-/**
- * Seats taken of courses the portal has not yet given a count (course_seats gets a row at a
- * course's first enroll or drop, or from recount-seats), counted from the enrollments.
- */
-export async function countSeatsTaken(db: Knex, courseIds: number[]): Promise<Map<number, number>> {
-  return courseIds.length === 0 ? new Map() : countEnrolledIn(db, courseIds);
-}
-
 /** A student's enrollment statuses in the given courses, by course. */
 export async function enrollmentStatusesIn(
   db: Knex,
@@ -144,8 +136,11 @@ export async function enrollmentStatusesIn(
   return new Map(rows.map((r) => [Number(r.course_id), r.status]));
 }
 
-/** Enrolled students per course, counted (courses the portal has not yet given a seat count). */
-async function countEnrolledIn(db: Knex | Knex.Transaction, courseIds: number[]): Promise<Map<number, number>> {
+/**
+ * Enrolled students per course, counted: the seats taken of courses the portal has not yet
+ * given a count (course_seats gets a row at a course's first enroll or drop, or from recount-seats).
+ */
+export async function countEnrolledIn(db: Knex | Knex.Transaction, courseIds: number[]): Promise<Map<number, number>> {
   const rows: { course_id: number; n: number | string }[] = await db('enrollments')
     .select('course_id', db.raw('COUNT(*) AS n'))
     .whereIn('course_id', courseIds)

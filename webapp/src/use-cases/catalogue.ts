@@ -4,7 +4,7 @@ import {
   type CatalogueEntry,
   allSeatsTaken,
   catalogueFingerprint,
-  countSeatsTaken,
+  countEnrolledIn,
   enrollmentStatusesIn,
   listCatalogueCourses,
   listDepartments,
@@ -205,7 +205,7 @@ export class CourseCatalogue {
     }
     const uncounted = ids.filter((id) => !taken.has(id));
     if (uncounted.length === 0) return taken;
-    const counted = await countSeatsTaken(this.db, uncounted);
+    const counted = await countEnrolledIn(this.db, uncounted);
     return new Map(ids.map((id): [number, number] => [id, taken.get(id) ?? counted.get(id) ?? 0]));
   }
 
