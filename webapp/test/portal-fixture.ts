@@ -1,5 +1,5 @@
 import type { Express } from 'express';
-import bcrypt from 'bcryptjs';
+import { hash } from '@node-rs/bcrypt';
 import type { Knex } from 'knex';
 import request from 'supertest';
 import { createLogger } from '../../lib/logger';
@@ -157,7 +157,7 @@ async function insertUniversity(db: Knex, studentCount: number): Promise<PortalF
       ends_at: new Date(startsAt.getTime() + 90 * 60_000),
     });
   }
-  const hash = await bcrypt.hash(PASSWORD, 4);
+  const passwordHash = await hash(PASSWORD, { cost: 4 });
   const students: number[] = [];
   for (let i = 1; i <= studentCount; i++) {
     const sid = await insert('students', {
@@ -174,12 +174,12 @@ async function insertUniversity(db: Knex, studentCount: number): Promise<PortalF
   await db('accounts').insert([
     ...students.map((sid, i) => ({
       username: `student${i + 1}`,
-      password_hash: hash,
+      password_hash: passwordHash,
       role: 'student',
       student_id: sid,
     })),
-    { username: 'staff', password_hash: hash, role: 'staff', student_id: null },
-    { username: 'operator', password_hash: hash, role: 'operator', student_id: null },
+    { username: 'staff', password_hash: passwordHash, role: 'staff', student_id: null },
+    { username: 'operator', password_hash: passwordHash, role: 'operator', student_id: null },
   ]);
   return { courseA, courseB, courseClash, courseTiny, courseClosed, students };
 }

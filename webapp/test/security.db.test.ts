@@ -1,10 +1,16 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import bcrypt from 'bcryptjs';
+import { parseOptions, verify } from '@node-rs/bcrypt';
 import mysql from 'mysql2/promise';
 import request from 'supertest';
 import { createAccount, setDisabled, setPassword, setRole } from '../src/use-cases/accounts';
 import { createPortalFixture, csrfFrom, loggedIn, PASSWORD, postForm, type PortalFixture } from './portal-fixture';
+
+// The real bcrypt, its comparisons recorded (the login-cost test counts them).
+jest.mock('@node-rs/bcrypt', () => {
+  const actual = jest.requireActual<typeof import('@node-rs/bcrypt')>('@node-rs/bcrypt');
+  return { ...actual, verify: jest.fn(actual.verify) };
+});
 
 // The holes a penetration test found (issue 15), each checked the way an attacker or a user meets it.
 let f: PortalFixture;
@@ -109,7 +115,7 @@ describe('2. login does not tell which usernames exist, and one account cannot b
     // Timing itself is not asserted (a shared 2-core CI box makes it noise); what decides it is: both
     // paths run one bcrypt comparison against a hash of the configured cost (12 here, not the old 10).
     const slow = await createPortalFixture({ students: 1, app: { bcryptRounds: 12 } });
-    const compare = jest.spyOn(bcrypt, 'compare');
+    const compare = jest.mocked(verify);
     try {
       await createAccount(slow.db, { username: 'costly', password: PASSWORD, role: 'staff', studentId: null }, 12);
       const costsOfOneFailedLogin = async (username: string) => {
@@ -122,13 +128,12 @@ describe('2. login does not tell which usernames exist, and one account cannot b
           .send({ username, password: 'wrong password!', _csrf: token });
         expect(res.status).toBe(401);
         expect(res.text).toContain('Wrong username or password.');
-        return compare.mock.calls.map((call) => bcrypt.getRounds(String(call[1])));
+        return compare.mock.calls.map((call) => parseOptions(String(call[1])).cost);
       };
       expect(await costsOfOneFailedLogin('costly')).toEqual([12]);
       expect(await costsOfOneFailedLogin('nobody')).toEqual([12]);
       expect(await costsOfOneFailedLogin('x'.repeat(200))).toEqual([12]);
     } finally {
-      compare.mockRestore();
       await slow.close();
     }
   }, 30_000);
@@ -263,6 +268,22 @@ describe('6. passwords and usernames', () => {
     await createAccount(f.db, { username: 'pw72', password: 'x'.repeat(72), role: 'staff', studentId: null }, 4);
     expect((await login('pw72', 'x'.repeat(72))).res.status).toBe(302);
     expect((await login('pw72', `${'x'.repeat(72)}y`)).res.status).toBe(401);
+  });
+
+  test('passwords stored before the native bcrypt still log in: bcryptjs 2 ($2a$) and 3 ($2b$) hashes', async () => {
+    // Written by bcryptjs, which hashed the portal's passwords until 2026-12, for this password.
+    const password = 'stored before 2026-12';
+    const stored = {
+      'bcryptjs-2a': '$2a$04$TCvLkGfNmA6YWUeFjiXbgOwAs1L8dQZrYSLY0RcPrbItIL1nLJewi',
+      'bcryptjs-2b': '$2b$04$WXXHbmnDaIgNSxpTNwMiDedcxy61RpGHmi0nlTHl0GhjAYDnVK3Am',
+    };
+    for (const [username, hash] of Object.entries(stored)) {
+      await f.db('accounts').insert({ username, password_hash: hash, role: 'staff', student_id: null });
+      const { agent, res } = await login(username, password);
+      expect(res.status).toBe(302);
+      expect((await agent.get('/admin/courses')).status).toBe(200);
+      expect((await login(username, `${password}!`)).res.status).toBe(401);
+    }
   });
 
   test('usernames are lower-case ASCII: case is folded, look-alikes and NUL bytes match nobody', async () => {

@@ -1,4 +1,4 @@
-import bcrypt from 'bcryptjs';
+import { hash, hashSync, verify } from '@node-rs/bcrypt';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { portalError } from '../errors';
@@ -96,7 +96,7 @@ export async function createAccount(db: Knex, input: NewAccount, bcryptRounds: n
       throw portalError('NOT_FOUND', `There is no student with id ${a.studentId}.`);
     if (await findAccountOfStudent(db, a.studentId)) await studentTaken(db, a.studentId);
   }
-  const passwordHash = await bcrypt.hash(a.password, bcryptRounds);
+  const passwordHash = await hash(a.password, { cost: bcryptRounds });
   try {
     return await insertAccount(db, { username: a.username, passwordHash, role: a.role, studentId: a.studentId });
   } catch (err) {
@@ -111,12 +111,12 @@ export async function createAccount(db: Knex, input: NewAccount, bcryptRounds: n
 // a miss costs as long as a wrong password. One per cost factor, made on first use.
 const dummyHashes = new Map<number, string>();
 export function timingHash(rounds: number): string {
-  let hash = dummyHashes.get(rounds);
-  if (!hash) {
-    hash = bcrypt.hashSync('campus-sync-timing-equaliser', rounds);
-    dummyHashes.set(rounds, hash);
+  let dummy = dummyHashes.get(rounds);
+  if (!dummy) {
+    dummy = hashSync('campus-sync-timing-equaliser', { cost: rounds });
+    dummyHashes.set(rounds, dummy);
   }
-  return hash;
+  return dummy;
 }
 
 /**
@@ -133,7 +133,7 @@ export async function verifyLogin(
   const username = normaliseUsername(typedUsername);
   const account = username ? await findAccountByUsername(db, username) : undefined;
   const tooLong = Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES;
-  const ok = await bcrypt.compare(tooLong ? '' : password, account?.passwordHash ?? timingHash(bcryptRounds));
+  const ok = await verify(tooLong ? '' : password, account?.passwordHash ?? timingHash(bcryptRounds));
   return ok && !tooLong && account && account.disabledAt === null ? account : undefined;
 }
 
@@ -155,7 +155,7 @@ function existingUsername(typed: string): string {
 export async function setPassword(db: Knex, typed: string, password: string, bcryptRounds: number): Promise<void> {
   const username = existingUsername(typed);
   const pw = parseOrThrow(passwordSchema, password);
-  await endSessions(db, username, { password_hash: await bcrypt.hash(pw, bcryptRounds) });
+  await endSessions(db, username, { password_hash: await hash(pw, { cost: bcryptRounds }) });
 }
 
 /** Changes the role (a student account names its student); the account's sessions end. */
