@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { availableParallelism } from 'node:os';
 import express, { type Express } from 'express';
 import type { Knex } from 'knex';
 import cookieParser from 'cookie-parser';
@@ -29,6 +30,11 @@ export interface AppDeps {
   loginAccountLimit?: number;
   /** bcrypt cost of the stored hashes: an unknown username is checked against a hash of this cost. */
   bcryptRounds?: number;
+  /**
+   * bcrypt comparisons (logins) run at once by this process; default: one per core. A portal of
+   * several worker processes gives each its share of the cores (main.ts).
+   */
+  hashingConcurrency?: number;
   /** Absolute session lifetime and idle timeout (defaults 8 h and 60 min). */
   sessionAbsoluteMs?: number;
   sessionIdleMs?: number;
@@ -135,6 +141,7 @@ export function createApp(deps: AppDeps): PortalApp {
       loginRateLimit: deps.loginRateLimit,
       loginAccountLimit: deps.loginAccountLimit ?? 5,
       bcryptRounds: deps.bcryptRounds ?? 12,
+      hashingConcurrency: deps.hashingConcurrency ?? availableParallelism(),
       catalogueMaxAgeMs: deps.catalogueMaxAgeMs ?? 5_000,
       seatsMaxAgeMs: deps.seatsMaxAgeMs ?? SEATS_MAX_AGE_MS,
       workers: deps.workers,

@@ -1,5 +1,6 @@
 import 'dotenv/config';
 import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { createLogger, type Logger } from '../../lib/logger';
 import { Pool } from 'pg';
 import { createApp } from './app';
@@ -29,7 +30,17 @@ async function serve(config: WebappConfig, logger: Logger, link?: WorkerLink): P
   const pg = config.postgresUrl ? new Pool({ connectionString: config.postgresUrl, max: 4 }) : undefined;
   pg?.on('error', (err) => logger.warn('idle PostgreSQL connection failed', { error: err.message }));
   const admin = config.daemonAdmin ? daemonAdmin(config.daemonAdmin.url, config.daemonAdmin.token) : undefined;
-  const { app, close } = createApp({ db, logger, ...config, pg, daemonAdmin: admin, workers: link });
+  // The workers share the cores: each hashes (logs in) on its share, so pages keep the rest.
+  const hashingConcurrency = Math.max(1, Math.floor(availableParallelism() / config.workers));
+  const { app, close } = createApp({
+    db,
+    logger,
+    ...config,
+    pg,
+    daemonAdmin: admin,
+    workers: link,
+    hashingConcurrency,
+  });
   const server = app.listen(config.port, () => {
     if (!link) logger.info(`portal listening on http://localhost:${config.port}`);
   });

@@ -12,7 +12,7 @@ import { consoleHandlers } from './http/handlers/console-handlers';
 import type { DaemonAdmin } from './clients/daemon-admin';
 import type { Pool } from 'pg';
 import { reportHandlers } from './http/handlers/report-handlers';
-import { normaliseUsername } from './use-cases/accounts';
+import { hashingSlots, normaliseUsername } from './use-cases/accounts';
 import { CourseCatalogue } from './use-cases/catalogue';
 import { CourseSchedules } from './use-cases/course-schedules';
 import type { ReportStores } from './reports/report-stores';
@@ -30,6 +30,8 @@ export interface RouteDeps {
   loginRateLimit: number;
   loginAccountLimit: number;
   bcryptRounds: number;
+  /** bcrypt comparisons run at once by this process (see hashingSlots). */
+  hashingConcurrency: number;
   /** How long the catalogue's course list is held in memory (0: read per page). */
   catalogueMaxAgeMs: number;
   /** How long the catalogue's seats taken are held (0: read per page). */
@@ -41,7 +43,7 @@ export interface RouteDeps {
 /** The portal's route table: every URL, its guard and its handler, in one place. */
 export function routes(deps: RouteDeps): Router {
   const { db, now } = deps;
-  const auth = authHandlers(db, deps.bcryptRounds);
+  const auth = authHandlers(db, deps.bcryptRounds, hashingSlots(deps.hashingConcurrency));
   const catalogue = new CourseCatalogue(db, deps.catalogueMaxAgeMs, deps.seatsMaxAgeMs);
   const schedules = new CourseSchedules(deps.catalogueMaxAgeMs);
   // A staff edit drops what this process holds at once, and what the other workers hold.

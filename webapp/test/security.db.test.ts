@@ -138,6 +138,51 @@ describe('2. login does not tell which usernames exist, and one account cannot b
     }
   }, 30_000);
 
+  test('logins wait for a hashing slot: never more bcrypt comparisons at once than hashingConcurrency', async () => {
+    const actual = jest.requireActual<typeof import('@node-rs/bcrypt')>('@node-rs/bcrypt');
+    let running = 0;
+    let most = 0;
+    jest.mocked(verify).mockImplementation(async (...args) => {
+      most = Math.max(most, ++running);
+      try {
+        return await actual.verify(...args);
+      } finally {
+        running--;
+      }
+    });
+    try {
+      for (const concurrency of [1, 3]) {
+        const portal = await createPortalFixture({ students: 4, app: { hashingConcurrency: concurrency } });
+        try {
+          most = 0;
+          const forms = await Promise.all(
+            [1, 2, 3, 4].map(async (i) => {
+              const agent = request.agent(portal.portal.app);
+              return { agent, i, token: csrfFrom((await agent.get('/login')).text) };
+            }),
+          );
+          const statuses = await Promise.all(
+            forms.map(({ agent, i, token }) =>
+              agent
+                .post('/login')
+                .type('form')
+                .send({ username: `student${i}`, password: PASSWORD, _csrf: token })
+                .then((res) => res.status),
+            ),
+          );
+          expect(statuses).toEqual([302, 302, 302, 302]);
+          // One slot: one at a time. Three: the four logins overlap (what no slots would allow too).
+          if (concurrency === 1) expect(most).toBe(1);
+          else expect(most).toBeGreaterThan(1);
+        } finally {
+          await portal.close();
+        }
+      }
+    } finally {
+      jest.mocked(verify).mockImplementation(actual.verify);
+    }
+  });
+
   test('failed logins are limited per account, whatever the client; other accounts are not affected', async () => {
     for (let i = 0; i < 3; i++) expect((await login('student40', 'not the password')).res.status).toBe(401);
     const locked = await login('student40');

@@ -1,5 +1,6 @@
 import { hash, hashSync, verify } from '@node-rs/bcrypt';
 import type { Knex } from 'knex';
+import pLimit from 'p-limit';
 import { z } from 'zod';
 import { portalError } from '../errors';
 import { CONTROL } from '../../../lib/control-characters';
@@ -119,21 +120,38 @@ export function timingHash(rounds: number): string {
   return dummy;
 }
 
+/** Runs a bcrypt comparison when one of a limited number of slots is free (see hashingSlots). */
+export type HashingSlots = <T>(compare: () => Promise<T>) => Promise<T>;
+
+/**
+ * At most `concurrency` bcrypt comparisons at a time in this process, the rest queued in order.
+ * bcrypt runs on libuv's threads (4 per process), so without a bound a login storm keeps more
+ * threads hashing than there are cores, and the pages of the students already logged in wait
+ * for CPU behind them. main.ts gives each worker its share of the cores.
+ */
+export function hashingSlots(concurrency: number): HashingSlots {
+  const limit = pLimit(Math.max(1, Math.floor(concurrency)));
+  return (compare) => limit(compare);
+}
+
 /**
  * The account when username and password match and it is not disabled, else undefined (never
  * says which was wrong). Every path runs exactly one bcrypt comparison at `bcryptRounds` cost
- * (or the account's own, which is the same unless the cost was changed since it was set).
+ * (or the account's own, which is the same unless the cost was changed since it was set), in
+ * one of `slots` when given.
  */
 export async function verifyLogin(
   db: Knex,
   typedUsername: string,
   password: string,
   bcryptRounds = 12,
+  slots?: HashingSlots,
 ): Promise<Account | undefined> {
   const username = normaliseUsername(typedUsername);
   const account = username ? await findAccountByUsername(db, username) : undefined;
   const tooLong = Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES;
-  const ok = await verify(tooLong ? '' : password, account?.passwordHash ?? timingHash(bcryptRounds));
+  const compare = () => verify(tooLong ? '' : password, account?.passwordHash ?? timingHash(bcryptRounds));
+  const ok = await (slots ? slots(compare) : compare());
   return ok && !tooLong && account && account.disabledAt === null ? account : undefined;
 }
 

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import type { Knex } from 'knex';
-import { verifyLogin } from '../../use-cases/accounts';
+import { type HashingSlots, verifyLogin } from '../../use-cases/accounts';
 import { setFlash } from '../flash';
 import { safeNext } from '../guards';
 import { SESSION_COOKIE, newSessionUser } from '../session';
@@ -12,7 +12,7 @@ export function homePath(role: string | undefined): string {
   return '/courses';
 }
 
-export function authHandlers(db: Knex, bcryptRounds: number) {
+export function authHandlers(db: Knex, bcryptRounds: number, hashing?: HashingSlots) {
   return {
     showLogin(req: Request, res: Response): void {
       if (req.session.user) return res.redirect(homePath(req.session.user.role));
@@ -24,7 +24,7 @@ export function authHandlers(db: Knex, bcryptRounds: number) {
       const password = typeof req.body?.password === 'string' ? req.body.password : '';
       const next = safeNext(req.body?.next);
       // verifyLogin runs one bcrypt comparison on every path, known username or not.
-      const account = await verifyLogin(db, typed, password, bcryptRounds);
+      const account = await verifyLogin(db, typed, password, bcryptRounds, hashing);
       if (!account) {
         const shown = typed.replace(CONTROL_ALL, '').slice(0, 64);
         res.status(401).render('login', {
