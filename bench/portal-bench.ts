@@ -25,6 +25,8 @@ const PROBES = 3;
 const DURATION_S = 10;
 /** The enroll/drop load runs longer: the freshness probes need several daemon cycles to sample. */
 const WRITE_DURATION_S = 30;
+/** Connections logging in (bcrypt cost 12) while the students browse: registration opening. */
+const STORM_LOGINS = 8;
 const PASSWORD = 'bench password';
 
 interface Session {
@@ -41,9 +43,10 @@ interface Session {
  * catalogue (plain, search, filters, page 50), enrollments, timetable, then enroll/drop with real
  * CSRF tokens while PROBES students measure the daemon's freshness (portal write to the mirror); then
  * the seats left the catalogue shows are checked against MySQL's own count. Login (bcrypt at the
- * production cost) is measured separately. The baseline is /healthz of the same portal; without
- * the daemon, the catalogue and enroll/drop are also measured on a portal served by one process
- * (PORTAL_WORKERS=1) beside the deployed one (a worker process per CPU).
+ * production cost) is measured alone, then beside the students' catalogue pages. The baseline is
+ * /healthz of the same portal; without the daemon, the catalogue and enroll/drop are also
+ * measured on a portal served by one process (PORTAL_WORKERS=1) beside the deployed one (a
+ * worker process per CPU).
  */
 export async function benchPortal(students: number, log: (s: string) => void): Promise<BenchRow[]> {
   const mysqlUrl = await universityDatabase(students, log);
@@ -182,6 +185,21 @@ export async function benchPortal(students: number, log: (s: string) => void): P
     const loginRun = await loginLoad(base, 'bench-login');
     rows.push({ section: 'portal', figure: 'POST /login (bcrypt cost 12)', value: loginRun.rate, unit: 'logins/s' });
     rows.push({ section: 'portal', figure: 'POST /login latency p50', value: loginRun.p50, unit: 'ms' });
+
+    // Registration opening: students keep arriving while those logged in browse.
+    log(`portal: GET /courses by ${CONNECTIONS} students while ${STORM_LOGINS} connections log in, ${DURATION_S} s...`);
+    const [stormPages, stormLogins] = await Promise.all([
+      load(base, '/courses', sessions),
+      loginLoad(base, 'bench-login', STORM_LOGINS, DURATION_S),
+    ]);
+    rows.push(...figures(`GET /courses while ${STORM_LOGINS} connections log in`, stormPages, 1000, healthz));
+    rows.push({
+      section: 'portal',
+      figure: `POST /login while ${CONNECTIONS} students browse`,
+      value: stormLogins.rate,
+      unit: 'logins/s',
+      baseline: { name: 'logins alone', value: loginRun.rate },
+    });
     return rows;
   } finally {
     for (const c of children) c.kill('SIGTERM');
@@ -340,14 +358,19 @@ async function login(base: string, username: string, studentId: number): Promise
   return { cookie, csrf, studentId };
 }
 
-async function loginLoad(base: string, username: string): Promise<{ rate: number; p50: number }> {
+async function loginLoad(
+  base: string,
+  username: string,
+  connections = 4,
+  duration = 8,
+): Promise<{ rate: number; p50: number }> {
   const page = await fetch(`${base}/login`);
   const cookie = cookiesOf(page, new Map());
   const token = (/name="_csrf" value="([^"]+)"/.exec(await page.text()) ?? [])[1]!;
   const r = await autocannon({
     url: `${base}/login`,
-    connections: 4,
-    duration: 8,
+    connections,
+    duration,
     method: 'POST',
     headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ username, password: PASSWORD, _csrf: token }).toString(),
