@@ -1,4 +1,4 @@
-import { hash, hashSync, verify } from '@node-rs/bcrypt';
+import { hash, verify } from '@node-rs/bcrypt';
 import type { Knex } from 'knex';
 import pLimit from 'p-limit';
 import { z } from 'zod';
@@ -109,13 +109,15 @@ export async function createAccount(db: Knex, input: NewAccount, bcryptRounds: n
 }
 
 // Compared against when the username is unknown or malformed, with the cost of real hashes, so
-// a miss costs as long as a wrong password. One per cost factor, made on first use.
-const dummyHashes = new Map<number, string>();
-export function timingHash(rounds: number): string {
+// a miss costs as long as a wrong password. One per cost factor, made (off the event loop) on
+// first use.
+const dummyHashes = new Map<number, Promise<string>>();
+function timingHash(rounds: number): Promise<string> {
   let dummy = dummyHashes.get(rounds);
   if (!dummy) {
-    dummy = hashSync('campus-sync-timing-equaliser', { cost: rounds });
+    dummy = hash('campus-sync-timing-equaliser', { cost: rounds });
     dummyHashes.set(rounds, dummy);
+    dummy.catch(() => dummyHashes.delete(rounds));
   }
   return dummy;
 }
@@ -150,7 +152,8 @@ export async function verifyLogin(
   const username = normaliseUsername(typedUsername);
   const account = username ? await findAccountByUsername(db, username) : undefined;
   const tooLong = Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES;
-  const compare = () => verify(tooLong ? '' : password, account?.passwordHash ?? timingHash(bcryptRounds));
+  const compare = async () =>
+    verify(tooLong ? '' : password, account?.passwordHash ?? (await timingHash(bcryptRounds)));
   const ok = await (slots ? slots(compare) : compare());
   return ok && !tooLong && account && account.disabledAt === null ? account : undefined;
 }
