@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { ChunkRowsBuilder, StoredChunkRows, decodeChunkRows, encodeChunkRows } from '../src/apply/chunk-rows';
 import { addedColumnsOnly } from '../src/apply/reconcile-tables';
+import { planTable } from '../src/catalog/plan-table';
 import type { MysqlColumn, TableSchema } from '../src/catalog/table-schema';
 import { mapColumn, parseEnumValues } from '../src/catalog/type-mapping';
+import { keysFromCanon } from '../src/diff/diff-chunk';
 import { encodeField, escapeCopy, isCalendarDate } from '../src/diff/encode-row';
 import { CanonDigest, hexToSignedDecimal } from '../src/diff/hash64';
 import { keyRangePredicate, rowCanonExpr } from '../src/snapshot/mysql-sql';
@@ -238,6 +240,41 @@ describe('MySQL SQL', () => {
       "CAST(CONCAT_WS(_binary'#', `id`, LENGTH(`s`), `s`, LENGTH(`t`), IF(LENGTH(`t`) > 64, SHA1(`t`), `t`), CONCAT(ISNULL(`s`), ISNULL(`t`))) AS BINARY)",
     );
   });
+});
+
+test('a walk takes the keys from the form only when they are its first pieces: leading, plain integers', () => {
+  const table = (columns: MysqlColumn[], keyColumns: string[]): TableSchema => ({
+    name: 't',
+    columns,
+    keyKind: 'primary',
+    keyColumns,
+    uniqueKeys: [],
+    foreignKeys: [],
+  });
+  const key = (over: Partial<MysqlColumn>) => col({ nullable: false, ...over });
+  const v = col({ name: 'v', dataType: 'varchar', columnType: 'varchar(9)', charMaxLength: 9 });
+  const leads = (columns: MysqlColumn[], keyColumns: string[]) =>
+    planTable(table(columns, keyColumns), opts).keysLeadCanon;
+  const a = key({ name: 'a', dataType: 'bigint', columnType: 'bigint(20) unsigned' });
+  const b = key({ name: 'b', dataType: 'tinyint', columnType: 'tinyint(4)' });
+  expect(leads([a, b, v], ['a', 'b'])).toBe(true);
+  expect(leads([b, a, v], ['a', 'b'])).toBe(false); // out of order
+  expect(leads([v, a], ['a'])).toBe(false); // not first
+  expect(leads([key({ name: 'a', dataType: 'varchar', columnType: 'varchar(9)' }), v], ['a'])).toBe(false);
+  expect(leads([key({ name: 'a', columnType: 'int(5) unsigned zerofill' }), v], ['a'])).toBe(false);
+  expect(leads([key({ name: 'a', dataType: 'decimal', columnType: 'decimal(10,0)' }), v], ['a'])).toBe(false);
+  expect(leads([key({ name: 'a', dataType: 'enum', columnType: "enum('x','y')" }), v], ['a'])).toBe(false);
+
+  const plan = planTable(table([a, b, v], ['a', 'b']), opts);
+  // A NULL `v` leaves its piece out (the bitmap says so); the keys come first either way.
+  expect(keysFromCanon(plan, ['18446744073709551615#-128#5#abcde#0'])).toEqual([
+    '18446744073709551615#-128#5#abcde#0',
+    '18446744073709551615',
+    '-128',
+  ]);
+  expect(keysFromCanon(plan, ['7#1#1'])).toEqual(['7#1#1', '7', '1']);
+  // Rows that carry their keys are taken as they are.
+  expect(keysFromCanon(plan, ['7#1#1', '7', '1'])).toEqual(['7#1#1', '7', '1']);
 });
 
 test('schema changes: only pure column additions count as an ALTER', () => {

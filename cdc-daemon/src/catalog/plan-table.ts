@@ -22,7 +22,15 @@ export interface TablePlan {
   /** Result aliases (c0, c1, ...) whose values the driver must return as bytes. */
   binaryAliases: Set<string>;
   fingerprint: string;
+  /**
+   * The key columns are the table's first columns, integers read as they are: their values are
+   * the first pieces of the canonical form (digits, never a `#`, never NULL), so a walk need not
+   * fetch them besides it (see sendRangeKeys and keysFromCanon).
+   */
+  keysLeadCanon: boolean;
 }
+
+const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'bigint']);
 
 export function planTable(schema: TableSchema, options: MappingOptions): TablePlan {
   const columns = schema.columns.map((c) => mapColumn(c, options));
@@ -41,5 +49,21 @@ export function planTable(schema: TableSchema, options: MappingOptions): TablePl
     hashHexExpr: rowHashHexExpr(columns),
     binaryAliases: new Set(columns.flatMap((c, i) => (c.kind === 'binary' ? [`c${i}`] : []))),
     fingerprint: schemaFingerprint(schema),
+    keysLeadCanon:
+      keyed &&
+      keyIndexes.every((k, i) => {
+        const c = schema.columns[k]!;
+        const m = columns[k]!;
+        // ZEROFILL pads the value read but maybe not the one CONCAT_WS formats: left out.
+        return (
+          k === i &&
+          INTEGER_TYPES.has(c.dataType) &&
+          !c.columnType.includes('zerofill') &&
+          !c.nullable &&
+          m.select('x') === 'x' &&
+          !m.canon &&
+          !m.variableLength
+        );
+      }),
   };
 }

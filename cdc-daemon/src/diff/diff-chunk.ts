@@ -181,6 +181,17 @@ export function keyColumnsOnly(plan: TablePlan): TablePlan {
   return keys;
 }
 
+/**
+ * A walked row with its key columns: as read, or taken from its canonical form when the walk
+ * read the form alone (the keys lead it: TablePlan.keysLeadCanon). Only rows that did not match
+ * their stored state need it.
+ */
+export function keysFromCanon(plan: TablePlan, raw: RawValue[]): RawValue[] {
+  if (raw.length > 1 || !plan.keysLeadCanon) return raw;
+  const canon = raw[0] as string;
+  return [canon, ...canon.split('#', plan.keyIndexes.length)];
+}
+
 /** A changed row met in the walk, its record reserved in its piece's state until it is read whole. */
 interface Pending {
   tuple: KeyTuple;
@@ -226,7 +237,12 @@ export async function* diffKeyedChunk(input: DiffChunkInput & { wholeRows: Whole
       if (full && used < input.newIds.length) {
         seal();
         result.states.push({ id: sub.id, rows: rows.take() });
-        sub = { id: input.newIds[used++]!, lower: keyTuple(walked, raw), count: 0, fingerprint: '0' };
+        sub = {
+          id: input.newIds[used++]!,
+          lower: keyTuple(walked, keysFromCanon(plan, raw)),
+          count: 0,
+          fingerprint: '0',
+        };
         fp = new CanonDigest();
         result.chunks.push(sub);
       }
@@ -238,14 +254,15 @@ export async function* diffKeyedChunk(input: DiffChunkInput & { wholeRows: Whole
       result.bytesRead += rawBytes(raw);
       if (state.carryIfNext(h, rows)) continue;
       const mh = hex64(h);
-      const key = quarantineKey(walked, raw);
+      const withKeys = keysFromCanon(plan, raw);
+      const key = quarantineKey(walked, withKeys);
       const stored = state.take(key);
       if (stored?.mh === mh) {
         rows.add(key, stored);
         continue;
       }
       const at = rows.addHashed(key, h, 0n);
-      pending.set(key, { tuple: keyTuple(walked, raw), stored, mh, piece: sub, state: result.states.length, at });
+      pending.set(key, { tuple: keyTuple(walked, withKeys), stored, mh, piece: sub, state: result.states.length, at });
     }
   }
   seal();

@@ -155,7 +155,8 @@ export function sendRange(
 
 /**
  * A keyed table's key range as its canonical forms and keys only, in key order: `[h, key0,
- * key1, ...]`, sent now (see RowStream). What a changed chunk is diffed by: an unchanged row
+ * key1, ...]`, or `[h]` alone when the keys lead the form (TablePlan.keysLeadCanon), sent now
+ * (see RowStream). What a changed chunk is diffed by: an unchanged row
  * needs nothing else, and the few changed ones are then read whole by key (streamRowsByKey).
  * Against the whole rows, MySQL formats no column but the form and the driver parses two values
  * a row instead of all of them (1M rows of 10 columns: MySQL 3.5 -> 2.5 s of CPU, Node 2.3 ->
@@ -168,8 +169,12 @@ export function sendRangeKeys(
   upper: KeyTuple | null,
 ): RowStream {
   const range = keyRangePredicate(plan.schema.keyColumns, lower, upper);
-  const keys = plan.keyIndexes.map((i) => `${plan.columns[i]!.select(qi(plan.columns[i]!.name))} AS c${i}`);
-  const sql = `SELECT ${plan.canonExpr} AS h, ${keys.join(', ')} FROM ${qi(plan.name)}${keyIndexHint(plan)} WHERE ${range.sql} ORDER BY ${orderByKey(plan.schema.keyColumns)}`;
+  // Keys that lead the form are taken from it when needed (keysFromCanon): one value a row to
+  // format and parse instead of three (1M rows of `attendance`: Node 0.41 -> 0.30 s of CPU).
+  const keys = plan.keysLeadCanon
+    ? []
+    : plan.keyIndexes.map((i) => `, ${plan.columns[i]!.select(qi(plan.columns[i]!.name))} AS c${i}`);
+  const sql = `SELECT ${plan.canonExpr} AS h${keys.join('')} FROM ${qi(plan.name)}${keyIndexHint(plan)} WHERE ${range.sql} ORDER BY ${orderByKey(plan.schema.keyColumns)}`;
   return new RowStream(conn, sql, range.params, typeCast(plan.binaryAliases));
 }
 
