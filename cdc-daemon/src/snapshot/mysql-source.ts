@@ -156,11 +156,10 @@ export function sendRange(
 /**
  * A keyed table's key range as its canonical forms and keys only, in key order: `[h, key0,
  * key1, ...]`, or `[h]` alone when the keys lead the form (TablePlan.keysLeadCanon), sent now
- * (see RowStream). What a changed chunk is diffed by: an unchanged row
- * needs nothing else, and the few changed ones are then read whole by key (streamRowsByKey).
- * Against the whole rows, MySQL formats no column but the form and the driver parses two values
- * a row instead of all of them (1M rows of 10 columns: MySQL 3.5 -> 2.5 s of CPU, Node 2.3 ->
- * 0.8 s).
+ * (see RowStream). What a changed chunk is diffed by: an unchanged row needs nothing else, and
+ * the few changed ones are then read whole by key (streamRowsByKey). Against the whole rows,
+ * MySQL formats no column but the form and the driver parses two values a row instead of all of
+ * them (1M rows of 10 columns: MySQL 3.5 -> 2.5 s of CPU, Node 2.3 -> 0.8 s).
  */
 export function sendRangeKeys(
   conn: Connection,
