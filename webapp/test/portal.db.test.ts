@@ -21,6 +21,21 @@ afterAll(async () => {
   await f.close();
 });
 
+/** A Mathematics course of 2026/1, its id. */
+async function mathsCourse(code: string, title: string, capacity: number): Promise<number> {
+  const [dep] = await f.db('departments').where({ name: 'Mathematics' }).pluck('id');
+  const [id] = await f.db('courses').insert({
+    department_id: dep,
+    code,
+    title,
+    credits: '3.0',
+    year: 2026,
+    semester: 1,
+    capacity,
+  });
+  return id!;
+}
+
 async function enrollmentRow(studentId: number, courseId: number) {
   return f.db('enrollments').where({ student_id: studentId, course_id: courseId }).first();
 }
@@ -288,16 +303,7 @@ describe('enroll and drop', () => {
   });
 
   test("seats left follow every enroll and drop; a course written straight into MySQL is counted; recount-seats repairs writes behind the portal's back", async () => {
-    const [dep] = await f.db('departments').where({ name: 'Mathematics' }).pluck('id');
-    const [course] = await f.db('courses').insert({
-      department_id: dep,
-      code: 'MA-300',
-      title: 'Topology',
-      credits: '3.0',
-      year: 2026,
-      semester: 1,
-      capacity: 4,
-    });
+    const course = await mathsCourse('MA-300', 'Topology', 4);
     const agent = await loggedIn(f, 'student2');
     const seatsShown = async () =>
       /MA-300<\/td>[\s\S]*?<td class="num">(\d+) of 4<\/td>/.exec((await agent.get('/courses?q=MA-300')).text)?.[1];
@@ -348,16 +354,7 @@ describe('enroll and drop', () => {
   });
 
   test("a portal holding seats (seatsMaxAgeMs) shows its own enrolls and drops at once, another process's within the max age, and each student's own status", async () => {
-    const [dep] = await f.db('departments').where({ name: 'Mathematics' }).pluck('id');
-    const [course] = await f.db('courses').insert({
-      department_id: dep,
-      code: 'MA-301',
-      title: 'Measure theory',
-      credits: '3.0',
-      year: 2026,
-      semester: 1,
-      capacity: 5,
-    });
+    const course = await mathsCourse('MA-301', 'Measure theory', 5);
     // Two processes of one deployment, as the worker processes are.
     const maxAge = 400;
     const [one, two] = [0, 1].map(() =>

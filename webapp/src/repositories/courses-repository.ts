@@ -100,25 +100,16 @@ export async function catalogueFingerprint(db: Knex): Promise<string> {
   return String(rows[0]?.v);
 }
 
-/** Seats taken per course, as enroll and drop keep them (course_seats), for the given courses. */
-export async function seatsTakenIn(db: Knex, courseIds: number[]): Promise<Map<number, number>> {
-  if (courseIds.length === 0) return new Map();
-  const [rows] = (await db.raw(
-    `SELECT course_id, enrolled FROM course_seats WHERE course_id IN (${courseIds.map(() => '?').join(',')})`,
-    courseIds,
-  )) as [{ course_id: number; enrolled: number }[]];
-  return seatsOf(rows);
-}
-
-/** Seats taken of every course that has a count (one read of 8,000 small rows). */
-export async function allSeatsTaken(db: Knex): Promise<Map<number, number>> {
-  const [rows] = (await db.raw('SELECT course_id, enrolled FROM course_seats')) as [
+/**
+ * Seats taken per course, as enroll and drop keep them (course_seats): of the given courses, or
+ * of every course that has a count (one read of 8,000 small rows).
+ */
+export async function seatsTaken(db: Knex, courseIds?: number[]): Promise<Map<number, number>> {
+  if (courseIds?.length === 0) return new Map();
+  const where = courseIds ? ` WHERE course_id IN (${courseIds.map(() => '?').join(',')})` : '';
+  const [rows] = (await db.raw(`SELECT course_id, enrolled FROM course_seats${where}`, courseIds ?? [])) as [
     { course_id: number; enrolled: number }[],
   ];
-  return seatsOf(rows);
-}
-
-function seatsOf(rows: { course_id: number; enrolled: number }[]): Map<number, number> {
   return new Map(rows.map((r) => [Number(r.course_id), Number(r.enrolled)]));
 }
 

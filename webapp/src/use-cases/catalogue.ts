@@ -2,14 +2,13 @@ import type { Knex } from 'knex';
 import {
   type CatalogueCourse,
   type CatalogueEntry,
-  allSeatsTaken,
   catalogueFingerprint,
   countEnrolledIn,
   enrollmentStatusesIn,
   listCatalogueCourses,
   listDepartments,
   listTerms,
-  seatsTakenIn,
+  seatsTaken,
 } from '../repositories/courses-repository';
 
 export interface CatalogueQuery {
@@ -196,7 +195,7 @@ export class CourseCatalogue {
     let taken: Map<number, number>;
     const held = this.seats;
     const age = held ? Date.now() - held.readAt : Infinity;
-    if (this.seatsMaxAgeMs <= 0) taken = await seatsTakenIn(this.db, ids);
+    if (this.seatsMaxAgeMs <= 0) taken = await seatsTaken(this.db, ids);
     else if (age > this.seatsMaxAgeMs) taken = (await this.loadSeats()).taken;
     else {
       // Read again behind the page from half the age on: under load, no page waits for it.
@@ -214,7 +213,7 @@ export class CourseCatalogue {
       const noted = (this.notedWhileLoading = new Map());
       try {
         const readAt = Date.now();
-        const taken = await allSeatsTaken(this.db);
+        const taken = await seatsTaken(this.db);
         // This process's own enrolls and drops committed meanwhile may be missing from the read.
         for (const [id, n] of noted) taken.set(id, n);
         this.seats = { readAt, taken };
