@@ -313,14 +313,14 @@ async function benchAccounts(db: ReturnType<typeof createKnex>, n: number) {
     .orderBy('id')
     .limit(n + 1)
     .pluck('id');
-  const cheap = await hash(PASSWORD, { cost: 4 });
+  const cheap = await hash(PASSWORD, 4);
   const accounts = ids.slice(0, n).map((studentId, i) => ({ username: `bench-${i}`, studentId }));
   await db('accounts').insert(
     accounts.map((a) => ({ username: a.username, password_hash: cheap, role: 'student', student_id: a.studentId })),
   );
   await db('accounts').insert({
     username: 'bench-login',
-    password_hash: await hash(PASSWORD, { cost: 12 }),
+    password_hash: await hash(PASSWORD, 12),
     role: 'student',
     student_id: ids[n],
   });

@@ -157,7 +157,7 @@ async function insertUniversity(db: Knex, studentCount: number): Promise<PortalF
       ends_at: new Date(startsAt.getTime() + 90 * 60_000),
     });
   }
-  const passwordHash = await hash(PASSWORD, { cost: 4 });
+  const passwordHash = await hash(PASSWORD, 4);
   const students: number[] = [];
   for (let i = 1; i <= studentCount; i++) {
     const sid = await insert('students', {

@@ -97,7 +97,7 @@ export async function createAccount(db: Knex, input: NewAccount, bcryptRounds: n
       throw portalError('NOT_FOUND', `There is no student with id ${a.studentId}.`);
     if (await findAccountOfStudent(db, a.studentId)) await studentTaken(db, a.studentId);
   }
-  const passwordHash = await hash(a.password, { cost: bcryptRounds });
+  const passwordHash = await hash(a.password, bcryptRounds);
   try {
     return await insertAccount(db, { username: a.username, passwordHash, role: a.role, studentId: a.studentId });
   } catch (err) {
@@ -115,7 +115,7 @@ const dummyHashes = new Map<number, Promise<string>>();
 function timingHash(rounds: number): Promise<string> {
   let dummy = dummyHashes.get(rounds);
   if (!dummy) {
-    dummy = hash('campus-sync-timing-equaliser', { cost: rounds });
+    dummy = hash('campus-sync-timing-equaliser', rounds);
     dummyHashes.set(rounds, dummy);
     dummy.catch(() => dummyHashes.delete(rounds));
   }
@@ -176,7 +176,7 @@ function existingUsername(typed: string): string {
 export async function setPassword(db: Knex, typed: string, password: string, bcryptRounds: number): Promise<void> {
   const username = existingUsername(typed);
   const pw = parseOrThrow(passwordSchema, password);
-  await endSessions(db, username, { password_hash: await hash(pw, { cost: bcryptRounds }) });
+  await endSessions(db, username, { password_hash: await hash(pw, bcryptRounds) });
 }
 
 /** Changes the role (a student account names its student); the account's sessions end. */
