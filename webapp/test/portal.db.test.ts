@@ -288,6 +288,19 @@ describe('enroll and drop', () => {
     expect(await enrollmentRow(f.ids.students[7]!, f.ids.courseClosed)).toBeUndefined();
   });
 
+  test('portal transactions read committed: a second read sees what another connection committed since the first', async () => {
+    // Enroll and drop count seats after taking the course lock; under REPEATABLE READ, a count
+    // could miss an enrollment committed after the transaction's first read.
+    const id = await mathsCourse('RC-101', 'Isolation', 5);
+    const seen = await f.db.transaction(async (trx) => {
+      const before = await trx('courses').where({ id }).first('title');
+      await f.db('courses').where({ id }).update({ title: 'Isolation, renamed' });
+      const after = await trx('courses').where({ id }).first('title');
+      return [before.title, after.title];
+    });
+    expect(seen).toEqual(['Isolation', 'Isolation, renamed']);
+  });
+
   test('many students racing for the last seat: exactly one wins', async () => {
     const racers = Array.from({ length: 14 }, (_, i) => `student${i + 10}`);
     const agents = await Promise.all(racers.map((u) => loggedIn(f, u)));

@@ -20,9 +20,9 @@ export interface EnrollmentChange {
   seatsTaken: number;
 }
 
-// READ COMMITTED so that, once the course row lock is ours, the reads see every enrollment
-// committed by the transaction that held the lock before us.
-const TX = { isolationLevel: 'read committed' } as const;
+// Both transactions run READ COMMITTED, the isolation of every portal connection (createKnex):
+// once the course row lock is ours, the reads see every enrollment committed by the transaction
+// that held the lock before us.
 
 function isoDate(d: Date): string {
   return d.toISOString().slice(0, 10);
@@ -62,7 +62,7 @@ export async function enroll(deps: EnrollmentDeps, studentId: number, courseId: 
     else await insertEnrollment(trx, studentId, courseId, now);
     await addSeatsTaken(trx, courseId, 1);
     return { code: course.code, title: course.title, seatsTaken: locked.enrolled + 1 };
-  }, TX);
+  });
 }
 
 /** Drops a course the student holds; the row stays with status `dropped` and `dropped_at`. */
@@ -79,5 +79,5 @@ export async function drop(deps: EnrollmentDeps, studentId: number, courseId: nu
     await markDropped(trx, enrollment.id, now);
     await addSeatsTaken(trx, courseId, -1);
     return { code: course.code, title: course.title, seatsTaken: Math.max(0, locked.enrolled - 1) };
-  }, TX);
+  });
 }
