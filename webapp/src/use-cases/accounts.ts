@@ -132,8 +132,7 @@ export type HashingSlots = <T>(compare: () => Promise<T>) => Promise<T>;
  * for CPU behind them. main.ts gives each worker its share of the cores.
  */
 export function hashingSlots(concurrency: number): HashingSlots {
-  const limit = pLimit(Math.max(1, Math.floor(concurrency)));
-  return (compare) => limit(compare);
+  return pLimit(Math.max(1, Math.floor(concurrency)));
 }
 
 /**

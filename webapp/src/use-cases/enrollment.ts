@@ -20,10 +20,6 @@ export interface EnrollmentChange {
   seatsTaken: number;
 }
 
-// Both transactions run READ COMMITTED, the isolation of every portal connection (createKnex):
-// once the course row lock is ours, the reads see every enrollment committed by the transaction
-// that held the lock before us.
-
 function isoDate(d: Date): string {
   return d.toISOString().slice(0, 10);
 }
@@ -32,6 +28,8 @@ function isoDate(d: Date): string {
  * Enrolls a student: the course row (with its seat count and the student's enrollment) is locked
  * first, so concurrent enrollments in one course (and a student's double click) are serialised
  * and exactly one racer takes the last seat; the seat count moves in the same transaction.
+ * Both enroll and drop run READ COMMITTED, as every portal connection does (createKnex): once the
+ * course row lock is ours, the reads see every enrollment committed by its previous holder.
  * Refusals are AppErrors whose message is shown to the student.
  */
 export async function enroll(deps: EnrollmentDeps, studentId: number, courseId: number): Promise<EnrollmentChange> {
