@@ -55,7 +55,7 @@ test('wide rows end a load batch by its bytes: memory stays bounded, nothing is 
   expect((await f.verifyAll()).filter((d) => d.missing + d.extra + d.different > 0)).toEqual([]);
 });
 
-test('load batches written at once commit in key order: one PostgreSQL refuses takes the batch beside it down, and the load resumes whole', async () => {
+test('load batches written at once commit in key order: one PostgreSQL refuses takes the batches written beside it down, and the load resumes whole', async () => {
   await f.my.query('CREATE TABLE batched (id INT PRIMARY KEY, v VARCHAR(20) NOT NULL)');
   const rows = Array.from({ length: 10_000 }, (_, i) => [i + 1, `v${i + 1}`]);
   await f.my.query('INSERT INTO batched (id, v) VALUES ?', [rows]);
@@ -79,7 +79,7 @@ test('load batches written at once commit in key order: one PostgreSQL refuses t
     await f.pool.query('DROP EVENT TRIGGER arm_refusal');
   }
   const count = async (sql: string) => Number((await f.pool.query(sql)).rows[0].n);
-  // Batches 1-5 committed; the sixth failed and the seventh, written beside it, rolled back.
+  // Batches 1-5 committed; the sixth failed and those written beside it (up to the eighth) rolled back.
   expect(await count("SELECT loaded_rows AS n FROM cdc.tables WHERE table_name = 'batched'")).toBe(5000);
   expect(await count('SELECT count(*) AS n FROM public.batched')).toBe(5000);
   expect(await count('SELECT max(id) AS n FROM public.batched')).toBe(5000);
