@@ -230,21 +230,29 @@ export async function benchCdc(o: CdcBenchOptions): Promise<BenchRow[]> {
     await fillBenchTable(conn, o.rows);
     await conn.query('SELECT COUNT(*) FROM bench_rows'); // warm the buffer pool
 
-    log('cdc: baselines (MySQL checksum, naive poll, pgloader)...');
-    const checksum = median(await sequential(o.runs, () => mysqlChecksum(conn)));
+    log('cdc: baselines (naive poll, pgloader)...');
+    await mysqlChecksum(conn);
     const seen = new Map<string, bigint>();
     await naivePoll(conn, seen);
     const naive = median(await sequential(o.runs, () => naivePoll(conn, seen)));
     const source = new URL(mysqlDb.url);
     source.pathname = `/${mysqlDb.name}`;
-    const pgloader = await pgloaderTime(source.toString(), "INCLUDING ONLY TABLE NAMES MATCHING 'bench_rows'", log);
+    const runPgloader = () => pgloaderTime(source.toString(), "INCLUDING ONLY TABLE NAMES MATCHING 'bench_rows'", log);
+    const pgloaderBefore = await runPgloader();
 
     log('cdc: initial load, then the cycle that verifies it...');
     const load = await cdcOnce({ ...env, CDC_SKIP_HINTS: 'false' });
     const verifyLoad = await cdcOnce({ ...env, CDC_SKIP_HINTS: 'false' });
-    log('cdc: cycles with no changes (full sweep, then with skip hints)...');
+    const pgloader = bracketing(pgloaderBefore, await runPgloader());
+    log('cdc: cycles with no changes (full sweep, each beside a MySQL checksum; then with skip hints)...');
     await new Promise((r) => setTimeout(r, 1100));
-    const full = await sequential(o.runs, () => cdcOnce({ ...env, CDC_SKIP_HINTS: 'false' }));
+    const sweeps = await paired(
+      o.runs,
+      () => mysqlChecksum(conn),
+      () => cdcOnce({ ...env, CDC_SKIP_HINTS: 'false' }),
+    );
+    const checksum = median(sweeps.baseline);
+    const full = sweeps.measured;
     log('cdc: cycles after 1% churn...');
     let nextId = o.rows + 1;
     const churnRuns: OnceResult[] = [];
@@ -329,7 +337,7 @@ export async function benchCdc(o: CdcBenchOptions): Promise<BenchRow[]> {
         unit: 's',
         ...(pgloader
           ? {
-              baseline: { name: 'pgloader', value: pgloader / 1000 },
+              baseline: { name: 'pgloader (mean of a run before and after)', value: pgloader / 1000 },
               goal: '< 1x (moonshot 0.5x)',
               met: load.durationMs < pgloader,
             }
@@ -373,6 +381,29 @@ export async function sequential<T>(n: number, fn: () => Promise<T>): Promise<T[
   const out: T[] = [];
   for (let i = 0; i < n; i++) out.push(await fn());
   return out;
+}
+
+/**
+ * `n` rounds of a baseline, then of what is measured against it. This machine's speed drifts by
+ * a third within minutes (MySQL's CPU time per scan drifts with it), so a ratio holds only
+ * between measurements taken side by side, not between phases minutes apart.
+ */
+export async function paired<B, M>(
+  n: number,
+  baseline: () => Promise<B>,
+  measured: () => Promise<M>,
+): Promise<{ baseline: B[]; measured: M[] }> {
+  const out = { baseline: [] as B[], measured: [] as M[] };
+  for (let i = 0; i < n; i++) {
+    out.baseline.push(await baseline());
+    out.measured.push(await measured());
+  }
+  return out;
+}
+
+/** pgloader timed before and after the load it is compared with (their mean), for the same reason. */
+export function bracketing(before: number | undefined, after: number | undefined): number | undefined {
+  return before !== undefined && after !== undefined ? (before + after) / 2 : (before ?? after);
 }
 
 function rowsLabelOf(rows: number): string {

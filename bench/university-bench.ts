@@ -2,7 +2,7 @@ import mysql from 'mysql2/promise';
 import { mysqlIdent as q } from '../lib/sql-identifiers';
 import { createPostgresDatabase, createReadOnlyMysqlUser } from '../test/support/databases';
 import { DEFAULT_EXCLUDED_COLUMNS, DEFAULT_EXCLUDED_TABLES } from '../cdc-daemon/src/config';
-import { cdcOnce, pgloaderTime, sequential } from './cdc-bench';
+import { bracketing, cdcOnce, paired, pgloaderTime } from './cdc-bench';
 import { universityDatabase } from './portal-bench';
 import { type BenchRow, median } from './report';
 
@@ -24,17 +24,24 @@ export async function benchUniversity(students: number, runs: number, log: (s: s
     const totalRows = await countRows(conn, tables);
     log(`university: ${tables.size} tables, ${totalRows.toLocaleString('en')} rows`);
     await crc32Scan(conn, tables); // warm the buffer pool
-    const crc = median(await sequential(runs, () => crc32Scan(conn, tables)));
 
     log('university: pgloader of the same tables...');
     const excluded = DEFAULT_EXCLUDED_TABLES.map((t) => `'${t}'`).join(', ');
-    const pgloader = await pgloaderTime(url, `EXCLUDING TABLE NAMES MATCHING ${excluded}`, log);
+    const runPgloader = () => pgloaderTime(url, `EXCLUDING TABLE NAMES MATCHING ${excluded}`, log);
+    const pgloaderBefore = await runPgloader();
 
-    log('university: initial load, then the cycle that verifies it...');
+    log('university: initial load, then the cycle that verifies it, then pgloader again...');
     const load = await cdcOnce(env);
     const verify = await cdcOnce(env);
-    log('university: no-change full sweeps...');
-    const full = await sequential(runs, () => cdcOnce(env));
+    const pgloader = bracketing(pgloaderBefore, await runPgloader());
+    log('university: no-change full sweeps, each beside a MySQL CRC32 scan...');
+    const sweeps = await paired(
+      runs,
+      () => crc32Scan(conn, tables),
+      () => cdcOnce(env),
+    );
+    const crc = median(sweeps.baseline);
+    const full = sweeps.measured;
     log('university: ~1% churn (attendance marks and enrollment times), then a cycle...');
     const churnRuns = [];
     for (let i = 0; i < runs; i++) {
@@ -48,7 +55,9 @@ export async function benchUniversity(students: number, runs: number, log: (s: s
     const peak = Math.max(load.rssMb, verify.rssMb, ...full.map((r) => r.rssMb), ...churnRuns.map((r) => r.rssMb));
     const label = `${students.toLocaleString('en')} students, ${(totalRows / 1e6).toFixed(1)}M rows`;
     const section = 'university';
-    const vsPgloader = pgloader ? { baseline: { name: 'pgloader', value: pgloader / 1000 } } : {};
+    const vsPgloader = pgloader
+      ? { baseline: { name: 'pgloader (mean of a run before and after)', value: pgloader / 1000 } }
+      : {};
     return [
       {
         section,
