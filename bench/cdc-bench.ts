@@ -243,7 +243,7 @@ export async function benchCdc(o: CdcBenchOptions): Promise<BenchRow[]> {
     log('cdc: initial load, then the cycle that verifies it...');
     const load = await cdcOnce({ ...env, CDC_SKIP_HINTS: 'false' });
     const verifyLoad = await cdcOnce({ ...env, CDC_SKIP_HINTS: 'false' });
-    const pgloader = bracketing(pgloaderBefore, await runPgloader());
+    const pgloader = bracketing(pgloaderBefore, await runPgloader(), log);
     log('cdc: cycles with no changes (full sweep, each beside a MySQL checksum; then with skip hints)...');
     await new Promise((r) => setTimeout(r, 1100));
     const sweeps = await paired(
@@ -402,8 +402,14 @@ export async function paired<B, M>(
 }
 
 /** pgloader timed before and after the load it is compared with (their mean), for the same reason. */
-export function bracketing(before: number | undefined, after: number | undefined): number | undefined {
-  return before !== undefined && after !== undefined ? (before + after) / 2 : (before ?? after);
+export function bracketing(
+  before: number | undefined,
+  after: number | undefined,
+  log: (s: string) => void,
+): number | undefined {
+  if (before === undefined || after === undefined) return before ?? after;
+  log(`pgloader: ${(before / 1000).toFixed(1)} s before our load, ${(after / 1000).toFixed(1)} s after it`);
+  return (before + after) / 2;
 }
 
 function rowsLabelOf(rows: number): string {

@@ -33,7 +33,7 @@ export async function benchUniversity(students: number, runs: number, log: (s: s
     log('university: initial load, then the cycle that verifies it, then pgloader again...');
     const load = await cdcOnce(env);
     const verify = await cdcOnce(env);
-    const pgloader = bracketing(pgloaderBefore, await runPgloader());
+    const pgloader = bracketing(pgloaderBefore, await runPgloader(), log);
     log('university: no-change full sweeps, each beside a MySQL CRC32 scan...');
     const sweeps = await paired(
       runs,
