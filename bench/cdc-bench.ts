@@ -231,7 +231,6 @@ export async function benchCdc(o: CdcBenchOptions): Promise<BenchRow[]> {
     await conn.query('SELECT COUNT(*) FROM bench_rows'); // warm the buffer pool
 
     log('cdc: baselines (naive poll, pgloader)...');
-    await mysqlChecksum(conn);
     const seen = new Map<string, bigint>();
     await naivePoll(conn, seen);
     const naive = median(await sequential(o.runs, () => naivePoll(conn, seen)));

@@ -258,6 +258,7 @@ async function load(
   sessions: Session[],
   requestsOf?: (i: number) => Requests,
   duration = DURATION_S,
+  // Pages only: enroll/drop is measured with the freshness probes running beside it.
   warmUp = requestsOf ? 0 : WARM_UP_S,
 ): Promise<autocannon.Result> {
   const run = (seconds: number) => {
@@ -274,7 +275,6 @@ async function load(
       },
     });
   };
-  // Pages only: enroll/drop is measured with the freshness probes running beside it.
   if (warmUp > 0) await run(warmUp);
   return run(duration);
 }
