@@ -352,7 +352,7 @@ describe('group hours', () => {
     const res = await staff.get(`/api/reports/group-hours?${query}`);
     expect(res.status).toBe(status);
     expect(res.body.error.message).toContain(message);
-    expect((await staff.get(`/reports/group-hours?${query}`)).text).toContain(message.replace(/"/g, '&#34;'));
+    expect((await staff.get(`/reports/group-hours?${query}`)).text).toContain(message.replace(/"/g, '&quot;'));
   });
 });
 

@@ -35,6 +35,11 @@ test('a local first passed by a later render is seen, the cache notwithstanding'
 test('values are escaped; a name no render ever passed is an error, as under `with`', async () => {
   const engine = ejsWithoutWith();
   expect(await render(engine, { title: '<b>' })).toBe('&lt;b&gt;|-|&lt;b&gt;+x');
+  expect(await render(engine, { title: `"Tom" & 'Jerry'` })).toBe(
+    '&quot;Tom&quot; &amp; &#39;Jerry&#39;|-|&quot;Tom&quot; &amp; &#39;Jerry&#39;+x',
+  );
+  expect(await render(engine, { title: 42 })).toBe('42|-|42+x');
+  expect(await render(engine, { title: null })).toBe('|-|+x');
   await expect(render(engine, { title: 'D' }, 'bad.ejs')).rejects.toThrow(/neverPassedByAnyRender/);
 });
 
