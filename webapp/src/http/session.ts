@@ -56,27 +56,25 @@ const accountsReadWith = new WeakMap<SessionUser, SessionAccount | null>();
 
 /**
  * The student's enrollment statuses read with the session of a request that wants them (see
- * `readsEnrollments`), as MySQL wrote them: `<count> <course>:<1 enrolled|0 dropped>,...`,
- * parsed when the page asks (enrollmentStatusesReadWith). Keyed like accountsReadWith.
+ * `readsEnrollments`), by course. Keyed like accountsReadWith.
  */
-const enrollmentsReadWith = new WeakMap<SessionUser, string>();
+const enrollmentsReadWith = new WeakMap<SessionUser, Map<number, EnrollmentStatus>>();
 
 // One primary-key read of the session joined to its account by the id the session holds, so the
-// per-request account check costs no second round trip; for the pages that show them, the
-// session's student's enrollment statuses too (an index range of a few rows), so those pages need
-// no query of their own for them.
-const SESSION_READ = `SELECT s.data, s.expires, a.username, a.role, a.student_id, a.session_version, a.disabled_at%s
-   FROM sessions s
-   LEFT JOIN accounts a ON a.id = CAST(JSON_UNQUOTE(JSON_EXTRACT(s.data, '$.user.accountId')) AS UNSIGNED)
+// per-request account check costs no second round trip; for the pages that show them, joined to
+// the account's student's enrollments too (a row each, or one of NULLs: a range of the covering
+// index of mysql/init/005), so those pages need no query of their own for them. The account's
+// student is the session's (changing it moves session_version on, which ends the session).
+const SESSION_COLUMNS = 's.data, s.expires, a.username, a.role, a.student_id, a.session_version, a.disabled_at';
+const SESSION_FROM = `FROM sessions s
+   LEFT JOIN accounts a ON a.id = CAST(JSON_UNQUOTE(JSON_EXTRACT(s.data, '$.user.accountId')) AS UNSIGNED)`;
+const SESSION_WITH_ACCOUNT = `SELECT ${SESSION_COLUMNS}
+   ${SESSION_FROM}
   WHERE s.session_id = ?`;
-const SESSION_WITH_ACCOUNT = SESSION_READ.replace('%s', ', NULL AS enrollments');
-const SESSION_WITH_ENROLLMENTS = SESSION_READ.replace(
-  '%s',
-  `,
-        (SELECT CONCAT(COUNT(*), ' ', COALESCE(GROUP_CONCAT(e.course_id, ':', e.status = 'enrolled'), ''))
-           FROM enrollments e
-          WHERE e.student_id = CAST(JSON_UNQUOTE(JSON_EXTRACT(s.data, '$.user.studentId')) AS UNSIGNED)) AS enrollments`,
-);
+const SESSION_WITH_ENROLLMENTS = `SELECT ${SESSION_COLUMNS}, e.course_id AS enrolled_course, e.status AS enrollment_status
+   ${SESSION_FROM}
+   LEFT JOIN enrollments e ON e.student_id = a.student_id
+  WHERE s.session_id = ?`;
 
 interface SessionRow {
   data: string | null;
@@ -86,7 +84,8 @@ interface SessionRow {
   student_id: number | null;
   session_version: number | null;
   disabled_at: Date | null;
-  enrollments: string | null;
+  enrolled_course?: number | null;
+  enrollment_status?: EnrollmentStatus | null;
 }
 
 /**
@@ -146,9 +145,10 @@ export function createSessionMiddleware(options: SessionOptions) {
  * The session's data, its account remembered beside it (null: the account no longer exists), and
  * when asked the student's enrollment statuses. The read is a prepared statement (each of the
  * pool's connections prepares the two forms once): MySQL then neither parses nor the portal
- * formats ~600 characters of SQL per request. At 100,000 students, with the student's statuses
- * read from an index alone (mysql/init/005), it costs MySQL 158 us instead of 277 us, and the
- * portal's driver 103 us instead of 167 us (4 connections in a loop).
+ * formats ~600 characters of SQL per request. At 100,000 students (4 connections in a loop, a
+ * student with 11 enrollments), it cost MySQL 277 us sent as text with the statuses in a
+ * GROUP_CONCAT subquery, 158-187 us prepared and read from the index of mysql/init/005, and
+ * 117-120 us joined as rows; the portal's driver 167 us as text, 80-100 us prepared.
  */
 async function readSessionWithAccount(
   pool: mysql.Pool,
@@ -162,7 +162,11 @@ async function readSessionWithAccount(
   const data = JSON.parse(row.data) as session.SessionData;
   if (data.user) {
     accountsReadWith.set(data.user, row.role === null ? null : toSessionAccount(row));
-    if (row.enrollments !== null) enrollmentsReadWith.set(data.user, row.enrollments);
+    if (withEnrollments && row.role !== null) {
+      const statuses = new Map<number, EnrollmentStatus>();
+      for (const r of rows) if (r.enrolled_course != null) statuses.set(r.enrolled_course, r.enrollment_status!);
+      enrollmentsReadWith.set(data.user, statuses);
+    }
   }
   return data;
 }
@@ -172,28 +176,10 @@ export type EnrollmentStatus = 'enrolled' | 'dropped';
 /**
  * The session's student's enrollment statuses by course, as read with the session at the start
  * of this request; undefined when they were not (a session just logged in, a page that does not
- * show them) or were cut short: the caller reads them.
+ * show them): the caller reads them.
  */
-export function enrollmentStatusesReadWith(user: SessionUser): Map<number, EnrollmentStatus> | undefined {
-  const held = enrollmentsReadWith.get(user);
-  return held === undefined ? undefined : parseEnrollmentStatuses(held);
-}
-
-/**
- * `<count> <course>:<1|0>,...` as the session read builds it; undefined when MySQL's
- * GROUP_CONCAT limit cut the list short (1 KB on MySQL 8: about 140 courses).
- */
-export function parseEnrollmentStatuses(text: string): Map<number, EnrollmentStatus> | undefined {
-  const space = text.indexOf(' ');
-  const count = Number(text.slice(0, space));
-  const statuses = new Map<number, EnrollmentStatus>();
-  if (count === 0) return statuses;
-  for (const entry of text.slice(space + 1).split(',')) {
-    const m = /^(\d+):([01])$/.exec(entry);
-    if (!m) return undefined;
-    statuses.set(Number(m[1]), m[2] === '1' ? 'enrolled' : 'dropped');
-  }
-  return statuses.size === count ? statuses : undefined;
+export function enrollmentStatusesReadWith(user: SessionUser): ReadonlyMap<number, EnrollmentStatus> | undefined {
+  return enrollmentsReadWith.get(user);
 }
 
 export function newSessionUser(account: Account, now = Date.now()): SessionUser {

@@ -20,7 +20,7 @@ export interface CatalogueQuery {
   pageSize: number;
   studentId?: number | null;
   /** The student's enrollment statuses by course, when known (read with the session); else read. */
-  statuses?: Map<number, 'enrolled' | 'dropped'>;
+  statuses?: ReadonlyMap<number, 'enrolled' | 'dropped'>;
 }
 
 interface HeldSeats {
