@@ -551,31 +551,36 @@ async function waitForSteadyDaemon(
   }
 }
 
-/** What the daemon's cycles did while the portal took enrollments: where its freshness goes. */
-async function daemonCycles(pgUrl: string, from: Date): Promise<BenchRow[]> {
+/** The one row a query over the daemon's records returns, on a connection of its own. */
+async function daemonRecord(pgUrl: string, sql: string, params: unknown[]) {
   const pg = new Client({ connectionString: pgUrl });
   await pg.connect();
   try {
-    const { rows } = await pg.query(
-      `SELECT count(*)::int AS n,
-              coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms), 0)::float8 AS p50,
-              coalesce(max(duration_ms), 0)::float8 AS longest,
-              coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY mysql_ms), 0)::float8 AS mysql_p50,
-              coalesce(sum(paused_ms), 0)::float8 AS paused
-         FROM cdc.sync_history WHERE started_at >= $1 AND status IN ('succeeded', 'no_changes', 'failed')`,
-      [from],
-    );
-    const c = rows[0];
-    const figure = (what: string) => `daemon cycles during enroll/drop (${c.n}): ${what}`;
-    return [
-      { section: 'portal', figure: figure('duration p50'), value: c.p50, unit: 'ms' },
-      { section: 'portal', figure: figure('longest'), value: c.longest, unit: 'ms' },
-      { section: 'portal', figure: figure('MySQL time p50'), value: c.mysql_p50, unit: 'ms' },
-      { section: 'portal', figure: figure('paused for Threads_running, in all'), value: c.paused, unit: 'ms' },
-    ];
+    return (await pg.query(sql, params)).rows[0];
   } finally {
     await pg.end();
   }
+}
+
+/** What the daemon's cycles did while the portal took enrollments: where its freshness goes. */
+async function daemonCycles(pgUrl: string, from: Date): Promise<BenchRow[]> {
+  const c = await daemonRecord(
+    pgUrl,
+    `SELECT count(*)::int AS n,
+            coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms), 0)::float8 AS p50,
+            coalesce(max(duration_ms), 0)::float8 AS longest,
+            coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY mysql_ms), 0)::float8 AS mysql_p50,
+            coalesce(sum(paused_ms), 0)::float8 AS paused
+       FROM cdc.sync_history WHERE started_at >= $1 AND status IN ('succeeded', 'no_changes', 'failed')`,
+    [from],
+  );
+  const figure = (what: string) => `daemon cycles during enroll/drop (${c.n}): ${what}`;
+  return [
+    { section: 'portal', figure: figure('duration p50'), value: c.p50, unit: 'ms' },
+    { section: 'portal', figure: figure('longest'), value: c.longest, unit: 'ms' },
+    { section: 'portal', figure: figure('MySQL time p50'), value: c.mysql_p50, unit: 'ms' },
+    { section: 'portal', figure: figure('paused for Threads_running, in all'), value: c.paused, unit: 'ms' },
+  ];
 }
 
 /**
@@ -584,28 +589,21 @@ async function daemonCycles(pgUrl: string, from: Date): Promise<BenchRow[]> {
  * enroll/drop baselines) is swept every cycle, as it is all through registration week.
  */
 async function daemonDuring(pgUrl: string, page: string, r: autocannon.Result): Promise<BenchRow> {
-  const pg = new Client({ connectionString: pgUrl });
-  await pg.connect();
-  try {
-    const { rows } = await pg.query(
-      `SELECT count(*)::int AS n, coalesce(sum(mysql_ms), 0)::float8 AS mysql_ms,
-              coalesce(avg(tables_skipped), 0)::float8 AS skipped, (SELECT count(*)::int FROM cdc.tables) AS tables
-         FROM cdc.sync_history
-        WHERE started_at >= $1 AND started_at < $2 AND status IN ('succeeded', 'no_changes', 'failed')`,
-      [r.start, r.finish],
-    );
-    const c = rows[0];
-    const seconds = (new Date(r.finish).getTime() - new Date(r.start).getTime()) / 1000;
-    const swept = (c.tables - c.skipped).toFixed(1);
-    return {
-      section: 'portal',
-      figure: `${page}: the daemon's MySQL time per second measured (${c.n} cycles, ${swept} of ${c.tables} tables swept per cycle)`,
-      value: c.mysql_ms / seconds,
-      unit: 'ms/s',
-    };
-  } finally {
-    await pg.end();
-  }
+  const c = await daemonRecord(
+    pgUrl,
+    `SELECT count(*)::int AS n, coalesce(sum(mysql_ms), 0)::float8 AS mysql_ms,
+            coalesce(avg(tables_skipped), 0)::float8 AS skipped, (SELECT count(*)::int FROM cdc.tables) AS tables
+       FROM cdc.sync_history
+      WHERE started_at >= $1 AND started_at < $2 AND status IN ('succeeded', 'no_changes', 'failed')`,
+    [r.start, r.finish],
+  );
+  const swept = (c.tables - c.skipped).toFixed(1);
+  return {
+    section: 'portal',
+    figure: `${page}: the daemon's MySQL time per second measured (${c.n} cycles, ${swept} of ${c.tables} tables swept per cycle)`,
+    value: c.mysql_ms / ((r.finish.getTime() - r.start.getTime()) / 1000),
+    unit: 'ms/s',
+  };
 }
 
 async function waitForHealth(url: string): Promise<void> {
