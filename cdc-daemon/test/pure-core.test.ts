@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { format } from 'mysql2';
 import { ChunkRowsBuilder, StoredChunkRows, decodeChunkRows, encodeChunkRows } from '../src/apply/chunk-rows';
 import { addedColumnsOnly } from '../src/apply/reconcile-tables';
 import { planTable } from '../src/catalog/plan-table';
@@ -229,6 +230,15 @@ describe('MySQL SQL', () => {
     expect(r.sql).toBe('(`a` > ? OR (`a` = ? AND `b` >= ?)) AND (`a` < ? OR (`a` = ? AND `b` < ?))');
     expect(r.params).toEqual(['1', '1', 'x', '2', '2', Buffer.from([0xff])]);
     expect(keyRangePredicate(['id'], null, null).sql).toBe('1 = 1');
+  });
+  test('integer key bounds are written as numeric literals, whatever else stays a quoted value', () => {
+    const r = keyRangePredicate(['a', 'b'], ['18446744073709551615', 'x'], null, [true, false]);
+    expect(format(`WHERE ${r.sql}`, r.params)).toBe(
+      "WHERE (`a` > 18446744073709551615 OR (`a` = 18446744073709551615 AND `b` >= 'x'))",
+    );
+    // Only digits become literals: anything else stays a quoted, escaped value.
+    const odd = keyRangePredicate(['a'], ["1' OR 1=1 -- "], null, [true]);
+    expect(format(`WHERE ${odd.sql}`, odd.params)).toBe("WHERE `a` >= '1\\' OR 1=1 -- '");
   });
   test('the canonical form length-prefixes variable values, pre-hashes long ones, and carries a NULL bitmap', () => {
     const cols = [

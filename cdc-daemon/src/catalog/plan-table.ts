@@ -28,6 +28,8 @@ export interface TablePlan {
    * fetch them besides it (see sendRangeKeys and keysFromCanon).
    */
   keysLeadCanon: boolean;
+  /** Per key column: an integer type, whose bounds and lookups are numeric literals (see keyParam). */
+  integerKeys: boolean[];
 }
 
 const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'bigint']);
@@ -49,6 +51,7 @@ export function planTable(schema: TableSchema, options: MappingOptions): TablePl
     hashHexExpr: rowHashHexExpr(columns),
     binaryAliases: new Set(columns.flatMap((c, i) => (c.kind === 'binary' ? [`c${i}`] : []))),
     fingerprint: schemaFingerprint(schema),
+    integerKeys: keyIndexes.map((k) => INTEGER_TYPES.has(schema.columns[k]!.dataType)),
     keysLeadCanon:
       keyed &&
       keyIndexes.every((k, i) => {

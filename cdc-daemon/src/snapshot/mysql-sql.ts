@@ -73,32 +73,45 @@ export function rowHashHexExpr(columns: MappedColumn[]): string {
 export type KeyValue = string | { hex: string };
 export type KeyTuple = KeyValue[];
 
-export function keyParam(v: KeyValue): string | Buffer {
-  return typeof v === 'string' ? v : Buffer.from(v.hex, 'hex');
+/** A key value as a statement parameter: text, bytes, or an integer written as a numeric literal. */
+export type KeyParam = string | Buffer | { toSqlString(): string };
+
+const INTEGER = /^-?\d+$/;
+
+/**
+ * A key value as a statement parameter. An integer key column's value is written as a numeric
+ * literal: against a quoted one MySQL converts per row, and every row a range scan reads is
+ * compared with its bounds (4.8M rows of `attendance`: 0.67-0.97 s against 1.04-1.26 s).
+ */
+export function keyParam(v: KeyValue, integer = false): KeyParam {
+  if (typeof v !== 'string') return Buffer.from(v.hex, 'hex');
+  return integer && INTEGER.test(v) ? { toSqlString: () => v } : v;
 }
 
 /**
  * `key >= lower` (inclusive) and `key < upper` (exclusive) over a composite key, expanded into
  * ORs of equalities (pt-table-checksum's form: MySQL and MariaDB both use the index for it).
- * Comparison happens in MySQL only, so its collation decides, as it must.
+ * Comparison happens in MySQL only, so its collation decides, as it must. `integerKeys` marks
+ * the key columns whose bounds are written as numeric literals (see keyParam).
  */
 export function keyRangePredicate(
   keyColumns: string[],
   lower: KeyTuple | null,
   upper: KeyTuple | null,
-): { sql: string; params: (string | Buffer)[] } {
+  integerKeys: readonly boolean[] = [],
+): { sql: string; params: KeyParam[] } {
   const parts: string[] = [];
-  const params: (string | Buffer)[] = [];
+  const params: KeyParam[] = [];
   const bound = (tuple: KeyTuple, lastOp: '>=' | '<', strictOp: '>' | '<') => {
     const ors: string[] = [];
     for (let i = 0; i < keyColumns.length; i++) {
       const ands: string[] = [];
       for (let j = 0; j < i; j++) {
         ands.push(`${qi(keyColumns[j]!)} = ?`);
-        params.push(keyParam(tuple[j]!));
+        params.push(keyParam(tuple[j]!, integerKeys[j]));
       }
       ands.push(`${qi(keyColumns[i]!)} ${i === keyColumns.length - 1 ? lastOp : strictOp} ?`);
-      params.push(keyParam(tuple[i]!));
+      params.push(keyParam(tuple[i]!, integerKeys[i]));
       ors.push(ands.length === 1 ? ands[0]! : `(${ands.join(' AND ')})`);
     }
     parts.push(ors.length === 1 ? ors[0]! : `(${ors.join(' OR ')})`);
