@@ -2,7 +2,7 @@ import mysql from 'mysql2/promise';
 import { mysqlIdent as q } from '../lib/sql-identifiers';
 import { createPostgresDatabase, createReadOnlyMysqlUser } from '../test/support/databases';
 import { DEFAULT_EXCLUDED_COLUMNS, DEFAULT_EXCLUDED_TABLES } from '../cdc-daemon/src/config';
-import { bracketing, cdcOnce, paired, pgloaderTime } from './cdc-bench';
+import { bracketing, cdcOnce, paired, pgloaderTime, settleMirror } from './cdc-bench';
 import { universityDatabase } from './portal-bench';
 import { type BenchRow, median } from './report';
 
@@ -10,7 +10,8 @@ import { type BenchRow, median } from './report';
  * The daemon on a whole seeded university (`campus_bench_u<students>`, ~62 rows per student in 15
  * tables, reused between runs): initial load and time to a verified mirror against pgloader of the
  * same tables, the no-change full sweep and a ~1% churn cycle against MySQL's own CRC32 scan of
- * every table, and the daemon's peak RSS, all in one run.
+ * every table, and the daemon's peak RSS, all in one run (the timed cycles after the load run once
+ * the mirror has been vacuumed: see settleMirror).
  */
 export async function benchUniversity(students: number, runs: number, log: (s: string) => void): Promise<BenchRow[]> {
   const url = await universityDatabase(students, log);
@@ -34,6 +35,7 @@ export async function benchUniversity(students: number, runs: number, log: (s: s
     const load = await cdcOnce(env);
     const verify = await cdcOnce(env);
     const pgloader = bracketing(pgloaderBefore, await runPgloader(), log);
+    await settleMirror(pg.url, (s) => log(`university: ${s}`));
     log('university: no-change full sweeps, each beside a MySQL CRC32 scan...');
     const sweeps = await paired(
       runs,
