@@ -85,12 +85,17 @@ test('load batches written at once commit in key order: one PostgreSQL refuses t
   expect(await count('SELECT max(id) AS n FROM public.batched')).toBe(5000);
   expect(await count('SELECT count(*) AS n FROM history.batched')).toBe(5000);
   expect(await count("SELECT count(*) AS n FROM cdc.chunks WHERE table_name = 'batched'")).toBe(10);
+  // A first load builds the history's primary key at its end, not row by row.
+  const historyKeys =
+    "SELECT count(*) AS n FROM pg_constraint WHERE conrelid = 'history.batched'::regclass AND contype = 'p'";
+  expect(await count(historyKeys)).toBe(0);
 
   await f.pool.query('DROP TRIGGER refuse ON public.batched');
   const resumed = await cycle();
   expect(resumed.stats.table('batched').rowsLoaded).toBe(5000);
   expect(await count('SELECT count(*) AS n FROM history.batched WHERE valid_to IS NULL')).toBe(10_000);
   expect(await count('SELECT count(DISTINCT id) AS n FROM history.batched')).toBe(10_000);
+  expect(await count(historyKeys)).toBe(1);
   // The chunk list is in key order, one chunk per 500 rows.
   const { rows: chunks } = await f.pool.query(
     "SELECT lower_key, row_count FROM cdc.chunks WHERE table_name = 'batched' ORDER BY position",

@@ -183,12 +183,27 @@ export async function createHistoryIndexes(client: PoolClient, plan: TablePlan):
   await client.query(
     `CREATE INDEX IF NOT EXISTS ${pgi(objectName(plan.name, 'asof'))} ON ${historyName(plan)} (${id}, valid_from)`,
   );
+  if ((await historyPrimaryKey(client, plan)) === undefined)
+    await client.query(`ALTER TABLE ${historyName(plan)} ADD PRIMARY KEY ("_version")`);
 }
 
-/** A bulk load builds the history's indexes once at the end, which beats maintaining them per row. */
+/**
+ * A bulk load builds the history's indexes once at the end, which beats maintaining them per row;
+ * its primary key too (the versions' numbers come from the sequence, so they are unique).
+ */
 export async function dropHistoryIndexes(client: PoolClient, plan: TablePlan): Promise<void> {
   // (The open-version index of older versions is gone already: migration 010 runs first.)
   await client.query(`DROP INDEX IF EXISTS history.${pgi(objectName(plan.name, 'asof'))}`);
+  const pk = await historyPrimaryKey(client, plan);
+  if (pk !== undefined) await client.query(`ALTER TABLE ${historyName(plan)} DROP CONSTRAINT ${pgi(pk)}`);
+}
+
+async function historyPrimaryKey(client: PoolClient, plan: TablePlan): Promise<string | undefined> {
+  const { rows } = await client.query<{ name: string }>(
+    "SELECT conname AS name FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'",
+    [historyName(plan)],
+  );
+  return rows[0]?.name;
 }
 
 /** Adds columns MySQL gained to the mirror and its history. */
