@@ -39,6 +39,7 @@ export function planTable(schema: TableSchema, options: MappingOptions): TablePl
   const keyIndexes = schema.keyColumns.map((k) => columns.findIndex((c) => c.name === k));
   const keyed = schema.keyKind !== 'none';
   const canonExpr = rowCanonExpr(columns, true);
+  const integerKeys = keyIndexes.map((k) => INTEGER_TYPES.has(schema.columns[k]!.dataType));
   return {
     schema,
     name: schema.name,
@@ -51,7 +52,7 @@ export function planTable(schema: TableSchema, options: MappingOptions): TablePl
     hashHexExpr: rowHashHexExpr(columns),
     binaryAliases: new Set(columns.flatMap((c, i) => (c.kind === 'binary' ? [`c${i}`] : []))),
     fingerprint: schemaFingerprint(schema),
-    integerKeys: keyIndexes.map((k) => INTEGER_TYPES.has(schema.columns[k]!.dataType)),
+    integerKeys,
     keysLeadCanon:
       keyed &&
       keyIndexes.every((k, i) => {
@@ -60,7 +61,7 @@ export function planTable(schema: TableSchema, options: MappingOptions): TablePl
         // ZEROFILL pads the value read but maybe not the one CONCAT_WS formats: left out.
         return (
           k === i &&
-          INTEGER_TYPES.has(c.dataType) &&
+          integerKeys[i] &&
           !c.columnType.includes('zerofill') &&
           !c.nullable &&
           m.select('x') === 'x' &&
