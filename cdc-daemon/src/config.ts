@@ -53,6 +53,12 @@ export const cdcConfigSchema = z
       .default([...DEFAULT_EXCLUDED_COLUMNS]),
     /** Tables without SCD2 history in the `history` schema. */
     CDC_HISTORY_EXCLUDE: envList.default([]),
+    /**
+     * A first load of a table MySQL estimates at this many rows or more writes the mirror alone;
+     * the history's first versions follow, CDC_HISTORY_BACKFILL_BATCH rows a cycle (0: never defer).
+     */
+    CDC_HISTORY_BACKFILL_ROWS: z.coerce.number().int().min(0).default(100_000),
+    CDC_HISTORY_BACKFILL_BATCH: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
     /** Create foreign keys in the mirror (DEFERRABLE); off by default, the mirror takes what MySQL holds. */
     CDC_MIRROR_FOREIGN_KEYS: envBoolean.default(false),
     /** Map TINYINT(1) to boolean instead of smallint (MySQL stores 2..127 there too: lossy). */
@@ -137,6 +143,7 @@ export const cdcConfigSchema = z
     excludeColumns: env.CDC_EXCLUDE_COLUMNS,
     historyRollupMs: env.CDC_HISTORY_ROLLUP_HOURS * 3_600_000,
     historyExclude: env.CDC_HISTORY_EXCLUDE,
+    historyBackfill: { minRows: env.CDC_HISTORY_BACKFILL_ROWS, batchRows: env.CDC_HISTORY_BACKFILL_BATCH },
     mirrorForeignKeys: env.CDC_MIRROR_FOREIGN_KEYS,
     tinyint1AsBoolean: env.CDC_TINYINT1_AS_BOOLEAN,
     droppedTables: env.CDC_DROPPED_TABLES,

@@ -1,5 +1,5 @@
 import type { Connection } from 'mysql2/promise';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { AppError } from '../../lib/app-error';
 import type { Logger } from '../../lib/logger';
 import type { CdcConfig } from './config';
@@ -11,7 +11,8 @@ import { initRowHash } from './diff/row-hash';
 import { syncTable } from './diff/sync-table';
 import { reconcileTables } from './apply/reconcile-tables';
 import { parentsFirst } from './apply/mirror-ddl';
-import { loadTableStates, saveSkipHints } from './apply/state-store';
+import { type TableState, loadTableStates, saveSkipHints } from './apply/state-store';
+import { backfillHistory } from './apply/history-backfill';
 import { inTransaction, withClient } from './apply/pg-tx';
 import { takeCycleLock } from './apply/cycle-lock';
 import { type SkipHint, canSkip, readUpdateTimes, rollingSlice } from './snapshot/change-hints';
@@ -122,6 +123,7 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
           ...historyFor(ctx.config, plan),
           chunkRows: ctx.config.chunkRows,
           batchRows: ctx.config.loadBatchRows,
+          historyBackfillRows: ctx.config.historyBackfill.minRows,
           syncId,
           at,
           onBatch: ctx.onLoadBatch,
@@ -185,6 +187,33 @@ async function readPlans(mysql: Connection, config: CdcConfig): Promise<{ plans:
   return { plans, access: await readSelectAccess(mysql) };
 }
 
+/**
+ * The next slice of the first versions big tables' histories are still owed after their loads
+ * (history-backfill.ts), after this cycle's changes are merged (a row changed meanwhile got its
+ * own from the merge): CDC_HISTORY_BACKFILL_BATCH mirror rows a cycle in all, table after table,
+ * so that a cycle's share of the backfill stays the same however many tables owe it.
+ */
+async function backfillSlices(
+  client: PoolClient,
+  ctx: CycleContext,
+  plans: TablePlan[],
+  states: Map<string, TableState>,
+): Promise<void> {
+  let budget = ctx.config.historyBackfill.batchRows;
+  for (const plan of plans) {
+    const state = states.get(plan.name);
+    if (budget <= 0) return;
+    if (state?.status !== 'active' || !state.historyBackfill || !historyFor(ctx.config, plan).history) continue;
+    throwIfAborted(ctx.signal);
+    const slice = await backfillHistory(client, ctx.config.targetSchema, plan.name, state.historyBackfill, budget);
+    budget -= slice.rows;
+    ctx.logger.info(slice.done ? 'history backfill done' : 'history backfill slice written', {
+      table: plan.name,
+      versions: slice.written,
+    });
+  }
+}
+
 function historyFor(config: CdcConfig, plan: TablePlan) {
   return { targetSchema: config.targetSchema, history: !config.historyExclude.includes(plan.name) };
 }
@@ -213,6 +242,7 @@ async function applySnapshot(
       const stored = states.get(plan.name)?.skipHint;
       const options = {
         ...historyFor(ctx.config, plan),
+        historyBackfill: states.get(plan.name)?.historyBackfill ?? null,
         syncId,
         at,
         outbox: true,
@@ -246,6 +276,7 @@ async function applySnapshot(
       newHints.set(plan.name, reading ? { ...reading, scannedAt: Date.now() } : null);
     }
     await stats.time('mysql', () => closeSnapshot(mysql));
+    await backfillSlices(client, ctx, plans, states);
     if (ctx.pacer) {
       stats.pausedMs = ctx.pacer.pausedMs;
       stats.chunkRowsTarget = ctx.pacer.targetRows();

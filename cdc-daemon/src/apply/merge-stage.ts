@@ -2,6 +2,7 @@ import type { PoolClient } from 'pg';
 import type { TablePlan } from '../catalog/plan-table';
 import { pgi } from './pg-copy';
 import { ROW_HASH_COLUMN, historyName, mirrorName, type MirrorOptions } from './mirror-ddl';
+import { type HistoryBackfill, withKeyProbes } from './history-backfill';
 
 /**
  * The stage: a temporary table per mirrored table and cycle, filled by COPY with the diff's
@@ -35,6 +36,8 @@ export interface MergeOptions extends MirrorOptions {
   at: Date;
   /** Initial loads do not go through the outbox (sinks bootstrap from the mirror). */
   outbox: boolean;
+  /** Set while the table's history is still owed first versions of loaded rows (history-backfill.ts). */
+  historyBackfill?: HistoryBackfill | null;
 }
 
 const cols = (plan: TablePlan, prefix = '') => plan.columns.map((c) => `${prefix}${pgi(c.name)}`).join(', ');
@@ -68,6 +71,15 @@ async function mergeKeyed(
   const history = historyName(plan);
   const p = [o.syncId, o.at];
   if (o.history) {
+    // A loaded row whose first version is still owed gets it now, from the mirror, to be closed below.
+    if (o.historyBackfill)
+      await withKeyProbes(client, () =>
+        client.query(
+          `INSERT INTO ${history} (${cols(plan)}, valid_from, op, sync_id) SELECT ${cols(plan, 't.')}, $2, 'insert', $1 FROM ${mirror} t JOIN ${stage} s ON ${keyJoin(plan, 't', 's')}
+            WHERE NOT EXISTS (SELECT 1 FROM ${history} h WHERE ${keyJoin(plan, 'h', 't')})`,
+          [o.historyBackfill!.syncId, o.historyBackfill!.at],
+        ),
+      );
     // Close whatever version is open for every key that changed (a re-insert closes its delete marker).
     await withIndexProbes(client, history, ops.upserts + ops.deletes, () =>
       client.query(

@@ -6,6 +6,7 @@ import type { TableSchema } from '../catalog/table-schema';
 import type { CycleStats } from '../record/cycle-stats';
 import { type MirrorOptions, addColumns, dropMirror, ensureForeignKeys, ensureMirror, mirrorName } from './mirror-ddl';
 import { type TableState, clearTableRows, upsertTableState } from './state-store';
+import { completeHistoryBackfill } from './history-backfill';
 import { type SelectAccess, grantStatement, missingTableCause, ungrantedColumns } from '../catalog/select-access';
 
 export interface ReconcileOptions extends MirrorOptions {
@@ -90,6 +91,7 @@ export async function reconcileTables(
         return kept;
       }
       if (state) {
+        await completeHistoryBackfill(c, mirror.targetSchema, plan.name);
         await dropMirror(c, plan.name, mirror, syncId);
         await clearTableRows(c, plan.name);
       }
@@ -120,6 +122,7 @@ export async function reconcileTables(
     }
     await inTransaction(pool, async (c) => {
       details.table = state.name;
+      await completeHistoryBackfill(c, o.targetSchema, state.name);
       await clearTableRows(c, state.name);
       if (o.droppedTables === 'drop') await dropMirror(c, state.name, o, syncId);
       await upsertTableState(

@@ -2,6 +2,7 @@ import type { PoolClient } from 'pg';
 import type { KeyTuple } from '../snapshot/mysql-sql';
 import type { SkipHint } from '../snapshot/change-hints';
 import { copyOutBytea } from './pg-copy';
+import type { HistoryBackfill } from './history-backfill';
 
 /** One chunk of a table: rows from `lower` (inclusive) to the next chunk's lower bound. */
 export interface ChunkState {
@@ -24,11 +25,13 @@ export interface TableState {
   /** Loading again over a kept history (after a resync). */
   reload: boolean;
   skipHint?: SkipHint | null;
+  /** First versions of loaded rows the history is still owed (history-backfill.ts). */
+  historyBackfill?: HistoryBackfill | null;
 }
 
 export async function loadTableStates(client: PoolClient): Promise<Map<string, TableState>> {
   const { rows } = await client.query(
-    'SELECT table_name, status, schema_fingerprint, table_schema, load_cursor, loaded_rows, load_generation, reload, skip_hint FROM cdc.tables',
+    'SELECT table_name, status, schema_fingerprint, table_schema, load_cursor, loaded_rows, load_generation, reload, skip_hint, history_backfill FROM cdc.tables',
   );
   return new Map(
     rows.map((r) => [
@@ -43,6 +46,7 @@ export async function loadTableStates(client: PoolClient): Promise<Map<string, T
         loadGeneration: Number(r.load_generation),
         reload: r.reload,
         skipHint: r.skip_hint,
+        historyBackfill: r.history_backfill,
       },
     ]),
   );
@@ -106,7 +110,8 @@ export async function clearTableRows(client: PoolClient, table: string): Promise
   await client.query('DELETE FROM cdc.chunks WHERE table_name = $1', [table]);
   await client.query('DELETE FROM cdc.chunk_rows WHERE table_name = $1', [table]);
   await client.query('DELETE FROM cdc.quarantine WHERE table_name = $1', [table]);
-  await client.query('UPDATE cdc.tables SET skip_hint = NULL WHERE table_name = $1', [table]);
+  // (Its mirror is being emptied: callers write the history's owed first versions before.)
+  await client.query('UPDATE cdc.tables SET skip_hint = NULL, history_backfill = NULL WHERE table_name = $1', [table]);
 }
 
 export async function loadChunks(client: PoolClient, table: string): Promise<ChunkState[]> {

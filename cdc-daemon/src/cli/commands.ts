@@ -10,6 +10,7 @@ import { closeAbandonedCycles } from '../record/cycle-record';
 import { hasDrift } from '../verify/verify-table';
 import { verifyTables } from '../verify/verify-tables';
 import { clearTableRows } from '../apply/state-store';
+import { completeHistoryBackfill } from '../apply/history-backfill';
 import { listQuarantine, showKey } from '../apply/quarantine-store';
 import { pgi } from '../apply/pg-copy';
 import { inTransaction, checkout } from '../apply/pg-tx';
@@ -96,7 +97,8 @@ export async function statusCommand(deps: CliDeps, json: boolean): Promise<void>
     `SELECT t.table_name AS "table", t.status, t.loaded_rows::bigint AS "loaded rows",
             (SELECT count(*) FROM cdc.chunks c WHERE c.table_name = t.table_name)::int AS chunks,
             (SELECT COALESCE(sum(row_count), 0) FROM cdc.chunks c WHERE c.table_name = t.table_name)::bigint AS rows,
-            (SELECT count(*) FROM cdc.quarantine q WHERE q.table_name = t.table_name)::int AS quarantined
+            (SELECT count(*) FROM cdc.quarantine q WHERE q.table_name = t.table_name)::int AS quarantined,
+            CASE WHEN t.history_backfill IS NULL THEN '' ELSE 'first versions owed' END AS history
        FROM cdc.tables t ORDER BY t.table_name`,
   );
   const quarantine = await listQuarantine(deps.pool, undefined, 20);
@@ -212,6 +214,7 @@ export async function resyncTable(pool: Pool, targetSchema: string, table: strin
     ]);
     if (rows.length === 0)
       throw cdcError('UNKNOWN_TABLE', `No mirrored table is called "${table}"; see \`npm run cdc -- status\`.`);
+    await completeHistoryBackfill(client, targetSchema, table);
     await client.query(`TRUNCATE ${pgi(targetSchema)}.${pgi(table)}`);
     await clearTableRows(client, table);
     await client.query(

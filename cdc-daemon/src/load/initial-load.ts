@@ -29,6 +29,7 @@ import {
   writeLoadRows,
 } from './load-batch';
 import { recordQuarantine } from '../apply/quarantine-store';
+import { markHistoryBackfill } from '../apply/history-backfill';
 import { streamRange } from '../snapshot/mysql-source';
 
 /**
@@ -46,6 +47,8 @@ export interface LoadOptions extends MirrorOptions {
   batchRows: number;
   syncId: string;
   at: Date;
+  /** A first load of a table MySQL estimates at this many rows or more defers its history (0: never). */
+  historyBackfillRows: number;
   /** Called after every committed batch (progress bars), with MySQL's estimate of the total. */
   onBatch?: (table: string, loadedRows: number, estimatedRows: number) => void;
   signal?: AbortSignal;
@@ -75,6 +78,12 @@ export async function loadTable(
     [plan.name],
   );
   const estimatedRows = Number(estimate[0]?.n ?? 0);
+  // A big table's first load writes the mirror alone; its history's first versions follow in the
+  // cycles after it (history-backfill.ts). A load resumed after a crash keeps the choice it made.
+  const deferHistory =
+    o.history &&
+    !state.reload &&
+    (state.historyBackfill != null || (o.historyBackfillRows > 0 && estimatedRows >= o.historyBackfillRows));
   const takeIds = (n: number) => withClient(pool, (c) => nextChunkIds(c, n));
   // A batch is read ahead while the previous one is written: its failure (PostgreSQL gone while
   // it takes chunk ids, say) must wait for the await below, not end the process first as an
@@ -91,6 +100,7 @@ export async function loadTable(
   await withClient(pool, async (c) => {
     await dropMirrorIndexes(c, plan, o);
     if (o.history) await (state.reload ? createHistoryIndexes(c, plan) : dropHistoryIndexes(c, plan));
+    if (deferHistory && state.historyBackfill == null) await markHistoryBackfill(c, plan.name, o);
   });
   const buildIndexes = async (c: PoolClient) => {
     // Deferred foreign-key checks (CDC_MIRROR_FOREIGN_KEYS) run now rather than at commit:
@@ -98,14 +108,17 @@ export async function loadTable(
     await c.query('SET CONSTRAINTS ALL IMMEDIATE');
     await createMirrorIndexes(c, plan, o);
     if (o.history) await createHistoryIndexes(c, plan);
+    // The first versions are owed from the load's end: its time and sync id are the last batch's.
+    if (deferHistory) await markHistoryBackfill(c, plan.name, o);
     await analyzeLoaded(c, plan, o);
   };
   // A first load's batches are written LOAD_WRITERS at a time, each in its own transaction
   // (PostgreSQL's backend was the slow step, and busy only half the time); a reload compares
   // each batch with the kept history, one batch after the other.
   const writers = state.reload ? 1 : LOAD_WRITERS;
-  const batchOptions = { ...o, reload: state.reload };
-  if (o.history && !state.reload) await withClient(pool, (c) => setLoadDefaults(c, plan, o));
+  const batchOptions = { ...o, reload: state.reload, deferHistory };
+  const copyHistory = o.history && !state.reload && !deferHistory;
+  if (copyHistory) await withClient(pool, (c) => setLoadDefaults(c, plan, o));
   let queued = loaded;
   let previous: Promise<boolean> = Promise.resolve(true);
   let previousLocked: Promise<void> = Promise.resolve();
@@ -130,7 +143,7 @@ export async function loadTable(
       await finishLoadBatch(client, plan, batch, loadedRows, batchOptions);
       if (batch.next === null) {
         await buildIndexes(client);
-        if (o.history && !state.reload) await dropLoadDefaults(client, plan);
+        if (copyHistory) await dropLoadDefaults(client, plan);
       }
       return true;
     }).then(

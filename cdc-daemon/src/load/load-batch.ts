@@ -115,14 +115,15 @@ export async function writeLoadRows(
   client: PoolClient,
   plan: TablePlan,
   batch: LoadBatch,
-  o: MirrorOptions & { syncId: string; at: Date; reload: boolean },
+  o: MirrorOptions & { syncId: string; at: Date; reload: boolean; deferHistory?: boolean },
 ): Promise<void> {
   const cols = plan.columns.map((c) => pgi(c.name)).join(', ');
   await copyText(client, `${mirrorName(plan, o)} (${cols})`, batch.copy);
   if (o.history && o.reload) await writeReloadHistory(client, plan, batch.copy, o);
   // A first load's history takes the very lines of the mirror: valid_from, op and sync_id come
-  // from the column defaults `setLoadDefaults` gave it for the load.
-  else if (o.history) await copyText(client, `${historyName(plan)} (${cols})`, batch.copy);
+  // from the column defaults `setLoadDefaults` gave it for the load. A deferred one (a big
+  // table's) gets them from the mirror in the cycles after the load (history-backfill.ts).
+  else if (o.history && !o.deferHistory) await copyText(client, `${historyName(plan)} (${cols})`, batch.copy);
   await saveChunkRows(client, plan.name, batch.chunks);
   await recordQuarantine(client, plan.name, batch.quarantined, o.syncId, false);
 }
