@@ -71,6 +71,15 @@ test('the table page: exact rows in MySQL and the mirror, chunks, verify result,
   expect((await op.get('/ops/tables/students')).text).toMatch(
     /Every chunk verified since<\/dt><dd>[^<]*\(5 s ago\); rolling re-verification at chunk 4 of 12/,
   );
+  // A big table's history still owed the first versions of its loaded rows (as a cycle stores it).
+  expect((await op.get('/ops/tables/students')).text).not.toContain('history-backfill');
+  await c.pool.query(`UPDATE cdc.tables SET history_backfill = $1 WHERE table_name = 'students'`, [
+    { at: '2026-01-01T10:00:00.000Z', syncId: '1', after: ['42'] },
+  ]);
+  expect((await op.get('/ops/tables/students')).text).toMatch(
+    /id="history-backfill">\(first versions of the loaded rows still being written, a slice each cycle, after key 42:/,
+  );
+  await c.pool.query(`UPDATE cdc.tables SET history_backfill = NULL WHERE table_name = 'students'`);
 });
 
 test("a row's history: every version with valid_from/valid_to, op and cycle, changed fields highlighted, as of a time", async () => {
