@@ -31,19 +31,58 @@ export async function markHistoryBackfill(
 }
 
 /**
- * Runs a statement that writes first versions where a key has none yet, with the as-of index
- * probed for each key. Planned freely, the check scanned the history (empty at the load's
- * ANALYZE, so the planner took it for small) once per row, re-reading every version the
- * statement itself had written so far: a 100,000-row slice ran for minutes.
+ * Runs a backfill slice, which reads the history to skip keys that have a version while it writes
+ * it, with the as-of index probed for each key. Planned freely, it scanned the history (empty at
+ * the load's ANALYZE, so the planner took it for small) once per row, re-reading every version
+ * it had written so far: a 100,000-row slice ran for minutes. JIT is off: the disabled scans'
+ * notional cost would have it compile the statement.
  */
 export async function withKeyProbes<T>(client: PoolClient, statement: () => Promise<T>): Promise<T> {
-  await client.query(
-    'SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off',
-  );
+  const set = (value: 'off' | 'DEFAULT') =>
+    client.query(
+      ['enable_seqscan', 'enable_hashjoin', 'enable_mergejoin', 'jit']
+        .map((s) => `SET LOCAL ${s} = ${value}`)
+        .join('; '),
+    );
+  await set('off');
   const result = await statement();
   // (A failed statement rolls the transaction back, and the settings with it.)
-  await client.query('SET LOCAL enable_seqscan = on; SET LOCAL enable_hashjoin = on; SET LOCAL enable_mergejoin = on');
+  await set('DEFAULT');
   return result;
+}
+
+/**
+ * Writes the first versions still owed of the loaded rows a merge is about to change, from the
+ * mirror as it holds them, so that the merge closes them as it would have closed a load's. The
+ * rows are picked by a statement of their own: one that reads the history while it writes it
+ * was planned as a scan of the history per row (its statistics said empty), each re-reading what
+ * it had written. The history's statistics are then brought up to date for the merge's close.
+ */
+export async function writeOwedFirstVersions(
+  client: PoolClient,
+  o: {
+    /** `mirror t` and `stage s`, with the join and the history probe (`h`) on the key written out. */
+    mirror: string;
+    history: string;
+    stage: string;
+    columns: string[];
+    join: string;
+    probe: string;
+    backfill: HistoryBackfill;
+  },
+): Promise<void> {
+  const owed = pgi('_owed_first_versions');
+  const cols = o.columns.join(', ');
+  await client.query(
+    `CREATE TEMP TABLE ${owed} ON COMMIT DROP AS SELECT ${o.columns.map((c) => `t.${c}`).join(', ')}
+       FROM ${o.mirror} JOIN ${o.stage} ON ${o.join} WHERE NOT EXISTS (SELECT 1 FROM ${o.history} h WHERE ${o.probe})`,
+  );
+  const { rowCount } = await client.query(
+    `INSERT INTO ${o.history} (${cols}, valid_from, op, sync_id) SELECT ${cols}, $2, 'insert', $1 FROM ${owed}`,
+    [o.backfill.syncId, o.backfill.at],
+  );
+  await client.query(`DROP TABLE ${owed}`);
+  if (rowCount) await client.query(`ANALYZE ${o.history}`);
 }
 
 /** The mirror's columns and key columns with their types, as PostgreSQL holds them. */
@@ -97,6 +136,9 @@ export async function backfillHistory(
     ),
   );
   const { n, written, last } = rows[0]!;
+  // The merges of the next cycle plan against the history's statistics: an empty history's
+  // (the load's ANALYZE) made them scan it once per changed key.
+  if (written > 0) await client.query(`ANALYZE ${history}`);
   const done = limit === null || n < limit;
   await client.query(
     `UPDATE cdc.tables SET history_backfill = ${done ? 'NULL' : "jsonb_set(history_backfill, '{after}', $2::jsonb)"} WHERE table_name = $1`,

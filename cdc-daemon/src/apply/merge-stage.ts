@@ -2,7 +2,7 @@ import type { PoolClient } from 'pg';
 import type { TablePlan } from '../catalog/plan-table';
 import { pgi } from './pg-copy';
 import { ROW_HASH_COLUMN, historyName, mirrorName, type MirrorOptions } from './mirror-ddl';
-import { type HistoryBackfill, withKeyProbes } from './history-backfill';
+import { type HistoryBackfill, writeOwedFirstVersions } from './history-backfill';
 
 /**
  * The stage: a temporary table per mirrored table and cycle, filled by COPY with the diff's
@@ -73,13 +73,15 @@ async function mergeKeyed(
   if (o.history) {
     // A loaded row whose first version is still owed gets it now, from the mirror, to be closed below.
     if (o.historyBackfill)
-      await withKeyProbes(client, () =>
-        client.query(
-          `INSERT INTO ${history} (${cols(plan)}, valid_from, op, sync_id) SELECT ${cols(plan, 't.')}, $2, 'insert', $1 FROM ${mirror} t JOIN ${stage} s ON ${keyJoin(plan, 't', 's')}
-            WHERE NOT EXISTS (SELECT 1 FROM ${history} h WHERE ${keyJoin(plan, 'h', 't')})`,
-          [o.historyBackfill!.syncId, o.historyBackfill!.at],
-        ),
-      );
+      await writeOwedFirstVersions(client, {
+        mirror: `${mirror} t`,
+        history,
+        stage: `${stage} s`,
+        columns: plan.columns.map((c) => pgi(c.name)),
+        join: keyJoin(plan, 't', 's'),
+        probe: keyJoin(plan, 'h', 't'),
+        backfill: o.historyBackfill,
+      });
     // Close whatever version is open for every key that changed (a re-insert closes its delete marker).
     await withIndexProbes(client, history, ops.upserts + ops.deletes, () =>
       client.query(
