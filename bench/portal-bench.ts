@@ -517,7 +517,8 @@ async function checkSeats(
  * Steady state, as in a registration week the daemon has been running through: the initial load,
  * the cycle that fingerprints what it loaded (a full read), one more, and then the first cycle
  * that skips the tables nobody wrote (skip hints are trusted CDC_HINT_MARGIN_SECONDS, 120 s, after
- * a table's last write; until then every cycle sweeps all 6M rows). Measuring earlier would
+ * a table's last write; until then every cycle sweeps all 6M rows), and the last slice of the
+ * history's first versions the load deferred (history-backfill.ts). Measuring earlier would
  * charge the portal for the daemon's start-up; the busy table, enrollments, is swept every cycle
  * during the enroll/drop load all the same.
  */
@@ -533,11 +534,16 @@ async function waitForSteadyDaemon(
         WHERE status IN ('succeeded', 'no_changes') AND rows_loaded = 0
           AND id > (SELECT max(id) FROM cdc.sync_history WHERE rows_loaded > 0)`;
     while (!(await steady(afterLoad))) await new Promise((res) => setTimeout(res, 1000));
-    log('portal: the daemon verified its load; waiting for the skip hints of the tables nobody writes...');
+    log(
+      'portal: the daemon verified its load; waiting for the skip hints of the tables nobody writes and the history backfill...',
+    );
     const hinted = `SELECT count(*)::int AS n FROM cdc.sync_history
         WHERE status IN ('succeeded', 'no_changes') AND tables_skipped * 2 >= (SELECT count(*) FROM cdc.tables)`;
+    // ...and for the history's first versions the load deferred (a slice a cycle, a minute or two).
+    const backfilled = `SELECT (count(*) = 0)::int AS n FROM cdc.tables WHERE history_backfill IS NOT NULL`;
     const until = Date.now() + 300_000;
-    while (!(await steady(hinted)) && Date.now() < until) await new Promise((res) => setTimeout(res, 1000));
+    while (!((await steady(hinted)) && (await steady(backfilled))) && Date.now() < until)
+      await new Promise((res) => setTimeout(res, 1000));
     // How many tables the hints leave out as the portal is measured: the rest are swept every
     // cycle beside it (a table written within the hint margin, or one the daemon cannot vouch for).
     const { rows } = await pg.query(
