@@ -7,7 +7,7 @@ import { pgi } from './pg-copy';
  * PostgreSQL's work, the load's bottleneck (a university's 6.2M rows: 43 s of its CPU with the
  * history, 21 s without). Each cycle then writes the next slice of them from the mirror, in key
  * order; a row that changes before its slice comes gets its first version from the mirror just
- * before the change is merged (insertMissingBaseVersions). Until the last slice, the history of
+ * before the change is merged (writeOwedFirstVersions). Until the last slice, the history of
  * such a row begins at its first change, which the operator console and `status` say.
  */
 export interface HistoryBackfill {
