@@ -280,13 +280,7 @@ export async function benchCdc(o: CdcBenchOptions): Promise<BenchRow[]> {
     const fullMs = median(full.map((r) => r.durationMs));
     const hintedMs = median(hinted.map((r) => r.durationMs));
     const churnMs = median(churnRuns.map((r) => r.durationMs));
-    const peak = Math.max(
-      load.rssMb,
-      verifyLoad.rssMb,
-      backfill.rssMb,
-      ...full.map((r) => r.rssMb),
-      ...churnRuns.map((r) => r.rssMb),
-    );
+    const peak = peakRssMb(load, verifyLoad, backfill, full, churnRuns);
     const rowsLabel = rowsLabelOf(o.rows);
     const rows: BenchRow[] = [
       {
@@ -423,6 +417,11 @@ export async function paired<B, M>(
  * pages' first visits (a university churn cycle right after the load: 13.5-25 s; after a 3 s
  * VACUUM: 12.0-13.4 s). One VACUUM here does that work at once.
  */
+/** The highest peak RSS of the daemon runs given, one by one or in lists. */
+export function peakRssMb(...runs: (OnceResult | OnceResult[])[]): number {
+  return Math.max(...runs.flat().map((r) => r.rssMb));
+}
+
 /** A cycle with this writes every first version a deferred load left owed (history-backfill.ts). */
 export const BACKFILL_AT_ONCE = { CDC_HISTORY_BACKFILL_BATCH: '10000000' };
 

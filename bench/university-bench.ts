@@ -2,7 +2,7 @@ import mysql from 'mysql2/promise';
 import { mysqlIdent as q } from '../lib/sql-identifiers';
 import { createPostgresDatabase, createReadOnlyMysqlUser } from '../test/support/databases';
 import { DEFAULT_EXCLUDED_COLUMNS, DEFAULT_EXCLUDED_TABLES } from '../cdc-daemon/src/config';
-import { BACKFILL_AT_ONCE, bracketing, cdcOnce, paired, pgloaderTime, settleMirror } from './cdc-bench';
+import { BACKFILL_AT_ONCE, bracketing, cdcOnce, paired, peakRssMb, pgloaderTime, settleMirror } from './cdc-bench';
 import { universityDatabase } from './portal-bench';
 import { type BenchRow, median } from './report';
 
@@ -57,13 +57,7 @@ export async function benchUniversity(students: number, runs: number, log: (s: s
     }
     const fullMs = median(full.map((r) => r.durationMs));
     const churnMs = median(churnRuns.map((r) => r.durationMs));
-    const peak = Math.max(
-      load.rssMb,
-      verify.rssMb,
-      backfill.rssMb,
-      ...full.map((r) => r.rssMb),
-      ...churnRuns.map((r) => r.rssMb),
-    );
+    const peak = peakRssMb(load, verify, backfill, full, churnRuns);
     const label = `${students.toLocaleString('en')} students, ${(totalRows / 1e6).toFixed(1)}M rows`;
     const section = 'university';
     const vsPgloader = pgloader
