@@ -3,6 +3,7 @@ import { loadCdcConfig } from '../src/config';
 import { migratePostgres } from '../src/apply/pg-migrations';
 import { runCycle } from '../src/sync-cycle';
 import { resyncTable, statusCommand } from '../src/cli/commands';
+import { createDaemonMetrics } from '../src/http/daemon-metrics';
 import { createPostgresDatabase, type TestDatabase } from '../../test/support/databases';
 import { createCdcFixture, quietLogger, type CdcFixture } from './cdc-fixture';
 
@@ -75,6 +76,9 @@ test('writes during the backfill leave the history as an eager load would have w
   expect(JSON.parse(out[0]!).tables).toEqual([
     expect.objectContaining({ table: 'big', history: 'first versions owed' }),
   ]);
+  // ...and what a Prometheus scrape of the daemon says.
+  const metrics = createDaemonMetrics(f.pool);
+  expect(await metrics.registry.metrics()).toContain('cdc_history_backfill_pending{table="big"} 1');
 
   const pick = random(7);
   let next = ROWS + 1;
@@ -96,6 +100,7 @@ test('writes during the backfill leave the history as an eager load would have w
   out.length = 0;
   await statusCommand({ config, pool: f.pool, logger: quietLogger, out: (l) => out.push(l) }, true);
   expect(JSON.parse(out[0]!).tables).toEqual([expect.objectContaining({ table: 'big', history: '' })]);
+  expect(await metrics.registry.metrics()).not.toContain('cdc_history_backfill_pending{');
   expect(await versions(f.pool, 'big')).toEqual(await versions(twin, 'big'));
   expect((await f.verifyAll()).filter((d) => d.missing + d.extra + d.different > 0)).toEqual([]);
   // Every mirrored row has one open version, equal to it.

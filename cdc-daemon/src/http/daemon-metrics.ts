@@ -100,6 +100,20 @@ export function createDaemonMetrics(pool?: Pool) {
     },
   });
   new client.Gauge({
+    name: 'cdc_history_backfill_pending',
+    help: 'Tables whose history still owes first versions of the rows their load wrote (1 each; see cdc.tables.history_backfill)',
+    labelNames: ['table'],
+    registers: [registry],
+    async collect() {
+      if (!pool) return;
+      const r = await pool
+        .query('SELECT table_name FROM cdc.tables WHERE history_backfill IS NOT NULL')
+        .catch(() => ({ rows: [] as { table_name: string }[] }));
+      this.reset();
+      for (const row of r.rows) this.set({ table: row.table_name }, 1);
+    },
+  });
+  new client.Gauge({
     name: 'cdc_alerts_open',
     help: 'Open alerts (cdc.alerts) by kind: stale_mirror, failed_cycles, parked_events, sink_lag, drift',
     labelNames: ['kind'],
