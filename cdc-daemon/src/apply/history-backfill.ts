@@ -37,7 +37,7 @@ export async function markHistoryBackfill(
  * it had written so far: a 100,000-row slice ran for minutes. JIT is off: the disabled scans'
  * notional cost would have it compile the statement.
  */
-export async function withKeyProbes<T>(client: PoolClient, statement: () => Promise<T>): Promise<T> {
+async function withKeyProbes<T>(client: PoolClient, statement: () => Promise<T>): Promise<T> {
   const set = (value: 'off' | 'DEFAULT') =>
     client.query(
       ['enable_seqscan', 'enable_hashjoin', 'enable_mergejoin', 'jit']

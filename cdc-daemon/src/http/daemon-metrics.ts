@@ -85,62 +85,44 @@ export function createDaemonMetrics(pool?: Pool) {
   lagGauge('cdc_sink_lag_events', 'Outbox events after the sink cursor', (r) => r.lagEvents);
   lagGauge('cdc_sink_lag_seconds', 'Age of the oldest outbox event the sink has not read', (r) => r.lagSeconds);
   lagGauge('cdc_sink_parked_events', 'Events in cdc.dead_letters now', (r) => r.parked);
-  new client.Gauge({
-    name: 'cdc_quarantined_rows',
-    help: 'Rows MySQL holds that PostgreSQL refuses, kept out of the mirror (cdc.quarantine), by table',
-    labelNames: ['table'],
-    registers: [registry],
-    async collect() {
-      if (!pool) return;
-      const r = await pool
-        .query('SELECT table_name, count(*)::int AS n FROM cdc.quarantine GROUP BY table_name')
-        .catch(() => ({ rows: [] as { table_name: string; n: number }[] }));
-      this.reset();
-      for (const row of r.rows) this.set({ table: row.table_name }, row.n);
-    },
-  });
-  new client.Gauge({
-    name: 'cdc_history_backfill_pending',
-    help: 'Tables whose history still owes first versions of the rows their load wrote (1 each; see cdc.tables.history_backfill)',
-    labelNames: ['table'],
-    registers: [registry],
-    async collect() {
-      if (!pool) return;
-      const r = await pool
-        .query('SELECT table_name FROM cdc.tables WHERE history_backfill IS NOT NULL')
-        .catch(() => ({ rows: [] as { table_name: string }[] }));
-      this.reset();
-      for (const row of r.rows) this.set({ table: row.table_name }, 1);
-    },
-  });
-  new client.Gauge({
-    name: 'cdc_alerts_open',
-    help: 'Open alerts (cdc.alerts) by kind: stale_mirror, failed_cycles, parked_events, sink_lag, drift',
-    labelNames: ['kind'],
-    registers: [registry],
-    async collect() {
-      if (!pool) return;
-      const r = await pool
-        .query('SELECT kind, count(*)::int AS n FROM cdc.alerts WHERE resolved_at IS NULL GROUP BY kind')
-        .catch(() => ({ rows: [] as { kind: string; n: number }[] }));
-      this.reset();
-      for (const row of r.rows) this.set({ kind: row.kind }, row.n);
-    },
-  });
-  new client.Gauge({
-    name: 'cdc_firings',
-    help: 'Trigger firings and alert notifications (cdc.firings) by status: pending, delivering, succeeded, failed',
-    labelNames: ['status'],
-    registers: [registry],
-    async collect() {
-      if (!pool) return;
-      const r = await pool
-        .query('SELECT status, count(*)::int AS n FROM cdc.firings GROUP BY status')
-        .catch(() => ({ rows: [] as { status: string; n: number }[] }));
-      this.reset();
-      for (const row of r.rows) this.set({ status: row.status }, row.n);
-    },
-  });
+  // Counts read from cdc tables at scrape time: `sql` returns one row per label value, as (label, n).
+  const countGauge = (name: string, help: string, label: string, sql: string) =>
+    new client.Gauge({
+      name,
+      help,
+      labelNames: [label],
+      registers: [registry],
+      async collect() {
+        if (!pool) return;
+        const r = await pool.query(sql).catch(() => ({ rows: [] as { label: string; n: number }[] }));
+        this.reset();
+        for (const row of r.rows) this.set({ [label]: row.label }, row.n);
+      },
+    });
+  countGauge(
+    'cdc_quarantined_rows',
+    'Rows MySQL holds that PostgreSQL refuses, kept out of the mirror (cdc.quarantine), by table',
+    'table',
+    'SELECT table_name AS label, count(*)::int AS n FROM cdc.quarantine GROUP BY table_name',
+  );
+  countGauge(
+    'cdc_history_backfill_pending',
+    'Tables whose history still owes first versions of the rows their load wrote (1 each; see cdc.tables.history_backfill)',
+    'table',
+    'SELECT table_name AS label, 1 AS n FROM cdc.tables WHERE history_backfill IS NOT NULL',
+  );
+  countGauge(
+    'cdc_alerts_open',
+    'Open alerts (cdc.alerts) by kind: stale_mirror, failed_cycles, parked_events, sink_lag, drift',
+    'kind',
+    'SELECT kind AS label, count(*)::int AS n FROM cdc.alerts WHERE resolved_at IS NULL GROUP BY kind',
+  );
+  countGauge(
+    'cdc_firings',
+    'Trigger firings and alert notifications (cdc.firings) by status: pending, delivering, succeeded, failed',
+    'status',
+    'SELECT status AS label, count(*)::int AS n FROM cdc.firings GROUP BY status',
+  );
   const chunkTarget = new client.Gauge({
     name: 'cdc_chunk_target_rows',
     help: 'Rows per chunk the sweep works to (CDC_CHUNK_ROWS, less when fingerprint queries run slow)',
