@@ -6,7 +6,7 @@ import { planTable } from '../src/catalog/plan-table';
 import type { MysqlColumn, TableSchema } from '../src/catalog/table-schema';
 import { mapColumn, parseEnumValues } from '../src/catalog/type-mapping';
 import { keysFromCanon } from '../src/diff/diff-chunk';
-import { encodeField, escapeCopy, isCalendarDate } from '../src/diff/encode-row';
+import { encodeField, encodeRow, escapeCopy, isCalendarDate } from '../src/diff/encode-row';
 import { CanonDigest, hexToSignedDecimal } from '../src/diff/hash64';
 import { keyRangePredicate, rowCanonExpr } from '../src/snapshot/mysql-sql';
 import { scalingSpec } from '../../bench/plot';
@@ -91,6 +91,40 @@ describe('COPY encoding', () => {
     expect(
       encodeField(mapColumn(col({ dataType: 'blob', columnType: 'blob' }), opts), Buffer.from([0, 255]), where),
     ).toBe('\\\\x00ff');
+  });
+  test('a row encodes field by field as encodeField does, its numbers and NULLs included', () => {
+    const columns = [
+      mapColumn(col({ name: 'id', dataType: 'bigint', columnType: 'bigint unsigned', nullable: false }), opts),
+      mapColumn(col({ name: 'amount', dataType: 'decimal', columnType: 'decimal(12,2)', numericPrecision: 12 }), opts),
+      mapColumn(col({ name: 'score', dataType: 'double', columnType: 'double' }), opts),
+      mapColumn(col({ name: 'name', dataType: 'varchar', columnType: 'varchar(40)', charMaxLength: 40 }), opts),
+      mapColumn(col({ name: 'at', dataType: 'datetime', columnType: 'datetime(3)', datetimePrecision: 3 }), opts),
+      mapColumn(col({ name: 'seen', dataType: 'timestamp', columnType: 'timestamp' }), opts),
+      mapColumn(col({ name: 'y', dataType: 'year', columnType: 'year(4)' }), opts),
+    ];
+    expect(columns.map((c) => c.numeric ?? false)).toEqual([true, true, true, false, false, false, true]);
+    const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)]!;
+    const values = [
+      ['1', '18446744073709551615'],
+      ['-12.50', '0.00', null],
+      ['1.5e-7', '-0', null],
+      ['plain', 'tab\there', 'back\\slash', 'new\nline\r', '', 'NULL', '\\N', null],
+      ['2024-02-29 23:59:59.999', '0000-00-00 00:00:00.000', '2023-01-00 10:00:00.000'],
+      ['2038-01-19 03:14:07', null],
+      ['2155', '1901', null],
+    ];
+    for (let i = 0; i < 200; i++) {
+      const row = [null, ...values.map(pick)];
+      const fields = columns.map((c, k) => encodeField(c, row[k + 1] ?? null, { ...where, values: row, offset: 1 }));
+      expect(encodeRow('t', columns, [0], row)).toEqual({
+        line: fields.map((f) => f ?? '\\N').join('\t'),
+        key: fields[0],
+        warnings: fields.filter((f) => f === null).length,
+      });
+    }
+    expect(() =>
+      encodeRow('t', columns, [0], [null, '7', null, null, null, '2024-02-30 00:00:00.000', null, null]),
+    ).toThrow('table t, key 7: column at holds the invalid date 2024-02-30');
   });
 });
 

@@ -23,6 +23,11 @@ export interface MappedColumn {
    */
   canon?: (col: string) => string;
   longValue: boolean;
+  /**
+   * True when MySQL's text of every value is digits and signs only (numbers, bits, years), so
+   * COPY escaping never changes it and the load skips looking (see encodeRow).
+   */
+  numeric?: true;
   /** A CHECK clause body for the mirror (ENUM values), with `%I` for the quoted column. */
   check?: string;
 }
@@ -97,6 +102,10 @@ function base(
   return { name: c.name, pgType, nullable: c.nullable, kind, select, variableLength, longValue: false };
 }
 
+function numeric(c: MappedColumn): MappedColumn {
+  return { ...c, numeric: true };
+}
+
 /**
  * Maps one MySQL column to its PostgreSQL column and to the expressions that read it. Exact by
  * design: integers widen when unsigned, DECIMAL keeps precision, FLOAT is read through DOUBLE
@@ -110,22 +119,22 @@ export function mapColumn(c: MysqlColumn, options: MappingOptions): MappedColumn
   switch (t) {
     case 'tinyint':
       if (options.tinyint1AsBoolean && /^tinyint\(1\)/.test(c.columnType)) return base(c, 'boolean', 'bool');
-      return base(c, intType(c));
+      return numeric(base(c, intType(c)));
     case 'smallint':
     case 'mediumint':
     case 'int':
     case 'bigint':
-      return base(c, intType(c));
+      return numeric(base(c, intType(c)));
     case 'decimal':
-      return base(c, `numeric(${c.numericPrecision ?? 10},${c.numericScale ?? 0})`);
+      return numeric(base(c, `numeric(${c.numericPrecision ?? 10},${c.numericScale ?? 0})`));
     case 'float':
-      return base(c, 'real', 'text', (col) => `CAST(${col} AS DOUBLE)`);
+      return numeric(base(c, 'real', 'text', (col) => `CAST(${col} AS DOUBLE)`));
     case 'double':
-      return base(c, 'double precision');
+      return numeric(base(c, 'double precision'));
     case 'bit': {
       const n = c.numericPrecision ?? 1;
       if (n === 1) return base(c, 'boolean', 'bool', (col) => `(${col} + 0)`);
-      return base(c, `bit(${n})`, 'text', (col) => `LPAD(BIN(${col}), ${n}, '0')`);
+      return numeric(base(c, `bit(${n})`, 'text', (col) => `LPAD(BIN(${col}), ${n}, '0')`));
     }
     case 'char':
     case 'varchar':
@@ -152,7 +161,7 @@ export function mapColumn(c: MysqlColumn, options: MappingOptions): MappedColumn
     case 'time':
       return base(c, 'interval');
     case 'year':
-      return base(c, 'smallint', 'text', (col) => `(${col} + 0)`);
+      return numeric(base(c, 'smallint', 'text', (col) => `(${col} + 0)`));
     case 'json':
       return { ...base(c, 'jsonb', 'json', identity, true), longValue: true };
     case 'enum': {

@@ -52,35 +52,47 @@ export function escapeCopy(s: string): string | undefined {
   return last === 0 ? s : out + s.slice(last);
 }
 
-/** '0000-00-00...', or a month or day of 00 (MySQL keeps such dates outside strict mode). */
-function isZeroDate(t: string): boolean {
-  return (
-    (t.charCodeAt(5) === 48 && t.charCodeAt(6) === 48) ||
-    (t.charCodeAt(8) === 48 && t.charCodeAt(9) === 48) ||
-    t.startsWith('0000-')
-  );
-}
-
-/** The digit at `i`, or NaN (which fails every comparison) for anything else. */
-function digit(t: string, i: number): number {
-  const c = t.charCodeAt(i) - 48;
-  return c >= 0 && c <= 9 ? c : NaN;
-}
-
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** What a date's text (or a datetime's date part) holds, for PostgreSQL. */
+const enum DateKind {
+  /** A date PostgreSQL accepts. */
+  Calendar,
+  /** Year 0000, or a month or day of 00: MySQL keeps such dates outside strict mode. */
+  Zero,
+  /** Anything else: 2024-02-30 under ALLOW_INVALID_DATES, say. */
+  Invalid,
+}
+
+/** The digit whose character code is `c`, or NaN (which fails every comparison) for anything else. */
+function digit(c: number): number {
+  const d = c - 48;
+  return d >= 0 && d <= 9 ? d : NaN;
+}
+
+/**
+ * Sorts a date out from its character codes, not slices and Number() (4x faster), with one
+ * reading of each digit: this runs for every date read.
+ */
+function dateKind(t: string): DateKind {
+  const y =
+    digit(t.charCodeAt(0)) * 1000 + digit(t.charCodeAt(1)) * 100 + digit(t.charCodeAt(2)) * 10 + digit(t.charCodeAt(3));
+  const m = digit(t.charCodeAt(5)) * 10 + digit(t.charCodeAt(6));
+  const d = digit(t.charCodeAt(8)) * 10 + digit(t.charCodeAt(9));
+  if (y === 0 || m === 0 || d === 0) return DateKind.Zero;
+  if (!(y >= 1 && m >= 1 && m <= 12 && d >= 1)) return DateKind.Invalid;
+  if (d <= 28) return DateKind.Calendar;
+  if (m === 2 && d === 29)
+    return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? DateKind.Calendar : DateKind.Invalid;
+  return d <= DAYS_IN_MONTH[m - 1]! ? DateKind.Calendar : DateKind.Invalid;
+}
 
 /**
  * True for a date (or the date part of a datetime) PostgreSQL accepts: MySQL keeps 2024-02-30
  * under ALLOW_INVALID_DATES, and year 0000 outside strict modes; PostgreSQL refuses both.
  */
 export function isCalendarDate(t: string): boolean {
-  // From the character codes, not slices and Number(): this runs for every date read (4x faster).
-  const y = digit(t, 0) * 1000 + digit(t, 1) * 100 + digit(t, 2) * 10 + digit(t, 3);
-  const m = digit(t, 5) * 10 + digit(t, 6);
-  const d = digit(t, 8) * 10 + digit(t, 9);
-  if (!(y >= 1 && m >= 1 && m <= 12 && d >= 1)) return false;
-  if (m === 2 && d === 29) return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
-  return d <= DAYS_IN_MONTH[m - 1]!;
+  return dateKind(t) === DateKind.Calendar;
 }
 
 function unrepresentable(where: Where, column: MappedColumn, what: string) {
@@ -108,24 +120,24 @@ export function encodeField(column: MappedColumn, value: RawValue, where: Where)
   if (column.kind === 'binary') return `\\\\x${(value as Buffer).toString('hex')}`;
   const text = typeof value === 'string' ? value : value.toString('utf8');
   let field: string;
+  // Numbers, dates and times come as MySQL writes them (digits, signs, '-', ':', '.', ' '):
+  // nothing in them needs COPY escaping, so they are returned as they are.
   switch (column.kind) {
     case 'text':
+      if (column.numeric) return text;
       field = text;
       break;
     case 'date':
     case 'timestamp':
-      if (isZeroDate(text)) return null;
-      if (!isCalendarDate(text)) throw unrepresentable(where, column, `holds the invalid date ${text.slice(0, 10)}`);
-      field = text;
-      break;
-    case 'timestamptz':
-      if (isZeroDate(text)) return null;
-      if (!isCalendarDate(text)) throw unrepresentable(where, column, `holds the invalid date ${text.slice(0, 10)}`);
-      field = `${text}+00`;
-      break;
+    case 'timestamptz': {
+      const kind = dateKind(text);
+      if (kind === DateKind.Zero) return null;
+      if (kind === DateKind.Invalid)
+        throw unrepresentable(where, column, `holds the invalid date ${text.slice(0, 10)}`);
+      return column.kind === 'timestamptz' ? `${text}+00` : text;
+    }
     case 'bool':
-      field = text === '0' ? 'f' : 't';
-      break;
+      return text === '0' ? 'f' : 't';
     case 'set':
       field = setLiteral(text);
       break;
@@ -157,14 +169,21 @@ export function encodeRow(
   // Plain data, not a closure: this runs for every row read.
   const where: Where = { table, keyIndexes, values, offset };
   for (let i = 0; i < columns.length; i++) {
-    const f = encodeField(columns[i]!, values[i + offset] ?? null, where);
-    if (f === null) {
-      warnings++;
-      fields[i] = '\\N';
-    } else fields[i] = f;
+    const column = columns[i]!;
+    const value = values[i + offset] ?? null;
+    // NULLs and numbers inline (most values of most tables), the rest through encodeField.
+    if (value === null) fields[i] = '\\N';
+    else if (column.numeric && typeof value === 'string') fields[i] = value;
+    else {
+      const f = encodeField(column, value, where);
+      if (f === null) {
+        warnings++;
+        fields[i] = '\\N';
+      } else fields[i] = f;
+    }
   }
   const line = fields.join('\t');
-  const key = keyIndexes.length > 0 ? keyIndexes.map((i) => fields[i]).join('\t') : '';
+  const key = keyIndexes.length === 1 ? fields[keyIndexes[0]!]! : keyIndexes.map((i) => fields[i]).join('\t');
   return { line, key, warnings };
 }
 
