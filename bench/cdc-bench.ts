@@ -341,8 +341,8 @@ export async function benchCdc(o: CdcBenchOptions): Promise<BenchRow[]> {
         ...(pgloader
           ? {
               baseline: { name: 'pgloader (mean of a run before and after)', value: pgloader / 1000 },
-              goal: '< 1x (moonshot 0.5x)',
-              met: load.durationMs < pgloader,
+              goal: '<= 0.5x',
+              met: load.durationMs <= 0.5 * pgloader,
             }
           : {}),
       },
@@ -351,6 +351,19 @@ export async function benchCdc(o: CdcBenchOptions): Promise<BenchRow[]> {
         figure: 'first cycle after the load (fingerprints and verifies it; one 100,000-row history slice)',
         value: verifyLoad.durationMs / 1000,
         unit: 's',
+      },
+      {
+        section: 'cdc',
+        figure: 'time to a verified mirror (load + the cycle that checks it)',
+        value: (load.durationMs + verifyLoad.durationMs) / 1000,
+        unit: 's',
+        ...(pgloader
+          ? {
+              baseline: { name: 'pgloader (mean of a run before and after)', value: pgloader / 1000 },
+              goal: '<= 1x',
+              met: load.durationMs + verifyLoad.durationMs <= pgloader,
+            }
+          : {}),
       },
       {
         section: 'cdc',
