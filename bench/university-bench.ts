@@ -106,14 +106,21 @@ export async function benchUniversity(students: number, runs: number, log: (s: s
       },
       {
         section,
-        figure: 'one cycle writing every history first version the load deferred',
-        value: backfill.durationMs / 1000,
+        figure: "the verifying cycle's slice of deferred history first versions, after its commit",
+        value: verify.backfillMs / 1000,
         unit: 's',
       },
       {
         section,
-        figure: 'the mirror and its whole history (load + verifying cycle + that cycle)',
-        value: (load.durationMs + verify.durationMs + backfill.durationMs) / 1000,
+        figure: 'one cycle writing every history first version still owed',
+        value: (backfill.durationMs + backfill.backfillMs) / 1000,
+        unit: 's',
+      },
+      {
+        section,
+        figure: 'the mirror and its whole history (load + verifying cycle and its slice + that cycle)',
+        value:
+          (load.durationMs + verify.durationMs + verify.backfillMs + backfill.durationMs + backfill.backfillMs) / 1000,
         unit: 's',
         ...vsPgloader,
       },

@@ -40,8 +40,11 @@ export interface CycleContext {
 export interface CycleOutcome {
   syncId: SyncId;
   status: CycleStatus;
+  /** From the cycle's start to its commit. */
   durationMs: number;
   stats: CycleStats;
+  /** The slice of owed history first versions written after the commit (0: none was owed). */
+  backfillMs: number;
 }
 
 /**
@@ -55,6 +58,8 @@ export interface CycleOutcome {
  *     apply     staged changes merged into mirror, history, outbox and row state
  *     triggers  the rows changed added to the pending counts of the threshold triggers
  *     record    the cycle's row closed with its counts: all of it commits, or none of it
+ *   backfill  then, in a transaction of its own, the next slice of the history first versions
+ *             big loads deferred: the cycle's changes never wait for it
  * After it, the daemon's watch loop fires the triggers whose threshold holds (watch/).
  * A failure anywhere rolls the transaction back and records the cycle as failed.
  */
@@ -139,10 +144,11 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
     // fingerprint of the rows as its SELECT read them, so the next cycle re-reads only chunks
     // that changed since.
     const loaded = new Set(loading.map((p) => p.name));
-    const status = await applySnapshot(
+    const synced = plans.filter((p) => !loaded.has(p.name));
+    const { status, backfillOwed } = await applySnapshot(
       source,
       { ...ctx, pacer },
-      plans.filter((p) => !loaded.has(p.name)),
+      synced,
       syncId,
       stats,
       started,
@@ -159,7 +165,9 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
       chunksChanged: totals.chunksChanged,
       chunksScanned: totals.chunksScanned,
     });
-    return { syncId, status, durationMs, stats };
+    const backfillStarted = performance.now();
+    if (backfillOwed) await backfillAfterCommit(ctx, synced, log);
+    return { syncId, status, durationMs, stats, backfillMs: backfillOwed ? performance.now() - backfillStarted : 0 };
   } catch (err) {
     const e = err instanceof AppError ? err : classifyError(err, errorSource(err));
     const durationMs = performance.now() - started;
@@ -189,9 +197,29 @@ async function readPlans(mysql: Connection, config: CdcConfig): Promise<{ plans:
 
 /**
  * The next slice of the first versions big tables' histories are still owed after their loads
- * (history-backfill.ts), after this cycle's changes are merged (a row changed meanwhile got its
- * own from the merge): CDC_HISTORY_BACKFILL_BATCH mirror rows a cycle in all, table after table,
- * so that a cycle's share of the backfill stays the same however many tables owe it.
+ * (history-backfill.ts), once the cycle has committed: its changes (and a mirror just loaded,
+ * verified) reach PostgreSQL without waiting for the slice. It runs under the cycle lock in a
+ * transaction of its own, from the table states read there (a resync may have come between).
+ * A row changed by the cycle already got its first version from the merge. A slice that fails
+ * is only logged: it rolls back whole, and the next cycle's slice starts where this one did.
+ */
+async function backfillAfterCommit(ctx: CycleContext, plans: TablePlan[], log: Logger): Promise<void> {
+  try {
+    await inTransaction(ctx.pool, async (client) => {
+      await takeCycleLock(client);
+      await backfillSlices(client, ctx, plans, await loadTableStates(client));
+    });
+  } catch (err) {
+    if (ctx.signal?.aborted) return;
+    log.error('history backfill slice failed; the next cycle tries again', {
+      error: classifyError(err, 'postgres').message,
+    });
+  }
+}
+
+/**
+ * CDC_HISTORY_BACKFILL_BATCH mirror rows of owed first versions in all, table after table, so
+ * that a cycle's share of the backfill stays the same however many tables owe it.
  */
 async function backfillSlices(
   client: PoolClient,
@@ -227,7 +255,7 @@ async function applySnapshot(
   stats: CycleStats,
   started: number,
   onTable: (t: string) => void,
-): Promise<CycleStatus> {
+): Promise<{ status: CycleStatus; backfillOwed: boolean }> {
   return inTransaction(ctx.pool, async (client) => {
     await takeCycleLock(client);
     const states = await loadTableStates(client);
@@ -276,7 +304,6 @@ async function applySnapshot(
       newHints.set(plan.name, reading ? { ...reading, scannedAt: Date.now() } : null);
     }
     await stats.time('mysql', () => closeSnapshot(mysql));
-    await backfillSlices(client, ctx, plans, states);
     if (ctx.pacer) {
       stats.pausedMs = ctx.pacer.pausedMs;
       stats.chunkRowsTarget = ctx.pacer.targetRows();
@@ -285,6 +312,10 @@ async function applySnapshot(
     const status: CycleStatus = stats.changed() ? 'succeeded' : 'no_changes';
     if (status === 'succeeded') await countTriggerChanges(client, syncId, stats.tables);
     await finishCycleRecord(client, syncId, status, stats, performance.now() - started);
-    return status;
+    const backfillOwed = plans.some((p) => {
+      const state = states.get(p.name);
+      return state?.status === 'active' && state.historyBackfill != null && historyFor(ctx.config, p).history;
+    });
+    return { status, backfillOwed };
   });
 }

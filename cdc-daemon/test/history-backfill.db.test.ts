@@ -132,3 +132,40 @@ test('a resync while first versions are owed writes them before it empties the m
     await count("SELECT count(*) AS n FROM cdc.tables WHERE table_name = 'big2' AND history_backfill IS NULL"),
   ).toBe(1);
 });
+
+test("the cycle commits before its slice: a slice PostgreSQL refuses holds back none of the cycle's changes", async () => {
+  await f.my.query('CREATE TABLE big3 (id INT PRIMARY KEY, v VARCHAR(20) NOT NULL)');
+  await f.my.query('INSERT INTO big3 VALUES ?', [Array.from({ length: 400 }, (_, i) => [i + 1, `x${i + 1}`])]);
+  const config = { ...deferred(), tables: ['big3'] };
+  const cycle = () => runCycle({ pool: f.pool, config, logger: quietLogger });
+  await cycle();
+  const count = async (sql: string) => Number((await f.pool.query(sql)).rows[0].n);
+  const owed = async () =>
+    (await f.pool.query("SELECT history_backfill AS b FROM cdc.tables WHERE table_name = 'big3'")).rows[0].b;
+  const { syncId } = await owed();
+  // History rows of the load's sync id are first versions: PostgreSQL now refuses them.
+  await f.pool.query(`CREATE FUNCTION public.refuse_first_versions() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'no first versions today'; END $$`);
+  await f.pool.query(`CREATE TRIGGER refuse BEFORE INSERT ON history.big3 FOR EACH ROW
+    WHEN (NEW.sync_id = ${Number(syncId)}) EXECUTE FUNCTION public.refuse_first_versions()`);
+  await f.my.query("INSERT INTO big3 VALUES (401, 'fresh')");
+  const outcome = await cycle();
+  expect(outcome.status).toBe('succeeded');
+  expect(outcome.backfillMs).toBeGreaterThan(0);
+  // The cycle's change and its record are in; the slice rolled back whole and is still owed.
+  expect(await count("SELECT count(*) AS n FROM public.big3 WHERE id = 401 AND v = 'fresh'")).toBe(1);
+  expect(await count('SELECT count(*) AS n FROM history.big3')).toBe(1);
+  expect(
+    await count(`SELECT count(*) AS n FROM cdc.sync_history WHERE id = ${outcome.syncId} AND status = 'succeeded'`),
+  ).toBe(1);
+  expect(await owed()).toMatchObject({ after: null });
+  await f.pool.query('DROP TRIGGER refuse ON history.big3');
+  await f.pool.query('DROP FUNCTION public.refuse_first_versions()');
+  // Two slices of 300 write the 400 first versions; a cycle after that owes none.
+  await cycle();
+  await cycle();
+  expect(await owed()).toBeNull();
+  expect((await cycle()).backfillMs).toBe(0);
+  expect(await count('SELECT count(*) AS n FROM history.big3')).toBe(401);
+  expect(await count('SELECT count(*) AS n FROM history.big3 WHERE valid_to IS NULL')).toBe(401);
+});

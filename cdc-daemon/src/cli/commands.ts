@@ -34,6 +34,8 @@ export function cycleJson(o: CycleOutcome) {
     updates: t.updates,
     deletes: t.deletes,
     durationMs: Math.round(o.durationMs),
+    /** After the commit: the slice of history first versions a big load deferred (0: none owed). */
+    backfillMs: Math.round(o.backfillMs),
     tables: Object.fromEntries(
       [...o.stats.tables.entries()].map(([name, s]) => [
         name,
@@ -81,7 +83,7 @@ export async function onceCommand(deps: CliDeps, json: boolean): Promise<boolean
     if (json) deps.out(JSON.stringify(j));
     else {
       deps.out(
-        `cycle ${j.syncId} ${j.status} in ${j.durationMs} ms: ${j.inserts} inserts, ${j.updates} updates, ${j.deletes} deletes`,
+        `cycle ${j.syncId} ${j.status} in ${j.durationMs} ms: ${j.inserts} inserts, ${j.updates} updates, ${j.deletes} deletes${j.backfillMs > 0 ? `; then ${j.backfillMs} ms of deferred history first versions` : ''}`,
       );
       for (const t of j.triggers) deps.out(`trigger ${t.trigger} fired (#${t.firing}, ${t.reason}): ${t.delivery}`);
     }
