@@ -55,6 +55,17 @@ function random(seed: number) {
   };
 }
 
+/** A two-column MySQL table of `rows` rows, loaded by a first cycle that defers its history. */
+async function loadedTable(table: string, rows: number) {
+  await f.my.query(`CREATE TABLE ${table} (id INT PRIMARY KEY, v VARCHAR(20) NOT NULL)`);
+  await f.my.query(`INSERT INTO ${table} VALUES ?`, [Array.from({ length: rows }, (_, i) => [i + 1, `w${i + 1}`])]);
+  const config = { ...deferred(), tables: [table] };
+  const cycle = () => runCycle({ pool: f.pool, config, logger: quietLogger });
+  await cycle();
+  const count = async (sql: string) => Number((await f.pool.query(sql)).rows[0].n);
+  return { config, cycle, count };
+}
+
 test('writes during the backfill leave the history as an eager load would have written it', async () => {
   const config = deferred();
   // The twin: the same MySQL, its own PostgreSQL, the history written with the load.
@@ -114,12 +125,7 @@ test('writes during the backfill leave the history as an eager load would have w
 });
 
 test('a resync while first versions are owed writes them before it empties the mirror', async () => {
-  await f.my.query('CREATE TABLE big2 (id INT PRIMARY KEY, v VARCHAR(20) NOT NULL)');
-  await f.my.query('INSERT INTO big2 VALUES ?', [Array.from({ length: 500 }, (_, i) => [i + 1, `w${i + 1}`])]);
-  const config = { ...deferred(), tables: ['big2'] };
-  const cycle = () => runCycle({ pool: f.pool, config, logger: quietLogger });
-  await cycle();
-  const count = async (sql: string) => Number((await f.pool.query(sql)).rows[0].n);
+  const { config, cycle, count } = await loadedTable('big2', 500);
   expect(await count('SELECT count(*) AS n FROM history.big2')).toBe(0);
   await resyncTable(f.pool, config.targetSchema, 'big2');
   expect(await count('SELECT count(*) AS n FROM history.big2')).toBe(500);
@@ -134,12 +140,7 @@ test('a resync while first versions are owed writes them before it empties the m
 });
 
 test("the cycle commits before its slice: a slice PostgreSQL refuses holds back none of the cycle's changes", async () => {
-  await f.my.query('CREATE TABLE big3 (id INT PRIMARY KEY, v VARCHAR(20) NOT NULL)');
-  await f.my.query('INSERT INTO big3 VALUES ?', [Array.from({ length: 400 }, (_, i) => [i + 1, `x${i + 1}`])]);
-  const config = { ...deferred(), tables: ['big3'] };
-  const cycle = () => runCycle({ pool: f.pool, config, logger: quietLogger });
-  await cycle();
-  const count = async (sql: string) => Number((await f.pool.query(sql)).rows[0].n);
+  const { cycle, count } = await loadedTable('big3', 400);
   const owed = async () =>
     (await f.pool.query("SELECT history_backfill AS b FROM cdc.tables WHERE table_name = 'big3'")).rows[0].b;
   const { syncId } = await owed();
