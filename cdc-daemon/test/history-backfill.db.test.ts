@@ -85,11 +85,12 @@ test('writes during the backfill leave the history as an eager load would have w
   const out: string[] = [];
   await statusCommand({ config, pool: f.pool, logger: quietLogger, out: (l) => out.push(l) }, true);
   expect(JSON.parse(out[0]!).tables).toEqual([
-    expect.objectContaining({ table: 'big', history: 'first versions owed' }),
+    expect.objectContaining({ table: 'big', history: 'first versions owed: 1000 of 1000 rows' }),
   ]);
   // ...and what a Prometheus scrape of the daemon says.
   const metrics = createDaemonMetrics(f.pool);
   expect(await metrics.registry.metrics()).toContain('cdc_history_backfill_pending{table="big"} 1');
+  expect(await metrics.registry.metrics()).toContain('cdc_history_backfill_rows_left{table="big"} 1000');
 
   const pick = random(7);
   let next = ROWS + 1;
@@ -104,6 +105,9 @@ test('writes during the backfill leave the history as an eager load would have w
       else await f.my.query('INSERT IGNORE INTO big VALUES (?, ?, 1)', [id, `again${round}`]);
     }
     await both();
+    // Each cycle's slice goes through the next 300 mirror rows in key order.
+    if (round === 0)
+      expect(await metrics.registry.metrics()).toContain('cdc_history_backfill_rows_left{table="big"} 700');
   }
   // The slices went on beside the changes; the last one clears the marker.
   for (let i = 0; i < 5 && (await owed()).rows[0].b !== null; i++) await both();

@@ -74,10 +74,15 @@ test('the table page: exact rows in MySQL and the mirror, chunks, verify result,
   // A big table's history still owed the first versions of its loaded rows (as a cycle stores it).
   expect((await op.get('/ops/tables/students')).text).not.toContain('history-backfill');
   await c.pool.query(`UPDATE cdc.tables SET history_backfill = $1 WHERE table_name = 'students'`, [
-    { at: '2026-01-01T10:00:00.000Z', syncId: '1', after: ['42'] },
+    { at: '2026-01-01T10:00:00.000Z', syncId: '1', after: ['42'], rows: 3 },
   ]);
+  const { loaded } = (
+    await c.pool.query(`SELECT loaded_rows::int AS loaded FROM cdc.tables WHERE table_name = 'students'`)
+  ).rows[0];
   expect((await op.get('/ops/tables/students')).text).toMatch(
-    /id="history-backfill">\(first versions of the loaded rows still being written, a slice each cycle, after key 42:/,
+    new RegExp(
+      `id="history-backfill">\\(first versions of the loaded rows still being written, a slice after each cycle, after key 42: ${(loaded - 3).toLocaleString('en-US')} of ${loaded.toLocaleString('en-US')} loaded rows to go;`,
+    ),
   );
   await c.pool.query(`UPDATE cdc.tables SET history_backfill = NULL WHERE table_name = 'students'`);
 });

@@ -5,10 +5,11 @@ import { pgi } from './pg-copy';
  * The first versions of a big table's loaded rows, still to be written (cdc.tables.history_backfill).
  * A first load of such a table writes its mirror alone: the history's copy of every row doubled
  * PostgreSQL's work, the load's bottleneck (a university's 6.2M rows: 43 s of its CPU with the
- * history, 21 s without). Each cycle then writes the next slice of them from the mirror, in key
- * order; a row that changes before its slice comes gets its first version from the mirror just
- * before the change is merged (writeOwedFirstVersions). Until the last slice, the history of
- * such a row begins at its first change, which the operator console and `status` say.
+ * history, 21 s without). After each cycle commits, the next slice of them is written from the
+ * mirror, in key order; a row that changes before its slice comes gets its first version from
+ * the mirror just before the change is merged (writeOwedFirstVersions). Until the last slice,
+ * the history of such a row begins at its first change, which the operator console and `status`
+ * say, with how many loaded rows are still to go.
  */
 export interface HistoryBackfill {
   /** The load's snapshot time and sync id: every first version's valid_from and sync_id. */
@@ -16,7 +17,20 @@ export interface HistoryBackfill {
   syncId: string;
   /** PostgreSQL's text of the last mirror key written (each key column), null before the first slice. */
   after: string[] | null;
+  /**
+   * Mirror rows the slices have gone through so far (absent before the first): against the
+   * table's loaded rows, how far the backfill is (see BACKFILL_ROWS_LEFT).
+   */
+  rows?: number;
 }
+
+/**
+ * SQL over `cdc.tables t`: the loaded rows whose first versions are still owed (rows a slice
+ * went through against the rows the load wrote; 0 once none is owed). Rows inserted since the
+ * load are gone through too, so this only approaches 0 until the last slice clears the mark.
+ */
+export const BACKFILL_ROWS_LEFT = `CASE WHEN t.history_backfill IS NULL THEN 0
+  ELSE GREATEST(0, t.loaded_rows - COALESCE((t.history_backfill ->> 'rows')::bigint, 0)) END`;
 
 /** Marks a table's history as owed its first versions, from the load with this time and sync id. */
 export async function markHistoryBackfill(
@@ -141,8 +155,11 @@ export async function backfillHistory(
   if (written > 0) await client.query(`ANALYZE ${history}`);
   const done = limit === null || n < limit;
   await client.query(
-    `UPDATE cdc.tables SET history_backfill = ${done ? 'NULL' : "jsonb_set(history_backfill, '{after}', $2::jsonb)"} WHERE table_name = $1`,
-    done ? [table] : [table, JSON.stringify(last)],
+    done
+      ? 'UPDATE cdc.tables SET history_backfill = NULL WHERE table_name = $1'
+      : `UPDATE cdc.tables SET history_backfill = history_backfill || jsonb_build_object('after', $2::jsonb,
+           'rows', COALESCE((history_backfill ->> 'rows')::bigint, 0) + $3::bigint) WHERE table_name = $1`,
+    done ? [table] : [table, JSON.stringify(last), n],
   );
   return { rows: n, written, done };
 }

@@ -10,7 +10,7 @@ import { closeAbandonedCycles } from '../record/cycle-record';
 import { hasDrift } from '../verify/verify-table';
 import { verifyTables } from '../verify/verify-tables';
 import { clearTableRows } from '../apply/state-store';
-import { completeHistoryBackfill } from '../apply/history-backfill';
+import { BACKFILL_ROWS_LEFT, completeHistoryBackfill } from '../apply/history-backfill';
 import { listQuarantine, showKey } from '../apply/quarantine-store';
 import { pgi } from '../apply/pg-copy';
 import { inTransaction, checkout } from '../apply/pg-tx';
@@ -100,7 +100,8 @@ export async function statusCommand(deps: CliDeps, json: boolean): Promise<void>
             (SELECT count(*) FROM cdc.chunks c WHERE c.table_name = t.table_name)::int AS chunks,
             (SELECT COALESCE(sum(row_count), 0) FROM cdc.chunks c WHERE c.table_name = t.table_name)::bigint AS rows,
             (SELECT count(*) FROM cdc.quarantine q WHERE q.table_name = t.table_name)::int AS quarantined,
-            CASE WHEN t.history_backfill IS NULL THEN '' ELSE 'first versions owed' END AS history
+            CASE WHEN t.history_backfill IS NULL THEN ''
+                 ELSE format('first versions owed: %s of %s rows', ${BACKFILL_ROWS_LEFT}, t.loaded_rows) END AS history
        FROM cdc.tables t ORDER BY t.table_name`,
   );
   const quarantine = await listQuarantine(deps.pool, undefined, 20);

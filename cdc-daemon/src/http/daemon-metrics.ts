@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import { type SinkLag, sinkLag } from '../outbox/outbox-store';
 import type { RelayObserver } from '../outbox/relay';
 import type { CycleOutcome } from '../sync-cycle';
+import { BACKFILL_ROWS_LEFT } from '../apply/history-backfill';
 
 /** The daemon's Prometheus metrics; `observe` is fed every finished cycle. */
 /** `pool`: where the sink lag gauges read cdc.sink_offsets at scrape time. */
@@ -110,6 +111,12 @@ export function createDaemonMetrics(pool?: Pool) {
     'Tables whose history still owes first versions of the rows their load wrote (1 each; see cdc.tables.history_backfill)',
     'table',
     'SELECT table_name AS label, 1 AS n FROM cdc.tables WHERE history_backfill IS NOT NULL',
+  );
+  countGauge(
+    'cdc_history_backfill_rows_left',
+    'Loaded rows whose history first versions are still owed, by table (the slices go through the mirror in key order)',
+    'table',
+    `SELECT table_name AS label, (${BACKFILL_ROWS_LEFT})::float8 AS n FROM cdc.tables t WHERE history_backfill IS NOT NULL`,
   );
   countGauge(
     'cdc_alerts_open',
