@@ -12,7 +12,7 @@ import { syncTable } from './diff/sync-table';
 import { reconcileTables } from './apply/reconcile-tables';
 import { parentsFirst } from './apply/mirror-ddl';
 import { type TableState, loadTableStates, saveSkipHints } from './apply/state-store';
-import { backfillHistory } from './apply/history-backfill';
+import { type HistoryBackfill, backfillHistory } from './apply/history-backfill';
 import { inTransaction, withClient } from './apply/pg-tx';
 import { takeCycleLock } from './apply/cycle-lock';
 import { type SkipHint, canSkip, readUpdateTimes, rollingSlice } from './snapshot/change-hints';
@@ -231,7 +231,7 @@ async function backfillSlices(
   for (const plan of plans) {
     const state = states.get(plan.name);
     if (budget <= 0) return;
-    if (state?.status !== 'active' || !state.historyBackfill || !historyFor(ctx.config, plan).history) continue;
+    if (!owesFirstVersions(ctx.config, plan, state)) continue;
     throwIfAborted(ctx.signal);
     const slice = await backfillHistory(client, ctx.config.targetSchema, plan.name, state.historyBackfill, budget);
     budget -= slice.rows;
@@ -240,6 +240,15 @@ async function backfillSlices(
       versions: slice.written,
     });
   }
+}
+
+/** An active table whose history is kept and still owes first versions of its loaded rows. */
+function owesFirstVersions(
+  config: CdcConfig,
+  plan: TablePlan,
+  state: TableState | undefined,
+): state is TableState & { historyBackfill: HistoryBackfill } {
+  return state?.status === 'active' && state.historyBackfill != null && historyFor(config, plan).history;
 }
 
 function historyFor(config: CdcConfig, plan: TablePlan) {
@@ -312,10 +321,6 @@ async function applySnapshot(
     const status: CycleStatus = stats.changed() ? 'succeeded' : 'no_changes';
     if (status === 'succeeded') await countTriggerChanges(client, syncId, stats.tables);
     await finishCycleRecord(client, syncId, status, stats, performance.now() - started);
-    const backfillOwed = plans.some((p) => {
-      const state = states.get(p.name);
-      return state?.status === 'active' && state.historyBackfill != null && historyFor(ctx.config, p).history;
-    });
-    return { status, backfillOwed };
+    return { status, backfillOwed: plans.some((p) => owesFirstVersions(ctx.config, p, states.get(p.name))) };
   });
 }
