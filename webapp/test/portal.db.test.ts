@@ -341,8 +341,10 @@ describe('enroll and drop', () => {
     expect(await kept()).toBe(2);
     await postForm(agent, '/courses', `/courses/${course}/drop`);
     expect(await seatsShown()).toBe('3');
+    expect(await kept()).toBe(1);
     await postForm(agent, '/courses', `/courses/${course}/enroll`);
     expect(await seatsShown()).toBe('2');
+    expect(await kept()).toBe(2);
     expect(await kept()).toBe(await counted());
 
     // A drop behind the portal's back leaves the kept count stale until recount-seats.

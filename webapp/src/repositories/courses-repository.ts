@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { listEnrolledCourseIds } from './enrollments-repository';
+import { SEATS_MOVED, listEnrolledCourseIds } from './enrollments-repository';
 
 export const EQUIPMENT = ['projector', 'whiteboard', 'computers', 'lab_bench', 'audio', 'smartboard'] as const;
 export type Equipment = (typeof EQUIPMENT)[number];
@@ -219,10 +219,7 @@ export async function lockCourseForStudent(
  * would refuse the drop); recount-seats repairs it.
  */
 export async function addSeatsTaken(trx: Knex.Transaction, courseId: number, delta: 1 | -1): Promise<void> {
-  await trx.raw('UPDATE course_seats SET enrolled = GREATEST(CAST(enrolled AS SIGNED) + ?, 0) WHERE course_id = ?', [
-    delta,
-    courseId,
-  ]);
+  await trx.raw(`UPDATE course_seats cs SET ${SEATS_MOVED} WHERE cs.course_id = ?`, [delta, courseId]);
 }
 
 /** Recounts every course's seats taken from `enrollments` (as mysql/init/004 does once). */

@@ -45,12 +45,30 @@ export async function insertEnrollment(
   });
 }
 
-export async function markEnrolled(trx: Knex.Transaction, id: number, at: Date): Promise<void> {
-  await trx('enrollments').where({ id }).update({ status: 'enrolled', enrolled_at: at, dropped_at: null });
+/** The assignment that moves a course's seats taken, `course_seats cs`, by a parameter (never below 0). */
+export const SEATS_MOVED = 'cs.enrolled = GREATEST(CAST(cs.enrolled AS SIGNED) + ?, 0)';
+
+/**
+ * A student's existing enrollment enrolled again (or dropped, below), with its course's seats
+ * taken moved in the same statement: one round trip an enroll or a drop no longer makes, of
+ * six. Runs after lockCourseForStudent, which locked both rows and made sure the count exists.
+ */
+export async function markEnrolled(trx: Knex.Transaction, id: number, courseId: number, at: Date): Promise<void> {
+  await trx.raw(
+    `UPDATE enrollments e JOIN course_seats cs ON cs.course_id = ?
+        SET e.status = 'enrolled', e.enrolled_at = ?, e.dropped_at = NULL, ${SEATS_MOVED}
+      WHERE e.id = ?`,
+    [courseId, at, 1, id],
+  );
 }
 
-export async function markDropped(trx: Knex.Transaction, id: number, at: Date): Promise<void> {
-  await trx('enrollments').where({ id }).update({ status: 'dropped', dropped_at: at });
+export async function markDropped(trx: Knex.Transaction, id: number, courseId: number, at: Date): Promise<void> {
+  await trx.raw(
+    `UPDATE enrollments e JOIN course_seats cs ON cs.course_id = ?
+        SET e.status = 'dropped', e.dropped_at = ?, ${SEATS_MOVED}
+      WHERE e.id = ?`,
+    [courseId, at, -1, id],
+  );
 }
 
 /** One row per schedule entry of each course (a course without lectures: one row of NULLs). */

@@ -56,9 +56,11 @@ export async function enroll(deps: EnrollmentDeps, studentId: number, courseId: 
         `${course.code} clashes with ${clash.code} (${clash.startsAt.toISOString().slice(0, 16).replace('T', ' ')} UTC) on your timetable.`,
       );
     }
-    if (enrollment) await markEnrolled(trx, enrollment.id, now);
-    else await insertEnrollment(trx, studentId, courseId, now);
-    await addSeatsTaken(trx, courseId, 1);
+    if (enrollment) await markEnrolled(trx, enrollment.id, courseId, now);
+    else {
+      await insertEnrollment(trx, studentId, courseId, now);
+      await addSeatsTaken(trx, courseId, 1);
+    }
     return { code: course.code, title: course.title, seatsTaken: locked.enrolled + 1 };
   });
 }
@@ -74,8 +76,7 @@ export async function drop(deps: EnrollmentDeps, studentId: number, courseId: nu
     if (!locked.termOpen) {
       throw portalError('TERM_CLOSED', `${course.code} can no longer be dropped: its term is not open for changes.`);
     }
-    await markDropped(trx, enrollment.id, now);
-    await addSeatsTaken(trx, courseId, -1);
+    await markDropped(trx, enrollment.id, courseId, now);
     return { code: course.code, title: course.title, seatsTaken: Math.max(0, locked.enrolled - 1) };
   });
 }
