@@ -187,8 +187,9 @@ export async function benchPortal(students: number, log: (s: string) => void): P
 
     log(`portal: enroll/drop, ${CONNECTIONS} students for ${WRITE_DURATION_S} s, with ${PROBES} freshness probes...`);
     const writesFrom = new Date();
+    const probed = await heldCourses(base, probes, db);
     const stopProbes = probes.map((probe, k) =>
-      freshnessProbe(base, probe, [courses[CONNECTIONS + k]!, ...courses], mysqlUrl, pg.url),
+      freshnessProbe(base, probe, [probed[k]!, ...courses], mysqlUrl, pg.url),
     );
     const writes = await load(base, '', sessions, enrollDrop, WRITE_DURATION_S);
     const lags = (await Promise.all(stopProbes.map((stop) => stop()))).flat();
@@ -205,7 +206,7 @@ export async function benchPortal(students: number, log: (s: string) => void): P
     // Each worker process holds seats taken for at most SEATS_MAX_AGE_MS: what the catalogue
     // promises once that long has passed since the last write.
     await new Promise((r) => setTimeout(r, SEATS_MAX_AGE_MS));
-    const touched = [...new Map([...mine, ...courses].map((c) => [c.id, c])).values()];
+    const touched = [...new Map([...mine, ...probed, ...courses].map((c) => [c.id, c])).values()];
     const seats = await checkSeats(base, sessions[0]!, db, touched);
     rows.push({
       section: 'portal',
@@ -516,10 +517,10 @@ async function heldCourses(
 }
 
 /**
- * Every ~300 ms the probe student enrolls in (or drops) a course through the portal, checks in
- * MySQL that the write happened (a refused enroll, a clash or a full course, moves the probe on to
- * the next candidate course), then polls the mirror until it shows that row as MySQL has it; the
- * lag is counted from the response.
+ * Every ~300 ms the probe student drops or takes again a course (first the one heldCourses gave
+ * it) through the portal, checks in MySQL that the row changed (a refused write, a clash or a full
+ * course, moves the probe on to the next candidate course), then polls the mirror until it shows
+ * that row as MySQL has it; the lag is counted from the response.
  */
 function freshnessProbe(base: string, s: Session, candidates: { id: number }[], mysqlUrl: string, pgUrl: string) {
   let stop = false;
@@ -531,27 +532,29 @@ function freshnessProbe(base: string, s: Session, candidates: { id: number }[], 
     try {
       let next = 0;
       let course = candidates[next]!;
-      let enroll = true;
+      const statusOf = async () =>
+        (
+          await my.query<mysql.RowDataPacket[]>(
+            'SELECT status FROM enrollments WHERE student_id = ? AND course_id = ?',
+            [s.studentId, course.id],
+          )
+        )[0][0]?.status;
       while (!stop) {
-        await fetch(`${base}/courses/${course.id}/${enroll ? 'enroll' : 'drop'}`, {
+        // Only a write that changed the row is a sample: a refused one (a clash, a full course,
+        // or an enroll in a course already held) leaves MySQL as it was.
+        const want = (await statusOf()) === 'enrolled' ? 'dropped' : 'enrolled';
+        await fetch(`${base}/courses/${course.id}/${want === 'enrolled' ? 'enroll' : 'drop'}`, {
           method: 'POST',
           redirect: 'manual',
           headers: { cookie: s.cookie, 'content-type': 'application/x-www-form-urlencoded' },
           body: `_csrf=${encodeURIComponent(s.csrf)}`,
         });
         const wrote = Date.now();
-        const want = enroll ? 'enrolled' : 'dropped';
-        const [rows] = await my.query<mysql.RowDataPacket[]>(
-          'SELECT status FROM enrollments WHERE student_id = ? AND course_id = ?',
-          [s.studentId, course.id],
-        );
-        if (rows[0]?.status !== want) {
+        if ((await statusOf()) !== want) {
           course = candidates[++next % candidates.length]!;
-          enroll = true;
           await new Promise((res) => setTimeout(res, 50));
           continue;
         }
-        enroll = !enroll;
         while (Date.now() - wrote < 30_000) {
           const r = await pg.query('SELECT status FROM public.enrollments WHERE student_id = $1 AND course_id = $2', [
             s.studentId,
