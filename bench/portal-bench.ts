@@ -459,8 +459,9 @@ async function commits(db: ReturnType<typeof createKnex>): Promise<number> {
 }
 
 /**
- * For each student, a course of the open term they hold and the portal lets them drop and take
- * again (checked once through the portal): registration week's change of mind. Courses picked
+ * For each student, a course of the open term they hold (or dropped in an earlier run) and the
+ * portal lets them drop and take again (checked once through the portal): registration week's
+ * change of mind. Courses picked
  * by seats alone clashed with the student's timetable (the seeded terms put every course's
  * lectures on a few slots), so 86% of the enroll/drop load was refused and rolled back (0.14
  * commits a POST): it measured refusals, not writes.
@@ -485,7 +486,8 @@ async function heldCourses(
       db('enrollments as e')
         .join('courses as c', 'c.id', 'e.course_id')
         .join('terms as t', (j) => j.on('t.year', 'c.year').andOn('t.semester', 'c.semester'))
-        .where({ 'e.student_id': s.studentId, 'e.status': 'enrolled' })
+        // A load stopped between a drop and its enroll left the course dropped: taken again here.
+        .where('e.student_id', s.studentId)
         .where('t.enrollment_opens', '<=', today)
         .where('t.enrollment_closes', '>=', today)
         .orderBy('c.id')
@@ -505,6 +507,8 @@ async function heldCourses(
   return Promise.all(
     sessions.map(async (s, i) => {
       for (const course of order[i]!) {
+        if ((await status(s, course.id)) === 'dropped') await post(s, course.id, 'enroll');
+        if ((await status(s, course.id)) !== 'enrolled') continue;
         await post(s, course.id, 'drop');
         if ((await status(s, course.id)) !== 'dropped') continue;
         await post(s, course.id, 'enroll');
