@@ -452,6 +452,16 @@ async function openCourses(db: ReturnType<typeof createKnex>, n: number) {
   return rows.map((r) => ({ id: Number(r.id), code: String(r.code), capacity: Number(r.capacity) }));
 }
 
+/** One enroll or drop form posted as the student would (the answer is a redirect with a flash). */
+function postCourse(base: string, s: Session, courseId: number, action: 'enroll' | 'drop'): Promise<Response> {
+  return fetch(`${base}/courses/${courseId}/${action}`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: s.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    body: `_csrf=${encodeURIComponent(s.csrf)}`,
+  });
+}
+
 /** MySQL's count of committed transactions (the server's, all clients'). */
 async function commits(db: ReturnType<typeof createKnex>): Promise<number> {
   const [rows] = (await db.raw("SHOW GLOBAL STATUS LIKE 'Com_commit'")) as [{ Value: string }[]];
@@ -474,13 +484,6 @@ async function heldCourses(
   const today = new Date().toISOString().slice(0, 10);
   const status = async (s: Session, courseId: number) =>
     (await db('enrollments').where({ student_id: s.studentId, course_id: courseId }).first('status'))?.status;
-  const post = (s: Session, courseId: number, action: 'enroll' | 'drop') =>
-    fetch(`${base}/courses/${courseId}/${action}`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { cookie: s.cookie, 'content-type': 'application/x-www-form-urlencoded' },
-      body: `_csrf=${encodeURIComponent(s.csrf)}`,
-    });
   const held = await Promise.all(
     sessions.map((s): Promise<{ id: number; code: string; capacity: number }[]> =>
       db('enrollments as e')
@@ -497,21 +500,19 @@ async function heldCourses(
   // Students of a group hold the same courses: each takes the course fewest others took yet, so
   // the load is spread over courses as registration spreads it, not queued on one course's lock.
   const taken = new Map<number, number>();
-  const byUse = <T extends { id: number }>(list: T[]) =>
-    [...list].sort((a, b) => (taken.get(a.id) ?? 0) - (taken.get(b.id) ?? 0));
   const order = held.map((list) => {
-    const sorted = byUse(list);
+    const sorted = [...list].sort((a, b) => (taken.get(a.id) ?? 0) - (taken.get(b.id) ?? 0));
     if (sorted[0]) taken.set(sorted[0].id, (taken.get(sorted[0].id) ?? 0) + 1);
     return sorted;
   });
   return Promise.all(
     sessions.map(async (s, i) => {
       for (const course of order[i]!) {
-        if ((await status(s, course.id)) === 'dropped') await post(s, course.id, 'enroll');
+        if ((await status(s, course.id)) === 'dropped') await postCourse(base, s, course.id, 'enroll');
         if ((await status(s, course.id)) !== 'enrolled') continue;
-        await post(s, course.id, 'drop');
+        await postCourse(base, s, course.id, 'drop');
         if ((await status(s, course.id)) !== 'dropped') continue;
-        await post(s, course.id, 'enroll');
+        await postCourse(base, s, course.id, 'enroll');
         if ((await status(s, course.id)) === 'enrolled') return course;
         throw new Error(`bench: student ${s.studentId} could not take ${course.code} again after dropping it`);
       }
@@ -547,12 +548,7 @@ function freshnessProbe(base: string, s: Session, candidates: { id: number }[], 
         // Only a write that changed the row is a sample: a refused one (a clash, a full course,
         // or an enroll in a course already held) leaves MySQL as it was.
         const want = (await statusOf()) === 'enrolled' ? 'dropped' : 'enrolled';
-        await fetch(`${base}/courses/${course.id}/${want === 'enrolled' ? 'enroll' : 'drop'}`, {
-          method: 'POST',
-          redirect: 'manual',
-          headers: { cookie: s.cookie, 'content-type': 'application/x-www-form-urlencoded' },
-          body: `_csrf=${encodeURIComponent(s.csrf)}`,
-        });
+        await postCourse(base, s, course.id, want === 'enrolled' ? 'enroll' : 'drop');
         const wrote = Date.now();
         if ((await statusOf()) !== want) {
           course = candidates[++next % candidates.length]!;
