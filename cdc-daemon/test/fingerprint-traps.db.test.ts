@@ -8,7 +8,7 @@ let f: CdcFixture;
 beforeAll(async () => {
   f = await createCdcFixture();
   await f.my.query(
-    `CREATE TABLE traps (id INT PRIMARY KEY, a VARCHAR(20) NULL, b VARCHAR(20) NULL, t MEDIUMTEXT NULL, fl FLOAT NULL, bl BLOB NULL, l1 VARCHAR(20) CHARACTER SET latin1 NULL, e ENUM('a', 'b', '1') NULL, st SET('p', 'q') NULL) DEFAULT CHARSET=utf8mb4`,
+    `CREATE TABLE traps (id INT PRIMARY KEY, a VARCHAR(20) NULL, b VARCHAR(20) NULL, t MEDIUMTEXT NULL, fl FLOAT NULL, bl BLOB NULL, vb VARBINARY(20) NULL, l1 VARCHAR(20) CHARACTER SET latin1 NULL, e ENUM('a', 'b', '1') NULL, st SET('p', 'q') NULL) DEFAULT CHARSET=utf8mb4`,
   );
 });
 afterAll(() => f.close());
@@ -37,13 +37,24 @@ const PAIRS: [string, Record<string, unknown>, Record<string, unknown>][] = [
   ["enum '1' (third value) vs index 1", { e: '1' }, { e: 'a' }],
   ['set members', { st: 'p,q' }, { st: 'p' }],
   ["set '' vs NULL", { st: '' }, { st: null }],
+  // Keyed forms mark NULL with the byte FE and join pieces with FF; UTF-8 text holds neither,
+  // so it has no length prefix. Bytes and latin1 text can hold both.
+  ['latin1 þ (the byte FE) vs NULL', { l1: 'þ' }, { l1: null }],
+  ['bytes: the byte FE vs NULL', { vb: Buffer.from([0xfe]) }, { vb: null }],
+  ['UTF-8 þ vs NULL', { a: 'þ' }, { a: null }],
+  ["UTF-8 '' vs NULL", { b: '' }, { b: null }],
+  [
+    'a byte FF moved from bytes into latin1 text',
+    { vb: Buffer.from([0x61, 0xff, 0x31]), l1: 'x' },
+    { vb: Buffer.from('a'), l1: '1ÿx' },
+  ],
 ];
 
 /** The row's canonical form (what every fingerprint hashes) and its chunk's fingerprint. */
 async function formOf(conn: mysql.Connection, row: Record<string, unknown>): Promise<string[]> {
   await conn.query('DELETE FROM traps');
   await conn.query('INSERT INTO traps SET ?', [
-    { id: 1, a: null, b: null, t: null, fl: null, bl: null, l1: null, e: null, st: null, ...row },
+    { id: 1, a: null, b: null, t: null, fl: null, bl: null, vb: null, l1: null, e: null, st: null, ...row },
   ]);
   const [schema] = await readCatalog(f.my, { tables: ['traps'], excludeTables: [] });
   const plan = planTable(schema!, { tinyint1AsBoolean: false });

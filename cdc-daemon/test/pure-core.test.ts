@@ -274,7 +274,7 @@ describe('MySQL SQL', () => {
     const odd = keyRangePredicate(['a'], ["1' OR 1=1 -- "], null, [true]);
     expect(format(`WHERE ${odd.sql}`, odd.params)).toBe("WHERE `a` >= '1\\' OR 1=1 -- '");
   });
-  test('the canonical form length-prefixes variable values, pre-hashes long ones, and carries a NULL bitmap', () => {
+  test("a keyless row's form length-prefixes variable values, pre-hashes long ones, and carries a NULL bitmap", () => {
     const cols = [
       mapColumn(col({ name: 'id', nullable: false }), opts),
       mapColumn(col({ name: 's', dataType: 'varchar', columnType: 'varchar(5)', charMaxLength: 5 }), opts),
@@ -282,6 +282,31 @@ describe('MySQL SQL', () => {
     ];
     expect(rowCanonExpr(cols)).toBe(
       "CAST(CONCAT_WS(_binary'#', `id`, LENGTH(`s`), `s`, LENGTH(`t`), IF(LENGTH(`t`) > 64, SHA1(`t`), `t`), CONCAT(ISNULL(`s`), ISNULL(`t`))) AS BINARY)",
+    );
+  });
+  test("a keyed row's form: FF between pieces, FE for NULL, UTF-8 text as it is, other text after its length", () => {
+    const text = (name: string, charset: string, nullable = true) =>
+      mapColumn(
+        col({ name, nullable, dataType: 'varchar', columnType: 'varchar(5)', charMaxLength: 5, charset }),
+        opts,
+      );
+    const cols = [
+      mapColumn(col({ name: 'id', nullable: false }), opts),
+      text('u', 'utf8mb4', false),
+      text('n', 'utf8mb3'),
+      text('l', 'latin1'),
+      mapColumn(col({ name: 't', dataType: 'text', columnType: 'text', charset: 'utf8mb4' }), opts),
+      mapColumn(col({ name: 'e', dataType: 'enum', columnType: "enum('a','b')" }), opts),
+    ];
+    expect(rowCanonExpr(cols, true)).toBe(
+      "CAST(CONCAT_WS(_binary X'FF', `id`, CAST(`u` AS BINARY), IFNULL(CAST(`n` AS BINARY), _binary X'FE'), " +
+        "IFNULL(LENGTH(`l`), _binary X'FE'), CAST(`l` AS BINARY), " +
+        "IFNULL(LENGTH(`t`), _binary X'FE'), CAST(IF(LENGTH(`t`) > 64, SHA1(`t`), `t`) AS BINARY), " +
+        "IFNULL((`e` + 0), _binary X'FE')) AS BINARY)",
+    );
+    // A column of unknown character set is taken as any bytes: length-prefixed.
+    expect(rowCanonExpr([text('x', '')], true)).toBe(
+      "CAST(CONCAT_WS(_binary X'FF', IFNULL(LENGTH(`x`), _binary X'FE'), CAST(`x` AS BINARY)) AS BINARY)",
     );
   });
 });
@@ -310,13 +335,14 @@ test('a walk takes the keys from the form only when they are its first pieces: l
   expect(leads([key({ name: 'a', dataType: 'enum', columnType: "enum('x','y')" }), v], ['a'])).toBe(false);
 
   const plan = planTable(table([a, b, v], ['a', 'b']), opts);
-  // A NULL `v` leaves its piece out (the bitmap says so); the keys come first either way.
-  expect(keysFromCanon(plan, ['18446744073709551615#-128#5#abcde#0'])).toEqual([
-    '18446744073709551615#-128#5#abcde#0',
+  // Pieces are joined by the byte FF (the char U+00FF as forms are read); a NULL `v` is FE.
+  const form = (...pieces: string[]) => pieces.join('\u00ff');
+  expect(keysFromCanon(plan, [form('18446744073709551615', '-128', '5', 'ab#cde')])).toEqual([
+    form('18446744073709551615', '-128', '5', 'ab#cde'),
     '18446744073709551615',
     '-128',
   ]);
-  expect(keysFromCanon(plan, ['7#1#1'])).toEqual(['7#1#1', '7', '1']);
+  expect(keysFromCanon(plan, [form('7', '1', '\u00fe')])).toEqual([form('7', '1', '\u00fe'), '7', '1']);
   // Rows that carry their keys are taken as they are.
   expect(keysFromCanon(plan, ['7#1#1', '7', '1'])).toEqual(['7#1#1', '7', '1']);
 });

@@ -24,7 +24,7 @@ export interface TablePlan {
   fingerprint: string;
   /**
    * The key columns are the table's first columns, integers read as they are: their values are
-   * the first pieces of the canonical form (digits, never a `#`, never NULL), so a walk need not
+   * the first pieces of the canonical form (digits, never its separator, never NULL), so a walk need not
    * fetch them besides it (see sendRangeKeys and keysFromCanon).
    */
   keysLeadCanon: boolean;

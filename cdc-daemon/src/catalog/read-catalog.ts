@@ -27,7 +27,8 @@ export async function readCatalog(conn: Connection, filter: Filter): Promise<Tab
 
   const [columnRows] = await conn.query<RowDataPacket[]>(
     `SELECT TABLE_NAME AS t, COLUMN_NAME AS name, LOWER(DATA_TYPE) AS dataType, LOWER(COLUMN_TYPE) AS columnType, IS_NULLABLE AS nullable,
-            CHARACTER_MAXIMUM_LENGTH AS charMax, NUMERIC_PRECISION AS numPrec, NUMERIC_SCALE AS numScale, DATETIME_PRECISION AS dtPrec
+            CHARACTER_MAXIMUM_LENGTH AS charMax, NUMERIC_PRECISION AS numPrec, NUMERIC_SCALE AS numScale, DATETIME_PRECISION AS dtPrec,
+            CHARACTER_SET_NAME AS charset
        FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION`,
   );
   const [indexRows] = await conn.query<RowDataPacket[]>(
@@ -53,6 +54,7 @@ export async function readCatalog(conn: Connection, filter: Filter): Promise<Tab
         numericPrecision: r.numPrec === null ? null : Number(r.numPrec),
         numericScale: r.numScale === null ? null : Number(r.numScale),
         datetimePrecision: r.dtPrec === null ? null : Number(r.dtPrec),
+        charset: r.charset === null ? null : String(r.charset),
       }));
     const indexes = new Map<string, { unique: boolean; columns: string[]; prefix: boolean }>();
     for (const r of indexRows.filter((x) => x.t === name)) {

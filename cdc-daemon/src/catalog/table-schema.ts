@@ -12,6 +12,8 @@ export interface MysqlColumn {
   numericPrecision: number | null;
   numericScale: number | null;
   datetimePrecision: number | null;
+  /** information_schema CHARACTER_SET_NAME of text columns (utf8mb4, latin1, ...); unknown when absent. */
+  charset?: string | null;
 }
 
 export const KEY_KINDS = ['primary', 'unique', 'none'] as const;

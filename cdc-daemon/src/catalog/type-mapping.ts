@@ -24,6 +24,12 @@ export interface MappedColumn {
   canon?: (col: string) => string;
   longValue: boolean;
   /**
+   * Text in a UTF-8 character set: MySQL stores only valid UTF-8 there (it refuses or replaces
+   * anything else, strict mode or not), which never holds the bytes FE and FF. A keyed
+   * fingerprint takes such a value without a length prefix (see rowCanonExpr).
+   */
+  utf8?: true;
+  /**
    * True when MySQL's text of every value is digits and signs only (numbers, bits, years), so
    * COPY escaping never changes it and the load skips looking (see encodeRow).
    */
@@ -102,6 +108,12 @@ function base(
   return { name: c.name, pgType, nullable: c.nullable, kind, select, variableLength, longValue: false };
 }
 
+const UTF8_CHARSETS = new Set(['utf8mb4', 'utf8mb3', 'utf8']);
+
+function utf8(c: MysqlColumn, m: MappedColumn): MappedColumn {
+  return c.charset && UTF8_CHARSETS.has(c.charset) ? { ...m, utf8: true } : m;
+}
+
 function numeric(c: MappedColumn): MappedColumn {
   return { ...c, numeric: true };
 }
@@ -139,7 +151,7 @@ export function mapColumn(c: MysqlColumn, options: MappingOptions): MappedColumn
     case 'char':
     case 'varchar':
       // MySQL returns CHAR without its trailing pad: varchar(n) keeps exactly what it returns.
-      return base(c, `varchar(${c.charMaxLength ?? 255})`, 'text', identity, true);
+      return utf8(c, base(c, `varchar(${c.charMaxLength ?? 255})`, 'text', identity, true));
     case 'tinytext':
     case 'text':
     case 'mediumtext':

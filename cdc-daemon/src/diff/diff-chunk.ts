@@ -7,7 +7,7 @@ import {
   patchRecord,
   withoutRecords,
 } from '../apply/chunk-rows';
-import type { KeyTuple, KeyValue } from '../snapshot/mysql-sql';
+import { CANON_SEPARATOR, type KeyTuple, type KeyValue } from '../snapshot/mysql-sql';
 import { type RawValue, encodeKey, encodeRow, escapeCopy } from './encode-row';
 import { hex64, rowHash, rowHash64 } from './row-hash';
 import { CanonDigest, UNVERIFIED_FINGERPRINT, hexToSignedDecimal, hexToUnsigned } from './hash64';
@@ -189,7 +189,7 @@ export function keyColumnsOnly(plan: TablePlan): TablePlan {
 export function keysFromCanon(plan: TablePlan, raw: RawValue[]): RawValue[] {
   if (raw.length > 1 || !plan.keysLeadCanon) return raw;
   const canon = raw[0] as string;
-  return [canon, ...canon.split('#', plan.keyIndexes.length)];
+  return [canon, ...canon.split(CANON_SEPARATOR, plan.keyIndexes.length)];
 }
 
 /** A changed row met in the walk, its record reserved in its piece's state until it is read whole. */

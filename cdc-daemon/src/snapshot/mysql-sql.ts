@@ -5,29 +5,59 @@ import type { MappedColumn } from '../catalog/type-mapping';
 export const qi = mysqlIdent;
 
 /**
- * A row's canonical form, the bytes every fingerprint hashes. It is collision-free: every
- * variable-length value is preceded by its byte length (no separator ambiguity), NULLs are
- * carried by a bitmap (NULL, '' and 'NULL' all differ), long values are pre-hashed (a row's form
- * stays short whatever it holds), and the binary separator keeps every value's own bytes. The
- * result is cast to bytes: CONCAT_WS takes the charset of its text columns (latin1 for a latin1
- * table), which a row fetch would convert to the connection's utf8mb4 while GROUP_CONCAT hashes
- * it unconverted. `compact` (keyed tables, whose forms MySQL alone computes) takes ENUMs and
- * SETs by their number, digits without a length prefix; keyless tables keep the text, since
- * their mirrored rows carry the form's hash.
+ * The byte between the pieces of a keyed row's canonical form, as the latin1 text rows are read
+ * in (one char per byte): FF, which no piece without a length prefix can hold.
+ */
+export const CANON_SEPARATOR = '\u00ff';
+const SEPARATOR = "_binary X'FF'";
+/** A NULL's piece: the byte FE alone, which no value's piece is (see rowCanonExpr). */
+const NULL_PIECE = "_binary X'FE'";
+
+/**
+ * A row's canonical form, the bytes every fingerprint hashes. It is collision-free, and the
+ * result is bytes: no piece is converted on its way to Node or to GROUP_CONCAT.
+ *
+ * Keyed tables (`compact`; MySQL alone computes these forms, and rows are compared by them
+ * only to find what to read whole) join one piece per column with the byte FF:
+ * - numbers, dates and times as MySQL writes them (ASCII), ENUMs and SETs by their number;
+ * - UTF-8 text as it is stored: valid UTF-8 never holds the bytes FE or FF;
+ * - any other variable value (bytes, latin1 text, long values) after its byte length, which
+ *   says where it ends; a long value (over 64 bytes) is pre-hashed, so a form stays short;
+ * - a NULL as the byte FE alone (for a length-prefixed value, in place of its length).
+ * Read piece by piece, the form gives back every column's value or NULL, so two rows that
+ * differ have different forms. Against the first form (length prefixes on all text, a NULL
+ * bitmap) it costs MySQL about 16% less on the 1M-row bench table, whose text is UTF-8.
+ *
+ * Keyless tables keep that first form, `#`-separated: their mirrored rows carry its hash.
  */
 export function rowCanonExpr(columns: MappedColumn[], compact = false): string {
+  if (!compact) return keylessCanonExpr(columns);
   const pieces: string[] = [];
   for (const c of columns) {
-    if (compact && c.canon) {
-      pieces.push(c.canon(qi(c.name)));
-      continue;
-    }
+    const orNull = (e: string) => (c.nullable ? `IFNULL(${e}, ${NULL_PIECE})` : e);
     const v = c.select(qi(c.name));
-    if (!c.variableLength) {
-      pieces.push(v);
-      continue;
-    }
-    pieces.push(`LENGTH(${v})`, c.longValue ? `IF(LENGTH(${v}) > 64, SHA1(${v}), ${v})` : v);
+    if (c.canon) pieces.push(orNull(c.canon(qi(c.name))));
+    else if (!c.variableLength) pieces.push(orNull(v));
+    else if (c.utf8 && !c.longValue) pieces.push(orNull(`CAST(${v} AS BINARY)`));
+    else pieces.push(orNull(`LENGTH(${v})`), `CAST(${c.longValue ? preHashed(v) : v} AS BINARY)`);
+  }
+  return `CAST(CONCAT_WS(${SEPARATOR}, ${pieces.join(', ')}) AS BINARY)`;
+}
+
+function preHashed(v: string): string {
+  return `IF(LENGTH(${v}) > 64, SHA1(${v}), ${v})`;
+}
+
+/**
+ * Keyless rows' form: every variable-length value preceded by its byte length, a NULL bitmap
+ * (NULL, '' and 'NULL' all differ), long values pre-hashed, `#` between the pieces.
+ */
+function keylessCanonExpr(columns: MappedColumn[]): string {
+  const pieces: string[] = [];
+  for (const c of columns) {
+    const v = c.select(qi(c.name));
+    if (!c.variableLength) pieces.push(v);
+    else pieces.push(`LENGTH(${v})`, c.longValue ? preHashed(v) : v);
   }
   const nullable = columns.filter((c) => c.nullable);
   if (nullable.length > 0) pieces.push(`CONCAT(${nullable.map((c) => `ISNULL(${qi(c.name)})`).join(', ')})`);
