@@ -11,9 +11,9 @@ import { mysqlUrlParts } from './mysql-url';
  * otherwise says in one line what to create. Returns true when it created one.
  */
 export async function ensureMysqlDatabase(url: string): Promise<boolean> {
-  const { database, ...server } = mysqlUrlParts(url);
+  const { database, user, serverUri } = mysqlUrlParts(url);
   if (!database) throw new AppError('CONFIG_INVALID', `the MySQL URL names no database (add /campus to it)`);
-  const conn = await mysql.createConnection({ ...server });
+  const conn = await mysql.createConnection({ uri: serverUri });
   try {
     const [rows] = await conn.query<mysql.RowDataPacket[]>(
       'SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?',
@@ -27,7 +27,7 @@ export async function ensureMysqlDatabase(url: string): Promise<boolean> {
       if ((err as { code?: string }).code === 'ER_DB_CREATE_EXISTS') return false;
       throw new AppError(
         'DATABASE_MISSING',
-        `MySQL has no database "${database}" and the account ${server.user} may not create it; as an administrator run: CREATE DATABASE ${mysqlIdent(database)} CHARACTER SET utf8mb4; GRANT ALL ON ${mysqlIdent(database)}.* TO '${server.user}'@'%';`,
+        `MySQL has no database "${database}" and the account ${user} may not create it; as an administrator run: CREATE DATABASE ${mysqlIdent(database)} CHARACTER SET utf8mb4; GRANT ALL ON ${mysqlIdent(database)}.* TO '${user}'@'%';`,
       );
     }
   } finally {

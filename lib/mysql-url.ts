@@ -1,17 +1,11 @@
-/** Host, port, credentials and database of a mysql:// URL, for clients that take them apart. */
-export function mysqlUrlParts(url: string): {
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-  database: string;
-} {
+/**
+ * The database and account a mysql:// URL names, and the same URL without the database (every
+ * option it carries kept, `?socketPath=` included), for a connection made before the database
+ * exists. Clients take the URL whole (mysql2's `uri`), so no option is lost on the way.
+ */
+export function mysqlUrlParts(url: string): { database: string; user: string; serverUri: string } {
   const u = new URL(url);
-  return {
-    host: u.hostname,
-    port: u.port ? Number(u.port) : 3306,
-    user: decodeURIComponent(u.username),
-    password: decodeURIComponent(u.password),
-    database: decodeURIComponent(u.pathname.replace(/^\//, '')),
-  };
+  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  u.pathname = '/';
+  return { database, user: decodeURIComponent(u.username), serverUri: u.toString() };
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import { Client } from 'pg';
 import { serviceUrls } from './services';
@@ -62,6 +63,37 @@ export async function createReadOnlyMysqlUser(database: string): Promise<{ url: 
       await c.end();
     },
   };
+}
+
+/**
+ * An account on this machine's MySQL that reaches `database` over the server's Unix socket only,
+ * as a `?socketPath=` URL whose host does not resolve (a client that drops the option cannot
+ * connect). Undefined when the server's socket is not on this machine. `drop()` removes it.
+ */
+export async function createSocketMysqlUser(
+  database: string,
+): Promise<{ url: string; drop: () => Promise<void> } | undefined> {
+  const { mysqlAdminUrl } = serviceUrls();
+  const conn = await mysql.createConnection({ uri: mysqlAdminUrl });
+  try {
+    const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT @@socket AS s');
+    const socket = String(rows[0]?.s ?? '');
+    if (!socket || !existsSync(socket)) return undefined;
+    const user = randomName('cs_sock');
+    const password = randomBytes(12).toString('hex');
+    await conn.query(`CREATE USER '${user}'@'localhost' IDENTIFIED BY '${password}'`);
+    await conn.query(`GRANT ALL ON \`${database}\`.* TO '${user}'@'localhost'`);
+    return {
+      url: `mysql://${user}:${password}@no-such-host.invalid/${database}?socketPath=${encodeURIComponent(socket)}`,
+      drop: async () => {
+        const c = await mysql.createConnection({ uri: mysqlAdminUrl });
+        await c.query(`DROP USER IF EXISTS '${user}'@'localhost'`);
+        await c.end();
+      },
+    };
+  } finally {
+    await conn.end();
+  }
 }
 
 /** Creates an empty PostgreSQL database; `drop()` terminates its sessions and removes it. */

@@ -1,6 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import request from 'supertest';
+import { ensureMysqlDatabase } from '../../lib/ensure-databases';
+import { createSocketMysqlUser } from '../../test/support/databases';
+import { createKnex } from '../src/db/knex';
 import { CourseCatalogue } from '../src/use-cases/catalogue';
 import {
   createPortalFixture,
@@ -525,4 +528,26 @@ describe('errors', () => {
     expect(unknownCourse.status).toBe(303);
     expect((await agent.get('/courses')).text).toContain('That course does not exist.');
   });
+});
+
+test('over a MySQL Unix socket (`?socketPath=`), the portal logs in and serves pages, and the first-run step finds its database', async () => {
+  const socket = await createSocketMysqlUser(f.mysql.name);
+  if (!socket) {
+    console.warn('MySQL socket not on this machine: socket test skipped');
+    return;
+  }
+  // The URL's host does not resolve: only a client that keeps socketPath gets through.
+  const db = createKnex(socket.url, { min: 0, max: 4 });
+  const portal = testApp({ db, mysqlUrl: socket.url, bcryptRounds: 4, now: () => NOW });
+  try {
+    const agent = await loggedIn({ app: portal.app }, 'student1');
+    const page = await agent.get('/enrollments');
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('student1');
+    expect(await ensureMysqlDatabase(socket.url)).toBe(false);
+  } finally {
+    await portal.close();
+    await db.destroy();
+    await socket.drop();
+  }
 });

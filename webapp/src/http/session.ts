@@ -3,7 +3,6 @@ import session from 'express-session';
 import MySQLStoreFactory from 'express-mysql-session';
 import type { Knex } from 'knex';
 import mysql from 'mysql2';
-import { mysqlUrlParts } from '../../../lib/mysql-url';
 import {
   type Account,
   type Role,
@@ -99,7 +98,7 @@ export function createSessionMiddleware(options: SessionOptions) {
   const MySQLStore = MySQLStoreFactory(session);
   // The store's connections, also used for the session read (see readSessionWithAccount); the
   // store ends them when it is closed.
-  const pool = mysql.createPool({ ...mysqlUrlParts(options.mysqlUrl), connectionLimit: 5 });
+  const pool = mysql.createPool({ uri: options.mysqlUrl, connectionLimit: 5 });
   // The table comes from mysql/init/002-portal-sessions.sql; creating it here would race the
   // first requests.
   const store = new MySQLStore(
