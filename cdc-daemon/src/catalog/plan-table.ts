@@ -24,8 +24,8 @@ export interface TablePlan {
   fingerprint: string;
   /**
    * The key columns are the table's first columns, integers read as they are: their values are
-   * the first pieces of the canonical form (digits, never its separator, never NULL), so a walk need not
-   * fetch them besides it (see sendRangeKeys and keysFromCanon).
+   * the first pieces of the canonical form (digits, never its separator, never NULL), so a walk
+   * need not fetch them besides it (see sendRangeKeys and keysFromCanon).
    */
   keysLeadCanon: boolean;
   /** Per key column: an integer type, whose bounds and lookups are numeric literals (see keyParam). */
