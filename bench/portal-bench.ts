@@ -472,9 +472,9 @@ async function commits(db: ReturnType<typeof createKnex>): Promise<number> {
  * For each student, a course of the open term they hold (or dropped in an earlier run) and the
  * portal lets them drop and take again (checked once through the portal): registration week's
  * change of mind. Courses picked by seats alone clashed with the bench students' timetables
- * (students earlier runs had enrolled in more courses; a seeded student clashes with about 15% of
- * the open term), so 86% of the enroll/drop load was refused and rolled back (0.14 commits a
- * POST): it measured refusals, not writes.
+ * nearly every time (a seeded student's clashes with about 15% of the open term), so 86% of the
+ * enroll/drop load was refused and rolled back (0.14 commits a POST): it measured refusals, not
+ * writes.
  */
 async function heldCourses(
   base: string,
