@@ -41,28 +41,46 @@ export async function createMysqlDatabase(): Promise<TestDatabase> {
 }
 
 /**
+ * A new MySQL account `user@host` with a random name and password, granted `privileges` on one
+ * database; `drop()` removes the account.
+ */
+async function createMysqlAccount(
+  prefix: string,
+  host: string,
+  privileges: string,
+  database: string,
+): Promise<{ user: string; password: string; drop: () => Promise<void> }> {
+  const { mysqlAdminUrl } = serviceUrls();
+  const user = randomName(prefix);
+  const password = randomBytes(12).toString('hex');
+  const conn = await mysql.createConnection({ uri: mysqlAdminUrl });
+  try {
+    await conn.query(`CREATE USER '${user}'@'${host}' IDENTIFIED BY '${password}'`);
+    await conn.query(`GRANT ${privileges} ON \`${database}\`.* TO '${user}'@'${host}'`);
+  } finally {
+    await conn.end();
+  }
+  return {
+    user,
+    password,
+    drop: async () => {
+      const c = await mysql.createConnection({ uri: mysqlAdminUrl });
+      await c.query(`DROP USER IF EXISTS '${user}'@'${host}'`);
+      await c.end();
+    },
+  };
+}
+
+/**
  * A MySQL account limited to SELECT on one database, as the database team grants the daemon.
  * Returns its URL; `drop()` removes the account.
  */
 export async function createReadOnlyMysqlUser(database: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const { mysqlAdminUrl } = serviceUrls();
-  const user = randomName('cs_ro');
-  const password = randomBytes(12).toString('hex');
-  const conn = await mysql.createConnection({ uri: mysqlAdminUrl });
-  await conn.query(`CREATE USER '${user}'@'%' IDENTIFIED BY '${password}'`);
-  await conn.query(`GRANT SELECT ON \`${database}\`.* TO '${user}'@'%'`);
-  await conn.end();
-  const u = new URL(withDatabase(mysqlAdminUrl, database));
-  u.username = user;
-  u.password = password;
-  return {
-    url: u.toString(),
-    drop: async () => {
-      const c = await mysql.createConnection({ uri: mysqlAdminUrl });
-      await c.query(`DROP USER IF EXISTS '${user}'@'%'`);
-      await c.end();
-    },
-  };
+  const account = await createMysqlAccount('cs_ro', '%', 'SELECT', database);
+  const u = new URL(withDatabase(serviceUrls().mysqlAdminUrl, database));
+  u.username = account.user;
+  u.password = account.password;
+  return { url: u.toString(), drop: account.drop };
 }
 
 /**
@@ -73,27 +91,15 @@ export async function createReadOnlyMysqlUser(database: string): Promise<{ url: 
 export async function createSocketMysqlUser(
   database: string,
 ): Promise<{ url: string; drop: () => Promise<void> } | undefined> {
-  const { mysqlAdminUrl } = serviceUrls();
-  const conn = await mysql.createConnection({ uri: mysqlAdminUrl });
-  try {
-    const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT @@socket AS s');
-    const socket = String(rows[0]?.s ?? '');
-    if (!socket || !existsSync(socket)) return undefined;
-    const user = randomName('cs_sock');
-    const password = randomBytes(12).toString('hex');
-    await conn.query(`CREATE USER '${user}'@'localhost' IDENTIFIED BY '${password}'`);
-    await conn.query(`GRANT ALL ON \`${database}\`.* TO '${user}'@'localhost'`);
-    return {
-      url: `mysql://${user}:${password}@no-such-host.invalid/${database}?socketPath=${encodeURIComponent(socket)}`,
-      drop: async () => {
-        const c = await mysql.createConnection({ uri: mysqlAdminUrl });
-        await c.query(`DROP USER IF EXISTS '${user}'@'localhost'`);
-        await c.end();
-      },
-    };
-  } finally {
-    await conn.end();
-  }
+  const conn = await mysql.createConnection({ uri: serviceUrls().mysqlAdminUrl });
+  const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT @@socket AS s').finally(() => conn.end());
+  const socket = String(rows[0]?.s ?? '');
+  if (!socket || !existsSync(socket)) return undefined;
+  const { user, password, drop } = await createMysqlAccount('cs_sock', 'localhost', 'ALL', database);
+  return {
+    url: `mysql://${user}:${password}@no-such-host.invalid/${database}?socketPath=${encodeURIComponent(socket)}`,
+    drop,
+  };
 }
 
 /** Creates an empty PostgreSQL database; `drop()` terminates its sessions and removes it. */
