@@ -129,6 +129,26 @@ test('JSON holding \\u0000 and an invalid date kept under ALLOW_INVALID_DATES ar
   expect((await quarantine('days')).map((r) => r.row_key)).toEqual(['2']);
 });
 
+test('a refused row whose key holds a NUL byte (binary or text) is quarantined with that key in its message, at load and in a cycle', async () => {
+  await f.my.query(
+    `CREATE TABLE tokens (k VARBINARY(8) PRIMARY KEY, v VARCHAR(20));
+     INSERT INTO tokens VALUES (X'00FF01', CONCAT('a', CHAR(0))), (X'02', 'fine');
+     CREATE TABLE labels (k VARCHAR(10) PRIMARY KEY, v VARCHAR(20));
+     INSERT INTO labels VALUES (CONCAT('x', CHAR(0), 'y'), CONCAT('b', CHAR(0))), ('z', 'fine')`,
+  );
+  expect((await f.cycle()).status).not.toBe('failed');
+  expect((await f.pool.query('SELECT v FROM public.tokens')).rows).toEqual([{ v: 'fine' }]);
+  expect((await f.pool.query('SELECT v FROM public.labels')).rows).toEqual([{ v: 'fine' }]);
+  expect((await quarantine('tokens'))[0].error).toContain('table tokens, key \\x00ff01: column v holds a NUL byte');
+  expect((await quarantine('labels'))[0].error).toContain('table labels, key x\\0y: column k holds a NUL byte');
+  await f.my.query("INSERT INTO tokens VALUES (X'0300', CONCAT('c', CHAR(0)))");
+  expect((await f.cycle()).status).not.toBe('failed');
+  expect((await quarantine('tokens')).map((r) => r.error)).toEqual([
+    expect.stringContaining('key \\x00ff01:'),
+    expect.stringContaining('key \\x0300:'),
+  ]);
+});
+
 test("the portal's housekeeping tables are not mirrored by default", async () => {
   await f.my.query(
     'CREATE TABLE sessions (session_id VARCHAR(128) PRIMARY KEY, expires INT, data TEXT); CREATE TABLE schema_migrations (name VARCHAR(200) PRIMARY KEY); CREATE TABLE course_seats (course_id INT PRIMARY KEY, enrolled INT)',

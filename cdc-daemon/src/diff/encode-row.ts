@@ -12,8 +12,16 @@ interface Where {
   offset: number;
 }
 
+/**
+ * Where a refused value is, for the quarantine's message (PostgreSQL text, which holds no NUL):
+ * a binary key value in hex, a NUL in a text key as \0.
+ */
 function describe(w: Where): string {
-  return `table ${w.table}, key ${w.keyIndexes.map((i) => String(w.values[i + w.offset])).join('/')}`;
+  const key = w.keyIndexes.map((i) => {
+    const v = w.values[i + w.offset];
+    return Buffer.isBuffer(v) ? `\\x${v.toString('hex')}` : String(v).replaceAll('\0', '\\0');
+  });
+  return `table ${w.table}, key ${key.join('/')}`;
 }
 
 export interface EncodedRow {
