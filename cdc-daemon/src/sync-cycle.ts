@@ -5,6 +5,7 @@ import type { Logger } from '../../lib/logger';
 import type { CdcConfig } from './config';
 import { type TablePlan, planTable } from './catalog/plan-table';
 import { readCatalog } from './catalog/read-catalog';
+import type { MappingOptions } from './catalog/type-mapping';
 import { type SelectAccess, readSelectAccess } from './catalog/select-access';
 import { classifyError, errorSource, throwIfAborted } from './errors';
 import { initRowHash } from './diff/row-hash';
@@ -128,6 +129,9 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
           ...historyFor(ctx.config, plan),
           chunkRows: ctx.config.chunkRows,
           batchRows: ctx.config.loadBatchRows,
+          readers: ctx.config.loadReaders,
+          mysqlUrl: ctx.config.mysqlUrl,
+          mapping: mappingOptions(ctx.config),
           historyBackfillRows: ctx.config.historyBackfill.minRows,
           syncId,
           at,
@@ -185,13 +189,18 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
   }
 }
 
+/** How columns map to PostgreSQL: the cycle's plans and the load's reader threads agree on it. */
+function mappingOptions(config: CdcConfig): MappingOptions {
+  return { tinyint1AsBoolean: config.tinyint1AsBoolean };
+}
+
 async function readPlans(mysql: Connection, config: CdcConfig): Promise<{ plans: TablePlan[]; access: SelectAccess }> {
   const schemas = await readCatalog(mysql, {
     tables: config.tables,
     excludeTables: config.excludeTables,
     excludeColumns: config.excludeColumns,
   });
-  const plans = parentsFirst(schemas.map((s) => planTable(s, { tinyint1AsBoolean: config.tinyint1AsBoolean })));
+  const plans = parentsFirst(schemas.map((s) => planTable(s, mappingOptions(config))));
   return { plans, access: await readSelectAccess(mysql) };
 }
 

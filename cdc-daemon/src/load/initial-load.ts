@@ -19,18 +19,20 @@ import { holdLoad } from '../apply/cycle-lock';
 import { copyLines } from '../apply/pg-copy';
 import { appendChunks, nextChunkIds, saveChunkRows, saveLoadProgress, type TableState } from '../apply/state-store';
 import type { CycleStats } from '../record/cycle-stats';
-import type { KeyTuple } from '../snapshot/mysql-sql';
 import {
   type LoadBatch,
+  type LoadRange,
   dropLoadDefaults,
   finishLoadBatch,
-  readLoadBatch,
   setLoadDefaults,
+  withChunkIds,
   writeLoadRows,
 } from './load-batch';
+import { ThreadReaders, inProcessReader } from './load-readers';
+import type { MappingOptions } from '../catalog/type-mapping';
 import { recordQuarantine } from '../apply/quarantine-store';
 import { markHistoryBackfill } from '../apply/history-backfill';
-import { streamRange } from '../snapshot/mysql-source';
+import { keyAfter, streamRange } from '../snapshot/mysql-source';
 
 /**
  * Batches of a first load written at once, each in its own transaction and connection. Two left
@@ -49,6 +51,11 @@ export interface LoadOptions extends MirrorOptions {
   at: Date;
   /** A first load of a table MySQL estimates at this many rows or more defers its history (0: never). */
   historyBackfillRows: number;
+  /** Reader threads for a big table's batches (0: read on the cycle's connection); see load-readers.ts. */
+  readers: number;
+  /** What the reader threads connect to and how they map columns (as the cycle does). */
+  mysqlUrl: string;
+  mapping: MappingOptions;
   /** Called after every committed batch (progress bars), with MySQL's estimate of the total. */
   onBatch?: (table: string, loadedRows: number, estimatedRows: number) => void;
   signal?: AbortSignal;
@@ -84,15 +91,6 @@ export async function loadTable(
     o.history &&
     !state.reload &&
     (state.historyBackfill != null || (o.historyBackfillRows > 0 && estimatedRows >= o.historyBackfillRows));
-  const takeIds = (n: number) => withClient(pool, (c) => nextChunkIds(c, n));
-  // A batch is read ahead while the previous one is written: its failure (PostgreSQL gone while
-  // it takes chunk ids, say) must wait for the await below, not end the process first as an
-  // unhandled rejection, so each read is marked handled as it starts.
-  const read = (cursor: KeyTuple | null, first: boolean) => {
-    const p = readLoadBatch(mysql, plan, cursor, first, o.batchRows, o.chunkRows, takeIds);
-    p.catch(() => {});
-    return p;
-  };
   let loaded = state.loadedRows;
   // A load builds the mirror's secondary indexes at the end, and so does a first load the
   // history's; a reload compares with the history through them, so it keeps them. The last
@@ -123,7 +121,7 @@ export async function loadTable(
   let previous: Promise<boolean> = Promise.resolve(true);
   let previousLocked: Promise<void> = Promise.resolve();
   const inFlight: Promise<boolean>[] = [];
-  const write = (batch: LoadBatch, loadedRows: number, before: Promise<boolean>, lockedBefore: Promise<void>) => {
+  const write = (read: LoadBatch, loadedRows: number, before: Promise<boolean>, lockedBefore: Promise<void>) => {
     let locked!: () => void;
     const lock = new Promise<void>((resolve) => (locked = resolve));
     const committed = inTransaction(pool, async (client) => {
@@ -136,6 +134,7 @@ export async function loadTable(
       // A batch lost to a PostgreSQL crash is lost with its cursor, so the load resumes before
       // it: waiting for each commit's WAL flush buys nothing here.
       await client.query('SET LOCAL synchronous_commit = off');
+      const batch = withChunkIds(read, await nextChunkIds(client, read.chunks.length));
       await writeLoadRows(client, plan, batch, batchOptions);
       // Batches commit in key order, so the cursor and the chunk list only move forward; one
       // that failed (or found the load reset) takes the batches after it down with it.
@@ -149,12 +148,12 @@ export async function loadTable(
     }).then(
       (written) => {
         if (written) {
-          const rows = batch.rows;
+          const rows = read.rows;
           loaded += rows;
           t.rowsLoaded += rows;
-          t.bytesRead += batch.bytesRead;
-          t.warnings += batch.warnings;
-          t.quarantined += batch.quarantined.length;
+          t.bytesRead += read.bytesRead;
+          t.warnings += read.warnings;
+          t.quarantined += read.quarantined.length;
           o.onBatch?.(plan.name, loaded, Math.max(estimatedRows, loaded));
           logger.debug('load batch committed', { table: plan.name, loaded });
         }
@@ -167,14 +166,40 @@ export async function loadTable(
     committed.finally(locked).catch(() => {});
     return { committed, lock };
   };
+  // Ranges of about a batch each are read in key order, as many at once as there are readers:
+  // the next range's upper bound is asked of MySQL (keyAfter) before the range is handed out.
+  // A range read short (wide rows, rows added since its bound) is followed by the rest of it.
+  const readers =
+    o.readers > 0 && estimatedRows >= 2 * o.batchRows
+      ? new ThreadReaders(plan.schema, { mysqlUrl: o.mysqlUrl, mapping: o.mapping }, o.readers)
+      : inProcessReader(mysql, plan);
+  const reads: { range: LoadRange; batch: Promise<LoadBatch> }[] = [];
+  const start = (range: LoadRange) => {
+    const batch = readers.read(range, readers.size > 1 && range.upper ? 2 * o.batchRows : o.batchRows, o.chunkRows);
+    // Failures surface where the read is awaited, in order, below.
+    batch.catch(() => {});
+    return { range, batch };
+  };
+  let from = state.loadCursor;
+  let planned = false;
+  const planAhead = async () => {
+    while (!planned && reads.length < readers.size) {
+      const upper = readers.size > 1 ? await keyAfter(mysql, plan, from, o.batchRows) : null;
+      reads.push(start({ lower: from, upper }));
+      if (upper === null) planned = true;
+      else from = upper;
+    }
+  };
   let written = true;
   try {
-    let pending: Promise<LoadBatch> | undefined = read(state.loadCursor, loaded === 0 && state.loadCursor === null);
-    while (pending && written) {
+    await planAhead();
+    while (reads.length > 0 && written) {
       throwIfAborted(o.signal);
-      const batch: LoadBatch = await pending;
-      // Overlap: MySQL reads the next batch while PostgreSQL takes this one (and the one before).
-      pending = batch.next ? read(batch.next, false) : undefined;
+      const head = reads.shift()!;
+      const batch: LoadBatch = await head.batch;
+      if (batch.cut) reads.unshift(start({ lower: batch.next, upper: head.range.upper }));
+      // Overlap: MySQL reads the next ranges while PostgreSQL takes this batch (and the ones before).
+      await planAhead();
       queued += batch.rows;
       const next = write(batch, queued, previous, previousLocked);
       previous = next.committed;
@@ -185,8 +210,9 @@ export async function loadTable(
     }
     while (inFlight.length > 0) written = (await inFlight.shift()!) && written;
   } finally {
-    // A failure leaves no write running behind the cycle's back.
-    await Promise.allSettled(inFlight);
+    // A failure leaves no write or read running behind the cycle's back.
+    await Promise.allSettled([...inFlight, ...reads.map((r) => r.batch)]);
+    await readers.close();
   }
   if (!written) {
     logger.warn('the table was reset (resync) during its load; this load stops, the next cycle starts over', {

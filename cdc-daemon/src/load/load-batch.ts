@@ -18,45 +18,55 @@ export interface LoadBatch {
   /** The rows' COPY text (see CopyText), and how many rows it holds. */
   copy: Buffer;
   rows: number;
+  /** Its chunks in key order; their ids are taken when the batch is written (withChunkIds). */
   chunks: { id: string; lower: KeyTuple | null; count: number; fingerprint: string; rows: Buffer }[];
   /** Where the next batch starts (inclusive), or null when this was the last. */
   next: KeyTuple | null;
+  /** The batch stopped short of its range's upper bound (by bytes or rows): `next` starts the rest. */
+  cut: boolean;
   warnings: number;
   bytesRead: number;
   /** Rows PostgreSQL would refuse: not loaded; their chunk stays unverified, so cycles retry them. */
   quarantined: QuarantinedRow[];
 }
 
+/**
+ * The key range a load batch reads: from `lower` (inclusive; null: the table's first row) to
+ * `upper` (exclusive; null: to the end, up to the batch's size).
+ */
+export interface LoadRange {
+  lower: KeyTuple | null;
+  upper: KeyTuple | null;
+}
+
 /** A load batch ends after this many bytes of values, whatever its row count. */
 export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
 
 /**
- * Reads up to `size` rows (at most MAX_BATCH_BYTES of values) from `cursor` on (plus one, to
- * know where the next batch starts), encodes them and cuts them into chunks with their
- * fingerprints and row-state blobs. Chunk ids come from `takeIds`, so a batch needs no
- * PostgreSQL connection while it is read.
+ * Reads the rows of `range` in key order, at most `size` of them (and at most MAX_BATCH_BYTES of
+ * values; plus one, to know where the rest starts), encodes them and cuts them into chunks with
+ * their fingerprints and row-state blobs. It needs nothing but the MySQL connection, so a reader
+ * thread runs it as well (load-readers.ts); chunk ids are taken when the batch is written.
  */
 export async function readLoadBatch(
   mysql: Connection,
   plan: TablePlan,
-  cursor: KeyTuple | null,
-  first: boolean,
+  range: LoadRange,
   size: number,
   chunkRows: number,
-  takeIds: (n: number) => Promise<string[]>,
 ): Promise<LoadBatch> {
   const maxChunkBytes = chunkByteLimit(await maxAllowedPacket(mysql));
-  const ids = await takeIds(Math.max(1, Math.ceil(size / chunkRows)));
   const batch: Omit<LoadBatch, 'copy' | 'rows'> = {
     chunks: [],
-    next: null,
+    next: range.upper,
+    cut: false,
     warnings: 0,
     bytesRead: 0,
     quarantined: [],
   };
   const copy = new CopyText();
   const state = new ChunkRowsBuilder();
-  let chunk = { id: ids[0]!, lower: first ? null : cursor, count: 0 };
+  let chunk = { lower: range.lower, count: 0 };
   // Rows come with their canonical form, and a chunk's fingerprint is the digest of those forms as
   // this one SELECT saw them (a statement reads one consistent view): the next cycle's
   // fingerprints catch whatever changed since, chunk by chunk, without reading the table again.
@@ -65,23 +75,24 @@ export async function readLoadBatch(
   let poisoned = false;
   const close = () =>
     batch.chunks.push({
-      id: chunk.id,
+      id: '',
       lower: chunk.lower,
       count: chunk.count,
       fingerprint: poisoned ? UNVERIFIED_FINGERPRINT : fp.toDecimal(),
       rows: state.take(),
     });
   let n = 0;
-  read: for await (const rows of streamRange(mysql, plan, cursor, null, size + 1, true))
+  read: for await (const rows of streamRange(mysql, plan, range.lower, range.upper, size + 1, true))
     for (const raw of rows) {
       // Wide rows end a batch early: a batch is held in memory whole until it is written.
       if (n === size || (n > 0 && batch.bytesRead >= MAX_BATCH_BYTES)) {
         batch.next = keyTuple(plan, raw);
+        batch.cut = true;
         break read;
       }
       if (chunk.count === chunkRows || (chunk.count > 0 && fp.bytes >= maxChunkBytes)) {
         close();
-        chunk = { id: ids[batch.chunks.length] ?? (await takeIds(1))[0]!, lower: keyTuple(plan, raw), count: 0 };
+        chunk = { lower: keyTuple(plan, raw), count: 0 };
         fp = new CanonDigest();
         poisoned = false;
       }
@@ -103,6 +114,11 @@ export async function readLoadBatch(
     }
   close();
   return { ...batch, copy: copy.take(), rows: copy.rows };
+}
+
+/** The batch with its chunks' ids, in order (taken from PostgreSQL's sequence when it is written). */
+export function withChunkIds(batch: LoadBatch, ids: string[]): LoadBatch {
+  return { ...batch, chunks: batch.chunks.map((c, i) => ({ ...c, id: ids[i]! })) };
 }
 
 /**
