@@ -130,6 +130,7 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
           chunkRows: ctx.config.chunkRows,
           batchRows: ctx.config.loadBatchRows,
           readers: ctx.config.loadReaders,
+          foreignKeys: ctx.config.mirrorForeignKeys,
           mysqlUrl: ctx.config.mysqlUrl,
           mapping: mappingOptions(ctx.config),
           historyBackfillRows: ctx.config.historyBackfill.minRows,

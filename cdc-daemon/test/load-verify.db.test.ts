@@ -89,6 +89,10 @@ test('load batches written at once commit in key order: one PostgreSQL refuses t
   const historyKeys =
     "SELECT count(*) AS n FROM pg_constraint WHERE conrelid = 'history.batched'::regclass AND contype = 'p'";
   expect(await count(historyKeys)).toBe(0);
+  // ...and the mirror's, which the rows of the batches committed so far wait for.
+  const mirrorKeys =
+    "SELECT count(*) AS n FROM pg_constraint WHERE conrelid = 'public.batched'::regclass AND contype = 'p'";
+  expect(await count(mirrorKeys)).toBe(0);
 
   await f.pool.query('DROP TRIGGER refuse ON public.batched');
   const resumed = await cycle();
@@ -96,6 +100,10 @@ test('load batches written at once commit in key order: one PostgreSQL refuses t
   expect(await count('SELECT count(*) AS n FROM history.batched WHERE valid_to IS NULL')).toBe(10_000);
   expect(await count('SELECT count(DISTINCT id) AS n FROM history.batched')).toBe(10_000);
   expect(await count(historyKeys)).toBe(1);
+  const { rows: key } = await f.pool.query(
+    "SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'public.batched'::regclass AND contype = 'p'",
+  );
+  expect(key).toEqual([{ conname: 'batched_pkey', def: 'PRIMARY KEY (id)' }]);
   // The chunk list is in key order, one chunk per 500 rows.
   const { rows: chunks } = await f.pool.query(
     "SELECT lower_key, row_count FROM cdc.chunks WHERE table_name = 'batched' ORDER BY position",

@@ -172,6 +172,43 @@ export async function dropMirrorIndexes(client: PoolClient, plan: TablePlan, o: 
     await client.query(`DROP INDEX IF EXISTS ${pgi(o.targetSchema)}.${pgi(objectName(plan.name, fk.name, 'fk'))}`);
 }
 
+/** The name PostgreSQL gives the primary key mirrorDdl declares (undefined past its 63 bytes). */
+function defaultPrimaryKeyName(plan: TablePlan): string | undefined {
+  const name = `${plan.name}_pkey`;
+  return Buffer.byteLength(name) <= 63 ? name : undefined;
+}
+
+/**
+ * A first load builds the mirror's primary key at its end too: COPY of `attendance`'s 4.8M rows
+ * took 9.7 s with the key maintained row by row, 5.9 s with the key built after it. Only a key
+ * the daemon created (by its default name) is dropped, and only while no other mirror's foreign
+ * key refers to it. Batches read disjoint key ranges, so the key built at the end holds; a load
+ * that went wrong would fail there, loudly, instead of mirroring a duplicate.
+ */
+export async function dropMirrorPrimaryKey(client: PoolClient, plan: TablePlan, o: MirrorOptions): Promise<void> {
+  const name = defaultPrimaryKeyName(plan);
+  if (plan.schema.keyKind !== 'primary' || name === undefined) return;
+  const { rows } = await client.query<{ drop: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p' AND conname = $2)
+        AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE confrelid = $1::regclass) AS drop`,
+    [mirrorName(plan, o), name],
+  );
+  if (rows[0]?.drop) await client.query(`ALTER TABLE ${mirrorName(plan, o)} DROP CONSTRAINT ${pgi(name)}`);
+}
+
+/** Builds the primary key dropMirrorPrimaryKey dropped (a load resumed after a crash included). */
+export async function restoreMirrorPrimaryKey(client: PoolClient, plan: TablePlan, o: MirrorOptions): Promise<void> {
+  const name = defaultPrimaryKeyName(plan);
+  if (plan.schema.keyKind !== 'primary' || name === undefined) return;
+  const { rows } = await client.query("SELECT 1 FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'", [
+    mirrorName(plan, o),
+  ]);
+  if (rows.length === 0)
+    await client.query(
+      `ALTER TABLE ${mirrorName(plan, o)} ADD CONSTRAINT ${pgi(name)} PRIMARY KEY (${plan.schema.keyColumns.map(pgi).join(', ')})`,
+    );
+}
+
 /**
  * The history's one index, for "as of" lookups; it also finds a key's open version (a key has
  * few versions). An index on the open versions (`WHERE valid_to IS NULL`) made every close a

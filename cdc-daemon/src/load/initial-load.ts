@@ -12,8 +12,10 @@ import {
   createMirrorIndexes,
   dropHistoryIndexes,
   dropMirrorIndexes,
+  dropMirrorPrimaryKey,
   historyName,
   mirrorName,
+  restoreMirrorPrimaryKey,
 } from '../apply/mirror-ddl';
 import { holdLoad } from '../apply/cycle-lock';
 import { copyLines } from '../apply/pg-copy';
@@ -51,6 +53,11 @@ export interface LoadOptions extends MirrorOptions {
   at: Date;
   /** A first load of a table MySQL estimates at this many rows or more defers its history (0: never). */
   historyBackfillRows: number;
+  /**
+   * Mirrors carry foreign keys (CDC_MIRROR_FOREIGN_KEYS): the mirror keeps its primary key during
+   * a load, since a table MySQL adds later may need it for its own foreign key.
+   */
+  foreignKeys: boolean;
   /** Reader threads for a big table's batches (0: read on the cycle's connection); see load-readers.ts. */
   readers: number;
   /** What the reader threads connect to and how they map columns (as the cycle does). */
@@ -97,6 +104,7 @@ export async function loadTable(
   // batch's transaction builds them, so a table is never marked loaded without its indexes.
   await withClient(pool, async (c) => {
     await dropMirrorIndexes(c, plan, o);
+    if (!state.reload && !o.foreignKeys) await dropMirrorPrimaryKey(c, plan, o);
     if (o.history) await (state.reload ? createHistoryIndexes(c, plan) : dropHistoryIndexes(c, plan));
     if (deferHistory && state.historyBackfill == null) await markHistoryBackfill(c, plan.name, o);
   });
@@ -104,6 +112,7 @@ export async function loadTable(
     // Deferred foreign-key checks (CDC_MIRROR_FOREIGN_KEYS) run now rather than at commit:
     // PostgreSQL builds no index on a table with checks pending.
     await c.query('SET CONSTRAINTS ALL IMMEDIATE');
+    await restoreMirrorPrimaryKey(c, plan, o);
     await createMirrorIndexes(c, plan, o);
     if (o.history) await createHistoryIndexes(c, plan);
     // The first versions are owed from the load's end: its time and sync id are the last batch's.
