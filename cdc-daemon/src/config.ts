@@ -75,8 +75,8 @@ export const cdcConfigSchema = z
     CDC_MAX_PAUSE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
     /** Rows per committed batch of an initial load. */
     CDC_LOAD_BATCH_ROWS: z.coerce.number().int().min(4).max(1_000_000).default(20_000),
-    /** Threads reading a big table's load batches at once, each on a MySQL connection (0: the cycle's). */
-    CDC_LOAD_READERS: z.coerce.number().int().min(0).max(8).default(2),
+    /** A big table's load batches read at once, each on a MySQL connection: the main thread's, then threads. */
+    CDC_LOAD_READERS: z.coerce.number().int().min(1).max(8).default(2),
     /** Skip tables whose MySQL UPDATE_TIME shows no write since their last full scan. */
     CDC_SKIP_HINTS: envBoolean.default(true),
     /**

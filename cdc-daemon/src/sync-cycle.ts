@@ -18,6 +18,7 @@ import { inTransaction, withClient } from './apply/pg-tx';
 import { takeCycleLock } from './apply/cycle-lock';
 import { type SkipHint, canSkip, readUpdateTimes, rollingSlice } from './snapshot/change-hints';
 import { loadTable } from './load/initial-load';
+import { ReaderPool } from './load/load-readers';
 import { CycleStats, type CycleStatus } from './record/cycle-stats';
 import { type SyncId, beginCycleRecord, failCycleRecord, finishCycleRecord } from './record/cycle-record';
 import { closeSnapshot, connectMysql, openSnapshot } from './snapshot/mysql-source';
@@ -117,31 +118,41 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
 
     const at = new Date();
     const loading = plans.filter((p) => states.get(p.name)?.status === 'loading');
-    for (const plan of loading) {
-      throwIfAborted(ctx.signal);
-      current.table = plan.name;
-      await loadTable(
-        source,
-        ctx.pool,
-        plan,
-        states.get(plan.name)!,
-        {
-          ...historyFor(ctx.config, plan),
-          chunkRows: ctx.config.chunkRows,
-          batchRows: ctx.config.loadBatchRows,
-          readers: ctx.config.loadReaders,
-          foreignKeys: ctx.config.mirrorForeignKeys,
-          mysqlUrl: ctx.config.mysqlUrl,
-          mapping: mappingOptions(ctx.config),
-          historyBackfillRows: ctx.config.historyBackfill.minRows,
-          syncId,
-          at,
-          onBatch: ctx.onLoadBatch,
-          signal: ctx.signal,
-        },
-        stats,
-        log,
-      );
+    // Started at the first big table, they read the batches of every table this cycle loads.
+    let readerPool: ReaderPool | undefined;
+    const readers = () =>
+      (readerPool ??= new ReaderPool(
+        { mysqlUrl: ctx.config.mysqlUrl, mapping: mappingOptions(ctx.config) },
+        ctx.config.loadReaders - 1,
+        connectMysql(ctx.config.mysqlUrl),
+      ));
+    try {
+      for (const plan of loading) {
+        throwIfAborted(ctx.signal);
+        current.table = plan.name;
+        await loadTable(
+          source,
+          ctx.pool,
+          plan,
+          states.get(plan.name)!,
+          {
+            ...historyFor(ctx.config, plan),
+            chunkRows: ctx.config.chunkRows,
+            batchRows: ctx.config.loadBatchRows,
+            readers: ctx.config.loadReaders > 1 ? readers : undefined,
+            foreignKeys: ctx.config.mirrorForeignKeys,
+            historyBackfillRows: ctx.config.historyBackfill.minRows,
+            syncId,
+            at,
+            onBatch: ctx.onLoadBatch,
+            signal: ctx.signal,
+          },
+          stats,
+          log,
+        );
+      }
+    } finally {
+      await readerPool?.close();
     }
     current.table = undefined;
 

@@ -6,10 +6,10 @@ import { classifyError } from '../src/errors';
 import { initRowHash } from '../src/diff/row-hash';
 import { connectMysql, keyAfter } from '../src/snapshot/mysql-source';
 import type { KeyTuple } from '../src/snapshot/mysql-sql';
-import { ThreadReaders, inProcessReader } from '../src/load/load-readers';
+import { ReaderPool, inProcessReader } from '../src/load/load-readers';
 import { createCdcFixture, quietLogger, type CdcFixture } from './cdc-fixture';
 
-// A big table's load batches are read by threads, several key ranges at once (load-readers.ts).
+// A big table's load batches are read several key ranges at once, by the main thread and threads (load-readers.ts).
 let f: CdcFixture;
 beforeAll(async () => {
   f = await createCdcFixture();
@@ -37,14 +37,11 @@ afterAll(() => f.close());
 test('a reader thread reads each key range exactly as the cycle connection does', async () => {
   await initRowHash();
   const conn = await connectMysql(f.env.CDC_MYSQL_URL!);
-  const threads = new ThreadReaders(
-    (await readCatalog(conn, { tables: ['mixed'], excludeTables: [], excludeColumns: [] }))[0]!,
-    { mysqlUrl: f.env.CDC_MYSQL_URL!, mapping: { tinyint1AsBoolean: false } },
-    2,
-  );
+  const pool = new ReaderPool({ mysqlUrl: f.env.CDC_MYSQL_URL!, mapping: { tinyint1AsBoolean: false } }, 2);
   try {
     const [schema] = await readCatalog(conn, { tables: ['mixed'], excludeTables: [], excludeColumns: [] });
     const plan = planTable(schema!, { tinyint1AsBoolean: false });
+    const threads = pool.forTable(plan);
     const here = inProcessReader(conn, plan);
     // Ranges of 700 rows, their bounds as the load asks for them; the last one is open.
     const bounds: (KeyTuple | null)[] = [null];
@@ -67,28 +64,32 @@ test('a reader thread reads each key range exactly as the cycle connection does'
     expect(short).toMatchObject({ rows: 500, cut: true });
     expect(short.next).toEqual((await keyAfter(conn, plan, null, 500))!);
   } finally {
-    await threads.close();
+    await pool.close();
     await conn.end();
   }
 });
 
-test('a reader thread that cannot reach MySQL fails its read as MySQL unavailable, and closes', async () => {
+test('readers that cannot reach MySQL fail their reads as MySQL unavailable, and close', async () => {
   const url = new URL(f.env.CDC_MYSQL_URL!);
   url.hostname = '127.0.0.1';
   url.port = '1';
   const [schema] = await readCatalog(f.my, { tables: ['many'], excludeTables: [], excludeColumns: [] });
-  const threads = new ThreadReaders(schema!, { mysqlUrl: url.href, mapping: { tinyint1AsBoolean: false } }, 2);
+  const plan = planTable(schema!, { tinyint1AsBoolean: false });
+  // One thread, and the main thread on a connection of its own: both fail alike.
+  const pool = new ReaderPool({ mysqlUrl: url.href, mapping: { tinyint1AsBoolean: false } }, 1, connectMysql(url.href));
   try {
-    const failed = await threads.read({ lower: null, upper: null }, 100, 50).catch((e: unknown) => e);
-    expect(classifyError(failed, 'mysql').code).toBe('MYSQL_UNAVAILABLE');
-    expect(String((failed as Error).message)).not.toContain(url.password || 'campus_ci');
+    const reads = [0, 1].map(() => pool.read(plan, { lower: null, upper: null }, 100, 50).catch((e: unknown) => e));
+    for (const failed of await Promise.all(reads)) {
+      expect(classifyError(failed, 'mysql').code).toBe('MYSQL_UNAVAILABLE');
+      expect(String((failed as Error).message)).not.toContain(url.password || 'campus_ci');
+    }
   } finally {
-    await threads.close();
+    await pool.close();
   }
 });
 
-test('a load by reader threads commits its ranges in key order and is verified by the next cycle', async () => {
-  const read = jest.spyOn(ThreadReaders.prototype, 'read');
+test('a load by several readers commits its ranges in key order and is verified by the next cycle', async () => {
+  const read = jest.spyOn(ReaderPool.prototype, 'read');
   try {
     const config = loadCdcConfig({
       ...f.env,

@@ -30,8 +30,7 @@ import {
   withChunkIds,
   writeLoadRows,
 } from './load-batch';
-import { ThreadReaders, inProcessReader } from './load-readers';
-import type { MappingOptions } from '../catalog/type-mapping';
+import { ReaderPool, inProcessReader } from './load-readers';
 import { recordQuarantine } from '../apply/quarantine-store';
 import { markHistoryBackfill } from '../apply/history-backfill';
 import { keyAfter, streamRange } from '../snapshot/mysql-source';
@@ -58,11 +57,8 @@ export interface LoadOptions extends MirrorOptions {
    * a load, since a table MySQL adds later may need it for its own foreign key.
    */
   foreignKeys: boolean;
-  /** Reader threads for a big table's batches (0: read on the cycle's connection); see load-readers.ts. */
-  readers: number;
-  /** What the reader threads connect to and how they map columns (as the cycle does). */
-  mysqlUrl: string;
-  mapping: MappingOptions;
+  /** The cycle's readers of a big table's batches (started on first use), or none: read on the cycle's connection. */
+  readers?: () => ReaderPool;
   /** Called after every committed batch (progress bars), with MySQL's estimate of the total. */
   onBatch?: (table: string, loadedRows: number, estimatedRows: number) => void;
   signal?: AbortSignal;
@@ -179,9 +175,7 @@ export async function loadTable(
   // the next range's upper bound is asked of MySQL (keyAfter) before the range is handed out.
   // A range read short (wide rows, rows added since its bound) is followed by the rest of it.
   const readers =
-    o.readers > 0 && estimatedRows >= 2 * o.batchRows
-      ? new ThreadReaders(plan.schema, { mysqlUrl: o.mysqlUrl, mapping: o.mapping }, o.readers)
-      : inProcessReader(mysql, plan);
+    o.readers && estimatedRows >= 2 * o.batchRows ? o.readers().forTable(plan) : inProcessReader(mysql, plan);
   const reads: { range: LoadRange; batch: Promise<LoadBatch> }[] = [];
   const start = (range: LoadRange) => {
     const batch = readers.read(range, readers.size > 1 && range.upper ? 2 * o.batchRows : o.batchRows, o.chunkRows);

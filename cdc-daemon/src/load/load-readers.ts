@@ -41,7 +41,7 @@ export interface ReadReply {
   };
 }
 
-/** Batches read one at a time on the cycle's own connection (small tables, CDC_LOAD_READERS=0). */
+/** Batches read one at a time on the cycle's own connection (small tables, CDC_LOAD_READERS=1). */
 export function inProcessReader(mysql: Connection, plan: TablePlan): LoadReaders {
   return {
     size: 1,
@@ -51,26 +51,34 @@ export function inProcessReader(mysql: Connection, plan: TablePlan): LoadReaders
 }
 
 /**
- * Reader threads, each with a MySQL connection of its own, reading and encoding a table's load
- * batches at the same time. Parsing MySQL's rows, encoding them for COPY and hashing them keeps
- * one thread busy for the whole load: two loads side by side took 1.3x the time of one for twice
- * the rows on this 2-core machine (4.8M rows of `attendance` each: 31.5 s against 20.8 s).
+ * Readers of load batches at once, each on a MySQL connection of its own: the main thread (on a
+ * second connection, `local`) and reader threads. Parsing MySQL's rows, encoding them for COPY and
+ * hashing them keeps one thread busy for the whole load: two loads side by side took 1.3x the
+ * time of one for twice the rows on this 2-core machine (4.8M rows of `attendance` each: 31.5 s
+ * against 20.8 s). Each thread costs ~20-30 MB of RSS (its own V8 heap and code): the main
+ * thread, otherwise only handing batches to PostgreSQL, reads beside one thread by default.
+ * Started at a cycle's first big table, they serve every table it loads.
  */
-export class ThreadReaders implements LoadReaders {
+export class ReaderPool {
   private readonly idle: Worker[] = [];
   private readonly all: Worker[] = [];
-  private readonly queue: ReadTask[] = [];
+  private readonly queue: { task: ReadTask; plan: TablePlan }[] = [];
   private readonly pending = new Map<number, { resolve: (b: LoadBatch) => void; reject: (e: unknown) => void }>();
   private readonly busy = new Map<Worker, number>();
+  private localBusy = false;
   private nextId = 0;
   private failure: unknown;
+  readonly size: number;
 
   constructor(
-    private readonly schema: TableSchema,
     data: ReaderData,
-    readonly size: number,
+    threads: number,
+    private readonly local?: Promise<Connection>,
   ) {
-    for (let i = 0; i < size; i++) {
+    this.size = threads + (local ? 1 : 0);
+    // Its failure is the first local read's.
+    local?.catch(() => {});
+    for (let i = 0; i < threads; i++) {
       const worker = startReader(data);
       worker.on('message', (reply: ReadReply) => this.answered(worker, reply));
       // A thread that dies (out of memory, a bug) fails what it was reading and every read after.
@@ -83,11 +91,20 @@ export class ThreadReaders implements LoadReaders {
     }
   }
 
-  read(range: LoadRange, rows: number, chunkRows: number): Promise<LoadBatch> {
+  /** The pool as one table's readers. */
+  forTable(plan: TablePlan): LoadReaders {
+    return {
+      size: this.size,
+      read: (range, rows, chunkRows) => this.read(plan, range, rows, chunkRows),
+      close: async () => {},
+    };
+  }
+
+  read(plan: TablePlan, range: LoadRange, rows: number, chunkRows: number): Promise<LoadBatch> {
     if (this.failure) return Promise.reject(this.failure);
-    const task: ReadTask = { id: this.nextId++, schema: this.schema, range, size: rows, chunkRows };
+    const task: ReadTask = { id: this.nextId++, schema: plan.schema, range, size: rows, chunkRows };
     const done = new Promise<LoadBatch>((resolve, reject) => this.pending.set(task.id, { resolve, reject }));
-    this.queue.push(task);
+    this.queue.push({ task, plan });
     this.dispatch();
     return done;
   }
@@ -95,34 +112,53 @@ export class ThreadReaders implements LoadReaders {
   /** Lets each thread end its MySQL session, then ends the threads (at once after a failure, or 5 s). */
   async close(): Promise<void> {
     this.fail(new Error('the load readers were closed'));
-    await Promise.all(
-      this.all.map(async (w) => {
+    await Promise.all([
+      this.local?.then((c) => c.end()).catch(() => {}),
+      ...this.all.map(async (w) => {
         const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
         w.postMessage('close');
         const timer = setTimeout(() => void w.terminate(), 5_000);
         await exited;
         clearTimeout(timer);
       }),
-    );
+    ]);
   }
 
   private dispatch(): void {
     while (this.queue.length > 0 && this.idle.length > 0) {
       const worker = this.idle.pop()!;
-      const task = this.queue.shift()!;
+      const { task } = this.queue.shift()!;
       this.busy.set(worker, task.id);
       worker.postMessage(task);
+    }
+    if (this.queue.length > 0 && this.local && !this.localBusy) {
+      const { task, plan } = this.queue.shift()!;
+      this.localBusy = true;
+      this.local
+        .then((mysql) => readLoadBatch(mysql, plan, task.range, task.size, task.chunkRows))
+        .then(
+          (batch) => this.settle(task.id, batch),
+          (err: unknown) => this.settle(task.id, undefined, err),
+        )
+        .finally(() => {
+          this.localBusy = false;
+          this.dispatch();
+        });
     }
   }
 
   private answered(worker: Worker, reply: ReadReply): void {
     this.busy.delete(worker);
     this.idle.push(worker);
-    const waiting = this.pending.get(reply.id);
-    this.pending.delete(reply.id);
-    if (reply.error) waiting?.reject(asError(reply.error));
-    else waiting?.resolve(asBuffers(reply.batch!));
+    this.settle(reply.id, reply.batch && asBuffers(reply.batch), reply.error && asError(reply.error));
     this.dispatch();
+  }
+
+  private settle(id: number, batch: LoadBatch | undefined, err?: unknown): void {
+    const waiting = this.pending.get(id);
+    this.pending.delete(id);
+    if (err !== undefined) waiting?.reject(err);
+    else waiting?.resolve(batch!);
   }
 
   private fail(err: unknown): void {
@@ -135,7 +171,7 @@ export class ThreadReaders implements LoadReaders {
 
 /** The reader thread: the compiled file, or the TypeScript source through tsx (tests, `npm run cdc`). */
 function startReader(data: ReaderData): Worker {
-  const options = { workerData: data, resourceLimits: { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 12 } };
+  const options = { workerData: data, resourceLimits: { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 8 } };
   if (!__filename.endsWith('.ts')) return new Worker(path.join(__dirname, 'load-reader-worker.js'), options);
   const tsx = require.resolve('tsx/cjs/api');
   const source = path.join(__dirname, 'load-reader-worker.ts');
