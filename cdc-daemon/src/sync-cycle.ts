@@ -116,44 +116,8 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
     }
     const plans = catalog.plans.filter((plan) => !problems.some((p) => p.table === plan.name));
 
-    const at = new Date();
     const loading = plans.filter((p) => states.get(p.name)?.status === 'loading');
-    // Started at the first big table, they read the batches of every table this cycle loads.
-    let readerPool: ReaderPool | undefined;
-    const readers = () =>
-      (readerPool ??= new ReaderPool(
-        { mysqlUrl: ctx.config.mysqlUrl, mapping: mappingOptions(ctx.config) },
-        ctx.config.loadReaders - 1,
-        connectMysql(ctx.config.mysqlUrl),
-      ));
-    try {
-      for (const plan of loading) {
-        throwIfAborted(ctx.signal);
-        current.table = plan.name;
-        await loadTable(
-          source,
-          ctx.pool,
-          plan,
-          states.get(plan.name)!,
-          {
-            ...historyFor(ctx.config, plan),
-            chunkRows: ctx.config.chunkRows,
-            batchRows: ctx.config.loadBatchRows,
-            readers: ctx.config.loadReaders > 1 ? readers : undefined,
-            foreignKeys: ctx.config.mirrorForeignKeys,
-            historyBackfillRows: ctx.config.historyBackfill.minRows,
-            syncId,
-            at,
-            onBatch: ctx.onLoadBatch,
-            signal: ctx.signal,
-          },
-          stats,
-          log,
-        );
-      }
-    } finally {
-      await readerPool?.close();
-    }
+    await loadTables(source, ctx, loading, states, syncId, stats, log, current);
     current.table = undefined;
 
     // Tables loaded in this cycle are fingerprinted by the next one: each load chunk carries the
@@ -198,6 +162,58 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
     throw e;
   } finally {
     await mysql?.end().catch(() => {});
+  }
+}
+
+/**
+ * The initial loads of new or rebuilt tables, one after the other. A big table's batches are read
+ * by a pool of readers started at the first one (load-readers.ts), which serves them all.
+ */
+async function loadTables(
+  source: Connection,
+  ctx: CycleContext,
+  loading: TablePlan[],
+  states: Map<string, TableState>,
+  syncId: SyncId,
+  stats: CycleStats,
+  log: Logger,
+  current: { table?: string },
+): Promise<void> {
+  const at = new Date();
+  let readerPool: ReaderPool | undefined;
+  const readers = () =>
+    (readerPool ??= new ReaderPool(
+      { mysqlUrl: ctx.config.mysqlUrl, mapping: mappingOptions(ctx.config) },
+      ctx.config.loadReaders - 1,
+      connectMysql(ctx.config.mysqlUrl),
+    ));
+  try {
+    for (const plan of loading) {
+      throwIfAborted(ctx.signal);
+      current.table = plan.name;
+      await loadTable(
+        source,
+        ctx.pool,
+        plan,
+        states.get(plan.name)!,
+        {
+          ...historyFor(ctx.config, plan),
+          chunkRows: ctx.config.chunkRows,
+          batchRows: ctx.config.loadBatchRows,
+          readers: ctx.config.loadReaders > 1 ? readers : undefined,
+          foreignKeys: ctx.config.mirrorForeignKeys,
+          historyBackfillRows: ctx.config.historyBackfill.minRows,
+          syncId,
+          at,
+          onBatch: ctx.onLoadBatch,
+          signal: ctx.signal,
+        },
+        stats,
+        log,
+      );
+    }
+  } finally {
+    await readerPool?.close();
   }
 }
 

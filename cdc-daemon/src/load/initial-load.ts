@@ -173,12 +173,14 @@ export async function loadTable(
   };
   // Ranges of about a batch each are read in key order, as many at once as there are readers:
   // the next range's upper bound is asked of MySQL (keyAfter) before the range is handed out.
-  // A range read short (wide rows, rows added since its bound) is followed by the rest of it.
+  // A range read short (wide rows, rows added since its bound: a quarter more is let in) is
+  // followed by the rest of it.
   const readers =
     o.readers && estimatedRows >= 2 * o.batchRows ? o.readers().forTable(plan) : inProcessReader(mysql, plan);
   const reads: { range: LoadRange; batch: Promise<LoadBatch> }[] = [];
   const start = (range: LoadRange) => {
-    const batch = readers.read(range, readers.size > 1 && range.upper ? 2 * o.batchRows : o.batchRows, o.chunkRows);
+    const rows = readers.size > 1 && range.upper ? o.batchRows + (o.batchRows >> 2) : o.batchRows;
+    const batch = readers.read(range, rows, o.chunkRows);
     // Failures surface where the read is awaited, in order, below.
     batch.catch(() => {});
     return { range, batch };
