@@ -217,7 +217,6 @@ export async function loadTable(
   } finally {
     // A failure leaves no write or read running behind the cycle's back.
     await Promise.allSettled([...inFlight, ...reads.map((r) => r.batch)]);
-    await readers.close();
   }
   if (!written) {
     logger.warn('the table was reset (resync) during its load; this load stops, the next cycle starts over', {

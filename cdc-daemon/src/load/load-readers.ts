@@ -6,11 +6,10 @@ import type { TableSchema } from '../catalog/table-schema';
 import type { MappingOptions } from '../catalog/type-mapping';
 import { type LoadBatch, type LoadRange, readLoadBatch } from './load-batch';
 
-/** Where a load batch is read: `size` is how many batches may be read at once. */
+/** Where a table's load batches are read: `size` is how many may be read at once. */
 export interface LoadReaders {
   readonly size: number;
   read(range: LoadRange, rows: number, chunkRows: number): Promise<LoadBatch>;
-  close(): Promise<void>;
 }
 
 /** What each reader thread starts with. */
@@ -46,7 +45,6 @@ export function inProcessReader(mysql: Connection, plan: TablePlan): LoadReaders
   return {
     size: 1,
     read: (range, rows, chunkRows) => readLoadBatch(mysql, plan, range, rows, chunkRows),
-    close: async () => {},
   };
 }
 
@@ -96,7 +94,6 @@ export class ReaderPool {
     return {
       size: this.size,
       read: (range, rows, chunkRows) => this.read(plan, range, rows, chunkRows),
-      close: async () => {},
     };
   }
 
