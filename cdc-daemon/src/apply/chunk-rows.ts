@@ -162,6 +162,11 @@ export class StoredChunkRows {
   private byKey: Map<string, number> | undefined;
   /** Records the walk stepped over and nothing took yet (deleted in MySQL, or met out of order). */
   private readonly skipped = new Map<string, number>();
+  /**
+   * Every record so far was taken where it stood, in order: the new state has the stored one's
+   * layout, so hashes changed in place can be saved as a patch (state-store.ts).
+   */
+  inPlace = true;
 
   constructor(private readonly blob: Buffer) {}
 
@@ -186,6 +191,7 @@ export class StoredChunkRows {
     const skippedAt = this.skipped.get(key);
     if (skippedAt !== undefined) {
       this.skipped.delete(key);
+      this.inPlace = false;
       return recordEntry(b, skippedAt);
     }
     let at: number | undefined;
@@ -196,6 +202,7 @@ export class StoredChunkRows {
         break;
       }
     if (at === undefined) {
+      this.inPlace = false;
       // Not near the cursor; past the end of the blob, certainly not stored.
       if (o >= b.length) return undefined;
       this.byKey ??= indexKeys(b);
@@ -203,6 +210,7 @@ export class StoredChunkRows {
       // Before the cursor and not skipped: taken already (a key MySQL cannot return twice).
       if (at === undefined || at < this.next) return undefined;
     }
+    if (at !== this.next) this.inPlace = false;
     for (let s = this.next; s < at; s = recordEnd(b, s)) this.skipped.set(recordKey(b, s), s);
     this.next = recordEnd(b, at);
     return recordEntry(b, at);

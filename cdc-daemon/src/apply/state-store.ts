@@ -177,47 +177,87 @@ export async function nextChunkIds(client: PoolClient, n: number): Promise<strin
   return rows.map((r) => r.id as string);
 }
 
+/** A chunk's new row state: its whole blob, and (`patch`) its hashes changed in place, when only they did. */
+export interface ChunkRowsUpdate {
+  id: string;
+  rows: Buffer;
+  /** Records of 20 bytes: where a record's hashes are in `rows` (uint32 BE), its new mh and hash. */
+  patch?: Buffer;
+}
+
+/** A patch is folded into its blob once it would pass this share of it. */
+const PATCH_SHARE = 8;
+const PATCH_RECORD = 20;
+
 /**
  * Saves chunks' row-state blobs (new or replacing). Each blob is its own parameter: the driver
  * sends a Buffer as bytes, where a bytea[] would go as hex text (5.5 s of PostgreSQL's time in a
- * 6M-row load, against 0.8 s).
+ * 6M-row load, against 0.8 s). A chunk whose rows only changed in place appends its patch
+ * instead (a 1% churn of the university rewrote 171 MB of blobs, 1.3 s of PostgreSQL's time);
+ * one whose patch has grown past an eighth of its blob is written whole.
  */
-export async function saveChunkRows(
-  client: PoolClient,
-  table: string,
-  chunks: { id: string; rows: Buffer }[],
-): Promise<void> {
-  for (let i = 0; i < chunks.length; i += 100) {
-    const some = chunks.slice(i, i + 100);
+export async function saveChunkRows(client: PoolClient, table: string, chunks: ChunkRowsUpdate[]): Promise<void> {
+  const whole: ChunkRowsUpdate[] = [];
+  const patched = chunks.filter((c) => c.patch !== undefined);
+  for (const c of chunks) if (c.patch === undefined) whole.push(c);
+  for (let i = 0; i < patched.length; i += 100) {
+    const some = patched.slice(i, i + 100).filter((c) => c.patch!.length > 0);
+    if (some.length === 0) continue;
+    const { rows } = await client.query<{ id: string }>(
+      `UPDATE cdc.chunk_rows c SET patch = c.patch || v.patch
+         FROM (VALUES ${some.map((_, j) => `($${2 * j + 2}::bigint, $${2 * j + 3}::bytea)`).join(', ')}) AS v(id, patch)
+        WHERE c.table_name = $1 AND c.chunk_id = v.id
+          AND length(c.patch) + length(v.patch) <= length(c.rows) / ${PATCH_SHARE}
+       RETURNING c.chunk_id::text AS id`,
+      [table, ...some.flatMap((c) => [c.id, c.patch])],
+    );
+    const done = new Set(rows.map((r) => r.id));
+    whole.push(...some.filter((c) => !done.has(c.id)));
+  }
+  for (let i = 0; i < whole.length; i += 100) {
+    const some = whole.slice(i, i + 100);
     await client.query(
       `INSERT INTO cdc.chunk_rows (table_name, chunk_id, rows) VALUES ${some.map((_, j) => `($1, $${2 * j + 2}, $${2 * j + 3})`).join(', ')}
-       ON CONFLICT (table_name, chunk_id) DO UPDATE SET rows = EXCLUDED.rows`,
+       ON CONFLICT (table_name, chunk_id) DO UPDATE SET rows = EXCLUDED.rows, patch = ''::bytea`,
       [table, ...some.flatMap((c) => [c.id, c.rows])],
     );
   }
 }
 
+/** The blob with a patch's records applied in order (in place: the blob is the caller's own). */
+export function applyPatch(blob: Buffer, patch: Buffer): Buffer {
+  for (let o = 0; o + PATCH_RECORD <= patch.length; o += PATCH_RECORD) {
+    const at = patch.readUInt32BE(o);
+    patch.copy(blob, at, o + 4, o + PATCH_RECORD);
+  }
+  return blob;
+}
+
 /**
- * The stored row-state blob of one chunk (empty when it has none yet), read as bytes by a
- * binary COPY (see copyOutBytea). COPY takes no parameters: the table name goes in as a literal
- * escaped by the driver, the chunk id as the integer it is.
+ * The stored row-state blob of one chunk, its patch applied (empty when it has none yet), read
+ * as bytes by a binary COPY (see copyOutBytea): one value, the patch's length (int4) then the
+ * patch then the blob. COPY takes no parameters: the table name goes in as a literal escaped by
+ * the driver, the chunk id as the integer it is.
  */
 export async function loadChunkRows(client: PoolClient, table: string, chunkId: string): Promise<Buffer> {
   if (!/^\d+$/.test(chunkId)) throw new Error(`Not a chunk id: ${chunkId}`);
-  const blob = await copyOutBytea(
+  const value = await copyOutBytea(
     client,
-    `SELECT rows FROM cdc.chunk_rows WHERE table_name = ${client.escapeLiteral(table)} AND chunk_id = ${chunkId}`,
+    `SELECT int4send(length(patch)) || patch || rows FROM cdc.chunk_rows WHERE table_name = ${client.escapeLiteral(table)} AND chunk_id = ${chunkId}`,
   );
-  return blob ?? Buffer.alloc(0);
+  if (value === undefined) return Buffer.alloc(0);
+  const patchBytes = value.readUInt32BE(0);
+  const rows = value.subarray(4 + patchBytes);
+  return patchBytes === 0 ? rows : applyPatch(rows, value.subarray(4, 4 + patchBytes));
 }
 
-/** Folds chunk `from` into chunk `to` (merging neighbours): their row blobs concatenate. */
+/**
+ * Folds chunk `from` into chunk `to` (merging neighbours): their row blobs, patches applied,
+ * concatenate (a patch's positions are its own blob's).
+ */
 export async function appendChunkRows(client: PoolClient, table: string, from: string, to: string): Promise<void> {
-  await client.query(
-    `INSERT INTO cdc.chunk_rows (table_name, chunk_id, rows) SELECT $1, $3, rows FROM cdc.chunk_rows WHERE table_name = $1 AND chunk_id = $2
-     ON CONFLICT (table_name, chunk_id) DO UPDATE SET rows = cdc.chunk_rows.rows || EXCLUDED.rows`,
-    [table, from, to],
-  );
+  const rows = Buffer.concat([await loadChunkRows(client, table, to), await loadChunkRows(client, table, from)]);
+  await saveChunkRows(client, table, [{ id: to, rows }]);
   await client.query('DELETE FROM cdc.chunk_rows WHERE table_name = $1 AND chunk_id = $2', [table, from]);
 }
 

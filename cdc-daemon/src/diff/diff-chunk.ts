@@ -14,6 +14,7 @@ import { CanonDigest, UNVERIFIED_FINGERPRINT, hexToSignedDecimal, hexToUnsigned 
 import { hasCode } from '../../../lib/app-error';
 import { cdcError } from '../errors';
 import type { QuarantinedRow } from '../apply/quarantine-store';
+import type { ChunkRowsUpdate } from '../apply/state-store';
 
 /** A staged change. Keyed tables: one per key. Keyless tables: `copies` identical rows added or removed. */
 export const CHANGE_OPS = ['insert', 'update', 'delete'] as const;
@@ -43,8 +44,11 @@ export interface DiffResult {
   chunks: SubChunk[];
   /** Rows PostgreSQL would refuse: left out of the stage, their old state kept. */
   quarantined: QuarantinedRow[];
-  /** Each piece's new row-state blob, saved once the stage is written (apply/state-store.ts). */
-  states: { id: string; rows: Buffer }[];
+  /**
+   * Each piece's new row-state blob, saved once the stage is written, and its patch when only
+   * hashes changed in place (apply/state-store.ts).
+   */
+  states: ChunkRowsUpdate[];
 }
 
 export function emptyDiffResult(): DiffResult {
@@ -272,9 +276,29 @@ export async function* diffKeyedChunk(input: DiffChunkInput & { wholeRows: Whole
     result.deletes++;
     out.push(stageLine(plan, 'delete', key, input.chunkId, '0', 1, null));
   }
+  // Only stored rows changed, each where it stood: the new state is the stored one with their
+  // hashes changed, saved as a patch of them (state-store.ts) rather than the whole blob.
+  const changed = [...pending.values()];
+  const inPlace =
+    input.state.length > 0 &&
+    result.states.length === 1 &&
+    state.inPlace &&
+    out.length === 0 &&
+    changed.every((p) => p.stored !== undefined);
   if (pending.size === 0) input.wholeRows.none?.();
   yield out;
   if (pending.size > 0) yield* diffWholeRows(plan, pending, input.wholeRows, result);
+  if (inPlace) result.states[0]!.patch = patchOf(result.states[0]!.rows, changed);
+}
+
+/** The records (where, and the new hashes) of the rows that changed in a chunk's blob. */
+function patchOf(blob: Buffer, changed: Pending[]): Buffer {
+  const patch = Buffer.allocUnsafe(changed.length * 20);
+  changed.forEach((p, i) => {
+    patch.writeUInt32BE(p.at, i * 20);
+    blob.copy(patch, i * 20 + 4, p.at, p.at + 16);
+  });
+  return patch;
 }
 
 /**

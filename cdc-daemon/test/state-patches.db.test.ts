@@ -1,0 +1,72 @@
+import { loadCdcConfig } from '../src/config';
+import { runCycle } from '../src/sync-cycle';
+import { createCdcFixture, quietLogger, type CdcFixture } from './cdc-fixture';
+
+// A chunk whose rows only changed in place saves a patch of their hashes, not its whole
+// row-state blob (apply/state-store.ts); the next walk reads the blob with the patch applied.
+let f: CdcFixture;
+beforeAll(async () => {
+  f = await createCdcFixture();
+  await f.my.query('CREATE TABLE marks (id INT PRIMARY KEY, v INT NOT NULL, note VARCHAR(20) NULL)');
+  await f.my.query('INSERT INTO marks VALUES ?', [Array.from({ length: 1_000 }, (_, i) => [i + 1, 0, null])]);
+});
+afterAll(() => f.close());
+
+const patches = async () =>
+  (
+    await f.pool.query<{ chunk: number; rows: number; patch: number }>(
+      `SELECT (SELECT position FROM cdc.chunks c WHERE c.table_name = r.table_name AND c.chunk_id = r.chunk_id)::int AS chunk,
+              length(rows) AS rows, length(patch) AS patch
+         FROM cdc.chunk_rows r WHERE table_name = 'marks' ORDER BY 1`,
+    )
+  ).rows;
+
+test('updates in place append a patch; the next walk applies it; an insert or a grown patch writes the blob whole', async () => {
+  const config = loadCdcConfig({ ...f.env, CDC_CHUNK_ROWS: '250', CDC_SKIP_HINTS: 'false' });
+  const cycle = async () => (await runCycle({ pool: f.pool, config, logger: quietLogger })).stats.table('marks');
+  await cycle();
+  expect((await patches()).map((p) => p.patch)).toEqual([0, 0, 0, 0]);
+
+  // Three rows of the second chunk: a patch of three records, and the other chunks untouched.
+  await f.my.query('UPDATE marks SET v = 1 WHERE id IN (260, 300, 480)');
+  expect(await cycle()).toMatchObject({ updates: 3, chunksChanged: 1 });
+  const [, second] = await patches();
+  expect(second).toMatchObject({ chunk: 2, patch: 3 * 20 });
+
+  // Another row of that chunk: the walk carries the three patched rows as they are now (were the
+  // patch not applied, they would be read again and staged once more).
+  await f.my.query("UPDATE marks SET note = 'x' WHERE id = 400");
+  expect(await cycle()).toMatchObject({ updates: 1, chunksChanged: 1, rowsFetched: 250 });
+  expect((await patches())[1]!.patch).toBe(4 * 20);
+  const { rows: versions } = await f.pool.query(
+    'SELECT id, count(*)::int AS n FROM history.marks WHERE id IN (260, 300, 400, 480) GROUP BY id ORDER BY id',
+  );
+  expect(versions).toEqual([
+    { id: 260, n: 2 },
+    { id: 300, n: 2 },
+    { id: 400, n: 2 },
+    { id: 480, n: 2 },
+  ]);
+
+  // An insert changes the layout: the blob is written whole, its patch folded in.
+  await f.my.query('INSERT INTO marks VALUES (1001, 5, NULL)');
+  await f.my.query('UPDATE marks SET v = 2 WHERE id = 900');
+  expect(await cycle()).toMatchObject({ inserts: 1, updates: 1 });
+  expect((await patches()).map((p) => p.patch)).toEqual([0, 4 * 20, 0, 0]);
+
+  // A patch past an eighth of its blob is folded in too.
+  const before = (await patches())[0]!;
+  let folded = false;
+  for (let round = 0; round < 12 && !folded; round++) {
+    await f.my.query('UPDATE marks SET v = v + 1 WHERE id BETWEEN ? AND ?', [round * 20 + 1, round * 20 + 20]);
+    expect(await cycle()).toMatchObject({ updates: 20 });
+    const first = (await patches())[0]!;
+    expect(first.rows).toBe(before.rows);
+    if (round === 0) expect(first.patch).toBe(20 * 20);
+    folded = first.patch < (round + 1) * 20 * 20;
+    expect(first.patch).toBeLessThanOrEqual(first.rows / 8);
+  }
+  expect(folded).toBe(true);
+  expect(await cycle()).toMatchObject({ updates: 0, inserts: 0, deletes: 0 });
+  expect((await f.verifyAll()).filter((d) => d.missing + d.extra + d.different > 0)).toEqual([]);
+});
