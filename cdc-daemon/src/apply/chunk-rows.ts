@@ -61,6 +61,30 @@ export function withoutRecords(blob: Buffer, ats: number[]): Buffer {
 }
 
 /**
+ * A patch of a blob whose records changed their hashes in place (apply/state-store.ts): 20 bytes
+ * a record, where its hashes are in the blob (uint32 BE, as addHashed returned it) and the two
+ * hashes now there.
+ */
+const PATCH_RECORD = 20;
+
+/** The patch of the records whose hashes are at `ats` in `blob`, as the blob holds them now. */
+export function encodePatch(blob: Buffer, ats: number[]): Buffer {
+  const patch = Buffer.allocUnsafe(ats.length * PATCH_RECORD);
+  ats.forEach((at, i) => {
+    patch.writeUInt32BE(at, i * PATCH_RECORD);
+    blob.copy(patch, i * PATCH_RECORD + 4, at, at + 16);
+  });
+  return patch;
+}
+
+/** The blob with a patch's records applied in order (in place: the blob is the caller's own). */
+export function applyPatch(blob: Buffer, patch: Buffer): Buffer {
+  for (let o = 0; o + PATCH_RECORD <= patch.length; o += PATCH_RECORD)
+    patch.copy(blob, patch.readUInt32BE(o), o + 4, o + PATCH_RECORD);
+  return blob;
+}
+
+/**
  * Accumulates a chunk's new state in one growing buffer as the diff walks it. Records carried
  * over as stored arrive one after the other from the same blob: a run of them is copied in one
  * go when something else comes (a copy per row was a fifth of a churn cycle's diff time).

@@ -188,22 +188,18 @@ function defaultPrimaryKeyName(plan: TablePlan): string | undefined {
 export async function dropMirrorPrimaryKey(client: PoolClient, plan: TablePlan, o: MirrorOptions): Promise<void> {
   const name = defaultPrimaryKeyName(plan);
   if (plan.schema.keyKind !== 'primary' || name === undefined) return;
-  const { rows } = await client.query<{ drop: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p' AND conname = $2)
-        AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE confrelid = $1::regclass) AS drop`,
-    [mirrorName(plan, o), name],
-  );
-  if (rows[0]?.drop) await client.query(`ALTER TABLE ${mirrorName(plan, o)} DROP CONSTRAINT ${pgi(name)}`);
+  if ((await primaryKeyOf(client, mirrorName(plan, o))) !== name) return;
+  const { rows: referenced } = await client.query('SELECT 1 FROM pg_constraint WHERE confrelid = $1::regclass', [
+    mirrorName(plan, o),
+  ]);
+  if (referenced.length === 0) await client.query(`ALTER TABLE ${mirrorName(plan, o)} DROP CONSTRAINT ${pgi(name)}`);
 }
 
 /** Builds the primary key dropMirrorPrimaryKey dropped (a load resumed after a crash included). */
 export async function restoreMirrorPrimaryKey(client: PoolClient, plan: TablePlan, o: MirrorOptions): Promise<void> {
   const name = defaultPrimaryKeyName(plan);
   if (plan.schema.keyKind !== 'primary' || name === undefined) return;
-  const { rows } = await client.query("SELECT 1 FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'", [
-    mirrorName(plan, o),
-  ]);
-  if (rows.length === 0)
+  if ((await primaryKeyOf(client, mirrorName(plan, o))) === undefined)
     await client.query(
       `ALTER TABLE ${mirrorName(plan, o)} ADD CONSTRAINT ${pgi(name)} PRIMARY KEY (${plan.schema.keyColumns.map(pgi).join(', ')})`,
     );
@@ -220,7 +216,7 @@ export async function createHistoryIndexes(client: PoolClient, plan: TablePlan):
   await client.query(
     `CREATE INDEX IF NOT EXISTS ${pgi(objectName(plan.name, 'asof'))} ON ${historyName(plan)} (${id}, valid_from)`,
   );
-  if ((await historyPrimaryKey(client, plan)) === undefined)
+  if ((await primaryKeyOf(client, historyName(plan))) === undefined)
     await client.query(`ALTER TABLE ${historyName(plan)} ADD PRIMARY KEY ("_version")`);
 }
 
@@ -231,14 +227,15 @@ export async function createHistoryIndexes(client: PoolClient, plan: TablePlan):
 export async function dropHistoryIndexes(client: PoolClient, plan: TablePlan): Promise<void> {
   // (The open-version index of older versions is gone already: migration 010 runs first.)
   await client.query(`DROP INDEX IF EXISTS history.${pgi(objectName(plan.name, 'asof'))}`);
-  const pk = await historyPrimaryKey(client, plan);
+  const pk = await primaryKeyOf(client, historyName(plan));
   if (pk !== undefined) await client.query(`ALTER TABLE ${historyName(plan)} DROP CONSTRAINT ${pgi(pk)}`);
 }
 
-async function historyPrimaryKey(client: PoolClient, plan: TablePlan): Promise<string | undefined> {
+/** The name of a table's primary key (`table` quoted and qualified), if it has one. */
+async function primaryKeyOf(client: PoolClient, table: string): Promise<string | undefined> {
   const { rows } = await client.query<{ name: string }>(
     "SELECT conname AS name FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'",
-    [historyName(plan)],
+    [table],
   );
   return rows[0]?.name;
 }

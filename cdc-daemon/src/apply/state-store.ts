@@ -2,6 +2,7 @@ import type { PoolClient } from 'pg';
 import type { KeyTuple } from '../snapshot/mysql-sql';
 import type { SkipHint } from '../snapshot/change-hints';
 import { copyOutBytea } from './pg-copy';
+import { applyPatch } from './chunk-rows';
 import type { HistoryBackfill } from './history-backfill';
 
 /** One chunk of a table: rows from `lower` (inclusive) to the next chunk's lower bound. */
@@ -181,13 +182,12 @@ export async function nextChunkIds(client: PoolClient, n: number): Promise<strin
 export interface ChunkRowsUpdate {
   id: string;
   rows: Buffer;
-  /** Records of 20 bytes: where a record's hashes are in `rows` (uint32 BE), its new mh and hash. */
+  /** The records whose hashes changed in place (chunk-rows.ts's encodePatch). */
   patch?: Buffer;
 }
 
 /** A patch is folded into its blob once it would pass this share of it. */
 const PATCH_SHARE = 8;
-const PATCH_RECORD = 20;
 
 /**
  * Saves chunks' row-state blobs (new or replacing). Each blob is its own parameter: the driver
@@ -197,9 +197,8 @@ const PATCH_RECORD = 20;
  * one whose patch has grown past an eighth of its blob is written whole.
  */
 export async function saveChunkRows(client: PoolClient, table: string, chunks: ChunkRowsUpdate[]): Promise<void> {
-  const whole: ChunkRowsUpdate[] = [];
+  const whole = chunks.filter((c) => c.patch === undefined);
   const patched = chunks.filter((c) => c.patch !== undefined);
-  for (const c of chunks) if (c.patch === undefined) whole.push(c);
   for (let i = 0; i < patched.length; i += 100) {
     const some = patched.slice(i, i + 100).filter((c) => c.patch!.length > 0);
     if (some.length === 0) continue;
@@ -222,15 +221,6 @@ export async function saveChunkRows(client: PoolClient, table: string, chunks: C
       [table, ...some.flatMap((c) => [c.id, c.rows])],
     );
   }
-}
-
-/** The blob with a patch's records applied in order (in place: the blob is the caller's own). */
-export function applyPatch(blob: Buffer, patch: Buffer): Buffer {
-  for (let o = 0; o + PATCH_RECORD <= patch.length; o += PATCH_RECORD) {
-    const at = patch.readUInt32BE(o);
-    patch.copy(blob, at, o + 4, o + PATCH_RECORD);
-  }
-  return blob;
 }
 
 /**

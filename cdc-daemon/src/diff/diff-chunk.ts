@@ -4,10 +4,11 @@ import {
   type RowEntry,
   StoredChunkRows,
   decodeChunkRows,
+  encodePatch,
   patchRecord,
   withoutRecords,
 } from '../apply/chunk-rows';
-import { CANON_SEPARATOR, type KeyTuple, type KeyValue } from '../snapshot/mysql-sql';
+import { CANON_SEPARATOR, type KeyTuple, keyValueOf } from '../snapshot/mysql-sql';
 import { type RawValue, encodeKey, encodeRow, escapeCopy } from './encode-row';
 import { hex64, rowHash, rowHash64 } from './row-hash';
 import { CanonDigest, UNVERIFIED_FINGERPRINT, hexToSignedDecimal, hexToUnsigned } from './hash64';
@@ -126,10 +127,7 @@ export function stageLine(
 
 /** The key columns of a row as read, in the form chunk bounds are stored. */
 export function keyTuple(plan: TablePlan, raw: RawValue[]): KeyTuple {
-  return plan.keyIndexes.map((i): KeyValue => {
-    const v = raw[i + 1];
-    return Buffer.isBuffer(v) ? { hex: v.toString('hex') } : String(v);
-  });
+  return plan.keyIndexes.map((i) => keyValueOf(raw[i + 1]));
 }
 
 /** Bytes of a row's values (its `h` left out). */
@@ -288,17 +286,11 @@ export async function* diffKeyedChunk(input: DiffChunkInput & { wholeRows: Whole
   if (pending.size === 0) input.wholeRows.none?.();
   yield out;
   if (pending.size > 0) yield* diffWholeRows(plan, pending, input.wholeRows, result);
-  if (inPlace) result.states[0]!.patch = patchOf(result.states[0]!.rows, changed);
-}
-
-/** The records (where, and the new hashes) of the rows that changed in a chunk's blob. */
-function patchOf(blob: Buffer, changed: Pending[]): Buffer {
-  const patch = Buffer.allocUnsafe(changed.length * 20);
-  changed.forEach((p, i) => {
-    patch.writeUInt32BE(p.at, i * 20);
-    blob.copy(patch, i * 20 + 4, p.at, p.at + 16);
-  });
-  return patch;
+  if (inPlace)
+    result.states[0]!.patch = encodePatch(
+      result.states[0]!.rows,
+      changed.map((p) => p.at),
+    );
 }
 
 /**

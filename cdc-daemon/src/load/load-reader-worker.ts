@@ -12,17 +12,13 @@ import type { ReaderData, ReadReply, ReadTask } from './load-readers';
  */
 const { mysqlUrl, mapping } = workerData as ReaderData;
 let connection: Promise<Connection> | undefined;
-const plans = new Map<string, TablePlan>();
+/** The plan of the table being loaded (tables load one after the other). */
+let cached: { schema: string; plan: TablePlan } | undefined;
 
 function planOf(task: ReadTask): TablePlan {
-  const key = `${task.schema.name}\n${JSON.stringify(task.schema)}`;
-  let plan = plans.get(key);
-  if (plan === undefined) {
-    plan = planTable(task.schema, mapping);
-    plans.clear();
-    plans.set(key, plan);
-  }
-  return plan;
+  const schema = JSON.stringify(task.schema);
+  if (cached?.schema !== schema) cached = { schema, plan: planTable(task.schema, mapping) };
+  return cached.plan;
 }
 
 /** What the main thread needs of a failure: a driver error's fields (errors.ts reads them). */

@@ -62,7 +62,7 @@ export class ReaderPool {
   private readonly all: Worker[] = [];
   private readonly queue: { task: ReadTask; plan: TablePlan }[] = [];
   private readonly pending = new Map<number, { resolve: (b: LoadBatch) => void; reject: (e: unknown) => void }>();
-  private readonly busy = new Map<Worker, number>();
+  private readonly busy = new Set<Worker>();
   private localBusy = false;
   private nextId = 0;
   private failure: unknown;
@@ -125,7 +125,7 @@ export class ReaderPool {
     while (this.queue.length > 0 && this.idle.length > 0) {
       const worker = this.idle.pop()!;
       const { task } = this.queue.shift()!;
-      this.busy.set(worker, task.id);
+      this.busy.add(worker);
       worker.postMessage(task);
     }
     if (this.queue.length > 0 && this.local && !this.localBusy) {

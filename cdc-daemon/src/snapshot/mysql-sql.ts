@@ -103,6 +103,11 @@ export function rowHashHexExpr(columns: MappedColumn[]): string {
 export type KeyValue = string | { hex: string };
 export type KeyTuple = KeyValue[];
 
+/** A key column's value as read (text, or bytes for binary columns) in the form bounds are stored. */
+export function keyValueOf(v: string | Buffer | null | undefined): KeyValue {
+  return Buffer.isBuffer(v) ? { hex: v.toString('hex') } : String(v);
+}
+
 /** A key value as a statement parameter: text, bytes, or an integer written as a numeric literal. */
 export type KeyParam = string | Buffer | { toSqlString(): string };
 
