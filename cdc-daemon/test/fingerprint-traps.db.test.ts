@@ -1,6 +1,7 @@
 import type mysql from 'mysql2/promise';
 import { planTable } from '../src/catalog/plan-table';
 import { readCatalog } from '../src/catalog/read-catalog';
+import { exactDouble } from '../src/catalog/type-mapping';
 import { qi } from '../src/snapshot/mysql-sql';
 import { createCdcFixture, type CdcFixture } from './cdc-fixture';
 
@@ -8,7 +9,7 @@ let f: CdcFixture;
 beforeAll(async () => {
   f = await createCdcFixture();
   await f.my.query(
-    `CREATE TABLE traps (id INT PRIMARY KEY, a VARCHAR(20) NULL, b VARCHAR(20) NULL, t MEDIUMTEXT NULL, fl FLOAT NULL, bl BLOB NULL, vb VARBINARY(20) NULL, l1 VARCHAR(20) CHARACTER SET latin1 NULL, e ENUM('a', 'b', '1') NULL, st SET('p', 'q') NULL) DEFAULT CHARSET=utf8mb4`,
+    `CREATE TABLE traps (id INT PRIMARY KEY, a VARCHAR(20) NULL, b VARCHAR(20) NULL, t MEDIUMTEXT NULL, fl FLOAT NULL, bl BLOB NULL, vb VARBINARY(20) NULL, l1 VARCHAR(20) CHARACTER SET latin1 NULL, e ENUM('a', 'b', '1') NULL, st SET('p', 'q') NULL, d DOUBLE NULL) DEFAULT CHARSET=utf8mb4`,
   );
 });
 afterAll(() => f.close());
@@ -27,6 +28,16 @@ const PAIRS: [string, Record<string, unknown>, Record<string, unknown>][] = [
   ['long text differs after 64 bytes', { t: `${'p'.repeat(100)}1` }, { t: `${'p'.repeat(100)}2` }],
   ['long text differs at the end (1 MB)', { t: `${'q'.repeat(1_000_000)}1` }, { t: `${'q'.repeat(1_000_000)}2` }],
   ['float beyond 6 digits', { fl: 16777216 }, { fl: 16777218 }],
+  // DOUBLEs enter keyed forms as `hi lo` (v = hi + lo/2^62), or as `~` and their text.
+  ['double: the last bit of 1', { d: 1 }, { d: 1.0000000000000002 }],
+  ['double: 0.1 and its neighbour', { d: 0.1 }, { d: 0.10000000000000002 }],
+  ['double: sign of a fraction', { d: 0.5 }, { d: -0.5 }],
+  ['double: rounded half up or down', { d: 2.5 }, { d: 1.5 }],
+  ['double: 2^53 and the next double', { d: 2 ** 53 }, { d: 2 ** 53 + 2 }],
+  ['double: split and text forms at 2^-10', { d: 2 ** -10 }, { d: 2 ** -10 - 2 ** -63 }],
+  ['double: the smallest subnormals', { d: 5e-324 }, { d: 1e-323 }],
+  ['double: 0 vs NULL', { d: 0 }, { d: null }],
+  ['double: largest finite and its neighbour', { d: 1.7976931348623157e308 }, { d: 1.7976931348623155e308 }],
   ['blob NUL byte vs empty', { bl: Buffer.from([0]) }, { bl: Buffer.alloc(0) }],
   ['blob high bytes', { bl: Buffer.from([0xc3, 0xa9]) }, { bl: Buffer.from([0xe9]) }],
   ['latin1 accent', { l1: 'é' }, { l1: 'e' }],
@@ -54,7 +65,7 @@ const PAIRS: [string, Record<string, unknown>, Record<string, unknown>][] = [
 async function formOf(conn: mysql.Connection, row: Record<string, unknown>): Promise<string[]> {
   await conn.query('DELETE FROM traps');
   await conn.query('INSERT INTO traps SET ?', [
-    { id: 1, a: null, b: null, t: null, fl: null, bl: null, vb: null, l1: null, e: null, st: null, ...row },
+    { id: 1, a: null, b: null, t: null, fl: null, bl: null, vb: null, l1: null, e: null, st: null, d: null, ...row },
   ]);
   const [schema] = await readCatalog(f.my, { tables: ['traps'], excludeTables: [] });
   const plan = planTable(schema!, { tinyint1AsBoolean: false });
@@ -109,4 +120,47 @@ test('a table of latin1 text only: the fingerprint Node takes from the rows read
   expect(changed.stats.totals().updates).toBe(1);
   expect((await f.cycle()).stats.table('latin')).toMatchObject({ rowsFetched: 0, chunksChanged: 0 });
   expect((await f.verifyAll()).filter((d) => d.missing + d.extra + d.different > 0)).toEqual([]);
+});
+
+/** v * 2^62 exactly, for a finite double with |v| >= 2^-10 (an integer then). */
+function scaled(v: number): bigint {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, v);
+  const bits = view.getBigUint64(0);
+  const exponent = Number((bits >> 52n) & 0x7ffn) - 1075;
+  const mantissa = (bits & ((1n << 52n) - 1n)) | (1n << 52n);
+  const magnitude = mantissa << BigInt(exponent + 62);
+  return v < 0 ? -magnitude : magnitude;
+}
+
+test("a DOUBLE's piece gives back its exact value: 20,000 values over every exponent, with their neighbours", async () => {
+  await f.my.query('CREATE TABLE doubles (id INT PRIMARY KEY, d DOUBLE NOT NULL)');
+  const values: number[] = [0, 2 ** -10, 4.6e18, -(2 ** 62), 0.5, -1.5, 2.5];
+  let seed = 7;
+  const random = () => ((seed = (seed * 48271) % 2147483647) - 1) / 2147483646;
+  const view = new DataView(new ArrayBuffer(8));
+  while (values.length < 20_000) {
+    const v = (random() < 0.5 ? -1 : 1) * (1 + random()) * 2 ** Math.floor(random() * 140 - 70);
+    // Its neighbour: the next double up in magnitude.
+    view.setFloat64(0, v);
+    view.setBigUint64(0, view.getBigUint64(0) + 1n);
+    values.push(v, view.getFloat64(0));
+  }
+  for (let i = 0; i < values.length; i += 1000)
+    await f.my.query('INSERT INTO doubles VALUES ?', [values.slice(i, i + 1000).map((v, k) => [i + k, v])]);
+  const [rows] = await f.my.execute<mysql.RowDataPacket[]>(`SELECT d, ${exactDouble('d')} AS p FROM doubles`);
+  const pieces = new Set<string>();
+  let split = 0;
+  for (const r of rows) {
+    const v = r.d as number;
+    const p = String(r.p);
+    pieces.add(p);
+    if (Math.abs(v) >= 2 ** -10 && Math.abs(v) <= 4.6e18) {
+      const [hi, lo] = p.split(' ').map(BigInt);
+      expect({ v, p, exact: (hi! << 62n) + lo! === scaled(v) }).toEqual({ v, p, exact: true });
+      split++;
+    } else expect(p.startsWith('~')).toBe(true);
+  }
+  expect(split).toBeGreaterThan(10_000);
+  expect(new Set(values).size).toBe(pieces.size);
 });
