@@ -15,7 +15,7 @@ import {
   type TestDatabase,
 } from '../test/support/databases';
 import { BENCH_COLUMNS, churn, fillBenchTable } from './bench-table';
-import { DAEMON_HEAP_FLAG } from '../cdc-daemon/src/config';
+import { DAEMON_NODE_FLAGS } from '../cdc-daemon/src/config';
 import { type BenchRow, RESULTS_DIR, median } from './report';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -31,8 +31,8 @@ const TSX_LOADER = `file://${path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')
  */
 function daemonArgs(): string[] {
   return existsSync(COMPILED_MAIN)
-    ? [DAEMON_HEAP_FLAG, COMPILED_MAIN]
-    : [DAEMON_HEAP_FLAG, '--import', TSX_LOADER, MAIN];
+    ? [...DAEMON_NODE_FLAGS, COMPILED_MAIN]
+    : [...DAEMON_NODE_FLAGS, '--import', TSX_LOADER, MAIN];
 }
 
 export interface CdcBenchOptions {

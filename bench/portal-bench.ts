@@ -16,7 +16,7 @@ import { estimateRows } from '../webapp/src/seed/generate-university';
 import { isDatabaseEmpty, seedDatabase } from '../webapp/src/seed/seed-database';
 import { createPostgresDatabase } from '../test/support/databases';
 import { serviceUrls } from '../test/support/services';
-import { DAEMON_HEAP_FLAG } from '../cdc-daemon/src/config';
+import { DAEMON_NODE_FLAGS } from '../cdc-daemon/src/config';
 import { SEATS_MAX_AGE_MS } from '../webapp/src/use-cases/catalogue';
 import type { BenchRow } from './report';
 
@@ -125,7 +125,7 @@ export async function benchPortal(students: number, log: (s: string) => void): P
           CDC_HTTP_PORT: String(daemonPort),
           CDC_EXCLUDE_TABLES: 'sessions,schema_migrations,course_seats',
         },
-        [DAEMON_HEAP_FLAG],
+        DAEMON_NODE_FLAGS,
       ),
     );
     log(`portal: the daemon loads ${students} students' university into PostgreSQL and verifies it...`);

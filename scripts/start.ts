@@ -11,7 +11,7 @@ import { intArg, runCli } from '../lib/cli';
 import { PROJECT_ROOT, RUNS_COMPILED } from '../lib/project-root';
 import { createProgress } from '../lib/progress';
 import { loadWebappCliConfig } from '../webapp/src/config';
-import { DAEMON_HEAP_FLAG } from '../cdc-daemon/src/config';
+import { DAEMON_NODE_FLAGS } from '../cdc-daemon/src/config';
 import { createKnex } from '../webapp/src/db/knex';
 import { migrateMysql } from '../webapp/src/db/migrate';
 import { createDemoAccounts } from '../webapp/src/seed/demo-accounts';
@@ -25,7 +25,7 @@ import { isDatabaseEmpty, seedDatabase } from '../webapp/src/seed/seed-database'
  */
 const DEPLOYABLES = {
   webapp: { script: 'webapp/src/main', args: [], node: [] },
-  cdc: { script: 'cdc-daemon/src/main', args: ['run'], node: [DAEMON_HEAP_FLAG] },
+  cdc: { script: 'cdc-daemon/src/main', args: ['run'], node: DAEMON_NODE_FLAGS },
 } as const;
 type Deployable = keyof typeof DEPLOYABLES;
 
