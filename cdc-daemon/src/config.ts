@@ -21,7 +21,7 @@ import {
  * daemon streams, so its live heap stays far below this cap; with it the same load peaks at ~190 MB
  * RSS in the same time (see README, Benchmarks). The young generation's semi-spaces (16 MB each by
  * default) are capped at 8 MB: a 10M-row load peaked at 207-210 MB against 216-271 MB, in 59.8-60.1
- * against 61.3-77 s.
+ * against 61.3-81.9 s.
  */
 export const DAEMON_NODE_FLAGS = ['--max-old-space-size=160', '--max-semi-space-size=8'];
 
