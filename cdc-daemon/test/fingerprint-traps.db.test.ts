@@ -9,7 +9,7 @@ let f: CdcFixture;
 beforeAll(async () => {
   f = await createCdcFixture();
   await f.my.query(
-    `CREATE TABLE traps (id INT PRIMARY KEY, a VARCHAR(20) NULL, b VARCHAR(20) NULL, t MEDIUMTEXT NULL, fl FLOAT NULL, bl BLOB NULL, vb VARBINARY(20) NULL, l1 VARCHAR(20) CHARACTER SET latin1 NULL, e ENUM('a', 'b', '1') NULL, st SET('p', 'q') NULL, d DOUBLE NULL) DEFAULT CHARSET=utf8mb4`,
+    `CREATE TABLE traps (id INT PRIMARY KEY, a VARCHAR(20) NULL, b VARCHAR(20) NULL, t MEDIUMTEXT NULL, fl FLOAT NULL, bl BLOB NULL, vb VARBINARY(20) NULL, l1 VARCHAR(20) CHARACTER SET latin1 NULL, e ENUM('a', 'b', '1') NULL, st SET('p', 'q') NULL, d DOUBLE NULL, ts TIMESTAMP(3) NULL, t0 TIMESTAMP NULL) DEFAULT CHARSET=utf8mb4`,
   );
 });
 afterAll(() => f.close());
@@ -38,6 +38,11 @@ const PAIRS: [string, Record<string, unknown>, Record<string, unknown>][] = [
   ['double: the smallest subnormals', { d: 5e-324 }, { d: 1e-323 }],
   ['double: 0 vs NULL', { d: 0 }, { d: null }],
   ['double: largest finite and its neighbour', { d: 1.7976931348623157e308 }, { d: 1.7976931348623155e308 }],
+  // TIMESTAMPs enter keyed forms as their epoch seconds, with the column's fraction digits.
+  ['timestamp: a millisecond apart', { ts: '2024-03-31 01:59:59.999' }, { ts: '2024-03-31 02:00:00.000' }],
+  ['timestamp: .5 vs .05 of a second', { ts: '2024-01-01 00:00:00.5' }, { ts: '2024-01-01 00:00:00.05' }],
+  ['timestamp: NULL vs the first second after the epoch', { t0: null }, { t0: '1970-01-01 00:00:01' }],
+  ['timestamp: its epoch seconds vs the same digits in a text column', { t0: '1970-01-01 00:00:01' }, { a: '1' }],
   ['blob NUL byte vs empty', { bl: Buffer.from([0]) }, { bl: Buffer.alloc(0) }],
   ['blob high bytes', { bl: Buffer.from([0xc3, 0xa9]) }, { bl: Buffer.from([0xe9]) }],
   ['latin1 accent', { l1: 'é' }, { l1: 'e' }],
@@ -65,7 +70,22 @@ const PAIRS: [string, Record<string, unknown>, Record<string, unknown>][] = [
 async function formOf(conn: mysql.Connection, row: Record<string, unknown>): Promise<string[]> {
   await conn.query('DELETE FROM traps');
   await conn.query('INSERT INTO traps SET ?', [
-    { id: 1, a: null, b: null, t: null, fl: null, bl: null, vb: null, l1: null, e: null, st: null, d: null, ...row },
+    {
+      id: 1,
+      a: null,
+      b: null,
+      t: null,
+      fl: null,
+      bl: null,
+      vb: null,
+      l1: null,
+      e: null,
+      st: null,
+      d: null,
+      ts: null,
+      t0: null,
+      ...row,
+    },
   ]);
   const [schema] = await readCatalog(f.my, { tables: ['traps'], excludeTables: [] });
   const plan = planTable(schema!, { tinyint1AsBoolean: false });
@@ -80,6 +100,17 @@ test.each(PAIRS)('the canonical form and the chunk fingerprint tell apart: %s', 
   const [formB, fpB] = await formOf(f.my, b);
   expect(formA).not.toBe(formB);
   expect(fpA).not.toBe(fpB);
+});
+
+test("the zero TIMESTAMP (stored outside strict mode) has a piece of its own: not NULL's, not the epoch's", async () => {
+  await f.my.query("SET SESSION sql_mode = ''");
+  try {
+    const forms = new Set<string>();
+    for (const t0 of ['0000-00-00 00:00:00', null, '1970-01-01 00:00:01']) forms.add((await formOf(f.my, { t0 }))[0]!);
+    expect(forms.size).toBe(3);
+  } finally {
+    await f.my.query('SET SESSION sql_mode = DEFAULT');
+  }
 });
 
 test('a cycle detects each such update as exactly one update', async () => {

@@ -20,7 +20,8 @@ const NULL_PIECE = "_binary X'FE'";
  * Keyed tables (`compact`; MySQL alone computes these forms, and rows are compared by them
  * only to find what to read whole) join one piece per column with the byte FF:
  * - numbers, dates and times as MySQL writes them (ASCII), ENUMs and SETs by their number,
- *   DOUBLEs (and FLOATs) as two integers (type-mapping.ts's exactDouble);
+ *   DOUBLEs (and FLOATs) as two integers (type-mapping.ts's exactDouble), TIMESTAMPs as their
+ *   epoch seconds;
  * - UTF-8 text as it is stored: valid UTF-8 never holds the bytes FE or FF;
  * - any other variable value (bytes, latin1 text, long values) after its byte length, which
  *   says where it ends; a long value (over 64 bytes) is pre-hashed, so a form stays short;
