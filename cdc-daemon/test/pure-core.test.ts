@@ -5,6 +5,7 @@ import { addedColumnsOnly } from '../src/apply/reconcile-tables';
 import { planTable } from '../src/catalog/plan-table';
 import type { MysqlColumn, TableSchema } from '../src/catalog/table-schema';
 import { mapColumn, parseEnumValues } from '../src/catalog/type-mapping';
+import { ChunkCutter } from '../src/diff/chunk-cut';
 import { keysFromCanon } from '../src/diff/diff-chunk';
 import { encodeField, encodeRow, escapeCopy, isCalendarDate } from '../src/diff/encode-row';
 import { CanonDigest, hexToSignedDecimal } from '../src/diff/hash64';
@@ -264,6 +265,29 @@ describe('MySQL SQL', () => {
     expect(r.sql).toBe('(`a` > ? OR (`a` = ? AND `b` >= ?)) AND (`a` < ? OR (`a` = ? AND `b` < ?))');
     expect(r.params).toEqual(['1', '1', 'x', '2', '2', Buffer.from([0xff])]);
     expect(keyRangePredicate(['id'], null, null).sql).toBe('1 = 1');
+  });
+  test('a bound shorter than the key is a prefix: one comparison on the columns it has', () => {
+    const r = keyRangePredicate(['a', 'b', 'c'], ['7'], ['9', '2'], [true, true, true]);
+    expect(format(`WHERE ${r.sql}`, r.params)).toBe('WHERE `a` >= 7 AND (`a` < 9 OR (`a` = 9 AND `b` < 2))');
+  });
+  test('a chunk of a key led by an integer ends where that value changes, or at the whole key past its slack', () => {
+    // Rows' first key values, and where a cutter of size 4 (slack 1) ends chunks before them.
+    const cuts = (byPrefix: boolean, firsts: string[]) => {
+      const cutter = new ChunkCutter(byPrefix, 4);
+      const out: string[] = [];
+      let count = 0;
+      for (const first of firsts) {
+        const cut = cutter.before(count, () => first);
+        if (cut) count = 0;
+        out.push(cut ? `${cut}:${first}` : first);
+        count++;
+      }
+      return out.join(' ');
+    };
+    expect(cuts(true, ['1', '1', '2', '2', '3', '3', '3', '4', '5'])).toBe('1 1 2 2 prefix:3 3 3 4 prefix:5');
+    // The fifth row shares the fourth's value: one row of slack, then the whole key.
+    expect(cuts(true, ['1', '2', '3', '3', '3', '3', '4'])).toBe('1 2 3 3 3 key:3 4');
+    expect(cuts(false, ['1', '1', '2', '2', '3', '3', '3', '4', '5'])).toBe('1 1 2 2 key:3 3 3 4 key:5');
   });
   test('integer key bounds are written as numeric literals, whatever else stays a quoted value', () => {
     const r = keyRangePredicate(['a', 'b'], ['18446744073709551615', 'x'], null, [true, false]);

@@ -30,6 +30,12 @@ export interface TablePlan {
   keysLeadCanon: boolean;
   /** Per key column: an integer type, whose bounds and lookups are numeric literals (see keyParam). */
   integerKeys: boolean[];
+  /**
+   * A key of several columns led by an integer one: chunks and load ranges end where its value
+   * changes, at a bound of that value alone (diff/chunk-cut.ts). Text keys never do: where a
+   * value ends is their collation's to say, not Node's.
+   */
+  prefixBounds: boolean;
 }
 
 const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'bigint']);
@@ -53,6 +59,7 @@ export function planTable(schema: TableSchema, options: MappingOptions): TablePl
     binaryAliases: new Set(columns.flatMap((c, i) => (c.kind === 'binary' ? [`c${i}`] : []))),
     fingerprint: schemaFingerprint(schema),
     integerKeys,
+    prefixBounds: keyed && keyIndexes.length > 1 && integerKeys[0] === true,
     keysLeadCanon:
       keyed &&
       keyIndexes.every((k, i) => {

@@ -12,6 +12,7 @@ import { CANON_SEPARATOR, type KeyTuple, keyValueOf } from '../snapshot/mysql-sq
 import { type RawValue, encodeKey, encodeRow, escapeCopy } from './encode-row';
 import { hex64, rowHash, rowHash64 } from './row-hash';
 import { CanonDigest, UNVERIFIED_FINGERPRINT, hexToSignedDecimal, hexToUnsigned } from './hash64';
+import { ChunkCutter } from './chunk-cut';
 import { hasCode } from '../../../lib/app-error';
 import { cdcError } from '../errors';
 import type { QuarantinedRow } from '../apply/quarantine-store';
@@ -194,6 +195,13 @@ export function keysFromCanon(plan: TablePlan, raw: RawValue[]): RawValue[] {
   return [canon, ...canon.split(CANON_SEPARATOR, plan.keyIndexes.length)];
 }
 
+/** The first key column's value of a walked row (an integer's digits: see cutsAtPrefix). */
+function firstKeyOf(plan: TablePlan, raw: RawValue[]): string {
+  if (raw.length > 1 || !plan.keysLeadCanon) return String(raw[1]);
+  const canon = raw[0] as string;
+  return canon.slice(0, canon.indexOf(CANON_SEPARATOR));
+}
+
 /** A changed row met in the walk, its record reserved in its piece's state until it is read whole. */
 interface Pending {
   tuple: KeyTuple;
@@ -229,19 +237,20 @@ export async function* diffKeyedChunk(input: DiffChunkInput & { wholeRows: Whole
   };
   const rows = new ChunkRowsBuilder();
   const pending = new Map<string, Pending>();
+  const cutter = new ChunkCutter(plan.prefixBounds, input.splitEvery);
   result.chunks.push(sub);
   let used = 0;
   for await (const batch of input.rows) {
     for (const raw of batch) {
       // Out of reserved ids (the chunk grew more than its last known size): it stays whole
       // this cycle, and its new size lets the next cycle split it.
-      const full = (input.splitEvery > 0 && sub.count >= input.splitEvery) || (maxBytes > 0 && fp.bytes >= maxBytes);
-      if (full && used < input.newIds.length) {
+      const cut = maxBytes > 0 && fp.bytes >= maxBytes ? 'key' : cutter.before(sub.count, () => firstKeyOf(plan, raw));
+      if (cut && used < input.newIds.length) {
         seal();
         result.states.push({ id: sub.id, rows: rows.take() });
         sub = {
           id: input.newIds[used++]!,
-          lower: keyTuple(walked, keysFromCanon(plan, raw)),
+          lower: cut === 'prefix' ? [firstKeyOf(plan, raw)] : keyTuple(walked, keysFromCanon(plan, raw)),
           count: 0,
           fingerprint: '0',
         };

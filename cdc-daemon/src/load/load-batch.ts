@@ -8,7 +8,8 @@ import { closeVanished, writeReloadHistory } from '../apply/reload-history';
 import { appendChunks, saveChunkRows, saveLoadProgress } from '../apply/state-store';
 import { rowHash64 } from '../diff/row-hash';
 import { CanonDigest, UNVERIFIED_FINGERPRINT } from '../diff/hash64';
-import { type KeyTuple, chunkByteLimit } from '../snapshot/mysql-sql';
+import { type KeyTuple, chunkByteLimit, keyValueOf } from '../snapshot/mysql-sql';
+import { ChunkCutter } from '../diff/chunk-cut';
 import { keyTuple, quarantineKey, refusal, tryEncode } from '../diff/diff-chunk';
 import { type QuarantinedRow, recordQuarantine } from '../apply/quarantine-store';
 import { maxAllowedPacket, streamRange } from '../snapshot/mysql-source';
@@ -43,8 +44,9 @@ export interface LoadRange {
 export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
 
 /**
- * Reads the rows of `range` in key order, at most `size` of them (and at most MAX_BATCH_BYTES of
- * values; plus one, to know where the rest starts), encodes them and cuts them into chunks with
+ * Reads the rows of `range` in key order, about `size` of them (a few more to end where the key's
+ * first value changes: ChunkCutter; at most MAX_BATCH_BYTES of values; plus one, to know where
+ * the rest starts), encodes them and cuts them into chunks with
  * their fingerprints and row-state blobs. It needs nothing but the MySQL connection, so a reader
  * thread runs it as well (load-readers.ts); chunk ids are taken when the batch is written.
  */
@@ -81,18 +83,26 @@ export async function readLoadBatch(
       fingerprint: poisoned ? UNVERIFIED_FINGERPRINT : fp.toDecimal(),
       rows: state.take(),
     });
+  // A batch ends as its last chunk does (its end is the next batch's first chunk's bound).
+  const cutter = new ChunkCutter(plan.prefixBounds, chunkRows);
+  const batchCutter = new ChunkCutter(plan.prefixBounds, size);
+  const first = (plan.keyIndexes[0] ?? 0) + 1;
   let n = 0;
-  read: for await (const rows of streamRange(mysql, plan, range.lower, range.upper, size + 1, true))
+  const limit = size + batchCutter.slack + 1;
+  read: for await (const rows of streamRange(mysql, plan, range.lower, range.upper, limit, true))
     for (const raw of rows) {
       // Wide rows end a batch early: a batch is held in memory whole until it is written.
-      if (n === size || (n > 0 && batch.bytesRead >= MAX_BATCH_BYTES)) {
-        batch.next = keyTuple(plan, raw);
+      const end = n > 0 && batch.bytesRead >= MAX_BATCH_BYTES ? 'key' : batchCutter.before(n, () => String(raw[first]));
+      if (end) {
+        batch.next = end === 'prefix' ? [keyValueOf(raw[first])] : keyTuple(plan, raw);
         batch.cut = true;
         break read;
       }
-      if (chunk.count === chunkRows || (chunk.count > 0 && fp.bytes >= maxChunkBytes)) {
+      const cut =
+        chunk.count > 0 && fp.bytes >= maxChunkBytes ? 'key' : cutter.before(chunk.count, () => String(raw[first]));
+      if (cut) {
         close();
-        chunk = { lower: keyTuple(plan, raw), count: 0 };
+        chunk = { lower: cut === 'prefix' ? [keyValueOf(raw[first])] : keyTuple(plan, raw), count: 0 };
         fp = new CanonDigest();
         poisoned = false;
       }

@@ -200,7 +200,12 @@ export async function keyAfter(
     typeCast: typeCast(plan.binaryAliases) as never,
   });
   const row = found[0] as RawValue[] | undefined;
-  return row ? row.map(keyValueOf) : null;
+  if (!row) return null;
+  // At a value of the key's first column alone (TablePlan.prefixBounds), unless the range began
+  // with that value (or at the table's start, which may hold it): the bound would not be past it.
+  const first = keyValueOf(row[0]);
+  if (plan.prefixBounds && lower !== null && lower[0] !== first) return [first];
+  return row.map(keyValueOf);
 }
 
 /** The key columns through their exact-reading expressions, aliased as selectList does (`c<i>`). */

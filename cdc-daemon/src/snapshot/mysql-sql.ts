@@ -129,7 +129,10 @@ export function keyParam(v: KeyValue, integer = false): KeyParam {
  * `key >= lower` (inclusive) and `key < upper` (exclusive) over a composite key, expanded into
  * ORs of equalities (pt-table-checksum's form: MySQL and MariaDB both use the index for it).
  * Comparison happens in MySQL only, so its collation decides, as it must. `integerKeys` marks
- * the key columns whose bounds are written as numeric literals (see keyParam).
+ * the key columns whose bounds are written as numeric literals (see keyParam). A bound shorter
+ * than the key is a prefix, which stands before every key that starts with it: `[7]` gives
+ * `a >= 7` or `a < 7`, which MySQL checks for each row a range reads with one comparison fewer
+ * per key column than the full bound (see PrefixCut).
  */
 export function keyRangePredicate(
   keyColumns: string[],
@@ -141,13 +144,14 @@ export function keyRangePredicate(
   const params: KeyParam[] = [];
   const bound = (tuple: KeyTuple, lastOp: '>=' | '<', strictOp: '>' | '<') => {
     const ors: string[] = [];
-    for (let i = 0; i < keyColumns.length; i++) {
+    const n = Math.min(tuple.length, keyColumns.length);
+    for (let i = 0; i < n; i++) {
       const ands: string[] = [];
       for (let j = 0; j < i; j++) {
         ands.push(`${qi(keyColumns[j]!)} = ?`);
         params.push(keyParam(tuple[j]!, integerKeys[j]));
       }
-      ands.push(`${qi(keyColumns[i]!)} ${i === keyColumns.length - 1 ? lastOp : strictOp} ?`);
+      ands.push(`${qi(keyColumns[i]!)} ${i === n - 1 ? lastOp : strictOp} ?`);
       params.push(keyParam(tuple[i]!, integerKeys[i]));
       ors.push(ands.length === 1 ? ands[0]! : `(${ands.join(' AND ')})`);
     }
