@@ -53,7 +53,7 @@ export function planTable(schema: TableSchema, options: MappingOptions): TablePl
     keyIndexes,
     keyed,
     canonExpr,
-    fingerprintExpr: keyed ? chunkFingerprintExpr(canonExpr) : `SUM(${rowHashExpr(columns)})`,
+    fingerprintExpr: keyed ? chunkFingerprintExpr(columns) : `SUM(${rowHashExpr(columns)})`,
     hashExpr: rowHashExpr(columns),
     hashHexExpr: rowHashHexExpr(columns),
     binaryAliases: new Set(columns.flatMap((c, i) => (c.kind === 'binary' ? [`c${i}`] : []))),
