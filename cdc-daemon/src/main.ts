@@ -75,7 +75,7 @@ program
       deps.logger.warn('idle PostgreSQL connection of the relays failed', { error: err.message }),
     );
     const relays = new RelaySet(
-      createSinks(deps.config.sinks, deps.logger),
+      await createSinks(deps.config.sinks, deps.logger),
       relayPool,
       deps.config.targetSchema,
       deps.config.relay,

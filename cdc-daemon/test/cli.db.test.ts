@@ -1,6 +1,8 @@
 import { DAEMON_LOCK_KEY } from '../src/daemon';
 import { createCdcFixture, type CdcFixture } from './cdc-fixture';
 import { runCli, startCli, waitFor } from './cli-runner';
+import { randomName } from '../../test/support/databases';
+import { serviceUrls } from '../../test/support/services';
 
 let f: CdcFixture;
 beforeAll(async () => {
@@ -66,6 +68,16 @@ test('resync reloads a table; the next cycle repairs the drift', async () => {
   const missing = await runCli(['resync', 'ghosts'], f.env);
   expect(missing.code).toBe(1);
   expect(missing.stderr).toContain('No mirrored table is called "ghosts"');
+});
+
+test("a sink's commands load its driver when asked: retry redis answers; a sink without its URL is named", async () => {
+  const redis = { REDIS_URL: serviceUrls().redisUrl, CDC_REDIS_PREFIX: `${randomName('cs_t')}:`, SINKS: 'redis,mongo' };
+  const retried = await runCli(['retry', 'redis'], { ...f.env, ...redis });
+  expect(retried).toMatchObject({ code: 0, stdout: 'redis: 0 parked events delivered, 0 still parked\n' });
+  const mongo = await runCli(['retry', 'mongo'], { ...f.env, ...redis, MONGO_URL: '' });
+  expect(mongo.code).toBe(1);
+  expect(mongo.stderr).toContain('The mongo sink has no URL configured.');
+  expect(mongo.stderr).not.toMatch(/\n\s+at /);
 });
 
 test('status and history show what operators look for', async () => {

@@ -54,7 +54,7 @@ export async function relayCommand(
   only: SinkName[] | undefined,
   waitForStop: Promise<void>,
 ): Promise<void> {
-  const sinks = createSinks(deps.config.sinks, deps.logger, only);
+  const sinks = await createSinks(deps.config.sinks, deps.logger, only);
   if (sinks.length === 0)
     throw cdcError(
       'NO_SINKS',
@@ -68,8 +68,8 @@ export async function relayCommand(
 }
 
 /** The relay of one sink, for a one-off command; the caller closes the sink. */
-function oneRelay(deps: CliDeps, name: SinkName): SinkRelay {
-  const [sink] = createSinks({ ...deps.config.sinks, enabled: [name] }, deps.logger);
+async function oneRelay(deps: CliDeps, name: SinkName): Promise<SinkRelay> {
+  const [sink] = await createSinks({ ...deps.config.sinks, enabled: [name] }, deps.logger);
   if (!sink) throw cdcError('NO_SINKS', `The ${name} sink has no URL configured.`);
   return new SinkRelay(sink, deps.pool, deps.config.targetSchema, deps.config.relay, deps.logger);
 }
@@ -79,7 +79,7 @@ function oneRelay(deps: CliDeps, name: SinkName): SinkRelay {
  * from that snapshot. When a relay of that sink runs elsewhere, that relay is told to do it.
  */
 export async function replayCommand(deps: CliDeps, name: SinkName): Promise<void> {
-  const relay = oneRelay(deps, name);
+  const relay = await oneRelay(deps, name);
   const { client: lock, release } = await checkout(deps.pool);
   try {
     if (!(await trySinkLock(lock, name))) {
@@ -114,7 +114,7 @@ export async function replayCommand(deps: CliDeps, name: SinkName): Promise<void
 
 /** `cdc retry <sink>`: delivers the sink's parked events again, row by row in order. */
 export async function retryCommand(deps: CliDeps, name: SinkName): Promise<boolean> {
-  const relay = oneRelay(deps, name);
+  const relay = await oneRelay(deps, name);
   try {
     await relay.sink.prepare();
     const r = await relay.retryParked();
