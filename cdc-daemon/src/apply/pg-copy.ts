@@ -73,13 +73,13 @@ export class CopyText {
 const BINARY_COPY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 
 /**
- * The one bytea value a `COPY (SELECT <bytea>) TO STDOUT (FORMAT binary)` returns, as bytes
- * (undefined when it returned no row or NULL). A plain SELECT returns bytea as hex text, which
- * node-postgres decodes into a string twice the value's size and then into a Buffer: for
+ * The rows a `COPY (SELECT ...) TO STDOUT (FORMAT binary)` returns, each value as its bytes
+ * (undefined for NULL; text as UTF-8, bytea as is). A plain SELECT returns bytea as hex text,
+ * which node-postgres decodes into a string twice the value's size and then into a Buffer: for
  * row-state blobs of a few hundred KB, each a large V8 string, that drove most of a churn
  * cycle's major GCs.
  */
-export async function copyOutBytea(client: PoolClient, query: string): Promise<Buffer | undefined> {
+export async function copyOutRows(client: PoolClient, query: string): Promise<(Buffer | undefined)[][]> {
   const parts: Buffer[] = [];
   for await (const part of client.query(copyTo(`COPY (${query}) TO STDOUT (FORMAT binary)`)))
     parts.push(part as Buffer);
@@ -87,10 +87,24 @@ export async function copyOutBytea(client: PoolClient, query: string): Promise<B
   if (out.length < 19 || !out.subarray(0, 11).equals(BINARY_COPY_SIGNATURE))
     throw new Error('COPY TO STDOUT (FORMAT binary) did not return its signature');
   let at = 19 + out.readInt32BE(15);
-  const fields = out.readInt16BE(at);
-  if (fields === -1) return undefined;
-  if (fields !== 1) throw new Error(`COPY returned ${fields} columns where one was expected`);
-  const length = out.readInt32BE(at + 2);
-  at += 6;
-  return length === -1 ? undefined : out.subarray(at, at + length);
+  const rows: (Buffer | undefined)[][] = [];
+  for (let fields = out.readInt16BE(at); fields !== -1; fields = out.readInt16BE(at)) {
+    at += 2;
+    const row: (Buffer | undefined)[] = [];
+    for (let f = 0; f < fields; f++) {
+      const length = out.readInt32BE(at);
+      at += 4;
+      row.push(length === -1 ? undefined : out.subarray(at, at + length));
+      if (length > 0) at += length;
+    }
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** The one bytea value a `COPY (SELECT <bytea>) TO STDOUT (FORMAT binary)` returns (see copyOutRows). */
+export async function copyOutBytea(client: PoolClient, query: string): Promise<Buffer | undefined> {
+  const [row] = await copyOutRows(client, query);
+  if (row && row.length !== 1) throw new Error(`COPY returned ${row.length} columns where one was expected`);
+  return row?.[0];
 }

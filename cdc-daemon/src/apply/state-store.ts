@@ -1,7 +1,7 @@
 import type { PoolClient } from 'pg';
 import type { KeyTuple } from '../snapshot/mysql-sql';
 import type { SkipHint } from '../snapshot/change-hints';
-import { copyOutBytea } from './pg-copy';
+import { copyOutBytea, copyOutRows } from './pg-copy';
 import { applyPatch } from './chunk-rows';
 import type { HistoryBackfill } from './history-backfill';
 
@@ -235,7 +235,33 @@ export async function loadChunkRows(client: PoolClient, table: string, chunkId: 
     client,
     `SELECT int4send(length(patch)) || patch || rows FROM cdc.chunk_rows WHERE table_name = ${client.escapeLiteral(table)} AND chunk_id = ${chunkId}`,
   );
-  if (value === undefined) return Buffer.alloc(0);
+  return value === undefined ? Buffer.alloc(0) : withPatch(value);
+}
+
+/**
+ * The stored row-state blobs of several chunks of a table, as loadChunkRows reads one, in one
+ * COPY: a chunk with no stored state is left out (its state is empty). Each statement costs the
+ * cycle's thread a socket write and a wake-up of PostgreSQL; one per chunk was 0.3 s of a
+ * university churn cycle, which reads the states of its 550 chunks.
+ */
+export async function loadChunkRowsOf(
+  client: PoolClient,
+  table: string,
+  chunkIds: string[],
+): Promise<Map<string, Buffer>> {
+  if (chunkIds.some((id) => !/^\d+$/.test(id))) throw new Error(`Not chunk ids: ${chunkIds.join(', ')}`);
+  const states = new Map<string, Buffer>();
+  if (chunkIds.length === 0) return states;
+  const rows = await copyOutRows(
+    client,
+    `SELECT chunk_id::text, int4send(length(patch)) || patch || rows FROM cdc.chunk_rows WHERE table_name = ${client.escapeLiteral(table)} AND chunk_id IN (${chunkIds.join(', ')})`,
+  );
+  for (const [id, value] of rows) if (id && value) states.set(id.toString('latin1'), withPatch(value));
+  return states;
+}
+
+/** A stored value (the patch's length, the patch, the blob) as the blob with its patch applied. */
+function withPatch(value: Buffer): Buffer {
   const patchBytes = value.readUInt32BE(0);
   const rows = value.subarray(4 + patchBytes);
   return patchBytes === 0 ? rows : applyPatch(rows, value.subarray(4, 4 + patchBytes));
