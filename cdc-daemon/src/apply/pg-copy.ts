@@ -63,6 +63,11 @@ export class CopyText {
     this.rows++;
   }
 
+  /** Bytes of the lines so far. */
+  get bytes(): number {
+    return this.used;
+  }
+
   /** The lines so far, newline-terminated (the builder's own buffer: add nothing after). */
   take(): Buffer {
     return this.buf.subarray(0, this.used);

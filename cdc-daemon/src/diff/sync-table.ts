@@ -4,7 +4,7 @@ import type { TablePlan } from '../catalog/plan-table';
 import { cdcError, throwIfAborted } from '../errors';
 import { createStage, mergeStage, type MergeOptions } from '../apply/merge-stage';
 import { checkout } from '../apply/pg-tx';
-import { copyLines } from '../apply/pg-copy';
+import { StageWriter } from '../apply/stage-writer';
 import {
   type ChunkState,
   appendChunkRows,
@@ -12,7 +12,6 @@ import {
   loadChunks,
   nextChunkIds,
   replaceChunks,
-  saveChunkRows,
 } from '../apply/state-store';
 import type { CycleStats } from '../record/cycle-stats';
 import {
@@ -141,8 +140,9 @@ export async function syncTable(
   // state is only written after its diff, so the committed one is the one this cycle would see.
   const toRead = chunks.filter((_, i) => changed[i]).map((c) => c.id);
   const states = new StatePrefetch(client, toRead.length > 1 ? o.pool : undefined, plan.name, toRead);
-  // A chunk's new row state is written while the next chunk is read (see diffChunk).
-  let saving: Promise<void> = Promise.resolve();
+  // Stage lines and new row states go to PostgreSQL a few chunks at a time, while the next
+  // chunks are read.
+  const writer = new StageWriter(client, plan.name, stage);
   const ahead = new WalkAhead(mysql, plan, chunks, changed);
   try {
     for (let i = 0; i < chunks.length; i++) {
@@ -155,21 +155,20 @@ export async function syncTable(
       throwIfAborted(o.signal);
       t.chunksChanged++;
       const state = await stats.time('postgres', () => states.next());
-      const diffed = await diffChunk(mysql, client, plan, chunk, chunks[i + 1]?.lower ?? null, fp, stage, o, stats, {
+      const pieces = await diffChunk(mysql, plan, chunk, chunks[i + 1]?.lower ?? null, fp, writer, o, stats, {
         ids,
         packet,
         state,
         ahead,
         index: i,
       });
-      await stats.time('postgres', () => saving);
-      saving = diffed.saved;
-      next.push(...diffed.pieces.map((p) => ({ ...p, touched: true })));
+      if (writer.full) await stats.time('postgres', () => writer.flush());
+      next.push(...pieces.map((p) => ({ ...p, touched: true })));
     }
-    await stats.time('postgres', () => saving);
+    await stats.time('postgres', () => writer.done());
   } catch (err) {
-    // A failed save aborted the transaction, so what failed after it is only its echo.
-    await saving;
+    // A failed write aborted the transaction, so what failed after it is only its echo.
+    await writer.settled();
     throw err;
   } finally {
     ahead.close();
@@ -272,7 +271,7 @@ class StatePrefetch {
 /**
  * The walk of the next changed chunk, sent to MySQL as soon as the chunk being diffed has sent
  * its last read: MySQL computes its first rows while Node finishes the chunk before (reads its
- * changed rows whole, ends the stage's COPY, queues its state). Before, MySQL sat idle then, and
+ * changed rows whole, gathers its stage lines and state). Before, MySQL sat idle then, and
  * each walk's first rows took 4 ms to come, 2.2 s of a university churn cycle. Nothing is sent
  * past what the chunk before still reads: a read it did not plan (rows its keys did not find)
  * drops the walk sent ahead, which its chunk then sends again.
@@ -327,16 +326,15 @@ class WalkAhead {
  */
 async function diffChunk(
   mysql: Connection,
-  client: PoolClient,
   plan: TablePlan,
   chunk: ChunkState,
   upper: ChunkState['lower'],
   fp: ChunkFingerprint | undefined,
-  stage: string,
+  writer: StageWriter,
   o: SyncTableOptions,
   stats: CycleStats,
   split: { ids: IdPool; packet: number; state: Buffer; ahead: WalkAhead; index: number },
-): Promise<{ pieces: SubChunk[]; saved: Promise<void> }> {
+): Promise<SubChunk[]> {
   const t = stats.table(plan.name);
   const expected = fp?.count ?? chunk.count;
   const splitEvery = plan.keyed && expected > 2 * o.chunkRows ? o.chunkRows : 0;
@@ -375,12 +373,9 @@ async function diffChunk(
         },
       })
     : diffKeylessTable({ ...input, rows: streamRange(mysql, plan, chunk.lower, upper) });
-  await copyLines(client, stage, lines);
+  for await (const batch of lines) writer.add(batch);
   split.ids.consume(result.chunks.length - 1);
-  // Not awaited here: the statements queue on the cycle's connection ahead of anything the next
-  // chunk sends it, while MySQL streams that chunk and Node walks it (the caller awaits it then).
-  const saved = saveChunkRows(client, plan.name, result.states);
-  saved.catch(() => {});
+  writer.chunkDone(result.states);
   // Both come from one snapshot; a mismatch means the read was not consistent. (A split chunk's
   // pieces each have their own digest, and a chunk past max_allowed_packet had MySQL's cut short.)
   const n = result.chunks.reduce((a, c) => a + c.count, 0);
@@ -401,7 +396,7 @@ async function diffChunk(
   t.deletes += result.deletes;
   t.warnings += result.warnings;
   stats.quarantine(plan.name).push(...result.quarantined);
-  return { pieces: result.chunks, saved };
+  return result.chunks;
 }
 
 /**
