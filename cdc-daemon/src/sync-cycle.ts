@@ -9,7 +9,7 @@ import type { MappingOptions } from './catalog/type-mapping';
 import { type SelectAccess, readSelectAccess } from './catalog/select-access';
 import { classifyError, errorSource, throwIfAborted } from './errors';
 import { initRowHash } from './diff/row-hash';
-import { syncTable } from './diff/sync-table';
+import { MergeQueue, syncTable } from './diff/sync-table';
 import { reconcileTables } from './apply/reconcile-tables';
 import { parentsFirst } from './apply/mirror-ddl';
 import { type TableState, loadTableStates, saveSkipHints } from './apply/state-store';
@@ -310,45 +310,66 @@ async function applySnapshot(
     const at = await stats.time('mysql', () => openSnapshot(mysql));
     stats.snapshotAt = at;
     const newHints = new Map<string, SkipHint | null>();
-    for (const plan of plans.filter((p) => states.get(p.name)?.status === 'active')) {
-      throwIfAborted(ctx.signal);
-      const reading = readings?.get(plan.name);
-      const stored = states.get(plan.name)?.skipHint;
-      const options = {
-        ...historyFor(ctx.config, plan),
-        historyBackfill: states.get(plan.name)?.historyBackfill ?? null,
-        syncId,
-        at,
-        outbox: true,
-        chunkRows: ctx.pacer?.targetRows() ?? ctx.config.chunkRows,
-        pacer: ctx.pacer,
-        pool: ctx.pool,
-        signal: ctx.signal,
-      };
-      const now = Date.now();
-      if (stored && canSkip(stored, reading, now, ctx.config.fullSweepMs, ctx.config.hintMarginSeconds)) {
-        stats.table(plan.name).skipped = true;
-        // Skipped, but the next slice of its chunks is re-verified (see rollingSlice); with the
-        // chunk count known from the last slice, a slice of none costs no query.
-        let slice = rollingSlice(stored, stored.rolling?.chunks ?? 0, now, ctx.config.fullSweepMs);
-        if (slice.count > 0 || !stored.rolling) {
-          onTable(plan.name);
-          const window = (chunks: number) => (slice = rollingSlice(stored, chunks, now, ctx.config.fullSweepMs));
-          await syncTable(mysql, client, plan, { ...options, window }, stats);
-        }
-        ctx.logger.debug('table skipped: no write since its last full scan', {
-          table: plan.name,
-          hint: stored,
-          reading,
-          verified: { from: slice.from, chunks: slice.count },
-        });
-        newHints.set(plan.name, slice.hint);
-        continue;
+    // Each table's merge runs while the next tables are fingerprinted and diffed (syncTable).
+    const merges = new MergeQueue();
+    const sync = async (plan: TablePlan, options: Parameters<typeof syncTable>[3]) =>
+      merges.add(
+        plan.name,
+        (await syncTable(mysql, client, plan, { ...options, after: merges.settled() }, stats)).merged,
+      );
+    const settle = async () => {
+      try {
+        await stats.time('postgres', () => merges.settled());
+      } catch (err) {
+        if (merges.failed) onTable(merges.failed);
+        throw err;
       }
-      onTable(plan.name);
-      await syncTable(mysql, client, plan, options, stats);
-      newHints.set(plan.name, reading ? { ...reading, scannedAt: Date.now() } : null);
+    };
+    try {
+      for (const plan of plans.filter((p) => states.get(p.name)?.status === 'active')) {
+        throwIfAborted(ctx.signal);
+        const reading = readings?.get(plan.name);
+        const stored = states.get(plan.name)?.skipHint;
+        const options = {
+          ...historyFor(ctx.config, plan),
+          historyBackfill: states.get(plan.name)?.historyBackfill ?? null,
+          syncId,
+          at,
+          outbox: true,
+          chunkRows: ctx.pacer?.targetRows() ?? ctx.config.chunkRows,
+          pacer: ctx.pacer,
+          pool: ctx.pool,
+          signal: ctx.signal,
+        };
+        const now = Date.now();
+        if (stored && canSkip(stored, reading, now, ctx.config.fullSweepMs, ctx.config.hintMarginSeconds)) {
+          stats.table(plan.name).skipped = true;
+          // Skipped, but the next slice of its chunks is re-verified (see rollingSlice); with the
+          // chunk count known from the last slice, a slice of none costs no query.
+          let slice = rollingSlice(stored, stored.rolling?.chunks ?? 0, now, ctx.config.fullSweepMs);
+          if (slice.count > 0 || !stored.rolling) {
+            onTable(plan.name);
+            const window = (chunks: number) => (slice = rollingSlice(stored, chunks, now, ctx.config.fullSweepMs));
+            await sync(plan, { ...options, window });
+          }
+          ctx.logger.debug('table skipped: no write since its last full scan', {
+            table: plan.name,
+            hint: stored,
+            reading,
+            verified: { from: slice.from, chunks: slice.count },
+          });
+          newHints.set(plan.name, slice.hint);
+          continue;
+        }
+        onTable(plan.name);
+        await sync(plan, options);
+        newHints.set(plan.name, reading ? { ...reading, scannedAt: Date.now() } : null);
+      }
+    } catch (err) {
+      await settle();
+      throw err;
     }
+    await settle();
     await stats.time('mysql', () => closeSnapshot(mysql));
     if (ctx.pacer) {
       stats.pausedMs = ctx.pacer.pausedMs;

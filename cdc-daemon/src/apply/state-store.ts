@@ -1,4 +1,4 @@
-import type { PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { KeyTuple } from '../snapshot/mysql-sql';
 import type { SkipHint } from '../snapshot/change-hints';
 import { copyOutBytea, copyOutRows } from './pg-copy';
@@ -115,7 +115,7 @@ export async function clearTableRows(client: PoolClient, table: string): Promise
   await client.query('UPDATE cdc.tables SET skip_hint = NULL, history_backfill = NULL WHERE table_name = $1', [table]);
 }
 
-export async function loadChunks(client: PoolClient, table: string): Promise<ChunkState[]> {
+export async function loadChunks(client: Pool | PoolClient, table: string): Promise<ChunkState[]> {
   const { rows } = await client.query(
     'SELECT chunk_id, position, lower_key, row_count, fingerprint FROM cdc.chunks WHERE table_name = $1 ORDER BY position',
     [table],
@@ -172,7 +172,7 @@ export async function appendChunks(
   );
 }
 
-export async function nextChunkIds(client: PoolClient, n: number): Promise<string[]> {
+export async function nextChunkIds(client: Pool | PoolClient, n: number): Promise<string[]> {
   if (n === 0) return [];
   const { rows } = await client.query("SELECT nextval('cdc.chunk_ids')::text AS id FROM generate_series(1, $1)", [n]);
   return rows.map((r) => r.id as string);
