@@ -14,9 +14,10 @@ const MAX_PENDING_BYTES = 32 * 1024 * 1024;
  * written in one COPY and one save (state-store.ts's saveChunkRows), on the cycle's connection,
  * while the next chunks are walked. One COPY and one save per chunk cost the cycle's thread two
  * socket writes and two wake-ups of PostgreSQL for each of the 550 chunks of a university churn
- * cycle, and the walk of a chunk waited for PostgreSQL to end that chunk's COPY. Writes queue
- * behind whatever the connection still runs (the table before merging, see syncTable), each
- * after the one before; the walk only waits once MAX_PENDING_BYTES are gathered and not taken.
+ * cycle, and the walk of a chunk waited for PostgreSQL to end that chunk's COPY. Each write
+ * follows the one before, the first the stage's creation (which waits for the tables before to
+ * merge: SyncTableOptions.after); the walk only waits once MAX_PENDING_BYTES are gathered and
+ * not yet taken.
  */
 export class StageWriter {
   private text = new CopyText();

@@ -37,8 +37,9 @@ export interface SyncTableOptions extends MergeOptions {
   /** Pauses while MySQL is busy and learns its fingerprint rate (absent: neither). */
   pacer?: ChunkPacer;
   /**
-   * Where a second connection comes from: it reads the next changed chunk's row state while one
-   * is diffed (absent: each is read before its diff, on the cycle's connection).
+   * Where more connections come from: one reads the next changed chunks' row states while one
+   * is diffed, others the chunk list and chunk ids while the table before still merges (absent:
+   * all of it goes through the cycle's connection, after the tables before).
    */
   pool?: Pool;
   /**
@@ -84,6 +85,8 @@ export async function syncTable(
   stats: CycleStats,
 ): Promise<{ merged: Promise<void> }> {
   const t = stats.table(plan.name);
+  // Without a pool, everything goes through the cycle's connection: the tables before first.
+  if (!o.pool) await o.after;
   // Read on a connection of the pool when there is one: the table before may still be merging
   // on the cycle's (see the end), and nothing in this transaction wrote this table's chunks yet.
   const chunks = await stats.time('postgres', () => loadChunks(o.pool ?? client, plan.name));
@@ -186,8 +189,8 @@ export async function syncTable(
   const quarantined = stats.quarantine(plan.name);
   t.quarantined = quarantined.length;
   // Not awaited: PostgreSQL merges this table while MySQL and Node go on with the next ones
-  // (their statements on the cycle's connection queue behind it). A university churn cycle
-  // merged `attendance` for 1.5 s, while Node waited.
+  // (what they send the cycle's connection waits for it: SyncTableOptions.after). A university
+  // churn cycle merged `attendance` for 1.5 s, while Node waited.
   const merged = (async () => {
     await writer.done();
     await mergeStage(client, plan, stage, o, { upserts: t.inserts + t.updates, deletes: t.deletes });
