@@ -195,7 +195,7 @@ export function keysFromCanon(plan: TablePlan, raw: RawValue[]): RawValue[] {
   return [canon, ...canon.split(CANON_SEPARATOR, plan.keyIndexes.length)];
 }
 
-/** The first key column's value of a walked row (an integer's digits: see cutsAtPrefix). */
+/** The first key column's value of a walked row (an integer's digits: see TablePlan.prefixBounds). */
 function firstKeyOf(plan: TablePlan, raw: RawValue[]): string {
   if (raw.length > 1 || !plan.keysLeadCanon) return String(raw[1]);
   const canon = raw[0] as string;
