@@ -7,6 +7,7 @@ import { CopyText, copyText, pgi } from '../apply/pg-copy';
 import { closeVanished, writeReloadHistory } from '../apply/reload-history';
 import { appendChunks, saveChunkRows, saveLoadProgress } from '../apply/state-store';
 import { rowHash64 } from '../diff/row-hash';
+import type { RawValue } from '../diff/encode-row';
 import { CanonDigest, UNVERIFIED_FINGERPRINT } from '../diff/hash64';
 import { type KeyTuple, chunkByteLimit, keyValueOf } from '../snapshot/mysql-sql';
 import { ChunkCutter } from '../diff/chunk-cut';
@@ -87,6 +88,8 @@ export async function readLoadBatch(
   const cutter = new ChunkCutter(plan.prefixBounds, chunkRows);
   const batchCutter = new ChunkCutter(plan.prefixBounds, size);
   const first = (plan.keyIndexes[0] ?? 0) + 1;
+  const boundAt = (cut: 'prefix' | 'key', raw: RawValue[]): KeyTuple =>
+    cut === 'prefix' ? [keyValueOf(raw[first])] : keyTuple(plan, raw);
   let n = 0;
   const limit = size + batchCutter.slack + 1;
   read: for await (const rows of streamRange(mysql, plan, range.lower, range.upper, limit, true))
@@ -94,7 +97,7 @@ export async function readLoadBatch(
       // Wide rows end a batch early: a batch is held in memory whole until it is written.
       const end = n > 0 && batch.bytesRead >= MAX_BATCH_BYTES ? 'key' : batchCutter.before(n, () => String(raw[first]));
       if (end) {
-        batch.next = end === 'prefix' ? [keyValueOf(raw[first])] : keyTuple(plan, raw);
+        batch.next = boundAt(end, raw);
         batch.cut = true;
         break read;
       }
@@ -102,7 +105,7 @@ export async function readLoadBatch(
         chunk.count > 0 && fp.bytes >= maxChunkBytes ? 'key' : cutter.before(chunk.count, () => String(raw[first]));
       if (cut) {
         close();
-        chunk = { lower: cut === 'prefix' ? [keyValueOf(raw[first])] : keyTuple(plan, raw), count: 0 };
+        chunk = { lower: boundAt(cut, raw), count: 0 };
         fp = new CanonDigest();
         poisoned = false;
       }

@@ -143,7 +143,7 @@ export function keyParam(v: KeyValue, integer = false): KeyParam {
  * the key columns whose bounds are written as numeric literals (see keyParam). A bound shorter
  * than the key is a prefix, which stands before every key that starts with it: `[7]` gives
  * `a >= 7` or `a < 7`, which MySQL checks for each row a range reads with one comparison fewer
- * per key column than the full bound (see PrefixCut).
+ * per key column than the full bound (see diff/chunk-cut.ts's ChunkCutter).
  */
 export function keyRangePredicate(
   keyColumns: string[],
