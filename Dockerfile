@@ -47,5 +47,5 @@ EXPOSE 9464
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=5 \
   CMD node -e "fetch('http://127.0.0.1:'+process.env.CDC_HTTP_PORT+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # A daemon that cannot reach PostgreSQL exits non-zero at start, so compose restarts it.
-# The heap caps of DAEMON_NODE_FLAGS (cdc-daemon/src/config.ts): peak RSS stays under 256 MB.
+# The heap flags of DAEMON_NODE_FLAGS (cdc-daemon/src/config.ts): peak RSS stays under 256 MB.
 CMD ["node", "--max-old-space-size=160", "--max-semi-space-size=8", "--heap-growing-percent=100", "dist/cdc-daemon/src/main.js", "run"]
