@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
@@ -117,14 +118,15 @@ export function pgloaderTime(sourceUrl: string, clause: string, log: (s: string)
   }
   return (async () => {
     const target = await createPostgresDatabase();
+    // The command file holds both URLs, passwords included: only its owner reads it, and it is
+    // removed after the run.
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'pgloader-')), 'bench.load');
     try {
-      const file = `/tmp/pgloader-${target.name}.load`;
       const dst = new URL(target.url);
-      await import('node:fs/promises').then((fs) =>
-        fs.writeFile(
-          file,
-          `LOAD DATABASE FROM ${sourceUrl} INTO ${dst.toString().replace('postgres:', 'postgresql:')}\n ${clause}\n WITH workers = 4, concurrency = 1;\n`,
-        ),
+      writeFileSync(
+        file,
+        `LOAD DATABASE FROM ${sourceUrl} INTO ${dst.toString().replace('postgres:', 'postgresql:')}\n ${clause}\n WITH workers = 4, concurrency = 1;\n`,
+        { mode: 0o600 },
       );
       const start = performance.now();
       const r = spawnSync('pgloader', ['--quiet', file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
@@ -135,6 +137,7 @@ export function pgloaderTime(sourceUrl: string, clause: string, log: (s: string)
       }
       return ms;
     } finally {
+      rmSync(path.dirname(file), { recursive: true, force: true });
       await target.drop();
     }
   })();
