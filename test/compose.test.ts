@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
@@ -26,8 +26,10 @@ if (!hasCompose)
 const maybe = hasCompose ? describe : describe.skip;
 
 // An empty env file, so a developer's .env cannot make a missing secret look set.
-const EMPTY_ENV = path.join(mkdtempSync(path.join(tmpdir(), 'compose-')), 'empty.env');
+const ENV_DIR = mkdtempSync(path.join(tmpdir(), 'compose-'));
+const EMPTY_ENV = path.join(ENV_DIR, 'empty.env');
 writeFileSync(EMPTY_ENV, '');
+afterAll(() => rmSync(ENV_DIR, { recursive: true, force: true }));
 
 function compose(args: string[], env: Record<string, string>) {
   return spawnSync('docker-compose', ['-f', path.join(ROOT, 'docker-compose.yml'), '--env-file', EMPTY_ENV, ...args], {
