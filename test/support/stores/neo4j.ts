@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../../lib/free-port';
@@ -23,6 +23,9 @@ export async function startNeo4j(): Promise<Neo4jServer> {
   const port = await freePort();
   const password = `pw-${Math.random().toString(36).slice(2)}`;
   const log = `${dir}/out.log`;
+  // The harness writes a log4j file per database into java.io.tmpdir and leaves it there: the
+  // server's own folder takes them, and goes with it.
+  mkdirSync(`${dir}/tmp`);
   // A restart appends to the same log: only a READY written after that start counts.
   let from = 0;
   return startHarnessServer({
@@ -37,6 +40,7 @@ export async function startNeo4j(): Promise<Neo4jServer> {
         path.join(JAVA_HOME, 'bin', 'java'),
         [
           '-Xmx512m',
+          `-Djava.io.tmpdir=${dir}/tmp`,
           '-cp',
           `${paths.neo4jClasses}:${paths.neo4jLib}/*`,
           'Neo4jServer',
