@@ -70,3 +70,44 @@ test('updates in place append a patch; the next walk applies it; an insert or a 
   expect(await cycle()).toMatchObject({ updates: 0, inserts: 0, deletes: 0 });
   expect((await f.verifyAll()).filter((d) => d.missing + d.extra + d.different > 0)).toEqual([]);
 });
+
+test('neighbours that shrank are merged with their row states, patches applied: the next cycle stages nothing', async () => {
+  await f.my.query('CREATE TABLE folds (id INT PRIMARY KEY, v INT NOT NULL)');
+  await f.my.query('INSERT INTO folds VALUES ?', [Array.from({ length: 400 }, (_, i) => [i + 1, 0])]);
+  const config = loadCdcConfig({ ...f.env, CDC_CHUNK_ROWS: '100', CDC_SKIP_HINTS: 'false' });
+  const cycle = async () => (await runCycle({ pool: f.pool, config, logger: quietLogger })).stats.table('folds');
+  const chunks = async () =>
+    (
+      await f.pool.query<{ n: number }>(
+        "SELECT row_count AS n FROM cdc.chunks WHERE table_name = 'folds' ORDER BY position",
+      )
+    ).rows.map((r) => Number(r.n));
+  await cycle();
+  expect(await chunks()).toEqual([100, 100, 100, 100]);
+
+  // The third chunk shrinks to 20 rows; beside a full neighbour it stays on its own.
+  await f.my.query('DELETE FROM folds WHERE id BETWEEN 221 AND 300');
+  expect(await cycle()).toMatchObject({ deletes: 80 });
+  expect(await chunks()).toEqual([100, 100, 20, 100]);
+  // One of its rows changes in place: its state is saved as a patch.
+  await f.my.query('UPDATE folds SET v = 1 WHERE id = 210');
+  expect(await cycle()).toMatchObject({ updates: 1, chunksChanged: 1 });
+  // The second chunk shrinks too: the two are merged, the third's states (its patch applied)
+  // appended to the second's.
+  await f.my.query('DELETE FROM folds WHERE id BETWEEN 101 AND 180');
+  expect(await cycle()).toMatchObject({ deletes: 80 });
+  expect(await chunks()).toEqual([100, 40, 100]);
+
+  // The merged chunk is read once (its fingerprint is unknown) and every row matches its state.
+  expect(await cycle()).toMatchObject({ inserts: 0, updates: 0, deletes: 0, chunksChanged: 1 });
+  const { rows: versions } = await f.pool.query(
+    'SELECT id, count(*)::int AS n FROM history.folds WHERE id IN (190, 201, 210) GROUP BY id ORDER BY id',
+  );
+  expect(versions).toEqual([
+    { id: 190, n: 1 },
+    { id: 201, n: 1 },
+    { id: 210, n: 2 },
+  ]);
+  expect(await cycle()).toMatchObject({ chunksChanged: 0 });
+  expect((await f.verifyAll()).filter((d) => d.missing + d.extra + d.different > 0)).toEqual([]);
+});
