@@ -106,10 +106,3 @@ export async function copyOutRows(client: PoolClient, query: string): Promise<(B
   }
   return rows;
 }
-
-/** The one bytea value a `COPY (SELECT <bytea>) TO STDOUT (FORMAT binary)` returns (see copyOutRows). */
-export async function copyOutBytea(client: PoolClient, query: string): Promise<Buffer | undefined> {
-  const [row] = await copyOutRows(client, query);
-  if (row && row.length !== 1) throw new Error(`COPY returned ${row.length} columns where one was expected`);
-  return row?.[0];
-}

@@ -40,9 +40,8 @@ export class StageWriter {
   }
 
   /** Stage lines (COPY text format, without newlines) of the chunk being diffed. */
-  add(lines: string | string[]): void {
-    if (typeof lines === 'string') this.text.add(lines);
-    else for (const line of lines) this.text.add(line);
+  add(lines: string[]): void {
+    for (const line of lines) this.text.add(line);
   }
 
   /** A chunk is diffed: its new row states go with its lines. */

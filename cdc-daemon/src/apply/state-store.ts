@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import type { KeyTuple } from '../snapshot/mysql-sql';
 import type { SkipHint } from '../snapshot/change-hints';
-import { copyOutBytea, copyOutRows } from './pg-copy';
+import { copyOutRows } from './pg-copy';
 import { applyPatch } from './chunk-rows';
 import type { HistoryBackfill } from './history-backfill';
 
@@ -224,25 +224,13 @@ export async function saveChunkRows(client: PoolClient, table: string, chunks: C
 }
 
 /**
- * The stored row-state blob of one chunk, its patch applied (empty when it has none yet), read
- * as bytes by a binary COPY (see copyOutBytea): one value, the patch's length (int4) then the
- * patch then the blob. COPY takes no parameters: the table name goes in as a literal escaped by
- * the driver, the chunk id as the integer it is.
- */
-export async function loadChunkRows(client: PoolClient, table: string, chunkId: string): Promise<Buffer> {
-  if (!/^\d+$/.test(chunkId)) throw new Error(`Not a chunk id: ${chunkId}`);
-  const value = await copyOutBytea(
-    client,
-    `SELECT int4send(length(patch)) || patch || rows FROM cdc.chunk_rows WHERE table_name = ${client.escapeLiteral(table)} AND chunk_id = ${chunkId}`,
-  );
-  return value === undefined ? Buffer.alloc(0) : withPatch(value);
-}
-
-/**
- * The stored row-state blobs of several chunks of a table, as loadChunkRows reads one, in one
- * COPY: a chunk with no stored state is left out (its state is empty). Each statement costs the
- * cycle's thread a socket write and a wake-up of PostgreSQL; one per chunk was 0.3 s of a
- * university churn cycle, which reads the states of its 550 chunks.
+ * The stored row-state blobs of several chunks of a table, their patches applied, in one binary
+ * COPY (see copyOutRows): per chunk its id and one value, the patch's length (int4) then the
+ * patch then the blob. A chunk with no stored state is left out (its state is empty). COPY takes
+ * no parameters: the table name goes in as a literal escaped by the driver, the chunk ids as the
+ * integers they are. Each statement costs the cycle's thread a socket write and a wake-up of
+ * PostgreSQL; one per chunk was 0.3 s of a university churn cycle, which reads the states of its
+ * 550 chunks.
  */
 export async function loadChunkRowsOf(
   client: PoolClient,
@@ -272,7 +260,8 @@ function withPatch(value: Buffer): Buffer {
  * concatenate (a patch's positions are its own blob's).
  */
 export async function appendChunkRows(client: PoolClient, table: string, from: string, to: string): Promise<void> {
-  const rows = Buffer.concat([await loadChunkRows(client, table, to), await loadChunkRows(client, table, from)]);
+  const states = await loadChunkRowsOf(client, table, [to, from]);
+  const rows = Buffer.concat([states.get(to) ?? Buffer.alloc(0), states.get(from) ?? Buffer.alloc(0)]);
   await saveChunkRows(client, table, [{ id: to, rows }]);
   await client.query('DELETE FROM cdc.chunk_rows WHERE table_name = $1 AND chunk_id = $2', [table, from]);
 }
