@@ -199,36 +199,41 @@ if (!hasRedisServer)
     const port = 20000 + Math.floor(Math.random() * 20000);
     const url = `redis://127.0.0.1:${port}`;
     let server = await privateRedis(dir, port);
-    const { sink, probe } = redisUnderTest(url);
-    const f = await createSinkFixture(sink, 60, { batchSize: 5 });
+    // The server is stopped whatever fails, the fixture's set-up included (a MySQL that refused
+    // the fixture left a private Redis running).
     try {
-      await f.drain();
-      await randomWrites(f.my, 5, 60);
-      await f.cycle();
-      // Deliver a few batches, then kill Redis while events are still waiting.
-      await f.relay.step();
-      await f.relay.step();
-      server.kill('SIGKILL');
-      await new Promise((r) => server.once('exit', r));
-      await expect(f.relay.step()).rejects.toThrow();
-      const { rows } = await f.pool.query("SELECT last_error FROM cdc.sink_offsets WHERE sink = 'redis'");
-      expect(rows[0].last_error ?? '').not.toBe('');
-      server = await privateRedis(dir, port);
-      for (let i = 0; i < 100; i++) {
-        try {
-          await f.drain();
-          break;
-        } catch {
-          await new Promise((r) => setTimeout(r, 100));
+      const { sink, probe } = redisUnderTest(url);
+      const f = await createSinkFixture(sink, 60, { batchSize: 5 });
+      try {
+        await f.drain();
+        await randomWrites(f.my, 5, 60);
+        await f.cycle();
+        // Deliver a few batches, then kill Redis while events are still waiting.
+        await f.relay.step();
+        await f.relay.step();
+        server.kill('SIGKILL');
+        await new Promise((r) => server.once('exit', r));
+        await expect(f.relay.step()).rejects.toThrow();
+        const { rows } = await f.pool.query("SELECT last_error FROM cdc.sink_offsets WHERE sink = 'redis'");
+        expect(rows[0].last_error ?? '').not.toBe('');
+        server = await privateRedis(dir, port);
+        for (let i = 0; i < 100; i++) {
+          try {
+            await f.drain();
+            break;
+          } catch {
+            await new Promise((r) => setTimeout(r, 100));
+          }
         }
+        expect(await probe.snapshot()).toEqual(await probe.expected(f.pool, f.config.targetSchema));
+        // And if Redis comes back empty (no persistence), the relay notices and bootstraps it again.
+        await probe.redis.flushall();
+        await f.drain();
+        expect(await probe.snapshot()).toEqual(await probe.expected(f.pool, f.config.targetSchema));
+      } finally {
+        await f.close();
       }
-      expect(await probe.snapshot()).toEqual(await probe.expected(f.pool, f.config.targetSchema));
-      // And if Redis comes back empty (no persistence), the relay notices and bootstraps it again.
-      await probe.redis.flushall();
-      await f.drain();
-      expect(await probe.snapshot()).toEqual(await probe.expected(f.pool, f.config.targetSchema));
     } finally {
-      await f.close();
       server.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
