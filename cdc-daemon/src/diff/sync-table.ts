@@ -13,7 +13,7 @@ import {
   nextChunkIds,
   replaceChunks,
 } from '../apply/state-store';
-import type { CycleStats } from '../record/cycle-stats';
+import type { CycleStats, TableStats } from '../record/cycle-stats';
 import {
   type ChunkFingerprint,
   type RowStream,
@@ -60,7 +60,19 @@ type NextChunk = Omit<ChunkState, 'position'> & { touched: boolean; bytes?: numb
 
 /** Fingerprinting stops paying once this share of the chunks probed so far has changed. */
 const BROAD_CHANGE_SHARE = 0.75;
+/**
+ * A table whose chunks walked so far changed at most this many rows each (on average) has its
+ * next changed chunks cut finer (see fineRows): a busy table written a row here and there
+ * between every two cycles, as `enrollments` in registration week, then walks a fine piece per
+ * write instead of a whole chunk. Uniform churn (1%: 100 rows of a chunk) keeps chunks whole,
+ * and so the number of walks that read them.
+ */
+const SPARSE_CHANGES_PER_CHUNK = 3;
+/** Fine pieces are this fraction of the target size, never under FINE_MIN_ROWS (or the target). */
+const FINE_SHARE = 10;
+const FINE_MIN_ROWS = 500;
 const MIN_PROBE = 8;
+/** The most rows one fingerprint query covers, in chunks of the target size (see spanRows). */
 const MAX_SPAN = 32;
 /** Chunk ids fetched at a time for split pieces (a sequence: unused ones are only a gap). */
 const ID_BATCH = 256;
@@ -97,8 +109,8 @@ export async function syncTable(
   let changedSoFar = 0;
   let broad = false;
   // A run starts at one chunk, doubles after a run that matched (up to what MySQL fingerprints
-  // in about one chunk time) and halves after one that did not: a table that turns out broadly
-  // changed has cost few fingerprints.
+  // in about one chunk time) and halves after one that mostly did not: a table that turns out
+  // broadly changed has cost few fingerprints.
   let span = 1;
   for (let i = from; i < end;) {
     throwIfAborted(o.signal);
@@ -116,7 +128,7 @@ export async function syncTable(
       continue;
     }
     // (Recomputed per query: the first queries of a process measure MySQL's rate.)
-    const n = verifiedRun(chunks, i, Math.min(end - i, plan.keyed ? Math.min(span, spanLimit(o)) : 1));
+    const n = plan.keyed ? verifiedRun(chunks, i, Math.min(end - i, span), spanRows(o)) : 1;
     await o.pacer?.yieldToServer(mysql);
     const began = performance.now();
     const ranges = chunks.slice(i, i + n).map((c, k) => ({ lower: c.lower, upper: chunks[i + k + 1]?.lower ?? null }));
@@ -135,7 +147,9 @@ export async function syncTable(
     changedSoFar += moved;
     t.chunksScanned += n;
     i += n;
-    span = moved === 0 ? Math.min(2 * span, MAX_SPAN) : Math.max(1, span >> 1);
+    // A run that mostly changed shrinks the next one; a few changed chunks in a long run (a
+    // busy table's scattered writes) do not: its span stays, and so does the query count.
+    span = moved === 0 ? Math.min(2 * n, MAX_SPAN * FINE_SHARE) : 2 * moved > n ? Math.max(1, n >> 1) : n;
   }
   const changed = chunks.map(
     (c, i) => current[i] === undefined || c.count !== current[i]!.count || c.fingerprint !== current[i]!.fingerprint,
@@ -150,6 +164,7 @@ export async function syncTable(
   const ids = new IdPool(o.pool ?? client);
   const packet = await maxAllowedPacket(mysql);
   const next: NextChunk[] = [];
+  const fine = fineRows(o.chunkRows);
   // The row states are read ahead on a connection of their own (see StatePrefetch).
   const toRead = chunks.filter((_, i) => changed[i]).map((c) => c.id);
   const states = new StatePrefetch(client, o.pool, plan.name, toRead);
@@ -169,6 +184,7 @@ export async function syncTable(
       t.chunksChanged++;
       const state = await stats.time('postgres', () => states.next());
       const pieces = await diffChunk(mysql, plan, chunk, chunks[i + 1]?.lower ?? null, fp, writer, o, stats, {
+        target: sparseSoFar(t, t.chunksChanged - 1) ? fine : o.chunkRows,
         ids,
         packet,
         state,
@@ -194,7 +210,9 @@ export async function syncTable(
   const merged = (async () => {
     await writer.done();
     await mergeStage(client, plan, stage, o, { upserts: t.inserts + t.updates, deletes: t.deletes });
-    await replaceChunks(client, plan.name, await mergeSmallChunks(client, plan, next, o.chunkRows, packet));
+    // Pieces cut fine stay so while the table's changes stay sparse.
+    const target = sparseSoFar(t, t.chunksChanged) ? fine : o.chunkRows;
+    await replaceChunks(client, plan.name, await mergeSmallChunks(client, plan, next, target, packet));
     // Every chunk that held a quarantined row was read again (its fingerprint never matches):
     // what this cycle found is the table's whole quarantine.
     await recordQuarantine(client, plan.name, quarantined, o.syncId, true);
@@ -224,17 +242,41 @@ export class MergeQueue {
   }
 }
 
-/** The most chunks one fingerprint query covers: about CDC_CHUNK_TIME_MS of MySQL's measured rate. */
-function spanLimit(o: SyncTableOptions): number {
+/**
+ * The most rows one fingerprint query covers: about CDC_CHUNK_TIME_MS of MySQL's measured rate,
+ * at most MAX_SPAN chunks of the target size. Counted in rows, so runs of fine pieces grow as
+ * long as runs of whole chunks: MySQL fingerprinted `enrollments` (700k rows) as 690 1,000-row
+ * pieces in 24 queries and 453 ms; in runs of at most 32 pieces it took 450-550 ms, one piece a
+ * query 630-760 ms (whole chunks in runs of 32: 410-480 ms).
+ */
+function spanRows(o: SyncTableOptions): number {
   const rate = o.pacer?.rowsPerSecond();
   const rows = rate === undefined ? MAX_SPAN * o.chunkRows : (rate * o.pacer!.settings.chunkTimeMs) / 1000;
-  return Math.max(1, Math.min(MAX_SPAN, Math.floor(rows / o.chunkRows)));
+  return Math.max(o.chunkRows, Math.min(MAX_SPAN * o.chunkRows, rows));
 }
 
-/** How many chunks from `i` on (at most `max`, `i` itself verified) hold no unverified one. */
-function verifiedRun(chunks: ChunkState[], i: number, max: number): number {
+/** The size of a sparsely changed table's pieces, for a target chunk size. */
+function fineRows(chunkRows: number): number {
+  return Math.min(chunkRows, Math.max(FINE_MIN_ROWS, Math.floor(chunkRows / FINE_SHARE)));
+}
+
+/** Whether the `walked` chunks of the table read so far in this cycle changed sparsely. */
+function sparseSoFar(t: TableStats, walked: number): boolean {
+  return walked > 0 && t.inserts + t.updates + t.deletes <= SPARSE_CHANGES_PER_CHUNK * walked;
+}
+
+/**
+ * How many chunks from `i` on (at most `max`, `i` itself verified) hold no unverified one and,
+ * past the first, at most `maxRows` rows as last stored.
+ */
+function verifiedRun(chunks: ChunkState[], i: number, max: number, maxRows: number): number {
   let n = 1;
-  while (n < max && i + n < chunks.length && chunks[i + n]!.fingerprint !== UNVERIFIED_FINGERPRINT) n++;
+  let rows = chunks[i]!.count;
+  while (n < max && i + n < chunks.length && chunks[i + n]!.fingerprint !== UNVERIFIED_FINGERPRINT) {
+    rows += chunks[i + n]!.count;
+    if (rows > maxRows) break;
+    n++;
+  }
   return n;
 }
 
@@ -360,7 +402,8 @@ class WalkAhead {
 
 /**
  * `fp` undefined: the chunk was read without a fingerprint first (broad change); its stored size
- * guides the split. Pieces are cut at the chunk size and at chunkByteLimit of canonical forms (a
+ * guides the split. Pieces are cut at `split.target` rows (the chunk size, or fineRows of it once
+ * the table's changes turned out sparse) and at chunkByteLimit of canonical forms (a
  * chunk past max_allowed_packet has its fingerprint cut short by MySQL, and it never matches).
  */
 async function diffChunk(
@@ -372,11 +415,11 @@ async function diffChunk(
   writer: StageWriter,
   o: SyncTableOptions,
   stats: CycleStats,
-  split: { ids: IdPool; packet: number; state: Buffer; ahead: WalkAhead; index: number },
+  split: { target: number; ids: IdPool; packet: number; state: Buffer; ahead: WalkAhead; index: number },
 ): Promise<SubChunk[]> {
   const t = stats.table(plan.name);
   const expected = fp?.count ?? chunk.count;
-  const splitEvery = plan.keyed && expected > 2 * o.chunkRows ? o.chunkRows : 0;
+  const splitEvery = plan.keyed && expected > 2 * split.target ? split.target : 0;
   const newIds = plan.keyed
     ? await stats.time('postgres', () =>
         split.ids.reserve((splitEvery ? Math.ceil(expected / splitEvery) : 0) + SPARE_PIECES),
