@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../../lib/free-port';
 import type { PrivateServer } from '../private-servers';
-import { JAVA_HOME, missingFromCache, paths, spawnGroup, startHarnessServer } from './store-cache';
+import { JAVA_HOME, missingFromCache, onFreePorts, paths, spawnGroup, startHarnessServer } from './store-cache';
 
 /**
  * A real Elasticsearch 8 server for the tests: the integ-test-zip distribution from Maven Central
@@ -12,7 +12,11 @@ import { JAVA_HOME, missingFromCache, paths, spawnGroup, startHarnessServer } fr
  * off, HTTP on a free 127.0.0.1 port, data in a throw-away folder. Elasticsearch refuses to run as
  * root, so under root it runs as `nobody`.
  */
-export async function startElasticsearch(): Promise<PrivateServer> {
+export function startElasticsearch(): Promise<PrivateServer> {
+  return onFreePorts(startOnce);
+}
+
+async function startOnce(): Promise<PrivateServer> {
   const missing = missingFromCache('elasticsearch');
   if (missing) throw new Error(missing);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-es-'));

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../../lib/free-port';
 import type { PrivateServer } from '../private-servers';
-import { missingFromCache, paths, spawnGroup, startHarnessServer } from './store-cache';
+import { missingFromCache, onFreePorts, paths, spawnGroup, startHarnessServer } from './store-cache';
 
 /**
  * A server speaking MongoDB's wire protocol for the tests: FerretDB v1 (built from the Go module
@@ -12,7 +12,11 @@ import { missingFromCache, paths, spawnGroup, startHarnessServer } from './store
  * throw-away folder that outlives a stop. No MongoDB server binary is reachable from this
  * machine's registries; FerretDB is a real server, and what it lacks is listed in the README.
  */
-export async function startFerretdb(): Promise<PrivateServer> {
+export function startFerretdb(): Promise<PrivateServer> {
+  return onFreePorts(startOnce);
+}
+
+async function startOnce(): Promise<PrivateServer> {
   const missing = missingFromCache('mongo');
   if (missing) throw new Error(missing);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-ferretdb-'));

@@ -3,7 +3,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../../lib/free-port';
 import type { PrivateServer } from '../private-servers';
-import { DETACHED, JAVA_HOME, missingFromCache, paths, spawnGroup, startHarnessServer } from './store-cache';
+import {
+  DETACHED,
+  JAVA_HOME,
+  missingFromCache,
+  onFreePorts,
+  paths,
+  spawnGroup,
+  startHarnessServer,
+} from './store-cache';
 
 export interface Neo4jServer extends PrivateServer {
   user: string;
@@ -16,7 +24,11 @@ export interface Neo4jServer extends PrivateServer {
  * and a random password), data in a throw-away folder that outlives a stop (a restart keeps it).
  * Community has one database, so each test file starts its own server.
  */
-export async function startNeo4j(): Promise<Neo4jServer> {
+export function startNeo4j(): Promise<Neo4jServer> {
+  return onFreePorts(startOnce);
+}
+
+async function startOnce(): Promise<Neo4jServer> {
   const missing = missingFromCache('neo4j');
   if (missing) throw new Error(missing);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-neo4j-'));

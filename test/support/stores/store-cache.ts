@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type PrivateServer, StartFailed, portClosed, until } from '../private-servers';
@@ -67,16 +67,71 @@ export function detachStores(): void {
   DETACHED = true;
 }
 
-/** Signals a process group started by spawnGroup and waits until its leader is gone. */
+/**
+ * Signals a process group started by spawnGroup and waits until its leader is gone. A killed
+ * JVM leaves its attach socket, `/tmp/.java_pid<pid>`, behind (Elasticsearch attaches an agent
+ * to itself at start, so its server always has one): those of the group's processes go too.
+ */
 export async function stopGroup(child: ChildProcess | undefined, how: 'graceful' | 'kill'): Promise<void> {
   if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const members = how === 'kill' ? groupMembers(child.pid) : [];
   try {
     process.kill(-child.pid, how === 'kill' ? 'SIGKILL' : 'SIGTERM');
   } catch {
     return;
   }
   await exited;
+  for (const pid of members) rmSync(path.join(os.tmpdir(), `.java_pid${pid}`), { force: true });
+}
+
+/** The processes of group `pgid`, from /proc (none where there is no /proc). */
+export function groupMembers(pgid: number): number[] {
+  const pids: number[] = [];
+  let names: string[];
+  try {
+    names = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+  } catch {
+    return pids;
+  }
+  for (const name of names) {
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // After the command's name in parentheses: state, parent, group.
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) === pgid) pids.push(Number(name));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
+/** A harness server that exited at start because another process took its port first. */
+export class PortTaken extends StartFailed {
+  constructor(
+    message: string,
+    readonly dir: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What servers write when a port they were given is taken (freePort's pick can be taken before). */
+const PORT_TAKEN = /BindException|Failed to bind|address already in use/i;
+
+/**
+ * Starts a harness server, and once more on fresh ports (each start picks its own) when another
+ * process took one of them between freePort's pick and the server's bind; the first try's folder
+ * goes.
+ */
+export async function onFreePorts<T>(start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (err) {
+    if (!(err instanceof PortTaken)) throw err;
+    rmSync(err.dir, { recursive: true, force: true });
+    return start();
+  }
 }
 
 /**
@@ -103,7 +158,13 @@ export async function startHarnessServer<T extends object>(o: {
       await until(
         o.what,
         async () => {
-          if (started.exitCode !== null) throw new StartFailed(`${o.what} exited; see ${o.dir}/out.log`);
+          if (started.exitCode !== null) {
+            const log = path.join(o.dir, 'out.log');
+            const message = `${o.what} exited; see ${log}`;
+            throw PORT_TAKEN.test(existsSync(log) ? readFileSync(log, 'utf8') : '')
+              ? new PortTaken(message, o.dir)
+              : new StartFailed(message);
+          }
           return o.ready();
         },
         120_000,
