@@ -74,6 +74,8 @@ const FINE_MIN_ROWS = 500;
 const MIN_PROBE = 8;
 /** The most rows one fingerprint query covers, in chunks of the target size (see spanRows). */
 const MAX_SPAN = 32;
+/** The most chunks one fingerprint query covers, whatever their rows (a SELECT each). */
+const MAX_RUN_CHUNKS = MAX_SPAN * FINE_SHARE;
 /** Chunk ids fetched at a time for split pieces (a sequence: unused ones are only a gap). */
 const ID_BATCH = 256;
 /** Ids ensured beyond the row-count split, for pieces cut by bytes (the pool holds more). */
@@ -130,7 +132,7 @@ export async function syncTable(
       continue;
     }
     // (Recomputed per query: the first queries of a process measure MySQL's rate.)
-    const n = plan.keyed ? verifiedRun(chunks, i, end - i, Math.min(span, spanRows(o))) : 1;
+    const n = plan.keyed ? verifiedRun(chunks, i, Math.min(end - i, MAX_RUN_CHUNKS), Math.min(span, spanRows(o))) : 1;
     await o.pacer?.yieldToServer(mysql);
     const began = performance.now();
     const ranges = chunks.slice(i, i + n).map((c, k) => ({ lower: c.lower, upper: chunks[i + k + 1]?.lower ?? null }));
