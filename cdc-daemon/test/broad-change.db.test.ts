@@ -1,4 +1,4 @@
-import { prng } from './random-model';
+import { prng, scatteredWrites } from './random-model';
 import { createCdcFixture, type CdcFixture } from './cdc-fixture';
 
 let f: CdcFixture;
@@ -38,24 +38,7 @@ test('sparse random changes over many chunks: matching neighbours are fingerprin
   await f.cycle();
   await f.cycle();
   for (let round = 0; round < 12; round++) {
-    const expected = { inserts: 0, updates: 0, deletes: 0 };
-    const touched = new Set<number>();
-    for (let k = r.int(0, 4); k > 0; k--) {
-      const id = r.int(1, 2400);
-      if (touched.has(id)) continue;
-      touched.add(id);
-      const [rows] = (await f.my.query('SELECT v FROM sparse WHERE id = ?', [id])) as unknown as [{ v: number }[]];
-      if (rows.length === 0) {
-        await f.my.query('INSERT INTO sparse VALUES (?, ?)', [id, r.int(1, 99)]);
-        expected.inserts++;
-      } else if (r.int(0, 2) === 0) {
-        await f.my.query('DELETE FROM sparse WHERE id = ?', [id]);
-        expected.deletes++;
-      } else {
-        await f.my.query('UPDATE sparse SET v = ? WHERE id = ?', [rows[0]!.v + 1, id]);
-        expected.updates++;
-      }
-    }
+    const expected = await scatteredWrites(f.my, 'sparse', r, r.int(0, 4), 2400);
     const outcome = await f.cycle();
     expect({ round, ...outcome.stats.totals() }).toMatchObject({ round, ...expected });
     expect((await f.verifyAll()).filter((d) => d.missing + d.extra + d.different > 0)).toEqual([]);

@@ -1,4 +1,4 @@
-import { prng } from './random-model';
+import { prng, scatteredWrites } from './random-model';
 import { createCdcFixture, type CdcFixture } from './cdc-fixture';
 
 // A busy table written a row here and there between every two cycles (enrollments in
@@ -64,26 +64,9 @@ test('random sparse writes, inserts and deletes among them, over fine pieces and
   await f.cycle();
   await f.cycle();
   for (let round = 0; round < 10; round++) {
-    const expected = { inserts: 0, updates: 0, deletes: 0 };
-    const touched = new Set<number>();
     // Mostly a few writes; now and then a burst that makes the round dense.
     const writes = round % 4 === 3 ? r.int(150, 300) : r.int(1, 8);
-    for (let k = writes; k > 0; k--) {
-      const id = r.int(1, 16_400);
-      if (touched.has(id)) continue;
-      touched.add(id);
-      const [rows] = (await f.my.query('SELECT v FROM scattered WHERE id = ?', [id])) as unknown as [{ v: number }[]];
-      if (rows.length === 0) {
-        await f.my.query('INSERT INTO scattered VALUES (?, ?)', [id, r.int(1, 99)]);
-        expected.inserts++;
-      } else if (r.int(0, 3) === 0) {
-        await f.my.query('DELETE FROM scattered WHERE id = ?', [id]);
-        expected.deletes++;
-      } else {
-        await f.my.query('UPDATE scattered SET v = ? WHERE id = ?', [rows[0]!.v + 1, id]);
-        expected.updates++;
-      }
-    }
+    const expected = await scatteredWrites(f.my, 'scattered', r, writes, 16_400);
     const outcome = await f.cycle();
     expect({ round, ...outcome.stats.totals() }).toMatchObject({ round, ...expected });
     expect(await drift()).toEqual([]);

@@ -200,3 +200,36 @@ export function modelDiff(
   }
   return out;
 }
+
+/**
+ * `writes` random writes to `table (id INT PRIMARY KEY, v INT NOT NULL)` at ids 1..`maxId`, each
+ * id at most once: an insert where no row is, else a delete (one in three) or an update of `v`.
+ * Returns how many of each, as a cycle should count them.
+ */
+export async function scatteredWrites(
+  conn: mysql.Connection,
+  table: string,
+  r: Rng,
+  writes: number,
+  maxId: number,
+): Promise<{ inserts: number; updates: number; deletes: number }> {
+  const done = { inserts: 0, updates: 0, deletes: 0 };
+  const touched = new Set<number>();
+  for (let k = writes; k > 0; k--) {
+    const id = r.int(1, maxId);
+    if (touched.has(id)) continue;
+    touched.add(id);
+    const [rows] = (await conn.query('SELECT v FROM ?? WHERE id = ?', [table, id])) as unknown as [{ v: number }[]];
+    if (rows.length === 0) {
+      await conn.query('INSERT INTO ?? VALUES (?, ?)', [table, id, r.int(1, 99)]);
+      done.inserts++;
+    } else if (r.int(0, 2) === 0) {
+      await conn.query('DELETE FROM ?? WHERE id = ?', [table, id]);
+      done.deletes++;
+    } else {
+      await conn.query('UPDATE ?? SET v = ? WHERE id = ?', [table, rows[0]!.v + 1, id]);
+      done.updates++;
+    }
+  }
+  return done;
+}
