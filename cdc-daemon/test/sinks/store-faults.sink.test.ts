@@ -1,8 +1,6 @@
 import { existsSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { type LiveStore, type StoreKind, harnessStore } from '../../../test/support/stores/live-stores';
-import { groupMembers } from '../../../test/support/stores/store-cache';
+import { attachSocket, groupMembers } from '../../../test/support/stores/store-cache';
 import { LIVE_SINKS, type LiveSink } from './live-sinks';
 import { type SinkFixture, createSinkFixture, randomWrites } from './sink-fixture';
 
@@ -65,7 +63,7 @@ for (const kind of ['mongo', 'neo4j', 'elasticsearch'] as const satisfies StoreK
       // A killed JVM leaves its attach socket in /tmp; Elasticsearch's always has one (it attaches
       // an agent to itself): the harness removes those of the killed group.
       const members = groupMembers(store.server!.handle!().pgid!);
-      const attachSockets = () => members.filter((pid) => existsSync(path.join(os.tmpdir(), `.java_pid${pid}`)));
+      const attachSockets = () => members.filter((pid) => existsSync(attachSocket(pid)));
       if (kind === 'elasticsearch') expect(attachSockets()).not.toEqual([]);
       await store.server!.stop('kill');
       expect(attachSockets()).toEqual([]);

@@ -82,7 +82,12 @@ export async function stopGroup(child: ChildProcess | undefined, how: 'graceful'
     return;
   }
   await exited;
-  for (const pid of members) rmSync(path.join(os.tmpdir(), `.java_pid${pid}`), { force: true });
+  for (const pid of members) rmSync(attachSocket(pid), { force: true });
+}
+
+/** Where a HotSpot JVM's attach socket is: /tmp on Linux, whatever TMPDIR says. */
+export function attachSocket(pid: number): string {
+  return `/tmp/.java_pid${pid}`;
 }
 
 /** The processes of group `pgid`, from /proc (none where there is no /proc). */
