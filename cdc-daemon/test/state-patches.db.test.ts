@@ -12,6 +12,15 @@ beforeAll(async () => {
 });
 afterAll(() => f.close());
 
+/** How many history versions each of `ids` has in `history.<table>`, by id. */
+const versionCounts = async (table: string, ids: number[]) =>
+  (
+    await f.pool.query(
+      `SELECT id, count(*)::int AS n FROM history.${table} WHERE id = ANY($1::int[]) GROUP BY id ORDER BY id`,
+      [ids],
+    )
+  ).rows;
+
 const patches = async () =>
   (
     await f.pool.query<{ chunk: number; rows: number; patch: number }>(
@@ -38,10 +47,7 @@ test('updates in place append a patch; the next walk applies it; an insert or a 
   await f.my.query("UPDATE marks SET note = 'x' WHERE id = 400");
   expect(await cycle()).toMatchObject({ updates: 1, chunksChanged: 1, rowsFetched: 250 });
   expect((await patches())[1]!.patch).toBe(4 * 20);
-  const { rows: versions } = await f.pool.query(
-    'SELECT id, count(*)::int AS n FROM history.marks WHERE id IN (260, 300, 400, 480) GROUP BY id ORDER BY id',
-  );
-  expect(versions).toEqual([
+  expect(await versionCounts('marks', [260, 300, 400, 480])).toEqual([
     { id: 260, n: 2 },
     { id: 300, n: 2 },
     { id: 400, n: 2 },
@@ -100,10 +106,7 @@ test('neighbours that shrank are merged with their row states, patches applied: 
 
   // The merged chunk is read once (its fingerprint is unknown) and every row matches its state.
   expect(await cycle()).toMatchObject({ inserts: 0, updates: 0, deletes: 0, chunksChanged: 1 });
-  const { rows: versions } = await f.pool.query(
-    'SELECT id, count(*)::int AS n FROM history.folds WHERE id IN (190, 201, 210) GROUP BY id ORDER BY id',
-  );
-  expect(versions).toEqual([
+  expect(await versionCounts('folds', [190, 201, 210])).toEqual([
     { id: 190, n: 1 },
     { id: 201, n: 1 },
     { id: 210, n: 2 },
