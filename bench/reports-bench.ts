@@ -36,7 +36,7 @@ export async function benchReports(
   const redisUrl = serviceUrls().redisUrl;
   const prefix = `bench-reports:${randomBytes(4).toString('hex')}:`;
   const live: LiveStore[] = [];
-  for (const kind of ['mongo', 'neo4j', 'elasticsearch'] as const) live.push(await liveStore(kind));
+  for (const kind of ['mongo', 'neo4j', 'elasticsearch'] as const) live.push(await liveStore(kind, 'serve'));
   const [mongo, neo, es] = live as [LiveStore, LiveStore, LiveStore];
   const mongoUrl = `${mongo.url.replace(/\/$/, '')}/${randomName('bench')}`;
   const neo4jAuth = { url: neo.url, user: neo.user!, password: neo.password! };

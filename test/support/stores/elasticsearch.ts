@@ -4,7 +4,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../../lib/free-port';
 import type { PrivateServer } from '../private-servers';
-import { JAVA_HOME, missingFromCache, onFreePorts, paths, spawnGroup, startHarnessServer } from './store-cache';
+import {
+  JAVA_HOME,
+  type StoreUse,
+  jvmFlags,
+  missingFromCache,
+  onFreePorts,
+  paths,
+  spawnGroup,
+  startHarnessServer,
+} from './store-cache';
 
 /**
  * A real Elasticsearch 8 server for the tests: the integ-test-zip distribution from Maven Central
@@ -12,11 +21,11 @@ import { JAVA_HOME, missingFromCache, onFreePorts, paths, spawnGroup, startHarne
  * off, HTTP on a free 127.0.0.1 port, data in a throw-away folder. Elasticsearch refuses to run as
  * root, so under root it runs as `nobody`.
  */
-export function startElasticsearch(): Promise<PrivateServer> {
-  return onFreePorts(startOnce);
+export function startElasticsearch(use: StoreUse = 'serve'): Promise<PrivateServer> {
+  return onFreePorts(() => startOnce(use));
 }
 
-async function startOnce(): Promise<PrivateServer> {
+async function startOnce(use: StoreUse): Promise<PrivateServer> {
   const missing = missingFromCache('elasticsearch');
   if (missing) throw new Error(missing);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-es-'));
@@ -30,7 +39,10 @@ async function startOnce(): Promise<PrivateServer> {
       .replaceAll('=logs/', `=${dir}/logs/`)
       .replace('HeapDumpPath=data', `HeapDumpPath=${dir}/data`),
   );
-  writeFileSync(path.join(conf, 'jvm.options.d', 'campus.options'), '-Xms512m\n-Xmx512m\n');
+  writeFileSync(
+    path.join(conf, 'jvm.options.d', 'campus.options'),
+    ['-Xms512m', '-Xmx512m', ...jvmFlags(use), ''].join('\n'),
+  );
   for (const sub of ['data', 'logs', 'tmp']) mkdirSync(path.join(dir, sub));
   const asRoot = process.getuid?.() === 0;
   if (asRoot) {

@@ -3,6 +3,7 @@ import { dockerAvailable } from '../services';
 import { startElasticsearch } from './elasticsearch';
 import { startFerretdb } from './ferretdb';
 import { startNeo4j } from './neo4j';
+import type { StoreUse } from './store-cache';
 
 export type StoreKind = 'mongo' | 'neo4j' | 'elasticsearch';
 
@@ -25,9 +26,10 @@ const ENV = { mongo: 'TEST_MONGO_URL', neo4j: 'TEST_NEO4J_URL', elasticsearch: '
  * A live store for a test file, in this order: a URL in the environment (TEST_MONGO_URL,
  * TEST_NEO4J_URL with TEST_NEO4J_USER/TEST_NEO4J_PASSWORD, TEST_ELASTICSEARCH_URL), else a
  * container when a Docker engine answers (mongo:7, neo4j:5, elasticsearch:8), else a real server
- * started here by the harness from the cache that `npm run stores -- fetch` fills.
+ * started here by the harness from the cache that `npm run stores -- fetch` fills (for `use`: see
+ * StoreUse; a bench passes 'serve').
  */
-export async function liveStore(kind: StoreKind): Promise<LiveStore> {
+export async function liveStore(kind: StoreKind, use: StoreUse = 'test'): Promise<LiveStore> {
   const fromEnv = process.env[ENV[kind]];
   if (fromEnv)
     return {
@@ -39,13 +41,13 @@ export async function liveStore(kind: StoreKind): Promise<LiveStore> {
       close: async () => {},
     };
   if (process.env.TEST_USE_CONTAINERS !== 'false' && (await dockerAvailable())) return containerStore(kind);
-  return harnessStore(kind);
+  return harnessStore(kind, use);
 }
 
 /** A store the test controls (stop, kill, start again): always a harness server. */
-export async function harnessStore(kind: StoreKind): Promise<LiveStore> {
+export async function harnessStore(kind: StoreKind, use: StoreUse = 'test'): Promise<LiveStore> {
   const server =
-    kind === 'mongo' ? await startFerretdb() : kind === 'neo4j' ? await startNeo4j() : await startElasticsearch();
+    kind === 'mongo' ? await startFerretdb() : kind === 'neo4j' ? await startNeo4j(use) : await startElasticsearch(use);
   const auth = server as Partial<{ user: string; password: string }>;
   return {
     kind,

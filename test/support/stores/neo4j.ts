@@ -6,6 +6,8 @@ import type { PrivateServer } from '../private-servers';
 import {
   DETACHED,
   JAVA_HOME,
+  type StoreUse,
+  jvmFlags,
   missingFromCache,
   onFreePorts,
   paths,
@@ -24,11 +26,11 @@ export interface Neo4jServer extends PrivateServer {
  * and a random password), data in a throw-away folder that outlives a stop (a restart keeps it).
  * Community has one database, so each test file starts its own server.
  */
-export function startNeo4j(): Promise<Neo4jServer> {
-  return onFreePorts(startOnce);
+export function startNeo4j(use: StoreUse = 'serve'): Promise<Neo4jServer> {
+  return onFreePorts(() => startOnce(use));
 }
 
-async function startOnce(): Promise<Neo4jServer> {
+async function startOnce(use: StoreUse): Promise<Neo4jServer> {
   const missing = missingFromCache('neo4j');
   if (missing) throw new Error(missing);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-neo4j-'));
@@ -52,6 +54,7 @@ async function startOnce(): Promise<Neo4jServer> {
         path.join(JAVA_HOME, 'bin', 'java'),
         [
           '-Xmx512m',
+          ...jvmFlags(use),
           `-Djava.io.tmpdir=${dir}/tmp`,
           '-cp',
           `${paths.neo4jClasses}:${paths.neo4jLib}/*`,

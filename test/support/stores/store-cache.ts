@@ -27,6 +27,20 @@ export const paths = {
 /** The JDK the Java stores run on (Elasticsearch 8.19 and Neo4j 5.26 both take 17). */
 export const JAVA_HOME = process.env.CAMPUS_STORES_JAVA_HOME ?? '/usr/lib/jvm/java-17-openjdk-amd64';
 
+/**
+ * What a Java store's server is started for. `test`: it lives a minute or two and serves a few
+ * thousand requests, so C2's optimising compiles never pay for their CPU, which the other jest
+ * worker wants: it runs with C1 alone. On this 2-core machine, to ready: Elasticsearch 19.5-20.1 s
+ * and 34-37 CPU-seconds with both compilers, 13.0-16.1 s and 19-24 with C1 alone; Neo4j 17.7-24.8 s
+ * and 32-36 CPU-seconds, 14.2-18.3 s and 18-23. `serve` (`npm run stores -- start`, the benches):
+ * the JVM's defaults, whose steady state is what users and the benches see.
+ */
+export type StoreUse = 'test' | 'serve';
+
+export function jvmFlags(use: StoreUse): string[] {
+  return use === 'test' ? ['-XX:TieredStopAtLevel=1'] : [];
+}
+
 /** Says what is missing from the cache, with the command that fetches it; undefined when ready. */
 export function missingFromCache(store: 'elasticsearch' | 'neo4j' | 'mongo'): string | undefined {
   const need = {
