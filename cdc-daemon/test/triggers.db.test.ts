@@ -140,6 +140,22 @@ test('a failing receiver gets retries with the same idempotency key until it acc
   });
 });
 
+test('a step attempts a firing once, even when its retry falls due before the step ends', async () => {
+  await addTrigger(f.pool, parseTrigger({ name: 'slow-fail', table: 'items', minChanges: 1, webhook: hook.url }));
+  // No backoff: each retry is due as soon as its attempt failed (as it is when an attempt and its
+  // bookkeeping take longer than the backoff), yet it waits for the next step.
+  hook.respond(500, 503);
+  await insertRows(1);
+  await f.cycle();
+  const w = watch({ CDC_WEBHOOK_BACKOFF_MS: '0' });
+  const outcomes = [];
+  for (let i = 0; i < 3; i++) {
+    outcomes.push(...((await w.step())?.delivered ?? []).map((d) => `${d.status} ${d.attempts}`));
+    expect(hook.received).toHaveLength(i + 1);
+  }
+  expect(outcomes).toEqual(['pending 1', 'pending 2', 'succeeded 3']);
+});
+
 test('a verify action records its result; a paused trigger does not fire until resumed', async () => {
   await addTrigger(f.pool, parseTrigger({ name: 'check-items', table: 'items', minChanges: 1, action: 'verify' }));
   await f.pool.query("UPDATE cdc.triggers SET paused = true WHERE name = 'check-items'");

@@ -58,12 +58,18 @@ interface Claimed {
   sink: string | null;
 }
 
-/** Claims and runs due firings (or just `only`); returns what each attempt came to. */
+/**
+ * Claims and runs due firings (or just `only`); returns what each attempt came to. Each firing is
+ * attempted once per call: a retry that falls due while the call drains the rest (a backoff
+ * shorter than an attempt and its bookkeeping) waits for the next step.
+ */
 export async function deliverDue(deps: DeliveryDeps, only?: number[]): Promise<DeliveryResult[]> {
   const results: DeliveryResult[] = [];
+  const attempted: number[] = [];
   for (;;) {
-    const batch = await claim(deps, only);
+    const batch = await claim(deps, only, attempted);
     if (batch.length === 0) return results;
+    attempted.push(...batch.map((f) => f.id));
     // At once: one receiver that hangs until its timeout holds up neither the others nor, for
     // long, the triggers and alerts evaluated in the same step.
     results.push(...(await Promise.all(batch.map((f) => attempt(deps, f)))));
@@ -71,7 +77,7 @@ export async function deliverDue(deps: DeliveryDeps, only?: number[]): Promise<D
   }
 }
 
-async function claim(deps: DeliveryDeps, only?: number[]): Promise<Claimed[]> {
+async function claim(deps: DeliveryDeps, only: number[] | undefined, attempted: number[]): Promise<Claimed[]> {
   // Long enough for a webhook to time out, or for a verify of a big table to finish.
   const leaseMs = deps.settings.timeoutMs + 2_000;
   const { rows } = await deps.pool.query(
@@ -80,14 +86,14 @@ async function claim(deps: DeliveryDeps, only?: number[]): Promise<Claimed[]> {
                                        ELSE interval '1 hour' END
        FROM (SELECT id FROM cdc.firings
               WHERE ((status = 'pending' AND next_attempt_at <= now()) OR (status = 'delivering' AND lease_until < now()))
-                AND ($2::bigint[] IS NULL OR id = ANY($2))
+                AND ($2::bigint[] IS NULL OR id = ANY($2)) AND id <> ALL($3::bigint[])
               ORDER BY id LIMIT 10 FOR UPDATE SKIP LOCKED) due
       WHERE f.id = due.id
       RETURNING f.id::float8 AS id, f.trigger_name, f.action, f.payload, f.idempotency_key, f.attempts,
                 (SELECT t.webhook_url FROM cdc.triggers t WHERE t.name = f.trigger_name) AS webhook_url,
                 (SELECT t.webhook_secret FROM cdc.triggers t WHERE t.name = f.trigger_name) AS webhook_secret,
                 (SELECT t.sink FROM cdc.triggers t WHERE t.name = f.trigger_name) AS sink`,
-    [leaseMs, only ?? null],
+    [leaseMs, only ?? null, attempted],
   );
   return rows;
 }
