@@ -3,6 +3,8 @@ import { createCdcFixture, type CdcFixture } from './cdc-fixture';
 import { runCli, startCli, waitFor } from './cli-runner';
 import { randomName } from '../../test/support/databases';
 import { serviceUrls } from '../../test/support/services';
+import { RedisSink } from '../src/sinks/redis/redis-sink';
+import { quietLogger } from './cdc-fixture';
 
 let f: CdcFixture;
 beforeAll(async () => {
@@ -71,13 +73,23 @@ test('resync reloads a table; the next cycle repairs the drift', async () => {
 });
 
 test("a sink's commands load its driver when asked: retry redis answers; a sink without its URL is named", async () => {
-  const redis = { REDIS_URL: serviceUrls().redisUrl, CDC_REDIS_PREFIX: `${randomName('cs_t')}:`, SINKS: 'redis,mongo' };
-  const retried = await runCli(['retry', 'redis'], { ...f.env, ...redis });
-  expect(retried).toMatchObject({ code: 0, stdout: 'redis: 0 parked events delivered, 0 still parked\n' });
-  const mongo = await runCli(['retry', 'mongo'], { ...f.env, ...redis, MONGO_URL: '' });
-  expect(mongo.code).toBe(1);
-  expect(mongo.stderr).toContain('The mongo sink has no URL configured.');
-  expect(mongo.stderr).not.toMatch(/\n\s+at /);
+  const prefix = `${randomName('cs_t')}:`;
+  const redis = { REDIS_URL: serviceUrls().redisUrl, CDC_REDIS_PREFIX: prefix, SINKS: 'redis,mongo' };
+  try {
+    const retried = await runCli(['retry', 'redis'], { ...f.env, ...redis });
+    expect(retried).toMatchObject({ code: 0, stdout: 'redis: 0 parked events delivered, 0 still parked\n' });
+    const mongo = await runCli(['retry', 'mongo'], { ...f.env, ...redis, MONGO_URL: '' });
+    expect(mongo.code).toBe(1);
+    expect(mongo.stderr).toContain('The mongo sink has no URL configured.');
+    expect(mongo.stderr).not.toMatch(/\n\s+at /);
+  } finally {
+    // The shared Redis keeps nothing of this test: the retry's sink bootstrapped its prefix.
+    const sink = new RedisSink(redis.REDIS_URL, prefix, quietLogger);
+    await sink
+      .ping()
+      .then(() => sink.reset())
+      .finally(() => sink.close());
+  }
 });
 
 test('status and history show what operators look for', async () => {

@@ -60,7 +60,26 @@ describe('reports read from MongoDB, Neo4j, Elasticsearch and Redis', () => {
 
   afterAll(async () => {
     await f?.close();
-    await es?.close();
+    // Nothing of this file stays in the shared Redis, nor in a MongoDB or Elasticsearch given by
+    // TEST_*_URL (the harness's servers go with their folders).
+    const redis = new RedisSink(serviceUrls().redisUrl, prefix, quietLogger);
+    await redis
+      .ping()
+      .then(() => redis.reset())
+      .finally(() => redis.close());
+    if (mongoUrl) {
+      const mongo = new MongoClient(mongoUrl, { serverSelectionTimeoutMS: 2_000 });
+      await mongo
+        .db()
+        .dropDatabase()
+        .catch(() => {});
+      await mongo.close();
+    }
+    if (es) {
+      const indices = Object.keys(await es.indices.get({ index: `${esPrefix}*` }).catch(() => ({})));
+      if (indices.length > 0) await es.indices.delete({ index: indices }).catch(() => {});
+      await es.close();
+    }
     for (const s of stores) await s.close().catch(() => {});
   });
 
