@@ -213,8 +213,12 @@ export class RedisSink implements Sink {
     return written;
   }
 
-  /** Deletes what this sink wrote (its key patterns under its prefix only; never the whole database). */
+  /**
+   * Deletes what this sink wrote (its key patterns under its prefix only; never the whole
+   * database). Connects first, as its other commands do: a new sink queues nothing offline.
+   */
   async reset(): Promise<void> {
+    await this.connected();
     const esc = this.prefix.replace(/[*?[\]\\]/g, '\\$&');
     for (const pattern of ['student:*', 'idx:students:*', 'course:*', 'courses:*', 'cdc:*']) {
       let cursor = '0';
