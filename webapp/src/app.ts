@@ -72,8 +72,13 @@ export function createApp(deps: AppDeps): PortalApp {
     cookieSecure: deps.cookieSecure,
     ...lifetimes,
     // The catalogue shows the student's status in each course of the page; the timetable, the
-    // week of the courses they hold.
-    readsEnrollments: (req) => req.method === 'GET' && (req.path === '/courses' || req.path === '/timetable'),
+    // week of the courses they hold; the enrollments page, each enrollment and its course.
+    readsEnrollments: (req) =>
+      req.method !== 'GET'
+        ? false
+        : req.path === '/courses' || req.path === '/timetable'
+          ? 'statuses'
+          : req.path === '/enrollments' && 'courses',
   });
   // Double-submit CSRF tokens (a signed cookie and a form field), bound to the session once there
   // is one: the login form needs no stored session, so anonymous visitors leave no rows behind.

@@ -260,6 +260,48 @@ describe('enroll and drop', () => {
     });
   });
 
+  test('the enrollments page lists each course held and dropped, in term and code order, from the session read alone', async () => {
+    const sid = f.ids.students[22]!;
+    const at = (iso: string) => new Date(iso);
+    const rows = [
+      { course_id: f.ids.courseB, status: 'enrolled', enrolled_at: at('2026-08-20T23:30:00.250Z'), dropped_at: null },
+      { course_id: f.ids.courseA, status: 'enrolled', enrolled_at: at('2026-08-21T00:15:00Z'), dropped_at: null },
+      {
+        course_id: f.ids.courseClosed,
+        status: 'enrolled',
+        enrolled_at: at('2026-01-12T08:00:00Z'),
+        dropped_at: null,
+      },
+      {
+        course_id: f.ids.courseTiny,
+        status: 'dropped',
+        enrolled_at: at('2026-08-01T09:00:00Z'),
+        dropped_at: at('2026-08-02T23:59:59Z'),
+      },
+    ];
+    await f.db('enrollments').insert(rows.map((r) => ({ student_id: sid, ...r })));
+    const agent = await loggedIn(f, 'student23');
+    const queries: string[] = [];
+    const count = (q: { sql: string }) => queries.push(q.sql);
+    f.db.on('query', count);
+    const page = await agent.get('/enrollments');
+    f.db.off('query', count);
+    expect(page.status).toBe(200);
+    const [current, dropped] = page.text.split('<caption>Dropped courses</caption>');
+    const listed = (html: string) =>
+      [...html.matchAll(/<tr><td>([^<]+)<\/td>.*?<time datetime="([^"]+)"/gs)].map((m) => `${m[1]} ${m[2]}`);
+    // 2026/1 before 2025/2, then by code; the dates as stored, in UTC.
+    expect(listed(current!)).toEqual([
+      'SE-101 2026-08-21T00:15:00.000Z',
+      'SE-102 2026-08-20T23:30:00.250Z',
+      'SE-099 2026-01-12T08:00:00.000Z',
+    ]);
+    expect(listed(dropped!)).toEqual(['SE-104 2026-08-02T23:59:59.000Z']);
+    expect(current).toContain('aria-label="Drop SE-102"');
+    // The page's rows came with the session: the portal sent MySQL no query of its own for them.
+    expect(queries).toEqual([]);
+  });
+
   test('an outcome message travels in a signed cookie: a forged one is not shown, and enroll writes no session', async () => {
     const agent = await loggedIn(f, 'student3');
     const sessionData = async () => (await f.db('sessions').select('data')).map((r) => r.data).sort();

@@ -10,6 +10,7 @@ import {
   findSessionAccount,
   toSessionAccount,
 } from '../repositories/accounts-repository';
+import { type MyEnrollment, type MyEnrollmentRow, toMyEnrollments } from '../repositories/enrollments-repository';
 
 export interface SessionUser {
   accountId: number;
@@ -37,9 +38,15 @@ export interface SessionOptions {
   absoluteMs: number;
   /** ...and after this long without a request. */
   idleMs: number;
-  /** Which requests read the student's enrollment statuses with the session (see enrollmentStatusesReadWith). */
-  readsEnrollments?: (req: Request) => boolean;
+  /**
+   * Which requests read the student's enrollments with the session: their statuses (see
+   * enrollmentStatusesReadWith), or each with its course too (see myEnrollmentsReadWith).
+   */
+  readsEnrollments?: (req: Request) => EnrollmentsRead | false;
 }
+
+/** What a request reads of the student's enrollments with its session. */
+export type EnrollmentsRead = 'statuses' | 'courses';
 
 /** Activity is written back at most this often, so a busy session is not a write per request. */
 const SEEN_RESOLUTION_MS = 60_000;
@@ -59,6 +66,9 @@ const accountsReadWith = new WeakMap<SessionUser, SessionAccount | null>();
  */
 const enrollmentsReadWith = new WeakMap<SessionUser, Map<number, EnrollmentStatus>>();
 
+/** The student's enrollments with their courses, read with the session (`'courses'`). Keyed like accountsReadWith. */
+const enrollmentCoursesReadWith = new WeakMap<SessionUser, MyEnrollment[]>();
+
 // One primary-key read of the session joined to its account by the id the session holds, so the
 // per-request account check costs no second round trip; for the pages that show them, joined to
 // the account's student's enrollments too (a row each, or one of NULLs: a range of the covering
@@ -74,6 +84,18 @@ const SESSION_WITH_ENROLLMENTS = `SELECT ${SESSION_COLUMNS}, e.course_id AS enro
    ${SESSION_FROM}
    LEFT JOIN enrollments e ON e.student_id = a.student_id
   WHERE s.session_id = ?`;
+// The enrollments page's rows with the session: each enrollment's course by its primary key.
+const SESSION_WITH_MY_ENROLLMENTS = `SELECT ${SESSION_COLUMNS}, e.course_id AS enrolled_course, e.status AS enrollment_status,
+        e.enrolled_at, e.dropped_at, c.code, c.title, c.credits, c.year, c.semester
+   ${SESSION_FROM}
+   LEFT JOIN enrollments e ON e.student_id = a.student_id
+   LEFT JOIN courses c ON c.id = e.course_id
+  WHERE s.session_id = ?`;
+const SESSION_READS = {
+  none: SESSION_WITH_ACCOUNT,
+  statuses: SESSION_WITH_ENROLLMENTS,
+  courses: SESSION_WITH_MY_ENROLLMENTS,
+};
 
 interface SessionRow {
   data: string | null;
@@ -87,6 +109,8 @@ interface SessionRow {
   enrollment_status?: EnrollmentStatus | null;
 }
 
+type SessionEnrollmentRow = SessionRow & Partial<MyEnrollmentRow>;
+
 /**
  * Sessions live in MySQL's `sessions` table (excluded from CDC by default) so a portal restart
  * keeps everyone logged in. Nothing is stored for anonymous visitors (the login form's CSRF
@@ -98,7 +122,8 @@ export function createSessionMiddleware(options: SessionOptions) {
   const MySQLStore = MySQLStoreFactory(session);
   // The store's connections, also used for the session read (see readSessionWithAccount); the
   // store ends them when it is closed.
-  const pool = mysql.createPool({ uri: options.mysqlUrl, connectionLimit: 5 });
+  // DATETIMEs read as UTC, as the portal's other connections read them (createKnex).
+  const pool = mysql.createPool({ uri: options.mysqlUrl, connectionLimit: 5, timezone: 'Z' });
   // The table comes from mysql/init/002-portal-sessions.sql; creating it here would race the
   // first requests.
   const store = new MySQLStore(
@@ -107,9 +132,9 @@ export function createSessionMiddleware(options: SessionOptions) {
     // callback one).
     pool.promise() as unknown as ConstructorParameters<typeof MySQLStore>[1],
   );
-  // Whether the request being handled wants its enrollment statuses: express-session calls the
-  // store's get synchronously from its middleware, right after this is set for the request.
-  let withEnrollments = false;
+  // What the request being handled reads of its enrollments: express-session calls the store's
+  // get synchronously from its middleware, right after this is set for the request.
+  let withEnrollments: EnrollmentsRead | false = false;
   // express-session calls get(sid, callback) only.
   store.get = ((sid: string, callback: (err: unknown, session?: session.SessionData | null) => void) => {
     readSessionWithAccount(pool, sid, withEnrollments).then(
@@ -126,7 +151,7 @@ export function createSessionMiddleware(options: SessionOptions) {
     rolling: false,
     cookie: { httpOnly: true, sameSite: 'lax', secure: options.cookieSecure, maxAge: options.absoluteMs },
   });
-  const readsEnrollments = options.readsEnrollments ?? (() => false);
+  const readsEnrollments = options.readsEnrollments ?? (() => false as const);
   return {
     middleware: (req: Request, res: Response, next: NextFunction) => {
       withEnrollments = readsEnrollments(req);
@@ -142,8 +167,8 @@ export function createSessionMiddleware(options: SessionOptions) {
 
 /**
  * The session's data, its account remembered beside it (null: the account no longer exists), and
- * when asked the student's enrollment statuses. The read is a prepared statement (each of the
- * pool's connections prepares the two forms once): MySQL then neither parses nor the portal
+ * when asked the student's enrollments. The read is a prepared statement (each of the pool's
+ * connections prepares each form once): MySQL then neither parses nor the portal
  * formats ~600 characters of SQL per request. At 100,000 students (4 connections in a loop, a
  * student with 11 enrollments), it cost MySQL 277 us sent as text with the statuses in a
  * GROUP_CONCAT subquery, 158-187 us prepared and read from the index of mysql/init/005, and
@@ -152,13 +177,13 @@ export function createSessionMiddleware(options: SessionOptions) {
 async function readSessionWithAccount(
   pool: mysql.Pool,
   sid: string,
-  withEnrollments: boolean,
+  withEnrollments: EnrollmentsRead | false,
 ): Promise<session.SessionData | null> {
-  const sql = withEnrollments ? SESSION_WITH_ENROLLMENTS : SESSION_WITH_ACCOUNT;
+  const sql = SESSION_READS[withEnrollments || 'none'];
   // The callback API: mysql2's promise API captures a stack trace at every call (2.2% of the
   // portal's CPU serving the catalogue).
-  const rows = await new Promise<SessionRow[]>((resolve, reject) =>
-    pool.execute(sql, [sid], (err, result) => (err ? reject(err) : resolve(result as SessionRow[]))),
+  const rows = await new Promise<SessionEnrollmentRow[]>((resolve, reject) =>
+    pool.execute(sql, [sid], (err, result) => (err ? reject(err) : resolve(result as SessionEnrollmentRow[]))),
   );
   const row = rows[0];
   if (!row?.data || row.expires < Math.round(Date.now() / 1000)) return null;
@@ -169,6 +194,11 @@ async function readSessionWithAccount(
       const statuses = new Map<number, EnrollmentStatus>();
       for (const r of rows) if (r.enrolled_course != null) statuses.set(r.enrolled_course, r.enrollment_status!);
       enrollmentsReadWith.set(data.user, statuses);
+      if (withEnrollments === 'courses')
+        enrollmentCoursesReadWith.set(
+          data.user,
+          toMyEnrollments(rows.filter((r): r is SessionRow & MyEnrollmentRow => r.enrolled_course != null)),
+        );
     }
   }
   return data;
@@ -183,6 +213,14 @@ export type EnrollmentStatus = 'enrolled' | 'dropped';
  */
 export function enrollmentStatusesReadWith(user: SessionUser): ReadonlyMap<number, EnrollmentStatus> | undefined {
   return enrollmentsReadWith.get(user);
+}
+
+/**
+ * The session's student's enrollments with their courses, as read with the session at the start
+ * of this request (`'courses'`); undefined when they were not: the caller reads them.
+ */
+export function myEnrollmentsReadWith(user: SessionUser): readonly MyEnrollment[] | undefined {
+  return enrollmentCoursesReadWith.get(user);
 }
 
 export function newSessionUser(account: Account, now = Date.now()): SessionUser {

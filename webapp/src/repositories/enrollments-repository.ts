@@ -123,36 +123,52 @@ export async function listEnrolledCourseIds(
   return ids.map(Number);
 }
 
+/** An enrollment with its course as MySQL returns it (listMyEnrollments, and the session read of the enrollments page). */
+export interface MyEnrollmentRow {
+  enrolled_course: number | string;
+  code: string;
+  title: string;
+  credits: string | number;
+  year: number | string;
+  semester: number | string;
+  enrollment_status: 'enrolled' | 'dropped';
+  enrolled_at: Date;
+  dropped_at: Date | null;
+}
+
+/** Course codes in the order of MySQL's utf8mb4_unicode_ci: case and accents aside. */
+const CODE_ORDER = new Intl.Collator('en', { sensitivity: 'base' });
+
+/** The enrollments page's order: current courses first, then the latest term first, then by code. */
+export function toMyEnrollments(rows: readonly MyEnrollmentRow[]): MyEnrollment[] {
+  return rows
+    .map((r) => ({
+      courseId: Number(r.enrolled_course),
+      code: r.code,
+      title: r.title,
+      credits: String(r.credits),
+      year: Number(r.year),
+      semester: Number(r.semester),
+      status: r.enrollment_status,
+      enrolledAt: r.enrolled_at,
+      droppedAt: r.dropped_at,
+    }))
+    .sort(
+      (a, b) =>
+        (a.status === b.status ? 0 : a.status === 'enrolled' ? -1 : 1) ||
+        b.year - a.year ||
+        b.semester - a.semester ||
+        CODE_ORDER.compare(a.code, b.code),
+    );
+}
+
 export async function listMyEnrollments(db: Knex, studentId: number): Promise<MyEnrollment[]> {
-  const rows = await db('enrollments as e')
-    .join('courses as c', 'c.id', 'e.course_id')
-    .where('e.student_id', studentId)
-    .select(
-      'e.course_id',
-      'c.code',
-      'c.title',
-      'c.credits',
-      'c.year',
-      'c.semester',
-      'e.status',
-      'e.enrolled_at',
-      'e.dropped_at',
-    )
-    .orderBy([
-      { column: 'e.status', order: 'asc' },
-      { column: 'c.year', order: 'desc' },
-      { column: 'c.semester', order: 'desc' },
-      'c.code',
-    ]);
-  return rows.map((r) => ({
-    courseId: Number(r.course_id),
-    code: r.code,
-    title: r.title,
-    credits: String(r.credits),
-    year: Number(r.year),
-    semester: Number(r.semester),
-    status: r.status,
-    enrolledAt: r.enrolled_at,
-    droppedAt: r.dropped_at,
-  }));
+  const [rows] = await db.raw(
+    `SELECT e.course_id AS enrolled_course, c.code, c.title, c.credits, c.year, c.semester,
+            e.status AS enrollment_status, e.enrolled_at, e.dropped_at
+       FROM enrollments e JOIN courses c ON c.id = e.course_id
+      WHERE e.student_id = ?`,
+    [studentId],
+  );
+  return toMyEnrollments(rows as MyEnrollmentRow[]);
 }

@@ -4,7 +4,7 @@ import type { Knex } from 'knex';
 import { listMyEnrollments } from '../../repositories/enrollments-repository';
 import type { CourseSchedules } from '../../use-cases/course-schedules';
 import { currentStudent } from '../guards';
-import { enrollmentStatusesReadWith } from '../session';
+import { enrollmentStatusesReadWith, myEnrollmentsReadWith } from '../session';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -24,7 +24,8 @@ export function studentHandlers(db: Knex, schedules: CourseSchedules, now: () =>
   return {
     async enrollments(req: Request, res: Response): Promise<void> {
       const student = currentStudent(req);
-      const rows = await listMyEnrollments(db, student.studentId);
+      // Read with the session (one round trip for the page), unless it came from elsewhere.
+      const rows = myEnrollmentsReadWith(req.session.user!) ?? (await listMyEnrollments(db, student.studentId));
       res.render('enrollments', {
         title: 'My enrollments',
         enrolled: rows.filter((r) => r.status === 'enrolled'),
