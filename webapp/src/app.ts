@@ -9,6 +9,7 @@ import { errorHandler, notFound } from './http/error-handler';
 import { exposeFlash } from './http/flash';
 import { ejsWithoutWith } from './http/view-engine';
 import { checkSessionAccount, createSessionMiddleware } from './http/session';
+import { createTransactions } from './db/transactions';
 import { noStore, rejectControlCharactersInQuery, securityHeaders } from './http/security-headers';
 import { routes } from './routes';
 import { SEATS_MAX_AGE_MS } from './use-cases/catalogue';
@@ -80,6 +81,7 @@ export function createApp(deps: AppDeps): PortalApp {
           ? 'statuses'
           : req.path === '/enrollments' && 'courses',
   });
+  const transactions = createTransactions(deps.mysqlUrl);
   // Double-submit CSRF tokens (a signed cookie and a form field), bound to the session once there
   // is one: the login form needs no stored session, so anonymous visitors leave no rows behind.
   const { doubleCsrfProtection, generateCsrfToken } = doubleCsrf({
@@ -139,6 +141,7 @@ export function createApp(deps: AppDeps): PortalApp {
   app.use(
     routes({
       db: deps.db,
+      transactions,
       pg: deps.pg,
       daemonAdmin: deps.daemonAdmin,
       stores,
@@ -159,6 +162,7 @@ export function createApp(deps: AppDeps): PortalApp {
     app,
     close: async () => {
       await sessions.close();
+      await transactions.close();
       await stores.close();
     },
   };

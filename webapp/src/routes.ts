@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { Knex } from 'knex';
+import type { Transactions } from './db/transactions';
 import { rateLimit } from 'express-rate-limit';
 import { portalError } from './errors';
 import { requireLogin, requireRole } from './http/guards';
@@ -20,6 +21,8 @@ import type { WorkerLink } from './workers';
 
 export interface RouteDeps {
   db: Knex;
+  /** Where enroll and drop run their transactions. */
+  transactions: Transactions;
   /** The PostgreSQL mirror and daemon state (operator console); absent: those pages say so. */
   pg?: Pool;
   /** The daemon's admin API (console controls); absent: the controls say so. */
@@ -52,7 +55,7 @@ export function routes(deps: RouteDeps): Router {
     schedules.invalidate();
   };
   deps.workers?.onCourseEdit(forgetCourses);
-  const courses = courseHandlers(db, catalogue, schedules, now);
+  const courses = courseHandlers({ db, transactions: deps.transactions, schedules, now }, catalogue);
   const student = studentHandlers(db, schedules, now);
   const admin = adminCourseHandlers(db, catalogue, async () => {
     forgetCourses();

@@ -4,6 +4,7 @@ import request from 'supertest';
 import { ensureMysqlDatabase } from '../../lib/ensure-databases';
 import { createSocketMysqlUser } from '../../test/support/databases';
 import { createKnex } from '../src/db/knex';
+import { type Sql, createTransactions } from '../src/db/transactions';
 import { CourseCatalogue } from '../src/use-cases/catalogue';
 import {
   createPortalFixture,
@@ -551,6 +552,81 @@ describe('roles', () => {
       capacity: 20,
       required_equipment: '',
     });
+  });
+});
+
+describe('enroll and drop transactions (createTransactions)', () => {
+  const rowsOf = async (tx: Sql, sql: string, bindings: unknown[]) =>
+    ((await tx.raw(sql, bindings)) as [Record<string, unknown>[]])[0];
+
+  test('without a BEGIN of their own they still begin, hold their locks, commit, roll back, read committed and UTC', async () => {
+    const tx = createTransactions(f.mysql.url, 2);
+    try {
+      const id = await mathsCourse('TX-101', 'Transactions', 5);
+      // Held until COMMIT: a second transaction locking the row waits for the first.
+      let releaseFirst!: () => void;
+      const order: string[] = [];
+      const first = tx.run(async (t) => {
+        await rowsOf(t, 'SELECT id FROM courses WHERE id = ? FOR UPDATE', [id]);
+        order.push('first locked');
+        await new Promise<void>((r) => (releaseFirst = r));
+        await t.raw('UPDATE courses SET capacity = 6 WHERE id = ?', [id]);
+        order.push('first commits');
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      const second = tx.run(async (t) => {
+        const [row] = await rowsOf(t, 'SELECT capacity FROM courses WHERE id = ? FOR UPDATE', [id]);
+        order.push(`second locked, capacity ${row!.capacity}`);
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      releaseFirst();
+      await Promise.all([first, second]);
+      expect(order).toEqual(['first locked', 'first commits', 'second locked, capacity 6']);
+
+      // A throw rolls back; the connection then serves the next transaction with no lock left.
+      await expect(
+        tx.run(async (t) => {
+          await t.raw('UPDATE courses SET capacity = 99 WHERE id = ?', [id]);
+          throw new Error('refused');
+        }),
+      ).rejects.toThrow('refused');
+      expect((await f.db('courses').where({ id }).first('capacity')).capacity).toBe(6);
+      await f.db.transaction(async (trx) => {
+        await trx.raw('SET SESSION innodb_lock_wait_timeout = 1');
+        await trx('courses').where({ id }).forUpdate().first();
+      });
+
+      // READ COMMITTED: a second read sees what another connection committed since the first.
+      const seen = await tx.run(async (t) => {
+        const [before] = await rowsOf(t, 'SELECT title FROM courses WHERE id = ?', [id]);
+        await f.db('courses').where({ id }).update({ title: 'Transactions, renamed' });
+        const [after] = await rowsOf(t, 'SELECT title FROM courses WHERE id = ?', [id]);
+        return [before!.title, after!.title];
+      });
+      expect(seen).toEqual(['Transactions', 'Transactions, renamed']);
+
+      // DATETIMEs written and read in UTC, whatever the server's time zone.
+      const at = new Date('2026-08-25T23:30:00.125Z');
+      const sid = f.ids.students[23]!;
+      await tx.run(async (t) =>
+        t.raw("INSERT INTO enrollments (student_id, course_id, status, enrolled_at) VALUES (?, ?, 'enrolled', ?)", [
+          sid,
+          id,
+          at,
+        ]),
+      );
+      const [stored] = await f.db.raw(
+        "SELECT DATE_FORMAT(enrolled_at, '%Y-%m-%d %H:%i:%s.%f') AS s FROM enrollments WHERE student_id = ? AND course_id = ?",
+        [sid, id],
+      );
+      expect(stored[0].s).toBe('2026-08-25 23:30:00.125000');
+      const [read] = await tx.run((t) =>
+        rowsOf(t, 'SELECT enrolled_at FROM enrollments WHERE student_id = ? AND course_id = ?', [sid, id]),
+      );
+      expect(read!.enrolled_at).toEqual(at);
+    } finally {
+      await tx.close();
+    }
   });
 });
 

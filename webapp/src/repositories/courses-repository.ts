@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { Sql } from '../db/transactions';
 import { SEATS_MOVED, listEnrolledCourseIds } from './enrollments-repository';
 
 export const EQUIPMENT = ['projector', 'whiteboard', 'computers', 'lab_bench', 'audio', 'smartboard'] as const;
@@ -131,12 +132,14 @@ export async function enrollmentStatusesIn(
  * Enrolled students per course, counted: the seats taken of courses the portal has not yet
  * given a count (course_seats gets a row at a course's first enroll or drop, or from recount-seats).
  */
-export async function countEnrolledIn(db: Knex | Knex.Transaction, courseIds: number[]): Promise<Map<number, number>> {
-  const rows: { course_id: number; n: number | string }[] = await db('enrollments')
-    .select('course_id', db.raw('COUNT(*) AS n'))
-    .whereIn('course_id', courseIds)
-    .where('status', 'enrolled')
-    .groupBy('course_id');
+export async function countEnrolledIn(db: Sql, courseIds: number[]): Promise<Map<number, number>> {
+  if (courseIds.length === 0) return new Map();
+  const [rows] = (await db.raw(
+    `SELECT course_id, COUNT(*) AS n FROM enrollments
+      WHERE course_id IN (${courseIds.map(() => '?').join(',')}) AND status = 'enrolled'
+      GROUP BY course_id`,
+    courseIds,
+  )) as [{ course_id: number | string; n: number | string }[]];
   return new Map(rows.map((r) => [Number(r.course_id), Number(r.n)]));
 }
 
@@ -169,7 +172,7 @@ const GROUP_CONCAT_SAFE = 1_000;
  * statement. Every enroll/drop of one course runs one after the other behind this lock.
  */
 export async function lockCourseForStudent(
-  trx: Knex.Transaction,
+  trx: Sql,
   courseId: number,
   studentId: number,
   today: string,
@@ -218,7 +221,7 @@ export async function lockCourseForStudent(
  * count left stale by writes outside the portal never goes below zero (an unsigned underflow
  * would refuse the drop); recount-seats repairs it.
  */
-export async function addSeatsTaken(trx: Knex.Transaction, courseId: number, delta: 1 | -1): Promise<void> {
+export async function addSeatsTaken(trx: Sql, courseId: number, delta: 1 | -1): Promise<void> {
   await trx.raw(`UPDATE course_seats cs SET ${SEATS_MOVED} WHERE cs.course_id = ?`, [delta, courseId]);
 }
 

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { Sql } from '../db/transactions';
 
 export interface Enrollment {
   id: number;
@@ -30,19 +31,11 @@ export interface TimetableSlot {
   room: string;
 }
 
-export async function insertEnrollment(
-  trx: Knex.Transaction,
-  studentId: number,
-  courseId: number,
-  at: Date,
-): Promise<void> {
-  await trx('enrollments').insert({
-    student_id: studentId,
-    course_id: courseId,
-    status: 'enrolled',
-    enrolled_at: at,
-    dropped_at: null,
-  });
+export async function insertEnrollment(trx: Sql, studentId: number, courseId: number, at: Date): Promise<void> {
+  await trx.raw(
+    "INSERT INTO enrollments (student_id, course_id, status, enrolled_at, dropped_at) VALUES (?, ?, 'enrolled', ?, NULL)",
+    [studentId, courseId, at],
+  );
 }
 
 /** The assignment that moves a course's seats taken, `course_seats cs`, by a parameter (never below 0). */
@@ -53,7 +46,7 @@ export const SEATS_MOVED = 'cs.enrolled = GREATEST(CAST(cs.enrolled AS SIGNED) +
  * taken moved in the same statement: one round trip an enroll or a drop no longer makes, of
  * six. Runs after lockCourseForStudent, which locked both rows and made sure the count exists.
  */
-export async function markEnrolled(trx: Knex.Transaction, id: number, courseId: number, at: Date): Promise<void> {
+export async function markEnrolled(trx: Sql, id: number, courseId: number, at: Date): Promise<void> {
   await trx.raw(
     `UPDATE enrollments e JOIN course_seats cs ON cs.course_id = ?
         SET e.status = 'enrolled', e.enrolled_at = ?, e.dropped_at = NULL, ${SEATS_MOVED}
@@ -62,7 +55,7 @@ export async function markEnrolled(trx: Knex.Transaction, id: number, courseId: 
   );
 }
 
-export async function markDropped(trx: Knex.Transaction, id: number, courseId: number, at: Date): Promise<void> {
+export async function markDropped(trx: Sql, id: number, courseId: number, at: Date): Promise<void> {
   await trx.raw(
     `UPDATE enrollments e JOIN course_seats cs ON cs.course_id = ?
         SET e.status = 'dropped', e.dropped_at = ?, ${SEATS_MOVED}
@@ -73,7 +66,7 @@ export async function markDropped(trx: Knex.Transaction, id: number, courseId: n
 
 /** One row per schedule entry of each course (a course without lectures: one row of NULLs). */
 export async function listCourseSchedules(
-  db: Knex | Knex.Transaction,
+  db: Sql,
   courseIds: number[],
 ): Promise<
   {
@@ -88,7 +81,7 @@ export async function listCourseSchedules(
   }[]
 > {
   if (courseIds.length === 0) return [];
-  const [rows] = await db.raw(
+  const [rows] = (await db.raw(
     `SELECT c.id, c.code, c.title, l.title AS lecture_title, s.starts_at, s.ends_at, r.building, r.number
        FROM courses c
        LEFT JOIN lectures l ON l.course_id = c.id
@@ -96,7 +89,7 @@ export async function listCourseSchedules(
        LEFT JOIN classrooms r ON r.id = s.classroom_id
       WHERE c.id IN (${courseIds.map(() => '?').join(',')})`,
     courseIds,
-  );
+  )) as [unknown[]];
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   return (rows as any[]).map((r) => ({
     courseId: Number(r.id),
@@ -111,16 +104,12 @@ export async function listCourseSchedules(
 }
 
 /** The courses the student is enrolled in (but `exceptCourseId`). */
-export async function listEnrolledCourseIds(
-  db: Knex | Knex.Transaction,
-  studentId: number,
-  exceptCourseId = 0,
-): Promise<number[]> {
-  const ids: unknown[] = await db('enrollments')
-    .where({ student_id: studentId, status: 'enrolled' })
-    .whereNot('course_id', exceptCourseId)
-    .pluck('course_id');
-  return ids.map(Number);
+export async function listEnrolledCourseIds(db: Sql, studentId: number, exceptCourseId = 0): Promise<number[]> {
+  const [rows] = (await db.raw(
+    "SELECT course_id FROM enrollments WHERE student_id = ? AND status = 'enrolled' AND course_id <> ?",
+    [studentId, exceptCourseId],
+  )) as [{ course_id: number | string }[]];
+  return rows.map((r) => Number(r.course_id));
 }
 
 /** An enrollment with its course as MySQL returns it (listMyEnrollments, and the session read of the enrollments page). */

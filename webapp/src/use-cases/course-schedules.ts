@@ -1,4 +1,4 @@
-import type { Knex } from 'knex';
+import type { Sql } from '../db/transactions';
 import { type TimetableSlot, listCourseSchedules, listEnrolledCourseIds } from '../repositories/enrollments-repository';
 
 interface Entry {
@@ -46,7 +46,7 @@ export class CourseSchedules {
    * `courseId`, with that course's code.
    */
   async findClash(
-    db: Knex | Knex.Transaction,
+    db: Sql,
     courseId: number,
     otherCourseIds: number[],
   ): Promise<{ code: string; startsAt: Date } | undefined> {
@@ -71,7 +71,7 @@ export class CourseSchedules {
    * courses when already known (read with the session), else read.
    */
   async timetable(
-    db: Knex,
+    db: Sql,
     studentId: number,
     from: Date,
     to: Date,
@@ -104,7 +104,7 @@ export class CourseSchedules {
     return { slots, next: next === undefined ? undefined : new Date(next) };
   }
 
-  private async of(db: Knex | Knex.Transaction, courseIds: number[]): Promise<Map<number, Held>> {
+  private async of(db: Sql, courseIds: number[]): Promise<Map<number, Held>> {
     const now = Date.now();
     const out = new Map<number, Held>();
     const missing: number[] = [];

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { type Transactions, knexTransactions } from '../db/transactions';
 import { portalError } from '../errors';
 import { addSeatsTaken, lockCourseForStudent } from '../repositories/courses-repository';
 import { insertEnrollment, markDropped, markEnrolled } from '../repositories/enrollments-repository';
@@ -6,6 +7,8 @@ import { CourseSchedules } from './course-schedules';
 
 export interface EnrollmentDeps {
   db: Knex;
+  /** Where the enroll and drop transactions run (absent: knex transactions on `db`). */
+  transactions?: Transactions;
   now: () => Date;
   /** Course schedules held for the clash check (absent: read on every enroll). */
   schedules?: CourseSchedules;
@@ -20,6 +23,10 @@ export interface EnrollmentChange {
   seatsTaken: number;
 }
 
+function transactionsOf(deps: EnrollmentDeps): Transactions {
+  return deps.transactions ?? knexTransactions(deps.db);
+}
+
 function isoDate(d: Date): string {
   return d.toISOString().slice(0, 10);
 }
@@ -28,12 +35,13 @@ function isoDate(d: Date): string {
  * Enrolls a student: the course row (with its seat count and the student's enrollment) is locked
  * first, so concurrent enrollments in one course (and a student's double click) are serialised
  * and exactly one racer takes the last seat; the seat count moves in the same transaction.
- * Both enroll and drop run READ COMMITTED, as every portal connection does (createKnex): once the
+ * Both enroll and drop run READ COMMITTED, as every portal connection does (createKnex,
+ * createTransactions): once the
  * course row lock is ours, the reads see every enrollment committed by its previous holder.
  * Refusals are AppErrors whose message is shown to the student.
  */
 export async function enroll(deps: EnrollmentDeps, studentId: number, courseId: number): Promise<EnrollmentChange> {
-  return deps.db.transaction(async (trx) => {
+  return transactionsOf(deps).run(async (trx) => {
     const now = deps.now();
     const locked = await lockCourseForStudent(trx, courseId, studentId, isoDate(now));
     if (!locked) throw portalError('NOT_FOUND', 'That course does not exist.');
@@ -67,7 +75,7 @@ export async function enroll(deps: EnrollmentDeps, studentId: number, courseId: 
 
 /** Drops a course the student holds; the row stays with status `dropped` and `dropped_at`. */
 export async function drop(deps: EnrollmentDeps, studentId: number, courseId: number): Promise<EnrollmentChange> {
-  return deps.db.transaction(async (trx) => {
+  return transactionsOf(deps).run(async (trx) => {
     const now = deps.now();
     const locked = await lockCourseForStudent(trx, courseId, studentId, isoDate(now));
     if (!locked) throw portalError('NOT_FOUND', 'That course does not exist.');

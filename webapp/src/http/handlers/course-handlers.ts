@@ -1,10 +1,8 @@
 import type { Request, Response } from 'express';
-import type { Knex } from 'knex';
 import { AppError } from '../../../../lib/app-error';
 import type { CourseCatalogue } from '../../use-cases/catalogue';
-import type { CourseSchedules } from '../../use-cases/course-schedules';
 import { parseCatalogueQuery } from '../../use-cases/courses';
-import { drop, enroll } from '../../use-cases/enrollment';
+import { type EnrollmentDeps, drop, enroll } from '../../use-cases/enrollment';
 import { setFlash } from '../flash';
 import { currentStudent, safeNext } from '../guards';
 import { enrollmentStatusesReadWith } from '../session';
@@ -16,14 +14,14 @@ function courseId(req: Request): number {
   return Number.isInteger(id) && id > 0 ? id : 0;
 }
 
-export function courseHandlers(db: Knex, catalogue: CourseCatalogue, schedules: CourseSchedules, now: () => Date) {
+export function courseHandlers(deps: EnrollmentDeps, catalogue: CourseCatalogue) {
   /** Enroll and drop share this: run the use case, flash its outcome, go back to the page. */
   async function changeEnrollment(req: Request, res: Response, action: typeof enroll, verb: string): Promise<void> {
     const student = currentStudent(req);
     const back = safeNext(req.body?.back) ?? '/courses';
     try {
       const id = courseId(req);
-      const course = await action({ db, now, schedules }, student.studentId, id);
+      const course = await action(deps, student.studentId, id);
       catalogue.noteSeatsTaken(id, course.seatsTaken);
       setFlash(res, 'success', `${verb} ${course.code} ${course.title}.`);
     } catch (err) {
