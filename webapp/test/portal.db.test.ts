@@ -298,6 +298,13 @@ describe('enroll and drop', () => {
       'SE-099 2026-01-12T08:00:00.000Z',
     ]);
     expect(listed(dropped!)).toEqual(['SE-104 2026-08-02T23:59:59.000Z']);
+    // A drop written behind the portal's back without its date still lists (a 500 before).
+    await f.db('enrollments').where({ student_id: sid, course_id: f.ids.courseClosed }).update({ status: 'dropped' });
+    const undated = await agent.get('/enrollments');
+    expect(undated.status).toBe(200);
+    expect(undated.text.split('<caption>Dropped courses</caption>')[1]).toMatch(
+      /<td>SE-099<\/td>.*<td>date not recorded<\/td>/s,
+    );
     expect(current).toContain('aria-label="Drop SE-102"');
     // The page's rows came with the session: the portal sent MySQL no query of its own for them.
     expect(queries).toEqual([]);
