@@ -43,6 +43,23 @@ test('a row changed in each chunk: the chunks after the first are cut into fine 
   expect((await f.cycle()).stats.table('busy')).toMatchObject({ chunksChanged: 0, rowsFetched: 0 });
 });
 
+test('scattered writes over fine pieces: a run of pieces with few changed lets the next fingerprint statement grow', async () => {
+  await f.my.query('CREATE TABLE spread (id INT PRIMARY KEY, v INT NOT NULL)');
+  await f.my.query('INSERT INTO spread VALUES ?', [Array.from({ length: 40_000 }, (_, i) => [i + 1, 0])]);
+  await f.cycle();
+  await f.cycle();
+  // A row in each chunk: the chunks after the first are cut into 500-row pieces (77 in all).
+  await f.my.query('UPDATE spread SET v = 1 WHERE id % 2000 = 100');
+  await f.cycle();
+  expect(await sizes('spread')).toHaveLength(77);
+  // One write every 8 pieces. Runs kept at their first size took 11 statements here.
+  await f.my.query('UPDATE spread SET v = 2 WHERE id % 4000 = 3700');
+  const t = (await f.cycle()).stats.table('spread');
+  expect(t).toMatchObject({ updates: 10, chunksChanged: 10, chunksScanned: 77, rowsFetched: 5000 });
+  expect(t.fingerprintQueries).toBeLessThanOrEqual(6);
+  expect(await drift()).toEqual([]);
+});
+
 test('changes dense in every chunk (uniform churn) keep the chunks whole', async () => {
   await f.my.query('CREATE TABLE churn (id INT PRIMARY KEY, v INT NOT NULL)');
   await f.my.query('INSERT INTO churn VALUES ?', [Array.from({ length: 10_000 }, (_, i) => [i + 1, 0])]);

@@ -3,6 +3,8 @@ import type { QuarantinedRow } from '../apply/quarantine-store';
 /** What a cycle did to one table; summed into the cycle's totals. */
 export interface TableStats {
   chunksScanned: number;
+  /** The statements that fingerprinted them (a run of neighbouring chunks each). */
+  fingerprintQueries: number;
   chunksChanged: number;
   rowsFetched: number;
   rowsLoaded: number;
@@ -21,6 +23,7 @@ export interface TableStats {
 export function emptyTableStats(): TableStats {
   return {
     chunksScanned: 0,
+    fingerprintQueries: 0,
     chunksChanged: 0,
     rowsFetched: 0,
     rowsLoaded: 0,
