@@ -354,11 +354,12 @@ async function benchAccounts(db: ReturnType<typeof createKnex>, n: number) {
   // Spread over the university as registration's students are: the first ids are one cohort
   // (100 students sharing 4 courses a term), so 64 students in id order dropped and took again 3
   // courses between them, queued on those courses' row locks, and each page read that cohort's.
-  const free = () => db('students').whereNotIn('id', db('accounts').whereNotNull('student_id').select('student_id'));
-  const total = Number((await free().count({ n: '*' }).first())?.n ?? 0);
-  const stride = Math.max(1, Math.floor(total / (n + 1)));
-  const spread: number[] = (await free().select('id').orderBy('id')).map((r: { id: number }) => Number(r.id));
-  const ids = spread.filter((_, i) => i % stride === 0).slice(0, n + 1);
+  const free: number[] = await db('students')
+    .whereNotIn('id', db('accounts').whereNotNull('student_id').select('student_id'))
+    .orderBy('id')
+    .pluck('id');
+  const stride = Math.max(1, Math.floor(free.length / (n + 1)));
+  const ids = free.filter((_, i) => i % stride === 0).slice(0, n + 1);
   const cheap = await hash(PASSWORD, 4);
   const accounts = ids.slice(0, n).map((studentId, i) => ({ username: `bench-${i}`, studentId }));
   await db('accounts').insert(

@@ -8,7 +8,7 @@ import type { Logger } from '../../lib/logger';
 import { errorHandler, notFound } from './http/error-handler';
 import { exposeFlash } from './http/flash';
 import { ejsWithoutWith } from './http/view-engine';
-import { checkSessionAccount, createSessionMiddleware } from './http/session';
+import { type EnrollmentsRead, checkSessionAccount, createSessionMiddleware } from './http/session';
 import { createTransactions } from './db/transactions';
 import { noStore, rejectControlCharactersInQuery, securityHeaders } from './http/security-headers';
 import { routes } from './routes';
@@ -62,6 +62,13 @@ export interface PortalApp {
   close: () => Promise<void>;
 }
 
+/** What the student's pages read of their enrollments with the session (see createSessionMiddleware). */
+const ENROLLMENTS_READ_BY_PAGE: Partial<Record<string, EnrollmentsRead>> = {
+  '/courses': 'statuses',
+  '/timetable': 'statuses',
+  '/enrollments': 'courses',
+};
+
 /** Builds the portal without listening; `main.ts` listens, tests use supertest or port 0. */
 export function createApp(deps: AppDeps): PortalApp {
   const app = express();
@@ -74,12 +81,7 @@ export function createApp(deps: AppDeps): PortalApp {
     ...lifetimes,
     // The catalogue shows the student's status in each course of the page; the timetable, the
     // week of the courses they hold; the enrollments page, each enrollment and its course.
-    readsEnrollments: (req) =>
-      req.method !== 'GET'
-        ? false
-        : req.path === '/courses' || req.path === '/timetable'
-          ? 'statuses'
-          : req.path === '/enrollments' && 'courses',
+    readsEnrollments: (req) => (req.method === 'GET' && ENROLLMENTS_READ_BY_PAGE[req.path]) || false,
   });
   const transactions = createTransactions(deps.mysqlUrl);
   // Double-submit CSRF tokens (a signed cookie and a form field), bound to the session once there

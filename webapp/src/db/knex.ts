@@ -1,5 +1,20 @@
 import knex, { type Knex } from 'knex';
 
+/** How every portal MySQL connection reads values: DATETIMEs as UTC, BIGINTs and DECIMALs as text. */
+export const PORTAL_CONNECTION = {
+  timezone: 'Z',
+  charset: 'utf8mb4',
+  supportBigNumbers: true,
+  bigNumberStrings: true,
+  decimalNumbers: false,
+} as const;
+
+/** Run once on every portal MySQL connection it opens, in order: UTC, READ COMMITTED. */
+export const PORTAL_SESSION_SETUP = [
+  "SET time_zone = '+00:00'",
+  'SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED',
+] as const;
+
 /**
  * The portal's knex instance over mysql2. The session runs in UTC and DATETIME values are read
  * as UTC, so a schedule's wall-clock time round-trips unchanged and is shown as stored.
@@ -12,23 +27,17 @@ import knex, { type Knex } from 'knex';
 export function createKnex(mysqlUrl: string, pool: { min: number; max: number } = { min: 0, max: 10 }): Knex {
   return knex({
     client: 'mysql2',
-    connection: {
-      uri: mysqlUrl,
-      timezone: 'Z',
-      charset: 'utf8mb4',
-      supportBigNumbers: true,
-      bigNumberStrings: true,
-      decimalNumbers: false,
-    } as Knex.MySql2ConnectionConfig,
+    connection: { uri: mysqlUrl, ...PORTAL_CONNECTION } as Knex.MySql2ConnectionConfig,
     pool: {
       ...pool,
       afterCreate(
         conn: { query: (sql: string, cb: (err: Error | null) => void) => void },
         done: (err: Error | null, conn: unknown) => void,
       ) {
-        conn.query("SET time_zone = '+00:00'", (err) => {
+        const [zone, isolation] = PORTAL_SESSION_SETUP;
+        conn.query(zone, (err) => {
           if (err) return done(err, conn);
-          conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', (e) => done(e, conn));
+          conn.query(isolation, (e) => done(e, conn));
         });
       },
     },

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import mysql from 'mysql2';
+import { PORTAL_CONNECTION, PORTAL_SESSION_SETUP } from './knex';
 
 /**
  * What a query of an enroll's or a drop's transaction needs of its connection: a raw statement
@@ -32,21 +33,12 @@ export function knexTransactions(db: Knex): Transactions {
  * a worker served the portal's enroll/drop load as fast as ten (three pairs: 340-366 req/s).
  */
 export function createTransactions(mysqlUrl: string, connectionLimit = 5): Transactions {
-  const pool = mysql.createPool({
-    uri: mysqlUrl,
-    connectionLimit,
-    timezone: 'Z',
-    charset: 'utf8mb4',
-    supportBigNumbers: true,
-    bigNumberStrings: true,
-    decimalNumbers: false,
-  });
+  const pool = mysql.createPool({ uri: mysqlUrl, connectionLimit, ...PORTAL_CONNECTION });
   // Queued ahead of the connection's first use (mysql2 runs a connection's commands in order);
   // a connection that cannot be set up is destroyed by its failure, never used half set up.
   pool.on('connection', (c) => {
     const failed = (err: unknown) => err && c.destroy();
-    c.query("SET time_zone = '+00:00', autocommit = 0", failed);
-    c.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', failed);
+    for (const sql of [...PORTAL_SESSION_SETUP, 'SET autocommit = 0']) c.query(sql, failed);
   });
   const connection = () =>
     new Promise<mysql.PoolConnection>((resolve, reject) =>

@@ -11,6 +11,7 @@ import {
   toSessionAccount,
 } from '../repositories/accounts-repository';
 import { type MyEnrollment, type MyEnrollmentRow, toMyEnrollments } from '../repositories/enrollments-repository';
+import { PORTAL_CONNECTION } from '../db/knex';
 
 export interface SessionUser {
   accountId: number;
@@ -80,21 +81,22 @@ const SESSION_FROM = `FROM sessions s
 const SESSION_WITH_ACCOUNT = `SELECT ${SESSION_COLUMNS}
    ${SESSION_FROM}
   WHERE s.session_id = ?`;
-const SESSION_WITH_ENROLLMENTS = `SELECT ${SESSION_COLUMNS}, e.course_id AS enrolled_course, e.status AS enrollment_status
+/** The session, its account and the account's student's enrollments (a row each), with `columns` of them. */
+const sessionWithEnrollments = (
+  columns: string,
+  join = '',
+) => `SELECT ${SESSION_COLUMNS}, e.course_id AS enrolled_course, e.status AS enrollment_status${columns}
    ${SESSION_FROM}
-   LEFT JOIN enrollments e ON e.student_id = a.student_id
-  WHERE s.session_id = ?`;
-// The enrollments page's rows with the session: each enrollment's course by its primary key.
-const SESSION_WITH_MY_ENROLLMENTS = `SELECT ${SESSION_COLUMNS}, e.course_id AS enrolled_course, e.status AS enrollment_status,
-        e.enrolled_at, e.dropped_at, c.code, c.title, c.credits, c.year, c.semester
-   ${SESSION_FROM}
-   LEFT JOIN enrollments e ON e.student_id = a.student_id
-   LEFT JOIN courses c ON c.id = e.course_id
+   LEFT JOIN enrollments e ON e.student_id = a.student_id${join}
   WHERE s.session_id = ?`;
 const SESSION_READS = {
   none: SESSION_WITH_ACCOUNT,
-  statuses: SESSION_WITH_ENROLLMENTS,
-  courses: SESSION_WITH_MY_ENROLLMENTS,
+  statuses: sessionWithEnrollments(''),
+  // The enrollments page's rows: each enrollment's course by its primary key.
+  courses: sessionWithEnrollments(
+    ', e.enrolled_at, e.dropped_at, c.code, c.title, c.credits, c.year, c.semester',
+    '\n   LEFT JOIN courses c ON c.id = e.course_id',
+  ),
 };
 
 interface SessionRow {
@@ -121,9 +123,8 @@ type SessionEnrollmentRow = SessionRow & Partial<MyEnrollmentRow>;
 export function createSessionMiddleware(options: SessionOptions) {
   const MySQLStore = MySQLStoreFactory(session);
   // The store's connections, also used for the session read (see readSessionWithAccount); the
-  // store ends them when it is closed.
-  // DATETIMEs read as UTC, as the portal's other connections read them (createKnex).
-  const pool = mysql.createPool({ uri: options.mysqlUrl, connectionLimit: 5, timezone: 'Z' });
+  // store ends them when it is closed. Values read as the portal's other connections read them.
+  const pool = mysql.createPool({ uri: options.mysqlUrl, connectionLimit: 5, ...PORTAL_CONNECTION });
   // The table comes from mysql/init/002-portal-sessions.sql; creating it here would race the
   // first requests.
   const store = new MySQLStore(
