@@ -18,13 +18,18 @@ const sizes = async (table: string) =>
     )
   ).rows.map((r) => r.n);
 
+/** A table of `rows` rows (ids 1..rows, v = 0), loaded and then verified by a cycle, its chunks whole. */
+async function mirrored(table: string, rows: number): Promise<void> {
+  await f.my.query(`CREATE TABLE ${table} (id INT PRIMARY KEY, v INT NOT NULL)`);
+  await f.my.query(`INSERT INTO ${table} VALUES ?`, [Array.from({ length: rows }, (_, i) => [i + 1, 0])]);
+  await f.cycle();
+  await f.cycle();
+}
+
 const drift = async () => (await f.verifyAll()).filter((d) => d.missing + d.extra + d.different > 0);
 
 test('a row changed in each chunk: the chunks after the first are cut into fine pieces, and the next writes walk one piece each', async () => {
-  await f.my.query('CREATE TABLE busy (id INT PRIMARY KEY, v INT NOT NULL)');
-  await f.my.query('INSERT INTO busy VALUES ?', [Array.from({ length: 10_000 }, (_, i) => [i + 1, 0])]);
-  await f.cycle();
-  await f.cycle();
+  await mirrored('busy', 10_000);
   expect(await sizes('busy')).toEqual([2000, 2000, 2000, 2000, 2000]);
 
   await f.my.query('UPDATE busy SET v = 1 WHERE id IN (100, 2100, 4100, 6100, 8100)');
@@ -44,10 +49,7 @@ test('a row changed in each chunk: the chunks after the first are cut into fine 
 });
 
 test('scattered writes over fine pieces: a run of pieces with few changed lets the next fingerprint statement grow', async () => {
-  await f.my.query('CREATE TABLE spread (id INT PRIMARY KEY, v INT NOT NULL)');
-  await f.my.query('INSERT INTO spread VALUES ?', [Array.from({ length: 40_000 }, (_, i) => [i + 1, 0])]);
-  await f.cycle();
-  await f.cycle();
+  await mirrored('spread', 40_000);
   // A row in each chunk: the chunks after the first are cut into 500-row pieces (77 in all).
   await f.my.query('UPDATE spread SET v = 1 WHERE id % 2000 = 100');
   await f.cycle();
@@ -61,10 +63,7 @@ test('scattered writes over fine pieces: a run of pieces with few changed lets t
 });
 
 test('changes dense in every chunk (uniform churn) keep the chunks whole', async () => {
-  await f.my.query('CREATE TABLE churn (id INT PRIMARY KEY, v INT NOT NULL)');
-  await f.my.query('INSERT INTO churn VALUES ?', [Array.from({ length: 10_000 }, (_, i) => [i + 1, 0])]);
-  await f.cycle();
-  await f.cycle();
+  await mirrored('churn', 10_000);
   await f.my.query('UPDATE churn SET v = v + 1 WHERE id % 100 = 7');
   expect((await f.cycle()).stats.table('churn')).toMatchObject({ updates: 100, chunksChanged: 5 });
   expect(await sizes('churn')).toEqual([2000, 2000, 2000, 2000, 2000]);
