@@ -59,14 +59,19 @@ test('npm start wires the console to the daemon: an operator pauses the schedule
     const password = /operator\s+operator1\s+(\S+)/.exec(out)![1]!;
     const agent = request.agent(base);
     const login = await agent.get('/login');
-    await agent
+    const loggedIn = await agent
       .post('/login')
       .type('form')
       .send({ username: 'operator1', password, _csrf: csrfFrom(login.text) });
+    // What npm start printed says why, when the system is not answering as it should.
+    const explain = (what: string, r: request.Response) =>
+      new Error(`${what} answered ${r.status} ${r.text.slice(0, 500)}\n--- npm start printed:\n${out}`);
+    if (loggedIn.status !== 303) throw explain('POST /login', loggedIn);
     // The daemon takes its lock a moment after the portal answers.
     let paused: request.Response | undefined;
     for (let i = 0; i < 50 && paused?.status !== 303; i++) {
       const page = await agent.get('/ops/sync-history');
+      if (page.status !== 200) throw explain('GET /ops/sync-history', page);
       paused = await agent
         .post('/ops/actions/pause')
         .type('form')
