@@ -66,7 +66,7 @@ test('npm start wires the console to the daemon: an operator pauses the schedule
     // What npm start printed says why, when the system is not answering as it should.
     const explain = (what: string, r: request.Response) =>
       new Error(`${what} answered ${r.status} ${r.text.slice(0, 500)}\n--- npm start printed:\n${out}`);
-    if (loggedIn.status !== 303) throw explain('POST /login', loggedIn);
+    if (loggedIn.headers.location !== '/ops/sync-history') throw explain('POST /login', loggedIn);
     // The daemon takes its lock a moment after the portal answers.
     let paused: request.Response | undefined;
     for (let i = 0; i < 50 && paused?.status !== 303; i++) {
