@@ -38,3 +38,47 @@ export function portalError(
 ): AppError<PortalErrorCode> {
   return new AppError(code, message, { status: PORTAL_ERRORS[code], details });
 }
+
+/** Node's and the drivers' codes for a database connection that could not be made or was lost. */
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'PROTOCOL_CONNECTION_LOST',
+  'ER_CON_COUNT_ERROR',
+  // PostgreSQL shutting down or starting, too many clients, the database or the login refused.
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  '3D000',
+  '28P01',
+  '28000',
+]);
+/** PostgreSQL's "no such table" and "no such schema": the daemon has not made them yet. */
+const NOT_MADE_YET = new Set(['42P01', '3F000']);
+
+/**
+ * A database failure a user or operator can act on, as a 503 that says what is wrong, instead
+ * of the generic 500: a server that cannot be reached, or a PostgreSQL database the CDC daemon
+ * has not yet filled (the console and the reports read only what the daemon creates). Undefined
+ * for anything else.
+ */
+export function storeUnavailable(err: unknown): AppError<PortalErrorCode> | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return undefined;
+  if (UNREACHABLE.has(code))
+    return portalError(
+      'STORE_UNAVAILABLE',
+      "A database this page needs cannot be reached right now. Try again in a moment; if it lasts, the portal's log says which one.",
+    );
+  if (NOT_MADE_YET.has(code))
+    return portalError(
+      'STORE_UNAVAILABLE',
+      'PostgreSQL does not hold what this page shows yet: the CDC daemon creates its state and the mirror in its first cycle. Is the daemon running (npm start runs it)? Reload once it has synced.',
+    );
+  return undefined;
+}

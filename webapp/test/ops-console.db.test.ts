@@ -1,9 +1,11 @@
-import type { Pool } from 'pg';
+import { Pool } from 'pg';
 import request from 'supertest';
 import type { CdcDaemon } from '../../cdc-daemon/src/daemon';
 import type { PortalApp } from '../src/app';
 import { createConsoleFixture, type ConsoleFixture } from './console-fixture';
-import { csrfFrom, loggedIn, type PortalFixture } from './portal-fixture';
+import { csrfFrom, loggedIn, testApp, type PortalFixture } from './portal-fixture';
+import { createPostgresDatabase } from '../../test/support/databases';
+import { freePort } from '../../lib/free-port';
 
 let c: ConsoleFixture;
 let f: PortalFixture;
@@ -122,4 +124,35 @@ test('a row PostgreSQL refuses is shown to operators as quarantined, and leaves 
     'Compilers II',
   );
   expect((await op.get('/ops/sync-history')).text).not.toContain('Quarantined rows');
+});
+
+test('before the daemon has run, or with PostgreSQL down, the console says so (503), not "something went wrong"', async () => {
+  const empty = await createPostgresDatabase();
+  const pools = {
+    empty: new Pool({ connectionString: empty.url }),
+    down: new Pool({ connectionString: `postgres://nobody@127.0.0.1:${await freePort()}/nothing` }),
+  };
+  try {
+    for (const [state, pg] of Object.entries(pools)) {
+      const portal = testApp({ db: f.db, mysqlUrl: f.mysql.url, pg, bcryptRounds: 4 });
+      try {
+        const op = await loggedIn(portal, 'operator');
+        for (const page of ['/ops/sync-history', '/ops/sinks', '/ops/tables']) {
+          const res = await op.get(page);
+          expect([state, page, res.status]).toEqual([state, page, 503]);
+          expect(res.text).toContain(
+            state === 'empty'
+              ? 'the CDC daemon creates its state and the mirror in its first cycle. Is the daemon running'
+              : 'A database this page needs cannot be reached right now.',
+          );
+          expect(res.text).not.toMatch(/Something went wrong|ECONNREFUSED|does not exist/);
+        }
+      } finally {
+        await portal.close();
+      }
+    }
+  } finally {
+    await Promise.all(Object.values(pools).map((p) => p.end()));
+    await empty.drop();
+  }
 });

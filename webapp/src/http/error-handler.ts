@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { AppError } from '../../../lib/app-error';
 import type { Logger } from '../../../lib/logger';
+import { storeUnavailable } from '../errors';
 
 /** 404 for every route nobody answered. */
 export function notFound(req: Request, res: Response): void {
@@ -14,8 +15,9 @@ export function notFound(req: Request, res: Response): void {
 }
 
 /**
- * Renders every error the same way: AppErrors with their status and message, body-parser and
- * CSRF errors with theirs, anything else as a 500 whose detail goes to the log only.
+ * Renders every error the same way: AppErrors with their status and message, a database that
+ * cannot be reached or is not filled yet as a 503 that says so (see storeUnavailable), body-parser
+ * and CSRF errors with theirs, anything else as a 500. The detail of a 5xx goes to the log only.
  */
 export function errorHandler(logger: Logger) {
   // Express recognises error middleware by its four parameters.
@@ -23,8 +25,9 @@ export function errorHandler(logger: Logger) {
     let status = 500;
     let code = 'INTERNAL';
     let message = 'Something went wrong on our side. Please try again; if it keeps happening, tell the helpdesk.';
-    if (err instanceof AppError) {
-      ({ status, code, message } = err);
+    const known = err instanceof AppError ? err : storeUnavailable(err);
+    if (known) {
+      ({ status, code, message } = known);
     } else if (isHttpError(err)) {
       status = err.status;
       code = err.code === 'EBADCSRFTOKEN' ? 'CSRF_INVALID' : (err.type ?? 'BAD_REQUEST');
