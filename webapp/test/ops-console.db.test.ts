@@ -6,6 +6,7 @@ import { createConsoleFixture, type ConsoleFixture } from './console-fixture';
 import { csrfFrom, loggedIn, testApp, type PortalFixture } from './portal-fixture';
 import { createPostgresDatabase } from '../../test/support/databases';
 import { freePort } from '../../lib/free-port';
+import { createKnex } from '../src/db/knex';
 
 let c: ConsoleFixture;
 let f: PortalFixture;
@@ -126,7 +127,7 @@ test('a row PostgreSQL refuses is shown to operators as quarantined, and leaves 
   expect((await op.get('/ops/sync-history')).text).not.toContain('Quarantined rows');
 });
 
-test('before the daemon has run, or with PostgreSQL down, the console says so (503), not "something went wrong"', async () => {
+test('before the daemon has run, or with PostgreSQL or MySQL down, the pages say so (503), not "something went wrong"', async () => {
   const empty = await createPostgresDatabase();
   const pools = {
     empty: new Pool({ connectionString: empty.url }),
@@ -150,6 +151,18 @@ test('before the daemon has run, or with PostgreSQL down, the console says so (5
       } finally {
         await portal.close();
       }
+    }
+    // MySQL down: the probe answers 503 as well.
+    const noMysql = `mysql://nobody@127.0.0.1:${await freePort()}/nothing`;
+    const db = createKnex(noMysql);
+    const portal = testApp({ db, mysqlUrl: noMysql });
+    try {
+      const probe = await request(portal.app).get('/healthz');
+      expect(probe.status).toBe(503);
+      expect(probe.text).toContain('A database this page needs cannot be reached right now.');
+    } finally {
+      await portal.close();
+      await db.destroy();
     }
   } finally {
     await Promise.all(Object.values(pools).map((p) => p.end()));
