@@ -183,9 +183,7 @@ async function readSessionWithAccount(
   const sql = SESSION_READS[withEnrollments || 'none'];
   // The callback API: mysql2's promise API captures a stack trace at every call (2.2% of the
   // portal's CPU serving the catalogue).
-  const rows = await new Promise<SessionEnrollmentRow[]>((resolve, reject) =>
-    pool.execute(sql, [sid], (err, result) => (err ? reject(err) : resolve(result as SessionEnrollmentRow[]))),
-  );
+  const rows = await executeReprepared<SessionEnrollmentRow[]>(pool, sql, [sid]);
   const row = rows[0];
   if (!row?.data || row.expires < Math.round(Date.now() / 1000)) return null;
   const data = JSON.parse(row.data) as session.SessionData;
@@ -203,6 +201,25 @@ async function readSessionWithAccount(
     }
   }
   return data;
+}
+
+/** MySQL's "Prepared statement needs to be re-prepared". */
+const ER_NEED_REPREPARE = 1615;
+
+/**
+ * A prepared statement's rows, executed again when the server asks for it to be re-prepared:
+ * MySQL re-prepares a statement itself when a table it reads changed or left the table
+ * definition cache, but gives up after three tries, and MariaDB gives up sooner (MDEV-17124)
+ * when the cache is churned by many tables; the next execution prepares it afresh.
+ */
+function executeReprepared<T>(pool: mysql.Pool, sql: string, params: string[], tries = 3): Promise<T> {
+  return new Promise<T>((resolve, reject) =>
+    pool.execute(sql, params, (err, result) => {
+      if (err?.errno === ER_NEED_REPREPARE && tries > 1)
+        return executeReprepared<T>(pool, sql, params, tries - 1).then(resolve, reject);
+      return err ? reject(err) : resolve(result as T);
+    }),
+  );
 }
 
 export type EnrollmentStatus = 'enrolled' | 'dropped';
