@@ -10,6 +10,7 @@ import { exposeFlash } from './http/flash';
 import { ejsWithoutWith } from './http/view-engine';
 import { type EnrollmentsRead, checkSessionAccount, createSessionMiddleware } from './http/session';
 import { createTransactions } from './db/transactions';
+import { InFlight } from './http/in-flight';
 import { noStore, rejectControlCharactersInQuery, securityHeaders } from './http/security-headers';
 import { routes } from './routes';
 import { SEATS_MAX_AGE_MS } from './use-cases/catalogue';
@@ -58,7 +59,10 @@ export interface AppDeps {
 
 export interface PortalApp {
   app: Express;
-  /** Releases what the app holds besides `db` (the session store's pool and timer). */
+  /**
+   * Waits for the requests in flight (at most CLOSE_WAIT_MS), then releases what the app holds
+   * besides `db` (the session store's and the transactions' pools, the report stores).
+   */
   close: () => Promise<void>;
 }
 
@@ -70,6 +74,9 @@ const ENROLLMENTS_READ_BY_PAGE: Partial<Record<string, EnrollmentsRead>> = {
 };
 
 /** Builds the portal without listening; `main.ts` listens, tests use supertest or port 0. */
+/** The longest close() waits for the requests in flight (main.ts ends the process at 10 s). */
+const CLOSE_WAIT_MS = 5_000;
+
 export function createApp(deps: AppDeps): PortalApp {
   const app = express();
   const stores = new ReportStores(deps.pg, deps.stores ?? { schema: 'public' });
@@ -84,6 +91,7 @@ export function createApp(deps: AppDeps): PortalApp {
     readsEnrollments: (req) => (req.method === 'GET' && ENROLLMENTS_READ_BY_PAGE[req.path]) || false,
   });
   const transactions = createTransactions(deps.mysqlUrl);
+  const inFlight = new InFlight();
   // Double-submit CSRF tokens (a signed cookie and a form field), bound to the session once there
   // is one: the login form needs no stored session, so anonymous visitors leave no rows behind.
   const { doubleCsrfProtection, generateCsrfToken } = doubleCsrf({
@@ -116,6 +124,8 @@ export function createApp(deps: AppDeps): PortalApp {
   app.set('trust proxy', deps.trustProxy);
   app.disable('x-powered-by');
 
+  // First, so that every request (probes included) is counted until its response ends.
+  app.use(inFlight.middleware);
   app.use(securityHeaders());
   app.use('/static', express.static(path.join(PROJECT_ROOT, 'webapp/src/public'), { maxAge: '1h' }));
   app.use(noStore);
@@ -163,6 +173,10 @@ export function createApp(deps: AppDeps): PortalApp {
   return {
     app,
     close: async () => {
+      // The requests still being worked on (their clients may have left) finish first: their
+      // transactions and session saves need the pools.
+      if (!(await inFlight.idle(CLOSE_WAIT_MS)))
+        deps.logger.warn('closing with requests still in flight', { requests: inFlight.size });
       await sessions.close();
       await transactions.close();
       await stores.close();
