@@ -72,8 +72,8 @@ up() {
   # A production-like buffer pool (Debian's default is 128 MB, smaller than a 100,000-student
   # university's working set, so every full sweep of the daemon would evict the portal's pages).
   # Room for the definitions of every test's tables: the suites create databases of 15-20 tables
-  # each, three at a time, and MariaDB's 400 let a definition be evicted between a prepared
-  # statement's prepare and execute, which it then refuses with error 1615 (MDEV-17124).
+  # each, three at a time, and a definition evicted from MariaDB's 400 can make a prepared
+  # statement fail with error 1615 (MDEV-17124; suspected in one CI failure, not reproduced).
   mariadb_up || start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql \
     --innodb-buffer-pool-size=2G --table-definition-cache=4096
   postgres_conf

@@ -73,10 +73,10 @@ const ENROLLMENTS_READ_BY_PAGE: Partial<Record<string, EnrollmentsRead>> = {
   '/enrollments': 'courses',
 };
 
-/** Builds the portal without listening; `main.ts` listens, tests use supertest or port 0. */
 /** The longest close() waits for the requests in flight (main.ts ends the process at 10 s). */
 const CLOSE_WAIT_MS = 5_000;
 
+/** Builds the portal without listening; `main.ts` listens, tests use supertest or port 0. */
 export function createApp(deps: AppDeps): PortalApp {
   const app = express();
   const stores = new ReportStores(deps.pg, deps.stores ?? { schema: 'public' });

@@ -207,10 +207,10 @@ async function readSessionWithAccount(
 const ER_NEED_REPREPARE = 1615;
 
 /**
- * A prepared statement's rows, executed again when the server asks for it to be re-prepared:
- * MySQL re-prepares a statement itself when a table it reads changed or left the table
- * definition cache, but gives up after three tries, and MariaDB gives up sooner (MDEV-17124)
- * when the cache is churned by many tables; the next execution prepares it afresh.
+ * A prepared statement's rows, executed again when the server could not re-prepare it: MySQL
+ * re-prepares a statement itself when a table it reads changed or left the table definition
+ * cache, and returns error 1615 only when that failed (three tries in MySQL; MariaDB under a
+ * churned cache, MDEV-17124). The next execution re-prepares it again.
  */
 function executeReprepared<T>(pool: mysql.Pool, sql: string, params: string[], tries = 3): Promise<T> {
   return new Promise<T>((resolve, reject) =>
