@@ -12,6 +12,7 @@ import {
 } from '../repositories/accounts-repository';
 import { type MyEnrollment, type MyEnrollmentRow, toMyEnrollments } from '../repositories/enrollments-repository';
 import { PORTAL_CONNECTION } from '../db/knex';
+import { executeReprepared } from '../db/reprepare';
 
 export interface SessionUser {
   accountId: number;
@@ -201,25 +202,6 @@ async function readSessionWithAccount(
     }
   }
   return data;
-}
-
-/** MySQL's "Prepared statement needs to be re-prepared". */
-const ER_NEED_REPREPARE = 1615;
-
-/**
- * A prepared statement's rows, executed again when the server could not re-prepare it: MySQL
- * re-prepares a statement itself when a table it reads changed or left the table definition
- * cache, and returns error 1615 only when that failed (three tries in MySQL; MariaDB under a
- * churned cache, MDEV-17124). The next execution re-prepares it again.
- */
-function executeReprepared<T>(pool: mysql.Pool, sql: string, params: string[], tries = 3): Promise<T> {
-  return new Promise<T>((resolve, reject) =>
-    pool.execute(sql, params, (err, result) => {
-      if (err?.errno === ER_NEED_REPREPARE && tries > 1)
-        return executeReprepared<T>(pool, sql, params, tries - 1).then(resolve, reject);
-      return err ? reject(err) : resolve(result as T);
-    }),
-  );
 }
 
 export type EnrollmentStatus = 'enrolled' | 'dropped';
