@@ -41,10 +41,20 @@ export interface DaemonDeps {
   logger: Logger;
   /** How often a standby asks for the lock. */
   standbyPollMs?: number;
+  /** The least time between two warnings of skipped ticks (default SKIP_LOG_EVERY_MS). */
+  skipLogEveryMs?: number;
   /** Observers, e.g. metrics. */
   onCycle?: (outcome: CycleOutcome) => void;
   onFailure?: (err: AppError) => void;
 }
+
+/**
+ * Skipped ticks are warned of at most once a minute, with how many were skipped since: when
+ * cycles take longer than the schedule (a busy table swept every cycle during registration week,
+ * a 1 s schedule), every cycle finds a tick skipped, and a warning each was one every cycle.
+ * Each skip is still counted (status, metrics) and recorded in the sync history.
+ */
+const SKIP_LOG_EVERY_MS = 60_000;
 
 /**
  * The daemon: holds the advisory lock (or waits for it), runs a cycle on every cron tick, never
@@ -57,8 +67,9 @@ export class CdcDaemon {
   private lockClient: Client | undefined;
   private standbyTimer: NodeJS.Timeout | undefined;
   private inFlight: Promise<CycleOutcome | undefined> | undefined;
-  /** Whether this in-flight cycle's first skipped tick was logged (the rest are counted only). */
-  private skipLogged = false;
+  /** When a skipped tick was last logged, and the ticks skipped since (see SKIP_LOG_EVERY_MS). */
+  private skipLoggedAt = -Infinity;
+  private skippedSinceLog = 0;
   /** A tick came while the in-flight cycle ran: the next cycle starts as soon as it ends. */
   private tickMissed = false;
   private abort = new AbortController();
@@ -112,17 +123,14 @@ export class CdcDaemon {
       throw cdcError('LOCKED', 'This daemon is a standby: another daemon holds the lock and runs the cycles.');
     if (this.inFlight) {
       this.s.skippedTicks++;
-      if (reason === 'tick') this.tickMissed = true;
-      if (!this.skipLogged)
-        this.deps.logger.warn(
-          'tick skipped: the previous cycle is still running; the next starts when it ends (further skips are counted only)',
-        );
-      this.skipLogged = true;
+      if (reason === 'tick') {
+        this.tickMissed = true;
+        this.warnSkippedTick();
+      }
       const then = reason === 'tick' ? '; the next cycle starts when it ends' : '';
       await recordSkipped(this.deps.pool, `${reason}: the previous cycle was still running${then}`).catch(() => {});
       return undefined;
     }
-    this.skipLogged = false;
     this.tickMissed = false;
     this.inFlight = this.cycle().finally(() => {
       this.inFlight = undefined;
@@ -133,6 +141,25 @@ export class CdcDaemon {
       }
     });
     return this.inFlight;
+  }
+
+  /**
+   * Warns of a skipped tick, at most once every SKIP_LOG_EVERY_MS, with the ticks skipped since (a
+   * manual request that finds a cycle running is answered instead: the admin API's 409).
+   */
+  private warnSkippedTick(): void {
+    this.skippedSinceLog++;
+    const now = performance.now();
+    if (now - this.skipLoggedAt < (this.deps.skipLogEveryMs ?? SKIP_LOG_EVERY_MS)) return;
+    this.deps.logger.warn(
+      'ticks skipped: cycles are taking longer than the schedule, so each starts as soon as the one before ends',
+      {
+        skippedTicks: this.skippedSinceLog,
+        sinceMs: Number.isFinite(this.skipLoggedAt) ? Math.round(now - this.skipLoggedAt) : undefined,
+      },
+    );
+    this.skipLoggedAt = now;
+    this.skippedSinceLog = 0;
   }
 
   private async cycle(): Promise<CycleOutcome | undefined> {

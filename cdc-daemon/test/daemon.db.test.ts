@@ -1,4 +1,6 @@
+import { Writable } from 'node:stream';
 import mysql from 'mysql2/promise';
+import winston from 'winston';
 import { loadCdcConfig } from '../src/config';
 import { CdcDaemon } from '../src/daemon';
 import { createCdcFixture, quietLogger, type CdcFixture } from './cdc-fixture';
@@ -48,6 +50,51 @@ test('a tick during a running cycle is skipped and recorded; cycles never overla
     expect(third).toBeUndefined();
     expect(d.status().skippedTicks).toBe(2);
     expect(await historyCount('skipped')).toBe(2);
+  } finally {
+    await d.stop();
+  }
+});
+
+test('cycles that keep overrunning the schedule warn once a minute, with the ticks skipped since', async () => {
+  const warnings: { message: string; skippedTicks?: number }[] = [];
+  const logger = winston.createLogger({
+    level: 'warn',
+    format: winston.format.json(),
+    transports: [
+      new winston.transports.Stream({
+        stream: new Writable({
+          write: (line: Buffer, _enc, done) => {
+            warnings.push(JSON.parse(line.toString()));
+            done();
+          },
+        }),
+      }),
+    ],
+  });
+  let cycles = 0;
+  const d = new CdcDaemon({
+    config: loadCdcConfig({ ...f.env, CDC_SCHEDULE: '0 0 1 1 *' }),
+    pool: f.pool,
+    logger,
+    standbyPollMs: 100,
+    onCycle: () => cycles++,
+  });
+  await d.start();
+  try {
+    expect(await waitFor(async () => !d.status().running, 10_000)).toBe(true);
+    // Three cycles, each with two ticks that found it running; each round's missed tick starts
+    // one more cycle as soon as it ends, waited for before the next round.
+    for (let round = 0; round < 3; round++) {
+      await f.my.query('UPDATE t SET v = v + 1 WHERE id = 1');
+      const before = cycles;
+      const [ran] = await Promise.all([d.runNow(), d.runNow('tick'), d.runNow('tick')]);
+      expect(ran?.status).toBe('succeeded');
+      expect(await waitFor(async () => cycles === before + 2 && !d.status().running, 10_000)).toBe(true);
+    }
+    expect(d.status().skippedTicks).toBe(6);
+    const skipped = warnings.filter((w) => /skipped/.test(w.message));
+    expect(skipped).toEqual([expect.objectContaining({ skippedTicks: 1 })]);
+    expect(skipped[0]!.message).toMatch(/cycles are taking longer than the schedule/);
   } finally {
     await d.stop();
   }
