@@ -41,8 +41,6 @@ export interface DaemonDeps {
   logger: Logger;
   /** How often a standby asks for the lock. */
   standbyPollMs?: number;
-  /** The least time between two warnings of skipped ticks (default SKIP_LOG_EVERY_MS). */
-  skipLogEveryMs?: number;
   /** Observers, e.g. metrics. */
   onCycle?: (outcome: CycleOutcome) => void;
   onFailure?: (err: AppError) => void;
@@ -51,7 +49,8 @@ export interface DaemonDeps {
 /**
  * Skipped ticks are warned of at most once a minute, with how many were skipped since: when
  * cycles take longer than the schedule (a busy table swept every cycle during registration week,
- * a 1 s schedule), every cycle finds a tick skipped, and a warning each was one every cycle.
+ * a 1 s schedule), every cycle finds a tick skipped, and warning of each put a line in the log
+ * every cycle.
  * Each skip is still counted (status, metrics) and recorded in the sync history.
  */
 const SKIP_LOG_EVERY_MS = 60_000;
@@ -150,7 +149,7 @@ export class CdcDaemon {
   private warnSkippedTick(): void {
     this.skippedSinceLog++;
     const now = performance.now();
-    if (now - this.skipLoggedAt < (this.deps.skipLogEveryMs ?? SKIP_LOG_EVERY_MS)) return;
+    if (now - this.skipLoggedAt < SKIP_LOG_EVERY_MS) return;
     this.deps.logger.warn(
       'ticks skipped: cycles are taking longer than the schedule, so each starts as soon as the one before ends',
       {
