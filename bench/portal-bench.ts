@@ -241,7 +241,9 @@ export async function benchPortal(students: number, log: (s: string) => void): P
   } finally {
     for (const c of children) c.kill('SIGTERM');
     await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null)));
+    // The kept university is left as seeded: without the bench's accounts and their sessions.
     await db('accounts').where('username', 'like', 'bench-%').delete();
+    await db('sessions').delete();
     await db.destroy();
     await pg.drop();
   }
