@@ -12,8 +12,10 @@ export interface LoggerOptions {
   silent?: boolean;
 }
 
-// Keys whose values never reach a log line, however deep they sit in the metadata.
-const SECRET_KEY = /pass(word)?|secret|token|authorization|cookie|hash/i;
+// Keys whose values never reach a log line, however deep they sit in the metadata. "pass" names
+// a password where it ends a key or a word of it (`pass`, `dbPass`, `smtp_pass`), not where it
+// starts one (`passStartedAt`, a rolling sweep's pass, was hidden from the change-hint lines).
+const SECRET_KEY = /pass(word|wd|phrase)|pass($|[_\-.])|secret|token|authorization|cookie|hash/i;
 // user:password@ inside connection URLs.
 const URL_CREDENTIALS = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s]+@/gi;
 

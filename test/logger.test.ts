@@ -30,3 +30,18 @@ test('credentials in a URL are redacted in an error message, its stack and its c
   expect(out).toContain('postgres://cdc:***@db:5432');
   for (const secret of ['s3cret-pw', 'hunter2-cause', 'other-secret', 'plain']) expect(out).not.toContain(secret);
 });
+
+test('keys that name a secret are redacted, and a key that only starts with "pass" is not', () => {
+  const { logger, text } = capture();
+  logger.debug('table skipped', {
+    hint: { rolling: { passStartedAt: 1796433612270, next: 3 } },
+    pass: 'p-one',
+    dbPass: 'p-two',
+    smtp_pass: 'p-three',
+    passwd: 'p-four',
+    apiToken: 'p-five',
+  });
+  const out = text();
+  expect(out).toContain('"passStartedAt":1796433612270');
+  for (const secret of ['p-one', 'p-two', 'p-three', 'p-four', 'p-five']) expect(out).not.toContain(secret);
+});
