@@ -39,6 +39,7 @@ test('students and staff get 403 on the console; an operator lands on the sync h
     /open longer than 120 s can reach the mirror up to <strong>300 s<\/strong> after its commit/,
   );
   expect(page.text).toMatch(/<a href="\/ops\/sync-history\/1">1<\/a><\/td><td>succeeded/);
+  expect(page.text).not.toContain('Cycles are taking longer than the schedule');
   const detail = await op.get('/ops/sync-history/1');
   expect(detail.text).toContain('Per table');
   expect(detail.text).toContain('<td>courses</td>');
@@ -56,6 +57,16 @@ test('filters: by status and table; bad input answered clearly', async () => {
   expect(reversed.text).toContain('The date range is reversed');
   expect((await op.get('/ops/sync-history?table=nope')).status).toBe(400);
   expect((await op.get('/ops/sync-history/999999')).status).toBe(404);
+});
+
+test('ticks that found a cycle still running are shown: cycles take longer than the schedule', async () => {
+  // Two ticks come while a cycle runs: the daemon records them and starts the next at once.
+  const [ran] = await Promise.all([daemon.runNow(), daemon.runNow('tick'), daemon.runNow('tick')]);
+  expect(ran).toBeDefined();
+  const page = await (await as('operator')).get('/ops/sync-history');
+  expect(page.text).toMatch(
+    /Cycles are taking longer than the schedule: in the last 10 minutes 2 ticks found a cycle still running \(\d+ cycles? ran, \d+\.\d s at the median\)/,
+  );
 });
 
 test('controls go through the daemon admin API: pause really pauses, a cycle runs, resync needs a real table', async () => {

@@ -54,6 +54,29 @@ export async function cycleSeries(pool: Pool, n = 100) {
   return rows as { id: number; started_at: Date; duration_ms: number | null; changes: number; status: string }[];
 }
 
+/** The window overrunCycles looks at. */
+export const OVERRUN_WINDOW_MINUTES = 10;
+
+/**
+ * Whether cycles have been taking longer than the schedule lately: ticks the daemon skipped
+ * because a cycle was still running (it records each, and starts the next cycle as soon as that
+ * one ends), with the median duration of the cycles that ran, over the last
+ * OVERRUN_WINDOW_MINUTES. Null when no tick was skipped then.
+ */
+export async function overrunCycles(pool: Pool): Promise<{ skipped: number; cycles: number; medianMs: number } | null> {
+  const { rows } = await pool.query(
+    `SELECT count(*) FILTER (WHERE status = 'skipped')::int AS skipped,
+            count(*) FILTER (WHERE status IN ('succeeded', 'no_changes'))::int AS cycles,
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms)
+              FILTER (WHERE status IN ('succeeded', 'no_changes')) AS median_ms
+       FROM cdc.sync_history
+      WHERE started_at > now() - make_interval(mins => $1) AND rolled_up IS NULL`,
+    [OVERRUN_WINDOW_MINUTES],
+  );
+  const r = rows[0] as { skipped: number; cycles: number; median_ms: number | null };
+  return r.skipped > 0 ? { skipped: r.skipped, cycles: r.cycles, medianMs: Math.round(r.median_ms ?? 0) } : null;
+}
+
 export async function lastSuccessAt(pool: Pool): Promise<Date | null> {
   const { rows } = await pool.query(
     "SELECT max(finished_at) AS at FROM cdc.sync_history WHERE status IN ('succeeded', 'no_changes')",

@@ -12,6 +12,8 @@ import {
   freshnessBound,
   listCycles,
   mirroredTables,
+  OVERRUN_WINDOW_MINUTES,
+  overrunCycles,
   sinkOverview,
   quarantinedRows,
 } from '../../repositories/sync-history-repository';
@@ -63,12 +65,13 @@ export function opsHandlers(pg: Pool | undefined, admin: DaemonAdmin | undefined
         throw portalError('VALIDATION_FAILED', 'The date range is reversed: "from" is after "to".');
       if (filter.to) filter.to = new Date(filter.to.getTime() + 86_400_000);
       const page = Math.max(1, Math.min(10_000, Number.parseInt(String(req.query.page ?? '1'), 10) || 1));
-      const [{ cycles, total }, series, last, freshness, quarantine] = await Promise.all([
+      const [{ cycles, total }, series, last, freshness, quarantine, overrun] = await Promise.all([
         listCycles(pool, filter, page),
         cycleSeries(pool),
         lastSuccessAt(pool),
         freshnessBound(pool),
         quarantinedRows(pool),
+        overrunCycles(pool),
       ]);
       const ageMs = last ? now().getTime() - new Date(last).getTime() : null;
       const query = new URLSearchParams(
@@ -91,6 +94,8 @@ export function opsHandlers(pg: Pool | undefined, admin: DaemonAdmin | undefined
         stale: ageMs === null || ageMs > STALE_AFTER_MS,
         freshness,
         quarantine,
+        overrun,
+        overrunMinutes: OVERRUN_WINDOW_MINUTES,
         series,
         chart: recentCyclesChart(series, now()),
       });
