@@ -34,11 +34,11 @@ export function createKnex(mysqlUrl: string, pool: { min: number; max: number } 
         conn: { query: (sql: string, cb: (err: Error | null) => void) => void },
         done: (err: Error | null, conn: unknown) => void,
       ) {
-        const [zone, isolation] = PORTAL_SESSION_SETUP;
-        conn.query(zone, (err) => {
-          if (err) return done(err, conn);
-          conn.query(isolation, (e) => done(e, conn));
-        });
+        const run = (i: number): void => {
+          if (i === PORTAL_SESSION_SETUP.length) return done(null, conn);
+          conn.query(PORTAL_SESSION_SETUP[i]!, (err) => (err ? done(err, conn) : run(i + 1)));
+        };
+        run(0);
       },
     },
   });
