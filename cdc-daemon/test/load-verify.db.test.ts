@@ -56,7 +56,7 @@ test('wide rows end a load batch by its bytes: memory stays bounded, nothing is 
 });
 
 test('load batches written at once commit in key order: one PostgreSQL refuses takes the batches written beside it down, and the load resumes whole', async () => {
-  await f.my.query('CREATE TABLE batched (id INT PRIMARY KEY, v VARCHAR(20) NOT NULL)');
+  await f.my.query('CREATE TABLE batched (id INT PRIMARY KEY, v VARCHAR(20) NOT NULL, UNIQUE KEY uq_v (v))');
   const rows = Array.from({ length: 10_000 }, (_, i) => [i + 1, `v${i + 1}`]);
   await f.my.query('INSERT INTO batched (id, v) VALUES ?', [rows]);
   // The mirror is created by the cycle: an event trigger (this database's own) arms a row
@@ -93,6 +93,10 @@ test('load batches written at once commit in key order: one PostgreSQL refuses t
   const mirrorKeys =
     "SELECT count(*) AS n FROM pg_constraint WHERE conrelid = 'public.batched'::regclass AND contype = 'p'";
   expect(await count(mirrorKeys)).toBe(0);
+  // ...and its other unique keys: PostgreSQL inserts no row into them one by one either.
+  const uniqueKeys =
+    "SELECT count(*) AS n FROM pg_constraint WHERE conrelid = 'public.batched'::regclass AND contype = 'u'";
+  expect(await count(uniqueKeys)).toBe(0);
 
   await f.pool.query('DROP TRIGGER refuse ON public.batched');
   const resumed = await cycle();
@@ -104,6 +108,10 @@ test('load batches written at once commit in key order: one PostgreSQL refuses t
     "SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'public.batched'::regclass AND contype = 'p'",
   );
   expect(key).toEqual([{ conname: 'batched_pkey', def: 'PRIMARY KEY (id)' }]);
+  const { rows: unique } = await f.pool.query(
+    "SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'public.batched'::regclass AND contype = 'u'",
+  );
+  expect(unique).toEqual([{ conname: 'batched_uq_v', def: 'UNIQUE (v) DEFERRABLE INITIALLY DEFERRED' }]);
   // The chunk list is in key order, one chunk per 500 rows.
   const { rows: chunks } = await f.pool.query(
     "SELECT lower_key, row_count FROM cdc.chunks WHERE table_name = 'batched' ORDER BY position",
@@ -117,5 +125,46 @@ test('load batches written at once commit in key order: one PostgreSQL refuses t
   );
   expect(defaults[0].n).toBe(0);
   expect(await cycle()).toMatchObject({ status: 'no_changes' });
+  expect((await f.verifyAll()).filter((d) => d.missing + d.extra + d.different > 0)).toEqual([]);
+});
+
+test('a load indexes only the foreign keys no index of the mirror leads with, as InnoDB does, and builds its unique keys at the end', async () => {
+  await f.my.query('CREATE TABLE fk_parents (id INT PRIMARY KEY)');
+  await f.my.query(`CREATE TABLE fk_kids (
+    parent_id INT NOT NULL, n INT NOT NULL, other_id INT NULL, third_id INT NULL, code VARCHAR(10) NOT NULL,
+    PRIMARY KEY (parent_id, n), UNIQUE KEY uq_other_code (other_id, code), UNIQUE KEY uq_code (code), KEY ix_third (third_id),
+    CONSTRAINT fk_parent FOREIGN KEY (parent_id) REFERENCES fk_parents (id),
+    CONSTRAINT fk_other FOREIGN KEY (other_id) REFERENCES fk_parents (id),
+    CONSTRAINT fk_third FOREIGN KEY (third_id) REFERENCES fk_parents (id))`);
+  await f.my.query('INSERT INTO fk_parents VALUES ?', [Array.from({ length: 50 }, (_, i) => [i + 1])]);
+  await f.my.query('INSERT INTO fk_kids VALUES ?', [
+    Array.from({ length: 3000 }, (_, i) => [(i % 50) + 1, i, i % 7 ? (i % 50) + 1 : null, (i % 49) + 1, `c${i}`]),
+  ]);
+  const config = loadCdcConfig({ ...f.env, CDC_TABLES: 'fk_parents,fk_kids', CDC_LOAD_BATCH_ROWS: '1000' });
+  const loaded = await runCycle({ pool: f.pool, config, logger: quietLogger });
+  expect(loaded.stats.table('fk_kids').rowsLoaded).toBe(3000);
+  const { rows: indexes } = await f.pool.query(
+    "SELECT indexname, regexp_replace(indexdef, '^.* USING ', '') AS def FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'fk_kids' ORDER BY 1",
+  );
+  // parent_id leads the primary key, other_id the unique key (other_id, code): only third_id
+  // needs an index of its own.
+  expect(indexes).toEqual([
+    { indexname: 'fk_kids_fk_third_fk', def: 'btree (third_id)' },
+    { indexname: 'fk_kids_pkey', def: 'btree (parent_id, n)' },
+    { indexname: 'fk_kids_uq_code', def: 'btree (code)' },
+    { indexname: 'fk_kids_uq_other_code', def: 'btree (other_id, code)' },
+  ]);
+  const { rows: unique } = await f.pool.query(
+    "SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'public.fk_kids'::regclass AND contype = 'u' ORDER BY 1",
+  );
+  expect(unique).toEqual([
+    { conname: 'fk_kids_uq_code', def: 'UNIQUE (code) DEFERRABLE INITIALLY DEFERRED' },
+    { conname: 'fk_kids_uq_other_code', def: 'UNIQUE (other_id, code) DEFERRABLE INITIALLY DEFERRED' },
+  ]);
+  // Values moving between rows within one cycle still apply: the keys are checked at commit.
+  await f.my.query("UPDATE fk_kids SET code = 'swap' WHERE code = 'c1'");
+  await f.my.query("UPDATE fk_kids SET code = 'c1' WHERE code = 'c2'");
+  await f.my.query("UPDATE fk_kids SET code = 'c2' WHERE code = 'swap'");
+  expect(await runCycle({ pool: f.pool, config, logger: quietLogger })).toMatchObject({ status: 'succeeded' });
   expect((await f.verifyAll()).filter((d) => d.missing + d.extra + d.different > 0)).toEqual([]);
 });

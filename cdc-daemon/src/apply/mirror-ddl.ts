@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import type { TablePlan } from '../catalog/plan-table';
+import type { TableSchema } from '../catalog/table-schema';
 import type { MappedColumn } from '../catalog/type-mapping';
 import { cdcError } from '../errors';
 import { pgi } from './pg-copy';
@@ -50,11 +51,13 @@ function mirrorDdl(plan: TablePlan, name: string): string {
   if (plan.schema.keyKind === 'unique')
     defs.push(`CONSTRAINT ${pgi(objectName(plan.name, 'identity'))} UNIQUE (${key})`);
   // Other unique keys are checked at commit: a value may move between rows within one cycle.
-  for (const u of plan.schema.uniqueKeys)
-    defs.push(
-      `CONSTRAINT ${pgi(objectName(plan.name, u.name))} UNIQUE (${u.columns.map(pgi).join(', ')}) DEFERRABLE INITIALLY DEFERRED`,
-    );
+  for (const u of plan.schema.uniqueKeys) defs.push(uniqueKeyDdl(objectName(plan.name, u.name), u.columns));
   return `CREATE TABLE ${name} (\n  ${defs.join(',\n  ')}\n)`;
+}
+
+/** A unique key other than the row identity: checked at commit (a value may move between rows within one cycle). */
+function uniqueKeyDdl(name: string, columns: string[]): string {
+  return `CONSTRAINT ${pgi(name)} UNIQUE (${columns.map(pgi).join(', ')}) DEFERRABLE INITIALLY DEFERRED`;
 }
 
 /** Percent of each history page filled by inserts; the rest takes the closed versions. */
@@ -155,9 +158,31 @@ export async function ensureMirror(
   return outcome;
 }
 
-/** The mirror's secondary indexes (one per MySQL foreign key, for the reports' joins). */
+/**
+ * The foreign keys that need an index of their own in the mirror, for the reports' joins: by
+ * InnoDB's rule, one whose columns lead an index the mirror has already (its key, a unique key,
+ * or the index of a foreign key before it) is served by that index. MySQL made no index for
+ * them either: `attendance`'s schedule_id leads its primary key, and the index PostgreSQL
+ * built for it anyway took 1.3-1.8 s of a university load (4.96M rows: its three indexes
+ * 4.9-5.4 s, the two it needs 3.6-3.7 s), and was kept up by every merge after.
+ */
+export function foreignKeyIndexes(plan: TablePlan): TableSchema['foreignKeys'] {
+  const indexed: string[][] = plan.schema.uniqueKeys.map((u) => u.columns);
+  if (plan.schema.keyKind !== 'none') indexed.unshift(plan.schema.keyColumns);
+  const leads = (index: string[], cols: string[]) =>
+    cols.length <= index.length && cols.every((c, i) => index[i] === c);
+  const own: TableSchema['foreignKeys'] = [];
+  for (const fk of plan.schema.foreignKeys) {
+    if (indexed.some((index) => leads(index, fk.columns))) continue;
+    indexed.push(fk.columns);
+    own.push(fk);
+  }
+  return own;
+}
+
+/** The mirror's secondary indexes (see foreignKeyIndexes). */
 export async function createMirrorIndexes(client: PoolClient, plan: TablePlan, o: MirrorOptions): Promise<void> {
-  for (const fk of plan.schema.foreignKeys)
+  for (const fk of foreignKeyIndexes(plan))
     await client.query(
       `CREATE INDEX IF NOT EXISTS ${pgi(objectName(plan.name, fk.name, 'fk'))} ON ${mirrorName(plan, o)} (${fk.columns.map(pgi).join(', ')})`,
     );
@@ -166,10 +191,46 @@ export async function createMirrorIndexes(client: PoolClient, plan: TablePlan, o
 /**
  * A bulk load into the empty mirror builds its secondary indexes once at the end: maintained per
  * row, the two of attendance made its COPY 3x slower (a student id index takes random inserts).
+ * Every foreign key's index goes, also one foreignKeyIndexes no longer asks for (an older
+ * version built them all): a reload leaves the mirror with the indexes it needs.
  */
 export async function dropMirrorIndexes(client: PoolClient, plan: TablePlan, o: MirrorOptions): Promise<void> {
   for (const fk of plan.schema.foreignKeys)
     await client.query(`DROP INDEX IF EXISTS ${pgi(o.targetSchema)}.${pgi(objectName(plan.name, fk.name, 'fk'))}`);
+}
+
+/**
+ * A first load builds the mirror's other unique keys at its end too, as it does its primary key
+ * (see dropMirrorPrimaryKey): kept during the COPY, `enrollments`' unique (student_id,
+ * course_id) made PostgreSQL insert each of 900,000 rows into it at a random place (COPY with
+ * the key 2.7-2.8 s, without it and the key built after 2.2 s). Only the constraints the daemon
+ * created (by their names) are dropped, none another mirror's foreign key refers to; MySQL held
+ * them unique, and a load that went wrong fails where they are built again, loudly.
+ */
+export async function dropMirrorUniqueKeys(client: PoolClient, plan: TablePlan, o: MirrorOptions): Promise<void> {
+  const names = plan.schema.uniqueKeys.map((u) => objectName(plan.name, u.name));
+  if (names.length === 0) return;
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT c.conname AS name FROM pg_constraint c
+      WHERE c.conrelid = $1::regclass AND c.contype = 'u' AND c.conname = ANY($2::text[])
+        AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = c.conindid)`,
+    [mirrorName(plan, o), names],
+  );
+  for (const r of rows) await client.query(`ALTER TABLE ${mirrorName(plan, o)} DROP CONSTRAINT ${pgi(r.name)}`);
+}
+
+/** Builds the unique keys dropMirrorUniqueKeys dropped (a load resumed after a crash included). */
+export async function restoreMirrorUniqueKeys(client: PoolClient, plan: TablePlan, o: MirrorOptions): Promise<void> {
+  if (plan.schema.uniqueKeys.length === 0) return;
+  const { rows } = await client.query<{ name: string }>(
+    "SELECT conname AS name FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'u'",
+    [mirrorName(plan, o)],
+  );
+  const have = new Set(rows.map((r) => r.name));
+  for (const u of plan.schema.uniqueKeys) {
+    const name = objectName(plan.name, u.name);
+    if (!have.has(name)) await client.query(`ALTER TABLE ${mirrorName(plan, o)} ADD ${uniqueKeyDdl(name, u.columns)}`);
+  }
 }
 
 /** The name PostgreSQL gives the primary key mirrorDdl declares (undefined past its 63 bytes). */

@@ -13,9 +13,11 @@ import {
   dropHistoryIndexes,
   dropMirrorIndexes,
   dropMirrorPrimaryKey,
+  dropMirrorUniqueKeys,
   historyName,
   mirrorName,
   restoreMirrorPrimaryKey,
+  restoreMirrorUniqueKeys,
 } from '../apply/mirror-ddl';
 import { holdLoad } from '../apply/cycle-lock';
 import { copyLines } from '../apply/pg-copy';
@@ -100,7 +102,10 @@ export async function loadTable(
   // batch's transaction builds them, so a table is never marked loaded without its indexes.
   await withClient(pool, async (c) => {
     await dropMirrorIndexes(c, plan, o);
-    if (!state.reload && !o.foreignKeys) await dropMirrorPrimaryKey(c, plan, o);
+    if (!state.reload && !o.foreignKeys) {
+      await dropMirrorPrimaryKey(c, plan, o);
+      await dropMirrorUniqueKeys(c, plan, o);
+    }
     if (o.history) await (state.reload ? createHistoryIndexes(c, plan) : dropHistoryIndexes(c, plan));
     if (deferHistory && state.historyBackfill == null) await markHistoryBackfill(c, plan.name, o);
   });
@@ -109,6 +114,7 @@ export async function loadTable(
     // PostgreSQL builds no index on a table with checks pending.
     await c.query('SET CONSTRAINTS ALL IMMEDIATE');
     await restoreMirrorPrimaryKey(c, plan, o);
+    await restoreMirrorUniqueKeys(c, plan, o);
     await createMirrorIndexes(c, plan, o);
     if (o.history) await createHistoryIndexes(c, plan);
     // The first versions are owed from the load's end: its time and sync id are the last batch's.
