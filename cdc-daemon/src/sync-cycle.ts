@@ -11,7 +11,7 @@ import { classifyError, errorSource, throwIfAborted } from './errors';
 import { initRowHash } from './diff/row-hash';
 import { MergeQueue, syncTable } from './diff/sync-table';
 import { reconcileTables } from './apply/reconcile-tables';
-import { parentsFirst } from './apply/mirror-ddl';
+import { buildUniqueKeys, parentsFirst } from './apply/mirror-ddl';
 import { type TableState, loadTableStates, saveSkipHints } from './apply/state-store';
 import { type HistoryBackfill, backfillHistory } from './apply/history-backfill';
 import { inTransaction, withClient } from './apply/pg-tx';
@@ -58,6 +58,7 @@ export interface CycleOutcome {
  *   snapshot  one consistent MySQL snapshot for every table, and one PostgreSQL transaction:
  *     diff      chunk fingerprints in MySQL; changed chunks read and compared row by row
  *     apply     staged changes merged into mirror, history, outbox and row state
+ *     keys      unique keys a load could not build yet, built once the table changed
  *     triggers  the rows changed added to the pending counts of the threshold triggers
  *     record    the cycle's row closed with its counts: all of it commits, or none of it
  *   backfill  then, in a transaction of its own, the next slice of the history first versions
@@ -370,6 +371,7 @@ async function applySnapshot(
       throw err;
     }
     await settle();
+    await stats.time('postgres', () => buildOwedUniqueKeys(client, ctx, plans, states, stats));
     await stats.time('mysql', () => closeSnapshot(mysql));
     if (ctx.pacer) {
       stats.pausedMs = ctx.pacer.pausedMs;
@@ -381,4 +383,27 @@ async function applySnapshot(
     await finishCycleRecord(client, syncId, status, stats, performance.now() - started);
     return { status, backfillOwed: plans.some((p) => owesFirstVersions(ctx.config, p, states.get(p.name))) };
   });
+}
+
+/**
+ * Unique keys a load left unbuilt (a value it loaded twice, see mirror-ddl.ts's
+ * buildUniqueKeys) are tried again by a cycle that swept the table whole and changed it: only a
+ * change can take the second copy away, so a table that stays as it is costs no index build.
+ */
+async function buildOwedUniqueKeys(
+  client: PoolClient,
+  ctx: CycleContext,
+  plans: TablePlan[],
+  states: Map<string, TableState>,
+  stats: CycleStats,
+): Promise<void> {
+  for (const plan of plans) {
+    if (!states.get(plan.name)?.keysToBuild?.length) continue;
+    const t = stats.table(plan.name);
+    if (t.skipped || t.inserts + t.updates + t.deletes === 0) continue;
+    const left = await buildUniqueKeys(client, plan, historyFor(ctx.config, plan));
+    if (left.length > 0)
+      ctx.logger.warn('unique keys still not built: the mirror holds a value twice', { table: plan.name, keys: left });
+    else ctx.logger.info('unique keys built', { table: plan.name, keys: states.get(plan.name)!.keysToBuild });
+  }
 }

@@ -168,3 +168,48 @@ test('a load indexes only the foreign keys no index of the mirror leads with, as
   expect(await runCycle({ pool: f.pool, config, logger: quietLogger })).toMatchObject({ status: 'succeeded' });
   expect((await f.verifyAll()).filter((d) => d.missing + d.extra + d.different > 0)).toEqual([]);
 });
+
+test('a unique value MySQL moves from a loaded row to one not loaded yet does not stop the load: the key is built once the next cycle brings the first row in line', async () => {
+  await f.my.query('CREATE TABLE moved (id INT PRIMARY KEY, code VARCHAR(20) NOT NULL, UNIQUE KEY uq_code (code))');
+  await f.my.query('INSERT INTO moved VALUES ?', [Array.from({ length: 10_000 }, (_, i) => [i + 1, `c${i + 1}`])]);
+  // As in the test above, PostgreSQL refuses row 5500: batches 1-5 commit, and the load stops.
+  await f.pool.query(`
+    CREATE FUNCTION refuse_moved() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.id = 5500 THEN RAISE EXCEPTION 'row 5500 refused by the test'; END IF; RETURN NEW; END $$;
+    CREATE FUNCTION arm_moved() RETURNS event_trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() WHERE object_identity = 'public.moved') THEN
+          CREATE TRIGGER refuse BEFORE INSERT ON public.moved FOR EACH ROW EXECUTE FUNCTION refuse_moved();
+        END IF;
+      END $$;
+    CREATE EVENT TRIGGER arm_moved ON ddl_command_end WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION arm_moved();`);
+  const config = loadCdcConfig({ ...f.env, CDC_TABLES: 'moved', CDC_CHUNK_ROWS: '500', CDC_LOAD_BATCH_ROWS: '1000' });
+  const cycle = () => runCycle({ pool: f.pool, config, logger: quietLogger });
+  try {
+    await expect(cycle()).rejects.toThrow();
+  } finally {
+    await f.pool.query('DROP EVENT TRIGGER arm_moved');
+  }
+  await f.pool.query('DROP TRIGGER refuse ON public.moved');
+  const count = async (sql: string) => Number((await f.pool.query(sql)).rows[0].n);
+  expect(await count('SELECT count(*) AS n FROM public.moved')).toBe(5000);
+  // A student's code changes hands: row 10 (loaded) gives it to row 9000 (not loaded yet).
+  await f.my.query("UPDATE moved SET code = 'old c10' WHERE id = 10");
+  await f.my.query("UPDATE moved SET code = 'c10' WHERE id = 9000");
+  const uniqueKeys =
+    "SELECT count(*) AS n FROM pg_constraint WHERE conrelid = 'public.moved'::regclass AND contype = 'u'";
+  const owed = "SELECT coalesce(array_length(keys_to_build, 1), 0) AS n FROM cdc.tables WHERE table_name = 'moved'";
+
+  // The rest loads: the mirror now holds c10 twice, so its unique key waits.
+  const resumed = await cycle();
+  expect(resumed.stats.table('moved').rowsLoaded).toBe(5000);
+  expect(await count("SELECT count(*) AS n FROM public.moved WHERE code = 'c10'")).toBe(2);
+  expect(await count(uniqueKeys)).toBe(0);
+  expect(await count(owed)).toBe(1);
+  // The next cycle brings row 10 in line and builds the key.
+  const next = await cycle();
+  expect(next.stats.table('moved')).toMatchObject({ updates: 1 });
+  expect(await count(uniqueKeys)).toBe(1);
+  expect(await count(owed)).toBe(0);
+  expect((await f.verifyAll()).filter((d) => d.missing + d.extra + d.different > 0)).toEqual([]);
+});

@@ -204,8 +204,9 @@ export async function dropMirrorIndexes(client: PoolClient, plan: TablePlan, o: 
  * (see dropMirrorPrimaryKey): kept during the COPY, `enrollments`' unique (student_id,
  * course_id) made PostgreSQL insert each of 900,000 rows into it at a random place (COPY with
  * the key 2.7-2.8 s, without it and the key built after 2.2 s). Only the constraints the daemon
- * created (by their names) are dropped, none another mirror's foreign key refers to; MySQL held
- * them unique, and a load that went wrong fails where they are built again, loudly.
+ * created (by their names) are dropped, none another mirror's foreign key refers to, and their
+ * names are kept in cdc.tables.keys_to_build before they go: an adopted table never gets a key
+ * its operator left out, and a load resumed after a crash still builds them.
  */
 export async function dropMirrorUniqueKeys(client: PoolClient, plan: TablePlan, o: MirrorOptions): Promise<void> {
   const names = plan.schema.uniqueKeys.map((u) => objectName(plan.name, u.name));
@@ -216,21 +217,55 @@ export async function dropMirrorUniqueKeys(client: PoolClient, plan: TablePlan, 
         AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = c.conindid)`,
     [mirrorName(plan, o), names],
   );
+  if (rows.length === 0) return;
+  await client.query(
+    `UPDATE cdc.tables SET keys_to_build = ARRAY(SELECT DISTINCT unnest(COALESCE(keys_to_build, '{}') || $2::text[]))
+      WHERE table_name = $1`,
+    [plan.name, rows.map((r) => r.name)],
+  );
   for (const r of rows) await client.query(`ALTER TABLE ${mirrorName(plan, o)} DROP CONSTRAINT ${pgi(r.name)}`);
 }
 
-/** Builds the unique keys dropMirrorUniqueKeys dropped (a load resumed after a crash included). */
-export async function restoreMirrorUniqueKeys(client: PoolClient, plan: TablePlan, o: MirrorOptions): Promise<void> {
-  if (plan.schema.uniqueKeys.length === 0) return;
+/**
+ * Builds the unique keys dropMirrorUniqueKeys dropped, at the load's end and, for one that could
+ * not be built then, in the cycles after it; returns the names still to build. A key the mirror
+ * holds a value of twice is left for later (a savepoint keeps the transaction): the load read
+ * its batches at different instants, and a value MySQL moved from a row already loaded to one
+ * loaded after is held twice until a cycle brings the first row in line (before, the batch that
+ * brought the second copy failed its commit, and the load with it, at every cycle).
+ */
+export async function buildUniqueKeys(client: PoolClient, plan: TablePlan, o: MirrorOptions): Promise<string[]> {
+  const { rows: owed } = await client.query<{ names: string[] | null }>(
+    'SELECT keys_to_build AS names FROM cdc.tables WHERE table_name = $1',
+    [plan.name],
+  );
+  const names = owed[0]?.names ?? [];
+  if (names.length === 0) return [];
   const { rows } = await client.query<{ name: string }>(
     "SELECT conname AS name FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'u'",
     [mirrorName(plan, o)],
   );
   const have = new Set(rows.map((r) => r.name));
-  for (const u of plan.schema.uniqueKeys) {
-    const name = objectName(plan.name, u.name);
-    if (!have.has(name)) await client.query(`ALTER TABLE ${mirrorName(plan, o)} ADD ${uniqueKeyDdl(name, u.columns)}`);
+  const left: string[] = [];
+  for (const name of names) {
+    // A key MySQL no longer has, or one the mirror has again (a rebuilt mirror), is done.
+    const key = plan.schema.uniqueKeys.find((u) => objectName(plan.name, u.name) === name);
+    if (key === undefined || have.has(name)) continue;
+    await client.query('SAVEPOINT build_unique_key');
+    try {
+      await client.query(`ALTER TABLE ${mirrorName(plan, o)} ADD ${uniqueKeyDdl(name, key.columns)}`);
+      await client.query('RELEASE SAVEPOINT build_unique_key');
+    } catch (err) {
+      if ((err as { code?: string }).code !== '23505') throw err;
+      await client.query('ROLLBACK TO SAVEPOINT build_unique_key');
+      left.push(name);
+    }
   }
+  await client.query('UPDATE cdc.tables SET keys_to_build = $2 WHERE table_name = $1', [
+    plan.name,
+    left.length > 0 ? left : null,
+  ]);
+  return left;
 }
 
 /** The name PostgreSQL gives the primary key mirrorDdl declares (undefined past its 63 bytes). */

@@ -28,11 +28,13 @@ export interface TableState {
   skipHint?: SkipHint | null;
   /** First versions of loaded rows the history is still owed (history-backfill.ts). */
   historyBackfill?: HistoryBackfill | null;
+  /** Unique keys a first load dropped and has not built again yet (mirror-ddl.ts's buildUniqueKeys). */
+  keysToBuild?: string[] | null;
 }
 
 export async function loadTableStates(client: PoolClient): Promise<Map<string, TableState>> {
   const { rows } = await client.query(
-    'SELECT table_name, status, schema_fingerprint, table_schema, load_cursor, loaded_rows, load_generation, reload, skip_hint, history_backfill FROM cdc.tables',
+    'SELECT table_name, status, schema_fingerprint, table_schema, load_cursor, loaded_rows, load_generation, reload, skip_hint, history_backfill, keys_to_build FROM cdc.tables',
   );
   return new Map(
     rows.map((r) => [
@@ -48,6 +50,7 @@ export async function loadTableStates(client: PoolClient): Promise<Map<string, T
         reload: r.reload,
         skipHint: r.skip_hint,
         historyBackfill: r.history_backfill,
+        keysToBuild: r.keys_to_build,
       },
     ]),
   );
