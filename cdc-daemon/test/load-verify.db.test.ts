@@ -1,6 +1,7 @@
 import { loadCdcConfig } from '../src/config';
 import { runCycle } from '../src/sync-cycle';
 import { createCdcFixture, quietLogger, type CdcFixture } from './cdc-fixture';
+import { runCli } from './cli-runner';
 
 // The time to a verified mirror: a load fingerprints its chunks as it reads them, so the cycle
 // after it reads only what changed since, not the whole table again.
@@ -206,10 +207,14 @@ test('a unique value MySQL moves from a loaded row to one not loaded yet does no
   expect(await count("SELECT count(*) AS n FROM public.moved WHERE code = 'c10'")).toBe(2);
   expect(await count(uniqueKeys)).toBe(0);
   expect(await count(owed)).toBe(1);
+  const status = await runCli(['status'], f.env);
+  expect(status.stdout).toMatch(/keys to build/);
+  expect(status.stdout).toMatch(/moved\s+active\s.*moved_uq_code/);
   // The next cycle brings row 10 in line and builds the key.
   const next = await cycle();
   expect(next.stats.table('moved')).toMatchObject({ updates: 1 });
   expect(await count(uniqueKeys)).toBe(1);
   expect(await count(owed)).toBe(0);
+  expect((await runCli(['status'], f.env)).stdout).not.toMatch(/keys to build/);
   expect((await f.verifyAll()).filter((d) => d.missing + d.extra + d.different > 0)).toEqual([]);
 });

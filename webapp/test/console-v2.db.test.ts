@@ -85,6 +85,15 @@ test('the table page: exact rows in MySQL and the mirror, chunks, verify result,
     ),
   );
   await c.pool.query(`UPDATE cdc.tables SET history_backfill = NULL WHERE table_name = 'students'`);
+  // A unique key its load could not build again yet (as a load stores it).
+  expect((await op.get('/ops/tables/students')).text).not.toContain('keys-to-build');
+  await c.pool.query(
+    `UPDATE cdc.tables SET keys_to_build = '{students_uq_students_email}' WHERE table_name = 'students'`,
+  );
+  expect((await op.get('/ops/tables/students')).text).toContain(
+    'id="keys-to-build">(unique keys not built yet: students_uq_students_email; the load read a value MySQL moved',
+  );
+  await c.pool.query(`UPDATE cdc.tables SET keys_to_build = NULL WHERE table_name = 'students'`);
 });
 
 test("a row's history: every version with valid_from/valid_to, op and cycle, changed fields highlighted, as of a time", async () => {

@@ -71,14 +71,18 @@ export async function upsertTableState(
     loadCursor?: KeyTuple | null;
     loadedRows?: number;
   },
-  /** The table starts over (rebuilt or new): a load still running for it stops, and its history is new. */
+  /**
+   * The table starts over (rebuilt or new): a load still running for it stops, its history is
+   * new, and its mirror was made with every unique key (none is owed).
+   */
   reset: boolean,
 ): Promise<Pick<TableState, 'loadGeneration' | 'reload'>> {
   const { rows } = await client.query(
     `INSERT INTO cdc.tables (table_name, status, schema_fingerprint, table_schema, load_cursor, loaded_rows) VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (table_name) DO UPDATE SET status = EXCLUDED.status, schema_fingerprint = EXCLUDED.schema_fingerprint, table_schema = EXCLUDED.table_schema,
        load_cursor = EXCLUDED.load_cursor, loaded_rows = EXCLUDED.loaded_rows, skip_hint = NULL, updated_at = now(),
-       load_generation = cdc.tables.load_generation + $7::int, reload = cdc.tables.reload AND NOT $8
+       load_generation = cdc.tables.load_generation + $7::int, reload = cdc.tables.reload AND NOT $8,
+       keys_to_build = CASE WHEN $8 THEN NULL ELSE cdc.tables.keys_to_build END
      RETURNING load_generation, reload`,
     [
       t.name,

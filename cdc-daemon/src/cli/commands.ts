@@ -101,7 +101,8 @@ export async function statusCommand(deps: CliDeps, json: boolean): Promise<void>
             (SELECT COALESCE(sum(row_count), 0) FROM cdc.chunks c WHERE c.table_name = t.table_name)::bigint AS rows,
             (SELECT count(*) FROM cdc.quarantine q WHERE q.table_name = t.table_name)::int AS quarantined,
             CASE WHEN t.history_backfill IS NULL THEN ''
-                 ELSE format('first versions owed: %s of %s rows', ${BACKFILL_ROWS_LEFT}, t.loaded_rows) END AS history
+                 ELSE format('first versions owed: %s of %s rows', ${BACKFILL_ROWS_LEFT}, t.loaded_rows) END AS history,
+            COALESCE(array_to_string(t.keys_to_build, ', '), '') AS "keys to build"
        FROM cdc.tables t ORDER BY t.table_name`,
   );
   const quarantine = await listQuarantine(deps.pool, undefined, 20);
@@ -137,7 +138,9 @@ export async function statusCommand(deps: CliDeps, json: boolean): Promise<void>
   );
   deps.out(`last success: ${ok.at ? `${summary.secondsSinceSuccess} s ago` : 'never'}`);
   deps.out('');
-  deps.out(formatTable(tables));
+  // Keys still to build are rare (a load that read a moved unique value): shown only then.
+  const columns = Object.keys(tables[0] ?? {}).filter((c) => c !== 'keys to build' || tables.some((t) => t[c]));
+  deps.out(formatTable(tables, columns));
   if (quarantine.length > 0) {
     deps.out('\nquarantined rows (PostgreSQL refuses a value; fix the row in MySQL and the next cycle applies it):');
     deps.out(

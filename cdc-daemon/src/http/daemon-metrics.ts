@@ -119,6 +119,12 @@ export function createDaemonMetrics(pool?: Pool) {
     `SELECT table_name AS label, (${BACKFILL_ROWS_LEFT})::float8 AS n FROM cdc.tables t WHERE history_backfill IS NOT NULL`,
   );
   countGauge(
+    'cdc_unique_keys_to_build',
+    'Unique keys of a mirror its load dropped and could not build again yet: a value MySQL moved while the load read it is held twice until a cycle changes the table (cdc.tables.keys_to_build)',
+    'table',
+    'SELECT table_name AS label, cardinality(keys_to_build) AS n FROM cdc.tables WHERE keys_to_build IS NOT NULL',
+  );
+  countGauge(
     'cdc_alerts_open',
     'Open alerts (cdc.alerts) by kind: stale_mirror, failed_cycles, parked_events, sink_lag, drift',
     'kind',

@@ -59,8 +59,9 @@ export async function tableDetail(pool: Pool, mysql: Knex, schema: string, t: Mi
   const [state, chunks, mirrorRows, mysqlRows, verify, quarantine, history, changes] = await Promise.all([
     pool
       .query(
-        // (history_backfill read through to_jsonb: a page served before the daemon's migration 011 still works.)
-        "SELECT status, loaded_rows::float8 AS loaded_rows, skip_hint, to_jsonb(t) -> 'history_backfill' AS history_backfill, created_at, updated_at FROM cdc.tables t WHERE table_name = $1",
+        // (history_backfill and keys_to_build read through to_jsonb: a page served before the
+        // daemon's migrations 011 and 013 still works.)
+        "SELECT status, loaded_rows::float8 AS loaded_rows, skip_hint, to_jsonb(t) -> 'history_backfill' AS history_backfill, to_jsonb(t) -> 'keys_to_build' AS keys_to_build, created_at, updated_at FROM cdc.tables t WHERE table_name = $1",
         [t.name],
       )
       .then((r) => r.rows[0]),
