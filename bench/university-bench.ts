@@ -2,7 +2,16 @@ import mysql from 'mysql2/promise';
 import { mysqlIdent as q } from '../lib/sql-identifiers';
 import { createPostgresDatabase, createReadOnlyMysqlUser } from '../test/support/databases';
 import { DEFAULT_EXCLUDED_COLUMNS, DEFAULT_EXCLUDED_TABLES } from '../cdc-daemon/src/config';
-import { BACKFILL_AT_ONCE, bracketing, cdcOnce, paired, peakRssMb, pgloaderTime, settleMirror } from './cdc-bench';
+import {
+  BACKFILL_AT_ONCE,
+  bracketing,
+  cdcOnce,
+  checkpointPostgres,
+  paired,
+  peakRssMb,
+  pgloaderTime,
+  settleMirror,
+} from './cdc-bench';
 import { universityDatabase } from './portal-bench';
 import { type BenchRow, median } from './report';
 
@@ -32,6 +41,7 @@ export async function benchUniversity(students: number, runs: number, log: (s: s
     const pgloaderBefore = await runPgloader();
 
     log('university: initial load, then the cycle that verifies it, then pgloader again...');
+    await checkpointPostgres();
     const load = await cdcOnce(env);
     const verify = await cdcOnce(env);
     // The history's first versions the load deferred (tables over 100,000 rows), all in one
