@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import winston from 'winston';
 import { loadCdcConfig } from '../src/config';
 import { runCycle } from '../src/sync-cycle';
 import { createCdcFixture, quietLogger, type CdcFixture } from './cdc-fixture';
@@ -210,9 +212,33 @@ test('a unique value MySQL moves from a loaded row to one not loaded yet does no
   const status = await runCli(['status'], f.env);
   expect(status.stdout).toMatch(/keys to build/);
   expect(status.stdout).toMatch(/moved\s+active\s.*moved_uq_code/);
-  // The next cycle brings row 10 in line and builds the key.
+  // While row 10's new value is one PostgreSQL refuses, the mirror keeps its old one (c10): the
+  // cycle changes the table, and tries no build that would fail.
+  await f.my.query("UPDATE moved SET code = CONCAT('old', CHAR(0)) WHERE id = 10");
+  await f.my.query("UPDATE moved SET code = 'c11 now' WHERE id = 11");
+  const warned: string[] = [];
+  const watching = winston.createLogger({
+    level: 'warn',
+    format: winston.format.json(),
+    transports: [
+      new winston.transports.Stream({
+        stream: new Writable({
+          write: (line: Buffer, _enc, done) => {
+            warned.push(JSON.parse(line.toString()).message);
+            done();
+          },
+        }),
+      }),
+    ],
+  });
+  const poisoned = await runCycle({ pool: f.pool, config, logger: watching });
+  expect(poisoned.stats.table('moved')).toMatchObject({ updates: 1, quarantined: 1 });
+  expect(warned.filter((m) => m.includes('unique keys'))).toEqual([]);
+  expect(await count(owed)).toBe(1);
+  // Row 10 fixed, the next cycle brings it in line and builds the key.
+  await f.my.query("UPDATE moved SET code = 'old c10' WHERE id = 10");
   const next = await cycle();
-  expect(next.stats.table('moved')).toMatchObject({ updates: 1 });
+  expect(next.stats.table('moved')).toMatchObject({ updates: 1, quarantined: 0 });
   expect(await count(uniqueKeys)).toBe(1);
   expect(await count(owed)).toBe(0);
   expect((await runCli(['status'], f.env)).stdout).not.toMatch(/keys to build/);
