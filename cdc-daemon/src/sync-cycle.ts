@@ -401,8 +401,9 @@ async function buildOwedUniqueKeys(
   stats: CycleStats,
 ): Promise<void> {
   for (const plan of plans) {
-    if (!states.get(plan.name)?.keysToBuild?.length) continue;
-    const t = stats.table(plan.name);
+    // (Read, not made: a table this cycle did not sync, one still loading, has no stats.)
+    const t = stats.tables.get(plan.name);
+    if (!states.get(plan.name)?.keysToBuild?.length || t === undefined) continue;
     if (t.skipped || t.quarantined > 0 || t.inserts + t.updates + t.deletes === 0) continue;
     const left = await buildUniqueKeys(client, plan, historyFor(ctx.config, plan));
     if (left.length > 0)
