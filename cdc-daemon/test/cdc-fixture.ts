@@ -1,6 +1,8 @@
+import { Writable } from 'node:stream';
 import mysql from 'mysql2/promise';
 import { Pool } from 'pg';
-import { createLogger } from '../../lib/logger';
+import winston from 'winston';
+import { type Logger, createLogger } from '../../lib/logger';
 import { loadCdcConfig, type CdcConfig } from '../src/config';
 import { migratePostgres } from '../src/apply/pg-migrations';
 import { runCycle } from '../src/sync-cycle';
@@ -32,6 +34,26 @@ export interface CdcFixture {
 }
 
 export const quietLogger = createLogger({ level: 'error', format: 'json', service: 'cdc-test', silent: true });
+
+/** A logger that keeps what it is given at `level` and above, as the JSON objects it would print. */
+export function capturingLogger<T = { message: string }>(level = 'warn'): { logger: Logger; lines: T[] } {
+  const lines: T[] = [];
+  const logger = winston.createLogger({
+    level,
+    format: winston.format.json(),
+    transports: [
+      new winston.transports.Stream({
+        stream: new Writable({
+          write: (line: Buffer, _enc, done) => {
+            lines.push(JSON.parse(line.toString()) as T);
+            done();
+          },
+        }),
+      }),
+    ],
+  });
+  return { logger, lines };
+}
 
 export async function createCdcFixture(env: Record<string, string> = {}): Promise<CdcFixture> {
   const mysqlDb = await createMysqlDatabase();

@@ -1,9 +1,7 @@
-import { Writable } from 'node:stream';
 import mysql from 'mysql2/promise';
-import winston from 'winston';
 import { loadCdcConfig } from '../src/config';
 import { CdcDaemon } from '../src/daemon';
-import { createCdcFixture, quietLogger, type CdcFixture } from './cdc-fixture';
+import { capturingLogger, createCdcFixture, quietLogger, type CdcFixture } from './cdc-fixture';
 import { waitFor } from './cli-runner';
 
 let f: CdcFixture;
@@ -56,21 +54,7 @@ test('a tick during a running cycle is skipped and recorded; cycles never overla
 });
 
 test('cycles that keep overrunning the schedule warn once a minute, with the ticks skipped since', async () => {
-  const warnings: { message: string; skippedTicks?: number }[] = [];
-  const logger = winston.createLogger({
-    level: 'warn',
-    format: winston.format.json(),
-    transports: [
-      new winston.transports.Stream({
-        stream: new Writable({
-          write: (line: Buffer, _enc, done) => {
-            warnings.push(JSON.parse(line.toString()));
-            done();
-          },
-        }),
-      }),
-    ],
-  });
+  const { logger, lines: warnings } = capturingLogger<{ message: string; skippedTicks?: number }>();
   let cycles = 0;
   const d = new CdcDaemon({
     config: loadCdcConfig({ ...f.env, CDC_SCHEDULE: '0 0 1 1 *' }),

@@ -1,8 +1,6 @@
-import { Writable } from 'node:stream';
-import winston from 'winston';
 import { loadCdcConfig } from '../src/config';
 import { runCycle } from '../src/sync-cycle';
-import { createCdcFixture, quietLogger, type CdcFixture } from './cdc-fixture';
+import { capturingLogger, createCdcFixture, quietLogger, type CdcFixture } from './cdc-fixture';
 import { runCli } from './cli-runner';
 
 // The time to a verified mirror: a load fingerprints its chunks as it reads them, so the cycle
@@ -19,6 +17,35 @@ beforeAll(async () => {
   await f.my.query('INSERT INTO loaded (id, v, d) VALUES ?', [rows]);
 });
 afterAll(() => f.close());
+
+/**
+ * Loads `table` (10,000 rows) in batches of 1,000 with PostgreSQL refusing row 5500 of its mirror,
+ * which the cycle creates (an event trigger, this database's own, arms a row trigger on it): the
+ * cycle fails, then the refusal is taken away. Returns the cycle that resumes the load, and its config.
+ */
+async function loadStoppedAtRow5500(table: string) {
+  const fn = `refuse_5500_${table}`;
+  const arm = `arm_refusal_${table}`;
+  await f.pool.query(`
+    CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.id = 5500 THEN RAISE EXCEPTION 'row 5500 refused by the test'; END IF; RETURN NEW; END $$;
+    CREATE FUNCTION ${arm}() RETURNS event_trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() WHERE object_identity = 'public.${table}') THEN
+          CREATE TRIGGER refuse BEFORE INSERT ON public.${table} FOR EACH ROW EXECUTE FUNCTION ${fn}();
+        END IF;
+      END $$;
+    CREATE EVENT TRIGGER ${arm} ON ddl_command_end WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION ${arm}();`);
+  const config = loadCdcConfig({ ...f.env, CDC_TABLES: table, CDC_CHUNK_ROWS: '500', CDC_LOAD_BATCH_ROWS: '1000' });
+  const cycle = () => runCycle({ pool: f.pool, config, logger: quietLogger });
+  try {
+    await expect(cycle()).rejects.toThrow();
+  } finally {
+    await f.pool.query(`DROP EVENT TRIGGER ${arm}`);
+  }
+  await f.pool.query(`DROP TRIGGER refuse ON public.${table}`);
+  return { cycle, config };
+}
 
 test('the cycle after a load reads no rows when nothing changed, and only the changed chunk when one row did', async () => {
   const config = loadCdcConfig({ ...f.env, CDC_CHUNK_ROWS: '1000', CDC_LOAD_BATCH_ROWS: '5000' });
@@ -62,25 +89,7 @@ test('load batches written at once commit in key order: one PostgreSQL refuses t
   await f.my.query('CREATE TABLE batched (id INT PRIMARY KEY, v VARCHAR(20) NOT NULL, UNIQUE KEY uq_v (v))');
   const rows = Array.from({ length: 10_000 }, (_, i) => [i + 1, `v${i + 1}`]);
   await f.my.query('INSERT INTO batched (id, v) VALUES ?', [rows]);
-  // The mirror is created by the cycle: an event trigger (this database's own) arms a row
-  // trigger on it that refuses id 5500, in the sixth batch of 1,000.
-  await f.pool.query(`
-    CREATE FUNCTION refuse_5500() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN IF NEW.id = 5500 THEN RAISE EXCEPTION 'row 5500 refused by the test'; END IF; RETURN NEW; END $$;
-    CREATE FUNCTION arm_refusal() RETURNS event_trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() WHERE object_identity = 'public.batched') THEN
-          CREATE TRIGGER refuse BEFORE INSERT ON public.batched FOR EACH ROW EXECUTE FUNCTION refuse_5500();
-        END IF;
-      END $$;
-    CREATE EVENT TRIGGER arm_refusal ON ddl_command_end WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION arm_refusal();`);
-  const config = loadCdcConfig({ ...f.env, CDC_TABLES: 'batched', CDC_CHUNK_ROWS: '500', CDC_LOAD_BATCH_ROWS: '1000' });
-  const cycle = () => runCycle({ pool: f.pool, config, logger: quietLogger });
-  try {
-    await expect(cycle()).rejects.toThrow();
-  } finally {
-    await f.pool.query('DROP EVENT TRIGGER arm_refusal');
-  }
+  const { cycle } = await loadStoppedAtRow5500('batched');
   const count = async (sql: string) => Number((await f.pool.query(sql)).rows[0].n);
   // Batches 1-5 committed; the sixth failed and those written beside it (up to the eighth) rolled back.
   expect(await count("SELECT loaded_rows AS n FROM cdc.tables WHERE table_name = 'batched'")).toBe(5000);
@@ -101,7 +110,6 @@ test('load batches written at once commit in key order: one PostgreSQL refuses t
     "SELECT count(*) AS n FROM pg_constraint WHERE conrelid = 'public.batched'::regclass AND contype = 'u'";
   expect(await count(uniqueKeys)).toBe(0);
 
-  await f.pool.query('DROP TRIGGER refuse ON public.batched');
   const resumed = await cycle();
   expect(resumed.stats.table('batched').rowsLoaded).toBe(5000);
   expect(await count('SELECT count(*) AS n FROM history.batched WHERE valid_to IS NULL')).toBe(10_000);
@@ -176,24 +184,7 @@ test('a unique value MySQL moves from a loaded row to one not loaded yet does no
   await f.my.query('CREATE TABLE moved (id INT PRIMARY KEY, code VARCHAR(20) NOT NULL, UNIQUE KEY uq_code (code))');
   await f.my.query('INSERT INTO moved VALUES ?', [Array.from({ length: 10_000 }, (_, i) => [i + 1, `c${i + 1}`])]);
   // As in the test above, PostgreSQL refuses row 5500: batches 1-5 commit, and the load stops.
-  await f.pool.query(`
-    CREATE FUNCTION refuse_moved() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN IF NEW.id = 5500 THEN RAISE EXCEPTION 'row 5500 refused by the test'; END IF; RETURN NEW; END $$;
-    CREATE FUNCTION arm_moved() RETURNS event_trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() WHERE object_identity = 'public.moved') THEN
-          CREATE TRIGGER refuse BEFORE INSERT ON public.moved FOR EACH ROW EXECUTE FUNCTION refuse_moved();
-        END IF;
-      END $$;
-    CREATE EVENT TRIGGER arm_moved ON ddl_command_end WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION arm_moved();`);
-  const config = loadCdcConfig({ ...f.env, CDC_TABLES: 'moved', CDC_CHUNK_ROWS: '500', CDC_LOAD_BATCH_ROWS: '1000' });
-  const cycle = () => runCycle({ pool: f.pool, config, logger: quietLogger });
-  try {
-    await expect(cycle()).rejects.toThrow();
-  } finally {
-    await f.pool.query('DROP EVENT TRIGGER arm_moved');
-  }
-  await f.pool.query('DROP TRIGGER refuse ON public.moved');
+  const { cycle, config } = await loadStoppedAtRow5500('moved');
   const count = async (sql: string) => Number((await f.pool.query(sql)).rows[0].n);
   expect(await count('SELECT count(*) AS n FROM public.moved')).toBe(5000);
   // A student's code changes hands: row 10 (loaded) gives it to row 9000 (not loaded yet).
@@ -216,24 +207,10 @@ test('a unique value MySQL moves from a loaded row to one not loaded yet does no
   // cycle changes the table, and tries no build that would fail.
   await f.my.query("UPDATE moved SET code = CONCAT('old', CHAR(0)) WHERE id = 10");
   await f.my.query("UPDATE moved SET code = 'c11 now' WHERE id = 11");
-  const warned: string[] = [];
-  const watching = winston.createLogger({
-    level: 'warn',
-    format: winston.format.json(),
-    transports: [
-      new winston.transports.Stream({
-        stream: new Writable({
-          write: (line: Buffer, _enc, done) => {
-            warned.push(JSON.parse(line.toString()).message);
-            done();
-          },
-        }),
-      }),
-    ],
-  });
+  const { logger: watching, lines: warned } = capturingLogger();
   const poisoned = await runCycle({ pool: f.pool, config, logger: watching });
   expect(poisoned.stats.table('moved')).toMatchObject({ updates: 1, quarantined: 1 });
-  expect(warned.filter((m) => m.includes('unique keys'))).toEqual([]);
+  expect(warned.filter((w) => w.message.includes('unique keys'))).toEqual([]);
   expect(await count(owed)).toBe(1);
   // Row 10 fixed, the next cycle brings it in line and builds the key.
   await f.my.query("UPDATE moved SET code = 'old c10' WHERE id = 10");
