@@ -21,7 +21,7 @@ import { loadTable } from './load/initial-load';
 import { ReaderPool } from './load/load-readers';
 import { CycleStats, type CycleStatus } from './record/cycle-stats';
 import { type SyncId, beginCycleRecord, failCycleRecord, finishCycleRecord } from './record/cycle-record';
-import { closeSnapshot, connectMysql, openSnapshot } from './snapshot/mysql-source';
+import { closeSnapshot, connectMysql, estimateRows, openSnapshot } from './snapshot/mysql-source';
 import { ChunkPacer } from './snapshot/chunk-pacer';
 import { countTriggerChanges } from './watch/triggers';
 
@@ -168,7 +168,11 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
 
 /**
  * The initial loads of new or rebuilt tables, one after the other. A big table's batches are read
- * by a pool of readers started at the first one (load-readers.ts), which serves them all.
+ * by a pool of readers started at the first one (load-readers.ts), which serves them all. The
+ * next table starts as soon as the one before has written its rows: its index builds (one
+ * PostgreSQL backend, the rest of the machine idle: `attendance`'s 4.7M rows took 4.2 s) run
+ * beside the next load. Mirrors with foreign keys load strictly one after the other, so a child
+ * never checks its rows against a parent still building its keys.
  */
 async function loadTables(
   source: Connection,
@@ -188,11 +192,22 @@ async function loadTables(
       ctx.config.loadReaders - 1,
       connectMysql(ctx.config.mysqlUrl),
     ));
+  const overlap = !ctx.config.mirrorForeignKeys;
+  // Overlapped, the biggest tables go first: their index builds then run beside the loads of the
+  // smaller ones, and the last build, which nothing overlaps, is a small table's.
+  if (overlap) loading = await biggestFirst(source, loading);
+  const loads: Promise<void>[] = [];
+  let failed: { table: string; error: unknown } | undefined;
   try {
     for (const plan of loading) {
+      // One table's index builds at a time beside a load: each holds a connection till it commits.
+      await loads.at(-2);
       throwIfAborted(ctx.signal);
+      if (failed) break;
       current.table = plan.name;
-      await loadTable(
+      let indexing!: () => void;
+      const rowsWritten = new Promise<void>((resolve) => (indexing = resolve));
+      const loaded = loadTable(
         source,
         ctx.pool,
         plan,
@@ -206,16 +221,34 @@ async function loadTables(
           historyBackfillRows: ctx.config.historyBackfill.minRows,
           syncId,
           at,
+          onIndexing: overlap ? indexing : undefined,
           onBatch: ctx.onLoadBatch,
           signal: ctx.signal,
         },
         stats,
         log,
-      );
+      ).catch((error: unknown) => {
+        failed ??= { table: plan.name, error };
+      });
+      loads.push(loaded);
+      await Promise.race([rowsWritten, loaded]);
     }
   } finally {
+    // Every load has ended (committed or rolled back) before the cycle goes on or fails.
+    await Promise.all(loads);
     await readerPool?.close();
   }
+  if (failed) {
+    current.table = failed.table;
+    throw failed.error;
+  }
+}
+
+/** The plans by MySQL's estimate of their rows, most first. */
+async function biggestFirst(source: Connection, plans: TablePlan[]): Promise<TablePlan[]> {
+  if (plans.length < 2) return plans;
+  const rows = await estimateRows(source);
+  return [...plans].sort((a, b) => (rows.get(b.name) ?? 0) - (rows.get(a.name) ?? 0));
 }
 
 /** How columns map to PostgreSQL: the cycle's plans and the load's reader threads agree on it. */

@@ -61,6 +61,11 @@ export interface LoadOptions extends MirrorOptions {
   foreignKeys: boolean;
   /** The cycle's readers of a big table's batches (started on first use), or none: read on the cycle's connection. */
   readers?: () => ReaderPool;
+  /**
+   * Called once every row of the table is written and only its index builds remain (in the last
+   * batch's transaction, which commits when they are built): the next table's load may start.
+   */
+  onIndexing?: () => void;
   /** Called after every committed batch (progress bars), with MySQL's estimate of the total. */
   onBatch?: (table: string, loadedRows: number, estimatedRows: number) => void;
   signal?: AbortSignal;
@@ -157,6 +162,7 @@ export async function loadTable(
       if (!(await before)) throw STOPPED;
       await finishLoadBatch(client, plan, batch, loadedRows, batchOptions);
       if (batch.next === null) {
+        o.onIndexing?.();
         await buildIndexes(client);
         if (copyHistory) await dropLoadDefaults(client, plan);
       }

@@ -180,6 +180,14 @@ export function streamRangeKeys(...read: Parameters<typeof sendRangeKeys>): Asyn
   return lazily(() => sendRangeKeys(...read));
 }
 
+/** MySQL's estimate of each table's rows (information_schema: InnoDB's statistics, not a count). */
+export async function estimateRows(conn: Connection): Promise<Map<string, number>> {
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(
+    'SELECT TABLE_NAME AS name, TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()',
+  );
+  return new Map(rows.map((r) => [String(r.name), Number(r.n ?? 0)]));
+}
+
 /**
  * The key `rows` rows on from `lower` (inclusive; null: the table's first row) in key order, or
  * null when fewer rows follow: where a load batch of that many rows ends, so the batch after it
