@@ -14,15 +14,7 @@ let watcher: Client;
 beforeAll(async () => {
   f = await createCdcFixture({ CDC_CHUNK_ROWS: '500', CDC_LOAD_BATCH_ROWS: '500' });
   // Named so that the catalogue's order (by name) would load the small one first.
-  await f.my.query('CREATE TABLE a_small (id INT PRIMARY KEY, v VARCHAR(40) NOT NULL)');
-  await f.my.query('INSERT INTO a_small VALUES ?', [Array.from({ length: 300 }, (_, i) => [i + 1, `small ${i + 1}`])]);
-  await f.my.query('CREATE TABLE z_big (id INT PRIMARY KEY, payload VARCHAR(200) NOT NULL)');
-  for (let base = 0; base < 50_000; base += 5000) {
-    await f.my.query('INSERT INTO z_big VALUES ?', [
-      Array.from({ length: 5000 }, (_, i) => [base + i + 1, `row ${base + i + 1} ${'x'.repeat(100)}`]),
-    ]);
-  }
-  await f.my.query('ANALYZE TABLE a_small, z_big');
+  await createPair('a_small', 300, 'z_big');
   watcher = new Client({ connectionString: f.pgDb.url });
   await watcher.connect();
 });
@@ -30,8 +22,27 @@ afterAll(async () => {
   await watcher?.end();
   await f.close();
 });
+/** A small table and a big one (50,000 rows of ~110 bytes), MySQL's row estimates up to date. */
+async function createPair(small: string, smallRows: number, big: string): Promise<void> {
+  await f.my.query(`CREATE TABLE ${small} (id INT PRIMARY KEY, v VARCHAR(40) NOT NULL)`);
+  await f.my.query(`INSERT INTO ${small} VALUES ?`, [
+    Array.from({ length: smallRows }, (_, i) => [i + 1, `${small} ${i + 1}`]),
+  ]);
+  await f.my.query(`CREATE TABLE ${big} (id INT PRIMARY KEY, payload VARCHAR(200) NOT NULL)`);
+  for (let base = 0; base < 50_000; base += 5000) {
+    await f.my.query(`INSERT INTO ${big} VALUES ?`, [
+      Array.from({ length: 5000 }, (_, i) => [base + i + 1, `row ${base + i + 1} ${'x'.repeat(100)}`]),
+    ]);
+  }
+  await f.my.query(`ANALYZE TABLE ${small}, ${big}`);
+}
+
 const one = async <T>(sql: string, params: unknown[] = []): Promise<T | undefined> =>
   (await watcher.query(sql, params)).rows[0] as T | undefined;
+const status = (table: string) =>
+  one<{ status: string }>('SELECT status FROM cdc.tables WHERE table_name = $1', [table]).then((r) => r?.status);
+const loadedRows = async (table: string) =>
+  Number((await one<{ n: string }>('SELECT loaded_rows AS n FROM cdc.tables WHERE table_name = $1', [table]))?.n ?? 0);
 
 test('the next table loads while the bigger one before it builds its keys', async () => {
   const blocker = new Client({ connectionString: f.pgDb.url });
@@ -42,19 +53,15 @@ test('the next table loads while the bigger one before it builds its keys', asyn
     // As soon as the big table's first batch is in (its key dropped for the load), a reader's
     // lock keeps its primary key from being built again: the load's COPYs do not wait on it,
     // ALTER TABLE does.
-    const loadedRows = async () =>
-      Number((await one<{ n: string }>("SELECT loaded_rows AS n FROM cdc.tables WHERE table_name = 'z_big'"))?.n ?? 0);
-    expect(await waitFor(async () => (await loadedRows()) > 0, 30_000, 5)).toBe(true);
+    expect(await waitFor(async () => (await loadedRows('z_big')) > 0, 30_000, 5)).toBe(true);
     await blocker.query('BEGIN');
     await blocker.query('LOCK TABLE public.z_big IN ACCESS SHARE MODE');
-    const status = (t: string) =>
-      one<{ status: string }>('SELECT status FROM cdc.tables WHERE table_name = $1', [t]).then((r) => r?.status);
     // The big table loads first: the small one has not started.
     expect(await status('a_small')).toBe('loading');
     // The small table was loaded and committed while the big one still waits to build its key.
     expect(await waitFor(async () => (await status('a_small')) === 'active')).toBe(true);
     expect(await status('z_big')).toBe('loading');
-    expect(await loadedRows()).toBeGreaterThan(0);
+    expect(await loadedRows('z_big')).toBeGreaterThan(0);
     expect((await one<{ n: string }>('SELECT count(*) AS n FROM public.a_small'))?.n).toBe('300');
     const waiting = await one<{ n: string }>(
       "SELECT count(*) AS n FROM pg_locks WHERE relation = 'public.z_big'::regclass AND NOT granted",
@@ -79,27 +86,15 @@ test('the next table loads while the bigger one before it builds its keys', asyn
 });
 
 test("a load that fails in a table's index builds fails the cycle naming that table; the next cycle finishes it", async () => {
-  await f.my.query('CREATE TABLE c_small (id INT PRIMARY KEY, v VARCHAR(40) NOT NULL)');
-  await f.my.query('INSERT INTO c_small VALUES ?', [Array.from({ length: 200 }, (_, i) => [i + 1, `c ${i + 1}`])]);
-  await f.my.query('CREATE TABLE y_big (id INT PRIMARY KEY, payload VARCHAR(200) NOT NULL)');
-  for (let base = 0; base < 50_000; base += 5000) {
-    await f.my.query('INSERT INTO y_big VALUES ?', [
-      Array.from({ length: 5000 }, (_, i) => [base + i + 1, `y ${base + i + 1} ${'y'.repeat(100)}`]),
-    ]);
-  }
-  await f.my.query('ANALYZE TABLE c_small, y_big');
+  await createPair('c_small', 200, 'y_big');
   const blocker = new Client({ connectionString: f.pgDb.url });
   await blocker.connect();
-  const status = (t: string) =>
-    one<{ status: string }>('SELECT status FROM cdc.tables WHERE table_name = $1', [t]).then((r) => r?.status);
   const cycle = f.cycle().then(
     (r) => r.status,
     (e: unknown) => (e as { code?: string }).code ?? String(e),
   );
   try {
-    const loadedRows = async () =>
-      Number((await one<{ n: string }>("SELECT loaded_rows AS n FROM cdc.tables WHERE table_name = 'y_big'"))?.n ?? 0);
-    expect(await waitFor(async () => (await loadedRows()) > 0, 30_000, 5)).toBe(true);
+    expect(await waitFor(async () => (await loadedRows('y_big')) > 0, 30_000, 5)).toBe(true);
     await blocker.query('BEGIN');
     await blocker.query('LOCK TABLE public.y_big IN ACCESS SHARE MODE');
     expect(await waitFor(async () => (await status('c_small')) === 'active')).toBe(true);
