@@ -167,12 +167,12 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
 }
 
 /**
- * The initial loads of new or rebuilt tables, one after the other. A big table's batches are read
- * by a pool of readers started at the first one (load-readers.ts), which serves them all. The
- * next table starts as soon as the one before has written its rows: its index builds (one
- * PostgreSQL backend, the rest of the machine idle: `attendance`'s 4.7M rows took 4.2 s) run
- * beside the next load. Mirrors with foreign keys load strictly one after the other, so a child
- * never checks its rows against a parent still building its keys.
+ * The initial loads of new or rebuilt tables. A big table's batches are read by a pool of readers
+ * started at the first one (load-readers.ts), which serves them all. The next table starts as
+ * soon as the one before has written its rows: that one's index builds (one PostgreSQL backend,
+ * the rest of the machine idle: `attendance`'s 4.7M rows took 4.2 s) run beside the next load.
+ * Mirrors with foreign keys load strictly one after the other, so a child never checks its rows
+ * against a parent still building its keys.
  */
 async function loadTables(
   source: Connection,
@@ -195,11 +195,11 @@ async function loadTables(
   const overlap = !ctx.config.mirrorForeignKeys;
   // Overlapped, the biggest tables go first: their index builds then run beside the loads of the
   // smaller ones, and the last build, which nothing overlaps, is a small table's.
-  if (overlap) loading = await biggestFirst(source, loading);
+  const order = overlap ? await biggestFirst(source, loading) : loading;
   const loads: Promise<void>[] = [];
   let failed: { table: string; error: unknown } | undefined;
   try {
-    for (const plan of loading) {
+    for (const plan of order) {
       // One table's index builds at a time beside a load: each holds a connection till it commits.
       await loads.at(-2);
       throwIfAborted(ctx.signal);
