@@ -43,3 +43,34 @@ export function createProgress(
     stop() {},
   };
 }
+
+/** Bars for several tasks under way at once (a cycle's table loads): one line each on a terminal. */
+export interface ProgressGroup {
+  bar(title: string, total: number): Progress;
+  stop(): void;
+}
+
+/**
+ * On an interactive terminal, one cli-progress MultiBar: single bars started side by side all
+ * redraw the same line (a first load of several tables overlaps them). Elsewhere, createProgress's
+ * lines, each prefixed with its title.
+ */
+export function createProgressGroup(stream: NodeJS.WriteStream = process.stderr, unit = 'rows'): ProgressGroup {
+  if (!stream.isTTY) return { bar: (title, total) => createProgress(title, total, stream, unit), stop() {} };
+  const bars = new cliProgress.MultiBar(
+    {
+      format: `{title} |{bar}| {percentage}% {value}/{total} ${unit} {label} | ETA {eta_formatted}`,
+      stream,
+      hideCursor: true,
+      etaBuffer: 50,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  return {
+    bar(title, total) {
+      const bar = bars.create(total, 0, { title, label: '' });
+      return { increment: (n, label) => bar.increment(n, { title, label: label ?? '' }), stop: () => bar.stop() };
+    },
+    stop: () => bars.stop(),
+  };
+}

@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import type { Logger } from '../../../lib/logger';
-import { createProgress, type Progress } from '../../../lib/progress';
+import { createProgress, createProgressGroup, type Progress } from '../../../lib/progress';
 import type { CdcConfig } from '../config';
 import { cdcError } from '../errors';
 import { DAEMON_LOCK_KEY } from '../daemon';
@@ -48,6 +48,7 @@ export function cycleJson(o: CycleOutcome) {
 /** One cycle from the command line; refuses while a daemon holds the lock. */
 export async function onceCommand(deps: CliDeps, json: boolean): Promise<boolean> {
   const { client: lock, release } = await checkout(deps.pool);
+  const progress = createProgressGroup();
   const bars = new Map<string, { bar: Progress; done: number }>();
   try {
     const { rows } = await lock.query('SELECT pg_try_advisory_lock($1) AS ok', [DAEMON_LOCK_KEY]);
@@ -63,11 +64,11 @@ export async function onceCommand(deps: CliDeps, json: boolean): Promise<boolean
       logger: deps.logger,
       onLoadBatch: (table, loaded, estimated) => {
         let b = bars.get(table);
-        if (!b) bars.set(table, (b = { bar: createProgress(`loading ${table}`, estimated), done: 0 }));
+        if (!b) bars.set(table, (b = { bar: progress.bar(`loading ${table}`, estimated), done: 0 }));
         b.bar.increment(loaded - b.done);
         b.done = loaded;
       },
-    }).finally(() => bars.forEach((b) => b.bar.stop()));
+    }).finally(() => progress.stop());
     // Like the daemon after each cycle: fire the triggers whose threshold holds, open or resolve
     // alerts, deliver what is due (once each; what fails stays queued for the daemon or the next run).
     const step = await new WatchLoop(deps).step();
