@@ -63,6 +63,8 @@ export async function onceCommand(deps: CliDeps, json: boolean): Promise<boolean
       config: deps.config,
       logger: deps.logger,
       onLoadBatch: (table, loaded, estimated) => {
+        // An empty table gets no bar (0 of 0 rows has no percentage and no ETA).
+        if (estimated === 0) return;
         let b = bars.get(table);
         if (!b) bars.set(table, (b = { bar: progress.bar(`loading ${table}`, estimated), done: 0 }));
         b.bar.increment(loaded - b.done);
