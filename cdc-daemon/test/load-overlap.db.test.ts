@@ -99,8 +99,10 @@ test("a load that fails in a table's index builds fails the cycle naming that ta
     await blocker.query('LOCK TABLE public.y_big IN ACCESS SHARE MODE');
     expect(await waitFor(async () => (await status('c_small')) === 'active')).toBe(true);
     // The index build waiting on the lock loses its connection (an operator's pg_terminate_backend).
+    // The daemon's backend, not an autovacuum worker queued behind it.
     const waiter = await one<{ pid: number }>(
-      "SELECT pid FROM pg_locks WHERE relation = 'public.y_big'::regclass AND NOT granted",
+      `SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+        WHERE l.relation = 'public.y_big'::regclass AND NOT l.granted AND a.backend_type = 'client backend'`,
     );
     expect(waiter).toBeDefined();
     await watcher.query('SELECT pg_terminate_backend($1)', [waiter!.pid]);
