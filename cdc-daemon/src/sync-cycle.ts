@@ -193,9 +193,11 @@ async function loadTables(
       connectMysql(ctx.config.mysqlUrl),
     ));
   const overlap = !ctx.config.mirrorForeignKeys;
+  const estimates = loading.length > 0 ? await estimateRows(source) : new Map<string, number>();
+  const estimate = (plan: TablePlan) => estimates.get(plan.name) ?? 0;
   // Overlapped, the biggest tables go first: their index builds then run beside the loads of the
   // smaller ones, and the last build, which nothing overlaps, is a small table's.
-  const order = overlap ? await biggestFirst(source, loading) : loading;
+  const order = overlap ? [...loading].sort((a, b) => estimate(b) - estimate(a)) : loading;
   const loads: Promise<void>[] = [];
   let failed: { table: string; error: unknown } | undefined;
   try {
@@ -219,6 +221,7 @@ async function loadTables(
           readers: ctx.config.loadReaders > 1 ? readers : undefined,
           foreignKeys: ctx.config.mirrorForeignKeys,
           historyBackfillRows: ctx.config.historyBackfill.minRows,
+          estimatedRows: estimate(plan),
           syncId,
           at,
           onIndexing: overlap ? indexing : undefined,
@@ -242,13 +245,6 @@ async function loadTables(
     current.table = failed.table;
     throw failed.error;
   }
-}
-
-/** The plans by MySQL's estimate of their rows, most first. */
-async function biggestFirst(source: Connection, plans: TablePlan[]): Promise<TablePlan[]> {
-  if (plans.length < 2) return plans;
-  const rows = await estimateRows(source);
-  return [...plans].sort((a, b) => (rows.get(b.name) ?? 0) - (rows.get(a.name) ?? 0));
 }
 
 /** How columns map to PostgreSQL: the cycle's plans and the load's reader threads agree on it. */

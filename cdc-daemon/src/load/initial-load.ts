@@ -1,4 +1,4 @@
-import type { Connection, RowDataPacket } from 'mysql2/promise';
+import type { Connection } from 'mysql2/promise';
 import type { Pool, PoolClient } from 'pg';
 import { inTransaction, withClient } from '../apply/pg-tx';
 import { throwIfAborted } from '../errors';
@@ -52,6 +52,8 @@ export interface LoadOptions extends MirrorOptions {
   batchRows: number;
   syncId: string;
   at: Date;
+  /** MySQL's estimate of the table's rows (information_schema), read once for all the cycle's loads. */
+  estimatedRows: number;
   /** A first load of a table MySQL estimates at this many rows or more defers its history (0: never). */
   historyBackfillRows: number;
   /**
@@ -90,11 +92,7 @@ export async function loadTable(
   if (!plan.keyed) return loadKeylessTable(mysql, pool, plan, state, o, stats, logger);
   const t = stats.table(plan.name);
   t.schemaChange ??= 'loaded';
-  const [estimate] = await mysql.query<RowDataPacket[]>(
-    'SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
-    [plan.name],
-  );
-  const estimatedRows = Number(estimate[0]?.n ?? 0);
+  const estimatedRows = o.estimatedRows;
   // A big table's first load writes the mirror alone; its history's first versions follow in the
   // cycles after it (history-backfill.ts). A load resumed after a crash keeps the choice it made.
   const deferHistory =
