@@ -5,9 +5,9 @@ import path from 'node:path';
 import { freePort } from '../../lib/free-port';
 import { createPortalFixture, csrfFrom, PASSWORD, type PortalFixture } from './portal-fixture';
 
-// The portal as deployed: `webapp/src/main.ts` with PORTAL_WORKERS=2, its workers sharing one
-// port. Every request below opens its own connection (no keep-alive), so the primary hands them
-// to the workers in turn, as it does a crowd's.
+// The portal as deployed on 3 CPUs (one worker per CPU but one): `webapp/src/main.ts` with
+// PORTAL_WORKERS=2, its workers sharing one port. Every request below opens its own connection
+// (no keep-alive), so the primary hands them to the workers in turn, as it does a crowd's.
 const ROOT = path.resolve(__dirname, '../..');
 let f: PortalFixture;
 beforeAll(async () => {
