@@ -701,6 +701,8 @@ async function daemonCycles(pgUrl: string, from: Date): Promise<BenchRow[]> {
             coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms), 0)::float8 AS p50,
             coalesce(max(duration_ms), 0)::float8 AS longest,
             coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY mysql_ms), 0)::float8 AS mysql_p50,
+            coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY postgres_ms), 0)::float8 AS postgres_p50,
+            coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY node_ms), 0)::float8 AS node_p50,
             coalesce(sum(paused_ms), 0)::float8 AS paused
        FROM cdc.sync_history WHERE started_at >= $1 AND status IN ('succeeded', 'no_changes', 'failed')`,
     [from],
@@ -710,6 +712,14 @@ async function daemonCycles(pgUrl: string, from: Date): Promise<BenchRow[]> {
     { section: 'portal', figure: figure('duration p50'), value: c.p50, unit: 'ms' },
     { section: 'portal', figure: figure('longest'), value: c.longest, unit: 'ms' },
     { section: 'portal', figure: figure('MySQL time p50'), value: c.mysql_p50, unit: 'ms' },
+    // The rest of a cycle: waiting on PostgreSQL, and neither (Node's own work, or waiting for a core).
+    { section: 'portal', figure: figure('PostgreSQL time p50'), value: c.postgres_p50, unit: 'ms' },
+    {
+      section: 'portal',
+      figure: figure('Node time p50 (neither MySQL nor PostgreSQL)'),
+      value: c.node_p50,
+      unit: 'ms',
+    },
     { section: 'portal', figure: figure('paused for Threads_running, in all'), value: c.paused, unit: 'ms' },
   ];
 }
