@@ -87,7 +87,7 @@ export type WebappConfig = z.infer<typeof webappConfigSchema>;
  * The portal's worker processes when PORTAL_WORKERS is unset: one per CPU but one, left to what
  * shares the host with it (MySQL and the CDC daemon in the compose stack). On the project's
  * 2-core machine at 100,000 students, beside the daemon, one worker against two: the daemon's
- * cycles a third shorter (1.08-1.11 s against 1.46-1.70 s) and its freshness p95 2.0-2.3 s
+ * cycles a third shorter (1.02-1.11 s against 1.46-1.70 s) and its freshness p95 1.9-2.3 s
  * against 3.5 s, the pages and enroll/drop about as fast (README: The portal's worker processes).
  */
 export function defaultPortalWorkers(cpus = availableParallelism()): number {
