@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../../../lib/free-port';
 import { serviceUrls } from '../../../test/support/services';
 import { randomName } from '../../../test/support/databases';
 import { RedisSink } from '../../src/sinks/redis/redis-sink';
@@ -160,7 +161,12 @@ async function privateRedis(dir: string, port: number): Promise<ChildProcess> {
     ],
     { stdio: 'ignore' },
   );
-  for (let i = 0; i < 100; i++) {
+  // A server that exits (its port taken after all) is reported at once; a slow start (the
+  // machine busy starting the sink stores' JVMs beside this test) is given 20 s.
+  let exited: string | undefined;
+  child.once('exit', (code, signal) => (exited = `redis-server exited (${signal ?? `code ${code}`})`));
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline && exited === undefined) {
     if (
       await new Promise((r) =>
         net
@@ -175,7 +181,8 @@ async function privateRedis(dir: string, port: number): Promise<ChildProcess> {
       return child;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error('redis-server did not start');
+  child.kill('SIGKILL');
+  throw new Error(exited ?? 'redis-server did not accept connections within 20 s');
 }
 
 const hasRedisServer = (() => {
@@ -193,7 +200,8 @@ if (!hasRedisServer)
   'Redis stopped mid-batch then restarted: the relay backs off, redelivers, and Redis equals the mirror',
   async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'cs-redis-'));
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    // A port nothing listens on (a random one could be another test's portal or daemon).
+    const port = await freePort();
     const url = `redis://127.0.0.1:${port}`;
     let server = await privateRedis(dir, port);
     // The server is stopped whatever fails, the fixture's set-up included (a MySQL that refused
