@@ -203,7 +203,10 @@ if (!hasRedisServer)
     // A port nothing listens on (a random one could be another test's portal or daemon).
     const port = await freePort();
     const url = `redis://127.0.0.1:${port}`;
-    let server = await privateRedis(dir, port);
+    let server = await privateRedis(dir, port).catch((err: unknown) => {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    });
     // The server is stopped whatever fails, the fixture's set-up included (a MySQL that refused
     // the fixture left a private Redis running).
     try {
