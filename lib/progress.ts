@@ -5,6 +5,16 @@ export interface Progress {
   stop(): void;
 }
 
+/** How a bar looks on a terminal, single or one of a group. */
+function barOptions(title: string, stream: NodeJS.WriteStream, unit: string): cliProgress.Options {
+  return {
+    format: `${title} |{bar}| {percentage}% {value}/{total} ${unit} {label} | ETA {eta_formatted}`,
+    stream,
+    hideCursor: true,
+    etaBuffer: 50,
+  };
+}
+
 /**
  * A progress bar on an interactive terminal; on anything else (CI, pipes, docker logs) a line
  * every 10% so logs stay readable.
@@ -16,15 +26,7 @@ export function createProgress(
   unit = 'rows',
 ): Progress {
   if (stream.isTTY) {
-    const bar = new cliProgress.SingleBar(
-      {
-        format: `${title} |{bar}| {percentage}% {value}/{total} ${unit} {label} | ETA {eta_formatted}`,
-        stream,
-        hideCursor: true,
-        etaBuffer: 50,
-      },
-      cliProgress.Presets.shades_classic,
-    );
+    const bar = new cliProgress.SingleBar(barOptions(title, stream, unit), cliProgress.Presets.shades_classic);
     bar.start(total, 0, { label: '' });
     return { increment: (n, label) => bar.increment(n, { label: label ?? '' }), stop: () => bar.stop() };
   }
@@ -57,15 +59,8 @@ export interface ProgressGroup {
  */
 export function createProgressGroup(stream: NodeJS.WriteStream = process.stderr, unit = 'rows'): ProgressGroup {
   if (!stream.isTTY) return { bar: (title, total) => createProgress(title, total, stream, unit), stop() {} };
-  const bars = new cliProgress.MultiBar(
-    {
-      format: `{title} |{bar}| {percentage}% {value}/{total} ${unit} {label} | ETA {eta_formatted}`,
-      stream,
-      hideCursor: true,
-      etaBuffer: 50,
-    },
-    cliProgress.Presets.shades_classic,
-  );
+  // The title is each bar's own payload value.
+  const bars = new cliProgress.MultiBar(barOptions('{title}', stream, unit), cliProgress.Presets.shades_classic);
   return {
     bar(title, total) {
       const bar = bars.create(total, 0, { title, label: '' });
