@@ -157,17 +157,6 @@ export interface DiffChunkInput {
   result: DiffResult;
 }
 
-/**
- * Keyed tables: where the rows that changed are read whole once the chunk has been walked by form
- * and key, by their keys or, when many changed, by the chunk's range again.
- */
-export interface WholeRows {
-  byKey: (keys: KeyTuple[]) => AsyncIterable<RawValue[][]>;
-  range: () => AsyncIterable<RawValue[][]>;
-  /** Called instead, once the walk is over, when no row changed: the chunk reads nothing more. */
-  none?: () => void;
-}
-
 const keyPlans = new WeakMap<TablePlan, TablePlan>();
 
 /** The plan of rows `[h, key0, key1, ...]` (streamRangeKeys): its key columns are its columns. */
@@ -208,21 +197,36 @@ interface Pending {
   stored: RowEntry | undefined;
   mh: string;
   piece: SubChunk;
-  /** Its piece's index in `result.states`, and where its record's hashes are in that blob. */
+  /** The chunk walked, its piece's index in `result.states`, and where its record's hashes are in that blob. */
+  chunk: WalkedChunk;
   state: number;
   at: number;
 }
 
 /**
- * Compares the rows MySQL holds now with the state stored for them and yields stage lines for
- * what differs, then the chunk's new state and fingerprint (the digest of the canonical forms
- * read). The rows are walked by form and key only (streamRangeKeys): a row whose form hashes as
- * stored is carried over without being encoded (in the common case without even its key: see
+ * A keyed chunk once walked: its result (pieces, states with the changed rows' records
+ * reserved, deletes counted), the stage lines of its deletes, and its changed rows, which
+ * readWholeRows reads whole, together with those of the chunks walked next to it.
+ */
+export interface WalkedChunk {
+  result: DiffResult;
+  deletes: string[];
+  pending: Map<string, Pending>;
+  rowsWalked: number;
+  /** Only stored rows changed, each where it stood: the state is saved as a patch of their hashes. */
+  inPlace: boolean;
+}
+
+/**
+ * Compares the rows MySQL holds now with the state stored for them: the chunk's new state and
+ * fingerprint (the digest of the canonical forms read), its deletes, and the rows that changed.
+ * The rows are walked by form and key only (streamRangeKeys): a row whose form hashes as stored
+ * is carried over without being encoded (in the common case without even its key: see
  * StoredChunkRows); a changed one has its record reserved in place and is encoded once read
- * whole (diffWholeRows), and only written when its PostgreSQL text changed too. Memory: the
+ * whole (readWholeRows), and only written when its PostgreSQL text changed too. Memory: the
  * chunk's state, the keys of its changed rows, and one batch of rows at a time.
  */
-export async function* diffKeyedChunk(input: DiffChunkInput & { wholeRows: WholeRows }): AsyncGenerator<string[]> {
+export async function walkKeyedChunk(input: DiffChunkInput): Promise<WalkedChunk> {
   const { plan, result } = input;
   // Rows walked by form and key carry the key columns only, after the form.
   const walked = keyColumnsOnly(plan);
@@ -236,7 +240,7 @@ export async function* diffKeyedChunk(input: DiffChunkInput & { wholeRows: Whole
     sub.fingerprint = sub.observed;
   };
   const rows = new ChunkRowsBuilder();
-  const pending = new Map<string, Pending>();
+  const chunk: WalkedChunk = { result, deletes: [], pending: new Map(), rowsWalked: 0, inPlace: false };
   const cutter = new ChunkCutter(plan.prefixBounds, input.splitEvery);
   result.chunks.push(sub);
   let used = 0;
@@ -261,6 +265,7 @@ export async function* diffKeyedChunk(input: DiffChunkInput & { wholeRows: Whole
       fp.add(canon);
       const h = rowHash64(canon);
       sub.count++;
+      chunk.rowsWalked++;
       result.rowsFetched++;
       result.bytesRead += rawBytes(raw);
       if (state.carryIfNext(h, rows)) continue;
@@ -273,74 +278,83 @@ export async function* diffKeyedChunk(input: DiffChunkInput & { wholeRows: Whole
         continue;
       }
       const at = rows.addHashed(key, h, 0n);
-      pending.set(key, { tuple: keyTuple(walked, withKeys), stored, mh, piece: sub, state: result.states.length, at });
+      const p = { tuple: keyTuple(walked, withKeys), stored, mh, piece: sub, chunk, state: result.states.length, at };
+      chunk.pending.set(key, p);
     }
   }
   seal();
   result.states.push({ id: sub.id, rows: rows.take() });
-  const out: string[] = [];
   for (const key of state.untaken()) {
     result.deletes++;
-    out.push(stageLine(plan, 'delete', key, input.chunkId, '0', 1, null));
+    chunk.deletes.push(stageLine(plan, 'delete', key, input.chunkId, '0', 1, null));
   }
-  // Only stored rows changed, each where it stood: the new state is the stored one with their
-  // hashes changed, saved as a patch of them (state-store.ts) rather than the whole blob.
-  const changed = [...pending.values()];
-  const inPlace =
+  chunk.inPlace =
     input.state.length > 0 &&
     result.states.length === 1 &&
     state.inPlace &&
-    out.length === 0 &&
-    changed.every((p) => p.stored !== undefined);
-  if (pending.size === 0) input.wholeRows.none?.();
-  yield out;
-  if (pending.size > 0) yield* diffWholeRows(plan, pending, input.wholeRows, result);
-  if (inPlace)
-    result.states[0]!.patch = encodePatch(
-      result.states[0]!.rows,
-      changed.map((p) => p.at),
-    );
+    chunk.deletes.length === 0 &&
+    [...chunk.pending.values()].every((p) => p.stored !== undefined);
+  return chunk;
 }
 
 /**
- * The changed rows of a chunk walked by form and key, read whole: each is encoded and staged
- * as the walk would have done, and its reserved record completed. Looked up by key when few
- * changed; by the chunk's range when a quarter or more did (one pass is then cheaper than
- * lookups), and for any the keys did not find. A row PostgreSQL refuses keeps its old record
- * (or none) and leaves its piece unverified, as in the walk.
+ * Where the changed rows of walked chunks are read whole: by their keys, or by a chunk's range.
+ * `last`: no read of these chunks follows this one (the next chunk's walk may be sent behind it).
  */
-async function* diffWholeRows(
+export interface WholeRowReads {
+  byKey: (keys: KeyTuple[], last: boolean) => AsyncIterable<RawValue[][]>;
+  range: (chunk: WalkedChunk, last: boolean) => AsyncIterable<RawValue[][]>;
+  /** Called instead when none of these chunks has a changed row. */
+  none: () => void;
+}
+
+/**
+ * The changed rows of chunks walked one after the other (walkKeyedChunk), read whole: each is
+ * encoded and staged as the walk would have done, and its reserved record completed. One
+ * statement looks up the keys of all of them (500 keys a statement); a chunk where a quarter or
+ * more of the rows changed is read by its range instead (one pass is then cheaper than lookups),
+ * and so is a chunk with rows the keys did not find. A row PostgreSQL refuses keeps its old
+ * record (or none) and leaves its piece unverified, as in the walk. Each chunk's state is
+ * complete once this ends.
+ */
+export async function* readWholeRows(
   plan: TablePlan,
-  pending: Map<string, Pending>,
-  whole: WholeRows,
-  result: DiffResult,
+  chunks: WalkedChunk[],
+  reads: WholeRowReads,
 ): AsyncGenerator<string[]> {
-  const rowsWalked = result.chunks.reduce((a, c) => a + c.count, 0);
-  const byKey = () => whole.byKey([...pending.values()].map((p) => p.tuple));
-  const reads = pending.size * 4 >= rowsWalked ? [whole.range] : [byKey, whole.range];
-  const dropped = new Map<number, number[]>();
-  for (const read of reads) {
-    if (pending.size === 0) break;
-    for await (const batch of read()) {
+  const pending = new Map<string, Pending>();
+  for (const c of chunks) for (const [key, p] of c.pending) pending.set(key, p);
+  const ranged = chunks.filter((c) => c.pending.size > 0 && c.pending.size * 4 >= c.rowsWalked);
+  const looked = [...pending.values()].filter((p) => !ranged.includes(p.chunk)).map((p) => p.tuple);
+  const planned: ((last: boolean) => AsyncIterable<RawValue[][]>)[] = [
+    ...(looked.length > 0 ? [(last: boolean) => reads.byKey(looked, last)] : []),
+    ...ranged.map((c) => (last: boolean) => reads.range(c, last)),
+  ];
+  if (planned.length === 0) reads.none();
+  const dropped = new Map<DiffResult['states'][number], number[]>();
+  const consume = async function* (rows: AsyncIterable<RawValue[][]>): AsyncGenerator<string[]> {
+    for await (const batch of rows) {
       const out: string[] = [];
       for (const raw of batch) {
         const key = quarantineKey(plan, raw);
         const p = pending.get(key);
         if (p === undefined) continue;
         pending.delete(key);
+        p.chunk.pending.delete(key);
+        const result = p.chunk.result;
         result.bytesRead += rawBytes(raw);
-        const blob = result.states[p.state]!.rows;
+        const state = result.states[p.state]!;
         const enc = tryEncode(plan, raw, plan.keyIndexes);
         if ('refused' in enc) {
           result.quarantined.push(refusal(key, enc.refused));
           p.piece.fingerprint = UNVERIFIED_FINGERPRINT;
-          if (p.stored !== undefined) patchRecord(blob, p.at, p.stored);
-          else dropped.set(p.state, (dropped.get(p.state) ?? []).concat(p.at));
+          if (p.stored !== undefined) patchRecord(state.rows, p.at, p.stored);
+          else dropped.set(state, (dropped.get(state) ?? []).concat(p.at));
           continue;
         }
         result.warnings += enc.warnings;
         const hash = rowHash(enc.line);
-        patchRecord(blob, p.at, { mh: p.mh, hash });
+        patchRecord(state.rows, p.at, { mh: p.mh, hash });
         if (p.stored === undefined) {
           result.inserts++;
           out.push(stageLine(plan, 'insert', key, p.piece.id, '0', 1, enc.line));
@@ -351,14 +365,20 @@ async function* diffWholeRows(
       }
       yield out;
     }
-  }
-  if (pending.size > 0)
+  };
+  const ats = new Map(chunks.map((c) => [c, [...c.pending.values()].map((p) => p.at)]));
+  for (let k = 0; k < planned.length; k++) yield* consume(planned[k]!(k === planned.length - 1));
+  // Rows the keys did not find (none known: a lookup's collation could miss its own row).
+  for (const c of chunks) if (c.pending.size > 0) yield* consume(reads.range(c, true));
+  const missed = chunks.reduce((a, c) => a + c.pending.size, 0);
+  if (missed > 0)
     throw cdcError(
       'CYCLE_FAILED',
-      `Table ${plan.name}: ${pending.size} row(s) seen in the snapshot were not found again when read whole; nothing was applied.`,
+      `Table ${plan.name}: ${missed} row(s) seen in the snapshot were not found again when read whole; nothing was applied.`,
       { table: plan.name },
     );
-  for (const [state, ats] of dropped) result.states[state]!.rows = withoutRecords(result.states[state]!.rows, ats);
+  for (const [state, at] of dropped) state.rows = withoutRecords(state.rows, at);
+  for (const c of chunks) if (c.inPlace) c.result.states[0]!.patch = encodePatch(c.result.states[0]!.rows, ats.get(c)!);
 }
 
 /**

@@ -22,15 +22,23 @@ import {
   sendRange,
   sendRangeKeys,
   streamRange,
-  streamRangeKeys,
   streamRowsByKey,
 } from '../snapshot/mysql-source';
-import { type SubChunk, diffKeyedChunk, diffKeylessTable, emptyDiffResult } from './diff-chunk';
+import {
+  type DiffChunkInput,
+  type DiffResult,
+  type WalkedChunk,
+  type WholeRowReads,
+  diffKeylessTable,
+  emptyDiffResult,
+  readWholeRows,
+  walkKeyedChunk,
+} from './diff-chunk';
 import { UNVERIFIED_FINGERPRINT } from './hash64';
 import { recordQuarantine } from '../apply/quarantine-store';
 import type { ChunkPacer } from '../snapshot/chunk-pacer';
-import { type KeyTuple, chunkByteLimit } from '../snapshot/mysql-sql';
 import type { RawValue } from './encode-row';
+import { chunkByteLimit } from '../snapshot/mysql-sql';
 
 export interface SyncTableOptions extends MergeOptions {
   chunkRows: number;
@@ -76,6 +84,13 @@ const MIN_PROBE = 8;
 const MAX_SPAN = 32;
 /** The most chunks one fingerprint query covers, whatever their rows (a SELECT each). */
 const MAX_RUN_CHUNKS = MAX_SPAN * FINE_SHARE;
+/**
+ * Changed chunks walked one after the other before their changed rows are read whole, in one
+ * statement for all of them (see readWholeRows). Each chunk's walk and its own read cost the
+ * busy table's cycle two round trips to MySQL per changed piece, and MySQL waited for Node to
+ * end each walk before it had the read.
+ */
+const CHUNKS_PER_READ = 16;
 /** Chunk ids fetched at a time for split pieces (a sequence: unused ones are only a gap). */
 const ID_BATCH = 256;
 /** Ids ensured beyond the row-count split, for pieces cut by bytes (the pool holds more). */
@@ -171,7 +186,6 @@ export async function syncTable(
   // Sequence values, taken on any connection (they are never rolled back anyway).
   const ids = new IdPool(o.pool ?? client);
   const packet = await maxAllowedPacket(mysql);
-  const next: NextChunk[] = [];
   const fine = fineRows(o.chunkRows);
   // The row states are read ahead on a connection of their own (see StatePrefetch).
   const toRead = chunks.filter((_, i) => changed[i]).map((c) => c.id);
@@ -180,27 +194,71 @@ export async function syncTable(
   // chunks are read.
   const writer = new StageWriter(client, plan.name, stage, created);
   const ahead = new WalkAhead(mysql, plan, chunks, changed);
+  // Each chunk as the cycle leaves it (pieces: one, or several once split), by position.
+  const nextOf: NextChunk[][] = chunks.map((c) => [{ ...c, touched: false }]);
+  const lastChanged = changed.lastIndexOf(true);
+  // Changed chunks walked, their changed rows not yet read whole (see readGroup).
+  let group: { index: number; walked: WalkedChunk }[] = [];
+  let changesWalked = 0;
+  const readGroup = async () => {
+    const indexOf = new Map(group.map((g) => [g.walked, g.index]));
+    const after = group[group.length - 1]!.index;
+    const reads: WholeRowReads = {
+      byKey: (keys, last) => {
+        ahead.cancel();
+        return streamRowsByKey(mysql, plan, keys, last ? () => ahead.sendAfter(after) : undefined);
+      },
+      range: (walked, last) => {
+        ahead.cancel();
+        const i = indexOf.get(walked)!;
+        const rows = sendRange(mysql, plan, chunks[i]!.lower, chunks[i + 1]?.lower ?? null, undefined, false);
+        if (last) ahead.sendAfter(after);
+        return rows;
+      },
+      none: () => ahead.sendAfter(after),
+    };
+    for await (const lines of readWholeRows(
+      plan,
+      group.map((g) => g.walked),
+      reads,
+    ))
+      writer.add(lines);
+    for (const { index, walked } of group) {
+      finishChunk(walked.result, writer, t, stats, plan);
+      nextOf[index] = walked.result.chunks.map((p) => ({ ...p, touched: true }));
+    }
+    group = [];
+    if (writer.full) await stats.time('postgres', () => writer.flush());
+  };
   try {
     for (let i = 0; i < chunks.length; i++) {
+      if (!changed[i]) continue;
       const chunk = chunks[i]!;
-      const fp = current[i];
-      if (!changed[i]) {
-        next.push({ ...chunk, touched: false });
-        continue;
-      }
       throwIfAborted(o.signal);
       t.chunksChanged++;
       const state = await stats.time('postgres', () => states.next());
-      const pieces = await diffChunk(mysql, plan, chunk, chunks[i + 1]?.lower ?? null, fp, writer, o, stats, {
-        target: sparseSoFar(t, t.chunksChanged - 1) ? fine : o.chunkRows,
-        ids,
-        packet,
-        state,
-        ahead,
-        index: i,
-      });
-      if (writer.full) await stats.time('postgres', () => writer.flush());
-      next.push(...pieces.map((p) => ({ ...p, touched: true })));
+      const target = sparseSoFar(changesWalked, t.chunksChanged - 1) ? fine : o.chunkRows;
+      const input = await chunkInput(plan, chunk, current[i], stats, { target, ids, packet, state });
+      if (!plan.keyed) {
+        const rows = streamRange(mysql, plan, chunk.lower, chunks[i + 1]?.lower ?? null);
+        for await (const lines of diffKeylessTable({ ...input, rows })) writer.add(lines);
+        checkFingerprint(plan, input.result, current[i], packet);
+        finishChunk(input.result, writer, t, stats, plan);
+        nextOf[i] = input.result.chunks.map((p) => ({ ...p, touched: true }));
+        continue;
+      }
+      // The changed rows of CHUNKS_PER_READ changed chunks walked one after the other are read
+      // whole together; the next chunk's walk is sent behind each walk in between.
+      const last = group.length + 1 === CHUNKS_PER_READ || i === lastChanged;
+      const rows = ahead.take(i);
+      if (!last) ahead.sendAfter(i);
+      const walked = await walkKeyedChunk({ ...input, rows });
+      ids.consume(walked.result.chunks.length - 1);
+      checkFingerprint(plan, walked.result, current[i], packet);
+      writer.add(walked.deletes);
+      changesWalked += walked.pending.size + walked.result.deletes;
+      group.push({ index: i, walked });
+      if (last) await readGroup();
     }
   } catch (err) {
     // A failed write aborted the transaction, so what failed after it is only its echo.
@@ -210,6 +268,7 @@ export async function syncTable(
     ahead.close();
     await states.close();
   }
+  const next = nextOf.flat();
   const quarantined = stats.quarantine(plan.name);
   t.quarantined = quarantined.length;
   // Not awaited: PostgreSQL merges this table while MySQL and Node go on with the next ones
@@ -219,7 +278,7 @@ export async function syncTable(
     await writer.done();
     await mergeStage(client, plan, stage, o, { upserts: t.inserts + t.updates, deletes: t.deletes });
     // Pieces cut fine stay so while the table's changes stay sparse.
-    const target = sparseSoFar(t, t.chunksChanged) ? fine : o.chunkRows;
+    const target = sparseSoFar(changesWalked, t.chunksChanged) ? fine : o.chunkRows;
     await replaceChunks(client, plan.name, await mergeSmallChunks(client, plan, next, target, packet));
     // Every chunk that held a quarantined row was read again (its fingerprint never matches):
     // what this cycle found is the table's whole quarantine.
@@ -270,9 +329,12 @@ function fineRows(chunkRows: number): number {
   return Math.min(chunkRows, Math.max(FINE_MIN_ROWS, Math.floor(chunkRows / FINE_SHARE)));
 }
 
-/** Whether the `walked` chunks of the table read so far in this cycle changed sparsely. */
-function sparseSoFar(t: TableStats, walked: number): boolean {
-  return walked > 0 && t.inserts + t.updates + t.deletes <= SPARSE_CHANGES_PER_CHUNK * walked;
+/**
+ * Whether the `walked` chunks of the table read so far in this cycle changed sparsely (`changes`:
+ * the rows they inserted, changed or deleted, as their walks found them).
+ */
+function sparseSoFar(changes: number, walked: number): boolean {
+  return walked > 0 && changes <= SPARSE_CHANGES_PER_CHUNK * walked;
 }
 
 /**
@@ -361,12 +423,12 @@ class StatePrefetch {
 }
 
 /**
- * The walk of the next changed chunk, sent to MySQL as soon as the chunk being diffed has sent
- * its last read: MySQL computes its first rows while Node finishes the chunk before (reads its
- * changed rows whole, gathers its stage lines and state). Before, MySQL sat idle then, and
- * each walk's first rows took 4 ms to come, 2.2 s of a university churn cycle. Nothing is sent
- * past what the chunk before still reads: a read it did not plan (rows its keys did not find)
- * drops the walk sent ahead, which its chunk then sends again.
+ * The walk of the next changed chunk, sent to MySQL behind the walk being read when more of its
+ * group follow (CHUNKS_PER_READ), else as soon as the group has sent its last read: MySQL
+ * computes its first rows while Node finishes the chunk before. Before, MySQL sat idle then,
+ * and each walk's first rows took 4 ms to come, 2.2 s of a university churn cycle. Nothing is
+ * sent past what the group still reads: a read it did not plan (rows its keys did not find)
+ * drops the walk sent ahead, which is then sent again.
  */
 class WalkAhead {
   private sent: { index: number; rows: RowStream } | undefined;
@@ -389,13 +451,18 @@ class WalkAhead {
     this.sent = { index: j, rows };
   }
 
-  /** The walk of chunk `i`: the one sent ahead, or one sent when first read. */
+  /** The walk of chunk `i`, sent now unless it was sent ahead (what is sent after it follows it). */
   take(i: number): AsyncIterable<RawValue[][]> {
     const sent = this.sent;
     this.sent = undefined;
     if (sent?.index === i) return (this.taken = sent.rows);
     sent?.rows.cancel();
-    return streamRangeKeys(this.mysql, this.plan, this.chunks[i]!.lower, this.chunks[i + 1]?.lower ?? null);
+    return (this.taken = sendRangeKeys(
+      this.mysql,
+      this.plan,
+      this.chunks[i]!.lower,
+      this.chunks[i + 1]?.lower ?? null,
+    ));
   }
 
   /** Drops the walk sent ahead (it would stand in front of a read the chunk before now needs). */
@@ -412,23 +479,19 @@ class WalkAhead {
 }
 
 /**
- * `fp` undefined: the chunk was read without a fingerprint first (broad change); its stored size
- * guides the split. Pieces are cut at `split.target` rows (the chunk size, or fineRows of it once
- * the table's changes turned out sparse) and at chunkByteLimit of canonical forms (a
- * chunk past max_allowed_packet has its fingerprint cut short by MySQL, and it never matches).
+ * What a changed chunk's diff starts from. `fp` undefined: the chunk was read without a
+ * fingerprint first (broad change); its stored size guides the split. Pieces are cut at
+ * `split.target` rows (the chunk size, or fineRows of it once the table's changes turned out
+ * sparse) and at chunkByteLimit of canonical forms (a chunk past max_allowed_packet has its
+ * fingerprint cut short by MySQL, and it never matches).
  */
-async function diffChunk(
-  mysql: Connection,
+async function chunkInput(
   plan: TablePlan,
   chunk: ChunkState,
-  upper: ChunkState['lower'],
   fp: ChunkFingerprint | undefined,
-  writer: StageWriter,
-  o: SyncTableOptions,
   stats: CycleStats,
-  split: { target: number; ids: IdPool; packet: number; state: Buffer; ahead: WalkAhead; index: number },
-): Promise<SubChunk[]> {
-  const t = stats.table(plan.name);
+  split: { target: number; ids: IdPool; packet: number; state: Buffer },
+): Promise<Omit<DiffChunkInput, 'rows'>> {
   const expected = fp?.count ?? chunk.count;
   const splitEvery = plan.keyed && expected > 2 * split.target ? split.target : 0;
   const newIds = plan.keyed
@@ -436,8 +499,7 @@ async function diffChunk(
         split.ids.reserve((splitEvery ? Math.ceil(expected / splitEvery) : 0) + SPARE_PIECES),
       )
     : [];
-  const result = emptyDiffResult();
-  const input = {
+  return {
     plan,
     state: split.state,
     chunkId: chunk.id,
@@ -445,36 +507,20 @@ async function diffChunk(
     splitEvery,
     maxPieceBytes: chunkByteLimit(split.packet),
     newIds,
-    result,
+    result: emptyDiffResult(),
   };
-  // Keyed: walked by form and key, the changed rows read whole afterwards, and the next
-  // changed chunk's walk sent behind the last of these reads.
-  const { ahead, index } = split;
-  const lines = plan.keyed
-    ? diffKeyedChunk({
-        ...input,
-        rows: ahead.take(index),
-        wholeRows: {
-          byKey: (keys: KeyTuple[]) => streamRowsByKey(mysql, plan, keys, () => ahead.sendAfter(index)),
-          range: () => {
-            ahead.cancel();
-            const rows = sendRange(mysql, plan, chunk.lower, upper, undefined, false);
-            ahead.sendAfter(index);
-            return rows;
-          },
-          none: () => ahead.sendAfter(index),
-        },
-      })
-    : diffKeylessTable({ ...input, rows: streamRange(mysql, plan, chunk.lower, upper) });
-  for await (const batch of lines) writer.add(batch);
-  split.ids.consume(result.chunks.length - 1);
-  writer.chunkDone(result.states);
-  // Both come from one snapshot; a mismatch means the read was not consistent. (A split chunk's
-  // pieces each have their own digest, and a chunk past max_allowed_packet had MySQL's cut short.)
+}
+
+/**
+ * The rows read and the fingerprint taken come from one snapshot; a mismatch means the read was
+ * not consistent. (A split chunk's pieces each have their own digest, and a chunk past
+ * max_allowed_packet had MySQL's cut short.)
+ */
+function checkFingerprint(plan: TablePlan, result: DiffResult, fp: ChunkFingerprint | undefined, packet: number): void {
   const n = result.chunks.reduce((a, c) => a + c.count, 0);
   const observed = result.chunks.map((c) => c.observed ?? c.fingerprint);
   const total = plan.keyed ? observed[0] : observed.reduce((a, c) => a + BigInt(c), 0n).toString();
-  const comparable = !plan.keyed || (result.chunks.length === 1 && (result.chunks[0]!.bytes ?? 0) < split.packet);
+  const comparable = !plan.keyed || (result.chunks.length === 1 && (result.chunks[0]!.bytes ?? 0) < packet);
   if (fp && (n !== fp.count || (comparable && total !== fp.fingerprint))) {
     throw cdcError(
       'CYCLE_FAILED',
@@ -482,6 +528,11 @@ async function diffChunk(
       { table: plan.name },
     );
   }
+}
+
+/** A chunk's diff is complete: its new states go with its lines, its counts to the table's. */
+function finishChunk(result: DiffResult, writer: StageWriter, t: TableStats, stats: CycleStats, plan: TablePlan): void {
+  writer.chunkDone(result.states);
   t.rowsFetched += result.rowsFetched;
   t.bytesRead += result.bytesRead;
   t.inserts += result.inserts;
@@ -489,7 +540,6 @@ async function diffChunk(
   t.deletes += result.deletes;
   t.warnings += result.warnings;
   stats.quarantine(plan.name).push(...result.quarantined);
-  return result.chunks;
 }
 
 /**
