@@ -60,3 +60,24 @@ test("a changed row a key lookup does not return is read with its chunk's range,
   expect(await drifted()).toEqual([]);
   expect((await f.cycle()).stats.totals()).toMatchObject({ updates: 0, inserts: 0, deletes: 0 });
 });
+
+test('a group whose changed rows pass 2,000 is read at once; the walk sent ahead is sent again, and the next chunks are walked right', async () => {
+  await f.my.query('CREATE TABLE heavy (id INT PRIMARY KEY, v INT NOT NULL)');
+  await f.my.query('INSERT INTO heavy VALUES ?', [Array.from({ length: 15_000 }, (_, i) => [i + 1, 0])]);
+  await f.cycle();
+  await f.cycle();
+  // Chunk 1 (ids 1-3000): one row. Chunk 2: 2,500 rows, past the group's 2,000 once walked, with
+  // chunk 3's walk already sent. Chunk 3: 2,500 more (read alone: the chunk before had as many).
+  // Chunks 4 and 5: a row each, an insert and a delete.
+  await f.my.query('UPDATE heavy SET v = 1 WHERE id = 7');
+  await f.my.query('UPDATE heavy SET v = 2 WHERE id BETWEEN 3001 AND 5500');
+  await f.my.query('UPDATE heavy SET v = 3 WHERE id BETWEEN 6001 AND 8500');
+  await f.my.query('UPDATE heavy SET v = 4 WHERE id = 9100');
+  await f.my.query('DELETE FROM heavy WHERE id = 12500');
+  await f.my.query('INSERT INTO heavy VALUES (20000, 5)');
+  const outcome = await f.cycle();
+  expect(outcome.stats.tables.get('heavy')!.chunksChanged).toBe(5);
+  expect(outcome.stats.totals()).toMatchObject({ updates: 1 + 2500 + 2500 + 1, inserts: 1, deletes: 1 });
+  expect(await drifted()).toEqual([]);
+  expect((await f.cycle()).stats.totals()).toMatchObject({ updates: 0, inserts: 0, deletes: 0 });
+});

@@ -310,8 +310,8 @@ export interface WholeRowReads {
 
 /**
  * The changed rows of chunks walked one after the other (walkKeyedChunk), read whole: each is
- * encoded and staged as the walk would have done, and its reserved record completed. One
- * statement looks up the keys of all of them (500 keys a statement); a chunk where a quarter or
+ * encoded and staged as the walk would have done, and its reserved record completed. Their
+ * keys are looked up together (500 to a statement); a chunk where a quarter or
  * more of the rows changed is read by its range instead (one pass is then cheaper than lookups),
  * and so is a chunk with rows the keys did not find. A row PostgreSQL refuses keeps its old
  * record (or none) and leaves its piece unverified, as in the walk. Each chunk's state is

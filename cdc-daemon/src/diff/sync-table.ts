@@ -85,12 +85,18 @@ const MAX_SPAN = 32;
 /** The most chunks one fingerprint query covers, whatever their rows (a SELECT each). */
 const MAX_RUN_CHUNKS = MAX_SPAN * FINE_SHARE;
 /**
- * Changed chunks walked one after the other before their changed rows are read whole, in one
- * statement for all of them (see readWholeRows). Each chunk's walk and its own read cost the
+ * Changed chunks walked one after the other before their changed rows are read whole, together
+ * (see readWholeRows). Each chunk's walk and its own read cost the
  * busy table's cycle two round trips to MySQL per changed piece, and MySQL waited for Node to
  * end each walk before it had the read.
  */
 const CHUNKS_PER_READ = 16;
+/**
+ * ...or fewer, once their changed rows reach this many (four lookups): a group's changed rows
+ * are held as keys and records until read, so a broadly changed table (every row of a mirror
+ * made by an older version, say) holds about one chunk's worth at a time, as before.
+ */
+const KEYS_PER_READ = 2000;
 /** Chunk ids fetched at a time for split pieces (a sequence: unused ones are only a gap). */
 const ID_BATCH = 256;
 /** Ids ensured beyond the row-count split, for pieces cut by bytes (the pool holds more). */
@@ -199,6 +205,8 @@ export async function syncTable(
   const lastChanged = changed.lastIndexOf(true);
   // Changed chunks walked, their changed rows not yet read whole (see readGroup).
   let group: { index: number; walked: WalkedChunk }[] = [];
+  let groupKeys = 0;
+  let lastKeys = 0;
   let changesWalked = 0;
   const readGroup = async () => {
     const indexOf = new Map(group.map((g) => [g.walked, g.index]));
@@ -228,6 +236,7 @@ export async function syncTable(
       nextOf[index] = walked.result.chunks.map((p) => ({ ...p, touched: true }));
     }
     group = [];
+    groupKeys = 0;
     if (writer.full) await stats.time('postgres', () => writer.flush());
   };
   try {
@@ -248,8 +257,9 @@ export async function syncTable(
         continue;
       }
       // The changed rows of CHUNKS_PER_READ changed chunks walked one after the other are read
-      // whole together; the next chunk's walk is sent behind each walk in between.
-      const last = group.length + 1 === CHUNKS_PER_READ || i === lastChanged;
+      // whole together; the next chunk's walk is sent behind each walk in between. A chunk
+      // expected to take the group past KEYS_PER_READ (as many as the chunk before had) ends it.
+      const last = group.length + 1 === CHUNKS_PER_READ || i === lastChanged || groupKeys + lastKeys >= KEYS_PER_READ;
       const rows = ahead.take(i);
       if (!last) ahead.sendAfter(i);
       const walked = await walkKeyedChunk({ ...input, rows });
@@ -257,8 +267,11 @@ export async function syncTable(
       checkFingerprint(plan, walked.result, current[i], packet);
       writer.add(walked.deletes);
       changesWalked += walked.pending.size + walked.result.deletes;
+      lastKeys = walked.pending.size;
+      groupKeys += lastKeys;
       group.push({ index: i, walked });
-      if (last) await readGroup();
+      // Past KEYS_PER_READ unexpectedly, the walk sent ahead is dropped, and sent again after.
+      if (last || groupKeys >= KEYS_PER_READ) await readGroup();
     }
   } catch (err) {
     // A failed write aborted the transaction, so what failed after it is only its echo.
