@@ -81,3 +81,19 @@ test('a group whose changed rows pass 2,000 is read at once; the walk sent ahead
   expect(await drifted()).toEqual([]);
   expect((await f.cycle()).stats.totals()).toMatchObject({ updates: 0, inserts: 0, deletes: 0 });
 });
+
+test('a table emptied writes its deletes while its chunks are walked, and the mirror empties', async () => {
+  // 100,000 deletes of 57-character keys: about 13 MB of stage lines, past a write's 4 MB within
+  // one group of chunks.
+  await f.my.query('CREATE TABLE emptied (k VARCHAR(60) PRIMARY KEY, v INT NOT NULL)');
+  const rows = Array.from({ length: 100_000 }, (_, i) => [`key-${String(i).padStart(8, '0')}-${'x'.repeat(40)}`, i]);
+  for (let i = 0; i < rows.length; i += 20_000)
+    await f.my.query('INSERT INTO emptied VALUES ?', [rows.slice(i, i + 20_000)]);
+  await f.cycle();
+  await f.cycle();
+  await f.my.query('DELETE FROM emptied');
+  const outcome = await f.cycle();
+  expect(outcome.stats.totals()).toMatchObject({ updates: 0, inserts: 0, deletes: 100_000 });
+  expect((await f.pool.query('SELECT count(*)::int AS n FROM public.emptied')).rows[0].n).toBe(0);
+  expect(await drifted()).toEqual([]);
+});

@@ -272,6 +272,8 @@ export async function syncTable(
       group.push({ index: i, walked });
       // Past KEYS_PER_READ unexpectedly, the walk sent ahead is dropped, and sent again after.
       if (last || groupKeys >= KEYS_PER_READ) await readGroup();
+      // A group's deletes alone can fill a write (a table emptied): they go while it is walked.
+      else if (writer.full) await stats.time('postgres', () => writer.flush());
     }
   } catch (err) {
     // A failed write aborted the transaction, so what failed after it is only its echo.
