@@ -197,7 +197,10 @@ interface Pending {
   stored: RowEntry | undefined;
   mh: string;
   piece: SubChunk;
-  /** The chunk walked, its piece's index in `result.states`, and where its record's hashes are in that blob. */
+  /**
+   * The chunk walked, its piece's index in the chunk's `result.states`, and where its record's
+   * hashes are in that blob.
+   */
   chunk: WalkedChunk;
   state: number;
   at: number;
@@ -212,7 +215,6 @@ export interface WalkedChunk {
   result: DiffResult;
   deletes: string[];
   pending: Map<string, Pending>;
-  rowsWalked: number;
   /** Only stored rows changed, each where it stood: the state is saved as a patch of their hashes. */
   inPlace: boolean;
 }
@@ -240,7 +242,7 @@ export async function walkKeyedChunk(input: DiffChunkInput): Promise<WalkedChunk
     sub.fingerprint = sub.observed;
   };
   const rows = new ChunkRowsBuilder();
-  const chunk: WalkedChunk = { result, deletes: [], pending: new Map(), rowsWalked: 0, inPlace: false };
+  const chunk: WalkedChunk = { result, deletes: [], pending: new Map(), inPlace: false };
   const cutter = new ChunkCutter(plan.prefixBounds, input.splitEvery);
   result.chunks.push(sub);
   let used = 0;
@@ -265,7 +267,6 @@ export async function walkKeyedChunk(input: DiffChunkInput): Promise<WalkedChunk
       fp.add(canon);
       const h = rowHash64(canon);
       sub.count++;
-      chunk.rowsWalked++;
       result.rowsFetched++;
       result.bytesRead += rawBytes(raw);
       if (state.carryIfNext(h, rows)) continue;
@@ -324,11 +325,12 @@ export async function* readWholeRows(
 ): AsyncGenerator<string[]> {
   const pending = new Map<string, Pending>();
   for (const c of chunks) for (const [key, p] of c.pending) pending.set(key, p);
-  const ranged = chunks.filter((c) => c.pending.size > 0 && c.pending.size * 4 >= c.rowsWalked);
-  const looked = [...pending.values()].filter((p) => !ranged.includes(p.chunk)).map((p) => p.tuple);
+  // (A walked chunk's rowsFetched are the rows it walked.)
+  const ranged = new Set(chunks.filter((c) => c.pending.size > 0 && c.pending.size * 4 >= c.result.rowsFetched));
+  const looked = [...pending.values()].filter((p) => !ranged.has(p.chunk)).map((p) => p.tuple);
   const planned: ((last: boolean) => AsyncIterable<RawValue[][]>)[] = [
     ...(looked.length > 0 ? [(last: boolean) => reads.byKey(looked, last)] : []),
-    ...ranged.map((c) => (last: boolean) => reads.range(c, last)),
+    ...[...ranged].map((c) => (last: boolean) => reads.range(c, last)),
   ];
   if (planned.length === 0) reads.none();
   const dropped = new Map<DiffResult['states'][number], number[]>();
