@@ -1,10 +1,10 @@
 import { freePort } from '../lib/free-port';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../lib/project-root';
 import { migrateMysql } from '../webapp/src/db/migrate';
 import { createMysqlDatabase, createPostgresDatabase } from '../test/support/databases';
+import { processTree, rssKb } from './proc-tree';
 import type { BenchRow } from './report';
 
 const IDLE_MS = 5_000;
@@ -92,7 +92,7 @@ async function measure(d: Deployable, mode: 'tsx' | 'node', runs: number, log: (
       await untilHealthy(port, child);
       ready.push(performance.now() - started);
       await new Promise((r) => setTimeout(r, IDLE_MS));
-      rss.push(treeRssKb(child.pid!) / 1024);
+      rss.push(rssKb(processTree(child.pid!)) / 1024);
     } finally {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
@@ -115,31 +115,6 @@ async function untilHealthy(port: number, child: ChildProcess): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error('no answer from /healthz within 60 s');
-}
-
-/** VmRSS of `pid` and its descendants (tsx runs the script in a child node process). */
-function treeRssKb(pid: number): number {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const ppid = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${entry}/status`, 'utf8'))?.[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  let total = 0;
-  for (const stack = [pid]; stack.length > 0;) {
-    const p = stack.pop()!;
-    try {
-      total += Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
-    } catch {
-      // gone
-    }
-    stack.push(...(children.get(p) ?? []));
-  }
-  return total;
 }
 
 function median(xs: number[]): number {
