@@ -159,37 +159,52 @@ export interface LockedCourse {
   termOpen: boolean;
   /** The student's enrollment row in this course, locked too. */
   enrollment?: { id: number; status: 'enrolled' | 'dropped' };
-  /** The other courses the student is enrolled in (for the clash check). */
+  /** The other courses the student is enrolled in (for the clash check; an enroll's lock only). */
   otherCourseIds: number[];
 }
 
 /** GROUP_CONCAT's smallest default limit (MySQL 8: 1,024 bytes); a list this long may be cut. */
 const GROUP_CONCAT_SAFE = 1_000;
 
+/** What an enroll needs beside the lock: the student's other courses, for the clash check. */
+const OTHER_COURSES = `(SELECT GROUP_CONCAT(o.course_id) FROM enrollments o
+              WHERE o.student_id = ? AND o.status = 'enrolled' AND o.course_id <> c.id)`;
+
+/** The lock statement, with the student's other courses (an enroll) or without them (a drop). */
+const lockStatement = (others: boolean) =>
+  `SELECT c.*, cs.enrolled, e.id AS enrollment_id, e.status AS enrollment_status,
+            EXISTS (SELECT 1 FROM terms t
+                     WHERE t.year = c.year AND t.semester = c.semester
+                       AND t.enrollment_opens <= ? AND t.enrollment_closes >= ?) AS term_open,
+            ${others ? OTHER_COURSES : 'NULL'} AS other_courses
+       FROM courses c
+       LEFT JOIN course_seats cs ON cs.course_id = c.id
+       LEFT JOIN enrollments e ON e.course_id = c.id AND e.student_id = ?
+      WHERE c.id = ?
+        FOR UPDATE`;
+const LOCK_FOR_ENROLL = lockStatement(true);
+const LOCK_FOR_DROP = lockStatement(false);
+
 /**
  * Locks the course row, its seat count and the student's enrollment in it, says whether the
- * course's term is open on `today` (YYYY-MM-DD) and which other courses the student holds: one
- * statement. Every enroll/drop of one course runs one after the other behind this lock.
+ * course's term is open on `today` (YYYY-MM-DD) and, for an enroll, which other
+ * courses the student holds: one statement. Every enroll/drop of one course runs one after the
+ * other behind this lock. A drop leaves the other courses out: with their subquery the
+ * statement cost MariaDB 0.27-0.30 ms of CPU here, without it 0.17 ms (100,000 students), and
+ * during registration week MySQL is the machine's busiest process. Four alternating pairs of
+ * enroll/drop loads (64 students, one portal worker, no daemon): MariaDB's CPU per POST 0.88-1.05
+ * ms before, 0.81-1.0 ms after (mean 0.995 against 0.876), 550-822 against 582-850 POSTs a second.
  */
 export async function lockCourseForStudent(
   trx: Sql,
   courseId: number,
   studentId: number,
   today: string,
+  purpose: 'enroll' | 'drop',
 ): Promise<LockedCourse | undefined> {
   const [rows] = (await trx.raw(
-    `SELECT c.*, cs.enrolled, e.id AS enrollment_id, e.status AS enrollment_status,
-            EXISTS (SELECT 1 FROM terms t
-                     WHERE t.year = c.year AND t.semester = c.semester
-                       AND t.enrollment_opens <= ? AND t.enrollment_closes >= ?) AS term_open,
-            (SELECT GROUP_CONCAT(o.course_id) FROM enrollments o
-              WHERE o.student_id = ? AND o.status = 'enrolled' AND o.course_id <> c.id) AS other_courses
-       FROM courses c
-       LEFT JOIN course_seats cs ON cs.course_id = c.id
-       LEFT JOIN enrollments e ON e.course_id = c.id AND e.student_id = ?
-      WHERE c.id = ?
-        FOR UPDATE`,
-    [today, today, studentId, studentId, courseId],
+    purpose === 'enroll' ? LOCK_FOR_ENROLL : LOCK_FOR_DROP,
+    purpose === 'enroll' ? [today, today, studentId, studentId, courseId] : [today, today, studentId, courseId],
   )) as [Record<string, unknown>[]];
   const row = rows[0];
   if (!row) return undefined;

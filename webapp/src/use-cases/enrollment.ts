@@ -43,7 +43,7 @@ function isoDate(d: Date): string {
 export async function enroll(deps: EnrollmentDeps, studentId: number, courseId: number): Promise<EnrollmentChange> {
   return transactionsOf(deps).run(async (trx) => {
     const now = deps.now();
-    const locked = await lockCourseForStudent(trx, courseId, studentId, isoDate(now));
+    const locked = await lockCourseForStudent(trx, courseId, studentId, isoDate(now), 'enroll');
     if (!locked) throw portalError('NOT_FOUND', 'That course does not exist.');
     const { course, enrollment } = locked;
     if (!locked.termOpen) {
@@ -77,7 +77,7 @@ export async function enroll(deps: EnrollmentDeps, studentId: number, courseId: 
 export async function drop(deps: EnrollmentDeps, studentId: number, courseId: number): Promise<EnrollmentChange> {
   return transactionsOf(deps).run(async (trx) => {
     const now = deps.now();
-    const locked = await lockCourseForStudent(trx, courseId, studentId, isoDate(now));
+    const locked = await lockCourseForStudent(trx, courseId, studentId, isoDate(now), 'drop');
     if (!locked) throw portalError('NOT_FOUND', 'That course does not exist.');
     const { course, enrollment } = locked;
     if (enrollment?.status !== 'enrolled') throw portalError('NOT_ENROLLED', `You are not enrolled in ${course.code}.`);
