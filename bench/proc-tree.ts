@@ -1,8 +1,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 
 /**
- * Processes and what they use, read from Linux's /proc (the benches' machine). Elsewhere every
- * list is empty and every figure 0, and the rows built on them say so (see CpuMeter).
+ * Processes and what they use, read from Linux's /proc (the benches' machine). Without it the
+ * lists hold at most the process asked about, the figures are 0, and CpuMeter measures nothing.
  */
 
 /** Linux reports CPU time in clock ticks of 1/100 s (USER_HZ, the same on every architecture Node runs on). */
@@ -55,15 +55,16 @@ export function processesNamed(names: string[]): number[] {
   });
 }
 
+/** CPU seconds (user and system) a process has used so far, or undefined once it ended. */
+function cpuOf(pid: number): number | undefined {
+  const f = statFields(pid);
+  // utime and stime: fields 14 and 15 of stat, 12 and 13 after the name.
+  return f ? (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND : undefined;
+}
+
 /** CPU seconds (user and system) the processes have used so far; ended ones count 0. */
 export function cpuSeconds(pids: number[]): number {
-  let ticks = 0;
-  for (const p of pids) {
-    const f = statFields(p);
-    // utime and stime: fields 14 and 15 of stat, 12 and 13 after the name.
-    if (f) ticks += Number(f[11]) + Number(f[12]);
-  }
-  return ticks / TICKS_PER_SECOND;
+  return pids.reduce((sum, p) => sum + (cpuOf(p) ?? 0), 0);
 }
 
 /** VmRSS of the processes, in kB. */
@@ -82,7 +83,8 @@ export function rssKb(pids: number[]): number {
 /**
  * Cores each group of processes kept busy over a measured interval: CPU seconds used between
  * `start` and `stop`, per second of wall time. A group names its processes when `start` is
- * called; one that ends before `stop` counts for nothing.
+ * called; one that ends before `stop` counts for nothing, and a group none of whose processes
+ * could be read (no /proc, or all gone) is left out.
  */
 export class CpuMeter {
   private began: { at: number; used: Map<string, Map<number, number>> } | undefined;
@@ -91,12 +93,18 @@ export class CpuMeter {
 
   start(): void {
     const used = new Map<string, Map<number, number>>();
-    for (const [name, pids] of Object.entries(this.groups))
-      used.set(name, new Map(pids().map((p) => [p, cpuSeconds([p])])));
+    for (const [name, pids] of Object.entries(this.groups)) {
+      const readable = new Map<number, number>();
+      for (const p of pids()) {
+        const cpu = cpuOf(p);
+        if (cpu !== undefined) readable.set(p, cpu);
+      }
+      used.set(name, readable);
+    }
     this.began = { at: performance.now(), used };
   }
 
-  /** Cores busy per group since `start` (a group with no process left out). */
+  /** Cores busy per group since `start` (a group with no process it could read left out). */
   stop(): Map<string, number> {
     const began = this.began;
     if (!began) throw new Error('CpuMeter.stop before start');
@@ -105,7 +113,7 @@ export class CpuMeter {
     for (const [name, was] of began.used) {
       if (was.size === 0) continue;
       let cpu = 0;
-      for (const [p, before] of was) cpu += Math.max(0, cpuSeconds([p]) - before);
+      for (const [p, before] of was) cpu += Math.max(0, (cpuOf(p) ?? before) - before);
       out.set(name, cpu / seconds);
     }
     this.began = undefined;

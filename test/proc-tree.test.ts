@@ -2,11 +2,11 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { CpuMeter, cpuSeconds, processTree, processesNamed, rssKb } from '../bench/proc-tree';
 
-// A shell that starts a busy node below it: the meter must find the grandchild and its CPU.
+// A shell that starts a busy node below it and waits for it (`; true`: no exec in its place), so
+// the meter must find the grandchild and its CPU.
 function busyTree() {
-  return spawn('sh', ['-c', `"${process.execPath}" -e "const end = Date.now() + 1500; while (Date.now() < end);"`], {
-    stdio: 'ignore',
-  });
+  const busy = `"${process.execPath}" -e "const end = Date.now() + 1500; while (Date.now() < end);"`;
+  return spawn('sh', ['-c', `${busy}; true`], { stdio: 'ignore' });
 }
 
 test('a process tree and the cores it keeps busy, from /proc', async () => {
@@ -17,14 +17,15 @@ test('a process tree and the cores it keeps busy, from /proc', async () => {
     expect(tree[0]).toBe(shell.pid);
     expect(tree.length).toBeGreaterThanOrEqual(2);
     expect(rssKb(tree)).toBeGreaterThan(10_000);
-    const meter = new CpuMeter({ busy: () => processTree(shell.pid!), none: () => [] });
+    const meter = new CpuMeter({ busy: () => processTree(shell.pid!), none: () => [], gone: () => [2 ** 22 + 1] });
     meter.start();
     await new Promise((r) => setTimeout(r, 500));
     const cores = meter.stop();
-    // The busy loop holds about one core; `none` names no process and is left out.
+    // The busy loop holds about one core; `none` names no process and `gone` none that runs: left out.
     expect(cores.get('busy')).toBeGreaterThan(0.5);
     expect(cores.get('busy')).toBeLessThan(1.5);
     expect(cores.has('none')).toBe(false);
+    expect(cores.has('gone')).toBe(false);
   } finally {
     shell.kill('SIGKILL');
   }
