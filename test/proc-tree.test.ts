@@ -5,15 +5,25 @@ import { CpuMeter, cpuSeconds, processTree, processesNamed, rssKb } from '../ben
 // A shell that starts a busy node below it and waits for it (`; true`: no exec in its place), so
 // the meter must find the grandchild and its CPU.
 function busyTree() {
-  const busy = `"${process.execPath}" -e "const end = Date.now() + 1500; while (Date.now() < end);"`;
+  const busy = `"${process.execPath}" -e "const end = Date.now() + 10000; while (Date.now() < end);"`;
   return spawn('sh', ['-c', `${busy}; true`], { stdio: 'ignore' });
+}
+
+/** The shell's tree once its busy node runs (up to 10 s on a loaded machine). */
+async function started(pid: number): Promise<number[]> {
+  for (let waited = 0; waited < 10_000; waited += 50) {
+    const tree = processTree(pid);
+    if (tree.length >= 2 && rssKb(tree) > 10_000) return tree;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return processTree(pid);
 }
 
 test('a process tree and the cores it keeps busy, from /proc', async () => {
   const shell = busyTree();
+  let tree: number[] = [];
   try {
-    await new Promise((r) => setTimeout(r, 300));
-    const tree = processTree(shell.pid!);
+    tree = await started(shell.pid!);
     expect(tree[0]).toBe(shell.pid);
     expect(tree.length).toBeGreaterThanOrEqual(2);
     expect(rssKb(tree)).toBeGreaterThan(10_000);
@@ -29,9 +39,17 @@ test('a process tree and the cores it keeps busy, from /proc', async () => {
     expect(cores.has('none')).toBe(false);
     expect(cores.has('gone')).toBe(false);
   } finally {
+    // The busy node first, so that it does not spin on after its shell.
+    for (const pid of tree.slice(1)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
     shell.kill('SIGKILL');
   }
-  await new Promise((r) => setTimeout(r, 1500));
+  if (shell.exitCode === null && shell.signalCode === null) await new Promise((r) => shell.once('exit', r));
   // Ended processes count nothing, and stopping twice is a mistake.
   expect(cpuSeconds([shell.pid!])).toBe(0);
   expect(() => new CpuMeter({}).stop()).toThrow('before start');
