@@ -322,6 +322,34 @@ describe('enroll and drop', () => {
     expect(page.status).toBe(200);
     expect(page.text).toContain('Log in');
     expect(page.text).not.toContain('call 555');
+    // Signed with another secret: not shown either.
+    const wrong = `s:${JSON.stringify({ kind: 'error', message: 'call 556' })}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`;
+    const resigned = await request(f.portal.app)
+      .get('/login')
+      .set('Cookie', `campus.flash=${encodeURIComponent(wrong)}`);
+    expect(resigned.status).toBe(200);
+    expect(resigned.text).not.toContain('call 556');
+  });
+
+  test('a page sends the CSRF cookie only when its token is new, and its forms post with the token kept', async () => {
+    const agent = await loggedIn(f, 'student14');
+    const csrfCookie = (res: request.Response) =>
+      ([] as string[]).concat(res.headers['set-cookie'] ?? []).filter((c) => c.startsWith('campus.csrf='));
+    // The first page after the login binds a new token to the new session.
+    const first = await agent.get('/courses');
+    expect(csrfCookie(first)).toHaveLength(1);
+    const second = await agent.get('/courses');
+    expect(csrfCookie(second)).toEqual([]);
+    expect(csrfFrom(second.text)).toBe(csrfFrom(first.text));
+    const held = f.ids.courseB;
+    await agent.post(`/courses/${held}/drop`).type('form').send({ _csrf: csrfFrom(second.text) });
+    const taken = await agent.post(`/courses/${held}/enroll`).type('form').send({ _csrf: csrfFrom(second.text) });
+    expect(taken.status).toBe(303);
+    expect(await enrollmentRow(f.ids.students[13]!, held)).toMatchObject({ status: 'enrolled' });
+    // A cookie whose signature does not hold is replaced.
+    const tampered = await request(f.portal.app).get('/login').set('Cookie', 'campus.csrf=0000.1111');
+    expect(csrfCookie(tampered)).toHaveLength(1);
+    expect(csrfFrom(tampered.text)).not.toBe('0000.1111');
   });
 
   test('a timetable clash is refused with the clashing course named', async () => {

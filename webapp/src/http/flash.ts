@@ -1,4 +1,5 @@
-import type { NextFunction, Request, Response } from 'express';
+import cookieParser from 'cookie-parser';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 export interface Flash {
   kind: 'success' | 'error' | 'info';
@@ -23,13 +24,25 @@ export function setFlash(res: Response, kind: Flash['kind'], message: string): v
   });
 }
 
-export function exposeFlash(req: Request, res: Response, next: NextFunction): void {
-  const raw: unknown = req.signedCookies?.[FLASH_COOKIE];
-  if (raw !== undefined) {
-    res.locals.flash = parseFlash(raw);
-    res.clearCookie(FLASH_COOKIE, COOKIE);
-  }
-  next();
+/**
+ * Shows the flash the request carries (once: its cookie is cleared) and lets setFlash sign the
+ * next one with `secret` (Express signs with `req.secret`). The flash is the portal's only signed
+ * cookie, so it alone is unsigned here: cookie-parser given the secret checked the session
+ * cookie's signature too on every request (an HMAC and two SHA-1s, ~2% of a page's CPU), which
+ * express-session checks itself. A cookie without the `s:` of a signed one, or with a wrong
+ * signature, shows nothing.
+ */
+export function exposeFlash(secret: string): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    req.secret = secret;
+    const signed: unknown = req.cookies?.[FLASH_COOKIE];
+    if (signed !== undefined) {
+      const raw = typeof signed === 'string' && signed.startsWith('s:') && cookieParser.signedCookie(signed, secret);
+      res.locals.flash = parseFlash(raw);
+      res.clearCookie(FLASH_COOKIE, COOKIE);
+    }
+    next();
+  };
 }
 
 function parseFlash(raw: unknown): Flash | undefined {
