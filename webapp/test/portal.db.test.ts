@@ -342,8 +342,15 @@ describe('enroll and drop', () => {
     expect(csrfCookie(second)).toEqual([]);
     expect(csrfFrom(second.text)).toBe(csrfFrom(first.text));
     const held = f.ids.courseB;
-    await agent.post(`/courses/${held}/drop`).type('form').send({ _csrf: csrfFrom(second.text) });
-    const taken = await agent.post(`/courses/${held}/enroll`).type('form').send({ _csrf: csrfFrom(second.text) });
+    const dropped = await agent
+      .post(`/courses/${held}/drop`)
+      .type('form')
+      .send({ _csrf: csrfFrom(second.text) });
+    expect(dropped.status).toBe(303);
+    const taken = await agent
+      .post(`/courses/${held}/enroll`)
+      .type('form')
+      .send({ _csrf: csrfFrom(second.text) });
     expect(taken.status).toBe(303);
     expect(await enrollmentRow(f.ids.students[13]!, held)).toMatchObject({ status: 'enrolled' });
     // A cookie whose signature does not hold is replaced.
