@@ -1,11 +1,11 @@
 import path from 'node:path';
 import { availableParallelism } from 'node:os';
-import express, { type CookieOptions, type Express, type Request, type Response } from 'express';
+import express, { type Express } from 'express';
 import type { Knex } from 'knex';
 import cookieParser from 'cookie-parser';
-import { doubleCsrf } from 'csrf-csrf';
 import type { Logger } from '../../lib/logger';
 import { errorHandler, notFound } from './http/error-handler';
+import { createCsrf } from './http/csrf';
 import { exposeFlash } from './http/flash';
 import { ejsWithoutWith } from './http/view-engine';
 import { type EnrollmentsRead, checkSessionAccount, createSessionMiddleware } from './http/session';
@@ -73,18 +73,6 @@ const ENROLLMENTS_READ_BY_PAGE: Partial<Record<string, EnrollmentsRead>> = {
   '/enrollments': 'courses',
 };
 
-/**
- * The response as csrf-csrf's token generator sees it: it re-sends the token cookie on every
- * page, also when it reuses the valid one the request carries, and that Set-Cookie was ~4% of a
- * catalogue page's CPU. Through this, only a new token's cookie is sent.
- */
-function sendingNewCsrfCookies(req: Request, res: Response): Response {
-  return {
-    cookie: (name: string, value: string, options: CookieOptions) =>
-      req.cookies?.[name] === value ? res : res.cookie(name, value, options),
-  } as Response;
-}
-
 /** The longest close() waits for the requests in flight (main.ts ends the process at 10 s). */
 const CLOSE_WAIT_MS = 5_000;
 
@@ -104,16 +92,7 @@ export function createApp(deps: AppDeps): PortalApp {
   });
   const transactions = createTransactions(deps.mysqlUrl);
   const inFlight = new InFlight();
-  // Double-submit CSRF tokens (a signed cookie and a form field), bound to the session once there
-  // is one: the login form needs no stored session, so anonymous visitors leave no rows behind.
-  const { doubleCsrfProtection, generateCsrfToken } = doubleCsrf({
-    getSecret: () => deps.sessionSecret,
-    getSessionIdentifier: (req) => (req.session?.user ? req.sessionID : 'anonymous'),
-    cookieName: deps.cookieSecure ? '__Host-campus.csrf' : 'campus.csrf',
-    cookieOptions: { sameSite: 'lax', secure: deps.cookieSecure, httpOnly: true, path: '/' },
-    getCsrfTokenFromRequest: (req) =>
-      typeof req.body?._csrf === 'string' ? req.body._csrf : (req.headers['x-csrf-token'] as string | undefined),
-  });
+  const csrf = createCsrf({ secret: deps.sessionSecret, cookieSecure: deps.cookieSecure });
 
   app.set('views', path.join(PROJECT_ROOT, 'webapp/src/views'));
   // Formatting the console's views share: instants in UTC, any mirrored value as text.
@@ -160,10 +139,10 @@ export function createApp(deps: AppDeps): PortalApp {
     res.locals.path = req.path;
     // Lazy: only pages that render a form set the token cookie; one token per response.
     let token: string | undefined;
-    res.locals.csrfToken = () => (token ??= generateCsrfToken(req, sendingNewCsrfCookies(req, res)));
+    res.locals.csrfToken = () => (token ??= csrf.token(req, res));
     next();
   });
-  app.use(doubleCsrfProtection);
+  app.use(csrf.protection);
   app.use(
     routes({
       db: deps.db,

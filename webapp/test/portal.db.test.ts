@@ -359,6 +359,50 @@ describe('enroll and drop', () => {
     expect(csrfFrom(tampered.text)).not.toBe('0000.1111');
   });
 
+  test('a token the portal has taken from one session is refused in another, however often it was taken', async () => {
+    const owner = await loggedIn(f, 'student15');
+    const course = f.ids.courseB;
+    const ownersToken = csrfFrom((await owner.get('/courses')).text);
+    // The other session by hand, to send its session cookie with any token.
+    const cookie = (res: request.Response, name: string) =>
+      ([] as string[])
+        .concat(res.headers['set-cookie'] ?? [])
+        .find((c) => c.startsWith(`${name}=`))!
+        .split(';')[0]!;
+    const form = await request(f.portal.app).get('/login');
+    const login = await request(f.portal.app)
+      .post('/login')
+      .set('Cookie', cookie(form, 'campus.csrf'))
+      .type('form')
+      .send({ username: 'student16', password: PASSWORD, _csrf: csrfFrom(form.text) });
+    expect(login.status).toBe(302);
+    const sid = cookie(login, 'campus.sid');
+    const othersToken = csrfFrom((await request(f.portal.app).get('/courses').set('Cookie', sid)).text);
+    // Taken twice from its own session: checked in full, then remembered.
+    for (const action of ['enroll', 'drop']) {
+      const res = await owner.post(`/courses/${course}/${action}`).type('form').send({ _csrf: ownersToken });
+      expect(res.status).toBe(303);
+    }
+    expect(await enrollmentRow(f.ids.students[14]!, course)).toMatchObject({ status: 'dropped' });
+    const asOther = (token: string) => `${sid}; campus.csrf=${token}`;
+    const enrollAsOther = (token: string) =>
+      request(f.portal.app)
+        .post(`/courses/${course}/enroll`)
+        .set('Cookie', asOther(token))
+        .type('form')
+        .send({ _csrf: token });
+    const refused = await enrollAsOther(ownersToken);
+    expect(refused.status).toBe(403);
+    expect(refused.text).toContain('did not come from this site');
+    expect(await enrollmentRow(f.ids.students[15]!, course)).toBeUndefined();
+    // Nor does a page of the other session take it over: it gets a token of its own.
+    const page = await request(f.portal.app).get('/courses').set('Cookie', asOther(ownersToken));
+    expect(csrfFrom(page.text)).not.toBe(ownersToken);
+    // The same request with the other session's own token goes through.
+    expect((await enrollAsOther(othersToken)).status).toBe(303);
+    expect(await enrollmentRow(f.ids.students[15]!, course)).toMatchObject({ status: 'enrolled' });
+  });
+
   test('a timetable clash is refused with the clashing course named', async () => {
     const agent = await loggedIn(f, 'student7');
     await postForm(agent, '/courses', `/courses/${f.ids.courseA}/enroll`);
