@@ -14,6 +14,8 @@ beforeAll(() => {
   );
   writeFileSync(path.join(dir, 'part.ejs'), `<%= title %>+<%= locals.extra %>`);
   writeFileSync(path.join(dir, 'bad.ejs'), `<%= neverPassedByAnyRender %>`);
+  writeFileSync(path.join(dir, 'framed.ejs'), `[<%- partial('/frame') %>]`);
+  writeFileSync(path.join(dir, 'frame.ejs'), `<%= title %>/<%= typeof later !== 'undefined' ? later : '-' %>`);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -46,4 +48,11 @@ test('values are escaped; a name no render ever passed is an error, as under `wi
 test('a local named like a keyword or like EJS own variables is read through locals', async () => {
   const engine = ejsWithoutWith();
   expect(await render(engine, { title: 'E', default: 'd', include: 'i', locals: 'l' })).toBe('E|-|E+x');
+});
+
+test('a partial renders with the page locals themselves, escaped, and sees a local first passed later', async () => {
+  const engine = ejsWithoutWith();
+  expect(await render(engine, { title: 'A' }, 'framed.ejs')).toBe('[A/-]');
+  expect(await render(engine, { title: '<i>', later: 'L&' }, 'framed.ejs')).toBe('[&lt;i&gt;/L&amp;]');
+  expect(await render(engine, { title: 'C' }, 'framed.ejs')).toBe('[C/-]');
 });
