@@ -4,7 +4,7 @@ import request from 'supertest';
 import { ensureMysqlDatabase } from '../../lib/ensure-databases';
 import { createSocketMysqlUser } from '../../test/support/databases';
 import { createKnex } from '../src/db/knex';
-import { type Sql, createTransactions } from '../src/db/transactions';
+import { type Sql, committing, createTransactions } from '../src/db/transactions';
 import { CourseCatalogue } from '../src/use-cases/catalogue';
 import {
   createPortalFixture,
@@ -710,6 +710,45 @@ describe('enroll and drop transactions (createTransactions)', () => {
         rowsOf(t, 'SELECT enrolled_at FROM enrollments WHERE student_id = ? AND course_id = ?', [sid, id]),
       );
       expect(read!.enrolled_at).toEqual(at);
+    } finally {
+      await tx.close();
+    }
+  });
+
+  test('a last statement sent with its COMMIT commits, or rolls back what came before it when it fails', async () => {
+    const tx = createTransactions(f.mysql.url, 1);
+    try {
+      const id = await mathsCourse('TX-102', 'Commits', 5);
+      const capacity = async () => Number((await f.db('courses').where({ id }).first('capacity')).capacity);
+      // Committed by the statement itself: another connection sees it before run() returns.
+      const seenInside = await tx.run(async (t) => {
+        await t.raw('UPDATE courses SET capacity = 7 WHERE id = ?', [id]);
+        const [header] = (await committing(t).raw('UPDATE courses SET title = ? WHERE id = ?', ['Commits!', id])) as [
+          { affectedRows: number },
+        ];
+        return [header.affectedRows, await capacity()];
+      });
+      expect(seenInside).toEqual([1, 7]);
+      expect((await f.db('courses').where({ id }).first('title')).title).toBe('Commits!');
+      // A failing last statement (a duplicate code) takes the statement before it down with it.
+      await expect(
+        tx.run(async (t) => {
+          await t.raw('UPDATE courses SET capacity = 8 WHERE id = ?', [id]);
+          await committing(t).raw("UPDATE courses SET code = 'SE-101' WHERE id = ?", [id]);
+        }),
+      ).rejects.toMatchObject({ code: 'ER_DUP_ENTRY' });
+      expect(await capacity()).toBe(7);
+      // Nothing may follow the commit; the one connection then serves the next transaction.
+      await expect(
+        tx.run(async (t) => {
+          await committing(t).raw('UPDATE courses SET capacity = 9 WHERE id = ?', [id]);
+          await t.raw('UPDATE courses SET capacity = 10 WHERE id = ?', [id]);
+        }),
+      ).rejects.toThrow('a statement after its transaction committed');
+      expect(await capacity()).toBe(9);
+      expect(await tx.run(async (t) => rowsOf(t, 'SELECT capacity FROM courses WHERE id = ?', [id]))).toEqual([
+        { capacity: 9 },
+      ]);
     } finally {
       await tx.close();
     }

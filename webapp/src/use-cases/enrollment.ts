@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { type Transactions, knexTransactions } from '../db/transactions';
+import { type Transactions, committing, knexTransactions } from '../db/transactions';
 import { portalError } from '../errors';
 import { addSeatsTaken, lockCourseForStudent } from '../repositories/courses-repository';
 import { insertEnrollment, markDropped, markEnrolled } from '../repositories/enrollments-repository';
@@ -64,10 +64,10 @@ export async function enroll(deps: EnrollmentDeps, studentId: number, courseId: 
         `${course.code} clashes with ${clash.code} (${clash.startsAt.toISOString().slice(0, 16).replace('T', ' ')} UTC) on your timetable.`,
       );
     }
-    if (enrollment) await markEnrolled(trx, enrollment.id, courseId, now);
+    if (enrollment) await markEnrolled(committing(trx), enrollment.id, courseId, now);
     else {
       await insertEnrollment(trx, studentId, courseId, now);
-      await addSeatsTaken(trx, courseId, 1);
+      await addSeatsTaken(committing(trx), courseId, 1);
     }
     return { code: course.code, title: course.title, seatsTaken: locked.enrolled + 1 };
   });
@@ -84,7 +84,7 @@ export async function drop(deps: EnrollmentDeps, studentId: number, courseId: nu
     if (!locked.termOpen) {
       throw portalError('TERM_CLOSED', `${course.code} can no longer be dropped: its term is not open for changes.`);
     }
-    await markDropped(trx, enrollment.id, courseId, now);
+    await markDropped(committing(trx), enrollment.id, courseId, now);
     return { code: course.code, title: course.title, seatsTaken: Math.max(0, locked.enrolled - 1) };
   });
 }
