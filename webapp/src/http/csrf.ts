@@ -4,8 +4,6 @@ import { doubleCsrf } from 'csrf-csrf';
 export interface CsrfOptions {
   secret: string;
   cookieSecure: boolean;
-  /** How many (session, token) pairs found valid are remembered (default KNOWN_TOKENS). */
-  knownTokens?: number;
 }
 
 export interface Csrf {
@@ -30,7 +28,8 @@ const KNOWN_TOKENS = 20_000;
  * every POST: a fresh `createHmac` each time, ~5% of a catalogue page's CPU. A token is valid for a
  * session or it is not, whenever it is checked (the secret is the process's), so the pairs found
  * valid are remembered and the library is asked only about the others: a cookie never seen, or
- * seen under another session, is still checked in full.
+ * seen under another session, is still checked in full. (csrf-csrf's own `req.csrfToken` is not
+ * set on a request let through so; the portal's pages take their token from `token`.)
  */
 export function createCsrf(o: CsrfOptions): Csrf {
   const cookieName = o.cookieSecure ? '__Host-campus.csrf' : 'campus.csrf';
@@ -44,7 +43,7 @@ export function createCsrf(o: CsrfOptions): Csrf {
     cookieOptions: { sameSite: 'lax', secure: o.cookieSecure, httpOnly: true, path: '/' },
     getCsrfTokenFromRequest: fromRequest,
   });
-  const known = new KnownPairs(o.knownTokens ?? KNOWN_TOKENS);
+  const known = new KnownTokens(KNOWN_TOKENS);
   const cookieOf = (req: Request): unknown => req.cookies?.[cookieName];
 
   return {
@@ -92,7 +91,7 @@ function sendingNewCookies(req: Request, res: Response): Response {
  * Tokens found valid, each with the session it is valid for (its HMAC binds it to one), the
  * oldest forgotten first. Keyed by the token alone: no string is built to look one up.
  */
-class KnownPairs {
+class KnownTokens {
   private readonly sessions = new Map<string, string>();
 
   constructor(private readonly max: number) {}
