@@ -19,11 +19,7 @@ export interface Sql {
 
 /** The transaction as its last statement sees it: that statement commits it (see Sql.rawAndCommit). */
 export function committing(tx: Sql): Sql {
-  return {
-    raw: tx.rawAndCommit
-      ? (sql, bindings) => tx.rawAndCommit!(sql, bindings)
-      : (sql, bindings) => tx.raw(sql, bindings),
-  };
+  return tx.rawAndCommit ? { raw: tx.rawAndCommit } : tx;
 }
 
 /** Runs `work` in one MySQL transaction: committed when it resolves, rolled back when it throws. */
