@@ -310,6 +310,48 @@ describe('enroll and drop', () => {
     expect(queries).toEqual([]);
   });
 
+  test('students whose requests arrive together each get their own session, account and enrollments', async () => {
+    // Sessions asked for in the same turn of the portal's event loop are read by one statement:
+    // each page must still be its own student's, a session asked for twice at once included.
+    const names = ['student17', 'student18', 'student19', 'student20', 'student21'];
+    const courses = await Promise.all(names.map((n, i) => mathsCourse(`BT-${110 + i}`, `Batched ${n}`, 30)));
+    await f.db('enrollments').insert(
+      names.map((_, i) => ({
+        student_id: f.ids.students[16 + i],
+        course_id: courses[i],
+        status: 'enrolled',
+        enrolled_at: new Date('2026-08-20T10:00:00Z'),
+      })),
+    );
+    const agents = [];
+    for (const n of names) agents.push(await loggedIn(f, n));
+    const gone = await loggedIn(f, 'student22');
+    await postForm(gone, '/courses', '/logout');
+    for (let round = 0; round < 3; round++) {
+      const pages = await Promise.all([
+        ...agents.flatMap((a) => [a.get('/enrollments'), a.get('/courses?q=BT-'), a.get('/enrollments')]),
+        gone.get('/enrollments'),
+        request(f.portal.app).get('/enrollments').set('Cookie', 'campus.sid=s%3Anobody.forged'),
+      ]);
+      names.forEach((n, i) => {
+        for (const page of pages.slice(3 * i, 3 * i + 3)) {
+          expect(page.status).toBe(200);
+          expect(page.text).toContain(`<span class="who">${n} (student)</span>`);
+        }
+        const [held, catalogue, again] = pages.slice(3 * i, 3 * i + 3);
+        const codes = (html: string) => [...html.matchAll(/aria-label="Drop (BT-\d+)"/g)].map((m) => m[1]);
+        expect(codes(held!.text)).toEqual([`BT-${110 + i}`]);
+        expect(codes(again!.text)).toEqual([`BT-${110 + i}`]);
+        // The catalogue lists every BT course, with a drop button on the student's own only.
+        expect(codes(catalogue!.text)).toEqual([`BT-${110 + i}`]);
+        expect(catalogue!.text).toContain('BT-114');
+      });
+      for (const page of pages.slice(-2)) {
+        expect(page.status).toBe(302);
+        expect(page.headers.location).toBe('/login?next=%2Fenrollments');
+      }
+    }
+  });
   test('an outcome message travels in a signed cookie: a forged one is not shown, and enroll writes no session', async () => {
     const agent = await loggedIn(f, 'student3');
     const sessionData = async () => (await f.db('sessions').select('data')).map((r) => r.data).sort();
