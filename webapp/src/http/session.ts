@@ -104,12 +104,12 @@ const SESSION_SELECTS = {
  */
 const SESSIONS_PER_READ = 16;
 
-/** Each read's statement for 1, 2, 4, 8 and 16 sessions, by the base-2 logarithm of the count. */
+/** Each read's statement for 1, 2, 4 ... SESSIONS_PER_READ sessions, by the base-2 logarithm of the count. */
 const SESSION_READS = Object.fromEntries(
-  Object.entries(SESSION_SELECTS).map(([read, select]) => [
-    read,
-    [1, 2, 4, 8, 16].map((n) => `${select}\n  WHERE s.session_id IN (${Array(n).fill('?').join(', ')})`),
-  ]),
+  Object.entries(SESSION_SELECTS).map(([read, select]) => {
+    const forms = Array.from({ length: Math.log2(SESSIONS_PER_READ) + 1 }, (_, k) => Array(2 ** k).fill('?'));
+    return [read, forms.map((marks) => `${select}\n  WHERE s.session_id IN (${marks.join(', ')})`)];
+  }),
 ) as Record<keyof typeof SESSION_SELECTS, string[]>;
 
 interface SessionRow {
