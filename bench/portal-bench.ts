@@ -91,11 +91,13 @@ export async function benchPortal(students: number, log: (s: string) => void): P
     const base = `http://127.0.0.1:${port}`;
     // The daemon, once started (after the baselines without it).
     const started: { daemon?: ChildProcess } = {};
-    // Where the two cores go: the portal's processes, the MySQL server's (when it runs here), the
+    // Where the two cores go: the portal's processes, the MySQL and PostgreSQL servers' (when they
+    // run here: PostgreSQL takes the daemon's writes, and vacuums the mirror it loaded), the
     // daemon's, and this process's (autocannon and the freshness probes).
     const meter = new CpuMeter({
       portal: () => processTree(deployed.pid!),
       'MySQL server': () => (isLocal(mysqlUrl) ? processesNamed(['mariadbd', 'mysqld']) : []),
+      'PostgreSQL server': () => (isLocal(pg.url) ? processesNamed(['postgres']) : []),
       daemon: () => (started.daemon ? processTree(started.daemon.pid!) : []),
       bench: () => [process.pid],
     });
