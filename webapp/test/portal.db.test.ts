@@ -352,6 +352,7 @@ describe('enroll and drop', () => {
       }
     }
   });
+
   test('an outcome message travels in a signed cookie: a forged one is not shown, and enroll writes no session', async () => {
     const agent = await loggedIn(f, 'student3');
     const sessionData = async () => (await f.db('sessions').select('data')).map((r) => r.data).sort();
