@@ -1,5 +1,5 @@
 import type { CookieOptions, NextFunction, Request, RequestHandler, Response } from 'express';
-import { doubleCsrf } from 'csrf-csrf';
+import { type CsrfRequestMethod, doubleCsrf } from 'csrf-csrf';
 
 export interface CsrfOptions {
   secret: string;
@@ -42,6 +42,7 @@ export function createCsrf(o: CsrfOptions): Csrf {
     cookieName,
     cookieOptions: { sameSite: 'lax', secure: o.cookieSecure, httpOnly: true, path: '/' },
     getCsrfTokenFromRequest: fromRequest,
+    ignoredMethods: IGNORED_METHODS,
   });
   const known = new KnownTokens(KNOWN_TOKENS);
   const cookieOf = (req: Request): unknown => req.cookies?.[cookieName];
@@ -72,8 +73,9 @@ export function createCsrf(o: CsrfOptions): Csrf {
   };
 }
 
-/** The methods csrf-csrf lets through unchecked (its default). */
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** The methods csrf-csrf lets through unchecked (its default, named so the fast path agrees). */
+const IGNORED_METHODS: CsrfRequestMethod[] = ['GET', 'HEAD', 'OPTIONS'];
+const SAFE_METHODS = new Set<string>(IGNORED_METHODS);
 
 /**
  * The response as csrf-csrf's token generator sees it: it re-sends the token cookie on every
@@ -102,7 +104,8 @@ class KnownTokens {
 
   add(id: string, token: string): void {
     if (this.sessions.get(token) === id) return;
-    if (this.sessions.size >= this.max) this.sessions.delete(this.sessions.keys().next().value!);
+    if (!this.sessions.has(token) && this.sessions.size >= this.max)
+      this.sessions.delete(this.sessions.keys().next().value!);
     this.sessions.set(token, id);
   }
 }
