@@ -2,8 +2,11 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import mysql from 'mysql2/promise';
 import { Pool } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import xxhashInit from 'xxhash-wasm';
 import { createKnex } from '../webapp/src/db/knex';
 import { migrateMysql } from '../webapp/src/db/migrate';
@@ -17,6 +20,7 @@ import {
 } from '../test/support/databases';
 import { BENCH_COLUMNS, churn, fillBenchTable } from './bench-table';
 import { DAEMON_NODE_FLAGS } from '../cdc-daemon/src/config';
+import { escapeCopy } from '../cdc-daemon/src/diff/encode-row';
 import { serviceUrls } from '../test/support/services';
 import { type BenchRow, RESULTS_DIR, median } from './report';
 
@@ -109,6 +113,61 @@ async function naivePoll(conn: mysql.Connection, previous: Map<string, bigint>):
     }
     return changed;
   });
+}
+
+/**
+ * The least a Node loader does, the floor under the initial load: `SELECT *` of bench_rows read
+ * as text on one connection, each row escaped into one COPY into a table of the mirror's column
+ * types (`LIKE` the loaded mirror, in a schema of its own, dropped after), its primary key built
+ * after the rows, then `ANALYZE`; one thread. No chunk fingerprints, row states, checks of what
+ * PostgreSQL would refuse or history: what the daemon's load adds over this is what lets the
+ * cycle after it verify the mirror without reading the table again.
+ */
+async function bareCopy(mysqlUrl: string, pgUrl: string): Promise<number> {
+  const my = await mysql.createConnection({ uri: mysqlUrl, dateStrings: true, timezone: 'Z' });
+  const pool = new Pool({ connectionString: pgUrl, max: 1 });
+  const pg = await pool.connect();
+  const schema = 'bench_bare_copy';
+  try {
+    // TIMESTAMPs as UTC text on both sides, as the daemon reads and writes them.
+    await my.query("SET time_zone = '+00:00'");
+    await pg.query("SET TimeZone = 'UTC'");
+    await pg.query(`CREATE SCHEMA ${schema}`);
+    await pg.query(`CREATE TABLE ${schema}.bench_rows (LIKE public.bench_rows)`);
+    await checkpointPostgres();
+    return await timed(async () => {
+      const raw = (my as unknown as { connection: import('mysql2').Connection }).connection;
+      const rows = raw
+        .query({ sql: 'SELECT * FROM bench_rows', rowsAsArray: true, typeCast: (field) => field.string() })
+        .stream({ highWaterMark: 2000 }) as AsyncIterable<(string | null)[]>;
+      const copy = pg.query(copyFrom(`COPY ${schema}.bench_rows (${BENCH_COLUMNS.join(', ')}) FROM STDIN`));
+      await pipeline(Readable.from(bareCopyLines(rows)), copy);
+      await pg.query(`ALTER TABLE ${schema}.bench_rows ADD PRIMARY KEY (id)`);
+      await pg.query(`ANALYZE ${schema}.bench_rows`);
+    });
+  } finally {
+    await pg.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
+    pg.release();
+    await pool.end();
+    await my.end();
+  }
+}
+
+/** Rows as COPY text, 2,000 lines to a buffer. */
+async function* bareCopyLines(rows: AsyncIterable<(string | null)[]>): AsyncGenerator<Buffer> {
+  let lines: string[] = [];
+  for await (const row of rows) {
+    lines.push(row.map((v) => (v === null ? '\\N' : (escapeCopy(v) ?? fail('a NUL byte')))).join('\t'));
+    if (lines.length === 2000) {
+      yield Buffer.from(`${lines.join('\n')}\n`);
+      lines = [];
+    }
+  }
+  if (lines.length > 0) yield Buffer.from(`${lines.join('\n')}\n`);
+}
+
+function fail(what: string): never {
+  throw new Error(`bench: bench_rows holds ${what}, which the bare copy does not handle`);
 }
 
 /**
@@ -275,6 +334,8 @@ export async function benchCdc(o: CdcBenchOptions): Promise<BenchRow[]> {
     // The history's first versions, deferred by the load (1M rows), all in one cycle, timed on
     // their own: the steady-state cycles below are timed without a slice of them.
     const backfill = await cdcOnce({ ...env, CDC_SKIP_HINTS: 'false', ...BACKFILL_AT_ONCE });
+    log('cdc: the bare copy (the floor under the load)...');
+    const bare = await bareCopy(mysqlDb.url, pgDb.url);
     const pgloader = bracketing(pgloaderBefore, await runPgloader(), log);
     await settleMirror(pgDb.url, (s) => log(`cdc: ${s}`));
     log('cdc: cycles with no changes (full sweep, each beside a MySQL checksum; then with skip hints)...');
@@ -375,6 +436,21 @@ export async function benchCdc(o: CdcBenchOptions): Promise<BenchRow[]> {
               met: load.durationMs <= 0.5 * pgloader,
             }
           : {}),
+      },
+      {
+        section: 'cdc',
+        figure: 'bare copy: SELECT * as text into one COPY, key built after (no fingerprints, row state or checks)',
+        value: bare / 1000,
+        unit: 's',
+        ...(pgloader
+          ? { baseline: { name: 'pgloader (mean of a run before and after)', value: pgloader / 1000 } }
+          : {}),
+      },
+      {
+        section: 'cdc',
+        figure: 'initial load / the bare copy',
+        value: load.durationMs / bare,
+        unit: 'x',
       },
       {
         section: 'cdc',
