@@ -124,7 +124,8 @@ async function naivePoll(conn: mysql.Connection, previous: Map<string, bigint>):
  * cycle after it verify the mirror without reading the table again.
  */
 async function bareCopy(mysqlUrl: string, pgUrl: string): Promise<number> {
-  const my = await mysql.createConnection({ uri: mysqlUrl, dateStrings: true, timezone: 'Z' });
+  // Every value is read as the text MySQL sends (the typeCast below): no driver conversion.
+  const my = await mysql.createConnection({ uri: mysqlUrl });
   const pool = new Pool({ connectionString: pgUrl, max: 1 });
   const pg = await pool.connect();
   const schema = 'bench_bare_copy';
