@@ -68,14 +68,18 @@ up() {
   install_missing
   # Without systemd nothing creates the servers' runtime directories after a fresh install.
   install -d -o mysql -g mysql /run/mysqld 2>/dev/null || true
+  install -d -o mysql -g mysql -m 700 /var/lib/mysql-tmp
   install -d -o postgres -g postgres /var/run/postgresql 2>/dev/null || true
   # A production-like buffer pool (Debian's default is 128 MB, smaller than a 100,000-student
   # university's working set, so every full sweep of the daemon would evict the portal's pages).
   # Room for the definitions of every test's tables: the suites create databases of 15-20 tables
   # each, three at a time, and a definition evicted from MariaDB's 400 can make a prepared
   # statement fail with error 1615 (MDEV-17124; suspected in one CI failure, not reproduced).
+  # Temporary tables in a folder of its own: any MariaDB starting on the machine deletes the
+  # `#sql*` files it may in its tmpdir, so in /tmp a test's private server took this one's live
+  # ones (a CI run failed on it; test/private-servers.db.test.ts).
   mariadb_up || start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql \
-    --innodb-buffer-pool-size=2G --table-definition-cache=4096
+    --innodb-buffer-pool-size=2G --table-definition-cache=4096 --tmpdir=/var/lib/mysql-tmp
   postgres_conf
   postgres_up || pg_ctlcluster --skip-systemctl-redirect "$(pg_cluster)" main start >&2
   redis_up || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >&2

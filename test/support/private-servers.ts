@@ -1,6 +1,6 @@
 import { freePort } from '../../lib/free-port';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -142,6 +142,12 @@ export async function startPrivateMariadb(): Promise<PrivateServer> {
   const dir = tempDir('cs-my-', 'mysql');
   const data = path.join(dir, 'data');
   const socket = path.join(dir, 'mysqld.sock');
+  // A starting MariaDB (the installer's bootstrap one too) deletes every `#sql*` file it may in
+  // its tmpdir, taking them for its own leftovers: in /tmp those are the live temporary tables of
+  // the shared server.
+  const tmp = path.join(dir, 'tmp');
+  mkdirSync(tmp);
+  chownSync(tmp, statSync(dir).uid, statSync(dir).gid);
   const port = await freePort();
   execFileSync(
     'mariadb-install-db',
@@ -151,6 +157,7 @@ export async function startPrivateMariadb(): Promise<PrivateServer> {
       '--user=mysql',
       '--auth-root-authentication-method=normal',
       '--skip-test-db',
+      `--tmpdir=${tmp}`,
     ],
     { stdio: 'ignore' },
   );
@@ -170,6 +177,7 @@ export async function startPrivateMariadb(): Promise<PrivateServer> {
           `--port=${port}`,
           '--bind-address=127.0.0.1',
           `--socket=${socket}`,
+          `--tmpdir=${tmp}`,
           `--pid-file=${path.join(dir, 'mysqld.pid')}`,
           '--user=mysql',
           '--skip-name-resolve',
