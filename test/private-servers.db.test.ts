@@ -13,16 +13,6 @@ import { type PrivateServer, startPrivateMariadb } from './support/private-serve
  * uses: an `information_schema.COLUMNS` query of the daemon's then failed with "Error on delete of
  * '/tmp/#sql-temptable-….MAI' (Errcode: 2)" (one CI run, stop 56).
  */
-/** A folder this process may write in (the shared server's may be elsewhere, or closed to us). */
-function writable(dir: string): boolean {
-  try {
-    accessSync(dir, constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('a private MariaDB', () => {
   let db: TestDatabase;
   let shared: mysql.Connection;
@@ -68,3 +58,13 @@ describe('a private MariaDB', () => {
     }
   });
 });
+
+/** A folder this process may write in (the shared server's may be elsewhere, or closed to us). */
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
