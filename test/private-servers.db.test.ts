@@ -1,10 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { accessSync, chownSync, constants, existsSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { createMysqlDatabase, randomName, type TestDatabase } from './support/databases';
-import { type PrivateServer, startPrivateMariadb } from './support/private-servers';
+import { type PrivateServer, accountIds, startPrivateMariadb } from './support/private-servers';
 
 /**
  * A MariaDB that starts deletes every `#sql*` file its account may delete in its tmpdir: its own
@@ -38,11 +37,10 @@ describe('a private MariaDB', () => {
     const probes = [...new Set([os.tmpdir(), ...String(dirs[0]!.dir).split(':')])]
       .filter((d) => writable(d))
       .map((d) => path.join(d, `#sql-${randomName('probe')}.MAI`));
-    const owner = (flag: string) => Number(execFileSync('id', [flag, 'mysql']).toString());
-    const asRoot = process.getuid?.() === 0;
+    const owner = process.getuid?.() === 0 ? accountIds('mysql') : undefined;
     for (const file of probes) {
       writeFileSync(file, '');
-      if (asRoot) chownSync(file, owner('-u'), owner('-g'));
+      if (owner) chownSync(file, owner.uid, owner.gid);
     }
     try {
       server = await startPrivateMariadb();

@@ -1,6 +1,6 @@
 import { freePort } from '../../lib/free-port';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -65,11 +65,16 @@ function asUser(user: string, cmd: string, args: string[]): [string, string[]] {
   return process.getuid?.() === 0 ? ['runuser', ['-u', user, '--', cmd, ...args]] : [cmd, args];
 }
 
+/** The user and group ids of the account `user`. */
+export function accountIds(user: string): { uid: number; gid: number } {
+  const id = (flag: string) => Number(execFileSync('id', [flag, user]).toString().trim());
+  return { uid: id('-u'), gid: id('-g') };
+}
+
 function tempDir(prefix: string, owner?: string): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
   if (owner && process.getuid?.() === 0) {
-    const uid = Number(execFileSync('id', ['-u', owner]).toString().trim());
-    const gid = Number(execFileSync('id', ['-g', owner]).toString().trim());
+    const { uid, gid } = accountIds(owner);
     chownSync(dir, uid, gid);
   }
   return dir;
@@ -142,12 +147,10 @@ export async function startPrivateMariadb(): Promise<PrivateServer> {
   const dir = tempDir('cs-my-', 'mysql');
   const data = path.join(dir, 'data');
   const socket = path.join(dir, 'mysqld.sock');
-  // A starting MariaDB (the installer's bootstrap one too) deletes every `#sql*` file it may in
-  // its tmpdir, taking them for its own leftovers: in /tmp those are the live temporary tables of
-  // the shared server.
-  const tmp = path.join(dir, 'tmp');
-  mkdirSync(tmp);
-  chownSync(tmp, statSync(dir).uid, statSync(dir).gid);
+  // Its temporary files go to its own folder: a starting MariaDB (the installer's bootstrap one
+  // too) deletes every `#sql*` file it may in its tmpdir, taking them for its own leftovers, and
+  // in /tmp those are the live temporary tables of the shared server.
+  const tmpdir = `--tmpdir=${dir}`;
   const port = await freePort();
   execFileSync(
     'mariadb-install-db',
@@ -157,7 +160,7 @@ export async function startPrivateMariadb(): Promise<PrivateServer> {
       '--user=mysql',
       '--auth-root-authentication-method=normal',
       '--skip-test-db',
-      `--tmpdir=${tmp}`,
+      tmpdir,
     ],
     { stdio: 'ignore' },
   );
@@ -177,7 +180,7 @@ export async function startPrivateMariadb(): Promise<PrivateServer> {
           `--port=${port}`,
           '--bind-address=127.0.0.1',
           `--socket=${socket}`,
-          `--tmpdir=${tmp}`,
+          tmpdir,
           `--pid-file=${path.join(dir, 'mysqld.pid')}`,
           '--user=mysql',
           '--skip-name-resolve',
