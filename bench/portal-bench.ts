@@ -764,6 +764,8 @@ async function daemonCycles(pgUrl: string, from: Date): Promise<BenchRow[]> {
             coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY mysql_ms), 0)::float8 AS mysql_p50,
             coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY postgres_ms), 0)::float8 AS postgres_p50,
             coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY node_ms), 0)::float8 AS node_p50,
+            coalesce(percentile_cont(0.5) WITHIN GROUP (
+              ORDER BY greatest(extract(epoch FROM snapshot_at - started_at) * 1000, 0)), 0)::float8 AS before_p50,
             coalesce(sum(paused_ms), 0)::float8 AS paused
        FROM cdc.sync_history WHERE started_at >= $1 AND status IN ('succeeded', 'no_changes', 'failed')`,
     [from],
@@ -772,6 +774,9 @@ async function daemonCycles(pgUrl: string, from: Date): Promise<BenchRow[]> {
   return [
     { section: 'portal', figure: figure('duration p50'), value: c.p50, unit: 'ms' },
     { section: 'portal', figure: figure('longest'), value: c.longest, unit: 'ms' },
+    // From the cycle's start to its MySQL snapshot (record, catalog, states, hints): a write
+    // waits for the next cycle's snapshot, and this part of each cycle lengthens that wait.
+    { section: 'portal', figure: figure('start to snapshot p50'), value: c.before_p50, unit: 'ms' },
     { section: 'portal', figure: figure('MySQL time p50'), value: c.mysql_p50, unit: 'ms' },
     // The rest of a cycle: waiting on PostgreSQL, and neither (Node's own work, or waiting for a core).
     { section: 'portal', figure: figure('PostgreSQL time p50'), value: c.postgres_p50, unit: 'ms' },
