@@ -764,8 +764,8 @@ async function daemonCycles(pgUrl: string, from: Date): Promise<BenchRow[]> {
             coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY mysql_ms), 0)::float8 AS mysql_p50,
             coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY postgres_ms), 0)::float8 AS postgres_p50,
             coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY node_ms), 0)::float8 AS node_p50,
-            coalesce(percentile_cont(0.5) WITHIN GROUP (
-              ORDER BY greatest(extract(epoch FROM snapshot_at - started_at) * 1000, 0)), 0)::float8 AS before_p50,
+            coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM snapshot_at - started_at) * 1000)
+              FILTER (WHERE snapshot_at IS NOT NULL), 0)::float8 AS before_p50,
             coalesce(sum(paused_ms), 0)::float8 AS paused
        FROM cdc.sync_history WHERE started_at >= $1 AND status IN ('succeeded', 'no_changes', 'failed')`,
     [from],
