@@ -33,7 +33,8 @@ COPY --chown=node:node webapp/src/views ./webapp/src/views
 COPY --chown=node:node webapp/src/public ./webapp/src/public
 COPY --from=build --chown=node:node /app/dist/scripts ./dist/scripts
 COPY --from=build --chown=node:node /app/dist/webapp ./dist/webapp
-EXPOSE 3000
+ENV PORTAL_METRICS_PORT=9465
+EXPOSE 3000 9465
 HEALTHCHECK --interval=10s --timeout=3s --start-period=120s --retries=5 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # Migrates MySQL, seeds a demo university when it is empty (printing the demo accounts), serves.

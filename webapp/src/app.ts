@@ -11,6 +11,7 @@ import { ejsWithoutWith } from './http/view-engine';
 import { type EnrollmentsRead, checkSessionAccount, createSessionMiddleware } from './http/session';
 import { createTransactions } from './db/transactions';
 import { InFlight } from './http/in-flight';
+import { PortalMetrics } from './http/portal-metrics';
 import { noStore, rejectControlCharactersInQuery, securityHeaders } from './http/security-headers';
 import { routes } from './routes';
 import { SEATS_MAX_AGE_MS } from './use-cases/catalogue';
@@ -55,6 +56,8 @@ export interface AppDeps {
   now?: () => Date;
   /** The other worker processes serving the same port (see workers.ts); absent: this one alone. */
   workers?: WorkerLink;
+  /** Count requests, enrollments and the process's own figures (PortalApp.metrics; see portal-metrics.ts). */
+  metrics?: boolean;
 }
 
 export interface PortalApp {
@@ -64,6 +67,8 @@ export interface PortalApp {
    * besides `db` (the session store's and the transactions' pools, the report stores).
    */
   close: () => Promise<void>;
+  /** The app's metrics, when asked for (AppDeps.metrics): main.ts serves them on PORTAL_METRICS_PORT. */
+  metrics?: PortalMetrics;
 }
 
 /** What the student's pages read of their enrollments with the session (see createSessionMiddleware). */
@@ -92,6 +97,7 @@ export function createApp(deps: AppDeps): PortalApp {
   });
   const transactions = createTransactions(deps.mysqlUrl);
   const inFlight = new InFlight();
+  const metrics = deps.metrics ? new PortalMetrics({ inFlight: () => inFlight.size, db: deps.db }) : undefined;
   const csrf = createCsrf({ secret: deps.sessionSecret, cookieSecure: deps.cookieSecure });
 
   app.set('views', path.join(PROJECT_ROOT, 'webapp/src/views'));
@@ -117,6 +123,7 @@ export function createApp(deps: AppDeps): PortalApp {
 
   // First, so that every request (probes included) is counted until its response ends.
   app.use(inFlight.middleware);
+  if (metrics) app.use(metrics.middleware);
   app.use(securityHeaders());
   app.use('/static', express.static(path.join(PROJECT_ROOT, 'webapp/src/public'), { maxAge: '1h' }));
   app.use(noStore);
@@ -158,6 +165,7 @@ export function createApp(deps: AppDeps): PortalApp {
       catalogueMaxAgeMs: deps.catalogueMaxAgeMs ?? 5_000,
       seatsMaxAgeMs: deps.seatsMaxAgeMs ?? SEATS_MAX_AGE_MS,
       workers: deps.workers,
+      metrics,
     }),
   );
   app.use(notFound);
@@ -165,6 +173,7 @@ export function createApp(deps: AppDeps): PortalApp {
 
   return {
     app,
+    metrics,
     close: async () => {
       // The requests still being worked on (their clients may have left) finish first: their
       // transactions and session saves need the pools.

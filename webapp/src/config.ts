@@ -19,6 +19,11 @@ export const webappConfigSchema = z
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
     /** HTTP port of the portal. */
     PORT: envPort.default(3000),
+    /**
+     * Prometheus `/metrics` of the portal (all its workers added up) on this port, apart from the
+     * pages'; 0 = off (9465 in the image).
+     */
+    PORTAL_METRICS_PORT: envPort.default(0),
     /** Worker processes serving that port (node:cluster); defaults to defaultPortalWorkers(). */
     PORTAL_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
     /** The portal's read-write MySQL account, e.g. mysql://campus:secret@127.0.0.1:3306/campus. */
@@ -58,9 +63,14 @@ export const webappConfigSchema = z
     /** `json` or `pretty`; defaults to json in production, pretty elsewhere. */
     LOG_FORMAT: logFormat.optional(),
   })
+  .refine((env) => env.PORTAL_METRICS_PORT === 0 || env.PORTAL_METRICS_PORT !== env.PORT, {
+    message: 'must differ from PORT (the pages and the metrics are served apart)',
+    path: ['PORTAL_METRICS_PORT'],
+  })
   .transform((env) => ({
     env: env.NODE_ENV,
     port: env.PORT,
+    metricsPort: env.PORTAL_METRICS_PORT,
     workers: env.PORTAL_WORKERS ?? defaultPortalWorkers(),
     mysqlUrl: env.MYSQL_URL,
     sessionSecret: env.SESSION_SECRET,

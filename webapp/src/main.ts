@@ -9,6 +9,7 @@ import { loadWebappConfig, type WebappConfig } from './config';
 import { createKnex } from './db/knex';
 import { migrateMysql } from './db/migrate';
 import { runPrimary, workerLink, type WorkerLink } from './workers';
+import { serveMetrics } from './http/portal-metrics';
 
 /**
  * Starts the portal: validate config, migrate MySQL, then serve the port from PORTAL_WORKERS
@@ -21,6 +22,9 @@ async function main(): Promise<void> {
   const applied = await migrateMysql(config.mysqlUrl);
   if (applied.length > 0) logger.info('applied MySQL migrations', { applied });
   if (config.workers === 1) return serve(config, logger);
+  // The workers' metrics, added up, from the primary (each worker shares its own: see serve);
+  // its port first, so that a port taken stops the portal before any worker starts.
+  if (config.metricsPort > 0) await serveMetricsOrExit(config.metricsPort, 'workers', logger);
   runPrimary(config.workers, config.port, logger);
 }
 
@@ -32,7 +36,7 @@ async function serve(config: WebappConfig, logger: Logger, link?: WorkerLink): P
   const admin = config.daemonAdmin ? daemonAdmin(config.daemonAdmin.url, config.daemonAdmin.token) : undefined;
   // The workers share the cores: each hashes (logs in) on its share, so pages keep the rest.
   const hashingConcurrency = Math.max(1, Math.floor(availableParallelism() / config.workers));
-  const { app, close } = createApp({
+  const { app, close, metrics } = createApp({
     db,
     logger,
     ...config,
@@ -40,7 +44,11 @@ async function serve(config: WebappConfig, logger: Logger, link?: WorkerLink): P
     daemonAdmin: admin,
     workers: link,
     hashingConcurrency,
+    metrics: config.metricsPort > 0,
   });
+  if (metrics && link) metrics.shareWithPrimary();
+  const metricsServer =
+    metrics && !link ? await serveMetricsOrExit(config.metricsPort, metrics.registry, logger) : undefined;
   const server = app.listen(config.port, () => {
     if (!link) logger.info(`portal listening on http://localhost:${config.port}`);
   });
@@ -61,6 +69,7 @@ async function serve(config: WebappConfig, logger: Logger, link?: WorkerLink): P
     if (!server.listening) process.exit(0);
     const timer = setTimeout(() => process.exit(1), 10_000).unref();
     server.close(async () => {
+      await metricsServer?.close();
       await close();
       await db.destroy();
       await pg?.end();
@@ -72,6 +81,18 @@ async function serve(config: WebappConfig, logger: Logger, link?: WorkerLink): P
   // Ctrl-C that already reached every process of the group.
   process.on('SIGTERM', () => stop('SIGTERM', !link));
   process.on('SIGINT', () => stop('SIGINT', true));
+}
+
+/** The metrics port, or the process ends as when the pages' port cannot be had: one line, exit 1. */
+async function serveMetricsOrExit(port: number, registry: Parameters<typeof serveMetrics>[1], logger: Logger) {
+  try {
+    const served = await serveMetrics(port, registry, logger);
+    logger.info(`portal metrics on http://localhost:${served.port}/metrics`);
+    return served;
+  } catch (err) {
+    console.error(`PORTAL_METRICS_PORT ${port}: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  }
 }
 
 main().catch((err: unknown) => {

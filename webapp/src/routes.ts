@@ -18,6 +18,7 @@ import { CourseCatalogue } from './use-cases/catalogue';
 import { CourseSchedules } from './use-cases/course-schedules';
 import type { ReportStores } from './reports/report-stores';
 import type { WorkerLink } from './workers';
+import type { PortalMetrics } from './http/portal-metrics';
 
 export interface RouteDeps {
   db: Knex;
@@ -41,6 +42,8 @@ export interface RouteDeps {
   seatsMaxAgeMs: number;
   /** The other worker processes: rate limits counted with them, course edits told to them. */
   workers?: WorkerLink;
+  /** Where enrolls and drops are counted, when the portal keeps metrics. */
+  metrics?: PortalMetrics;
 }
 
 /** The portal's route table: every URL, its guard and its handler, in one place. */
@@ -55,7 +58,7 @@ export function routes(deps: RouteDeps): Router {
     schedules.invalidate();
   };
   deps.workers?.onCourseEdit(forgetCourses);
-  const courses = courseHandlers({ db, transactions: deps.transactions, schedules, now }, catalogue);
+  const courses = courseHandlers({ db, transactions: deps.transactions, schedules, now }, catalogue, deps.metrics);
   const student = studentHandlers(db, schedules, now);
   const admin = adminCourseHandlers(db, catalogue, async () => {
     forgetCourses();

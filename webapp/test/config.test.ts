@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { defaultPortalWorkers, loadWebappConfig } from '../src/config';
 
-/** How many processes serve the portal's port. */
+/** The least a portal needs. */
 const env = { MYSQL_URL: 'mysql://campus:pw@127.0.0.1:3306/campus', SESSION_SECRET: 's'.repeat(32) };
 
 test('unset, PORTAL_WORKERS leaves one CPU to what shares the host, and never gives fewer than one worker', () => {
@@ -12,4 +12,13 @@ test('unset, PORTAL_WORKERS leaves one CPU to what shares the host, and never gi
 test('PORTAL_WORKERS is taken as given', () => {
   expect(loadWebappConfig({ ...env, PORTAL_WORKERS: '1' }).workers).toBe(1);
   expect(loadWebappConfig({ ...env, PORTAL_WORKERS: '6' }).workers).toBe(6);
+});
+
+test('PORTAL_METRICS_PORT is off unless set, and must be a port other than the pages', () => {
+  expect(loadWebappConfig(env).metricsPort).toBe(0);
+  expect(loadWebappConfig({ ...env, PORTAL_METRICS_PORT: '9465' }).metricsPort).toBe(9465);
+  expect(() => loadWebappConfig({ ...env, PORT: '8080', PORTAL_METRICS_PORT: '8080' })).toThrow(
+    /PORTAL_METRICS_PORT: must differ from PORT/,
+  );
+  expect(() => loadWebappConfig({ ...env, PORTAL_METRICS_PORT: '70000' })).toThrow(/PORTAL_METRICS_PORT/);
 });

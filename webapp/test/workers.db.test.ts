@@ -156,6 +156,26 @@ test('two workers serve the port; one that dies is replaced, and SIGTERM stops t
   expect(p.output()).toMatch(/stopping portal workers/);
 });
 
+test('the primary serves the metrics of every worker added up, apart from the pages', async () => {
+  const metricsPort = await freePort();
+  const p = await startPortal({ PORTAL_METRICS_PORT: String(metricsPort) });
+  try {
+    expect(p.output()).toMatch(/portal metrics on http:\/\/localhost:\d+\/metrics/);
+    const { cookie } = await login(p.base, 'student1');
+    // Six connections of their own: the primary hands them to the two workers in turn.
+    for (let i = 0; i < 6; i++) expect((await send(p.base, 'GET', '/enrollments', cookie)).status).toBe(200);
+    const scraped = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    expect(scraped.status).toBe(200);
+    const text = await scraped.text();
+    expect(text).toMatch(/^portal_http_requests_total\{method="GET",route="\/enrollments",status="200"\} 6$/m);
+    expect(text).toMatch(/^portal_process_cpu_seconds_total \d/m);
+    // Not on the pages' port.
+    expect((await send(p.base, 'GET', '/metrics')).status).toBe(404);
+  } finally {
+    expect(await stopPortal(p)).toBe(0);
+  }
+});
+
 test('the login limit counts attempts across workers: the fourth of three allowed is refused, whichever worker takes it', async () => {
   const p = await startPortal({ LOGIN_RATE_LIMIT: '3' });
   try {
@@ -216,6 +236,13 @@ test('a port already taken stops the portal with one line and exit 1', async () 
     expect(second.output()).toMatch(/EADDRINUSE/);
     expect(second.output()).not.toMatch(/\n\s+at /);
     expect(second.output()).toMatch(/a portal worker stopped before it listened: stopping the portal/);
+    // The metrics port taken, by one process or by the primary of two: one line, exit 1.
+    for (const workers of ['1', '2']) {
+      const third = await startPortal({ PORTAL_WORKERS: workers, PORTAL_METRICS_PORT: port });
+      expect(await third.exited).toBe(1);
+      expect(third.output()).toMatch(new RegExp(`^PORTAL_METRICS_PORT ${port}: listen EADDRINUSE`, 'm'));
+      expect(third.output()).not.toMatch(/\n\s+at /);
+    }
   } finally {
     expect(await stopPortal(first)).toBe(0);
   }

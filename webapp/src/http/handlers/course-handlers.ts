@@ -6,6 +6,7 @@ import { type EnrollmentDeps, drop, enroll } from '../../use-cases/enrollment';
 import { setFlash } from '../flash';
 import { currentStudent, safeNext } from '../guards';
 import { enrollmentStatusesReadWith } from '../session';
+import type { PortalMetrics } from '../portal-metrics';
 
 const PAGE_SIZE = 20;
 
@@ -14,18 +15,26 @@ function courseId(req: Request): number {
   return Number.isInteger(id) && id > 0 ? id : 0;
 }
 
-export function courseHandlers(deps: EnrollmentDeps, catalogue: CourseCatalogue) {
-  /** Enroll and drop share this: run the use case, flash its outcome, go back to the page. */
-  async function changeEnrollment(req: Request, res: Response, action: typeof enroll, verb: string): Promise<void> {
+export function courseHandlers(deps: EnrollmentDeps, catalogue: CourseCatalogue, metrics?: PortalMetrics) {
+  /** Enroll and drop share this: run the use case, flash its outcome (and count it), go back to the page. */
+  async function changeEnrollment(
+    req: Request,
+    res: Response,
+    action: typeof enroll,
+    name: 'enroll' | 'drop',
+    verb: string,
+  ): Promise<void> {
     const student = currentStudent(req);
     const back = safeNext(req.body?.back) ?? '/courses';
     try {
       const id = courseId(req);
       const course = await action(deps, student.studentId, id);
       catalogue.noteSeatsTaken(id, course.seatsTaken);
+      metrics?.enrollmentChanged(name, 'committed');
       setFlash(res, 'success', `${verb} ${course.code} ${course.title}.`);
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500) throw err;
+      metrics?.enrollmentChanged(name, err.code);
       setFlash(res, 'error', err.message);
     }
     res.redirect(303, back);
@@ -64,7 +73,7 @@ export function courseHandlers(deps: EnrollmentDeps, catalogue: CourseCatalogue)
       });
     },
 
-    enroll: (req: Request, res: Response) => changeEnrollment(req, res, enroll, 'You are enrolled in'),
-    drop: (req: Request, res: Response) => changeEnrollment(req, res, drop, 'You dropped'),
+    enroll: (req: Request, res: Response) => changeEnrollment(req, res, enroll, 'enroll', 'You are enrolled in'),
+    drop: (req: Request, res: Response) => changeEnrollment(req, res, drop, 'drop', 'You dropped'),
   };
 }
