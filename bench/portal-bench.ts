@@ -20,6 +20,7 @@ import { DAEMON_NODE_FLAGS } from '../cdc-daemon/src/config';
 import { SEATS_MAX_AGE_MS } from '../webapp/src/use-cases/catalogue';
 import { defaultPortalWorkers } from '../webapp/src/config';
 import { CpuMeter, processTree, processesNamed } from './proc-tree';
+import { PortalSide, type PortalSideFigures } from './portal-side';
 import type { BenchRow } from './report';
 
 const CONNECTIONS = 64;
@@ -86,9 +87,12 @@ export async function benchPortal(students: number, log: (s: string) => void): P
         ...env,
       });
     const port = await freePort();
-    const deployed = portal(port);
+    // With its metrics on, as the image runs it: they tell each load's time inside the portal.
+    const metricsPort = await freePort();
+    const deployed = portal(port, { PORTAL_METRICS_PORT: String(metricsPort) });
     children.push(deployed);
     const base = `http://127.0.0.1:${port}`;
+    const side = new PortalSide(`http://127.0.0.1:${metricsPort}/metrics`);
     // The daemon, once started (after the baselines without it).
     const started: { daemon?: ChildProcess } = {};
     // Where the two cores go: the portal's processes, the MySQL and PostgreSQL servers' (when they
@@ -119,9 +123,9 @@ export async function benchPortal(students: number, log: (s: string) => void): P
     };
     log(`portal: baselines without the daemon: /healthz, /courses, enroll/drop...`);
     const quietHealthz = await load(base, '/healthz', sessions);
-    const quietCourses = await load(base, '/courses', sessions, { meter });
+    const quietCourses = await load(base, '/courses', sessions, { meter, side });
     const commitsBefore = await commits(db);
-    const quietWrites = await load(base, '', sessions, { requestsOf: enrollDrop, meter });
+    const quietWrites = await load(base, '', sessions, { requestsOf: enrollDrop, meter, side });
     const committed = (await commits(db)) - commitsBefore;
     // The same served by `other` processes (sessions live in MySQL, so the same students are
     // logged in there): what the number of worker processes does.
@@ -203,7 +207,7 @@ export async function benchPortal(students: number, log: (s: string) => void): P
     try {
       for (const [figure, url] of pages) {
         log(`portal: ${figure}, ${CONNECTIONS} students for ${DURATION_S} s, enrollments written twice a second...`);
-        const r = await load(base, url, sessions, { meter });
+        const r = await load(base, url, sessions, { meter, side });
         rows.push(...figures(figure, r, 1000, healthz), ...cpuRows(figure, r), await daemonDuring(pg.url, figure, r));
       }
     } finally {
@@ -216,7 +220,12 @@ export async function benchPortal(students: number, log: (s: string) => void): P
     const stopProbes = probes.map((probe, k) =>
       freshnessProbe(base, probe, [probed[k]!, ...courses], mysqlUrl, pg.url),
     );
-    const writes = await load(base, '', sessions, { requestsOf: enrollDrop, duration: WRITE_DURATION_S, meter });
+    const writes = await load(base, '', sessions, {
+      requestsOf: enrollDrop,
+      duration: WRITE_DURATION_S,
+      meter,
+      side,
+    });
     const lags = (await Promise.all(stopProbes.map((stop) => stop()))).flat();
     rows.push(...figures('POST enroll + drop', writes, 500, healthz), ...cpuRows('POST enroll + drop', writes));
     rows.push(...(await daemonCycles(pg.url, writesFrom)));
@@ -231,7 +240,7 @@ export async function benchPortal(students: number, log: (s: string) => void): P
     // Fewer students writing at once, beside the daemon: where the write latency goal holds.
     for (const n of WRITERS) {
       log(`portal: enroll/drop by ${n} students for ${DURATION_S} s...`);
-      const r = await load(base, '', sessions, { requestsOf: enrollDrop, connections: n, meter });
+      const r = await load(base, '', sessions, { requestsOf: enrollDrop, connections: n, meter, side });
       const figure = `POST enroll + drop by ${n} students`;
       rows.push(...figures(figure, r, 500, healthz), ...cpuRows(figure, r));
     }
@@ -281,12 +290,15 @@ export async function benchPortal(students: number, log: (s: string) => void): P
   }
 }
 
-/** Where the cores went over a metered load, with the portal's CPU time per request. */
+/**
+ * Where the cores went over a metered load, with the portal's CPU time per request; and, from the
+ * portal's metrics, the requests' time inside it against the clients' (see PortalSide).
+ */
 function cpuRows(figure: string, r: Measured): BenchRow[] {
   const portal = r.cores?.get('portal');
   if (portal === undefined || r.requests.average === 0) return [];
   const busy = [...r.cores!].map(([name, cores]) => `${name} ${cores.toFixed(2)}`).join(', ');
-  return [
+  const rows: BenchRow[] = [
     {
       section: 'portal',
       figure: `${figure}: portal CPU per request (cores busy: ${busy}; of ${availableParallelism()})`,
@@ -294,6 +306,15 @@ function cpuRows(figure: string, r: Measured): BenchRow[] {
       unit: 'ms',
     },
   ];
+  const s = r.portalSide;
+  if (s && s.responses > 0)
+    rows.push({
+      section: 'portal',
+      figure: `${figure}: mean time inside the portal, arrival to response end (clients: ${r.latency.mean.toFixed(1)} ms; over 100 ms inside: ${(s.over100 * 100).toFixed(2)}%; event-loop delay p99 ${s.lagP99Ms.toFixed(0)} ms, max ${s.lagMaxMs.toFixed(0)} ms)`,
+      value: s.meanMs,
+      unit: 'ms',
+    });
+  return rows;
 }
 
 /** A server URL whose host is this machine, whose processes the bench can see. */
@@ -344,10 +365,12 @@ interface LoadOptions {
   connections?: number;
   /** Measures the cores each process group kept busy over the measured run. */
   meter?: CpuMeter;
+  /** Reads the portal's side of the measured run from its metrics. */
+  side?: PortalSide;
 }
 
-/** A measured load, with the cores its processes kept busy when metered. */
-type Measured = autocannon.Result & { cores?: Map<string, number> };
+/** A measured load, with the cores its processes kept busy when metered, and the portal's side. */
+type Measured = autocannon.Result & { cores?: Map<string, number>; portalSide?: PortalSideFigures };
 
 /** autocannon with one session per connection, each fetching `url` (or its own request list). */
 async function load(base: string, url: string, sessions: Session[], o: LoadOptions = {}): Promise<Measured> {
@@ -368,9 +391,11 @@ async function load(base: string, url: string, sessions: Session[], o: LoadOptio
     });
   };
   if (warmUp > 0) await run(warmUp);
+  await o.side?.start();
   meter?.start();
   const r: Measured = await run(duration);
   if (meter) r.cores = meter.stop();
+  if (o.side) r.portalSide = await o.side.stop();
   return r;
 }
 
