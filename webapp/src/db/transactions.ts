@@ -40,8 +40,15 @@ export function knexTransactions(db: Knex): Transactions {
  * trip, and each one ends in COMMIT or ROLLBACK before its connection goes back to the pool. On
  * this 2-core machine, 64 clients dropping and taking courses with the enroll's statements:
  * 813-840 transactions a second through knex at 963-979 us of the portal's CPU each, 1,176-1,213
- * here at 371-388 us (knex's builder, runner and promise chain, and the BEGIN). Five connections
- * a worker served the portal's enroll/drop load as fast as ten (three pairs: 340-366 req/s).
+ * here at 371-388 us (knex's builder, runner and promise chain, and the BEGIN).
+ *
+ * Sixteen connections a worker: at 100,000 students, 64 students dropping and taking courses
+ * through one worker, the daemon sweeping `enrollments` every second, five connections served
+ * 530-744 POSTs a second (4 rounds, mean 597) and sixteen 677-903 (mean 760), faster in every
+ * alternating pair, its POSTs 70-94 ms at the mean against 85-120; without the daemon 711-1,033
+ * (mean 872) against 984-1,026 (1,008). With five, a POST waited for a connection while the
+ * transactions before it waited on MySQL (the portal's own CPU 0.68 of a core); thirty-two
+ * served no more than sixteen (mean 726 against 746 POSTs a second, 4 rounds beside the daemon).
  *
  * A transaction's last statement goes with its COMMIT (`rawAndCommit`: `UPDATE ...; COMMIT`, so
  * these connections allow several statements in one query). Each statement written to MySQL costs
@@ -51,7 +58,7 @@ export function knexTransactions(db: Knex): Transactions {
  * mysql2 escapes; if the statement fails, MySQL runs nothing after it and the transaction rolls
  * back.
  */
-export function createTransactions(mysqlUrl: string, connectionLimit = 5): Transactions {
+export function createTransactions(mysqlUrl: string, connectionLimit = 16): Transactions {
   const pool = mysql.createPool({ uri: mysqlUrl, connectionLimit, ...PORTAL_CONNECTION, multipleStatements: true });
   // Queued ahead of the connection's first use (mysql2 runs a connection's commands in order);
   // a connection that cannot be set up is destroyed by its failure, never used half set up.
