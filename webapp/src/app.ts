@@ -97,7 +97,9 @@ export function createApp(deps: AppDeps): PortalApp {
   });
   const transactions = createTransactions(deps.mysqlUrl);
   const inFlight = new InFlight();
-  const metrics = deps.metrics ? new PortalMetrics({ inFlight: () => inFlight.size, db: deps.db }) : undefined;
+  const metrics = deps.metrics
+    ? new PortalMetrics({ inFlight: () => inFlight.size, db: deps.db, transactions })
+    : undefined;
   const csrf = createCsrf({ secret: deps.sessionSecret, cookieSecure: deps.cookieSecure });
 
   app.set('views', path.join(PROJECT_ROOT, 'webapp/src/views'));

@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { createLogger } from '../../lib/logger';
 import { serveMetrics } from '../src/http/portal-metrics';
+import { createTransactions } from '../src/db/transactions';
 import { createPortalFixture, loggedIn, postForm, type PortalFixture } from './portal-fixture';
 
 let f: PortalFixture;
@@ -58,7 +59,11 @@ test('each response is counted by the route pattern that answered it, never its 
   expect(text).not.toContain('987654');
   // Read at scrape time: nothing in flight now; the pool and Node's own figures.
   expect(sample(text, 'portal_http_requests_in_flight')).toBe(0);
-  expect(sample(text, 'portal_mysql_pool_connections', { state: 'waiting' })).toBe(0);
+  for (const pool of ['pages', 'enroll_drop']) {
+    expect(sample(text, 'portal_mysql_pool_connections', { pool, state: 'used' })).toBe(0);
+    expect(sample(text, 'portal_mysql_pool_connections', { pool, state: 'waiting' })).toBe(0);
+  }
+  expect(sample(text, 'portal_mysql_pool_limit', { pool: 'enroll_drop' })).toBe(16);
   expect(sample(text, 'portal_nodejs_eventloop_lag_p99_seconds')).toBeGreaterThan(0);
   expect(sample(text, 'portal_process_cpu_seconds_total')).toBeGreaterThan(0);
 });
@@ -76,5 +81,28 @@ test('the metrics port serves GET /metrics and nothing else', async () => {
     expect((await fetch(`${base}/metrics`, { method: 'POST' })).status).toBe(404);
   } finally {
     await served.close();
+  }
+});
+
+test("the enroll and drop transactions' pool counts what holds a connection and what waits for one, failures included", async () => {
+  const tx = createTransactions(f.mysql.url, 1);
+  try {
+    let finish!: () => void;
+    const held = new Promise<void>((resolve) => (finish = resolve));
+    const first = tx.run(async (sql) => {
+      await sql.raw('SELECT 1', []);
+      await held;
+    });
+    const second = tx.run(async () => {
+      throw new Error('refused');
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(tx.usage!()).toEqual({ used: 1, waiting: 1, limit: 1 });
+    finish();
+    await first;
+    await expect(second).rejects.toThrow('refused');
+    expect(tx.usage!()).toEqual({ used: 0, waiting: 0, limit: 1 });
+  } finally {
+    await tx.close();
   }
 });

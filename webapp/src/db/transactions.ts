@@ -26,6 +26,14 @@ export function committing(tx: Sql): Sql {
 export interface Transactions {
   run<T>(work: (tx: Sql) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /** Connections holding a transaction now, transactions waiting for one, and the most there may be. */
+  usage?(): PoolUsage;
+}
+
+export interface PoolUsage {
+  used: number;
+  waiting: number;
+  limit: number;
 }
 
 /** Transactions through knex (`BEGIN` as a statement of its own): tests, benches, scripts. */
@@ -66,13 +74,21 @@ export function createTransactions(mysqlUrl: string, connectionLimit = 16): Tran
     const failed = (err: unknown) => err && c.destroy();
     for (const sql of [...PORTAL_SESSION_SETUP, 'SET autocommit = 0']) c.query(sql, failed);
   });
+  const usage = { used: 0, waiting: 0, limit: connectionLimit };
   const connection = () =>
     new Promise<mysql.PoolConnection>((resolve, reject) =>
       pool.getConnection((err, c) => (err ? reject(err) : resolve(c))),
     );
   return {
+    usage: () => ({ ...usage }),
     async run(work) {
-      const c = await connection();
+      usage.waiting++;
+      const c = await connection().finally(() => usage.waiting--);
+      usage.used++;
+      const giveBack = (how: 'release' | 'destroy') => {
+        usage.used--;
+        c[how]();
+      };
       let committed = false;
       // The callback API: mysql2's promise API captures a stack trace at every call.
       const query = (sql: string, bindings: readonly unknown[] = []) =>
@@ -89,13 +105,13 @@ export function createTransactions(mysqlUrl: string, connectionLimit = 16): Tran
       try {
         const result = await work({ raw: query, rawAndCommit });
         if (!committed) await query('COMMIT');
-        c.release();
+        giveBack('release');
         return result;
       } catch (err) {
         // A connection that cannot roll back (it failed) is dropped with its transaction.
         await query('ROLLBACK').then(
-          () => c.release(),
-          () => c.destroy(),
+          () => giveBack('release'),
+          () => giveBack('destroy'),
         );
         throw err;
       }

@@ -3,6 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Knex } from 'knex';
 import client, { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Logger } from '../../../lib/logger';
+import type { Transactions } from '../db/transactions';
 
 /** What an enroll or a drop came to: committed, or the code of its refusal (COURSE_FULL, ...). */
 export type EnrollmentOutcome = 'committed' | string;
@@ -19,8 +20,9 @@ const NO_ROUTE = 'none';
  * - `portal_enrollment_changes_total{action,outcome}`: enrolls and drops, committed or refused
  *   (by the refusal's code: `COURSE_FULL`, `TIMETABLE_CLASH`, ...), what registration week is
  *   watched by;
- * - `portal_http_requests_in_flight` and `portal_mysql_pool_connections{state}` (the knex pool's
- *   used, free and awaited connections), read at scrape time;
+ * - `portal_http_requests_in_flight`, `portal_mysql_pool_connections{pool,state}` (connections
+ *   used, and requests waiting for one, of the pages' pool and of the enroll and drop
+ *   transactions') and `portal_mysql_pool_limit{pool}`, read at scrape time;
  * - Node's and the process's own (`portal_process_cpu_seconds_total`,
  *   `portal_nodejs_eventloop_lag_p99_seconds`, heap, ...).
  * Served on PORTAL_METRICS_PORT (see serveMetrics), never on the pages' port.
@@ -33,7 +35,7 @@ export class PortalMetrics {
   /** Each (method, route, status)'s counter and histogram children: looked up once, not per request. */
   private readonly children = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
 
-  constructor(sources: { inFlight: () => number; db?: Knex }) {
+  constructor(sources: { inFlight: () => number; db?: Knex; transactions?: Transactions }) {
     const registers = [this.registry];
     client.collectDefaultMetrics({ register: this.registry, prefix: 'portal_' });
     this.requests = new client.Counter({
@@ -63,20 +65,43 @@ export class PortalMetrics {
         this.set(sources.inFlight());
       },
     });
-    const pool = sources.db?.client.pool as
-      { numUsed(): number; numFree(): number; numPendingAcquires(): number } | undefined;
-    if (pool)
-      new client.Gauge({
-        name: 'portal_mysql_pool_connections',
-        help: "The portal's MySQL pool (pages, logins): connections in use, idle, and requests waiting for one",
-        labelNames: ['state'],
-        registers,
-        collect() {
-          this.set({ state: 'used' }, pool.numUsed());
-          this.set({ state: 'free' }, pool.numFree());
-          this.set({ state: 'waiting' }, pool.numPendingAcquires());
-        },
-      });
+    // The portal's MySQL pools: the pages' (knex: catalogue, logins, staff) and the enroll and
+    // drop transactions'. A pool with requests waiting for a connection is where a POST's time goes.
+    const knexPool = sources.db?.client.pool as
+      { numUsed(): number; numPendingAcquires(): number; max: number } | undefined;
+    const pools = [
+      ...(knexPool
+        ? [
+            {
+              pool: 'pages',
+              usage: () => ({ used: knexPool.numUsed(), waiting: knexPool.numPendingAcquires(), limit: knexPool.max }),
+            },
+          ]
+        : []),
+      ...(sources.transactions?.usage ? [{ pool: 'enroll_drop', usage: sources.transactions.usage }] : []),
+    ];
+    const usages = () => pools.map(({ pool, usage }) => ({ pool, ...usage() }));
+    new client.Gauge({
+      name: 'portal_mysql_pool_connections',
+      help: "The portal's MySQL pools (pages; enroll_drop: the enroll and drop transactions): connections in use, and requests waiting for one",
+      labelNames: ['pool', 'state'],
+      registers,
+      collect() {
+        for (const u of usages()) {
+          this.set({ pool: u.pool, state: 'used' }, u.used);
+          this.set({ pool: u.pool, state: 'waiting' }, u.waiting);
+        }
+      },
+    });
+    new client.Gauge({
+      name: 'portal_mysql_pool_limit',
+      help: "The most connections each of the portal's MySQL pools opens",
+      labelNames: ['pool'],
+      registers,
+      collect() {
+        for (const u of usages()) this.set({ pool: u.pool }, u.limit);
+      },
+    });
   }
 
   /** Counts every response as it ends; install before everything that may answer. */
