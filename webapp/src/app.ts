@@ -98,7 +98,7 @@ export function createApp(deps: AppDeps): PortalApp {
   const transactions = createTransactions(deps.mysqlUrl);
   const inFlight = new InFlight();
   const metrics = deps.metrics
-    ? new PortalMetrics({ inFlight: () => inFlight.size, db: deps.db, transactions })
+    ? new PortalMetrics({ inFlight: () => inFlight.size, db: deps.db, sessions, transactions })
     : undefined;
   const csrf = createCsrf({ secret: deps.sessionSecret, cookieSecure: deps.cookieSecure });
 

@@ -59,10 +59,11 @@ test('each response is counted by the route pattern that answered it, never its 
   expect(text).not.toContain('987654');
   // Read at scrape time: nothing in flight now; the pool and Node's own figures.
   expect(sample(text, 'portal_http_requests_in_flight')).toBe(0);
-  for (const pool of ['pages', 'enroll_drop']) {
+  for (const pool of ['pages', 'sessions', 'enroll_drop']) {
     expect(sample(text, 'portal_mysql_pool_connections', { pool, state: 'used' })).toBe(0);
     expect(sample(text, 'portal_mysql_pool_connections', { pool, state: 'waiting' })).toBe(0);
   }
+  expect(sample(text, 'portal_mysql_pool_limit', { pool: 'sessions' })).toBe(12);
   expect(sample(text, 'portal_mysql_pool_limit', { pool: 'enroll_drop' })).toBe(16);
   expect(sample(text, 'portal_nodejs_eventloop_lag_p99_seconds')).toBeGreaterThan(0);
   expect(sample(text, 'portal_process_cpu_seconds_total')).toBeGreaterThan(0);

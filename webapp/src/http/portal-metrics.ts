@@ -3,7 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Knex } from 'knex';
 import client, { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Logger } from '../../../lib/logger';
-import type { Transactions } from '../db/transactions';
+import type { PoolUsage, Transactions } from '../db/transactions';
 
 /** What an enroll or a drop came to: committed, or the code of its refusal (COURSE_FULL, ...). */
 export type EnrollmentOutcome = 'committed' | string;
@@ -21,8 +21,8 @@ const NO_ROUTE = 'none';
  *   (by the refusal's code: `COURSE_FULL`, `TIMETABLE_CLASH`, ...), what registration week is
  *   watched by;
  * - `portal_http_requests_in_flight`, `portal_mysql_pool_connections{pool,state}` (connections
- *   used, and requests waiting for one, of the pages' pool and of the enroll and drop
- *   transactions') and `portal_mysql_pool_limit{pool}`, read at scrape time;
+ *   used, and requests waiting for one, of the pages' pool, the session reads' and the enroll and
+ *   drop transactions') and `portal_mysql_pool_limit{pool}`, read at scrape time;
  * - Node's and the process's own (`portal_process_cpu_seconds_total`,
  *   `portal_nodejs_eventloop_lag_p99_seconds`, heap, ...).
  * Served on PORTAL_METRICS_PORT (see serveMetrics), never on the pages' port.
@@ -35,7 +35,12 @@ export class PortalMetrics {
   /** Each (method, route, status)'s counter and histogram children: looked up once, not per request. */
   private readonly children = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
 
-  constructor(sources: { inFlight: () => number; db?: Knex; transactions?: Transactions }) {
+  constructor(sources: {
+    inFlight: () => number;
+    db?: Knex;
+    transactions?: Transactions;
+    sessions?: { usage(): PoolUsage };
+  }) {
     const registers = [this.registry];
     client.collectDefaultMetrics({ register: this.registry, prefix: 'portal_' });
     this.requests = new client.Counter({
@@ -65,8 +70,9 @@ export class PortalMetrics {
         this.set(sources.inFlight());
       },
     });
-    // The portal's MySQL pools: the pages' (knex: catalogue, logins, staff) and the enroll and
-    // drop transactions'. A pool with requests waiting for a connection is where a POST's time goes.
+    // The portal's MySQL pools: the pages' (knex: catalogue, logins, staff), the session reads'
+    // and the enroll and drop transactions'. Requests waiting for a connection of one (stop 59:
+    // the transactions' five, the sessions' five) are where a POST's time went.
     const knexPool = sources.db?.client.pool as
       { numUsed(): number; numPendingAcquires(): number; max: number } | undefined;
     const pools = [
@@ -78,12 +84,13 @@ export class PortalMetrics {
             },
           ]
         : []),
+      ...(sources.sessions ? [{ pool: 'sessions', usage: () => sources.sessions!.usage() }] : []),
       ...(sources.transactions?.usage ? [{ pool: 'enroll_drop', usage: sources.transactions.usage }] : []),
     ];
     const usages = () => pools.map(({ pool, usage }) => ({ pool, ...usage() }));
     new client.Gauge({
       name: 'portal_mysql_pool_connections',
-      help: "The portal's MySQL pools (pages; enroll_drop: the enroll and drop transactions): connections in use, and requests waiting for one",
+      help: "The portal's MySQL pools (pages; sessions: the session reads, counted in statements; enroll_drop: the enroll and drop transactions): connections in use, and requests waiting for one",
       labelNames: ['pool', 'state'],
       registers,
       collect() {

@@ -14,6 +14,7 @@ import {
 import { type MyEnrollment, type MyEnrollmentRow, toMyEnrollments } from '../repositories/enrollments-repository';
 import { PORTAL_CONNECTION } from '../db/knex';
 import { executeReprepared } from '../db/reprepare';
+import type { PoolUsage } from '../db/transactions';
 
 export interface SessionUser {
   accountId: number;
@@ -158,10 +159,12 @@ export function createSessionMiddleware(options: SessionOptions) {
   // What the request being handled reads of its enrollments: express-session calls the store's
   // get synchronously from its middleware, right after this is set for the request.
   let withEnrollments: EnrollmentsRead | false = false;
+  // Session reads sent and not yet answered (each a statement of up to SESSIONS_PER_READ sessions).
+  const statements = { inFlight: 0 };
   const reads = {
-    none: sessionReads(pool, 'none'),
-    statuses: sessionReads(pool, 'statuses'),
-    courses: sessionReads(pool, 'courses'),
+    none: sessionReads(pool, 'none', statements),
+    statuses: sessionReads(pool, 'statuses', statements),
+    courses: sessionReads(pool, 'courses', statements),
   };
   // express-session calls get(sid, callback) only.
   store.get = ((sid: string, callback: (err: unknown, session?: session.SessionData | null) => void) => {
@@ -190,6 +193,15 @@ export function createSessionMiddleware(options: SessionOptions) {
       }
     },
     close: () => store.close(),
+    /**
+     * The session reads holding a connection and those waiting for one (statements, each of up to
+     * SESSIONS_PER_READ sessions; the store's rare writes are not counted), and the pool's size.
+     */
+    usage: (): PoolUsage => ({
+      used: Math.min(statements.inFlight, SESSION_CONNECTIONS),
+      waiting: Math.max(0, statements.inFlight - SESSION_CONNECTIONS),
+      limit: SESSION_CONNECTIONS,
+    }),
   };
 }
 
@@ -199,8 +211,12 @@ export function createSessionMiddleware(options: SessionOptions) {
  * at 64 students on the catalogue, 5 or more requests a turn most of the time. Nothing is cached
  * between statements: each request reads its session and account as they are now.
  */
-function sessionReads(pool: mysql.Pool, read: EnrollmentsRead | 'none') {
-  return new DataLoader<string, session.SessionData | null>((sids) => readSessionsWithAccount(pool, sids, read), {
+function sessionReads(pool: mysql.Pool, read: EnrollmentsRead | 'none', statements: { inFlight: number }) {
+  const readBatch = (sids: readonly string[]) => {
+    statements.inFlight++;
+    return readSessionsWithAccount(pool, sids, read).finally(() => statements.inFlight--);
+  };
+  return new DataLoader<string, session.SessionData | null>(readBatch, {
     cache: false,
     maxBatchSize: SESSIONS_PER_READ,
     batchScheduleFn: (dispatch) => setImmediate(dispatch),
