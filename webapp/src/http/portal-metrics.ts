@@ -5,9 +5,6 @@ import client, { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Logger } from '../../../lib/logger';
 import type { PoolUsage, Transactions } from '../db/transactions';
 
-/** What an enroll or a drop came to: committed, or the code of its refusal (COURSE_FULL, ...). */
-export type EnrollmentOutcome = 'committed' | string;
-
 /** The route label of a request no route answered: a 404, or one refused before routing (CSRF, a bad query). */
 const NO_ROUTE = 'none';
 
@@ -73,20 +70,16 @@ export class PortalMetrics {
     // The portal's MySQL pools: the pages' (knex: catalogue, logins, staff), the session reads'
     // and the enroll and drop transactions'. Requests waiting for a connection of one (stop 59:
     // the transactions' five, the sessions' five) are where a POST's time went.
+    const pools: { pool: string; usage: () => PoolUsage }[] = [];
     const knexPool = sources.db?.client.pool as
       { numUsed(): number; numPendingAcquires(): number; max: number } | undefined;
-    const pools = [
-      ...(knexPool
-        ? [
-            {
-              pool: 'pages',
-              usage: () => ({ used: knexPool.numUsed(), waiting: knexPool.numPendingAcquires(), limit: knexPool.max }),
-            },
-          ]
-        : []),
-      ...(sources.sessions ? [{ pool: 'sessions', usage: () => sources.sessions!.usage() }] : []),
-      ...(sources.transactions?.usage ? [{ pool: 'enroll_drop', usage: sources.transactions.usage }] : []),
-    ];
+    if (knexPool)
+      pools.push({
+        pool: 'pages',
+        usage: () => ({ used: knexPool.numUsed(), waiting: knexPool.numPendingAcquires(), limit: knexPool.max }),
+      });
+    if (sources.sessions) pools.push({ pool: 'sessions', usage: sources.sessions.usage });
+    if (sources.transactions?.usage) pools.push({ pool: 'enroll_drop', usage: sources.transactions.usage });
     const usages = () => pools.map(({ pool, usage }) => ({ pool, ...usage() }));
     new client.Gauge({
       name: 'portal_mysql_pool_connections',
@@ -131,8 +124,8 @@ export class PortalMetrics {
     next();
   };
 
-  /** An enroll or a drop this process answered. */
-  enrollmentChanged(action: 'enroll' | 'drop', outcome: EnrollmentOutcome): void {
+  /** An enroll or a drop this process answered: `committed`, or the code of its refusal (COURSE_FULL, ...). */
+  enrollmentChanged(action: 'enroll' | 'drop', outcome: string): void {
     this.enrollments.inc({ action, outcome });
   }
 
@@ -164,15 +157,15 @@ export async function serveMetrics(
   registry: Registry | 'workers',
   logger: Logger,
 ): Promise<{ port: number; close: () => Promise<void> }> {
-  const aggregator = registry === 'workers' ? new AggregatorRegistry() : undefined;
+  const source = registry === 'workers' ? new AggregatorRegistry() : registry;
+  const read = () => (source instanceof AggregatorRegistry ? source.clusterMetrics() : source.metrics());
   const server = http.createServer((req, res) => {
     if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found: the metrics are at /metrics\n');
       return;
     }
-    const body = aggregator ? aggregator.clusterMetrics() : (registry as Registry).metrics();
-    body.then(
-      (text) => res.writeHead(200, { 'content-type': (aggregator ?? (registry as Registry)).contentType }).end(text),
+    read().then(
+      (text) => res.writeHead(200, { 'content-type': source.contentType }).end(text),
       (err: unknown) => {
         // A worker that did not answer in time (starting, or stuck): say so, and which way to look.
         logger.warn('metrics not served', { error: err instanceof Error ? err.message : String(err) });
