@@ -1,6 +1,6 @@
 import { freePort } from '../lib/free-port';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -21,7 +21,7 @@ import { SEATS_MAX_AGE_MS } from '../webapp/src/use-cases/catalogue';
 import { defaultPortalWorkers } from '../webapp/src/config';
 import { CpuMeter, processTree, processesNamed } from './proc-tree';
 import { PortalSide, type PortalSideFigures } from './portal-side';
-import type { BenchRow } from './report';
+import { type BenchRow, RESULTS_DIR } from './report';
 
 const CONNECTIONS = 64;
 /** Students probing the daemon's freshness at once: three give ~50 samples in the write load, not ~16. */
@@ -226,7 +226,9 @@ export async function benchPortal(students: number, log: (s: string) => void): P
       meter,
       side,
     });
-    const lags = (await Promise.all(stopProbes.map((stop) => stop()))).flat();
+    const samples = (await Promise.all(stopProbes.map((stop) => stop()))).flat();
+    const lags = samples.map((s) => s.ms);
+    await writeTimeline(pg.url, writesFrom, samples, students);
     rows.push(...figures('POST enroll + drop', writes, 500, healthz), ...cpuRows('POST enroll + drop', writes));
     rows.push(...(await daemonCycles(pg.url, writesFrom)));
     rows.push({
@@ -624,7 +626,7 @@ async function heldCourses(
  */
 function freshnessProbe(base: string, s: Session, candidates: { id: number }[], mysqlUrl: string, pgUrl: string) {
   let stop = false;
-  const lags: number[] = [];
+  const lags: Lag[] = [];
   const done = (async () => {
     const my = await mysql.createConnection({ uri: mysqlUrl, dateStrings: true });
     const pg = new Client({ connectionString: pgUrl });
@@ -656,7 +658,7 @@ function freshnessProbe(base: string, s: Session, candidates: { id: number }[], 
             course.id,
           ]);
           if (r.rows[0]?.status === want) {
-            lags.push(Date.now() - wrote);
+            lags.push({ wrote, ms: Date.now() - wrote });
             break;
           }
           await new Promise((res) => setTimeout(res, 25));
@@ -673,6 +675,58 @@ function freshnessProbe(base: string, s: Session, candidates: { id: number }[], 
     await done;
     return lags;
   };
+}
+
+/** A freshness sample: when the portal answered the write (ms since the epoch), and how long the mirror took to show it. */
+interface Lag {
+  wrote: number;
+  ms: number;
+}
+
+/**
+ * Writes the daemon's cycles during enroll/drop and the freshness samples, on one time axis (ms
+ * from the load's start), to bench-results/portal-timeline-<students>.csv: which cycles a slow
+ * sample waited for, and what made them long.
+ */
+async function writeTimeline(pgUrl: string, from: Date, samples: Lag[], students: number): Promise<void> {
+  const pg = new Client({ connectionString: pgUrl });
+  await pg.connect();
+  try {
+    const { rows } = await pg.query(
+      `SELECT (extract(epoch FROM started_at) * 1000)::float8 AS started, (extract(epoch FROM snapshot_at) * 1000)::float8 AS snapshot,
+              duration_ms, mysql_ms, postgres_ms, node_ms, chunks_scanned, chunks_changed, rows_fetched,
+              inserts + updates + deletes AS changes, status
+         FROM cdc.sync_history WHERE started_at >= $1 ORDER BY id`,
+      [from],
+    );
+    const t0 = from.getTime();
+    const at = (ms: number | null) => (ms === null ? '' : Math.round(ms - t0));
+    const lines = [
+      'kind,at_ms,duration_ms,snapshot_ms,mysql_ms,postgres_ms,node_ms,chunks_scanned,chunks_changed,rows_fetched,changes,status',
+    ];
+    for (const r of rows)
+      lines.push(
+        [
+          'cycle',
+          at(r.started),
+          r.duration_ms,
+          at(r.snapshot),
+          r.mysql_ms,
+          r.postgres_ms,
+          r.node_ms,
+          r.chunks_scanned,
+          r.chunks_changed,
+          r.rows_fetched,
+          r.changes,
+          r.status,
+        ].join(','),
+      );
+    for (const s of samples) lines.push(['freshness', at(s.wrote), s.ms, '', '', '', '', '', '', '', '', ''].join(','));
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    writeFileSync(path.join(RESULTS_DIR, `portal-timeline-${students}.csv`), `${lines.join('\n')}\n`);
+  } finally {
+    await pg.end();
+  }
 }
 
 /** Courses whose catalogue seats-left is not capacity minus MySQL's count, plus any course over capacity. */
