@@ -14,6 +14,7 @@ import {
 import { type CycleOutcome, runCycle } from './sync-cycle';
 import { rollUpHistory } from './record/history-retention';
 import { ChunkPacer } from './snapshot/chunk-pacer';
+import { PieceHeat } from './diff/piece-heat';
 
 /** Session-level advisory lock: one active daemon per mirror; others wait as standbys. */
 export const DAEMON_LOCK_KEY = 7_246_002;
@@ -86,6 +87,8 @@ export class CdcDaemon {
 
   /** Chunk sizes and pauses towards MySQL, learnt across cycles. */
   private readonly pacer: ChunkPacer;
+  /** The pieces each table's recent cycles found changed (how busy pieces are cut). */
+  private readonly heat = new PieceHeat();
 
   constructor(private readonly deps: DaemonDeps) {
     this.pacer = new ChunkPacer(deps.config.pacing);
@@ -175,6 +178,7 @@ export class CdcDaemon {
         signal: this.abort.signal,
         deferRecord: (write) => this.deferred.length < MAX_DEFERRED_RECORDS && this.deferred.push(write),
         pacer: this.pacer,
+        heat: this.heat,
       });
       this.s.consecutiveFailures = 0;
       this.s.retryAt = null;

@@ -23,6 +23,7 @@ import { CycleStats, type CycleStatus } from './record/cycle-stats';
 import { type SyncId, beginCycleRecord, failCycleRecord, finishCycleRecord } from './record/cycle-record';
 import { closeSnapshot, connectMysql, estimateRows, openSnapshot } from './snapshot/mysql-source';
 import { ChunkPacer } from './snapshot/chunk-pacer';
+import type { PieceHeat } from './diff/piece-heat';
 import { countTriggerChanges } from './watch/triggers';
 
 export interface CycleContext {
@@ -37,6 +38,8 @@ export interface CycleContext {
   deferRecord?: (write: () => Promise<void>) => void;
   /** Chunk sizing and pauses towards MySQL, kept across cycles by the daemon (a fresh one otherwise). */
   pacer?: ChunkPacer;
+  /** The pieces changed in recent cycles, kept across cycles by the daemon (absent: none known). */
+  heat?: PieceHeat;
 }
 
 export interface CycleOutcome {
@@ -368,6 +371,7 @@ async function applySnapshot(
           outbox: true,
           chunkRows: ctx.pacer?.targetRows() ?? ctx.config.chunkRows,
           pacer: ctx.pacer,
+          heat: ctx.heat,
           pool: ctx.pool,
           signal: ctx.signal,
         };

@@ -5,7 +5,7 @@ import winston from 'winston';
 import { type Logger, createLogger } from '../../lib/logger';
 import { loadCdcConfig, type CdcConfig } from '../src/config';
 import { migratePostgres } from '../src/apply/pg-migrations';
-import { runCycle } from '../src/sync-cycle';
+import { type CycleContext, runCycle } from '../src/sync-cycle';
 import type { TableDrift } from '../src/verify/verify-table';
 import { mirrorDrift } from './convergence';
 import {
@@ -28,7 +28,8 @@ export interface CdcFixture {
   pool: Pool;
   config: CdcConfig;
   env: Record<string, string>;
-  cycle: () => ReturnType<typeof runCycle>;
+  /** One cycle; `kept` is what a daemon keeps across its cycles (absent: nothing kept). */
+  cycle: (kept?: Pick<CycleContext, 'heat'>) => ReturnType<typeof runCycle>;
   verifyAll: () => Promise<TableDrift[]>;
   close: () => Promise<void>;
 }
@@ -104,7 +105,7 @@ export async function createCdcFixture(env: Record<string, string> = {}): Promis
     pool,
     config,
     env: fullEnv,
-    cycle: () => runCycle({ pool, config, logger: quietLogger }),
+    cycle: (kept) => runCycle({ pool, config, logger: quietLogger, ...kept }),
     verifyAll: () => mirrorDrift(ro.url, pool, config),
     close: dropAll,
   };

@@ -212,9 +212,11 @@ export async function scatteredWrites(
   r: Rng,
   writes: number,
   maxId: number,
+  /** Ids left alone (the caller writes them itself). */
+  avoid: number[] = [],
 ): Promise<{ inserts: number; updates: number; deletes: number }> {
   const done = { inserts: 0, updates: 0, deletes: 0 };
-  const touched = new Set<number>();
+  const touched = new Set<number>(avoid);
   for (let k = writes; k > 0; k--) {
     const id = r.int(1, maxId);
     if (touched.has(id)) continue;

@@ -37,6 +37,7 @@ import {
 import { UNVERIFIED_FINGERPRINT } from './hash64';
 import { recordQuarantine } from '../apply/quarantine-store';
 import type { ChunkPacer } from '../snapshot/chunk-pacer';
+import type { PieceHeat, TableHeat } from './piece-heat';
 import type { RawValue } from './encode-row';
 import { chunkByteLimit } from '../snapshot/mysql-sql';
 
@@ -44,6 +45,8 @@ export interface SyncTableOptions extends MergeOptions {
   chunkRows: number;
   /** Pauses while MySQL is busy and learns its fingerprint rate (absent: neither). */
   pacer?: ChunkPacer;
+  /** Which pieces changed in the table's last syncs (absent: pieces are never cut finer than fine). */
+  heat?: PieceHeat;
   /**
    * Where more connections come from: one reads the next changed chunks' row states while one
    * is diffed, others the chunk list and chunk ids while the table before still merges (absent:
@@ -79,6 +82,18 @@ const SPARSE_CHANGES_PER_CHUNK = 3;
 /** Fine pieces are this fraction of the target size, never under FINE_MIN_ROWS (or the target). */
 const FINE_SHARE = 10;
 const FINE_MIN_ROWS = 500;
+/**
+ * A fine piece changed again soon after (see PieceHeat) is cut into pieces of this fraction of
+ * the fine size, never under HOT_MIN_ROWS. (Cutting every changed piece so fine was measured a
+ * loss: each piece costs its own SELECT in every cycle's fingerprints.)
+ */
+const HOT_SHARE = 4;
+const HOT_MIN_ROWS = 100;
+/**
+ * Pieces folded back together in one sync, at most, once they have stayed unchanged for long
+ * (each piece a fold makes is read again once, in the next cycle).
+ */
+const MAX_COLD_FOLDS = 16;
 const MIN_PROBE = 8;
 /** The most rows one fingerprint query covers, in chunks of the target size (see spanRows). */
 const MAX_SPAN = 32;
@@ -120,6 +135,7 @@ export async function syncTable(
   stats: CycleStats,
 ): Promise<{ merged: Promise<void> }> {
   const t = stats.table(plan.name);
+  const heat = o.heat?.begin(plan.name);
   // Without a pool, everything goes through the cycle's connection: the tables before first.
   if (!o.pool) await o.after;
   // Read on a connection of the pool when there is one: the table before may still be merging
@@ -193,6 +209,7 @@ export async function syncTable(
   const ids = new IdPool(o.pool ?? client);
   const packet = await maxAllowedPacket(mysql);
   const fine = fineRows(o.chunkRows);
+  const hot = Math.min(fine, Math.max(HOT_MIN_ROWS, Math.floor(fine / HOT_SHARE)));
   // The row states are read ahead on a connection of their own (see StatePrefetch).
   const toRead = chunks.filter((_, i) => changed[i]).map((c) => c.id);
   const states = new StatePrefetch(client, o.pool, plan.name, toRead);
@@ -246,7 +263,11 @@ export async function syncTable(
       throwIfAborted(o.signal);
       t.chunksChanged++;
       const state = await stats.time('postgres', () => states.next());
-      const target = sparseSoFar(changesWalked, t.chunksChanged - 1) ? fine : o.chunkRows;
+      // A fine piece changed again soon after is cut finer still: its next walks read fewer rows.
+      const sparse = sparseSoFar(changesWalked, t.chunksChanged - 1);
+      const target = !sparse ? o.chunkRows : heat?.hot(chunk.id) && chunk.count <= 2 * fine ? hot : fine;
+      // (A chunk read without a fingerprint, unverified or in a broad change, tells nothing of its heat.)
+      if (current[i] !== undefined) heat?.changed(chunk.id);
       const input = await chunkInput(plan, chunk, current[i], stats, { target, ids, packet, state });
       if (!plan.keyed) {
         const rows = streamRange(mysql, plan, chunk.lower, chunks[i + 1]?.lower ?? null);
@@ -294,7 +315,7 @@ export async function syncTable(
     await mergeStage(client, plan, stage, o, { upserts: t.inserts + t.updates, deletes: t.deletes });
     // Pieces cut fine stay so while the table's changes stay sparse.
     const target = sparseSoFar(changesWalked, t.chunksChanged) ? fine : o.chunkRows;
-    await replaceChunks(client, plan.name, await mergeSmallChunks(client, plan, next, target, packet));
+    await replaceChunks(client, plan.name, await mergeSmallChunks(client, plan, next, target, packet, { heat, fine }));
     // Every chunk that held a quarantined row was read again (its fingerprint never matches):
     // what this cycle found is the table's whole quarantine.
     await recordQuarantine(client, plan.name, quarantined, o.syncId, true);
@@ -561,8 +582,10 @@ function finishChunk(result: DiffResult, writer: StageWriter, t: TableStats, sta
  * Folds a chunk that shrank below a quarter of the target into its left neighbour when the two
  * together stay under half the target, and under half of chunkByteLimit of canonical forms
  * (keeps the chunk count, hence the cycle cost, in step with the table size). The first chunk
- * keeps its open lower bound. No fingerprint of the merged chunk is known (a digest of
- * concatenated rows does not combine), so the next cycle reads it once and takes it from the rows.
+ * keeps its open lower bound. Neighbours that were cut finer while busy (see PieceHeat) and have
+ * stayed unchanged since are folded back up to the fine size, into at most MAX_COLD_FOLDS pieces
+ * a sync. No fingerprint of the merged chunk is known (a digest of concatenated rows does not
+ * combine), so the next cycle reads it once and takes it from the rows.
  */
 async function mergeSmallChunks(
   client: PoolClient,
@@ -570,19 +593,37 @@ async function mergeSmallChunks(
   chunks: NextChunk[],
   target: number,
   packet: number,
+  cold: { heat: TableHeat | undefined; fine: number },
 ): Promise<Omit<ChunkState, 'position'>[]> {
   const out: NextChunk[] = [];
+  // Pieces made by a cold fold in this sync: still cold, so they may take the next one in.
+  const folded = new Set<NextChunk>();
+  // Pieces not read this cycle have no byte count: a cold fold is sized by the widest rows read
+  // (none read: no fold), so it never makes a piece whose forms MySQL would cut short.
+  const perRow = chunks.reduce((a, c) => Math.max(a, (c.bytes ?? 0) / Math.max(1, c.count)), 0);
   for (const c of chunks) {
     const prev = out[out.length - 1];
     const bytes = prev ? mergedBytes(prev, c) : 0;
+    const small =
+      prev !== undefined && Math.min(prev.count, c.count) < target / 4 && prev.count + c.count <= target / 2;
+    const cooled =
+      prev !== undefined &&
+      folded.size < MAX_COLD_FOLDS &&
+      (!prev.touched || folded.has(prev)) &&
+      !c.touched &&
+      Math.min(prev.count, c.count) <= cold.fine / 2 &&
+      prev.count + c.count <= cold.fine &&
+      perRow > 0 &&
+      2 * (prev.count + c.count) * perRow <= chunkByteLimit(packet) / 2 &&
+      cold.heat?.cold(prev.id) === true &&
+      cold.heat.cold(c.id);
     if (
       plan.keyed &&
       prev &&
-      (prev.touched || c.touched) &&
-      Math.min(prev.count, c.count) < target / 4 &&
-      prev.count + c.count <= target / 2 &&
+      (((prev.touched || c.touched) && small) || cooled) &&
       bytes <= chunkByteLimit(packet) / 2
     ) {
+      if (cooled) folded.add(prev);
       await appendChunkRows(client, plan.name, c.id, prev.id);
       prev.count += c.count;
       prev.bytes = bytes;
