@@ -24,8 +24,15 @@ import { PortalSide, type PortalSideFigures } from './portal-side';
 import { type BenchRow, RESULTS_DIR } from './report';
 
 const CONNECTIONS = 64;
-/** Students probing the daemon's freshness at once: three give ~50 samples in the write load, not ~16. */
+/** Students probing the daemon's freshness at once: three give ~40 samples in the write load, not ~14. */
 const PROBES = 3;
+/**
+ * A probe waits a random time in this range (ms) after the mirror showed its last write before it
+ * writes again. With a fixed wait the three probes wrote in step, each ~330 ms into a cycle, so
+ * their samples were a third as many independent ones and all at one point of the cycle; a random
+ * wait as long as a cycle spreads the writes over it, as the portal's writes are.
+ */
+const PROBE_PAUSE_MS = [100, 1100] as const;
 const DURATION_S = 10;
 /**
  * Each page is requested this long, unmeasured, before it is measured: a worker's first
@@ -619,8 +626,8 @@ async function heldCourses(
 }
 
 /**
- * Every ~300 ms the probe student drops or takes again a course (first the one heldCourses gave
- * it) through the portal, checks in MySQL that the row changed (a refused write, a clash or a full
+ * After a random pause (PROBE_PAUSE_MS) the probe student drops or takes again a course (first the
+ * one heldCourses gave it) through the portal, checks in MySQL that the row changed (a refused write, a clash or a full
  * course, moves the probe on to the next candidate course), then polls the mirror until it shows
  * that row as MySQL has it; the lag is counted from the response.
  */
@@ -663,7 +670,8 @@ function freshnessProbe(base: string, s: Session, candidates: { id: number }[], 
           }
           await new Promise((res) => setTimeout(res, 25));
         }
-        await new Promise((res) => setTimeout(res, 300));
+        const [least, most] = PROBE_PAUSE_MS;
+        await new Promise((res) => setTimeout(res, least + Math.random() * (most - least)));
       }
     } finally {
       await my.end();
