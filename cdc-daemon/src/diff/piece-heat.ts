@@ -1,10 +1,15 @@
+/** Syncs within which a piece changed twice counts as busy. */
+const HOT_SYNCS = 2;
+/** Syncs without a change after which a small piece may be folded into its neighbour. */
+const COLD_SYNCS = 120;
+
 /**
  * Which pieces of each table the daemon found changed in its recent syncs of that table, kept in
  * memory across cycles (like the pacer; a restart starts it afresh). It only decides how pieces are
  * cut, never what is read or applied:
- * - a fine piece changed again within HOT_SYNCS syncs is cut finer on its next walk (syncTable), so
- *   a row written again and again (a student enrolling in course after course, registration week's
- *   busy students) costs a walk of a few hundred rows a cycle instead of a thousand;
+ * - a fine piece found changed again within HOT_SYNCS syncs is cut finer as it is walked
+ *   (syncTable), so a row written again and again (a student enrolling in course after course,
+ *   registration week's busy students) costs a walk of a few hundred rows a cycle, not a thousand;
  * - small pieces unchanged for COLD_SYNCS syncs are folded back together (mergeSmallChunks), so
  *   the pieces that once were busy do not add fingerprints to every cycle for ever.
  */
@@ -24,11 +29,6 @@ export class PieceHeat {
     return heat;
   }
 }
-
-/** Syncs within which a piece changed twice counts as busy. */
-export const HOT_SYNCS = 2;
-/** Syncs without a change after which a small piece may be folded into its neighbour. */
-export const COLD_SYNCS = 120;
 
 export class TableHeat {
   private sync = 0;
