@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
+import { stringify } from 'csv-stringify/sync';
 import { hash } from '@node-rs/bcrypt';
 import mysql from 'mysql2/promise';
 import { Client } from 'pg';
@@ -627,9 +628,9 @@ async function heldCourses(
 
 /**
  * After a random pause (PROBE_PAUSE_MS) the probe student drops or takes again a course (first the
- * one heldCourses gave it) through the portal, checks in MySQL that the row changed (a refused write, a clash or a full
- * course, moves the probe on to the next candidate course), then polls the mirror until it shows
- * that row as MySQL has it; the lag is counted from the response.
+ * one heldCourses gave it) through the portal, checks in MySQL that the row changed (a refused
+ * write, a clash or a full course, moves the probe on to the next candidate course), then polls
+ * the mirror until it shows that row as MySQL has it; the lag is counted from the response.
  */
 function freshnessProbe(base: string, s: Session, candidates: { id: number }[], mysqlUrl: string, pgUrl: string) {
   let stop = false;
@@ -685,11 +686,26 @@ function freshnessProbe(base: string, s: Session, candidates: { id: number }[], 
   };
 }
 
-/** A freshness sample: when the portal answered the write (ms since the epoch), and how long the mirror took to show it. */
+/** A freshness sample: when the portal answered its write (ms since the epoch), and the mirror's lag. */
 interface Lag {
   wrote: number;
   ms: number;
 }
+
+const TIMELINE_COLUMNS = [
+  'kind',
+  'at_ms',
+  'duration_ms',
+  'snapshot_ms',
+  'mysql_ms',
+  'postgres_ms',
+  'node_ms',
+  'chunks_scanned',
+  'chunks_changed',
+  'rows_fetched',
+  'changes',
+  'status',
+];
 
 /**
  * Writes the daemon's cycles during enroll/drop and the freshness samples, on one time axis (ms
@@ -708,30 +724,29 @@ async function writeTimeline(pgUrl: string, from: Date, samples: Lag[], students
       [from],
     );
     const t0 = from.getTime();
-    const at = (ms: number | null) => (ms === null ? '' : Math.round(ms - t0));
-    const lines = [
-      'kind,at_ms,duration_ms,snapshot_ms,mysql_ms,postgres_ms,node_ms,chunks_scanned,chunks_changed,rows_fetched,changes,status',
-    ];
-    for (const r of rows)
-      lines.push(
-        [
-          'cycle',
-          at(r.started),
-          r.duration_ms,
-          at(r.snapshot),
-          r.mysql_ms,
-          r.postgres_ms,
-          r.node_ms,
-          r.chunks_scanned,
-          r.chunks_changed,
-          r.rows_fetched,
-          r.changes,
-          r.status,
-        ].join(','),
-      );
-    for (const s of samples) lines.push(['freshness', at(s.wrote), s.ms, '', '', '', '', '', '', '', '', ''].join(','));
+    const at = (ms: number | null) => (ms === null ? null : Math.round(ms - t0));
+    const csv = stringify(
+      [
+        ...rows.map((r) => ({
+          kind: 'cycle',
+          at_ms: at(r.started),
+          duration_ms: r.duration_ms,
+          snapshot_ms: at(r.snapshot),
+          mysql_ms: r.mysql_ms,
+          postgres_ms: r.postgres_ms,
+          node_ms: r.node_ms,
+          chunks_scanned: r.chunks_scanned,
+          chunks_changed: r.chunks_changed,
+          rows_fetched: r.rows_fetched,
+          changes: r.changes,
+          status: r.status,
+        })),
+        ...samples.map((s) => ({ kind: 'freshness', at_ms: at(s.wrote), duration_ms: s.ms })),
+      ],
+      { header: true, columns: TIMELINE_COLUMNS },
+    );
     mkdirSync(RESULTS_DIR, { recursive: true });
-    writeFileSync(path.join(RESULTS_DIR, `portal-timeline-${students}.csv`), `${lines.join('\n')}\n`);
+    writeFileSync(path.join(RESULTS_DIR, `portal-timeline-${students}.csv`), csv);
   } finally {
     await pg.end();
   }
