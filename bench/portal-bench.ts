@@ -713,43 +713,38 @@ const TIMELINE_COLUMNS = [
  * sample waited for, and what made them long.
  */
 async function writeTimeline(pgUrl: string, from: Date, samples: Lag[], students: number): Promise<void> {
-  const pg = new Client({ connectionString: pgUrl });
-  await pg.connect();
-  try {
-    const { rows } = await pg.query(
-      `SELECT (extract(epoch FROM started_at) * 1000)::float8 AS started, (extract(epoch FROM snapshot_at) * 1000)::float8 AS snapshot,
-              duration_ms, mysql_ms, postgres_ms, node_ms, chunks_scanned, chunks_changed, rows_fetched,
-              inserts + updates + deletes AS changes, status
-         FROM cdc.sync_history WHERE started_at >= $1 ORDER BY id`,
-      [from],
-    );
-    const t0 = from.getTime();
-    const at = (ms: number | null) => (ms === null ? null : Math.round(ms - t0));
-    const csv = stringify(
-      [
-        ...rows.map((r) => ({
-          kind: 'cycle',
-          at_ms: at(r.started),
-          duration_ms: r.duration_ms,
-          snapshot_ms: at(r.snapshot),
-          mysql_ms: r.mysql_ms,
-          postgres_ms: r.postgres_ms,
-          node_ms: r.node_ms,
-          chunks_scanned: r.chunks_scanned,
-          chunks_changed: r.chunks_changed,
-          rows_fetched: r.rows_fetched,
-          changes: r.changes,
-          status: r.status,
-        })),
-        ...samples.map((s) => ({ kind: 'freshness', at_ms: at(s.wrote), duration_ms: s.ms })),
-      ],
-      { header: true, columns: TIMELINE_COLUMNS },
-    );
-    mkdirSync(RESULTS_DIR, { recursive: true });
-    writeFileSync(path.join(RESULTS_DIR, `portal-timeline-${students}.csv`), csv);
-  } finally {
-    await pg.end();
-  }
+  const rows = await daemonRows(
+    pgUrl,
+    `SELECT (extract(epoch FROM started_at) * 1000)::float8 AS started, (extract(epoch FROM snapshot_at) * 1000)::float8 AS snapshot,
+            duration_ms, mysql_ms, postgres_ms, node_ms, chunks_scanned, chunks_changed, rows_fetched,
+            inserts + updates + deletes AS changes, status
+       FROM cdc.sync_history WHERE started_at >= $1 ORDER BY id`,
+    [from],
+  );
+  const t0 = from.getTime();
+  const at = (ms: number | null) => (ms === null ? null : Math.round(ms - t0));
+  const csv = stringify(
+    [
+      ...rows.map((r) => ({
+        kind: 'cycle',
+        at_ms: at(r.started),
+        duration_ms: r.duration_ms,
+        snapshot_ms: at(r.snapshot),
+        mysql_ms: r.mysql_ms,
+        postgres_ms: r.postgres_ms,
+        node_ms: r.node_ms,
+        chunks_scanned: r.chunks_scanned,
+        chunks_changed: r.chunks_changed,
+        rows_fetched: r.rows_fetched,
+        changes: r.changes,
+        status: r.status,
+      })),
+      ...samples.map((s) => ({ kind: 'freshness', at_ms: at(s.wrote), duration_ms: s.ms })),
+    ],
+    { header: true, columns: TIMELINE_COLUMNS },
+  );
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(path.join(RESULTS_DIR, `portal-timeline-${students}.csv`), csv);
 }
 
 /** Courses whose catalogue seats-left is not capacity minus MySQL's count, plus any course over capacity. */
@@ -845,15 +840,20 @@ function keepWriting(db: Knex, table: 'enrollments'): () => Promise<void> {
   };
 }
 
-/** The one row a query over the daemon's records returns, on a connection of its own. */
-async function daemonRecord(pgUrl: string, sql: string, params: unknown[]) {
+/** The rows a query over the daemon's records returns, on a connection of its own. */
+async function daemonRows(pgUrl: string, sql: string, params: unknown[]) {
   const pg = new Client({ connectionString: pgUrl });
   await pg.connect();
   try {
-    return (await pg.query(sql, params)).rows[0];
+    return (await pg.query(sql, params)).rows;
   } finally {
     await pg.end();
   }
+}
+
+/** The one row such a query returns. */
+async function daemonRecord(pgUrl: string, sql: string, params: unknown[]) {
+  return (await daemonRows(pgUrl, sql, params))[0];
 }
 
 /** What the daemon's cycles did while the portal took enrollments: where its freshness goes. */
