@@ -40,3 +40,15 @@ export class ChunkCutter {
     return count >= this.size + this.slack ? 'key' : null;
   }
 }
+
+/**
+ * Fine pieces are this fraction of the target size, never under FINE_MIN_ROWS (or the target):
+ * what a sparsely changed table's chunks are cut to (sync-table.ts).
+ */
+export const FINE_SHARE = 10;
+const FINE_MIN_ROWS = 500;
+
+/** The size of a sparsely changed table's pieces, for a target chunk size. */
+export function fineRows(chunkRows: number): number {
+  return Math.min(chunkRows, Math.max(FINE_MIN_ROWS, Math.floor(chunkRows / FINE_SHARE)));
+}

@@ -5,19 +5,11 @@ import { cdcError, throwIfAborted } from '../errors';
 import { createStage, mergeStage, type MergeOptions, stageName } from '../apply/merge-stage';
 import { checkout } from '../apply/pg-tx';
 import { StageWriter } from '../apply/stage-writer';
-import {
-  type ChunkState,
-  appendChunkRows,
-  loadChunkRowsOf,
-  loadChunks,
-  nextChunkIds,
-  replaceChunks,
-} from '../apply/state-store';
+import { type ChunkState, loadChunkRowsOf, loadChunks, nextChunkIds, replaceChunks } from '../apply/state-store';
 import type { CycleStats, TableStats } from '../record/cycle-stats';
 import {
   type ChunkFingerprint,
   type RowStream,
-  fingerprintRanges,
   maxAllowedPacket,
   sendRange,
   sendRangeKeys,
@@ -34,17 +26,15 @@ import {
   readWholeRows,
   walkKeyedChunk,
 } from './diff-chunk';
-import { UNVERIFIED_FINGERPRINT } from './hash64';
+import { fineRows } from './chunk-cut';
+import { type FingerprintOptions, fingerprintChunks } from './fingerprint-chunks';
+import { type NextChunk, mergeSmallChunks } from '../apply/merge-small-chunks';
 import { recordQuarantine } from '../apply/quarantine-store';
-import type { ChunkPacer } from '../snapshot/chunk-pacer';
-import type { PieceHeat, TableHeat } from './piece-heat';
+import type { PieceHeat } from './piece-heat';
 import type { RawValue } from './encode-row';
 import { chunkByteLimit } from '../snapshot/mysql-sql';
 
-export interface SyncTableOptions extends MergeOptions {
-  chunkRows: number;
-  /** Pauses while MySQL is busy and learns its fingerprint rate (absent: neither). */
-  pacer?: ChunkPacer;
+export interface SyncTableOptions extends MergeOptions, FingerprintOptions {
   /** Which pieces changed in the table's last syncs (absent: pieces are never cut finer than fine). */
   heat?: PieceHeat;
   /**
@@ -58,19 +48,8 @@ export interface SyncTableOptions extends MergeOptions {
    * there): nothing of this table is sent to it before, so it never runs two statements at once.
    */
   after?: Promise<void>;
-  signal?: AbortSignal;
-  /**
-   * Fingerprint only these chunk positions, given the table's chunk count, and take the rest as
-   * unchanged (a skipped table's rolling re-verification, see change-hints.ts).
-   */
-  window?: (chunks: number) => { from: number; count: number };
 }
 
-/** A chunk as the cycle leaves it; `bytes` (of canonical forms) is known for the pieces read. */
-type NextChunk = Omit<ChunkState, 'position'> & { touched: boolean; bytes?: number };
-
-/** Fingerprinting stops paying once this share of the chunks probed so far has changed. */
-const BROAD_CHANGE_SHARE = 0.75;
 /**
  * A table whose chunks walked so far changed at most this many rows each (on average) has its
  * next changed chunks cut finer (see fineRows): a busy table written a row here and there
@@ -79,9 +58,6 @@ const BROAD_CHANGE_SHARE = 0.75;
  * and so the number of walks that read them.
  */
 const SPARSE_CHANGES_PER_CHUNK = 3;
-/** Fine pieces are this fraction of the target size, never under FINE_MIN_ROWS (or the target). */
-const FINE_SHARE = 10;
-const FINE_MIN_ROWS = 500;
 /**
  * A fine piece changed again soon after (see PieceHeat) is cut into pieces of this fraction of
  * the fine size, never under HOT_MIN_ROWS. (Cutting every changed piece so fine was measured a
@@ -89,16 +65,6 @@ const FINE_MIN_ROWS = 500;
  */
 const HOT_SHARE = 4;
 const HOT_MIN_ROWS = 100;
-/**
- * Pieces folded back together in one sync, at most, once they have stayed unchanged for long
- * (each piece a fold makes is read again once, in the next cycle).
- */
-const MAX_COLD_FOLDS = 16;
-const MIN_PROBE = 8;
-/** The most rows one fingerprint query covers, in chunks of the target size (see spanRows). */
-const MAX_SPAN = 32;
-/** The most chunks one fingerprint query covers, whatever their rows (a SELECT each). */
-const MAX_RUN_CHUNKS = MAX_SPAN * FINE_SHARE;
 /**
  * Changed chunks walked one after the other before their changed rows are read whole, together
  * (see readWholeRows). Each chunk's walk and its own read cost the
@@ -141,61 +107,7 @@ export async function syncTable(
   // Read on a connection of the pool when there is one: the table before may still be merging
   // on the cycle's (see the end), and nothing in this transaction wrote this table's chunks yet.
   const chunks = await stats.time('postgres', () => loadChunks(o.pool ?? client, plan.name));
-  const { from, count } = o.window?.(chunks.length) ?? { from: 0, count: chunks.length };
-  const end = from + count;
-  // Outside the window, what is stored stands.
-  const current: (ChunkFingerprint | undefined)[] = chunks.map((c) => ({ count: c.count, fingerprint: c.fingerprint }));
-  let changedSoFar = 0;
-  let broad = false;
-  // A run covers `span` rows as stored, whatever the size of its chunks (fine pieces: see
-  // fineRows). It starts at one chunk of the target size, doubles after a run that (nearly all)
-  // matched (up to what MySQL fingerprints in about one chunk time), halves after one that mostly
-  // did not (a table that turns out broadly changed has cost few fingerprints), and stays between.
-  let span = o.chunkRows;
-  for (let i = from; i < end;) {
-    throwIfAborted(o.signal);
-    broad ||= i - from >= MIN_PROBE && changedSoFar >= BROAD_CHANGE_SHARE * (i - from);
-    if (broad) {
-      current[i] = undefined;
-      i++;
-      continue;
-    }
-    // An unverified chunk (a quarantined row, a merge) is read whatever MySQL would say.
-    if (chunks[i]!.fingerprint === UNVERIFIED_FINGERPRINT) {
-      current[i] = undefined;
-      changedSoFar++;
-      i++;
-      continue;
-    }
-    // (Recomputed per query: the first queries of a process measure MySQL's rate.)
-    const n = plan.keyed ? verifiedRun(chunks, i, Math.min(end - i, MAX_RUN_CHUNKS), Math.min(span, spanRows(o))) : 1;
-    await o.pacer?.yieldToServer(mysql);
-    const began = performance.now();
-    const ranges = chunks.slice(i, i + n).map((c, k) => ({ lower: c.lower, upper: chunks[i + k + 1]?.lower ?? null }));
-    const fps = await stats.time('mysql', () => fingerprintRanges(mysql, plan, ranges));
-    o.pacer?.observe(
-      fps.reduce((a, f) => a + f.count, 0),
-      performance.now() - began,
-    );
-    let moved = 0;
-    for (let k = 0; k < n; k++) {
-      const fp = fps[k]!;
-      const c = chunks[i + k]!;
-      current[i + k] = fp;
-      if (fp.count !== c.count || fp.fingerprint !== c.fingerprint) moved++;
-    }
-    changedSoFar += moved;
-    t.chunksScanned += n;
-    t.fingerprintQueries++;
-    i += n;
-    // Each chunk of a run has its own fingerprint whatever the run's length, so a run with few
-    // changed pieces (scattered writes) lets the next one grow as a run without any does. Kept
-    // at its size instead, 691 pieces of `enrollments` with 64 changed took 70 statements a cycle,
-    // and the cycles under the portal's enroll/drop load 1.7-3.5 s of MySQL time (medians 1.9 and
-    // 2.6 s, two runs) against 1.3-1.8 s growing (medians 1.5 and 1.7 s).
-    if (8 * moved <= n) span = Math.min(2 * span, MAX_SPAN * o.chunkRows);
-    else if (2 * moved > n) span = Math.max(o.chunkRows, span / 2);
-  }
+  const current = await fingerprintChunks(mysql, plan, chunks, o, stats);
   const changed = chunks.map(
     (c, i) => current[i] === undefined || c.count !== current[i]!.count || c.fingerprint !== current[i]!.fingerprint,
   );
@@ -325,68 +237,11 @@ export async function syncTable(
 }
 
 /**
- * The merges of a cycle's tables (syncTable's `merged`), each running on the cycle's connection
- * while the next tables are fingerprinted and diffed. A merge that fails aborts the transaction,
- * so whatever fails after it is only its echo: `settled` rejects with the merge's own error, and
- * `failed` names its table.
- */
-export class MergeQueue {
-  private all: Promise<void> = Promise.resolve();
-  failed: string | undefined;
-
-  add(table: string, merged: Promise<void>): void {
-    merged.catch(() => (this.failed ??= table));
-    this.all = Promise.all([this.all, merged]).then(() => {});
-    this.all.catch(() => {});
-  }
-
-  settled(): Promise<void> {
-    return this.all;
-  }
-}
-
-/**
- * The most rows one fingerprint query covers: about CDC_CHUNK_TIME_MS of MySQL's measured rate,
- * at most MAX_SPAN chunks of the target size. Runs are counted in rows, so fine pieces take
- * about as many queries as whole chunks: MySQL fingerprinted `enrollments` (700k rows) as 700
- * 1,000-row pieces in runs of 64 in 410-450 ms, of 32 in 450-550 ms, one a query in 630-760 ms
- * (whole chunks in runs of 32: 410-480 ms). Counted in chunks, runs of pieces rarely grew past
- * a few while the portal wrote enrollments, and the sweep took more queries: cycles under the
- * enroll/drop load took 1.2-1.5 s (p50) against 0.97 s before fine pieces, 0.87 s counted in rows.
- */
-function spanRows(o: SyncTableOptions): number {
-  const rate = o.pacer?.rowsPerSecond();
-  const rows = rate === undefined ? MAX_SPAN * o.chunkRows : (rate * o.pacer!.settings.chunkTimeMs) / 1000;
-  return Math.max(o.chunkRows, Math.min(MAX_SPAN * o.chunkRows, rows));
-}
-
-/** The size of a sparsely changed table's pieces, for a target chunk size. */
-function fineRows(chunkRows: number): number {
-  return Math.min(chunkRows, Math.max(FINE_MIN_ROWS, Math.floor(chunkRows / FINE_SHARE)));
-}
-
-/**
  * Whether the `walked` chunks of the table read so far in this cycle changed sparsely (`changes`:
  * the rows they inserted, changed or deleted, as their walks found them).
  */
 function sparseSoFar(changes: number, walked: number): boolean {
   return walked > 0 && changes <= SPARSE_CHANGES_PER_CHUNK * walked;
-}
-
-/**
- * How many chunks from `i` on (at most `max`, `i` itself verified) hold no unverified one and,
- * past the first, at most `maxRows` rows as last stored, give or take the sixteenth a chunk may
- * run past its size to end at a value change (chunk-cut.ts).
- */
-function verifiedRun(chunks: ChunkState[], i: number, max: number, maxRows: number): number {
-  let n = 1;
-  let rows = chunks[i]!.count;
-  while (n < max && i + n < chunks.length && chunks[i + n]!.fingerprint !== UNVERIFIED_FINGERPRINT) {
-    rows += chunks[i + n]!.count;
-    if (rows > maxRows + maxRows / 16) break;
-    n++;
-  }
-  return n;
 }
 
 /** Chunk ids for split pieces, fetched in batches before a chunk is read (not while its COPY runs). */
@@ -576,68 +431,4 @@ function finishChunk(result: DiffResult, writer: StageWriter, t: TableStats, sta
   t.deletes += result.deletes;
   t.warnings += result.warnings;
   stats.quarantine(plan.name).push(...result.quarantined);
-}
-
-/**
- * Folds a chunk that shrank below a quarter of the target into its left neighbour when the two
- * together stay under half the target, and under half of chunkByteLimit of canonical forms
- * (keeps the chunk count, hence the cycle cost, in step with the table size). The first chunk
- * keeps its open lower bound. Neighbours that were cut finer while busy (see PieceHeat) and have
- * stayed unchanged since are folded back up to the fine size, into at most MAX_COLD_FOLDS pieces
- * a sync. No fingerprint of the merged chunk is known (a digest of concatenated rows does not
- * combine), so the next cycle reads it once and takes it from the rows.
- */
-async function mergeSmallChunks(
-  client: PoolClient,
-  plan: TablePlan,
-  chunks: NextChunk[],
-  target: number,
-  packet: number,
-  cold: { heat: TableHeat | undefined; fine: number },
-): Promise<Omit<ChunkState, 'position'>[]> {
-  const out: NextChunk[] = [];
-  // Pieces made by a cold fold in this sync: still cold, so they may take the next one in.
-  const folded = new Set<NextChunk>();
-  // Pieces not read this cycle have no byte count: a cold fold is sized by the widest rows read
-  // (none read: no fold), so it never makes a piece whose forms MySQL would cut short.
-  const perRow = chunks.reduce((a, c) => Math.max(a, (c.bytes ?? 0) / Math.max(1, c.count)), 0);
-  for (const c of chunks) {
-    const prev = out[out.length - 1];
-    const bytes = prev ? mergedBytes(prev, c) : 0;
-    const small =
-      prev !== undefined && Math.min(prev.count, c.count) < target / 4 && prev.count + c.count <= target / 2;
-    const cooled =
-      prev !== undefined &&
-      folded.size < MAX_COLD_FOLDS &&
-      (!prev.touched || folded.has(prev)) &&
-      !c.touched &&
-      Math.min(prev.count, c.count) <= cold.fine / 2 &&
-      prev.count + c.count <= cold.fine &&
-      perRow > 0 &&
-      2 * (prev.count + c.count) * perRow <= chunkByteLimit(packet) / 2 &&
-      cold.heat?.cold(prev.id) === true &&
-      cold.heat.cold(c.id);
-    if (
-      plan.keyed &&
-      prev &&
-      (((prev.touched || c.touched) && small) || cooled) &&
-      bytes <= chunkByteLimit(packet) / 2
-    ) {
-      if (cooled) folded.add(prev);
-      await appendChunkRows(client, plan.name, c.id, prev.id);
-      prev.count += c.count;
-      prev.bytes = bytes;
-      prev.fingerprint = UNVERIFIED_FINGERPRINT;
-      prev.touched = true;
-      continue;
-    }
-    out.push({ ...c });
-  }
-  return out.map(({ touched: _t, bytes: _b, ...c }) => c);
-}
-
-/** Bytes of two neighbours' canonical forms; one not read this cycle is taken at the other's bytes per row. */
-function mergedBytes(a: NextChunk, b: NextChunk): number {
-  const perRow = (a.bytes ?? 0) / Math.max(1, a.count) || (b.bytes ?? 0) / Math.max(1, b.count);
-  return (a.bytes ?? a.count * perRow) + (b.bytes ?? b.count * perRow);
 }
