@@ -37,28 +37,27 @@ export async function mergeSmallChunks(
   // Pieces not read this cycle have no byte count: a cold fold is sized by the widest rows read
   // (none read: no fold), so it never makes a piece whose forms MySQL would cut short.
   const perRow = chunks.reduce((a, c) => Math.max(a, (c.bytes ?? 0) / Math.max(1, c.count)), 0);
+  const limit = chunkByteLimit(packet) / 2;
   for (const c of chunks) {
     const prev = out[out.length - 1];
-    const bytes = prev ? mergedBytes(prev, c) : 0;
-    const small =
-      prev !== undefined && Math.min(prev.count, c.count) < target / 4 && prev.count + c.count <= target / 2;
+    // Keyless tables have one chunk, whose rows no bound divides.
+    if (prev === undefined || !plan.keyed) {
+      out.push({ ...c });
+      continue;
+    }
+    const bytes = mergedBytes(prev, c);
+    const small = Math.min(prev.count, c.count) < target / 4 && prev.count + c.count <= target / 2;
     const cooled =
-      prev !== undefined &&
       folded.size < MAX_COLD_FOLDS &&
       (!prev.touched || folded.has(prev)) &&
       !c.touched &&
       Math.min(prev.count, c.count) <= cold.fine / 2 &&
       prev.count + c.count <= cold.fine &&
       perRow > 0 &&
-      2 * (prev.count + c.count) * perRow <= chunkByteLimit(packet) / 2 &&
+      2 * (prev.count + c.count) * perRow <= limit &&
       cold.heat?.cold(prev.id) === true &&
       cold.heat.cold(c.id);
-    if (
-      plan.keyed &&
-      prev &&
-      (((prev.touched || c.touched) && small) || cooled) &&
-      bytes <= chunkByteLimit(packet) / 2
-    ) {
+    if ((((prev.touched || c.touched) && small) || cooled) && bytes <= limit) {
       if (cooled) folded.add(prev);
       await appendChunkRows(client, plan.name, c.id, prev.id);
       prev.count += c.count;
