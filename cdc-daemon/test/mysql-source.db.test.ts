@@ -3,7 +3,7 @@ import { serviceUrls } from '../../test/support/services';
 import { planTable } from '../src/catalog/plan-table';
 import { readCatalog } from '../src/catalog/read-catalog';
 import { connectMysql, streamRange, streamRangeKeys, streamRowsByKey } from '../src/snapshot/mysql-source';
-import { keyColumnsOnly, keysFromCanon, keyTuple, quarantineKey } from '../src/diff/diff-chunk';
+import { keyColumnsOnly, keysFromCanon, keyTuple, quarantineKey } from '../src/diff/row-keys';
 import type { RawValue } from '../src/diff/encode-row';
 import { createCdcFixture, type CdcFixture } from './cdc-fixture';
 

@@ -6,7 +6,7 @@ import { planTable } from '../src/catalog/plan-table';
 import type { MysqlColumn, TableSchema } from '../src/catalog/table-schema';
 import { mapColumn, parseEnumValues } from '../src/catalog/type-mapping';
 import { ChunkCutter } from '../src/diff/chunk-cut';
-import { keysFromCanon } from '../src/diff/diff-chunk';
+import { keysFromCanon } from '../src/diff/row-keys';
 import { encodeField, encodeRow, escapeCopy, isCalendarDate } from '../src/diff/encode-row';
 import { CanonDigest, hexToSignedDecimal } from '../src/diff/hash64';
 import { keyRangePredicate, rowCanonExpr } from '../src/snapshot/mysql-sql';

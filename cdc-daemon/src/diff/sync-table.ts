@@ -16,16 +16,10 @@ import {
   streamRange,
   streamRowsByKey,
 } from '../snapshot/mysql-source';
-import {
-  type DiffChunkInput,
-  type DiffResult,
-  type WalkedChunk,
-  type WholeRowReads,
-  diffKeylessTable,
-  emptyDiffResult,
-  readWholeRows,
-  walkKeyedChunk,
-} from './diff-chunk';
+import { type DiffChunkInput, type DiffResult, emptyDiffResult } from './diff-result';
+import { diffKeylessTable } from './diff-keyless-table';
+import { type WalkedChunk, walkKeyedChunk } from './walk-keyed-chunk';
+import { type WholeRowReads, readWholeRows } from './read-whole-rows';
 import { fineRows } from './chunk-cut';
 import { type FingerprintOptions, fingerprintChunks } from './fingerprint-chunks';
 import { type NextChunk, mergeSmallChunks } from '../apply/merge-small-chunks';

@@ -4,7 +4,8 @@ import { inTransaction, withClient } from '../apply/pg-tx';
 import { throwIfAborted } from '../errors';
 import type { Logger } from '../../../lib/logger';
 import type { TablePlan } from '../catalog/plan-table';
-import { diffKeylessTable, emptyDiffResult } from '../diff/diff-chunk';
+import { emptyDiffResult } from '../diff/diff-result';
+import { diffKeylessTable } from '../diff/diff-keyless-table';
 import { createStage, mergeStage } from '../apply/merge-stage';
 import {
   type MirrorOptions,

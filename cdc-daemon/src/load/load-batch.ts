@@ -11,7 +11,8 @@ import type { RawValue } from '../diff/encode-row';
 import { CanonDigest, UNVERIFIED_FINGERPRINT } from '../diff/hash64';
 import { type KeyTuple, chunkByteLimit, keyValueOf } from '../snapshot/mysql-sql';
 import { ChunkCutter } from '../diff/chunk-cut';
-import { keyTuple, quarantineKey, refusal, tryEncode } from '../diff/diff-chunk';
+import { keyTuple, quarantineKey } from '../diff/row-keys';
+import { refusal, tryEncode } from '../diff/try-encode';
 import { type QuarantinedRow, recordQuarantine } from '../apply/quarantine-store';
 import { maxAllowedPacket, streamRange } from '../snapshot/mysql-source';
 

@@ -1,7 +1,8 @@
 import type { Connection } from 'mysql2/promise';
 import type { Pool } from 'pg';
 import type { TablePlan } from '../catalog/plan-table';
-import { quarantineKey, tryEncode } from '../diff/diff-chunk';
+import { quarantineKey } from '../diff/row-keys';
+import { tryEncode } from '../diff/try-encode';
 import { showKey } from '../apply/quarantine-store';
 import { mirrorName } from '../apply/mirror-ddl';
 import { copyLines, pgi } from '../apply/pg-copy';
