@@ -3,26 +3,23 @@ import type { Pool, PoolClient } from 'pg';
 import { AppError } from '../../lib/app-error';
 import type { Logger } from '../../lib/logger';
 import type { CdcConfig } from './config';
-import { type TablePlan, planTable } from './catalog/plan-table';
-import { readCatalog } from './catalog/read-catalog';
-import type { MappingOptions } from './catalog/type-mapping';
-import { type SelectAccess, readSelectAccess } from './catalog/select-access';
+import type { TablePlan } from './catalog/plan-table';
+import { readPlans } from './catalog/read-plans';
 import { classifyError, errorSource, throwIfAborted } from './errors';
 import { initRowHash } from './diff/row-hash';
 import { MergeQueue } from './apply/merge-queue';
 import { syncTable } from './diff/sync-table';
 import { reconcileTables } from './apply/reconcile-tables';
-import { buildUniqueKeys, parentsFirst } from './apply/mirror-ddl';
+import { buildUniqueKeys } from './apply/mirror-ddl';
 import { type TableState, loadTableStates, saveSkipHints } from './apply/state-store';
-import { type HistoryBackfill, backfillHistory } from './apply/history-backfill';
+import { backfillAfterCommit, historyFor, owesFirstVersions } from './apply/backfill-after-commit';
 import { inTransaction, withClient } from './apply/pg-tx';
 import { takeCycleLock } from './apply/cycle-lock';
 import { type SkipHint, canSkip, readUpdateTimes, rollingSlice } from './snapshot/change-hints';
-import { loadTable } from './load/initial-load';
-import { ReaderPool } from './load/load-readers';
+import { loadTables } from './load/load-tables';
 import { CycleStats, type CycleStatus } from './record/cycle-stats';
 import { type SyncId, beginCycleRecord, failCycleRecord, finishCycleRecord } from './record/cycle-record';
-import { closeSnapshot, connectMysql, estimateRows, openSnapshot } from './snapshot/mysql-source';
+import { closeSnapshot, connectMysql, openSnapshot } from './snapshot/mysql-source';
 import { ChunkPacer } from './snapshot/chunk-pacer';
 import type { PieceHeat } from './diff/piece-heat';
 import { countTriggerChanges } from './watch/triggers';
@@ -168,162 +165,6 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
   } finally {
     await mysql?.end().catch(() => {});
   }
-}
-
-/**
- * The initial loads of new or rebuilt tables. A big table's batches are read by a pool of readers
- * started at the first one (load-readers.ts), which serves them all. The next table starts as
- * soon as the one before has written its rows: that one's index builds (one PostgreSQL backend,
- * the rest of the machine idle: `attendance`'s 4.7M rows took 4.2 s) run beside the next load.
- * Mirrors with foreign keys load strictly one after the other, so a child never checks its rows
- * against a parent still building its keys.
- */
-async function loadTables(
-  source: Connection,
-  ctx: CycleContext,
-  loading: TablePlan[],
-  states: Map<string, TableState>,
-  syncId: SyncId,
-  stats: CycleStats,
-  log: Logger,
-  current: { table?: string },
-): Promise<void> {
-  const at = new Date();
-  let readerPool: ReaderPool | undefined;
-  const readers = () =>
-    (readerPool ??= new ReaderPool(
-      { mysqlUrl: ctx.config.mysqlUrl, mapping: mappingOptions(ctx.config) },
-      ctx.config.loadReaders - 1,
-      connectMysql(ctx.config.mysqlUrl),
-    ));
-  const overlap = !ctx.config.mirrorForeignKeys;
-  const estimates = loading.length > 0 ? await estimateRows(source) : new Map<string, number>();
-  const estimate = (plan: TablePlan) => estimates.get(plan.name) ?? 0;
-  // Overlapped, the biggest tables go first: their index builds then run beside the loads of the
-  // smaller ones, and the last build, which nothing overlaps, is a small table's.
-  const order = overlap ? [...loading].sort((a, b) => estimate(b) - estimate(a)) : loading;
-  const loads: Promise<void>[] = [];
-  let failed: { table: string; error: unknown } | undefined;
-  try {
-    for (const plan of order) {
-      // One table's index builds at a time beside a load: each holds a connection till it commits.
-      await loads.at(-2);
-      throwIfAborted(ctx.signal);
-      if (failed) break;
-      current.table = plan.name;
-      let indexing!: () => void;
-      const rowsWritten = new Promise<void>((resolve) => (indexing = resolve));
-      const loaded = loadTable(
-        source,
-        ctx.pool,
-        plan,
-        states.get(plan.name)!,
-        {
-          ...historyFor(ctx.config, plan),
-          chunkRows: ctx.config.chunkRows,
-          batchRows: ctx.config.loadBatchRows,
-          readers: ctx.config.loadReaders > 1 ? readers : undefined,
-          foreignKeys: ctx.config.mirrorForeignKeys,
-          historyBackfillRows: ctx.config.historyBackfill.minRows,
-          estimatedRows: estimate(plan),
-          syncId,
-          at,
-          onIndexing: overlap ? indexing : undefined,
-          onBatch: ctx.onLoadBatch,
-          signal: ctx.signal,
-        },
-        stats,
-        log,
-      ).catch((error: unknown) => {
-        failed ??= { table: plan.name, error };
-      });
-      loads.push(loaded);
-      await Promise.race([rowsWritten, loaded]);
-    }
-  } finally {
-    // Every load has ended (committed or rolled back) before the cycle goes on or fails.
-    await Promise.all(loads);
-    await readerPool?.close();
-  }
-  if (failed) {
-    current.table = failed.table;
-    throw failed.error;
-  }
-}
-
-/** How columns map to PostgreSQL: the cycle's plans and the load's reader threads agree on it. */
-function mappingOptions(config: CdcConfig): MappingOptions {
-  return { tinyint1AsBoolean: config.tinyint1AsBoolean };
-}
-
-async function readPlans(mysql: Connection, config: CdcConfig): Promise<{ plans: TablePlan[]; access: SelectAccess }> {
-  const schemas = await readCatalog(mysql, {
-    tables: config.tables,
-    excludeTables: config.excludeTables,
-    excludeColumns: config.excludeColumns,
-  });
-  const plans = parentsFirst(schemas.map((s) => planTable(s, mappingOptions(config))));
-  return { plans, access: await readSelectAccess(mysql) };
-}
-
-/**
- * The next slice of the first versions big tables' histories are still owed after their loads
- * (history-backfill.ts), once the cycle has committed: its changes (and a mirror just loaded,
- * verified) reach PostgreSQL without waiting for the slice. It runs under the cycle lock in a
- * transaction of its own, from the table states read there (a resync may have come between).
- * A row changed by the cycle already got its first version from the merge. A slice that fails
- * is only logged: it rolls back whole, and the next cycle's slice starts where this one did.
- */
-async function backfillAfterCommit(ctx: CycleContext, plans: TablePlan[], log: Logger): Promise<void> {
-  try {
-    await inTransaction(ctx.pool, async (client) => {
-      await takeCycleLock(client);
-      await backfillSlices(client, ctx, plans, await loadTableStates(client));
-    });
-  } catch (err) {
-    if (ctx.signal?.aborted) return;
-    log.error('history backfill slice failed; the next cycle tries again', {
-      error: classifyError(err, 'postgres').message,
-    });
-  }
-}
-
-/**
- * CDC_HISTORY_BACKFILL_BATCH mirror rows of owed first versions in all, table after table, so
- * that a cycle's share of the backfill stays the same however many tables owe it.
- */
-async function backfillSlices(
-  client: PoolClient,
-  ctx: CycleContext,
-  plans: TablePlan[],
-  states: Map<string, TableState>,
-): Promise<void> {
-  let budget = ctx.config.historyBackfill.batchRows;
-  for (const plan of plans) {
-    const state = states.get(plan.name);
-    if (budget <= 0) return;
-    if (!owesFirstVersions(ctx.config, plan, state)) continue;
-    throwIfAborted(ctx.signal);
-    const slice = await backfillHistory(client, ctx.config.targetSchema, plan.name, state.historyBackfill, budget);
-    budget -= slice.rows;
-    ctx.logger.info(slice.done ? 'history backfill done' : 'history backfill slice written', {
-      table: plan.name,
-      versions: slice.written,
-    });
-  }
-}
-
-/** An active table whose history is kept and still owes first versions of its loaded rows. */
-function owesFirstVersions(
-  config: CdcConfig,
-  plan: TablePlan,
-  state: TableState | undefined,
-): state is TableState & { historyBackfill: HistoryBackfill } {
-  return state?.status === 'active' && state.historyBackfill != null && historyFor(config, plan).history;
-}
-
-function historyFor(config: CdcConfig, plan: TablePlan) {
-  return { targetSchema: config.targetSchema, history: !config.historyExclude.includes(plan.name) };
 }
 
 /** The snapshot read and the apply transaction; returns the cycle's final status. */
