@@ -10,7 +10,7 @@ import { initRowHash } from './diff/row-hash';
 import { MergeQueue } from './apply/merge-queue';
 import { syncTable } from './diff/sync-table';
 import { reconcileTables } from './apply/reconcile-tables';
-import { buildUniqueKeys } from './apply/mirror-ddl';
+import { buildUniqueKeys } from './apply/mirror-indexes';
 import { type TableState, loadTableStates, saveSkipHints } from './apply/state-store';
 import { backfillAfterCommit, historyFor, owesFirstVersions } from './apply/backfill-after-commit';
 import { inTransaction, withClient } from './apply/pg-tx';
@@ -261,7 +261,7 @@ async function applySnapshot(
 }
 
 /**
- * Unique keys a load left unbuilt (a value it loaded twice, see mirror-ddl.ts's
+ * Unique keys a load left unbuilt (a value it loaded twice, see mirror-indexes.ts's
  * buildUniqueKeys) are tried again by a cycle that swept the table whole and changed it: only a
  * change can take the second copy away, so a table that stays as it is costs no index build.
  * Such a cycle leaves the mirror equal to MySQL's snapshot, which MySQL keeps unique (under its

@@ -1,7 +1,7 @@
 import type { PoolClient } from 'pg';
 import type { TablePlan } from '../catalog/plan-table';
 import { pgi } from './pg-copy';
-import { ROW_HASH_COLUMN, historyName, mirrorName, type MirrorOptions } from './mirror-ddl';
+import { ROW_HASH_COLUMN, historyName, mirrorName, type MirrorOptions } from './mirror-names';
 import { type HistoryBackfill, writeOwedFirstVersions } from './history-backfill';
 
 /**

@@ -1,7 +1,7 @@
 import type { PoolClient } from 'pg';
 import type { TablePlan } from '../catalog/plan-table';
 import { copyText, pgi } from './pg-copy';
-import { historyName, mirrorName, type MirrorOptions } from './mirror-ddl';
+import { historyName, mirrorName, type MirrorOptions } from './mirror-names';
 
 /**
  * The history of a table loaded again over a kept history (a resync): each loaded row is compared

@@ -28,7 +28,7 @@ export interface TableState {
   skipHint?: SkipHint | null;
   /** First versions of loaded rows the history is still owed (history-backfill.ts). */
   historyBackfill?: HistoryBackfill | null;
-  /** Unique keys a first load dropped and has not built again yet (mirror-ddl.ts's buildUniqueKeys). */
+  /** Unique keys a first load dropped and has not built again yet (mirror-indexes.ts's buildUniqueKeys). */
   keysToBuild?: string[] | null;
 }
 

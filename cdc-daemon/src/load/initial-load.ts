@@ -8,7 +8,6 @@ import { emptyDiffResult } from '../diff/diff-result';
 import { diffKeylessTable } from '../diff/diff-keyless-table';
 import { createStage, mergeStage } from '../apply/merge-stage';
 import {
-  type MirrorOptions,
   createHistoryIndexes,
   createMirrorIndexes,
   dropHistoryIndexes,
@@ -16,10 +15,9 @@ import {
   dropMirrorPrimaryKey,
   dropMirrorUniqueKeys,
   buildUniqueKeys,
-  historyName,
-  mirrorName,
   restoreMirrorPrimaryKey,
-} from '../apply/mirror-ddl';
+} from '../apply/mirror-indexes';
+import { type MirrorOptions, historyName, mirrorName } from '../apply/mirror-names';
 import { holdLoad } from '../apply/cycle-lock';
 import { copyLines } from '../apply/pg-copy';
 import { appendChunks, nextChunkIds, saveChunkRows, saveLoadProgress, type TableState } from '../apply/state-store';

@@ -2,7 +2,7 @@ import type { Connection } from 'mysql2/promise';
 import type { PoolClient } from 'pg';
 import type { TablePlan } from '../catalog/plan-table';
 import { ChunkRowsBuilder } from '../apply/chunk-rows';
-import { historyName, mirrorName, type MirrorOptions } from '../apply/mirror-ddl';
+import { historyName, mirrorName, type MirrorOptions } from '../apply/mirror-names';
 import { CopyText, copyText, pgi } from '../apply/pg-copy';
 import { closeVanished, writeReloadHistory } from '../apply/reload-history';
 import { appendChunks, saveChunkRows, saveLoadProgress } from '../apply/state-store';

@@ -4,7 +4,7 @@ import type { TablePlan } from '../catalog/plan-table';
 import { quarantineKey } from '../diff/row-keys';
 import { tryEncode } from '../diff/try-encode';
 import { showKey } from '../apply/quarantine-store';
-import { mirrorName } from '../apply/mirror-ddl';
+import { mirrorName } from '../apply/mirror-names';
 import { copyLines, pgi } from '../apply/pg-copy';
 import { streamRange } from '../snapshot/mysql-source';
 import { checkout } from '../apply/pg-tx';
