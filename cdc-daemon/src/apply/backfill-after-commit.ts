@@ -6,6 +6,7 @@ import { classifyError, throwIfAborted } from '../errors';
 import type { CycleContext } from '../sync-cycle';
 import { takeCycleLock } from './cycle-lock';
 import { type HistoryBackfill, backfillHistory } from './history-backfill';
+import { historyFor } from './mirror-names';
 import { inTransaction } from './pg-tx';
 import { type TableState, loadTableStates } from './state-store';
 
@@ -67,9 +68,4 @@ export function owesFirstVersions(
   state: TableState | undefined,
 ): state is TableState & { historyBackfill: HistoryBackfill } {
   return state?.status === 'active' && state.historyBackfill != null && historyFor(config, plan).history;
-}
-
-/** A table's mirror options: its history kept unless CDC_HISTORY_EXCLUDE names it. */
-export function historyFor(config: CdcConfig, plan: TablePlan) {
-  return { targetSchema: config.targetSchema, history: !config.historyExclude.includes(plan.name) };
 }

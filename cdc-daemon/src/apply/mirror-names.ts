@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { TablePlan } from '../catalog/plan-table';
+import type { CdcConfig } from '../config';
 import { pgi } from './pg-copy';
 
 /** Where a table is mirrored, and whether its history is kept. */
@@ -31,4 +32,9 @@ export function objectName(...parts: string[]): string {
 /** The columns that identify a mirrored row: its key, or a keyless row's hash. */
 export function identityColumns(plan: TablePlan): string[] {
   return plan.keyed ? plan.schema.keyColumns : [ROW_HASH_COLUMN];
+}
+
+/** A table's mirror options: its history kept unless CDC_HISTORY_EXCLUDE names it. */
+export function historyFor(config: CdcConfig, plan: TablePlan): MirrorOptions {
+  return { targetSchema: config.targetSchema, history: !config.historyExclude.includes(plan.name) };
 }

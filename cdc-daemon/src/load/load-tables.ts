@@ -3,7 +3,7 @@ import type { Logger } from '../../../lib/logger';
 import type { TablePlan } from '../catalog/plan-table';
 import { mappingOptions } from '../catalog/read-plans';
 import { throwIfAborted } from '../errors';
-import { historyFor } from '../apply/backfill-after-commit';
+import { historyFor } from '../apply/mirror-names';
 import type { TableState } from '../apply/state-store';
 import type { CycleStats } from '../record/cycle-stats';
 import type { SyncId } from '../record/cycle-record';
