@@ -99,35 +99,7 @@ export async function loadTable(
     !state.reload &&
     (state.historyBackfill != null || (o.historyBackfillRows > 0 && estimatedRows >= o.historyBackfillRows));
   let loaded = state.loadedRows;
-  // A load builds the mirror's secondary indexes at the end, and so does a first load the
-  // history's; a reload compares with the history through them, so it keeps them. The last
-  // batch's transaction builds them, so a table is never marked loaded without its indexes.
-  await withClient(pool, async (c) => {
-    await dropMirrorIndexes(c, plan, o);
-    if (!state.reload && !o.foreignKeys) {
-      await dropMirrorPrimaryKey(c, plan, o);
-      await dropMirrorUniqueKeys(c, plan, o);
-    }
-    if (o.history) await (state.reload ? createHistoryIndexes(c, plan) : dropHistoryIndexes(c, plan));
-    if (deferHistory && state.historyBackfill == null) await markHistoryBackfill(c, plan.name, o);
-  });
-  const buildIndexes = async (c: PoolClient) => {
-    // Deferred foreign-key checks (CDC_MIRROR_FOREIGN_KEYS) run now rather than at commit:
-    // PostgreSQL builds no index on a table with checks pending.
-    await c.query('SET CONSTRAINTS ALL IMMEDIATE');
-    await restoreMirrorPrimaryKey(c, plan, o);
-    const unbuilt = await buildUniqueKeys(c, plan, o);
-    if (unbuilt.length > 0)
-      logger.warn('unique keys not built yet: the mirror holds a value twice, moved in MySQL while the load read it', {
-        table: plan.name,
-        keys: unbuilt,
-      });
-    await createMirrorIndexes(c, plan, o);
-    if (o.history) await createHistoryIndexes(c, plan);
-    // The first versions are owed from the load's end: its time and sync id are the last batch's.
-    if (deferHistory) await markHistoryBackfill(c, plan.name, o);
-    await analyzeLoaded(c, plan, o);
-  };
+  await withClient(pool, (c) => dropIndexesForLoad(c, plan, state, o, deferHistory));
   // A first load's batches are written LOAD_WRITERS at a time, each in its own transaction
   // (PostgreSQL's backend was the slow step, and busy only half the time); a reload compares
   // each batch with the kept history, one batch after the other.
@@ -160,7 +132,7 @@ export async function loadTable(
       await finishLoadBatch(client, plan, batch, loadedRows, batchOptions);
       if (batch.next === null) {
         o.onIndexing?.();
-        await buildIndexes(client);
+        await buildLoadedIndexes(client, plan, o, deferHistory, logger);
         if (copyHistory) await dropLoadDefaults(client, plan);
       }
       return true;
@@ -237,6 +209,53 @@ export async function loadTable(
       table: plan.name,
     });
   }
+}
+
+/**
+ * A load builds the mirror's secondary indexes at the end, and so does a first load the
+ * history's; a reload compares with the history through them, so it keeps them. The last
+ * batch's transaction builds them (buildLoadedIndexes), so a table is never marked loaded without
+ * its indexes.
+ */
+async function dropIndexesForLoad(
+  c: PoolClient,
+  plan: TablePlan,
+  state: TableState,
+  o: LoadOptions,
+  deferHistory: boolean,
+): Promise<void> {
+  await dropMirrorIndexes(c, plan, o);
+  if (!state.reload && !o.foreignKeys) {
+    await dropMirrorPrimaryKey(c, plan, o);
+    await dropMirrorUniqueKeys(c, plan, o);
+  }
+  if (o.history) await (state.reload ? createHistoryIndexes(c, plan) : dropHistoryIndexes(c, plan));
+  if (deferHistory && state.historyBackfill == null) await markHistoryBackfill(c, plan.name, o);
+}
+
+/** What dropIndexesForLoad dropped, built in the last batch's transaction, then the statistics. */
+async function buildLoadedIndexes(
+  c: PoolClient,
+  plan: TablePlan,
+  o: LoadOptions,
+  deferHistory: boolean,
+  logger: Logger,
+): Promise<void> {
+  // Deferred foreign-key checks (CDC_MIRROR_FOREIGN_KEYS) run now rather than at commit:
+  // PostgreSQL builds no index on a table with checks pending.
+  await c.query('SET CONSTRAINTS ALL IMMEDIATE');
+  await restoreMirrorPrimaryKey(c, plan, o);
+  const unbuilt = await buildUniqueKeys(c, plan, o);
+  if (unbuilt.length > 0)
+    logger.warn('unique keys not built yet: the mirror holds a value twice, moved in MySQL while the load read it', {
+      table: plan.name,
+      keys: unbuilt,
+    });
+  await createMirrorIndexes(c, plan, o);
+  if (o.history) await createHistoryIndexes(c, plan);
+  // The first versions are owed from the load's end: its time and sync id are the last batch's.
+  if (deferHistory) await markHistoryBackfill(c, plan.name, o);
+  await analyzeLoaded(c, plan, o);
 }
 
 /** Keyless tables load in one go: rows are a multiset, there is no key order to resume in. */
