@@ -271,7 +271,7 @@ function* groups(u: Universe): Generator<SeedRow> {
   for (let g = 1; g <= sizes.groups; g++) {
     const cohort = Math.ceil(g / GROUPS_PER_COHORT);
     u.groupCohort[g] = cohort;
-    const specialty = ((cohort - 1) % sizes.specialties) + 1;
+    const specialty = cohortSpecialty(u, cohort);
     const year = (Math.floor((cohort - 1) / sizes.specialties) % 4) + 1;
     yield {
       table: 'student_groups',
