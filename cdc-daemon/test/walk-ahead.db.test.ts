@@ -2,9 +2,9 @@ import * as source from '../src/snapshot/mysql-source';
 import { createCdcFixture, type CdcFixture } from './cdc-fixture';
 
 // Each changed chunk's walk is sent to MySQL behind the walk before it, or behind the last read
-// of the group of chunks before it (sync-table.ts's WalkAhead, CHUNKS_PER_READ: 16). These cycles
-// take every way a group's changed rows are read whole, each followed by further changed chunks,
-// and check that nothing is missed or read twice.
+// of the group of chunks before it (diff/walk-ahead.ts; sync-table.ts's CHUNKS_PER_READ: 16).
+// These cycles take every way a group's changed rows are read whole, each followed by further
+// changed chunks, and check that nothing is missed or read twice.
 let f: CdcFixture;
 beforeAll(async () => {
   f = await createCdcFixture({ CDC_CHUNK_ROWS: '3000', CDC_SKIP_HINTS: 'false' });

@@ -1,22 +1,12 @@
 import type { Connection } from 'mysql2/promise';
 import type { Pool, PoolClient } from 'pg';
 import type { TablePlan } from '../catalog/plan-table';
-import { cdcError, throwIfAborted } from '../errors';
+import { throwIfAborted } from '../errors';
 import { createStage, mergeStage, type MergeOptions, stageName } from '../apply/merge-stage';
-import { checkout } from '../apply/pg-tx';
 import { StageWriter } from '../apply/stage-writer';
-import { type ChunkState, loadChunkRowsOf, loadChunks, nextChunkIds, replaceChunks } from '../apply/state-store';
-import type { CycleStats, TableStats } from '../record/cycle-stats';
-import {
-  type ChunkFingerprint,
-  type RowStream,
-  maxAllowedPacket,
-  sendRange,
-  sendRangeKeys,
-  streamRange,
-  streamRowsByKey,
-} from '../snapshot/mysql-source';
-import { type DiffChunkInput, type DiffResult, emptyDiffResult } from './diff-result';
+import { loadChunks, replaceChunks } from '../apply/state-store';
+import type { CycleStats } from '../record/cycle-stats';
+import { maxAllowedPacket, sendRange, streamRange, streamRowsByKey } from '../snapshot/mysql-source';
 import { diffKeylessTable } from './diff-keyless-table';
 import { type WalkedChunk, walkKeyedChunk } from './walk-keyed-chunk';
 import { type WholeRowReads, readWholeRows } from './read-whole-rows';
@@ -25,8 +15,12 @@ import { type FingerprintOptions, fingerprintChunks } from './fingerprint-chunks
 import { type NextChunk, mergeSmallChunks } from '../apply/merge-small-chunks';
 import { recordQuarantine } from '../apply/quarantine-store';
 import type { PieceHeat } from './piece-heat';
-import type { RawValue } from './encode-row';
-import { chunkByteLimit } from '../snapshot/mysql-sql';
+import { IdPool } from './id-pool';
+import { StatePrefetch } from './state-prefetch';
+import { WalkAhead } from './walk-ahead';
+import { chunkInput } from './chunk-input';
+import { checkFingerprint } from './check-fingerprint';
+import { finishChunk } from './finish-chunk';
 
 export interface SyncTableOptions extends MergeOptions, FingerprintOptions {
   /** Which pieces changed in the table's last syncs (absent: pieces are never cut finer than fine). */
@@ -72,11 +66,6 @@ const CHUNKS_PER_READ = 16;
  * made by an older version, say) holds about one chunk's worth at a time, as before.
  */
 const KEYS_PER_READ = 2000;
-/** Chunk ids fetched at a time for split pieces (a sequence: unused ones are only a gap). */
-const ID_BATCH = 256;
-/** Ids ensured beyond the row-count split, for pieces cut by bytes (the pool holds more). */
-const SPARE_PIECES = 4;
-
 /**
  * One table inside the cycle's snapshot: MySQL fingerprints the chunks; only chunks whose count
  * or fingerprint moved are read, diffed against the stored row hashes and staged; the stage is
@@ -236,193 +225,4 @@ export async function syncTable(
  */
 function sparseSoFar(changes: number, walked: number): boolean {
   return walked > 0 && changes <= SPARSE_CHANGES_PER_CHUNK * walked;
-}
-
-/** Chunk ids for split pieces, fetched in batches before a chunk is read (not while its COPY runs). */
-class IdPool {
-  private ids: string[] = [];
-  constructor(private readonly client: Pool | PoolClient) {}
-  /** At least `n` ids, in order: every id the pool holds (a split takes what it needs from the front). */
-  async reserve(n: number): Promise<string[]> {
-    if (this.ids.length < n) this.ids.push(...(await nextChunkIds(this.client, Math.max(n, ID_BATCH))));
-    return this.ids;
-  }
-  /** Drops the first `n` ids (used by the chunk just read). */
-  consume(n: number): void {
-    this.ids.splice(0, n);
-  }
-}
-
-/** Changed chunks whose stored states one read fetches (see loadChunkRowsOf). */
-const STATES_PER_READ = 8;
-
-/**
- * The stored row states of a table's changed chunks, in order, read STATES_PER_READ at a time.
- * With a pool, the next read is requested on a connection of its own as soon as a read's first
- * state is taken, so PostgreSQL reads it while MySQL streams and Node diffs those chunks. (A
- * chunk's state is only written after its diff, so the committed one is the one this cycle would
- * see.) One COPY per chunk cost the cycle's thread a socket write and a wake-up of PostgreSQL
- * each: 0.3 s of a university churn cycle.
- */
-class StatePrefetch {
-  private readonly reads = new Map<number, Promise<Map<string, Buffer>>>();
-  /** The second connection, with checkout's 'error' listener: an outage must not end the process. */
-  private reader: ReturnType<typeof checkout> | undefined;
-  private at = 0;
-  constructor(
-    private readonly client: PoolClient,
-    pool: Pool | undefined,
-    private readonly table: string,
-    private readonly ids: string[],
-  ) {
-    if (pool) {
-      this.reader = checkout(pool);
-      this.reader.catch(() => {});
-    }
-  }
-  async next(): Promise<Buffer> {
-    const i = this.at++;
-    const group = Math.floor(i / STATES_PER_READ);
-    const states = this.read(group);
-    this.reads.delete(group - 1);
-    if (this.reader) this.read(group + 1);
-    return (await states).get(this.ids[i]!) ?? Buffer.alloc(0);
-  }
-  private read(group: number): Promise<Map<string, Buffer>> {
-    let states = this.reads.get(group);
-    if (states === undefined) {
-      const ids = this.ids.slice(group * STATES_PER_READ, (group + 1) * STATES_PER_READ);
-      states = this.reader
-        ? this.reader.then((r) => loadChunkRowsOf(r.client, this.table, ids))
-        : loadChunkRowsOf(this.client, this.table, ids);
-      states.catch(() => {});
-      this.reads.set(group, states);
-    }
-    return states;
-  }
-  async close(): Promise<void> {
-    for (const states of this.reads.values()) await states.catch(() => {});
-    const reader = await this.reader?.catch(() => undefined);
-    reader?.release();
-  }
-}
-
-/**
- * The walk of the next changed chunk, sent to MySQL behind the walk being read when more of its
- * group follow (CHUNKS_PER_READ), else as soon as the group has sent its last read: MySQL
- * computes its first rows while Node finishes the chunk before. Before, MySQL sat idle then,
- * and each walk's first rows took 4 ms to come, 2.2 s of a university churn cycle. Nothing is
- * sent past what the group still reads: a read it did not plan (rows its keys did not find)
- * drops the walk sent ahead, which is then sent again.
- */
-class WalkAhead {
-  private sent: { index: number; rows: RowStream } | undefined;
-  /** The walk handed out last: a chunk that fails before reading it must not leave it pending. */
-  private taken: RowStream | undefined;
-  constructor(
-    private readonly mysql: Connection,
-    private readonly plan: TablePlan,
-    private readonly chunks: ChunkState[],
-    private readonly changed: boolean[],
-  ) {}
-
-  /** Sends the walk of the first changed chunk after chunk `i`, if there is one and none is sent. */
-  sendAfter(i: number): void {
-    if (this.sent) return;
-    let j = i + 1;
-    while (j < this.chunks.length && !this.changed[j]) j++;
-    if (j === this.chunks.length) return;
-    const rows = sendRangeKeys(this.mysql, this.plan, this.chunks[j]!.lower, this.chunks[j + 1]?.lower ?? null);
-    this.sent = { index: j, rows };
-  }
-
-  /** The walk of chunk `i`, sent now unless it was sent ahead (what is sent after it follows it). */
-  take(i: number): AsyncIterable<RawValue[][]> {
-    const sent = this.sent;
-    this.sent = undefined;
-    if (sent?.index === i) return (this.taken = sent.rows);
-    sent?.rows.cancel();
-    return (this.taken = sendRangeKeys(
-      this.mysql,
-      this.plan,
-      this.chunks[i]!.lower,
-      this.chunks[i + 1]?.lower ?? null,
-    ));
-  }
-
-  /** Drops the walk sent ahead (it would stand in front of a read the chunk before now needs). */
-  cancel(): void {
-    this.sent?.rows.cancel();
-    this.sent = undefined;
-  }
-
-  /** Drops every walk not read to its end (the table's diff is over, or failed). */
-  close(): void {
-    this.cancel();
-    this.taken?.cancel();
-  }
-}
-
-/**
- * What a changed chunk's diff starts from. `fp` undefined: the chunk was read without a
- * fingerprint first (broad change); its stored size guides the split. Pieces are cut at
- * `split.target` rows (the chunk size, or fineRows of it once the table's changes turned out
- * sparse) and at chunkByteLimit of canonical forms (a chunk past max_allowed_packet has its
- * fingerprint cut short by MySQL, and it never matches).
- */
-async function chunkInput(
-  plan: TablePlan,
-  chunk: ChunkState,
-  fp: ChunkFingerprint | undefined,
-  stats: CycleStats,
-  split: { target: number; ids: IdPool; packet: number; state: Buffer },
-): Promise<Omit<DiffChunkInput, 'rows'>> {
-  const expected = fp?.count ?? chunk.count;
-  const splitEvery = plan.keyed && expected > 2 * split.target ? split.target : 0;
-  const newIds = plan.keyed
-    ? await stats.time('postgres', () =>
-        split.ids.reserve((splitEvery ? Math.ceil(expected / splitEvery) : 0) + SPARE_PIECES),
-      )
-    : [];
-  return {
-    plan,
-    state: split.state,
-    chunkId: chunk.id,
-    lower: chunk.lower,
-    splitEvery,
-    maxPieceBytes: chunkByteLimit(split.packet),
-    newIds,
-    result: emptyDiffResult(),
-  };
-}
-
-/**
- * The rows read and the fingerprint taken come from one snapshot; a mismatch means the read was
- * not consistent. (A split chunk's pieces each have their own digest, and a chunk past
- * max_allowed_packet had MySQL's cut short.)
- */
-function checkFingerprint(plan: TablePlan, result: DiffResult, fp: ChunkFingerprint | undefined, packet: number): void {
-  const n = result.chunks.reduce((a, c) => a + c.count, 0);
-  const observed = result.chunks.map((c) => c.observed ?? c.fingerprint);
-  const total = plan.keyed ? observed[0] : observed.reduce((a, c) => a + BigInt(c), 0n).toString();
-  const comparable = !plan.keyed || (result.chunks.length === 1 && (result.chunks[0]!.bytes ?? 0) < packet);
-  if (fp && (n !== fp.count || (comparable && total !== fp.fingerprint))) {
-    throw cdcError(
-      'CYCLE_FAILED',
-      `Table ${plan.name}: rows read (${n}) do not match the fingerprint taken in the same snapshot (${fp.count}); nothing was applied.`,
-      { table: plan.name },
-    );
-  }
-}
-
-/** A chunk's diff is complete: its new states go with its lines, its counts to the table's. */
-function finishChunk(result: DiffResult, writer: StageWriter, t: TableStats, stats: CycleStats, plan: TablePlan): void {
-  writer.chunkDone(result.states);
-  t.rowsFetched += result.rowsFetched;
-  t.bytesRead += result.bytesRead;
-  t.inserts += result.inserts;
-  t.updates += result.updates;
-  t.deletes += result.deletes;
-  t.warnings += result.warnings;
-  stats.quarantine(plan.name).push(...result.quarantined);
 }

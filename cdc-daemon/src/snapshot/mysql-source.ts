@@ -268,7 +268,7 @@ async function* lazily(send: () => RowStream): AsyncGenerator<RawValue[][]> {
 /**
  * One statement's rows, in batches (see streamRange). The statement is sent on construction, so
  * a read can be queued behind the one being consumed: MySQL works on it while Node finishes the
- * rows before (see sync-table.ts's WalkAhead). Iterated once; `cancel` drops what is left (the
+ * rows before (see diff/walk-ahead.ts). Iterated once; `cancel` drops what is left (the
  * statement runs out and the connection stays usable). One never iterated must be cancelled:
  * until then it holds the connection paused once a batch of its rows has arrived.
  */

@@ -85,7 +85,7 @@ function keylessCanonExpr(columns: MappedColumn[]): string {
  * per chunk instead of one per row and its hex-to-integer conversion (1M rows, 100 chunks:
  * 0.39-0.45 s against 0.65-0.75 s; MySQL's own CRC32 scan 0.37 s). GROUP_CONCAT adds rows in the
  * order the forced key index yields them, and never returns more than max_allowed_packet bytes:
- * chunks are cut well below that (sync-table.ts), and a longer one only ever fails to match.
+ * chunks are cut well below that (diff/chunk-input.ts), and a longer one only ever fails to match.
  * Integer arithmetic instead of the text form loses: MySQL evaluates each operator as an item of
  * its own, and a DATETIME made an integer costs more than written as text. Over `enrollments`
  * (700k rows, 6 columns, 10,000-row ranges 32 to a statement): this SHA-1 825-826 ms, the columns
