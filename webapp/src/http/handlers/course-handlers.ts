@@ -5,7 +5,7 @@ import { parseCatalogueQuery } from '../../use-cases/courses';
 import { type EnrollmentDeps, drop, enroll } from '../../use-cases/enrollment';
 import { setFlash } from '../flash';
 import { currentStudent, safeNext } from '../guards';
-import { enrollmentStatusesReadWith } from '../session';
+import { enrollmentStatusesReadWith } from '../session-reads';
 import type { PortalMetrics } from '../portal-metrics';
 
 const PAGE_SIZE = 20;

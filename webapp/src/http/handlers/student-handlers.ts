@@ -4,7 +4,7 @@ import type { Knex } from 'knex';
 import { listMyEnrollments } from '../../repositories/enrollments-repository';
 import type { CourseSchedules } from '../../use-cases/course-schedules';
 import { currentStudent } from '../guards';
-import { enrollmentStatusesReadWith, myEnrollmentsReadWith } from '../session';
+import { enrollmentStatusesReadWith, myEnrollmentsReadWith } from '../session-reads';
 
 const DAY = 24 * 60 * 60 * 1000;
 
