@@ -23,6 +23,7 @@ import { DAEMON_NODE_FLAGS } from '../cdc-daemon/src/config';
 import { escapeCopy } from '../cdc-daemon/src/diff/encode-row';
 import { serviceUrls } from '../test/support/services';
 import { type BenchRow, RESULTS_DIR, median } from './report';
+import { cdcRows, rowsLabelOf } from './cdc-rows';
 
 const ROOT = path.resolve(__dirname, '..');
 const COMPILED_MAIN = path.join(ROOT, 'dist/cdc-daemon/src/main.js');
@@ -47,7 +48,7 @@ export interface CdcBenchOptions {
   log: (s: string) => void;
 }
 
-interface OnceResult {
+export interface OnceResult {
   /** The cycle, start to commit. */
   durationMs: number;
   /** After the commit, the slice of deferred history first versions (0: none owed). */
@@ -290,11 +291,6 @@ async function freshness(
   }
 }
 
-function p95(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(0.95 * s.length) - 1)]!;
-}
-
 /**
  * Every figure of issue 4's goal table in one run on one table of `rows` rows, with the
  * baselines measured alongside: MySQL's own checksum scan, a naive full poll, pgloader.
@@ -373,140 +369,21 @@ export async function benchCdc(o: CdcBenchOptions): Promise<BenchRow[]> {
     log('cdc: freshness of portal writes with a 1 s schedule...');
     const fresh = await freshness(mysqlDb, pool, env, 20, log);
 
-    const fullMs = median(full.map((r) => r.durationMs));
-    const hintedMs = median(hinted.map((r) => r.durationMs));
-    const churnMs = median(churnRuns.map((r) => r.durationMs));
-    const peak = peakRssMb(load, verifyLoad, backfill, full, churnRuns);
-    const rowsLabel = rowsLabelOf(o.rows);
-    const rows: BenchRow[] = [
-      {
-        section: 'cdc',
-        figure: `MySQL COUNT+BIT_XOR(CRC32(CONCAT_WS)) whole table, ${rowsLabel}`,
-        value: checksum / 1000,
-        unit: 's',
-      },
-      {
-        section: 'cdc',
-        figure: 'cycle, no changes, full sweep (every chunk fingerprinted)',
-        value: fullMs / 1000,
-        unit: 's',
-        baseline: { name: 'MySQL checksum', value: checksum / 1000 },
-        goal: '<= 1.5x',
-        met: fullMs <= 1.5 * checksum,
-      },
-      {
-        section: 'cdc',
-        figure: 'cycle, no changes, with skip hints (the daemon default)',
-        value: hintedMs / 1000,
-        unit: 's',
-        baseline: { name: 'MySQL checksum', value: checksum / 1000 },
-        goal: '<= 1.5x',
-        met: hintedMs <= 1.5 * checksum,
-      },
-      { section: 'cdc', figure: 'naive poll: SELECT * into Node, xxhash, compare', value: naive / 1000, unit: 's' },
-      {
-        section: 'cdc',
-        figure: 'naive poll / our no-change cycle (full sweep)',
-        value: naive / fullMs,
-        unit: 'x',
-        goal: '>= 4x',
-        met: naive / fullMs >= 4,
-      },
-      {
-        section: 'cdc',
-        figure: 'naive poll / our no-change cycle (with skip hints)',
-        value: naive / hintedMs,
-        unit: 'x',
-        goal: '>= 4x',
-        met: naive / hintedMs >= 4,
-      },
-      {
-        section: 'cdc',
-        figure: `cycle after 1% churn (${o.rows / 100} upd, ${o.rows / 1000} ins, ${o.rows / 1000} del)`,
-        value: churnMs / 1000,
-        unit: 's',
-        baseline: { name: 'our no-change full sweep', value: fullMs / 1000 },
-        goal: '<= 3x',
-        met: churnMs <= 3 * fullMs,
-      },
-      {
-        section: 'cdc',
-        figure: 'initial load (rows and row state in PostgreSQL; history first versions deferred)',
-        value: load.durationMs / 1000,
-        unit: 's',
-        ...(pgloader
-          ? {
-              baseline: { name: 'pgloader (mean of a run before and after)', value: pgloader / 1000 },
-              goal: '<= 0.5x',
-              met: load.durationMs <= 0.5 * pgloader,
-            }
-          : {}),
-      },
-      {
-        section: 'cdc',
-        figure: 'bare copy: SELECT * as text into one COPY, key built after (no fingerprints, row state or checks)',
-        value: bare / 1000,
-        unit: 's',
-        ...(pgloader
-          ? { baseline: { name: 'pgloader (mean of a run before and after)', value: pgloader / 1000 } }
-          : {}),
-      },
-      {
-        section: 'cdc',
-        figure: 'initial load / the bare copy',
-        value: load.durationMs / bare,
-        unit: 'x',
-      },
-      {
-        section: 'cdc',
-        figure: 'first cycle after the load (fingerprints and verifies it), to its commit',
-        value: verifyLoad.durationMs / 1000,
-        unit: 's',
-      },
-      {
-        section: 'cdc',
-        figure: "that cycle's slice of deferred history first versions, after its commit (100,000 rows)",
-        value: verifyLoad.backfillMs / 1000,
-        unit: 's',
-      },
-      {
-        section: 'cdc',
-        figure: 'time to a verified mirror (load + the cycle that checks it)',
-        value: (load.durationMs + verifyLoad.durationMs) / 1000,
-        unit: 's',
-        ...(pgloader
-          ? {
-              baseline: { name: 'pgloader (mean of a run before and after)', value: pgloader / 1000 },
-              goal: '<= 1x',
-              met: load.durationMs + verifyLoad.durationMs <= pgloader,
-            }
-          : {}),
-      },
-      {
-        section: 'cdc',
-        figure: 'one cycle writing every history first version still owed (CDC_HISTORY_BACKFILL_BATCH=10000000)',
-        value: (backfill.durationMs + backfill.backfillMs) / 1000,
-        unit: 's',
-      },
-      {
-        section: 'cdc',
-        figure: 'daemon peak RSS (load and cycles)',
-        value: peak,
-        unit: 'MB',
-        goal: '<= 256 MB',
-        met: peak <= 256,
-      },
-      {
-        section: 'cdc',
-        figure: 'freshness p95, portal write to PostgreSQL, 1 s schedule',
-        value: p95(fresh) / 1000,
-        unit: 's',
-        goal: '<= 2 s',
-        met: p95(fresh) <= 2000,
-      },
-      { section: 'cdc', figure: 'freshness p50', value: median(fresh) / 1000, unit: 's' },
-    ];
-    return rows;
+    return cdcRows({
+      rows: o.rows,
+      checksum,
+      fullMs: median(full.map((r) => r.durationMs)),
+      hintedMs: median(hinted.map((r) => r.durationMs)),
+      naive,
+      churnMs: median(churnRuns.map((r) => r.durationMs)),
+      load,
+      verifyLoad,
+      backfill,
+      bare,
+      pgloader,
+      peak: peakRssMb(load, verifyLoad, backfill, full, churnRuns),
+      fresh,
+    });
   } finally {
     await conn.end();
     await pool.end();
@@ -577,8 +454,4 @@ export function bracketing(
   if (before === undefined || after === undefined) return before ?? after;
   log(`pgloader: ${(before / 1000).toFixed(1)} s before our load, ${(after / 1000).toFixed(1)} s after it`);
   return (before + after) / 2;
-}
-
-function rowsLabelOf(rows: number): string {
-  return `${(rows / 1e6).toString()}M rows`;
 }
