@@ -5,8 +5,10 @@ import type { PortalSide, PortalSideFigures } from './portal-side';
 import type { BenchRow } from './report';
 import type { Session } from './portal-students';
 
+/** Students in a load at once, each on their own connection with their own session. */
 export const CONNECTIONS = 64;
 
+/** Seconds a load is measured (the enroll/drop load beside the freshness probes runs longer). */
 export const DURATION_S = 10;
 
 /**
