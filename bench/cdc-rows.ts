@@ -32,34 +32,39 @@ export interface CdcFigures {
 export function cdcRows(f: CdcFigures): BenchRow[] {
   const { checksum, fullMs, hintedMs, naive, churnMs, load, verifyLoad, backfill, bare, pgloader, peak, fresh } = f;
   const rowsLabel = rowsLabelOf(f.rows);
+  const section = 'cdc';
+  const vsChecksum = { baseline: { name: 'MySQL checksum', value: checksum / 1000 } };
+  const vsPgloader = pgloader
+    ? { baseline: { name: 'pgloader (mean of a run before and after)', value: pgloader / 1000 } }
+    : {};
   const rows: BenchRow[] = [
     {
-      section: 'cdc',
+      section,
       figure: `MySQL COUNT+BIT_XOR(CRC32(CONCAT_WS)) whole table, ${rowsLabel}`,
       value: checksum / 1000,
       unit: 's',
     },
     {
-      section: 'cdc',
+      section,
       figure: 'cycle, no changes, full sweep (every chunk fingerprinted)',
       value: fullMs / 1000,
       unit: 's',
-      baseline: { name: 'MySQL checksum', value: checksum / 1000 },
+      ...vsChecksum,
       goal: '<= 1.5x',
       met: fullMs <= 1.5 * checksum,
     },
     {
-      section: 'cdc',
+      section,
       figure: 'cycle, no changes, with skip hints (the daemon default)',
       value: hintedMs / 1000,
       unit: 's',
-      baseline: { name: 'MySQL checksum', value: checksum / 1000 },
+      ...vsChecksum,
       goal: '<= 1.5x',
       met: hintedMs <= 1.5 * checksum,
     },
-    { section: 'cdc', figure: 'naive poll: SELECT * into Node, xxhash, compare', value: naive / 1000, unit: 's' },
+    { section, figure: 'naive poll: SELECT * into Node, xxhash, compare', value: naive / 1000, unit: 's' },
     {
-      section: 'cdc',
+      section,
       figure: 'naive poll / our no-change cycle (full sweep)',
       value: naive / fullMs,
       unit: 'x',
@@ -67,7 +72,7 @@ export function cdcRows(f: CdcFigures): BenchRow[] {
       met: naive / fullMs >= 4,
     },
     {
-      section: 'cdc',
+      section,
       figure: 'naive poll / our no-change cycle (with skip hints)',
       value: naive / hintedMs,
       unit: 'x',
@@ -75,7 +80,7 @@ export function cdcRows(f: CdcFigures): BenchRow[] {
       met: naive / hintedMs >= 4,
     },
     {
-      section: 'cdc',
+      section,
       figure: `cycle after 1% churn (${f.rows / 100} upd, ${f.rows / 1000} ins, ${f.rows / 1000} del)`,
       value: churnMs / 1000,
       unit: 's',
@@ -84,64 +89,54 @@ export function cdcRows(f: CdcFigures): BenchRow[] {
       met: churnMs <= 3 * fullMs,
     },
     {
-      section: 'cdc',
+      section,
       figure: 'initial load (rows and row state in PostgreSQL; history first versions deferred)',
       value: load.durationMs / 1000,
       unit: 's',
-      ...(pgloader
-        ? {
-            baseline: { name: 'pgloader (mean of a run before and after)', value: pgloader / 1000 },
-            goal: '<= 0.5x',
-            met: load.durationMs <= 0.5 * pgloader,
-          }
-        : {}),
+      ...vsPgloader,
+      ...(pgloader ? { goal: '<= 0.5x', met: load.durationMs <= 0.5 * pgloader } : {}),
     },
     {
-      section: 'cdc',
+      section,
       figure: 'bare copy: SELECT * as text into one COPY, key built after (no fingerprints, row state or checks)',
       value: bare / 1000,
       unit: 's',
-      ...(pgloader ? { baseline: { name: 'pgloader (mean of a run before and after)', value: pgloader / 1000 } } : {}),
+      ...vsPgloader,
     },
     {
-      section: 'cdc',
+      section,
       figure: 'initial load / the bare copy',
       value: load.durationMs / bare,
       unit: 'x',
     },
     {
-      section: 'cdc',
+      section,
       figure: 'first cycle after the load (fingerprints and verifies it), to its commit',
       value: verifyLoad.durationMs / 1000,
       unit: 's',
     },
     {
-      section: 'cdc',
+      section,
       figure: "that cycle's slice of deferred history first versions, after its commit (100,000 rows)",
       value: verifyLoad.backfillMs / 1000,
       unit: 's',
     },
     {
-      section: 'cdc',
+      section,
       figure: 'time to a verified mirror (load + the cycle that checks it)',
       value: (load.durationMs + verifyLoad.durationMs) / 1000,
       unit: 's',
-      ...(pgloader
-        ? {
-            baseline: { name: 'pgloader (mean of a run before and after)', value: pgloader / 1000 },
-            goal: '<= 1x',
-            met: load.durationMs + verifyLoad.durationMs <= pgloader,
-          }
-        : {}),
+      ...vsPgloader,
+      ...(pgloader ? { goal: '<= 1x', met: load.durationMs + verifyLoad.durationMs <= pgloader } : {}),
     },
     {
-      section: 'cdc',
+      section,
       figure: 'one cycle writing every history first version still owed (CDC_HISTORY_BACKFILL_BATCH=10000000)',
       value: (backfill.durationMs + backfill.backfillMs) / 1000,
       unit: 's',
     },
     {
-      section: 'cdc',
+      section,
       figure: 'daemon peak RSS (load and cycles)',
       value: peak,
       unit: 'MB',
@@ -149,14 +144,14 @@ export function cdcRows(f: CdcFigures): BenchRow[] {
       met: peak <= 256,
     },
     {
-      section: 'cdc',
+      section,
       figure: 'freshness p95, portal write to PostgreSQL, 1 s schedule',
       value: p95(fresh) / 1000,
       unit: 's',
       goal: '<= 2 s',
       met: p95(fresh) <= 2000,
     },
-    { section: 'cdc', figure: 'freshness p50', value: median(fresh) / 1000, unit: 's' },
+    { section, figure: 'freshness p50', value: median(fresh) / 1000, unit: 's' },
   ];
   return rows;
 }
