@@ -13,8 +13,8 @@ const SPAN = 16_384;
  * listening on port 0 gives) can become the local port of any outgoing connection before the
  * server listens, and then its listen fails with EADDRINUSE (measured here: a connection to MySQL
  * holding local port 52220 made `listen(52220)` fail). `npm start`'s test, which migrates and
- * seeds MySQL before the portal listens, failed that way once in CI among the suite's thousands
- * of connections.
+ * seeds MySQL before the portal listens, failed in CI with npm start gone before it answered; its
+ * output was lost, and this race, among the suite's thousands of connections, is the likely cause.
  */
 export async function freePort(): Promise<number> {
   const high = ephemeralStart();
