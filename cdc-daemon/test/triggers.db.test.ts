@@ -1,6 +1,7 @@
 import { loadCdcConfig } from '../src/config';
 import { WatchLoop } from '../src/watch/watch-loop';
-import { addTrigger, listFirings, parseTrigger } from '../src/watch/triggers';
+import { addTrigger, listFirings } from '../src/watch/triggers';
+import { parseTrigger } from '../src/watch/parse-trigger';
 import { type WebhookReceiver, signatureValid, startWebhookReceiver } from '../../test/support/webhook-receiver';
 import { createCdcFixture, quietLogger, type CdcFixture } from './cdc-fixture';
 import { runCli, startCli, waitFor } from './cli-runner';

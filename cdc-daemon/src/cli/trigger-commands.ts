@@ -7,11 +7,11 @@ import {
   evaluateTriggers,
   listFirings,
   listTriggers,
-  parseTrigger,
   pauseTrigger,
   removeTrigger,
   resumeTrigger,
 } from '../watch/triggers';
+import { parseTrigger } from '../watch/parse-trigger';
 import type { CliDeps } from './commands';
 import { formatTable } from './format';
 

@@ -19,11 +19,11 @@ import {
   evaluateTriggers,
   listFirings,
   listTriggers,
-  parseTrigger,
   pauseTrigger,
   removeTrigger,
   resumeTrigger,
 } from '../watch/triggers';
+import { parseTrigger } from '../watch/parse-trigger';
 
 export interface AdminDeps {
   daemon: CdcDaemon;
