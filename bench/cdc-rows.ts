@@ -1,4 +1,5 @@
 import { type BenchRow, median } from './report';
+import { churnRow, loadRow, peakRssRow, sweepRow, verifiedRow, vsPgloader } from './goal-rows';
 import type { OnceResult } from './cdc-bench';
 
 /** What one `cdc` run measured (times in ms). */
@@ -33,10 +34,6 @@ export function cdcRows(f: CdcFigures): BenchRow[] {
   const { checksum, fullMs, hintedMs, naive, churnMs, load, verifyLoad, backfill, bare, pgloader, peak, fresh } = f;
   const rowsLabel = rowsLabelOf(f.rows);
   const section = 'cdc';
-  const vsChecksum = { baseline: { name: 'MySQL checksum', value: checksum / 1000 } };
-  const vsPgloader = pgloader
-    ? { baseline: { name: 'pgloader (mean of a run before and after)', value: pgloader / 1000 } }
-    : {};
   const rows: BenchRow[] = [
     {
       section,
@@ -44,24 +41,8 @@ export function cdcRows(f: CdcFigures): BenchRow[] {
       value: checksum / 1000,
       unit: 's',
     },
-    {
-      section,
-      figure: 'cycle, no changes, full sweep (every chunk fingerprinted)',
-      value: fullMs / 1000,
-      unit: 's',
-      ...vsChecksum,
-      goal: '<= 1.5x',
-      met: fullMs <= 1.5 * checksum,
-    },
-    {
-      section,
-      figure: 'cycle, no changes, with skip hints (the daemon default)',
-      value: hintedMs / 1000,
-      unit: 's',
-      ...vsChecksum,
-      goal: '<= 1.5x',
-      met: hintedMs <= 1.5 * checksum,
-    },
+    sweepRow(section, 'cycle, no changes, full sweep (every chunk fingerprinted)', fullMs, checksum, 'MySQL checksum'),
+    sweepRow(section, 'cycle, no changes, with skip hints (the daemon default)', hintedMs, checksum, 'MySQL checksum'),
     { section, figure: 'naive poll: SELECT * into Node, xxhash, compare', value: naive / 1000, unit: 's' },
     {
       section,
@@ -79,29 +60,19 @@ export function cdcRows(f: CdcFigures): BenchRow[] {
       goal: '>= 4x',
       met: naive / hintedMs >= 4,
     },
-    {
+    churnRow(
       section,
-      figure: `cycle after 1% churn (${f.rows / 100} upd, ${f.rows / 1000} ins, ${f.rows / 1000} del)`,
-      value: churnMs / 1000,
-      unit: 's',
-      baseline: { name: 'our no-change full sweep', value: fullMs / 1000 },
-      goal: '<= 3x',
-      met: churnMs <= 3 * fullMs,
-    },
-    {
-      section,
-      figure: 'initial load (rows and row state in PostgreSQL; history first versions deferred)',
-      value: load.durationMs / 1000,
-      unit: 's',
-      ...vsPgloader,
-      ...(pgloader ? { goal: '<= 0.5x', met: load.durationMs <= 0.5 * pgloader } : {}),
-    },
+      `cycle after 1% churn (${f.rows / 100} upd, ${f.rows / 1000} ins, ${f.rows / 1000} del)`,
+      churnMs,
+      fullMs,
+    ),
+    loadRow(section, load.durationMs, pgloader),
     {
       section,
       figure: 'bare copy: SELECT * as text into one COPY, key built after (no fingerprints, row state or checks)',
       value: bare / 1000,
       unit: 's',
-      ...vsPgloader,
+      ...vsPgloader(pgloader),
     },
     {
       section,
@@ -121,28 +92,14 @@ export function cdcRows(f: CdcFigures): BenchRow[] {
       value: verifyLoad.backfillMs / 1000,
       unit: 's',
     },
-    {
-      section,
-      figure: 'time to a verified mirror (load + the cycle that checks it)',
-      value: (load.durationMs + verifyLoad.durationMs) / 1000,
-      unit: 's',
-      ...vsPgloader,
-      ...(pgloader ? { goal: '<= 1x', met: load.durationMs + verifyLoad.durationMs <= pgloader } : {}),
-    },
+    verifiedRow(section, load.durationMs + verifyLoad.durationMs, pgloader),
     {
       section,
       figure: 'one cycle writing every history first version still owed (CDC_HISTORY_BACKFILL_BATCH=10000000)',
       value: (backfill.durationMs + backfill.backfillMs) / 1000,
       unit: 's',
     },
-    {
-      section,
-      figure: 'daemon peak RSS (load and cycles)',
-      value: peak,
-      unit: 'MB',
-      goal: '<= 256 MB',
-      met: peak <= 256,
-    },
+    peakRssRow(section, peak),
     {
       section,
       figure: 'freshness p95, portal write to PostgreSQL, 1 s schedule',

@@ -14,6 +14,7 @@ import {
 } from './cdc-bench';
 import { universityDatabase } from './portal-bench';
 import { type BenchRow, median } from './report';
+import { churnRow, loadRow, peakRssRow, sweepRow, verifiedRow, vsPgloader } from './goal-rows';
 
 /**
  * The daemon on a whole seeded university (`campus_bench_u<students>`, ~62 rows per student in 15
@@ -70,9 +71,6 @@ export async function benchUniversity(students: number, runs: number, log: (s: s
     const peak = peakRssMb(load, verify, backfill, full, churnRuns);
     const label = `${students.toLocaleString('en')} students, ${(totalRows / 1e6).toFixed(1)}M rows`;
     const section = 'university';
-    const vsPgloader = pgloader
-      ? { baseline: { name: 'pgloader (mean of a run before and after)', value: pgloader / 1000 } }
-      : {};
     return [
       {
         section,
@@ -80,40 +78,10 @@ export async function benchUniversity(students: number, runs: number, log: (s: s
         value: crc / 1000,
         unit: 's',
       },
-      {
-        section,
-        figure: 'cycle, no changes, full sweep of every table',
-        value: fullMs / 1000,
-        unit: 's',
-        baseline: { name: 'MySQL CRC32 scan', value: crc / 1000 },
-        goal: '<= 1.5x',
-        met: fullMs <= 1.5 * crc,
-      },
-      {
-        section,
-        figure: 'cycle after ~1% churn',
-        value: churnMs / 1000,
-        unit: 's',
-        baseline: { name: 'our no-change full sweep', value: fullMs / 1000 },
-        goal: '<= 3x',
-        met: churnMs <= 3 * fullMs,
-      },
-      {
-        section,
-        figure: 'initial load (rows and row state in PostgreSQL; history first versions deferred)',
-        value: load.durationMs / 1000,
-        unit: 's',
-        ...vsPgloader,
-        ...(pgloader ? { goal: '<= 0.5x', met: load.durationMs <= 0.5 * pgloader } : {}),
-      },
-      {
-        section,
-        figure: 'time to a verified mirror (load + the cycle that checks it)',
-        value: (load.durationMs + verify.durationMs) / 1000,
-        unit: 's',
-        ...vsPgloader,
-        ...(pgloader ? { goal: '<= 1x', met: load.durationMs + verify.durationMs <= pgloader } : {}),
-      },
+      sweepRow(section, 'cycle, no changes, full sweep of every table', fullMs, crc, 'MySQL CRC32 scan'),
+      churnRow(section, 'cycle after ~1% churn', churnMs, fullMs),
+      loadRow(section, load.durationMs, pgloader),
+      verifiedRow(section, load.durationMs + verify.durationMs, pgloader),
       {
         section,
         figure: "the verifying cycle's slice of deferred history first versions, after its commit",
@@ -132,16 +100,9 @@ export async function benchUniversity(students: number, runs: number, log: (s: s
         value:
           (load.durationMs + verify.durationMs + verify.backfillMs + backfill.durationMs + backfill.backfillMs) / 1000,
         unit: 's',
-        ...vsPgloader,
+        ...vsPgloader(pgloader),
       },
-      {
-        section,
-        figure: 'daemon peak RSS (load and cycles)',
-        value: peak,
-        unit: 'MB',
-        goal: '<= 256 MB',
-        met: peak <= 256,
-      },
+      peakRssRow(section, peak),
     ];
   } finally {
     await conn.end();
