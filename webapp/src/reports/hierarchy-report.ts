@@ -1,3 +1,4 @@
+import type { InstituteNode } from '../../../lib/university-hierarchy';
 import { fromStore, type ReportStores, type StoreNote } from './report-stores';
 
 /**
@@ -5,31 +6,6 @@ import { fromStore, type ReportStores, type StoreNote } from './report-stores';
  * with its student count. Store: the MongoDB `universities` documents (one per university, the
  * tree nested); reference: the same tree built by PostgreSQL from the mirror.
  */
-export interface GroupNode {
-  id: number;
-  name: string;
-  year_of_study: number | null;
-  students: number;
-}
-export interface SpecialtyNode {
-  id: number;
-  code: string;
-  name: string;
-  students: number;
-  groups: GroupNode[];
-}
-export interface DepartmentNode {
-  id: number;
-  name: string;
-  students: number;
-  specialties: SpecialtyNode[];
-}
-export interface InstituteNode {
-  id: number;
-  name: string;
-  students: number;
-  departments: DepartmentNode[];
-}
 export interface UniversityNode {
   id: number;
   name: string;

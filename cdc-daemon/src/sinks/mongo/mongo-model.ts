@@ -8,6 +8,8 @@
  *                 older write cannot bring it back (readers filter `_deleted`)
  */
 
+import type { DepartmentNode, InstituteNode, SpecialtyNode } from '../../../../lib/university-hierarchy';
+
 export interface HierarchyRow {
   university_id: number;
   institute_id: number | null;
@@ -21,32 +23,6 @@ export interface HierarchyRow {
   group_name: string | null;
   year_of_study: number | null;
   students: number;
-}
-
-export interface GroupNode {
-  id: number;
-  name: string;
-  year_of_study: number | null;
-  students: number;
-}
-export interface SpecialtyNode {
-  id: number;
-  code: string;
-  name: string;
-  students: number;
-  groups: GroupNode[];
-}
-export interface DepartmentNode {
-  id: number;
-  name: string;
-  students: number;
-  specialties: SpecialtyNode[];
-}
-export interface InstituteNode {
-  id: number;
-  name: string;
-  students: number;
-  departments: DepartmentNode[];
 }
 
 /**
