@@ -29,17 +29,8 @@ export interface CatalogueEntry extends CatalogueCourse {
   myStatus: 'enrolled' | 'dropped' | null;
 }
 
-export interface CourseInput {
-  departmentId: number;
-  code: string;
-  title: string;
-  description: string | null;
-  credits: string;
-  year: number;
-  semester: number;
-  capacity: number;
-  requiredEquipment: Equipment[];
-}
+/** What the staff course editor saves: a course without its id and its department's name. */
+export type CourseInput = Omit<Course, 'id' | 'departmentName'>;
 
 function splitSet(value: string | null): Equipment[] {
   return value ? (value.split(',') as Equipment[]) : [];
