@@ -10,6 +10,7 @@ import { courseHandlers } from './http/handlers/course-handlers';
 import { studentHandlers } from './http/handlers/student-handlers';
 import { opsHandlers } from './http/handlers/ops-handlers';
 import { consoleHandlers } from './http/handlers/console-handlers';
+import { triggerHandlers } from './http/handlers/trigger-handlers';
 import type { DaemonAdmin } from './clients/daemon-admin';
 import type { Pool } from 'pg';
 import { reportHandlers } from './http/handlers/report-handlers';
@@ -65,7 +66,8 @@ export function routes(deps: RouteDeps): Router {
     await deps.workers?.announceCourseEdit();
   });
   const ops = opsHandlers(deps.pg, deps.daemonAdmin, now);
-  const console_ = consoleHandlers(deps.pg, db, deps.stores.settings.schema, deps.daemonAdmin, now);
+  const console_ = consoleHandlers(deps.pg, db, deps.stores.settings.schema, now);
+  const triggers = triggerHandlers(deps.pg, deps.daemonAdmin);
   const reports = reportHandlers(deps.stores, now);
   const loginLimiter = rateLimit({
     windowMs: 15 * 60 * 1000,
@@ -131,8 +133,8 @@ export function routes(deps: RouteDeps): Router {
   r.get('/ops/tables/:table/history', requireRole('operator'), console_.rowHistory);
   r.get('/ops/charts', requireRole('operator'), console_.charts);
   r.get('/ops/alerts', requireRole('operator'), console_.alerts);
-  r.get('/ops/triggers', requireRole('operator'), console_.triggers);
-  r.post('/ops/triggers', requireRole('operator'), console_.addTrigger);
-  r.post('/ops/triggers/:name/:op', requireRole('operator'), console_.triggerAction);
+  r.get('/ops/triggers', requireRole('operator'), triggers.list);
+  r.post('/ops/triggers', requireRole('operator'), triggers.add);
+  r.post('/ops/triggers/:name/:op', requireRole('operator'), triggers.action);
   return r;
 }
