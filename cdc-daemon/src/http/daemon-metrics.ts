@@ -5,8 +5,10 @@ import type { RelayObserver } from '../outbox/relay';
 import type { CycleOutcome } from '../sync-cycle';
 import { BACKFILL_ROWS_LEFT } from '../apply/history-backfill';
 
-/** The daemon's Prometheus metrics; `observe` is fed every finished cycle. */
-/** `pool`: where the sink lag gauges read cdc.sink_offsets at scrape time. */
+/**
+ * The daemon's Prometheus metrics; `observe` is fed every finished cycle, `relayObserver` by the
+ * relays. `pool`: where the gauges of scrapeGauges read the cdc tables at scrape time.
+ */
 export function createDaemonMetrics(pool?: Pool) {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'cdc_process_' });
@@ -64,6 +66,50 @@ export function createDaemonMetrics(pool?: Pool) {
     labelNames: ['sink'],
     registers: [registry],
   });
+  scrapeGauges(registry, pool);
+  const chunkTarget = new client.Gauge({
+    name: 'cdc_chunk_target_rows',
+    help: 'Rows per chunk the sweep works to (CDC_CHUNK_ROWS, less when fingerprint queries run slow)',
+    registers: [registry],
+  });
+  const paused = new client.Counter({
+    name: 'cdc_throttle_paused_seconds_total',
+    help: "Time sweeps waited between chunks because MySQL's Threads_running was above CDC_MAX_THREADS_RUNNING",
+    registers: [registry],
+  });
+  const relayObserver: RelayObserver = {
+    delivered: (sink, n) => n > 0 && delivered.inc({ sink }, n),
+    failed: (sink, n) => refused.inc({ sink }, n),
+    parked: (sink, n) => parked.inc({ sink }, n),
+    bootstrapped: (sink, n) => bootstrapped.inc({ sink }, n),
+  };
+  return {
+    registry,
+    relayObserver,
+    observe(outcome: CycleOutcome): void {
+      duration.observe({ status: outcome.status }, outcome.durationMs / 1000);
+      for (const [table, t] of outcome.stats.tables) {
+        if (t.inserts) rows.inc({ table, op: 'insert' }, t.inserts);
+        if (t.updates) rows.inc({ table, op: 'update' }, t.updates);
+        if (t.deletes) rows.inc({ table, op: 'delete' }, t.deletes);
+        if (t.chunksScanned) chunks.inc({ table }, t.chunksScanned);
+      }
+      lastSuccess.set(Date.now() / 1000);
+      if (outcome.stats.chunkRowsTarget !== undefined) chunkTarget.set(outcome.stats.chunkRowsTarget);
+      if (outcome.stats.pausedMs > 0) paused.inc(outcome.stats.pausedMs / 1000);
+    },
+    failed(code: string): void {
+      failures.inc({ code });
+    },
+  };
+}
+
+/**
+ * Gauges read from PostgreSQL when Prometheus scrapes: each sink's lag (whichever process relays
+ * it), and counts from the cdc tables (quarantine, history backfill, unique keys to build, alerts,
+ * firings). Without a pool they stay empty.
+ */
+function scrapeGauges(registry: client.Registry, pool: Pool | undefined): void {
   // Read at scrape time (the lag of every sink, whichever process relays it); the three gauges
   // are collected concurrently and share one query.
   let lagQuery: { at: number; rows: Promise<SinkLag[]> } | undefined;
@@ -136,41 +182,6 @@ export function createDaemonMetrics(pool?: Pool) {
     'status',
     'SELECT status AS label, count(*)::int AS n FROM cdc.firings GROUP BY status',
   );
-  const chunkTarget = new client.Gauge({
-    name: 'cdc_chunk_target_rows',
-    help: 'Rows per chunk the sweep works to (CDC_CHUNK_ROWS, less when fingerprint queries run slow)',
-    registers: [registry],
-  });
-  const paused = new client.Counter({
-    name: 'cdc_throttle_paused_seconds_total',
-    help: "Time sweeps waited between chunks because MySQL's Threads_running was above CDC_MAX_THREADS_RUNNING",
-    registers: [registry],
-  });
-  const relayObserver: RelayObserver = {
-    delivered: (sink, n) => n > 0 && delivered.inc({ sink }, n),
-    failed: (sink, n) => refused.inc({ sink }, n),
-    parked: (sink, n) => parked.inc({ sink }, n),
-    bootstrapped: (sink, n) => bootstrapped.inc({ sink }, n),
-  };
-  return {
-    registry,
-    relayObserver,
-    observe(outcome: CycleOutcome): void {
-      duration.observe({ status: outcome.status }, outcome.durationMs / 1000);
-      for (const [table, t] of outcome.stats.tables) {
-        if (t.inserts) rows.inc({ table, op: 'insert' }, t.inserts);
-        if (t.updates) rows.inc({ table, op: 'update' }, t.updates);
-        if (t.deletes) rows.inc({ table, op: 'delete' }, t.deletes);
-        if (t.chunksScanned) chunks.inc({ table }, t.chunksScanned);
-      }
-      lastSuccess.set(Date.now() / 1000);
-      if (outcome.stats.chunkRowsTarget !== undefined) chunkTarget.set(outcome.stats.chunkRowsTarget);
-      if (outcome.stats.pausedMs > 0) paused.inc(outcome.stats.pausedMs / 1000);
-    },
-    failed(code: string): void {
-      failures.inc({ code });
-    },
-  };
 }
 
 export type DaemonMetrics = ReturnType<typeof createDaemonMetrics>;
