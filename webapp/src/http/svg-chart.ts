@@ -8,7 +8,11 @@ export interface ChartSpec {
   unit: string;
   from: number;
   to: number;
-  kind?: 'line' | 'bar';
+  /**
+   * Set for totals per bucket (buckets of this many ms from `from`, each point at its bucket's
+   * start): drawn as a histogram, a bucket without a point as 0. Unset: points joined by lines.
+   */
+  bucketMs?: number;
   series: { name: string; points: Point[] }[];
 }
 
@@ -44,17 +48,38 @@ export function svgChart(spec: ChartSpec, width = 720, height = 240): string {
         },
       },
       yAxis: { type: 'value', name: spec.unit, min: 0 },
-      series: spec.series.map((s) => ({
-        name: s.name,
-        type: spec.kind ?? 'line',
-        showSymbol: s.points.length < 3,
-        connectNulls: false,
-        barMaxWidth: 14,
-        data: s.points,
-      })),
+      series: spec.series.map((s) =>
+        spec.bucketMs === undefined
+          ? { name: s.name, type: 'line', showSymbol: s.points.length < 3, connectNulls: false, data: s.points }
+          : {
+              name: s.name,
+              type: 'line',
+              step: 'end',
+              areaStyle: { opacity: 0.4 },
+              showSymbol: false,
+              data: histogramSteps(s.points, spec.from, spec.to, spec.bucketMs),
+            },
+      ),
     });
     return chart.renderToSVGString();
   } finally {
     chart.dispose();
   }
+}
+
+/**
+ * A histogram's steps: each bucket's total from its start to the next bucket's, the last one to
+ * `to`. Drawn as a filled step line rather than ECharts' bars: on a time axis ECharts widens the
+ * axis past its min and max to make room for bars (apache/echarts#13548), by up to 1.8 times the
+ * window when one bucket has a bar, so the chart's times would not line up with the others'.
+ */
+export function histogramSteps(points: Point[], from: number, to: number, bucketMs: number): Point[] {
+  const totals = new Array<number>(Math.max(1, Math.ceil((to - from) / bucketMs))).fill(0);
+  for (const [at, v] of points) {
+    const i = Math.floor((at - from) / bucketMs);
+    if (i >= 0 && i < totals.length) totals[i]! += v ?? 0;
+  }
+  const steps: Point[] = totals.map((v, i) => [from + i * bucketMs, v]);
+  steps.push([to, totals.at(-1)!]);
+  return steps;
 }

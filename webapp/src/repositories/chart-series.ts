@@ -7,9 +7,9 @@ import type { Pool } from 'pg';
  */
 
 export const WINDOWS = {
-  hour: { ms: 3_600_000, bucket: '1 minute', label: 'last hour' },
-  day: { ms: 86_400_000, bucket: '30 minutes', label: 'last day' },
-  week: { ms: 7 * 86_400_000, bucket: '4 hours', label: 'last week' },
+  hour: { ms: 3_600_000, bucketMs: 60_000, label: 'last hour' },
+  day: { ms: 86_400_000, bucketMs: 30 * 60_000, label: 'last day' },
+  week: { ms: 7 * 86_400_000, bucketMs: 4 * 3_600_000, label: 'last week' },
 } as const;
 export type ChartWindow = keyof typeof WINDOWS;
 
@@ -18,6 +18,8 @@ export type Point = [number, number | null];
 export interface ChartSeries {
   from: number;
   to: number;
+  /** The buckets' length: they start at `from`, and each point is at its bucket's start. */
+  bucketMs: number;
   durationP50: Point[];
   durationP95: Point[];
   changes: Point[];
@@ -30,6 +32,7 @@ const at = (d: Date | string) => new Date(d).getTime();
 export async function chartSeries(pool: Pool, window: ChartWindow, now: Date): Promise<ChartSeries> {
   const w = WINDOWS[window];
   const from = new Date(now.getTime() - w.ms);
+  const bucket = `${w.bucketMs / 1000} seconds`;
   const [cycles, freshness, lag] = await Promise.all([
     pool.query(
       `SELECT date_bin($1::interval, started_at, $2) AS b,
@@ -39,7 +42,7 @@ export async function chartSeries(pool: Pool, window: ChartWindow, now: Date): P
          FROM cdc.sync_history
         WHERE started_at >= $2 AND started_at <= $3 AND status IN ('succeeded', 'no_changes')
         GROUP BY 1 ORDER BY 1`,
-      [w.bucket, from, now],
+      [bucket, from, now],
     ),
     // The mirror's age at the end of each bucket: how far behind MySQL it showed at that instant.
     pool.query(
@@ -47,12 +50,12 @@ export async function chartSeries(pool: Pool, window: ChartWindow, now: Date): P
                                                WHERE h.started_at <= e AND h.finished_at <= e AND h.status IN ('succeeded', 'no_changes')
                                                ORDER BY h.started_at DESC LIMIT 1))::float8 AS age
          FROM generate_series($2::timestamptz + $1::interval, $3::timestamptz, $1::interval) AS e`,
-      [w.bucket, from, now],
+      [bucket, from, now],
     ),
     pool.query(
       `SELECT sink, date_bin($1::interval, sampled_at, $2) AS b, max(lag_seconds)::float8 AS lag
          FROM cdc.sink_lag_samples WHERE sampled_at >= $2 AND sampled_at <= $3 GROUP BY 1, 2 ORDER BY 1, 2`,
-      [w.bucket, from, now],
+      [bucket, from, now],
     ),
   ]);
   const sinkLag: Record<string, Point[]> = {};
@@ -60,6 +63,7 @@ export async function chartSeries(pool: Pool, window: ChartWindow, now: Date): P
   return {
     from: from.getTime(),
     to: now.getTime(),
+    bucketMs: w.bucketMs,
     durationP50: cycles.rows.map((r) => [at(r.b), r.p50]),
     durationP95: cycles.rows.map((r) => [at(r.b), r.p95]),
     changes: cycles.rows.map((r) => [at(r.b), r.changes]),

@@ -129,7 +129,7 @@ function consoleCharts(s: ChartSeries) {
         ...range,
         title: 'Rows changed',
         unit: 'rows',
-        kind: 'bar',
+        bucketMs: s.bucketMs,
         series: [{ name: 'rows changed', points: s.changes }],
       }),
       points: s.changes.length,
