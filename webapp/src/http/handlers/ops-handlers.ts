@@ -21,14 +21,19 @@ import { setFlash } from '../flash';
 import { optionalDate } from '../query-params';
 import { svgChart } from '../svg-chart';
 
-/** The last cycles' durations and changes, one point per cycle, with axes (see /ops/charts for windows). */
-function recentCyclesChart(series: { started_at: Date; duration_ms: number | null; changes: number }[], now: Date) {
+/**
+ * The last cycles' durations and changes, one point per cycle, with axes (see /ops/charts for
+ * windows). The axis ends now, or at the last cycle's start if this host's clock is behind the
+ * database's, which stamped it; it spans a minute at least, so one cycle is not a whole day.
+ */
+export function recentCyclesChart(series: { started_at: Date; duration_ms: number | null; changes: number }[], now: Date) {
   const at = (s: { started_at: Date }) => new Date(s.started_at).getTime();
+  const to = Math.max(now.getTime(), ...series.map(at));
   return svgChart({
     title: `Last ${series.length} cycles`,
     unit: 'ms / rows',
-    from: series.length > 0 ? at(series[0]!) : now.getTime() - 3_600_000,
-    to: now.getTime(),
+    from: series.length > 0 ? Math.min(at(series[0]!), to - 60_000) : to - 3_600_000,
+    to,
     series: [
       { name: 'duration (ms)', points: series.map((s) => [at(s), s.duration_ms]) },
       { name: 'rows changed', points: series.map((s) => [at(s), s.changes]) },
@@ -73,7 +78,8 @@ export function opsHandlers(pg: Pool | undefined, admin: DaemonAdmin | undefined
         quarantinedRows(pool),
         overrunCycles(pool),
       ]);
-      const ageMs = last ? now().getTime() - new Date(last).getTime() : null;
+      // Never below 0: a cycle stamped by a database whose clock runs ahead of this host's is just done.
+      const ageMs = last ? Math.max(0, now().getTime() - new Date(last).getTime()) : null;
       const query = new URLSearchParams(
         Object.entries({ status, table, from: req.query.from, to: req.query.to }).filter(
           ([, v]) => typeof v === 'string' && v !== '',
