@@ -191,6 +191,10 @@ describe('attendance', () => {
     ].map((m) => m[1]!);
     expect(names).toHaveLength(10);
     expect(names).toEqual([...names].sort((a, b) => b.localeCompare(a)));
+    // Each row's share (the last cell) has one decimal, 100.0 and 55.0 too, so the column lines up.
+    const shares = [...page.text.matchAll(/<td class="num">([^<]*)<\/td><\/tr>/g)].map((m) => m[1]!);
+    expect(shares).toHaveLength(10);
+    for (const share of shares) expect(share).toMatch(/^\d+\.\d$/);
     const csv = await staff.get(`/reports/attendance.csv?${q}`);
     expect(csv.status).toBe(200);
     expect(csv.headers['content-type']).toContain('text/csv');

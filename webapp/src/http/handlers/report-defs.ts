@@ -12,6 +12,8 @@ export interface Column {
   key: string;
   label: string;
   numeric?: boolean;
+  /** Digits after the point on the page, so a column's numbers line up (CSV and JSON keep the value). */
+  decimals?: number;
 }
 
 export interface Table {
@@ -110,7 +112,7 @@ const ATTENDANCE: ReportDef = {
           { key: 'email', label: 'Email' },
           { key: 'attended', label: 'Attended', numeric: true },
           { key: 'total', label: 'Slots', numeric: true },
-          { key: 'percent', label: '%', numeric: true },
+          { key: 'percent', label: '%', numeric: true, decimals: 1 },
         ],
         rows: r.worst as unknown as Record<string, unknown>[],
       },
@@ -214,11 +216,11 @@ const GROUP_HOURS: ReportDef = {
           { key: 'student_number', label: 'Number' },
           { key: 'name', label: 'Name' },
           { key: 'email', label: 'Email' },
-          { key: 'planned', label: 'Planned h', numeric: true },
-          { key: 'attended', label: 'Attended h', numeric: true },
-          { key: 'missed', label: 'Missed h', numeric: true },
-          { key: 'remaining', label: 'Remaining h', numeric: true },
-          { key: 'percent', label: '% of held', numeric: true },
+          { key: 'planned', label: 'Planned h', numeric: true, decimals: 1 },
+          { key: 'attended', label: 'Attended h', numeric: true, decimals: 1 },
+          { key: 'missed', label: 'Missed h', numeric: true, decimals: 1 },
+          { key: 'remaining', label: 'Remaining h', numeric: true, decimals: 1 },
+          { key: 'percent', label: '% of held', numeric: true, decimals: 1 },
         ],
         rows: r.rows as unknown as Record<string, unknown>[],
       },
