@@ -26,7 +26,10 @@ import { svgChart } from '../svg-chart';
  * windows). The axis ends now, or at the last cycle's start if this host's clock is behind the
  * database's, which stamped it; it spans a minute at least, so one cycle is not a whole day.
  */
-export function recentCyclesChart(series: { started_at: Date; duration_ms: number | null; changes: number }[], now: Date) {
+export function recentCyclesChart(
+  series: { started_at: Date; duration_ms: number | null; changes: number }[],
+  now: Date,
+) {
   const at = (s: { started_at: Date }) => new Date(s.started_at).getTime();
   const to = Math.max(now.getTime(), ...series.map(at));
   return svgChart({
