@@ -55,6 +55,9 @@ test('the table page: exact rows in MySQL and the mirror, chunks, verify result,
   expect(before.text).toMatch(new RegExp(`<dd id="mirror-rows">${n}\\s*</dd>`));
   expect(before.text).toContain('never verified');
   expect(before.text).toMatch(/Latest versions in history\.students/);
+  // Counts and sizes read as words: one chunk, not "1 chunks"; a small history in KiB, not "0.0 MiB".
+  expect(before.text).toMatch(new RegExp(`<dt>Chunks</dt><dd>1 chunk, ${n} rows at the last cycle</dd>`));
+  expect(before.text).toMatch(/<dt>History<\/dt><dd>≈\d+ versions?, [\d.]+ (B|KiB)</);
   await c.watch.delivery.verify('students');
   const after = await op.get('/ops/tables/students');
   expect(after.text).toMatch(/<dd id="last-verify"><span class="ok">the mirror equalled MySQL<\/span>/);

@@ -49,7 +49,7 @@ test('students and staff get 403 on the console; an operator lands on the sync h
 test('filters: by status and table; bad input answered clearly', async () => {
   const op = await as('operator');
   expect((await op.get('/ops/sync-history?status=failed')).text).toContain('0 cycles');
-  expect((await op.get('/ops/sync-history?table=courses')).text).toContain('1 cycles');
+  expect((await op.get('/ops/sync-history?table=courses')).text).toContain('<caption>1 cycle</caption>');
   const bad = await op.get('/ops/sync-history?status=bogus');
   expect(bad.status).toBe(400);
   expect(bad.text).toContain('status must be one of');
