@@ -210,8 +210,11 @@ test('alerts: drift found by verify shows as a banner on every console page unti
   for (const url of ['/ops/tables', '/ops/sync-history', '/ops/charts']) {
     const page = await op.get(url);
     expect(page.text).toContain('1 open alert');
-    expect(page.text).toMatch(/<li data-alert-kind="drift"><strong>drift · students<\/strong>: Verify found drift/);
+    expect(page.text).toMatch(
+      /<li data-alert-kind="drift"><strong>drift · students<\/strong>: Verify found drift in students at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: rows 0 missing, 0 extra, 1 different\./,
+    );
   }
+  expect((await op.get('/ops/tables')).text).toMatch(/drift \(1 row\)<\/span>/);
   const metrics = await request(c.daemonApp).get('/metrics');
   expect(metrics.text).toMatch(/cdc_alerts_open\{kind="drift"\} 1/);
   const restored = (await c.f.db('students').where({ id }).first()).first_name;

@@ -106,7 +106,7 @@ export async function currentConditions(db: Pool | PoolClient, th: AlertThreshol
     out.push({
       kind: 'drift',
       subject: d.table_name,
-      message: `Verify found drift in ${d.table_name} at ${new Date(d.verified_at).toISOString()}: ${d.missing} missing, ${d.extra} extra, ${d.different} different rows.`,
+      message: `Verify found drift in ${d.table_name} at ${new Date(d.verified_at).toISOString().replace('T', ' ').slice(0, 19)} UTC: rows ${d.missing} missing, ${d.extra} extra, ${d.different} different.`,
     });
   return out;
 }
