@@ -109,7 +109,7 @@ export function createApp(deps: AppDeps): PortalApp {
     d ? new Date(d).toISOString().replace('T', ' ').slice(0, 19) : '';
   // "1 cycle", "25 cycles": a count with its noun.
   app.locals.count = (n: number | string, noun: string) => `${n} ${noun}${Number(n) === 1 ? '' : 's'}`;
-  // A size in the unit that shows it: "12.4 KiB", "3.0 MiB" ("0.0 MiB" for a small history before).
+  // A size in the unit that shows it: "512 B", "12.4 KiB", "3.0 MiB" (not "0.0 MiB" for a small history).
   app.locals.bytes = (n: number | string) => {
     const b = Number(n);
     return b < 1024 ? `${b} B` : b < 1048576 ? `${(b / 1024).toFixed(1)} KiB` : `${(b / 1048576).toFixed(1)} MiB`;
