@@ -46,6 +46,14 @@ maybe('a student in the browser', () => {
     expect(await page.getByRole('cell', { name: 'SE-101', exact: true }).count()).toBe(1);
     await shot('4-enrollments');
 
+    await page.getByRole('link', { name: 'Timetable' }).click();
+    await page.waitForURL(`${base}/timetable`);
+    // The fixture's clock is before the term's first class: the page offers the week that has one.
+    await page.getByRole('link', { name: 'Go to your next week with classes' }).click();
+    await page.waitForSelector('text=SE-101');
+    await shot('4b-timetable');
+    await page.getByRole('link', { name: 'My enrollments' }).click();
+
     await page.getByRole('button', { name: 'Drop SE-101' }).click();
     await page.waitForSelector('text=You dropped SE-101 Databases.');
     expect(await page.locator('table caption', { hasText: 'Dropped courses' }).count()).toBe(1);
