@@ -1,7 +1,8 @@
 // Test file names say what a test needs (see README "Tests"):
 //   *.test.ts        pure, no I/O
 //   *.db.test.ts     the real MariaDB/MySQL, PostgreSQL and Redis
-//   *.sink.test.ts   a sink store (MongoDB, Neo4j, Elasticsearch) through testcontainers
+//   *.sink.test.ts   the sink stores (MongoDB-protocol, Neo4j, Elasticsearch servers: the live-store
+//                    harness, containers or TEST_*_URL); the reports' one also opens Chromium
 //   *.browser.test.ts headless Chromium (Debian package) against a running portal
 // Transpile only: `npm test` type-checks the whole tree with tsc first.
 const transform = { '^.+\\.tsx?$': ['ts-jest', { diagnostics: false }] };

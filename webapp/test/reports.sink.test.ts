@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { Client as EsClient } from '@elastic/elasticsearch';
 import { ElasticsearchSink } from '../../cdc-daemon/src/sinks/elasticsearch/es-sink';
 import { MongoSink } from '../../cdc-daemon/src/sinks/mongo/mongo-sink';
@@ -8,16 +10,21 @@ import { quietLogger } from '../../cdc-daemon/test/cdc-fixture';
 import { randomWrites } from '../../cdc-daemon/test/sinks/sink-fixture';
 import { MongoClient } from 'mongodb';
 import { SINK_META } from '../../lib/store-layout';
+import { browserAvailable, launchBrowser, SCREENSHOTS } from '../../test/support/browser';
 import { serviceUrls } from '../../test/support/services';
 import { randomName } from '../../test/support/databases';
 import { type LiveStore, liveStore } from '../../test/support/stores/live-stores';
+import { PASSWORD } from './portal-fixture';
 import { createReportFixture, type ReportFixture } from './report-fixture';
+
+const browserTest = browserAvailable() ? test : test.skip;
 
 /**
  * Every report read entirely from its stores (MongoDB-protocol, Neo4j and Elasticsearch servers
  * from the live-store harness, or from TEST_*_URL or containers where given; the shared Redis)
  * must equal its reference over the PostgreSQL mirror, before and after random writes, with
- * multi-word searches, and never from a store that is half built.
+ * multi-word searches, on the pages staff read in Chromium (screenshots
+ * test-output/screenshots/stores-*.png), and never from a store that is half built.
  */
 describe('reports read from MongoDB, Neo4j, Elasticsearch and Redis', () => {
   const stores: LiveStore[] = [];
@@ -151,6 +158,48 @@ describe('reports read from MongoDB, Neo4j, Elasticsearch and Redis', () => {
     }
     // The queries are not all empty on both sides (that would agree trivially).
     expect(matched).toBeGreaterThan(0);
+  });
+
+  browserTest('staff see each report in the browser from its stores, as the mirror alone gives it', async () => {
+    const server = f.portal.app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await page.goto(`${base}/login`);
+      await page.getByLabel('Username').fill('staff');
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.waitForURL((url) => url.pathname !== '/login');
+      const source = page.locator('.report-source');
+      // Everything the page shows but where it came from: summary, chart, table, tree.
+      const shown = () => page.locator('main > :not(.report-source)').allTextContents();
+      for (const [i, api] of (await paths()).entries()) {
+        const report = api.replace(/^\/api/, '');
+        await page.goto(`${base}${report}`);
+        expect({
+          report,
+          said: await source.getByRole('status').textContent(),
+          alerts: await source.getByRole('alert').count(),
+        }).toEqual({
+          report,
+          said: expect.stringMatching(/^Source: the stores\./),
+          alerts: 0,
+        });
+        const fromStores = await shown();
+        const name = /^\/reports\/([a-z-]+)/.exec(report)![1];
+        await page.screenshot({ path: path.join(SCREENSHOTS, `stores-${i + 1}-${name}.png`), fullPage: true });
+        await page.goto(`${base}${report}&source=reference`);
+        expect(await source.getByRole('status').textContent()).toMatch(
+          /^Reference result: computed from the PostgreSQL mirror alone/,
+        );
+        expect({ report, shown: await shown() }).toEqual({ report, shown: fromStores });
+      }
+    } finally {
+      await browser.close();
+      await new Promise((r) => server.close(r));
+    }
   });
 
   test('a store that is being rebuilt never answers: the mirror does, and the page says why', async () => {
