@@ -122,6 +122,14 @@ test('the sinks page lists each sink with its lag', async () => {
   expect(res.status).toBe(200);
   expect(res.text).toContain('<td>redis</td><td>following</td>');
   expect(res.text).toContain('Retry parked');
+  // When the sink was last built from the mirror, and when it last received an event.
+  await pool.query(
+    "UPDATE cdc.sink_offsets SET bootstrapped_at = '2026-12-01T08:00:00Z', last_delivered_at = NULL WHERE sink = 'redis'",
+  );
+  const built = await op.get('/ops/sinks');
+  expect(built.text).toMatch(
+    /<td>redis<\/td>.*<td>2026-12-01 08:00:00<\/td><td class="num">\d+<\/td><td>none yet<\/td>/s,
+  );
 });
 
 test('a row PostgreSQL refuses is shown to operators as quarantined, and leaves the list once fixed in MySQL', async () => {

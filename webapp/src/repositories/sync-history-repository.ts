@@ -91,7 +91,7 @@ export async function mirroredTables(pool: Pool): Promise<string[]> {
 
 export async function sinkOverview(pool: Pool) {
   const { rows } = await pool.query(
-    `SELECT o.sink, o.status, o.outbox_id::float8 AS cursor, o.delivered_events::float8 AS delivered, o.last_delivered_at, o.last_error, o.last_error_at,
+    `SELECT o.sink, o.status, o.outbox_id::float8 AS cursor, o.delivered_events::float8 AS delivered, o.bootstrapped_at, o.last_delivered_at, o.last_error, o.last_error_at,
             (SELECT count(*) FROM cdc.outbox e WHERE e.id > o.outbox_id)::int AS lag_events,
             coalesce((SELECT extract(epoch FROM now() - min(e.created_at)) FROM cdc.outbox e WHERE e.id > o.outbox_id), 0)::float8 AS lag_seconds,
             (SELECT count(*) FROM cdc.dead_letters d WHERE d.sink = o.sink)::int AS parked
