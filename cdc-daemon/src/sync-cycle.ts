@@ -4,11 +4,11 @@ import { AppError } from '../../lib/app-error';
 import type { Logger } from '../../lib/logger';
 import type { CdcConfig } from './config';
 import type { TablePlan } from './catalog/plan-table';
-import { readPlans } from './catalog/read-plans';
+import { type Catalog, readPlans } from './catalog/read-plans';
 import { classifyError, errorSource, throwIfAborted } from './errors';
 import { initRowHash } from './diff/row-hash';
 import { MergeQueue } from './apply/merge-queue';
-import { syncTable } from './diff/sync-table';
+import { type SyncTableOptions, syncTable } from './diff/sync-table';
 import { reconcileTables } from './apply/reconcile-tables';
 import { buildUniqueKeys } from './apply/mirror-indexes';
 import { type TableState, loadTableStates, saveSkipHints } from './apply/state-store';
@@ -16,7 +16,7 @@ import { backfillAfterCommit, owesFirstVersions } from './apply/backfill-after-c
 import { historyFor } from './apply/mirror-names';
 import { inTransaction, withClient } from './apply/pg-tx';
 import { takeCycleLock } from './apply/cycle-lock';
-import { type SkipHint, canSkip, readUpdateTimes, rollingSlice } from './snapshot/change-hints';
+import { type SkipHint, type UpdateTimeReading, canSkip, readUpdateTimes, rollingSlice } from './snapshot/change-hints';
 import { loadTables } from './load/load-tables';
 import { CycleStats, type CycleStatus } from './record/cycle-stats';
 import { type SyncId, beginCycleRecord, failCycleRecord, finishCycleRecord } from './record/cycle-record';
@@ -90,34 +90,7 @@ export async function runCycle(ctx: CycleContext): Promise<CycleOutcome> {
     mysql = source;
     const catalog = await stats.time('mysql', () => readPlans(source, ctx.config));
     const states = await withClient(ctx.pool, (c) => loadTableStates(c));
-    const mirror = { targetSchema: ctx.config.targetSchema, history: true };
-    const problems = await reconcileTables(
-      ctx.pool,
-      catalog.plans,
-      states,
-      {
-        ...mirror,
-        historyExclude: ctx.config.historyExclude,
-        droppedTables: ctx.config.droppedTables,
-        foreignKeys: ctx.config.mirrorForeignKeys,
-        access: catalog.access,
-        excluded: (t) =>
-          (ctx.config.tables ? !ctx.config.tables.includes(t) : false) || ctx.config.excludeTables.includes(t),
-      },
-      syncId,
-      stats,
-      log,
-      current,
-    );
-    for (const p of problems) {
-      const what = p.columns ? `columns ${p.columns.join(', ')} of ${p.table}` : `table ${p.table}`;
-      const message = `The MySQL account may no longer read ${what} (a missing grant, not a schema change): its mirror is kept as it is and not synced until the grant is back: ${p.grant}`;
-      stats.table(p.table).schemaChange = 'privilege-missing';
-      stats.table(p.table).warnings++;
-      stats.problems.push(message);
-      log.error(message, { table: p.table, code: 'PRIVILEGE_MISSING' });
-    }
-    const plans = catalog.plans.filter((plan) => !problems.some((p) => p.table === plan.name));
+    const plans = await reconcileMirrors(ctx, catalog, states, syncId, stats, log, current);
 
     const loading = plans.filter((p) => states.get(p.name)?.status === 'loading');
     await loadTables(source, ctx, loading, states, syncId, stats, log, current);
@@ -188,7 +161,7 @@ async function applySnapshot(
     const newHints = new Map<string, SkipHint | null>();
     // Each table's merge runs while the next tables are fingerprinted and diffed (syncTable).
     const merges = new MergeQueue();
-    const sync = async (plan: TablePlan, options: Parameters<typeof syncTable>[3]) =>
+    const sync = async (plan: TablePlan, options: SyncTableOptions) =>
       merges.add(
         plan.name,
         (await syncTable(mysql, client, plan, { ...options, after: merges.settled() }, stats)).merged,
@@ -206,36 +179,17 @@ async function applySnapshot(
         throwIfAborted(ctx.signal);
         const reading = readings?.get(plan.name);
         const stored = states.get(plan.name)?.skipHint;
-        const options = {
-          ...historyFor(ctx.config, plan),
-          historyBackfill: states.get(plan.name)?.historyBackfill ?? null,
-          syncId,
-          at,
-          outbox: true,
-          chunkRows: ctx.pacer?.targetRows() ?? ctx.config.chunkRows,
-          pacer: ctx.pacer,
-          heat: ctx.heat,
-          pool: ctx.pool,
-          signal: ctx.signal,
-        };
+        const options = syncOptions(ctx, plan, states.get(plan.name), syncId, at);
         const now = Date.now();
         if (stored && canSkip(stored, reading, now, ctx.config.fullSweepMs, ctx.config.hintMarginSeconds)) {
           stats.table(plan.name).skipped = true;
-          // Skipped, but the next slice of its chunks is re-verified (see rollingSlice); with the
-          // chunk count known from the last slice, a slice of none costs no query.
-          let slice = rollingSlice(stored, stored.rolling?.chunks ?? 0, now, ctx.config.fullSweepMs);
-          if (slice.count > 0 || !stored.rolling) {
-            onTable(plan.name);
-            const window = (chunks: number) => (slice = rollingSlice(stored, chunks, now, ctx.config.fullSweepMs));
-            await sync(plan, { ...options, window });
-          }
-          ctx.logger.debug('table skipped: no write since its last full scan', {
-            table: plan.name,
-            hint: stored,
-            reading,
-            verified: { from: slice.from, chunks: slice.count },
-          });
-          newHints.set(plan.name, slice.hint);
+          newHints.set(
+            plan.name,
+            await skipTable(ctx, plan, stored, reading, now, (window) => {
+              onTable(plan.name);
+              return sync(plan, { ...options, window });
+            }),
+          );
           continue;
         }
         onTable(plan.name);
@@ -259,6 +213,98 @@ async function applySnapshot(
     await finishCycleRecord(client, syncId, status, stats, performance.now() - started);
     return { status, backfillOwed: plans.some((p) => owesFirstVersions(ctx.config, p, states.get(p.name))) };
   });
+}
+
+/**
+ * The mirrors made to match MySQL's catalogue (reconcileTables). Tables or columns the account may
+ * no longer read are reported (a missing grant, not a schema change) and left out of this cycle:
+ * returns the plans to load and sync.
+ */
+async function reconcileMirrors(
+  ctx: CycleContext,
+  catalog: Catalog,
+  states: Map<string, TableState>,
+  syncId: SyncId,
+  stats: CycleStats,
+  log: Logger,
+  current: { table?: string },
+): Promise<TablePlan[]> {
+  const problems = await reconcileTables(
+    ctx.pool,
+    catalog.plans,
+    states,
+    {
+      targetSchema: ctx.config.targetSchema,
+      history: true,
+      historyExclude: ctx.config.historyExclude,
+      droppedTables: ctx.config.droppedTables,
+      foreignKeys: ctx.config.mirrorForeignKeys,
+      access: catalog.access,
+      excluded: (t) =>
+        (ctx.config.tables ? !ctx.config.tables.includes(t) : false) || ctx.config.excludeTables.includes(t),
+    },
+    syncId,
+    stats,
+    log,
+    current,
+  );
+  for (const p of problems) {
+    const what = p.columns ? `columns ${p.columns.join(', ')} of ${p.table}` : `table ${p.table}`;
+    const message = `The MySQL account may no longer read ${what} (a missing grant, not a schema change): its mirror is kept as it is and not synced until the grant is back: ${p.grant}`;
+    stats.table(p.table).schemaChange = 'privilege-missing';
+    stats.table(p.table).warnings++;
+    stats.problems.push(message);
+    log.error(message, { table: p.table, code: 'PRIVILEGE_MISSING' });
+  }
+  return catalog.plans.filter((plan) => !problems.some((p) => p.table === plan.name));
+}
+
+/** How syncTable syncs one table in this cycle. */
+function syncOptions(
+  ctx: CycleContext,
+  plan: TablePlan,
+  state: TableState | undefined,
+  syncId: SyncId,
+  at: Date,
+): SyncTableOptions {
+  return {
+    ...historyFor(ctx.config, plan),
+    historyBackfill: state?.historyBackfill ?? null,
+    syncId,
+    at,
+    outbox: true,
+    chunkRows: ctx.pacer?.targetRows() ?? ctx.config.chunkRows,
+    pacer: ctx.pacer,
+    heat: ctx.heat,
+    pool: ctx.pool,
+    signal: ctx.signal,
+  };
+}
+
+/**
+ * A table no write reached since its last full scan (its skip hint holds) is not swept, but the
+ * next slice of its chunks is re-verified (see rollingSlice) through `sync`, given the slice's
+ * window. With the chunk count known from the last slice, a slice of none costs no query.
+ * Returns the table's new hint.
+ */
+async function skipTable(
+  ctx: CycleContext,
+  plan: TablePlan,
+  stored: SkipHint,
+  reading: UpdateTimeReading | undefined,
+  now: number,
+  sync: (window: (chunks: number) => { from: number; count: number }) => Promise<void>,
+): Promise<SkipHint> {
+  let slice = rollingSlice(stored, stored.rolling?.chunks ?? 0, now, ctx.config.fullSweepMs);
+  if (slice.count > 0 || !stored.rolling)
+    await sync((chunks) => (slice = rollingSlice(stored, chunks, now, ctx.config.fullSweepMs)));
+  ctx.logger.debug('table skipped: no write since its last full scan', {
+    table: plan.name,
+    hint: stored,
+    reading,
+    verified: { from: slice.from, chunks: slice.count },
+  });
+  return slice.hint;
 }
 
 /**

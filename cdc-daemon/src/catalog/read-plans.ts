@@ -12,10 +12,12 @@ export function mappingOptions(config: CdcConfig): MappingOptions {
 }
 
 /** The mirrored tables' plans, parents first, and what the account may read of them. */
-export async function readPlans(
-  mysql: Connection,
-  config: CdcConfig,
-): Promise<{ plans: TablePlan[]; access: SelectAccess }> {
+export interface Catalog {
+  plans: TablePlan[];
+  access: SelectAccess;
+}
+
+export async function readPlans(mysql: Connection, config: CdcConfig): Promise<Catalog> {
   const schemas = await readCatalog(mysql, {
     tables: config.tables,
     excludeTables: config.excludeTables,
