@@ -1,5 +1,6 @@
-import { Command } from 'commander';
-import { intArg, runCli } from '../lib/cli';
+import { Command, Option } from 'commander';
+import { intArg, intListArg, listArg, runCli } from '../lib/cli';
+import { SINK_NAMES } from '../cdc-daemon/src/sinks/sink';
 import { benchCdc } from './cdc-bench';
 import { benchPortal } from './portal-bench';
 import { benchReports } from './reports-bench';
@@ -13,28 +14,29 @@ import { type BenchRow, toMarkdown, writeReport } from './report';
  * baselines measured in the same run. Never a pass/fail test. Results: bench-results/.
  */
 interface Options {
-  only?: string;
+  only?: SectionName[];
   rows: number;
   runs: number;
-  scaling: string;
+  scaling: number[];
   students: number;
-  skipSinks?: string;
+  skipSinks?: string[];
 }
 
 const SECTIONS = {
   cdc: (o: Options, log: (s: string) => void) => benchCdc({ rows: o.rows, runs: o.runs, log }),
   portal: (o: Options, log: (s: string) => void) => benchPortal(o.students, log),
-  scaling: (o: Options, log: (s: string) => void) => benchScaling(o.scaling.split(',').map(Number), log),
-  reports: (o: Options, log: (s: string) => void) =>
-    benchReports(o.students, o.runs, log, o.skipSinks ? o.skipSinks.split(',') : []),
+  scaling: (o: Options, log: (s: string) => void) => benchScaling(o.scaling, log),
+  reports: (o: Options, log: (s: string) => void) => benchReports(o.students, o.runs, log, o.skipSinks ?? []),
   startup: (o: Options, log: (s: string) => void) => benchStartup(o.runs, log),
   university: (o: Options, log: (s: string) => void) => benchUniversity(o.students, o.runs, log),
 } as const;
+type SectionName = keyof typeof SECTIONS;
+const SECTION_NAMES = Object.keys(SECTIONS) as SectionName[];
 /** What runs without --only: the scaling (up to 10M rows) and university (100,000 students) sections take long, so on request. */
-const DEFAULT_SECTIONS = ['cdc', 'portal', 'reports'];
+const DEFAULT_SECTIONS: SectionName[] = ['cdc', 'portal', 'reports'];
 
 const program = new Command('bench')
-  .option('--only <sections>', `comma-separated: ${Object.keys(SECTIONS).join(',')}`)
+  .option('--only <sections>', `comma-separated: ${SECTION_NAMES.join(',')}`, listArg(SECTION_NAMES, 'bench section'))
   .option('--rows <n>', 'rows in the CDC benchmark table', intArg(1000, 100_000_000), 1_000_000)
   .option('--runs <n>', 'runs per figure (the median is reported)', intArg(1, 20), 3)
   .option(
@@ -43,21 +45,26 @@ const program = new Command('bench')
     intArg(100, 1_000_000),
     20_000,
   )
-  .option('--skip-sinks <list>', 'reports: sinks not to feed (their report parts fall back to the mirror, and say so)')
-  .option('--scaling <sizes>', 'table sizes for --only scaling', '100000,1000000,10000000');
+  .option(
+    '--skip-sinks <list>',
+    'reports: sinks not to feed (their report parts fall back to the mirror, and say so)',
+    listArg(SINK_NAMES, 'sink'),
+  )
+  .addOption(
+    new Option('--scaling <sizes>', 'table sizes for --only scaling')
+      .argParser(intListArg(1000, 100_000_000))
+      .default([100_000, 1_000_000, 10_000_000], '100000,1000000,10000000'),
+  );
 
 runCli(async () => {
   program.parse();
   const opts = program.opts<Options>();
-  const only = opts.only ? opts.only.split(',') : DEFAULT_SECTIONS;
-  const unknown = only.filter((name) => !(name in SECTIONS));
-  if (unknown.length > 0)
-    throw new Error(`unknown bench section "${unknown[0]}"; choose from ${Object.keys(SECTIONS).join(', ')}`);
+  const only = opts.only ?? DEFAULT_SECTIONS;
   const rows: BenchRow[] = [];
   let failed: unknown;
   for (const name of only) {
     try {
-      rows.push(...(await SECTIONS[name as keyof typeof SECTIONS](opts, (s) => process.stderr.write(`${s}\n`))));
+      rows.push(...(await SECTIONS[name](opts, (s) => process.stderr.write(`${s}\n`))));
     } catch (err) {
       // The sections before it took many minutes: their figures are still written.
       failed = err;

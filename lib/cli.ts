@@ -12,6 +12,23 @@ export function intArg(min: number, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
+/** A comma-separated list of some of `choices` (a commander argument parser). */
+export function listArg<T extends string>(choices: readonly T[], noun: string) {
+  return (value: string): T[] => {
+    const items = value.split(',').map((v) => v.trim());
+    const unknown = items.find((v) => !choices.includes(v as T));
+    if (unknown !== undefined)
+      throw new InvalidArgumentError(`unknown ${noun} "${unknown}"; choose from ${choices.join(', ')}`);
+    return items as T[];
+  };
+}
+
+/** A comma-separated list of whole numbers from `min` to `max`. */
+export function intListArg(min: number, max = Number.MAX_SAFE_INTEGER) {
+  const one = intArg(min, max);
+  return (value: string): number[] => value.split(',').map((v) => one(v.trim()));
+}
+
 export function dateArg(value: string): Date {
   const d = new Date(`${value}T00:00:00Z`);
   if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(d.getTime()))
