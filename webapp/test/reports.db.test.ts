@@ -172,6 +172,7 @@ describe('attendance', () => {
       const page = await staff.get(path().replace('/api/reports/', '/reports/'));
       expect(page.text).toContain('Only In Redis');
       expect(page.text).toContain('Elasticsearch</strong> (matching lectures): not configured');
+      expect(page.text).toContain('The rest came from PostgreSQL (attendance figures) and Redis (student details).');
       expect(page.text).toContain('<svg');
       expect((await staff.get(`${path()}&source=reference`)).body.result.worst[0].name).toBe(before);
     } finally {
@@ -234,7 +235,7 @@ describe('attendance', () => {
 describe('classroom audience', () => {
   test("every lecture of the term, with MySQL's expected students and flags that follow from seats and equipment", async () => {
     const { stores, reference } = await both('/api/reports/classroom-audience?year=2026&semester=1');
-    expect(stores.notes).toEqual([{ store: 'neo4j', part: 'the whole report', reason: 'not configured' }]);
+    expect(stores.notes).toEqual([{ store: 'neo4j', part: 'lectures, rooms and audience', reason: 'not configured' }]);
     expect(stripSource(stores)).toEqual(stripSource(reference));
     const rows = stores.result.rows as {
       lecture_id: number;
@@ -374,7 +375,7 @@ describe('hierarchy', () => {
     const page = await staff.get(`/reports/hierarchy?university=${list[0]!.id}`);
     expect(page.status).toBe(200);
     expect(page.text).toContain('<details open><summary>Institute of');
-    expect(page.text).toContain('MongoDB</strong> (the whole report): not configured');
+    expect(page.text).toContain('MongoDB</strong> (the hierarchy): not configured');
     const csv = await staff.get('/reports/hierarchy.csv');
     expect(csv.text.trim().split('\n')).toHaveLength(Number(n!.groups_) + 1);
     const missing = await staff.get('/api/reports/hierarchy?university=999999');

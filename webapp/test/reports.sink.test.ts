@@ -18,6 +18,7 @@ import { PASSWORD } from './portal-fixture';
 import { createReportFixture, type ReportFixture } from './report-fixture';
 
 const browserTest = browserAvailable() ? test : test.skip;
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * Every report read entirely from its stores (MongoDB-protocol, Neo4j and Elasticsearch servers
@@ -103,16 +104,37 @@ describe('reports read from MongoDB, Neo4j, Elasticsearch and Redis', () => {
     ];
   };
 
+  /** Which store answered each part of a report: in the JSON, and as the page names them. */
+  const SOURCES: Record<string, { from: string[]; page: string }> = {
+    attendance: {
+      from: ['elasticsearch: matching lectures', 'postgres: attendance figures', 'redis: student details'],
+      page: 'Elasticsearch (matching lectures), PostgreSQL (attendance figures) and Redis (student details)',
+    },
+    'classroom-audience': {
+      from: ['neo4j: lectures, rooms and audience'],
+      page: 'Neo4j (lectures, rooms and audience)',
+    },
+    'group-hours': {
+      from: ['mongodb: place in the hierarchy', 'postgres: hours attended', 'redis: student details'],
+      page: 'MongoDB (place in the hierarchy), PostgreSQL (hours attended) and Redis (student details)',
+    },
+    hierarchy: { from: ['mongodb: the hierarchy'], page: 'MongoDB (the hierarchy)' },
+  };
+  const reportOf = (path: string) => /\/reports\/([a-z-]+)/.exec(path)![1]!;
+
   async function expectStoresEqualReference() {
     const staff = await f.as('staff');
     for (const path of await paths()) {
       const stores = await staff.get(path);
       const reference = await staff.get(`${path}&source=reference`);
-      expect({ path, source: stores.body.source, notes: stores.body.notes }).toEqual({
+      const parts = (stores.body.from as { store: string; part: string }[]).map((p) => `${p.store}: ${p.part}`).sort();
+      expect({ path, source: stores.body.source, notes: stores.body.notes, from: parts }).toEqual({
         path,
         source: 'stores',
         notes: [],
+        from: SOURCES[reportOf(path)]!.from,
       });
+      expect(reference.body.from).toEqual([]);
       expect(stores.body.result).toEqual(reference.body.result);
     }
   }
@@ -184,7 +206,9 @@ describe('reports read from MongoDB, Neo4j, Elasticsearch and Redis', () => {
           alerts: await source.getByRole('alert').count(),
         }).toEqual({
           report,
-          said: expect.stringMatching(/^Source: the stores\./),
+          said: expect.stringMatching(
+            new RegExp(`^Source: ${escapeRegExp(SOURCES[reportOf(report)]!.page)}\\. The mirror is as of cycle \\d+`),
+          ),
           alerts: 0,
         });
         const fromStores = await shown();

@@ -1,4 +1,4 @@
-import { fromStore, type ReportStores, type StoreNote } from './report-stores';
+import { fromMirror, fromStore, type ReportRun, type ReportStores } from './report-stores';
 import { type StudentDetails, studentsFromMirror, studentsFromRedis } from './student-directory';
 
 /**
@@ -125,7 +125,7 @@ async function attendanceFigures(stores: ReportStores, lectureIds: number[], p: 
 
 export async function attendanceReport(
   stores: ReportStores,
-  ctx: { mode: 'stores' | 'reference'; notes: StoreNote[] },
+  ctx: ReportRun,
   p: AttendanceParams,
 ): Promise<AttendanceReport> {
   const lectures = await fromStore(
@@ -137,10 +137,12 @@ export async function attendanceReport(
     () => lecturesFromMirror(stores, p.term),
   );
   const figures = lectures.length
-    ? await attendanceFigures(
-        stores,
-        lectures.map((l) => l.lecture_id),
-        p,
+    ? await fromMirror(ctx, 'attendance figures', () =>
+        attendanceFigures(
+          stores,
+          lectures.map((l) => l.lecture_id),
+          p,
+        ),
       )
     : { slots: 0, students: 0, distribution: Array<number>(10).fill(0), worst: [] };
   const ids = figures.worst.map((w) => w.student_id);

@@ -1,4 +1,4 @@
-import { fromStore, type ReportStores, type StoreNote } from './report-stores';
+import { fromStore, type ReportRun, type ReportStores } from './report-stores';
 
 /**
  * Classroom audience: for each course of a term and each of its lectures, the classrooms it is
@@ -136,14 +136,14 @@ export async function audienceFromMirror(stores: ReportStores, p: AudienceParams
 
 export async function classroomAudienceReport(
   stores: ReportStores,
-  ctx: { mode: 'stores' | 'reference'; notes: StoreNote[] },
+  ctx: ReportRun,
   p: AudienceParams,
 ): Promise<{ rows: AudienceRow[]; flagged: number }> {
   const raw = await fromStore(
     stores,
     ctx,
     'neo4j',
-    'the whole report',
+    'lectures, rooms and audience',
     () => audienceFromNeo4j(stores, p),
     () => audienceFromMirror(stores, p),
   );

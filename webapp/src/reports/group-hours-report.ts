@@ -1,5 +1,5 @@
 import { round1 } from './attendance-report';
-import { fromStore, type ReportStores, type StoreNote } from './report-stores';
+import { fromMirror, fromStore, type ReportRun, type ReportStores } from './report-stores';
 import { type StudentDetails, studentsFromMirror, studentsFromRedis } from './student-directory';
 
 /**
@@ -146,12 +146,12 @@ export async function placeFromMirror(stores: ReportStores, groupId: number): Pr
 
 export async function groupHoursReport(
   stores: ReportStores,
-  ctx: { mode: 'stores' | 'reference'; notes: StoreNote[] },
+  ctx: ReportRun,
   group: GroupRef,
   term: TermRef,
   now: Date,
 ): Promise<GroupHoursReport> {
-  const rows = await hours(stores, group, term, now);
+  const rows = await fromMirror(ctx, 'hours attended', () => hours(stores, group, term, now));
   const ids = rows.map((r) => r.student_id);
   const [details, place] = await Promise.all([
     fromStore(

@@ -1,5 +1,5 @@
 import type { InstituteNode } from '../../../lib/university-hierarchy';
-import { fromStore, type ReportStores, type StoreNote } from './report-stores';
+import { fromStore, type ReportRun, type ReportStores } from './report-stores';
 
 /**
  * The university hierarchy: university -> institute -> department -> specialty -> group, each
@@ -131,14 +131,14 @@ export async function universitiesFromMirror(stores: ReportStores, universityId?
 
 export async function hierarchyReport(
   stores: ReportStores,
-  ctx: { mode: 'stores' | 'reference'; notes: StoreNote[] },
+  ctx: ReportRun,
   universityId?: number,
 ): Promise<UniversityNode[]> {
   return fromStore(
     stores,
     ctx,
     'mongodb',
-    'the whole report',
+    'the hierarchy',
     () => universitiesFromMongo(stores, universityId),
     () => universitiesFromMirror(stores, universityId),
   );

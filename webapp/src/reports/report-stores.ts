@@ -22,6 +22,30 @@ export interface StoreNote {
   reason: string;
 }
 
+/** A part of a report and the store that answered it (the mirror's own parts: 'postgres'). */
+export interface StorePart {
+  store: StoreName | 'postgres';
+  part: string;
+}
+
+export const SOURCE_LABELS: Record<StorePart['store'], string> = { ...STORE_LABELS, postgres: 'PostgreSQL' };
+
+/**
+ * One run of a report: from its stores, or the reference over the mirror alone. `notes` collects
+ * the parts that fell back to the mirror; `from`, the parts each store answered.
+ */
+export interface ReportRun {
+  mode: 'stores' | 'reference';
+  notes: StoreNote[];
+  from?: StorePart[];
+}
+
+/** A part a report reads from the PostgreSQL mirror whichever the mode (its store is the mirror). */
+export function fromMirror<T>(ctx: ReportRun, part: string, read: () => Promise<T>): Promise<T> {
+  if (ctx.mode === 'stores') ctx.from?.push({ store: 'postgres', part });
+  return read();
+}
+
 const TIMEOUT_MS = 3_000;
 /** The longest one report part may wait for its store before the mirror answers instead. */
 const PART_DEADLINE_MS = 5_000;
@@ -165,7 +189,7 @@ class StoreUnready extends Error {}
  */
 export async function fromStore<T>(
   stores: ReportStores,
-  ctx: { mode: 'stores' | 'reference'; notes: StoreNote[] },
+  ctx: ReportRun,
   store: StoreName,
   part: string,
   primary: () => Promise<T>,
@@ -183,13 +207,15 @@ export async function fromStore<T>(
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer within ${PART_DEADLINE_MS / 1000} s`)), PART_DEADLINE_MS);
     });
-    return await Promise.race([
+    const answer = await Promise.race([
       stores.unready(store).then((reason) => {
         if (reason) throw new StoreUnready(reason);
         return primary();
       }),
       deadline,
     ]);
+    ctx.from?.push({ store, part });
+    return answer;
   } catch (err) {
     if (err instanceof StoreUnready) {
       ctx.notes.push({ store, part, reason: `not used: ${err.message}` });

@@ -5,7 +5,7 @@ import { type AttendanceParams, attendanceReport } from '../../reports/attendanc
 import { classroomAudienceReport } from '../../reports/classroom-audience-report';
 import { defaultTerm, findGroup, groupHoursReport, listTerms } from '../../reports/group-hours-report';
 import { hierarchyReport, summarise } from '../../reports/hierarchy-report';
-import type { ReportStores, StoreNote } from '../../reports/report-stores';
+import type { ReportRun, ReportStores } from '../../reports/report-stores';
 
 /** A column of a report table: the page sorts by it, the CSV export writes it. */
 export interface Column {
@@ -40,10 +40,8 @@ export interface ReportDef {
   form(ctx: RunContext): Promise<Record<string, unknown>>;
 }
 
-export interface RunContext {
+export interface RunContext extends ReportRun {
   stores: ReportStores;
-  mode: 'stores' | 'reference';
-  notes: StoreNote[];
   now: Date;
 }
 

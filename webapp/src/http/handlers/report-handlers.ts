@@ -2,7 +2,13 @@ import type { Request, Response } from 'express';
 import { stringify } from 'csv-stringify/sync';
 import { portalError } from '../../errors';
 import { queryText } from '../query-params';
-import { type ReportStores, STORE_LABELS, type StoreNote } from '../../reports/report-stores';
+import {
+  type ReportStores,
+  SOURCE_LABELS,
+  STORE_LABELS,
+  type StoreNote,
+  type StorePart,
+} from '../../reports/report-stores';
 import { REPORTS, type RunContext, type Table, isoDay } from './report-defs';
 
 /** A page shows at most this many table rows; the CSV export has them all. */
@@ -55,7 +61,7 @@ export function reportHandlers(stores: ReportStores, now: () => Date) {
     const source = queryText(req.query.source);
     if (source && source !== 'stores' && source !== 'reference')
       throw portalError('VALIDATION_FAILED', 'source must be "stores" or "reference".');
-    return { stores, mode: source === 'reference' ? 'reference' : 'stores', notes: [], now: now() };
+    return { stores, mode: source === 'reference' ? 'reference' : 'stores', notes: [], from: [], now: now() };
   };
   const find = (name: unknown) => {
     const def = REPORTS.find((r) => r.name === name);
@@ -63,6 +69,11 @@ export function reportHandlers(stores: ReportStores, now: () => Date) {
     return def;
   };
   const notesForPage = (notes: StoreNote[]) => notes.map((n) => ({ ...n, label: STORE_LABELS[n.store] }));
+  /** "Elasticsearch (matching lectures), PostgreSQL (attendance figures) and Redis (student details)" */
+  const partsForPage = (parts: StorePart[] = []) => {
+    const named = parts.map((p) => `${SOURCE_LABELS[p.store]} (${p.part})`).sort();
+    return named.length > 1 ? `${named.slice(0, -1).join(', ')} and ${named[named.length - 1]}` : (named[0] ?? '');
+  };
 
   return {
     index(_req: Request, res: Response): void {
@@ -92,6 +103,7 @@ export function reportHandlers(stores: ReportStores, now: () => Date) {
         query: outcome?.query.toString() ?? '',
         source: sourceOf(ctx.mode, ctx.notes),
         notes: notesForPage(ctx.notes),
+        from: partsForPage(ctx.from),
         asOf: since,
         ...(outcome?.view ?? {}),
       });
@@ -108,6 +120,7 @@ export function reportHandlers(stores: ReportStores, now: () => Date) {
         report: def.name,
         source: sourceOf(ctx.mode, ctx.notes),
         notes: ctx.notes,
+        from: ctx.from,
         asOf: await asOf(stores),
         params: outcome.params,
         result: outcome.result,
