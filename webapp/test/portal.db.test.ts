@@ -672,15 +672,21 @@ describe('roles', () => {
       title: 'Quantum Computing II',
       credits: '7.5',
       year: '2026',
-      semester: '1',
+      semester: '2',
       capacity: '20',
     });
     expect(edit.status).toBe(303);
     expect(await f.db('courses').where({ id: row.id }).first()).toMatchObject({
       title: 'Quantum Computing II',
+      semester: 2,
       capacity: 20,
       required_equipment: '',
     });
+    // The editor shows the course's semester chosen.
+    const form = (await staff.get(`/admin/courses/${row.id}/edit`)).text;
+    expect(form).toMatch(
+      /<select id="semester" name="semester" required >\s*<option value="1" >1<\/option><option value="2" selected>2<\/option>/,
+    );
   });
 });
 
