@@ -593,6 +593,8 @@ describe('enroll and drop', () => {
 
   test('the timetable shows the week of an enrolled course', async () => {
     const agent = await loggedIn(f, 'student6');
+    // Enrolled in SE-101 whichever tests ran before (a second enroll is refused, and changes nothing).
+    await postForm(agent, '/courses', `/courses/${f.ids.courseA}/enroll`);
     const res = await agent.get('/timetable?week=2026-09-07');
     expect(res.status).toBe(200);
     expect(res.text).toContain('09:00–10:30');
