@@ -40,6 +40,12 @@ test('students and staff get 403 on the console; an operator lands on the sync h
     /open longer than 120 s can reach the mirror up to <strong>300 s<\/strong> after its commit/,
   );
   expect(page.text).toMatch(/<a href="\/ops\/sync-history\/1">1<\/a><\/td><td>succeeded/);
+  // The first cycle loaded the tables: the list says how many rows, not only 0 inserted.
+  const { rows: loaded } = await pool.query('SELECT rows_loaded::int AS n FROM cdc.sync_history WHERE id = 1');
+  expect(loaded[0].n).toBeGreaterThan(0);
+  expect(/sync-history\/1">1<\/a>.*?<td class="num">(\d+)<\/td><td><\/td><\/tr>/.exec(page.text)?.[1]).toBe(
+    String(loaded[0].n),
+  );
   expect(page.text).not.toContain('Cycles are taking longer than the schedule');
   const detail = await op.get('/ops/sync-history/1');
   expect(detail.text).toContain('Per table');
