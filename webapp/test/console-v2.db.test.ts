@@ -146,6 +146,10 @@ test('charts: four server-rendered SVG charts with axes and units over a window;
     expect(res.text).toMatch(/<text[^>]*>ms<\/text>/);
     expect(res.text).toMatch(/<text[^>]*>UTC<\/text>/);
     expect(res.text).not.toContain('<script');
+    // The window shown is marked as the current one, the two others are links to theirs.
+    expect(res.text.match(/<a href="\/ops\/charts\?window=(\w+)" aria-current="page">/g)).toEqual([
+      `<a href="/ops/charts?window=${window}" aria-current="page">`,
+    ]);
   }
   const bad = await op.get('/ops/charts?window=year');
   expect(bad.status).toBe(400);
