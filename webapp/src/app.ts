@@ -8,6 +8,7 @@ import { errorHandler, notFound } from './http/error-handler';
 import { createCsrf } from './http/csrf';
 import { exposeFlash } from './http/flash';
 import { ejsWithoutWith } from './http/view-engine';
+import { bytes, count } from './http/wording';
 import { checkSessionAccount, createSessionMiddleware } from './http/session';
 import type { EnrollmentsRead } from './http/session-reads';
 import { createTransactions } from './db/transactions';
@@ -107,13 +108,8 @@ export function createApp(deps: AppDeps): PortalApp {
   // Formatting the console's views share: instants in UTC, any mirrored value as text.
   app.locals.utc = (d: Date | string | null | undefined) =>
     d ? new Date(d).toISOString().replace('T', ' ').slice(0, 19) : '';
-  // "1 cycle", "25 cycles": a count with its noun.
-  app.locals.count = (n: number | string, noun: string) => `${n} ${noun}${Number(n) === 1 ? '' : 's'}`;
-  // A size in the unit that shows it: "512 B", "12.4 KiB", "3.0 MiB" (not "0.0 MiB" for a small history).
-  app.locals.bytes = (n: number | string) => {
-    const b = Number(n);
-    return b < 1024 ? `${b} B` : b < 1048576 ? `${(b / 1024).toFixed(1)} KiB` : `${(b / 1048576).toFixed(1)} MiB`;
-  };
+  app.locals.count = count;
+  app.locals.bytes = bytes;
   app.locals.cell = (v: unknown) =>
     v === null || v === undefined
       ? 'NULL'

@@ -99,7 +99,9 @@ maybe('an operator in the browser', () => {
     // The cycle's outcome, or the error page saying why there is none (shown if this fails).
     const said = page.locator('p.flash[role="status"], h1:text-matches("^(Error|Not allowed)$") + p.flash').first();
     await said.waitFor({ timeout: 45_000 });
-    expect(await said.textContent()).toMatch(/Cycle \d+ (succeeded|no_changes)/);
+    expect(await said.textContent()).toMatch(
+      /^Cycle \d+ (succeeded: \d+ inserts?, \d+ updates?, \d+ deletes?|found no changes)\.$/,
+    );
     await shot('2-cycle-run');
 
     await page.getByRole('link', { name: 'Sinks' }).click();

@@ -102,7 +102,7 @@ test('controls go through the daemon admin API: pause really pauses, a cycle run
   await f.db('courses').where({ id: f.ids.courseA }).update({ title: 'Renamed by the console test' });
   const cycled = await post('cycle');
   expect(cycled.status).toBe(303);
-  expect((await op.get('/ops/sync-history')).text).toMatch(/Cycle \d+ succeeded: 0 inserts, 1 updates, 0 deletes/);
+  expect((await op.get('/ops/sync-history')).text).toMatch(/Cycle \d+ succeeded: 0 inserts, 1 update, 0 deletes\./);
   expect((await pool.query('SELECT title FROM public.courses WHERE id = $1', [f.ids.courseA])).rows[0].title).toBe(
     'Renamed by the console test',
   );

@@ -20,6 +20,7 @@ import {
 import { setFlash } from '../flash';
 import { optionalDate } from '../query-params';
 import { svgChart } from '../svg-chart';
+import { count } from '../wording';
 
 /**
  * The last cycles' durations and changes, one point per cycle, with axes (see /ops/charts for
@@ -138,7 +139,10 @@ export function opsHandlers(pg: Pool | undefined, admin: DaemonAdmin | undefined
             updates: number;
             deletes: number;
           };
-          message = `Cycle ${r.syncId} ${r.status}: ${r.inserts} inserts, ${r.updates} updates, ${r.deletes} deletes.`;
+          message =
+            r.status === 'no_changes'
+              ? `Cycle ${r.syncId} found no changes.`
+              : `Cycle ${r.syncId} ${r.status}: ${count(r.inserts, 'insert')}, ${count(r.updates, 'update')}, ${count(r.deletes, 'delete')}.`;
           break;
         }
         case 'pause':
