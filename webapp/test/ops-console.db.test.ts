@@ -106,6 +106,14 @@ test('controls go through the daemon admin API: pause really pauses, a cycle run
   expect((await pool.query('SELECT title FROM public.courses WHERE id = $1', [f.ids.courseA])).rows[0].title).toBe(
     'Renamed by the console test',
   );
+  // Nothing changed since: the next cycle says so in words, not as its status token.
+  expect((await post('cycle')).status).toBe(303);
+  expect((await op.get('/ops/sync-history')).text).toMatch(/Cycle \d+ found no changes\./);
+  expect((await post('verify')).status).toBe(303);
+  const { rows: mirrored } = await pool.query("SELECT count(*)::int AS n FROM cdc.tables WHERE status = 'active'");
+  expect((await op.get('/ops/sync-history')).text).toContain(
+    `Verified ${mirrored[0].n} tables: the mirror equals MySQL.`,
+  );
   expect((await post('resync', { table: 'no_such_table' })).status).toBe(404);
   expect((await post('retry', { sink: '' })).status).toBe(400);
   const student = await as('student1');

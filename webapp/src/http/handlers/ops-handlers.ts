@@ -34,7 +34,7 @@ export function recentCyclesChart(
   const at = (s: { started_at: Date }) => new Date(s.started_at).getTime();
   const to = Math.max(now.getTime(), ...series.map(at));
   return svgChart({
-    title: `Last ${series.length} cycles`,
+    title: `Last ${count(series.length, 'cycle')}`,
     unit: 'ms / rows',
     from: series.length > 0 ? Math.min(at(series[0]!), to - 60_000) : to - 3_600_000,
     to,
@@ -156,7 +156,7 @@ export function opsHandlers(pg: Pool | undefined, admin: DaemonAdmin | undefined
             tables: { table: string; missing: number; extra: number; different: number }[];
           };
           message = r.ok
-            ? `Verified ${r.tables.length} tables: the mirror equals MySQL.`
+            ? `Verified ${count(r.tables.length, 'table')}: the mirror equals MySQL.`
             : `Drift in ${r.tables
                 .filter((t) => t.missing + t.extra + t.different > 0)
                 .map((t) => t.table)
@@ -180,7 +180,7 @@ export function opsHandlers(pg: Pool | undefined, admin: DaemonAdmin | undefined
           };
           message =
             req.params.action === 'retry'
-              ? `${s}: ${r.delivered ?? 0} parked events delivered, ${r.stillParked ?? 0} still parked.`
+              ? `${s}: ${count(r.delivered ?? 0, 'parked event')} delivered, ${r.stillParked ?? 0} still parked.`
               : `${s} will be refilled from the mirror.`;
           break;
         }
