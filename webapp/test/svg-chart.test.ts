@@ -33,6 +33,8 @@ test.each([
   ['every bucket', Array.from({ length: 48 }, (_, i): Point => [from + i * BUCKET, i])],
 ])('a histogram has the time axis of a line chart over the same window: %s', (_, points) => {
   const line = svgChart({ title: 'line', unit: 'ms', from, to, series: [{ name: 'p50', points }] });
+  // The chart's title is its accessible name (the page's caption says it in words).
+  expect(line.startsWith('<svg role="img" aria-label="line" ')).toBe(true);
   const histogram = svgChart({
     title: 'rows',
     unit: 'rows',

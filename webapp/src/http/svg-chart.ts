@@ -1,4 +1,5 @@
 import * as echarts from 'echarts';
+import escapeHtml from 'escape-html';
 import type { Point } from '../repositories/chart-series';
 
 export interface ChartSpec {
@@ -61,7 +62,8 @@ export function svgChart(spec: ChartSpec, width = 720, height = 240): string {
             },
       ),
     });
-    return chart.renderToSVGString();
+    // ECharts's SSR writes no accessible name (its `aria` option works in the browser only).
+    return chart.renderToSVGString().replace(/^<svg /, `<svg role="img" aria-label="${escapeHtml(spec.title)}" `);
   } finally {
     chart.dispose();
   }
