@@ -60,7 +60,7 @@ export function routes(deps: RouteDeps): Router {
   };
   deps.workers?.onCourseEdit(forgetCourses);
   const courses = courseHandlers({ db, transactions: deps.transactions, schedules, now }, catalogue, deps.metrics);
-  const student = studentHandlers(db, schedules, now);
+  const student = studentHandlers(db, schedules, catalogue, now);
   const admin = adminCourseHandlers(db, catalogue, async () => {
     forgetCourses();
     await deps.workers?.announceCourseEdit();

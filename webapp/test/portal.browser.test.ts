@@ -61,5 +61,15 @@ maybe('a student in the browser', () => {
 
     const row = await f.db('enrollments').where({ student_id: f.ids.students[0], course_id: f.ids.courseA }).first();
     expect(row.status).toBe('dropped');
+
+    // Changed their mind: the dropped course is taken again from the same page.
+    await page.getByRole('button', { name: 'Enroll in SE-101 again' }).click();
+    await page.waitForSelector('text=You are enrolled in SE-101 Databases.');
+    expect(page.url()).toBe(`${base}/enrollments`);
+    expect(await page.locator('table caption', { hasText: 'Dropped courses' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Drop SE-101' }).count()).toBe(1);
+    await shot('6-enrolled-again');
+    const again = await f.db('enrollments').where({ student_id: f.ids.students[0], course_id: f.ids.courseA }).first();
+    expect(again).toMatchObject({ id: row.id, status: 'enrolled', dropped_at: null });
   });
 });

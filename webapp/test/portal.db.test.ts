@@ -253,7 +253,11 @@ describe('enroll and drop', () => {
     expect(dropped.status).toBe('dropped');
     expect(dropped.dropped_at).toEqual(NOW);
 
-    await postForm(agent, '/courses', `/courses/${f.ids.courseA}/enroll`);
+    // The dropped course is offered again where it is listed, and taken again from there.
+    const again = await agent.get('/enrollments');
+    expect(again.text.split('<caption>Dropped courses</caption>')[1]).toContain('aria-label="Enroll in SE-101 again"');
+    await postForm(agent, '/enrollments', `/courses/${f.ids.courseA}/enroll`, { back: '/enrollments' });
+    expect((await agent.get('/enrollments')).text).toContain('You are enrolled in SE-101 Databases.');
     expect(await enrollmentRow(sid, f.ids.courseA)).toMatchObject({
       id: dropped.id,
       status: 'enrolled',
@@ -306,8 +310,13 @@ describe('enroll and drop', () => {
       /<td>SE-099<\/td>.*<td>date not recorded<\/td>/s,
     );
     expect(current).toContain('aria-label="Drop SE-102"');
-    // The page's rows came with the session: the portal sent MySQL no query of its own for them.
-    expect(queries).toEqual([]);
+    // SE-099's term is closed: it can no longer be dropped, nor taken again.
+    expect(current).not.toContain('aria-label="Drop SE-099"');
+    expect(current).toMatch(/<td>SE-099<\/td>.*?<span class="muted">Term closed<\/span>/s);
+    expect(dropped).toContain('aria-label="Enroll in SE-104 again"');
+    // The page's rows came with the session: the portal sent MySQL no query of its own for them,
+    // only one of the terms, for which are open (this portal holds no catalogue: max age 0).
+    expect(queries).toEqual([expect.stringMatching(/^select .* from `terms`/)]);
   });
 
   test('students whose requests arrive together each get their own session, account and enrollments', async () => {
@@ -458,6 +467,10 @@ describe('enroll and drop', () => {
 
   test('a course of a closed term cannot be taken', async () => {
     const agent = await loggedIn(f, 'student8');
+    // The catalogue offers no Enroll for it, and a post made anyway is refused.
+    const listed = (await agent.get('/courses?year=2025&semester=2')).text;
+    expect(listed).toMatch(/<td>SE-099<\/td>.*?<span class="muted">Closed<\/span>/s);
+    expect(listed).not.toContain('aria-label="Enroll in SE-099"');
     await postForm(agent, '/courses', `/courses/${f.ids.courseClosed}/enroll`);
     expect((await agent.get('/courses')).text).toContain('Enrollment for SE-099 is closed');
     expect(await enrollmentRow(f.ids.students[7]!, f.ids.courseClosed)).toBeUndefined();

@@ -87,7 +87,7 @@ export async function catalogueFingerprint(db: Knex): Promise<string> {
   const per = (columns: string, table: string) =>
     `(SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(CRC32(CONCAT_WS('#', ${columns}))), 0)) FROM ${table})`;
   const [rows] = (await db.raw(
-    `SELECT CONCAT_WS(',', ${per('id, department_id, code, title, credits, year, semester, capacity, required_equipment', 'courses')}, ${per('id, name', 'departments')}, ${per('year, semester', 'terms')}) AS v`,
+    `SELECT CONCAT_WS(',', ${per('id, department_id, code, title, credits, year, semester, capacity, required_equipment', 'courses')}, ${per('id, name', 'departments')}, ${per('year, semester, enrollment_opens, enrollment_closes', 'terms')}) AS v`,
   )) as [{ v: string }[]];
   return String(rows[0]?.v);
 }
@@ -273,12 +273,42 @@ export async function listDepartments(db: Knex): Promise<{ id: number; name: str
   return rows.map((r) => ({ id: Number(r.id), name: r.name }));
 }
 
-export async function listTerms(db: Knex): Promise<{ year: number; semester: number }[]> {
+/** A term of the catalogue, with the days (YYYY-MM-DD, inclusive) its enrollment is open. */
+export interface Term {
+  year: number;
+  semester: number;
+  enrollmentOpens: string;
+  enrollmentCloses: string;
+}
+
+export async function listTerms(db: Knex): Promise<Term[]> {
   const rows = await db('terms')
-    .select('year', 'semester')
+    .select(
+      'year',
+      'semester',
+      db.raw("DATE_FORMAT(enrollment_opens, '%Y-%m-%d') AS opens"),
+      db.raw("DATE_FORMAT(enrollment_closes, '%Y-%m-%d') AS closes"),
+    )
     .orderBy([
       { column: 'year', order: 'desc' },
       { column: 'semester', order: 'desc' },
     ]);
-  return rows.map((r) => ({ year: Number(r.year), semester: Number(r.semester) }));
+  return rows.map((r) => ({
+    year: Number(r.year),
+    semester: Number(r.semester),
+    enrollmentOpens: String(r.opens),
+    enrollmentCloses: String(r.closes),
+  }));
+}
+
+/**
+ * Whether enrollment in the courses of `year`/`semester` is open on `today` (YYYY-MM-DD): the
+ * rule lockCourseForStudent applies under the course's lock, for pages that show what a student
+ * may still do.
+ */
+export function termOpenOn(terms: readonly Term[], today: string): (year: number, semester: number) => boolean {
+  const open = new Set(
+    terms.filter((t) => t.enrollmentOpens <= today && t.enrollmentCloses >= today).map((t) => t.year * 10 + t.semester),
+  );
+  return (year, semester) => open.has(year * 10 + semester);
 }

@@ -9,6 +9,8 @@ import {
   listDepartments,
   listTerms,
   seatsTaken,
+  type Term,
+  termOpenOn,
 } from '../repositories/courses-repository';
 
 export interface CatalogueQuery {
@@ -37,7 +39,7 @@ interface Snapshot {
   fingerprint: string;
   courses: Held[];
   departments: { id: number; name: string }[];
-  terms: { year: number; semester: number }[];
+  terms: Term[];
   /** Matching courses per filter, computed once per snapshot (registration week repeats filters). */
   matches: Map<string, Held[]>;
 }
@@ -173,6 +175,15 @@ export class CourseCatalogue {
   async departmentsAndTerms(): Promise<Pick<Snapshot, 'departments' | 'terms'>> {
     const { departments, terms } = await this.current();
     return { departments, terms };
+  }
+
+  /**
+   * Whether a term's enrollment is open on `today` (YYYY-MM-DD): by the terms held, or (caching
+   * off) by the terms read alone, not the whole catalogue.
+   */
+  async termOpenOn(today: string): Promise<(year: number, semester: number) => boolean> {
+    const terms = this.maxAgeMs > 0 ? (await this.current()).terms : await listTerms(this.db);
+    return termOpenOn(terms, today);
   }
 
   /** One page of matching courses with live seats left, and the number of matches. */

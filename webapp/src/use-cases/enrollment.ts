@@ -27,7 +27,8 @@ function transactionsOf(deps: EnrollmentDeps): Transactions {
   return deps.transactions ?? knexTransactions(deps.db);
 }
 
-function isoDate(d: Date): string {
+/** The day (YYYY-MM-DD, UTC) whose open terms an enroll or drop at `d` may change. */
+export function isoDate(d: Date): string {
   return d.toISOString().slice(0, 10);
 }
 

@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import { AppError } from '../../../../lib/app-error';
 import type { CourseCatalogue } from '../../use-cases/catalogue';
 import { parseCatalogueQuery } from '../../use-cases/courses';
-import { type EnrollmentDeps, drop, enroll } from '../../use-cases/enrollment';
+import { type EnrollmentDeps, drop, enroll, isoDate } from '../../use-cases/enrollment';
 import { setFlash } from '../flash';
 import { currentStudent, safeNext } from '../guards';
 import { enrollmentStatusesReadWith } from '../session-reads';
@@ -45,7 +45,7 @@ export function courseHandlers(deps: EnrollmentDeps, catalogue: CourseCatalogue,
       const filter = parseCatalogueQuery(req.query);
       const page = filter.page ?? 1;
       const user = req.session.user;
-      const [result, { departments, terms }] = await Promise.all([
+      const [result, { departments, terms }, termOpen] = await Promise.all([
         catalogue.search({
           q: filter.q,
           year: filter.year,
@@ -57,6 +57,7 @@ export function courseHandlers(deps: EnrollmentDeps, catalogue: CourseCatalogue,
           statuses: user ? enrollmentStatusesReadWith(user) : undefined,
         }),
         catalogue.departmentsAndTerms(),
+        catalogue.termOpenOn(isoDate(deps.now())),
       ]);
       const pages = Math.max(1, Math.ceil(result.total / PAGE_SIZE));
       res.render('courses', {
@@ -69,6 +70,7 @@ export function courseHandlers(deps: EnrollmentDeps, catalogue: CourseCatalogue,
         courses: result.rows,
         departments,
         terms,
+        termOpen,
         isStudent: user?.studentId != null,
       });
     },

@@ -2,7 +2,9 @@ import type { Request, Response } from 'express';
 import { optionalDate } from '../query-params';
 import type { Knex } from 'knex';
 import { listMyEnrollments } from '../../repositories/enrollments-repository';
+import type { CourseCatalogue } from '../../use-cases/catalogue';
 import type { CourseSchedules } from '../../use-cases/course-schedules';
+import { isoDate } from '../../use-cases/enrollment';
 import { currentStudent } from '../guards';
 import { enrollmentStatusesReadWith, myEnrollmentsReadWith } from '../session-reads';
 
@@ -20,14 +22,18 @@ export function mondayOf(d: Date): Date {
   return new Date(day.getTime() - ((day.getUTCDay() + 6) % 7) * DAY);
 }
 
-export function studentHandlers(db: Knex, schedules: CourseSchedules, now: () => Date) {
+export function studentHandlers(db: Knex, schedules: CourseSchedules, catalogue: CourseCatalogue, now: () => Date) {
   return {
     async enrollments(req: Request, res: Response): Promise<void> {
       const student = currentStudent(req);
       // Read with the session (one round trip for the page), unless it came from elsewhere.
-      const rows = myEnrollmentsReadWith(req.session.user!) ?? (await listMyEnrollments(db, student.studentId));
+      const [rows, termOpen] = await Promise.all([
+        myEnrollmentsReadWith(req.session.user!) ?? listMyEnrollments(db, student.studentId),
+        catalogue.termOpenOn(isoDate(now())),
+      ]);
       res.render('enrollments', {
         title: 'My enrollments',
+        termOpen,
         enrolled: rows.filter((r) => r.status === 'enrolled'),
         dropped: rows.filter((r) => r.status === 'dropped'),
       });
