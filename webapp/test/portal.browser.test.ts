@@ -52,6 +52,10 @@ maybe('a student in the browser', () => {
     await page.getByRole('link', { name: 'Go to your next week with classes' }).click();
     await page.waitForSelector('text=SE-101');
     await shot('4b-timetable');
+    // Away from the current week, a link leads back to it.
+    await page.getByRole('link', { name: 'This week' }).click();
+    await page.waitForSelector('text=No classes this week.');
+    expect(await page.getByRole('link', { name: 'This week' }).count()).toBe(0);
     await page.getByRole('link', { name: 'My enrollments' }).click();
 
     await page.getByRole('button', { name: 'Drop SE-101' }).click();

@@ -66,6 +66,7 @@ export function studentHandlers(db: Knex, schedules: CourseSchedules, catalogue:
         prevWeek: iso(new Date(monday.getTime() - 7 * DAY)),
         nextWeek: iso(sunday),
         nextClassWeek: nextClass ? iso(mondayOf(nextClass)) : undefined,
+        thisWeek: monday.getTime() === mondayOf(now()).getTime(),
       });
     },
   };
