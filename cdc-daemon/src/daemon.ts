@@ -8,7 +8,9 @@ import {
   type PostgresOutage,
   closeAbandonedCycles,
   publishFreshnessBound,
+  readScheduleSetting,
   recordOutage,
+  recordScheduleSetting,
   recordSkipped,
 } from './record/cycle-record';
 import { type CycleOutcome, runCycle } from './sync-cycle';
@@ -104,14 +106,21 @@ export class CdcDaemon {
     await this.tryAcquire();
   }
 
-  pause(): void {
+  /**
+   * Pauses the schedule (cycles then run only when asked) and records it in PostgreSQL, so a
+   * restart or a standby's takeover stays paused. Paused at once either way; the returned promise
+   * rejects when the record could not be written.
+   */
+  pause(): Promise<void> {
     this.s.paused = true;
     this.deps.logger.info('schedule paused');
+    return recordScheduleSetting(this.deps.pool, true);
   }
 
-  resume(): void {
+  resume(): Promise<void> {
     this.s.paused = false;
     this.deps.logger.info('schedule resumed');
+    return recordScheduleSetting(this.deps.pool, false);
   }
 
   /**
@@ -273,6 +282,13 @@ export class CdcDaemon {
           hintMarginSeconds: c.hintMarginSeconds,
           fullSweepSeconds: c.fullSweepMs / 1000,
         });
+        const schedule = await readScheduleSetting(this.deps.pool);
+        if (schedule?.paused) {
+          this.s.paused = true;
+          this.deps.logger.warn('the schedule stays paused, as an operator left it: resume it to run cycles', {
+            pausedSince: schedule.since,
+          });
+        }
         const abandoned = await closeAbandonedCycles(this.deps.pool);
         if (abandoned > 0)
           this.deps.logger.warn('marked cycles left running by a previous process as failed', { abandoned });

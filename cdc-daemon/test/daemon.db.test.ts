@@ -137,12 +137,18 @@ test('cycles run on the schedule; a failing MySQL means backoff, then recovery; 
   try {
     await f.my.query('UPDATE t SET v = v + 1 WHERE id = 1');
     expect(await waitFor(async () => d.status().lastOutcome?.status === 'succeeded', 5000)).toBe(true);
-    d.pause();
+    await d.pause();
     await new Promise((r) => setTimeout(r, 300));
     const before = Number((await f.pool.query('SELECT max(id) AS n FROM cdc.sync_history')).rows[0].n);
     await new Promise((r) => setTimeout(r, 2200));
     expect(Number((await f.pool.query('SELECT max(id) AS n FROM cdc.sync_history')).rows[0].n)).toBe(before);
-    d.resume();
+    // The pause outlives the process: a daemon started after it (a restart, a standby's takeover) stays paused.
+    await d.stop();
+    await d.start();
+    expect(d.status()).toMatchObject({ state: 'active', paused: true });
+    await new Promise((r) => setTimeout(r, 2200));
+    expect(Number((await f.pool.query('SELECT max(id) AS n FROM cdc.sync_history')).rows[0].n)).toBe(before);
+    await d.resume();
     expect(
       await waitFor(
         async () => Number((await f.pool.query('SELECT max(id) AS n FROM cdc.sync_history')).rows[0].n) > before,

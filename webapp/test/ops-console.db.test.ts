@@ -95,10 +95,19 @@ test('controls go through the daemon admin API: pause really pauses, a cycle run
       .post(`/ops/actions/${action}`)
       .type('form')
       .send({ ...fields, _csrf: csrfFrom(page.text) });
+  expect((await op.get('/ops/sync-history')).text).not.toContain('Resume schedule');
   expect((await post('pause')).status).toBe(303);
   expect(daemon.status().paused).toBe(true);
+  // The page says so, and offers the one control that applies.
+  const pausedPage = (await op.get('/ops/sync-history')).text;
+  expect(pausedPage).toMatch(/The schedule is paused since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
+  expect(pausedPage).toContain('Resume schedule');
+  expect(pausedPage).not.toContain('Pause schedule');
   expect((await post('resume')).status).toBe(303);
   expect(daemon.status().paused).toBe(false);
+  const runningPage = (await op.get('/ops/sync-history')).text;
+  expect(runningPage).not.toContain('The schedule is paused');
+  expect(runningPage).toContain('Pause schedule');
   await f.db('courses').where({ id: f.ids.courseA }).update({ title: 'Renamed by the console test' });
   const cycled = await post('cycle');
   expect(cycled.status).toBe(303);

@@ -75,14 +75,19 @@ export function adminApi(d: AdminDeps): Router {
     d.relays?.wake();
     res.json(cycleJson(outcome));
   });
-  r.post('/pause', async (_req, res) => {
-    d.daemon.pause();
+  // Paused or resumed at once; a 503 says PostgreSQL did not record it (a restart would not keep it).
+  const setSchedule = (paused: boolean) => async (_req: Request, res: Response) => {
+    await (paused ? d.daemon.pause() : d.daemon.resume()).catch((err: unknown) => {
+      throw new AppError(
+        'POSTGRES_UNAVAILABLE',
+        `The schedule is ${paused ? 'paused' : 'running'} in this process, but PostgreSQL did not record it (${err instanceof Error ? err.message : String(err)}): a restart would ${paused ? 'resume' : 'pause'} it. Try again.`,
+        { status: 503 },
+      );
+    });
     res.json(await status());
-  });
-  r.post('/resume', async (_req, res) => {
-    d.daemon.resume();
-    res.json(await status());
-  });
+  };
+  r.post('/pause', setSchedule(true));
+  r.post('/resume', setSchedule(false));
   r.post('/resync/:table', async (req, res) => {
     await resyncTable(d.pool, d.config.targetSchema, String(req.params.table));
     d.logger.info('table resync requested through the admin API', { table: req.params.table });

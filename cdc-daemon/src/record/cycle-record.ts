@@ -137,6 +137,32 @@ export async function recordOutage(pool: Pool, o: PostgresOutage): Promise<void>
   );
 }
 
+/** Whether an operator paused the schedule, and since when (cdc.daemon_settings 'schedule'). */
+export interface ScheduleSetting {
+  paused: boolean;
+  since: string;
+}
+
+/**
+ * Records a pause or a resume of the schedule, so that it outlives the process: a restarted
+ * daemon, or a standby taking over, starts paused if an operator paused it (readScheduleSetting).
+ */
+export async function recordScheduleSetting(pool: Pool, paused: boolean): Promise<void> {
+  await pool.query(
+    `INSERT INTO cdc.daemon_settings (name, value) VALUES ('schedule', $1)
+     ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+    [JSON.stringify({ paused, since: new Date().toISOString() } satisfies ScheduleSetting)],
+  );
+}
+
+/** The schedule's recorded pause (none recorded: running). */
+export async function readScheduleSetting(pool: Pool): Promise<ScheduleSetting | undefined> {
+  const { rows } = await pool.query<{ value: ScheduleSetting }>(
+    "SELECT value FROM cdc.daemon_settings WHERE name = 'schedule'",
+  );
+  return rows[0]?.value;
+}
+
 /**
  * Publishes how fresh the mirror is guaranteed to be. With skip hints, a change committed by a
  * transaction that stayed open longer than the hint margin may not move MySQL's UPDATE_TIME

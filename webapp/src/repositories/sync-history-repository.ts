@@ -103,16 +103,24 @@ export async function sinkOverview(pool: Pool) {
   return { sinks: rows, parked };
 }
 
-/** The daemon's freshness settings (see publishFreshnessBound), or null before a daemon ran. */
-export async function freshnessBound(
-  pool: Pool,
-): Promise<{ skipHints: boolean; hintMarginSeconds: number; fullSweepSeconds: number } | null> {
+/** What the daemon publishes for the console (cdc.daemon_settings): its freshness bound and whether its schedule is paused. */
+export interface DaemonSettings {
+  /** See publishFreshnessBound; null before a daemon ran. */
+  freshness: { skipHints: boolean; hintMarginSeconds: number; fullSweepSeconds: number } | null;
+  /** See recordScheduleSetting; null: never paused. */
+  schedule: { paused: boolean; since: string } | null;
+}
+
+export async function daemonSettings(pool: Pool): Promise<DaemonSettings> {
   try {
-    const { rows } = await pool.query("SELECT value FROM cdc.daemon_settings WHERE name = 'freshness'");
-    return rows[0]?.value ?? null;
+    const { rows } = await pool.query(
+      "SELECT name, value FROM cdc.daemon_settings WHERE name IN ('freshness', 'schedule')",
+    );
+    const value = (name: string) => rows.find((r) => r.name === name)?.value ?? null;
+    return { freshness: value('freshness'), schedule: value('schedule') };
   } catch (err) {
     // A daemon older than this table: nothing published.
-    if ((err as { code?: string }).code === '42P01') return null;
+    if ((err as { code?: string }).code === '42P01') return { freshness: null, schedule: null };
     throw err;
   }
 }

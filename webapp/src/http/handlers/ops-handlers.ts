@@ -9,7 +9,7 @@ import {
   cycleDetail,
   cycleSeries,
   lastSuccessAt,
-  freshnessBound,
+  daemonSettings,
   listCycles,
   mirroredTables,
   OVERRUN_WINDOW_MINUTES,
@@ -74,11 +74,11 @@ export function opsHandlers(pg: Pool | undefined, admin: DaemonAdmin | undefined
         throw portalError('VALIDATION_FAILED', 'The date range is reversed: "from" is after "to".');
       if (filter.to) filter.to = new Date(filter.to.getTime() + 86_400_000);
       const page = Math.max(1, Math.min(10_000, Number.parseInt(String(req.query.page ?? '1'), 10) || 1));
-      const [{ cycles, total }, series, last, freshness, quarantine, overrun] = await Promise.all([
+      const [{ cycles, total }, series, last, { freshness, schedule }, quarantine, overrun] = await Promise.all([
         listCycles(pool, filter, page),
         cycleSeries(pool),
         lastSuccessAt(pool),
-        freshnessBound(pool),
+        daemonSettings(pool),
         quarantinedRows(pool),
         overrunCycles(pool),
       ]);
@@ -103,6 +103,7 @@ export function opsHandlers(pg: Pool | undefined, admin: DaemonAdmin | undefined
         ageMs,
         stale: ageMs === null || ageMs > STALE_AFTER_MS,
         freshness,
+        paused: schedule?.paused ? schedule.since : undefined,
         quarantine,
         overrun,
         overrunMinutes: OVERRUN_WINDOW_MINUTES,
