@@ -1,4 +1,5 @@
 import { DAEMON_LOCK_KEY } from '../src/daemon';
+import { recordScheduleSetting } from '../src/record/cycle-record';
 import { createCdcFixture, type CdcFixture } from './cdc-fixture';
 import { runCli, startCli, waitFor } from './cli-runner';
 import { randomName } from '../../test/support/databases';
@@ -176,6 +177,11 @@ test('run holds the lock, cycles on its schedule, and stops cleanly on SIGTERM',
   const done = await run.done;
   expect(done.code).toBe(0);
   expect((await runCli(['status'], f.env)).stdout).toContain('daemon: not running');
+  // A pause an operator left (through the console or the admin API) is shown, since the next run keeps it.
+  await recordScheduleSetting(f.pool, true);
+  expect((await runCli(['status'], f.env)).stdout).toMatch(/^schedule: paused since \d{4}-\d\d-\d\dT/m);
+  await recordScheduleSetting(f.pool, false);
+  expect((await runCli(['status'], f.env)).stdout).not.toContain('schedule: paused');
   const bad = await runCli(['run'], { ...f.env, CDC_SCHEDULE: 'every minute' });
   expect(bad.code).toBe(1);
   expect(bad.stderr).toContain('CDC_SCHEDULE: not a valid cron expression');

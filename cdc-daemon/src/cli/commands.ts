@@ -6,7 +6,7 @@ import { cdcError } from '../errors';
 import { DAEMON_LOCK_KEY } from '../daemon';
 import { type CycleOutcome, runCycle } from '../sync-cycle';
 import { takeCycleLock } from '../apply/cycle-lock';
-import { closeAbandonedCycles } from '../record/cycle-record';
+import { closeAbandonedCycles, readScheduleSetting } from '../record/cycle-record';
 import { hasDrift } from '../verify/verify-table';
 import { verifyTables } from '../verify/verify-tables';
 import { clearTableRows } from '../apply/state-store';
@@ -126,8 +126,10 @@ export async function statusCommand(deps: CliDeps, json: boolean): Promise<void>
     "SELECT count(*)::int > 0 AS held FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
     [DAEMON_LOCK_KEY],
   );
+  const schedule = await readScheduleSetting(deps.pool);
   const summary = {
     daemonRunning: lock.held,
+    pausedSince: schedule?.paused ? schedule.since : null,
     lastCycle: last ?? null,
     lastSuccessAt: ok.at,
     secondsSinceSuccess: ok.at ? Math.round((Date.now() - new Date(ok.at).getTime()) / 1000) : null,
@@ -136,6 +138,7 @@ export async function statusCommand(deps: CliDeps, json: boolean): Promise<void>
   };
   if (json) return deps.out(JSON.stringify(summary));
   deps.out(`daemon: ${lock.held ? 'running (holds the lock)' : 'not running'}`);
+  if (summary.pausedSince) deps.out(`schedule: paused since ${summary.pausedSince} (cycles run only when asked)`);
   deps.out(
     `last cycle: ${last ? `#${last.id} ${last.status} at ${new Date(last.started_at).toISOString()} (${last.duration_ms ?? '?'} ms)` : 'none yet'}`,
   );
