@@ -138,6 +138,21 @@ test('controls go through the daemon admin API: pause really pauses, a cycle run
   expect(daemon.status().paused).toBe(false);
 });
 
+test("without the daemon's admin API the sync history offers no controls that could only fail, and says how to get them", async () => {
+  const portal = testApp({ db: f.db, mysqlUrl: f.mysql.url, pg: pool, bcryptRounds: 4 });
+  try {
+    const page = await (await loggedIn(portal, 'operator')).get('/ops/sync-history');
+    expect(page.status).toBe(200);
+    expect(page.text).not.toContain('Run a cycle now');
+    expect(page.text).not.toContain('action="/ops/actions/');
+    expect(page.text).toContain('set <code>CDC_ADMIN_URL</code> and <code>CDC_ADMIN_TOKEN</code> for the portal');
+  } finally {
+    await portal.close();
+  }
+  // The console with the admin API has them.
+  expect((await (await as('operator')).get('/ops/sync-history')).text).toContain('Run a cycle now');
+});
+
 test('the sinks page lists each sink with its lag', async () => {
   await pool.query("INSERT INTO cdc.sink_offsets (sink, status) VALUES ('redis', 'following') ON CONFLICT DO NOTHING");
   const op = await as('operator');

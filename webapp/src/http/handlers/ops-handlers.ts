@@ -104,6 +104,7 @@ export function opsHandlers(pg: Pool | undefined, admin: DaemonAdmin | undefined
         stale: ageMs === null || ageMs > STALE_AFTER_MS,
         freshness,
         paused: schedule?.paused ? schedule.since : undefined,
+        controls: Boolean(admin),
         quarantine,
         overrun,
         overrunMinutes: OVERRUN_WINDOW_MINUTES,
