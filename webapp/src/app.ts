@@ -8,7 +8,7 @@ import { errorHandler, notFound } from './http/error-handler';
 import { createCsrf } from './http/csrf';
 import { exposeFlash } from './http/flash';
 import { ejsWithoutWith } from './http/view-engine';
-import { bytes, count } from './http/wording';
+import { bytes, count, num } from './http/wording';
 import { checkSessionAccount, createSessionMiddleware } from './http/session';
 import type { EnrollmentsRead } from './http/session-reads';
 import { createTransactions } from './db/transactions';
@@ -110,6 +110,7 @@ export function createApp(deps: AppDeps): PortalApp {
     d ? new Date(d).toISOString().replace('T', ' ').slice(0, 19) : '';
   app.locals.count = count;
   app.locals.bytes = bytes;
+  app.locals.num = num;
   app.locals.cell = (v: unknown) =>
     v === null || v === undefined
       ? 'NULL'
