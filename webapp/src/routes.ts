@@ -5,6 +5,7 @@ import { rateLimit } from 'express-rate-limit';
 import { portalError } from './errors';
 import { requireLogin, requireRole } from './http/guards';
 import { adminCourseHandlers } from './http/handlers/admin-course-handlers';
+import { accountHandlers } from './http/handlers/account-handlers';
 import { authHandlers, homePath } from './http/handlers/auth-handlers';
 import { courseHandlers } from './http/handlers/course-handlers';
 import { studentHandlers } from './http/handlers/student-handlers';
@@ -50,7 +51,10 @@ export interface RouteDeps {
 /** The portal's route table: every URL, its guard and its handler, in one place. */
 export function routes(deps: RouteDeps): Router {
   const { db, now } = deps;
-  const auth = authHandlers(db, deps.bcryptRounds, hashingSlots(deps.hashingConcurrency));
+  // One bound on bcrypt comparisons for logins and password changes alike.
+  const hashing = hashingSlots(deps.hashingConcurrency);
+  const auth = authHandlers(db, deps.bcryptRounds, hashing);
+  const account = accountHandlers(db, deps.bcryptRounds, hashing);
   const catalogue = new CourseCatalogue(db, deps.catalogueMaxAgeMs, deps.seatsMaxAgeMs);
   const schedules = new CourseSchedules(deps.catalogueMaxAgeMs);
   // A staff edit drops what this process holds at once, and what the other workers hold.
@@ -79,23 +83,26 @@ export function routes(deps: RouteDeps): Router {
       next(portalError('RATE_LIMITED', 'Too many login attempts. Wait a few minutes and try again.')),
   });
   // Beside the per-client limit: failed logins per account, from anywhere, so guessing one
-  // account's password from many addresses is slowed as well. Successful logins are not counted.
+  // account's password from many addresses is slowed as well. Only wrong passwords (401) are
+  // counted: at login, and a wrong current password on the account page (whose session is the
+  // account's), so a borrowed session cannot guess the password it would need to change it.
   const accountLimiter = rateLimit({
     windowMs: 15 * 60 * 1000,
     limit: deps.loginAccountLimit,
     store: deps.workers?.rateLimitStore('login-account'),
     skipSuccessfulRequests: true,
+    requestWasSuccessful: (_req, res) => res.statusCode !== 401,
     keyGenerator: (req) => {
-      const typed = typeof req.body?.username === 'string' ? req.body.username : '';
+      const typed = typeof req.body?.username === 'string' ? req.body.username : (req.session.user?.username ?? '');
       return `account:${normaliseUsername(typed) ?? '(malformed)'}`;
     },
     standardHeaders: 'draft-8',
     legacyHeaders: false,
-    handler: (_req, _res, next) =>
+    handler: (req, _res, next) =>
       next(
         portalError(
           'RATE_LIMITED',
-          'Too many failed logins for this account. Wait 15 minutes and try again, or ask an administrator to reset the password.',
+          `Too many ${req.path === '/login' ? 'failed logins' : 'wrong passwords'} for this account. Wait 15 minutes and try again, or ask an administrator to reset the password.`,
         ),
       ),
   });
@@ -105,6 +112,8 @@ export function routes(deps: RouteDeps): Router {
   r.get('/login', auth.showLogin);
   r.post('/login', loginLimiter, accountLimiter, auth.login);
   r.post('/logout', auth.logout);
+  r.get('/account', requireLogin, account.show);
+  r.post('/account/password', requireLogin, accountLimiter, account.changePassword);
 
   r.get('/courses', requireLogin, courses.catalogue);
   r.post('/courses/:id/enroll', requireRole('student'), courses.enroll);

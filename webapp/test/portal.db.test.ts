@@ -345,7 +345,7 @@ describe('enroll and drop', () => {
       names.forEach((n, i) => {
         for (const page of pages.slice(3 * i, 3 * i + 3)) {
           expect(page.status).toBe(200);
-          expect(page.text).toContain(`<span class="who">${n} (student)</span>`);
+          expect(page.text).toMatch(new RegExp(`<a class="who" href="/account"[^>]*>${n} \\(student\\)</a>`));
         }
         const [held, catalogue, again] = pages.slice(3 * i, 3 * i + 3);
         const codes = (html: string) => [...html.matchAll(/aria-label="Drop (BT-\d+)"/g)].map((m) => m[1]);

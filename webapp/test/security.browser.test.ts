@@ -63,4 +63,43 @@ maybe('security in the browser', () => {
     expect(await f.db('courses').where({ code: 'NUL-1' }).first()).toBeUndefined();
     await page.close();
   });
+
+  test('a student changes their password from the account page the header links to; their other browser is logged out', async () => {
+    const logIn = async (password: string) => {
+      const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+      const page = await context.newPage();
+      await page.goto(`${base}/login`);
+      await page.getByLabel('Username').fill('student2');
+      await page.getByLabel('Password').fill(password);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      return { context, page };
+    };
+    const other = await logIn(PASSWORD);
+    await other.page.waitForURL(`${base}/courses`);
+    const { context, page } = await logIn(PASSWORD);
+    await page.waitForURL(`${base}/courses`);
+    await page.getByRole('link', { name: 'student2 (student)' }).click();
+    await page.waitForURL(`${base}/account`);
+    const fresh = 'correct horse battery staple';
+    await page.getByLabel('Current password').fill(PASSWORD);
+    await page.getByLabel('New password', { exact: true }).fill(fresh);
+    await page.getByLabel('New password again').fill(`${fresh}!`);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.waitForSelector('text=The two new passwords differ.');
+    expect(await page.getByLabel('New password again').getAttribute('aria-invalid')).toBe('true');
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'security-3-passwords-differ.png'), fullPage: true });
+    await page.getByLabel('Current password').fill(PASSWORD);
+    await page.getByLabel('New password', { exact: true }).fill(fresh);
+    await page.getByLabel('New password again').fill(fresh);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.waitForSelector('text=Your password is changed. Your other sessions are logged out.');
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'security-4-password-changed.png'), fullPage: true });
+    await page.getByRole('link', { name: 'Courses' }).click();
+    await page.waitForURL(`${base}/courses`);
+    await other.page.getByRole('link', { name: 'My enrollments' }).click();
+    await other.page.waitForURL(/\/login\?next=%2Fenrollments/);
+    const again = await logIn(fresh);
+    await again.page.waitForURL(`${base}/courses`);
+    await Promise.all([context.close(), other.context.close(), again.context.close()]);
+  });
 });

@@ -352,6 +352,108 @@ describe('6. passwords and usernames', () => {
   });
 });
 
+describe('6b. changing your own password', () => {
+  const change = async (agent: ReturnType<typeof request.agent>, fields: Record<string, string>) => {
+    const page = await agent.get('/account');
+    return agent
+      .post('/account/password')
+      .type('form')
+      .send({ ...fields, _csrf: csrfFrom(page.text) });
+  };
+  const NEW = 'a new password, 2026';
+
+  test('the right current password and a new one typed twice: this session goes on, the others end, the old password no longer logs in', async () => {
+    const mine = await loggedIn(f, 'student52');
+    const elsewhere = await loggedIn(f, 'student52');
+    const page = await mine.get('/account');
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('<dd>student52</dd>');
+    expect(page.text).toContain('autocomplete="current-password"');
+    const done = await change(mine, { current_password: PASSWORD, new_password: NEW, repeat_password: NEW });
+    expect(done.status).toBe(303);
+    expect(done.headers.location).toBe('/account');
+    expect((await mine.get('/account')).text).toContain(
+      'Your password is changed. Your other sessions are logged out.',
+    );
+    expect((await mine.get('/courses')).status).toBe(200);
+    expect((await elsewhere.get('/courses')).status).toBe(302);
+    expect((await login('student52')).res.status).toBe(401);
+    expect((await login('student52', NEW)).res.status).toBe(302);
+  });
+
+  test('a wrong current password, a new one refused by the rule or typed differently: 4xx with the reason, nothing changed', async () => {
+    const agent = await loggedIn(f, 'student53');
+    const cases: [Record<string, string>, number, string][] = [
+      [
+        { current_password: 'not it at all', new_password: NEW, repeat_password: NEW },
+        401,
+        'Your current password is wrong.',
+      ],
+      [
+        { current_password: PASSWORD, new_password: 'short', repeat_password: 'short' },
+        400,
+        'The new password must be at least 10 characters.',
+      ],
+      [
+        { current_password: PASSWORD, new_password: 'é'.repeat(37), repeat_password: 'é'.repeat(37) },
+        400,
+        'at most 72 bytes',
+      ],
+      [
+        { current_password: PASSWORD, new_password: `${NEW}\u0000`, repeat_password: `${NEW}\u0000` },
+        400,
+        'must not contain control characters',
+      ],
+      [
+        { current_password: PASSWORD, new_password: NEW, repeat_password: `${NEW}!` },
+        400,
+        'The two new passwords differ.',
+      ],
+      [
+        { current_password: PASSWORD, new_password: PASSWORD, repeat_password: PASSWORD },
+        400,
+        'must differ from the current one',
+      ],
+    ];
+    for (const [fields, status, message] of cases) {
+      const res = await change(agent, fields);
+      expect([res.status, res.text.includes(message)]).toEqual([status, true]);
+      expect(res.text).toContain('role="alert" id="password-error"');
+    }
+    // Still logged in, with the old password still the one.
+    expect((await agent.get('/courses')).status).toBe(200);
+    expect((await login('student53')).res.status).toBe(302);
+    // No CSRF token, no change.
+    const forged = await agent
+      .post('/account/password')
+      .type('form')
+      .send({ current_password: PASSWORD, new_password: NEW, repeat_password: NEW });
+    expect(forged.status).toBe(403);
+    expect((await login('student53')).res.status).toBe(302);
+  });
+
+  test('wrong current passwords count with failed logins: a borrowed session cannot guess its way to a change', async () => {
+    const agent = await loggedIn(f, 'student54');
+    for (let i = 0; i < 3; i++)
+      expect(
+        (await change(agent, { current_password: `guess ${i}`, new_password: NEW, repeat_password: NEW })).status,
+      ).toBe(401);
+    const locked = await change(agent, { current_password: PASSWORD, new_password: NEW, repeat_password: NEW });
+    expect(locked.status).toBe(429);
+    expect(locked.text).toContain('Too many wrong passwords for this account');
+    expect((await login('student54')).res.status).toBe(429);
+    // Form mistakes are not guesses: another account may still err in its new password's rule.
+    const other = await loggedIn(f, 'student55');
+    for (let i = 0; i < 4; i++)
+      expect(
+        (await change(other, { current_password: PASSWORD, new_password: 'short', repeat_password: 'short' })).status,
+      ).toBe(400);
+    expect((await change(other, { current_password: PASSWORD, new_password: NEW, repeat_password: NEW })).status).toBe(
+      303,
+    );
+  });
+});
+
 describe('7. caching and transport headers', () => {
   test('pages and exports with personal data are no-store; HSTS and upgrade-insecure-requests only over HTTPS', async () => {
     const student = await loggedIn(f, 'student6');

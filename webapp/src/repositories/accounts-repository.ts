@@ -106,6 +106,18 @@ export async function updateAccountEndingSessions(
 }
 
 /**
+ * The account's own password change: the new hash, and its sessions ended (version bumped), only
+ * if the account is still as the change was checked against (same session version, not
+ * disabled). False when it changed meanwhile.
+ */
+export async function replaceOwnPassword(db: Knex, id: number, seenVersion: number, passwordHash: string) {
+  const n = await db('accounts')
+    .where({ id, session_version: seenVersion, disabled_at: null })
+    .update({ password_hash: passwordHash, session_version: db.raw('session_version + 1') });
+  return n > 0;
+}
+
+/**
  * Deletes the stored sessions of one account (tidiness: the version bump already ends them).
  * Scans the sessions table, which holds only live sessions; an administrator's action, not a
  * request's.

@@ -10,10 +10,12 @@ import {
   ROLES,
   type Role,
   deleteSessionsOf,
+  findAccountById,
   findAccountByUsername,
   findAccountOfStudent,
   insertAccount,
   listAccounts,
+  replaceOwnPassword,
   studentExists,
   updateAccountEndingSessions,
 } from '../repositories/accounts-repository';
@@ -176,6 +178,47 @@ export async function setPassword(db: Knex, typed: string, password: string, bcr
   const username = existingUsername(typed);
   const pw = parseOrThrow(passwordSchema, password);
   await endSessions(db, username, { password_hash: await hash(pw, bcryptRounds) });
+}
+
+/** What a user typed to change their own password. */
+export interface OwnPasswordChange {
+  current: string;
+  next: string;
+  repeated: string;
+}
+
+/** Why an own password change was refused: `current` means the current password was wrong. */
+export type OwnPasswordRefusal = { field: 'current' | 'next' | 'repeated'; message: string };
+
+/**
+ * A user changes their own password: the new one follows the password rule, is typed twice and
+ * differs from the current one, which must be right (one bcrypt comparison, in `slots`). Every
+ * session of the account ends, this one included (the caller starts a new one for the account
+ * returned). Returns the account as it now is, or what was wrong.
+ */
+export async function changeOwnPassword(
+  db: Knex,
+  accountId: number,
+  typed: OwnPasswordChange,
+  bcryptRounds: number,
+  slots?: HashingSlots,
+): Promise<Account | OwnPasswordRefusal> {
+  const rule = passwordSchema.safeParse(typed.next);
+  if (!rule.success) return { field: 'next', message: `The new password ${rule.error.issues[0]!.message}.` };
+  if (typed.repeated !== typed.next) return { field: 'repeated', message: 'The two new passwords differ.' };
+  const account = await findAccountById(db, accountId);
+  if (!account || account.disabledAt !== null) throw portalError('UNAUTHENTICATED', 'Log in first.');
+  const tooLong = Buffer.byteLength(typed.current, 'utf8') > MAX_PASSWORD_BYTES;
+  const compare = () => verify(tooLong ? '' : typed.current, account.passwordHash);
+  if (!(await (slots ? slots(compare) : compare())) || tooLong)
+    return { field: 'current', message: 'Your current password is wrong.' };
+  if (typed.next === typed.current)
+    return { field: 'next', message: 'The new password must differ from the current one.' };
+  const passwordHash = await hash(typed.next, bcryptRounds);
+  if (!(await replaceOwnPassword(db, account.id, account.sessionVersion, passwordHash)))
+    throw portalError('CONFLICT', 'Your account was changed meanwhile (by an administrator?): log in again.');
+  await deleteSessionsOf(db, account.id);
+  return { ...account, passwordHash, sessionVersion: account.sessionVersion + 1 };
 }
 
 /** Changes the role (a student account names its student); the account's sessions end. */
