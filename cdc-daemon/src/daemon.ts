@@ -5,6 +5,7 @@ import type { Logger } from '../../lib/logger';
 import type { CdcConfig } from './config';
 import { cdcError, classifyError } from './errors';
 import {
+  CONTROL_CHANNEL,
   type PostgresOutage,
   closeAbandonedCycles,
   publishFreshnessBound,
@@ -282,13 +283,7 @@ export class CdcDaemon {
           hintMarginSeconds: c.hintMarginSeconds,
           fullSweepSeconds: c.fullSweepMs / 1000,
         });
-        const schedule = await readScheduleSetting(this.deps.pool);
-        if (schedule?.paused) {
-          this.s.paused = true;
-          this.deps.logger.warn('the schedule stays paused, as an operator left it: resume it to run cycles', {
-            pausedSince: schedule.since,
-          });
-        }
+        await this.followScheduleSetting('start');
         const abandoned = await closeAbandonedCycles(this.deps.pool);
         if (abandoned > 0)
           this.deps.logger.warn('marked cycles left running by a previous process as failed', { abandoned });
@@ -312,8 +307,31 @@ export class CdcDaemon {
     this.standbyTimer = setTimeout(() => void this.tryAcquire(), this.deps.standbyPollMs ?? 5_000);
   }
 
+  /**
+   * Takes up the pause or resume recorded in PostgreSQL: at start (a pause an operator left
+   * holds), and when one is announced on CONTROL_CHANNEL (the CLI's `pause` and `resume`, from
+   * any host).
+   */
+  private async followScheduleSetting(when: 'start' | 'announced'): Promise<void> {
+    const schedule = await readScheduleSetting(this.deps.pool);
+    if (!schedule || schedule.paused === this.s.paused) return;
+    this.s.paused = schedule.paused;
+    if (when === 'start')
+      this.deps.logger.warn('the schedule stays paused, as an operator left it: resume it to run cycles', {
+        pausedSince: schedule.since,
+      });
+    else
+      this.deps.logger.info(schedule.paused ? 'schedule paused' : 'schedule resumed', { recordedAt: schedule.since });
+  }
+
   private async connectLockClient(): Promise<Client> {
     const client = new Client({ connectionString: this.deps.config.postgresUrl, connectionTimeoutMillis: 10_000 });
+    client.on('notification', (n) => {
+      if (n.channel !== CONTROL_CHANNEL) return;
+      this.followScheduleSetting('announced').catch((err: unknown) =>
+        this.deps.logger.warn('could not read the recorded schedule setting', { error: String(err) }),
+      );
+    });
     // Losing this connection loses the lock: stop scheduling and compete for it again.
     client.on('error', (err) => {
       this.deps.logger.error('lost the daemon lock connection', { error: err.message });
@@ -327,6 +345,10 @@ export class CdcDaemon {
       }
     });
     await client.connect();
+    await client.query(`LISTEN ${CONTROL_CHANNEL}`).catch(async (err: unknown) => {
+      await client.end().catch(() => {});
+      throw err;
+    });
     return client;
   }
 

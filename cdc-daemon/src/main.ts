@@ -13,7 +13,15 @@ import { RelaySet } from './outbox/relay-set';
 import { createSinks } from './sinks/create-sinks';
 import { SINK_NAMES } from './sinks/sink';
 import { parseSinkName, relayCommand, replayCommand, retryCommand, sinksCommand } from './cli/sink-commands';
-import { type CliDeps, historyCommand, onceCommand, resyncCommand, statusCommand, verifyCommand } from './cli/commands';
+import {
+  type CliDeps,
+  historyCommand,
+  onceCommand,
+  resyncCommand,
+  scheduleCommand,
+  statusCommand,
+  verifyCommand,
+} from './cli/commands';
 import {
   addTriggerCommand,
   firingsCommand,
@@ -164,6 +172,16 @@ program
   .description("Empty a table's mirror and state; the next cycle loads it again.")
   .argument('<table>', 'the MySQL table name')
   .action((table: string) => withDeps((d) => resyncCommand(d, table)));
+
+program
+  .command('pause')
+  .description('Pause the schedule: the running daemon (and any started later) runs no cycle until `resume`.')
+  .action(() => withDeps((d) => scheduleCommand(d, true)));
+
+program
+  .command('resume')
+  .description('Resume the schedule a `pause` (here, in the console or through the admin API) stopped.')
+  .action(() => withDeps((d) => scheduleCommand(d, false)));
 
 program
   .command('relay')

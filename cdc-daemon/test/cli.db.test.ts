@@ -161,6 +161,34 @@ test('a PostgreSQL database that does not exist: one clear line for a command, r
   expect(result.stderr).not.toMatch(/\n\s+at /);
 });
 
+test('pause and resume from the CLI reach the running daemon at once, and a daemon started later', async () => {
+  const finished = async () =>
+    Number((await f.pool.query("SELECT max(id) AS n FROM cdc.sync_history WHERE status <> 'running'")).rows[0].n);
+  const run = startCli(['run'], { ...f.env, CDC_SCHEDULE: '* * * * * *', LOG_LEVEL: 'info' });
+  try {
+    const start = await finished();
+    expect(await waitFor(async () => (await finished()) > start, 15_000)).toBe(true);
+    const paused = await runCli(['pause'], f.env);
+    expect(paused.code).toBe(0);
+    expect(paused.stdout).toContain('paused: the running daemon starts no more cycles on its schedule');
+    await new Promise((r) => setTimeout(r, 1_500)); // a cycle in flight finishes
+    const before = await finished();
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(await finished()).toBe(before);
+    expect((await runCli(['status'], f.env)).stdout).toMatch(/^schedule: paused since /m);
+    const resumed = await runCli(['resume'], f.env);
+    expect(resumed.stdout).toContain('resumed: the running daemon runs its cycles on its schedule again');
+    expect(await waitFor(async () => (await finished()) > before, 10_000)).toBe(true);
+  } finally {
+    run.child.kill('SIGTERM');
+    await run.done;
+  }
+  // With no daemon running, a pause waits for the next one.
+  const alone = await runCli(['pause'], f.env);
+  expect(alone.stdout).toContain('paused: no daemon is running; the next one starts paused');
+  expect((await runCli(['resume'], f.env)).stdout).toContain('resumed: no daemon is running');
+});
+
 test('run holds the lock, cycles on its schedule, and stops cleanly on SIGTERM', async () => {
   const run = startCli(['run'], { ...f.env, CDC_SCHEDULE: '* * * * * *' });
   const before = Number((await f.pool.query('SELECT max(id) AS n FROM cdc.sync_history')).rows[0].n);

@@ -6,7 +6,7 @@ import { cdcError } from '../errors';
 import { DAEMON_LOCK_KEY } from '../daemon';
 import { type CycleOutcome, runCycle } from '../sync-cycle';
 import { takeCycleLock } from '../apply/cycle-lock';
-import { closeAbandonedCycles, readScheduleSetting } from '../record/cycle-record';
+import { closeAbandonedCycles, readScheduleSetting, recordScheduleSetting } from '../record/cycle-record';
 import { hasDrift } from '../verify/verify-table';
 import { verifyTables } from '../verify/verify-tables';
 import { clearTableRows } from '../apply/state-store';
@@ -119,16 +119,10 @@ export async function statusCommand(deps: CliDeps, json: boolean): Promise<void>
   } = await deps.pool.query(
     "SELECT max(finished_at) AS at FROM cdc.sync_history WHERE status IN ('succeeded', 'no_changes')",
   );
-  // Advisory locks are per database; other mirrors on the same server have their own.
-  const {
-    rows: [lock],
-  } = await deps.pool.query(
-    "SELECT count(*)::int > 0 AS held FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-    [DAEMON_LOCK_KEY],
-  );
+  const running = await daemonRunning(deps.pool);
   const schedule = await readScheduleSetting(deps.pool);
   const summary = {
-    daemonRunning: lock.held,
+    daemonRunning: running,
     pausedSince: schedule?.paused ? schedule.since : null,
     lastCycle: last ?? null,
     lastSuccessAt: ok.at,
@@ -137,7 +131,7 @@ export async function statusCommand(deps: CliDeps, json: boolean): Promise<void>
     quarantine,
   };
   if (json) return deps.out(JSON.stringify(summary));
-  deps.out(`daemon: ${lock.held ? 'running (holds the lock)' : 'not running'}`);
+  deps.out(`daemon: ${running ? 'running (holds the lock)' : 'not running'}`);
   if (summary.pausedSince) deps.out(`schedule: paused since ${summary.pausedSince} (cycles run only when asked)`);
   deps.out(
     `last cycle: ${last ? `#${last.id} ${last.status} at ${new Date(last.started_at).toISOString()} (${last.duration_ms ?? '?'} ms)` : 'none yet'}`,
@@ -209,6 +203,36 @@ export async function verifyCommand(deps: CliDeps, table: string | undefined, js
     );
   }
   return drifted.length === 0;
+}
+
+/** Whether a daemon holds this mirror's lock (advisory locks are per database). */
+async function daemonRunning(pool: Pool): Promise<boolean> {
+  const { rows } = await pool.query(
+    "SELECT count(*)::int > 0 AS held FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    [DAEMON_LOCK_KEY],
+  );
+  return rows[0].held;
+}
+
+/**
+ * `pause` and `resume`: records the schedule's state, which the running daemon takes up at once
+ * (it listens for it), and a daemon started later too.
+ */
+export async function scheduleCommand(deps: CliDeps, paused: boolean): Promise<void> {
+  await recordScheduleSetting(deps.pool, paused);
+  const running = await daemonRunning(deps.pool);
+  if (paused)
+    deps.out(
+      running
+        ? 'paused: the running daemon starts no more cycles on its schedule (a cycle in flight finishes); `resume` to go on'
+        : 'paused: no daemon is running; the next one starts paused, until `resume`',
+    );
+  else
+    deps.out(
+      running
+        ? 'resumed: the running daemon runs its cycles on its schedule again'
+        : 'resumed: no daemon is running; the next one runs its schedule',
+    );
 }
 
 /** Empties a table's mirror and state; the next cycle loads it again from MySQL. */

@@ -143,14 +143,22 @@ export interface ScheduleSetting {
   since: string;
 }
 
+/** The channel on which a recorded pause or resume is announced to the running daemon. */
+export const CONTROL_CHANNEL = 'cdc_control';
+
 /**
  * Records a pause or a resume of the schedule, so that it outlives the process: a restarted
  * daemon, or a standby taking over, starts paused if an operator paused it (readScheduleSetting).
+ * The running daemon, wherever it runs, hears of it on CONTROL_CHANNEL when the record commits
+ * (the CLI's `pause` and `resume`).
  */
 export async function recordScheduleSetting(pool: Pool, paused: boolean): Promise<void> {
   await pool.query(
-    `INSERT INTO cdc.daemon_settings (name, value) VALUES ('schedule', $1)
-     ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+    `WITH recorded AS (
+       INSERT INTO cdc.daemon_settings (name, value) VALUES ('schedule', $1)
+       ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
+       RETURNING name)
+     SELECT pg_notify('${CONTROL_CHANNEL}', name) FROM recorded`,
     [JSON.stringify({ paused, since: new Date().toISOString() } satisfies ScheduleSetting)],
   );
 }
