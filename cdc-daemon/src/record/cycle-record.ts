@@ -153,13 +153,20 @@ export const CONTROL_CHANNEL = 'cdc_control';
  * (the CLI's `pause` and `resume`).
  */
 export async function recordScheduleSetting(pool: Pool, paused: boolean): Promise<void> {
+  await putDaemonSetting(pool, 'schedule', { paused, since: new Date().toISOString() } satisfies ScheduleSetting, {
+    announce: true,
+  });
+}
+
+/** Writes one of cdc.daemon_settings; `announce` also tells the running daemon on CONTROL_CHANNEL, as it commits. */
+async function putDaemonSetting(pool: Pool, name: string, value: unknown, o: { announce?: boolean } = {}) {
   await pool.query(
     `WITH recorded AS (
-       INSERT INTO cdc.daemon_settings (name, value) VALUES ('schedule', $1)
+       INSERT INTO cdc.daemon_settings (name, value) VALUES ($1, $2)
        ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
        RETURNING name)
-     SELECT pg_notify('${CONTROL_CHANNEL}', name) FROM recorded`,
-    [JSON.stringify({ paused, since: new Date().toISOString() } satisfies ScheduleSetting)],
+     SELECT ${o.announce ? `pg_notify('${CONTROL_CHANNEL}', name)` : 'name'} FROM recorded`,
+    [name, JSON.stringify(value)],
   );
 }
 
@@ -181,9 +188,5 @@ export async function publishFreshnessBound(
   pool: Pool,
   s: { skipHints: boolean; hintMarginSeconds: number; fullSweepSeconds: number },
 ): Promise<void> {
-  await pool.query(
-    `INSERT INTO cdc.daemon_settings (name, value) VALUES ('freshness', $1)
-     ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
-    [JSON.stringify(s)],
-  );
+  await putDaemonSetting(pool, 'freshness', s);
 }

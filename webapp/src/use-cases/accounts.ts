@@ -152,11 +152,22 @@ export async function verifyLogin(
 ): Promise<Account | undefined> {
   const username = normaliseUsername(typedUsername);
   const account = username ? await findAccountByUsername(db, username) : undefined;
+  const ok = await passwordMatches(password, () => account?.passwordHash ?? timingHash(bcryptRounds), slots);
+  return ok && account && account.disabledAt === null ? account : undefined;
+}
+
+/**
+ * One bcrypt comparison of `password` with the hash `hashOf` gives, in one of `slots` when given.
+ * A password over MAX_PASSWORD_BYTES matches nothing, at the cost of a comparison all the same.
+ */
+async function passwordMatches(
+  password: string,
+  hashOf: () => string | Promise<string>,
+  slots?: HashingSlots,
+): Promise<boolean> {
   const tooLong = Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES;
-  const compare = async () =>
-    verify(tooLong ? '' : password, account?.passwordHash ?? (await timingHash(bcryptRounds)));
-  const ok = await (slots ? slots(compare) : compare());
-  return ok && !tooLong && account && account.disabledAt === null ? account : undefined;
+  const compare = async () => verify(tooLong ? '' : password, await hashOf());
+  return (await (slots ? slots(compare) : compare())) && !tooLong;
 }
 
 async function endSessions(db: Knex, username: string, changes: Parameters<typeof updateAccountEndingSessions>[2]) {
@@ -208,9 +219,7 @@ export async function changeOwnPassword(
   if (typed.repeated !== typed.next) return { field: 'repeated', message: 'The two new passwords differ.' };
   const account = await findAccountById(db, accountId);
   if (!account || account.disabledAt !== null) throw portalError('UNAUTHENTICATED', 'Log in first.');
-  const tooLong = Buffer.byteLength(typed.current, 'utf8') > MAX_PASSWORD_BYTES;
-  const compare = () => verify(tooLong ? '' : typed.current, account.passwordHash);
-  if (!(await (slots ? slots(compare) : compare())) || tooLong)
+  if (!(await passwordMatches(typed.current, () => account.passwordHash, slots)))
     return { field: 'current', message: 'Your current password is wrong.' };
   if (typed.next === typed.current)
     return { field: 'next', message: 'The new password must differ from the current one.' };

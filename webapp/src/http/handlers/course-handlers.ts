@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
 import { AppError } from '../../../../lib/app-error';
+import { termOpenOn } from '../../repositories/courses-repository';
 import type { CourseCatalogue } from '../../use-cases/catalogue';
 import { parseCatalogueQuery } from '../../use-cases/courses';
 import { type EnrollmentDeps, drop, enroll, isoDate } from '../../use-cases/enrollment';
@@ -45,7 +46,7 @@ export function courseHandlers(deps: EnrollmentDeps, catalogue: CourseCatalogue,
       const filter = parseCatalogueQuery(req.query);
       const page = filter.page ?? 1;
       const user = req.session.user;
-      const [result, { departments, terms }, termOpen] = await Promise.all([
+      const [result, { departments, terms }] = await Promise.all([
         catalogue.search({
           q: filter.q,
           year: filter.year,
@@ -57,7 +58,6 @@ export function courseHandlers(deps: EnrollmentDeps, catalogue: CourseCatalogue,
           statuses: user ? enrollmentStatusesReadWith(user) : undefined,
         }),
         catalogue.departmentsAndTerms(),
-        catalogue.termOpenOn(isoDate(deps.now())),
       ]);
       const pages = Math.max(1, Math.ceil(result.total / PAGE_SIZE));
       res.render('courses', {
@@ -70,7 +70,7 @@ export function courseHandlers(deps: EnrollmentDeps, catalogue: CourseCatalogue,
         courses: result.rows,
         departments,
         terms,
-        termOpen,
+        termOpen: termOpenOn(terms, isoDate(deps.now())),
         isStudent: user?.studentId != null,
       });
     },
