@@ -120,6 +120,7 @@ export function routes(deps: RouteDeps): Router {
   r.post('/courses/:id/drop', requireRole('student'), courses.drop);
   r.get('/enrollments', requireRole('student'), student.enrollments);
   r.get('/timetable', requireRole('student'), student.timetable);
+  r.get('/timetable.ics', requireRole('student'), student.calendar);
 
   r.get('/admin/courses', requireRole('staff'), admin.list);
   r.get('/admin/courses/new', requireRole('staff'), admin.newForm);

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { browserAvailable, SCREENSHOTS } from '../../test/support/browser';
@@ -46,12 +47,21 @@ maybe('a student in the browser', () => {
     expect(await page.getByRole('cell', { name: 'SE-101', exact: true }).count()).toBe(1);
     await shot('4-enrollments');
 
-    await page.getByRole('link', { name: 'Timetable' }).click();
+    await page.getByRole('link', { name: 'Timetable', exact: true }).click();
     await page.waitForURL(`${base}/timetable`);
     // The fixture's clock is before the term's first class: the page offers the week that has one.
     await page.getByRole('link', { name: 'Go to your next week with classes' }).click();
     await page.waitForSelector('text=SE-101');
     await shot('4b-timetable');
+    // The timetable goes into the student's own calendar as a file.
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Add to my calendar (.ics)' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe('timetable-student1.ics');
+    const ics = await readFile((await download.path())!, 'utf8');
+    expect(ics).toContain('DTSTART:20260907T090000Z\r\n');
+    expect(ics).toContain('SUMMARY:SE-101 Databases\r\n');
     // Away from the current week, a link leads back to it.
     await page.getByRole('link', { name: 'This week' }).click();
     await page.waitForSelector('text=No classes this week.');

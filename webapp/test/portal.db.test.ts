@@ -19,7 +19,7 @@ import {
 
 let f: PortalFixture;
 beforeAll(async () => {
-  f = await createPortalFixture({ students: 24 });
+  f = await createPortalFixture({ students: 25 });
 });
 afterAll(async () => {
   await f.close();
@@ -302,6 +302,11 @@ describe('enroll and drop', () => {
       'SE-099 2026-01-12T08:00:00.000Z',
     ]);
     expect(listed(dropped!)).toEqual(['SE-104 2026-08-02T23:59:59.000Z']);
+    // Each term's credits, summed from the courses held (dropped ones left out).
+    const credits = [...current!.matchAll(/Credits in ([^<]+)<\/th><td class="num">([^<]+)</g)].map(
+      (m) => `${m[1]}: ${m[2]}`,
+    );
+    expect(credits).toEqual(['2026 / 1: 10.0', '2025 / 2: 5.0']);
     // A drop written behind the portal's back without its date still lists (a 500 before).
     await f.db('enrollments').where({ student_id: sid, course_id: f.ids.courseClosed }).update({ status: 'dropped' });
     const undated = await agent.get('/enrollments');
@@ -617,6 +622,72 @@ describe('enroll and drop', () => {
     const empty = await agent.get('/timetable');
     expect(empty.text).toContain('No classes this week.');
     expect(empty.text).toContain('/timetable?week=2026-09-07');
+  });
+
+  test("the calendar file holds every class of the student's courses, keeps each class's UID, and follows a drop", async () => {
+    // A course of three lectures in three weeks, its title with the characters iCalendar must
+    // escape, and a course of one lecture (the fixture's courses fill up in other tests).
+    const algebra = await mathsCourse('MA-401', 'Algebra, Part 1; Groups', 30);
+    const logic = await mathsCourse('MA-402', 'Logic', 30);
+    const [group] = await f.db('student_groups').pluck('id');
+    const [room] = await f.db('classrooms').pluck('id');
+    for (const [course, n, title, at] of [
+      [logic, 1, 'Introduction', '2026-09-08T09:00:00Z'],
+      [algebra, 1, 'Groups', '2026-09-10T13:00:00Z'],
+      [algebra, 2, 'Subgroups', '2026-09-17T13:00:00Z'],
+      [algebra, 3, 'Rings', '2026-09-24T13:00:00Z'],
+    ] as const) {
+      const [lecture] = await f.db('lectures').insert({ course_id: course, number: n, title });
+      const startsAt = new Date(at);
+      await f.db('schedule').insert({
+        lecture_id: lecture,
+        group_id: group,
+        classroom_id: room,
+        starts_at: startsAt,
+        ends_at: new Date(startsAt.getTime() + (course === logic ? 90 : 45) * 60_000),
+      });
+    }
+    const agent = await loggedIn(f, 'student25');
+    await postForm(agent, '/courses', `/courses/${algebra}/enroll`);
+    await postForm(agent, '/courses', `/courses/${logic}/enroll`);
+    expect(await f.db('enrollments').where({ student_id: f.ids.students[24], status: 'enrolled' })).toHaveLength(2);
+    expect((await agent.get('/enrollments')).text).toContain('href="/timetable.ics"');
+    expect((await agent.get('/timetable')).text).toContain('href="/timetable.ics"');
+
+    const file = await agent.get('/timetable.ics');
+    expect(file.status).toBe(200);
+    expect(file.headers['content-type']).toBe('text/calendar; charset=utf-8');
+    expect(file.headers['content-disposition']).toBe('attachment; filename=timetable-student25.ics');
+    expect(file.headers['cache-control']).toBe('no-store');
+    const events = (ics: string) =>
+      [...ics.replace(/\r\n /g, '').matchAll(/BEGIN:VEVENT\r\n(.*?)END:VEVENT/gs)].map((m) =>
+        Object.fromEntries(
+          m[1]!
+            .split('\r\n')
+            .filter(Boolean)
+            .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]),
+        ),
+      );
+    const first = events(file.text);
+    expect(file.text).toMatch(/^BEGIN:VCALENDAR\r\n/);
+    expect(first.map((e) => [e.DTSTART, e.DTEND, e.SUMMARY, e.DESCRIPTION, e.LOCATION])).toEqual([
+      ['20260908T090000Z', '20260908T103000Z', 'MA-402 Logic', 'Introduction', 'Main 101'],
+      ['20260910T130000Z', '20260910T134500Z', 'MA-401 Algebra\\, Part 1\\; Groups', 'Groups', 'Main 101'],
+      ['20260917T130000Z', '20260917T134500Z', 'MA-401 Algebra\\, Part 1\\; Groups', 'Subgroups', 'Main 101'],
+      ['20260924T130000Z', '20260924T134500Z', 'MA-401 Algebra\\, Part 1\\; Groups', 'Rings', 'Main 101'],
+    ]);
+    expect(new Set(first.map((e) => e.UID)).size).toBe(4);
+
+    // A drop takes its classes out of the next download; the classes kept keep their UIDs, so a
+    // calendar importing the new file updates them instead of adding them twice.
+    await postForm(agent, '/enrollments', `/courses/${logic}/drop`, { back: '/enrollments' });
+    const after = events((await agent.get('/timetable.ics')).text);
+    expect(after.map((e) => e.UID)).toEqual(first.slice(1).map((e) => e.UID));
+
+    expect((await (await loggedIn(f, 'staff')).get('/timetable.ics')).status).toBe(403);
+    const anonymous = await request(f.portal.app).get('/timetable.ics');
+    expect(anonymous.status).toBe(302);
+    expect(anonymous.headers.location).toBe('/login?next=%2Ftimetable.ics');
   });
 });
 

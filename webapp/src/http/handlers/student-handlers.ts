@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import ical from 'ical-generator';
 import { optionalDate } from '../query-params';
 import type { Knex } from 'knex';
 import { listMyEnrollments } from '../../repositories/enrollments-repository';
@@ -9,6 +10,8 @@ import { currentStudent } from '../guards';
 import { enrollmentStatusesReadWith, myEnrollmentsReadWith } from '../session-reads';
 
 const DAY = 24 * 60 * 60 * 1000;
+/** The latest instant a Date holds: "every class, however late". */
+const END_OF_TIME = new Date(8.64e15);
 
 /**
  * "Monday 2 Sept": one formatter for every page (`toLocaleDateString` with options builds a new
@@ -22,6 +25,18 @@ export function mondayOf(d: Date): Date {
   return new Date(day.getTime() - ((day.getUTCDay() + 6) % 7) * DAY);
 }
 
+/** The credits taken in each term (DECIMAL(4,1) values, summed in tenths: no float drift). */
+export function creditsByTerm(
+  enrolled: { year: number; semester: number; credits: string }[],
+): { term: string; credits: string }[] {
+  const tenths = new Map<string, number>();
+  for (const e of enrolled) {
+    const term = `${e.year} / ${e.semester}`;
+    tenths.set(term, (tenths.get(term) ?? 0) + Math.round(Number(e.credits) * 10));
+  }
+  return [...tenths].map(([term, t]) => ({ term, credits: (t / 10).toFixed(1) }));
+}
+
 export function studentHandlers(db: Knex, schedules: CourseSchedules, catalogue: CourseCatalogue, now: () => Date) {
   return {
     async enrollments(req: Request, res: Response): Promise<void> {
@@ -31,10 +46,12 @@ export function studentHandlers(db: Knex, schedules: CourseSchedules, catalogue:
         myEnrollmentsReadWith(req.session.user!) ?? listMyEnrollments(db, student.studentId),
         catalogue.termOpenOn(isoDate(now())),
       ]);
+      const enrolled = rows.filter((r) => r.status === 'enrolled');
       res.render('enrollments', {
         title: 'My enrollments',
         termOpen,
-        enrolled: rows.filter((r) => r.status === 'enrolled'),
+        enrolled,
+        creditsByTerm: creditsByTerm(enrolled),
         dropped: rows.filter((r) => r.status === 'dropped'),
       });
     },
@@ -68,6 +85,37 @@ export function studentHandlers(db: Knex, schedules: CourseSchedules, catalogue:
         nextClassWeek: nextClass ? iso(mondayOf(nextClass)) : undefined,
         thisWeek: monday.getTime() === mondayOf(now()).getTime(),
       });
+    },
+
+    /**
+     * GET /timetable.ics: every class of the student's courses as an iCalendar file, for their
+     * own calendar. Each class keeps its UID from one download to the next (course and start),
+     * so importing a newer file updates the classes instead of adding them twice.
+     */
+    async calendar(req: Request, res: Response): Promise<void> {
+      const student = currentStudent(req);
+      const statuses = enrollmentStatusesReadWith(req.session.user!);
+      const enrolled = statuses && [...statuses].filter(([, status]) => status === 'enrolled').map(([id]) => id);
+      const { slots } = await schedules.timetable(db, student.studentId, new Date(0), END_OF_TIME, enrolled);
+      const calendar = ical({
+        name: `Timetable of ${student.username}`,
+        prodId: { company: 'campus-sync', product: 'portal', language: 'EN' },
+      });
+      for (const s of slots) {
+        calendar.createEvent({
+          id: `course-${s.courseId}-${s.startsAt.toISOString()}@campus-sync`,
+          start: s.startsAt,
+          end: s.endsAt,
+          stamp: now(),
+          summary: `${s.code} ${s.title}`,
+          description: s.lectureTitle,
+          location: `${s.building} ${s.room}`.trim(),
+        });
+      }
+      res
+        .type('text/calendar; charset=utf-8')
+        .attachment(`timetable-${student.username}.ics`)
+        .send(calendar.toString());
     },
   };
 }
