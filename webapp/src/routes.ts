@@ -116,6 +116,7 @@ export function routes(deps: RouteDeps): Router {
   r.post('/account/password', requireLogin, accountLimiter, account.changePassword);
 
   r.get('/courses', requireLogin, courses.catalogue);
+  r.get('/courses/:id', requireLogin, courses.course);
   r.post('/courses/:id/enroll', requireRole('student'), courses.enroll);
   r.post('/courses/:id/drop', requireRole('student'), courses.drop);
   r.get('/enrollments', requireRole('student'), student.enrollments);

@@ -41,6 +41,13 @@ maybe('a student in the browser', () => {
     await page.waitForSelector('text=You are enrolled in SE-101 Databases.');
     expect(page.url()).toContain('q=databases');
     await shot('3-enrolled');
+    // The course's own page: its classes, and the student's place in it.
+    await page.getByRole('link', { name: 'Databases', exact: true }).click();
+    await page.waitForURL(`${base}/courses/${f.ids.courseA}`);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('SE-101 Databases');
+    expect(await page.getByRole('cell', { name: 'Monday 7 Sept 2026' }).count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'Drop SE-101' }).count()).toBe(1);
+    await shot('3b-course');
 
     await page.getByRole('link', { name: 'My enrollments' }).click();
     expect(await page.locator('table caption', { hasText: 'Current courses' }).count()).toBe(1);

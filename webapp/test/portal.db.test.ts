@@ -19,7 +19,7 @@ import {
 
 let f: PortalFixture;
 beforeAll(async () => {
-  f = await createPortalFixture({ students: 25 });
+  f = await createPortalFixture({ students: 26 });
 });
 afterAll(async () => {
   await f.close();
@@ -38,6 +38,21 @@ async function mathsCourse(code: string, title: string, capacity: number): Promi
     capacity,
   });
   return id!;
+}
+
+/** A lecture of `courseId` given to the fixture's group at `at` (ISO, UTC) in its one room. */
+async function scheduleLecture(courseId: number, n: number, title: string, at: string, minutes: number): Promise<void> {
+  const [group] = await f.db('student_groups').pluck('id');
+  const [room] = await f.db('classrooms').pluck('id');
+  const [lecture] = await f.db('lectures').insert({ course_id: courseId, number: n, title });
+  const startsAt = new Date(at);
+  await f.db('schedule').insert({
+    lecture_id: lecture,
+    group_id: group,
+    classroom_id: room,
+    starts_at: startsAt,
+    ends_at: new Date(startsAt.getTime() + minutes * 60_000),
+  });
 }
 
 async function enrollmentRow(studentId: number, courseId: number) {
@@ -629,24 +644,10 @@ describe('enroll and drop', () => {
     // escape, and a course of one lecture (the fixture's courses fill up in other tests).
     const algebra = await mathsCourse('MA-401', 'Algebra, Part 1; Groups', 30);
     const logic = await mathsCourse('MA-402', 'Logic', 30);
-    const [group] = await f.db('student_groups').pluck('id');
-    const [room] = await f.db('classrooms').pluck('id');
-    for (const [course, n, title, at] of [
-      [logic, 1, 'Introduction', '2026-09-08T09:00:00Z'],
-      [algebra, 1, 'Groups', '2026-09-10T13:00:00Z'],
-      [algebra, 2, 'Subgroups', '2026-09-17T13:00:00Z'],
-      [algebra, 3, 'Rings', '2026-09-24T13:00:00Z'],
-    ] as const) {
-      const [lecture] = await f.db('lectures').insert({ course_id: course, number: n, title });
-      const startsAt = new Date(at);
-      await f.db('schedule').insert({
-        lecture_id: lecture,
-        group_id: group,
-        classroom_id: room,
-        starts_at: startsAt,
-        ends_at: new Date(startsAt.getTime() + (course === logic ? 90 : 45) * 60_000),
-      });
-    }
+    await scheduleLecture(logic, 1, 'Introduction', '2026-09-08T09:00:00Z', 90);
+    await scheduleLecture(algebra, 1, 'Groups', '2026-09-10T13:00:00Z', 45);
+    await scheduleLecture(algebra, 2, 'Subgroups', '2026-09-17T13:00:00Z', 45);
+    await scheduleLecture(algebra, 3, 'Rings', '2026-09-24T13:00:00Z', 45);
     const agent = await loggedIn(f, 'student25');
     await postForm(agent, '/courses', `/courses/${algebra}/enroll`);
     await postForm(agent, '/courses', `/courses/${logic}/enroll`);
@@ -688,6 +689,93 @@ describe('enroll and drop', () => {
     const anonymous = await request(f.portal.app).get('/timetable.ics');
     expect(anonymous.status).toBe(302);
     expect(anonymous.headers.location).toBe('/login?next=%2Ftimetable.ics');
+  });
+});
+
+describe('a course of its own page', () => {
+  test('shows its description, classes and seats, warns of a clash before the enroll is refused, and enrolls and drops from there', async () => {
+    const probability = await mathsCourse('MA-403', 'Probability', 30);
+    await f
+      .db('courses')
+      .where({ id: probability })
+      .update({ description: 'Random variables.\nBring a <b>calculator</b>.' });
+    await scheduleLecture(probability, 1, 'Random variables', '2026-09-11T09:00:00Z', 45);
+    await scheduleLecture(probability, 2, 'Expectation', '2026-09-18T09:00:00Z', 45);
+    const statistics = await mathsCourse('MA-404', 'Statistics', 30);
+    await scheduleLecture(statistics, 1, 'Estimators', '2026-09-18T09:30:00Z', 60);
+    const sid = f.ids.students[25]!;
+    const agent = await loggedIn(f, 'student26');
+
+    // Reached from the catalogue.
+    expect((await agent.get('/courses?q=MA-403')).text).toContain(`<a href="/courses/${probability}">Probability</a>`);
+    const page = await agent.get(`/courses/${probability}`);
+    expect(page.status).toBe(200);
+    expect(page.headers['cache-control']).toBe('no-store');
+    const text = page.text;
+    expect(text).toContain('<h1>MA-403 Probability</h1>');
+    expect(text).toContain('Random variables.\nBring a &lt;b&gt;calculator&lt;/b&gt;.');
+    expect(text).toMatch(
+      /<dt>Term<\/dt><dd>2026 \/ 1, enrollment open \(<time[^>]*>2026-08-01<\/time> to <time[^>]*>2026-09-15<\/time>\)/,
+    );
+    expect(text).toContain('<dt>Seats left</dt><dd>30 of 30</dd>');
+    const classes = [
+      ...text.matchAll(
+        /<tr><td><time[^>]*>([^<]+)<\/time><\/td><td>([^<]+)<\/td><td>([^<]+)<\/td><td>([^<]+)<\/td><\/tr>/g,
+      ),
+    ].map((m) => m.slice(1).join(' | '));
+    expect(classes).toEqual([
+      'Friday 11 Sept 2026 | 09:00–09:45 | Random variables | Main 101',
+      'Friday 18 Sept 2026 | 09:00–09:45 | Expectation | Main 101',
+    ]);
+    expect(text).toMatch(/<button type="submit" aria-label="Enroll in MA-403"\s*>Enroll<\/button>/);
+
+    // Holding a course that clashes, the page says so before the student tries.
+    await postForm(agent, '/courses', `/courses/${statistics}/enroll`);
+    const warned = (await agent.get(`/courses/${probability}`)).text;
+    expect(warned).toContain('It clashes with MA-404 (2026-09-18 09:30 UTC) on your timetable');
+    expect(warned).toMatch(/aria-label="Enroll in MA-403"\s*disabled/);
+    // (The enroll is refused all the same, and the refusal shows on the course's page.)
+    const refused = await postForm(agent, `/courses/${probability}`, `/courses/${probability}/enroll`, {
+      back: `/courses/${probability}`,
+    });
+    expect(refused.headers.location).toBe(`/courses/${probability}`);
+    expect((await agent.get(`/courses/${probability}`)).text).toContain('MA-403 clashes with MA-404');
+
+    // Once the clashing course is dropped, enroll and drop from the page, which follows them.
+    await postForm(agent, '/enrollments', `/courses/${statistics}/drop`);
+    const enrolled = await postForm(agent, `/courses/${probability}`, `/courses/${probability}/enroll`, {
+      back: `/courses/${probability}`,
+    });
+    expect(enrolled.headers.location).toBe(`/courses/${probability}`);
+    const mine = (await agent.get(`/courses/${probability}`)).text;
+    expect(mine).toContain('You are enrolled in MA-403 Probability.');
+    expect(mine).toContain('<dt>Seats left</dt><dd>29 of 30</dd>');
+    expect(mine).toContain('aria-label="Drop MA-403"');
+    expect(mine).not.toContain('id="clash"');
+    expect(await enrollmentRow(sid, probability)).toMatchObject({ status: 'enrolled' });
+    await postForm(agent, `/courses/${probability}`, `/courses/${probability}/drop`, {
+      back: `/courses/${probability}`,
+    });
+    expect((await agent.get(`/courses/${probability}`)).text).toMatch(
+      /aria-label="Enroll in MA-403 again"\s*>Enroll again</,
+    );
+
+    // A closed term's course says so and offers nothing.
+    const closed = (await agent.get(`/courses/${f.ids.courseClosed}`)).text;
+    expect(closed).toContain('Enrollment for this term is closed.');
+    expect(closed).not.toContain('/enroll"');
+    expect(closed).toContain('No classes are scheduled yet.');
+
+    // Staff see the course with a way to edit it, and nothing of a student's.
+    const staff = (await (await loggedIn(f, 'staff')).get(`/courses/${probability}`)).text;
+    expect(staff).toContain(`<a href="/admin/courses/${probability}/edit">Edit this course</a>`);
+    expect(staff).not.toContain('Your place');
+
+    for (const missing of ['999999', 'abc', '1.5']) {
+      const res = await agent.get(`/courses/${missing}`);
+      expect(res.status).toBe(404);
+      expect(res.text).toContain('That course does not exist.');
+    }
   });
 });
 

@@ -457,7 +457,15 @@ describe('6b. changing your own password', () => {
 describe('7. caching and transport headers', () => {
   test('pages and exports with personal data are no-store; HSTS and upgrade-insecure-requests only over HTTPS', async () => {
     const student = await loggedIn(f, 'student6');
-    for (const url of ['/courses', '/enrollments', '/timetable', '/login']) {
+    for (const url of [
+      '/courses',
+      `/courses/${f.ids.courseA}`,
+      '/enrollments',
+      '/timetable',
+      '/timetable.ics',
+      '/account',
+      '/login',
+    ]) {
       const res = await student.get(url);
       expect(res.headers['cache-control']).toBe('no-store');
       expect(res.headers['strict-transport-security']).toBeUndefined();

@@ -182,8 +182,26 @@ export class CourseCatalogue {
    * off) by the terms read alone, not the whole catalogue.
    */
   async termOpenOn(today: string): Promise<(year: number, semester: number) => boolean> {
-    const terms = this.maxAgeMs > 0 ? (await this.current()).terms : await listTerms(this.db);
-    return termOpenOn(terms, today);
+    return termOpenOn(await this.terms(), today);
+  }
+
+  /** The terms and their enrollment windows: held, or (caching off) read alone. */
+  async terms(): Promise<readonly Term[]> {
+    return this.maxAgeMs > 0 ? (await this.current()).terms : await listTerms(this.db);
+  }
+
+  /** One course as the catalogue lists it (seats left, the student's status), for its own page. */
+  async entry(
+    course: CatalogueCourse,
+    studentId?: number | null,
+    statuses?: ReadonlyMap<number, 'enrolled' | 'dropped'>,
+  ): Promise<CatalogueEntry> {
+    const [taken, status] = await Promise.all([
+      this.seatsTaken([course.id]),
+      statuses ??
+        (studentId == null ? new Map<number, never>() : enrollmentStatusesIn(this.db, studentId, [course.id])),
+    ]);
+    return entry(course, taken.get(course.id) ?? 0, status.get(course.id) ?? null);
   }
 
   /** One page of matching courses with live seats left, and the number of matches. */

@@ -104,6 +104,12 @@ export class CourseSchedules {
     return { slots, next: next === undefined ? undefined : new Date(next) };
   }
 
+  /** The classes of one course (for its page), in start order. */
+  async classesOf(db: Sql, courseId: number): Promise<Omit<TimetableSlot, 'courseId' | 'code' | 'title'>[]> {
+    const held = (await this.of(db, [courseId])).get(courseId)!;
+    return held.entries.map((e) => ({ ...e, startsAt: new Date(e.startsAt), endsAt: new Date(e.endsAt) }));
+  }
+
   private async of(db: Sql, courseIds: number[]): Promise<Map<number, Held>> {
     const now = Date.now();
     const out = new Map<number, Held>();

@@ -1,7 +1,10 @@
 import type { Request, Response } from 'express';
 import { AppError } from '../../../../lib/app-error';
-import { termOpenOn } from '../../repositories/courses-repository';
+import { portalError } from '../../errors';
+import { findCourse, termOpenOn } from '../../repositories/courses-repository';
+import { listEnrolledCourseIds } from '../../repositories/enrollments-repository';
 import type { CourseCatalogue } from '../../use-cases/catalogue';
+import { CourseSchedules } from '../../use-cases/course-schedules';
 import { parseCatalogueQuery } from '../../use-cases/courses';
 import { type EnrollmentDeps, drop, enroll, isoDate } from '../../use-cases/enrollment';
 import { setFlash } from '../flash';
@@ -10,6 +13,14 @@ import { enrollmentStatusesReadWith } from '../session-reads';
 import type { PortalMetrics } from '../portal-metrics';
 
 const PAGE_SIZE = 20;
+/** "Thursday 10 Sept" (with the year added: en-GB would put a comma after the weekday), in UTC. */
+const CLASS_DAY = new Intl.DateTimeFormat('en-GB', {
+  weekday: 'long',
+  day: 'numeric',
+  month: 'short',
+  timeZone: 'UTC',
+});
+const hm = (d: Date) => d.toISOString().slice(11, 16);
 
 function courseId(req: Request): number {
   const id = Number(req.params.id);
@@ -17,6 +28,7 @@ function courseId(req: Request): number {
 }
 
 export function courseHandlers(deps: EnrollmentDeps, catalogue: CourseCatalogue, metrics?: PortalMetrics) {
+  const schedules = deps.schedules ?? new CourseSchedules(0);
   /** Enroll and drop share this: run the use case, flash its outcome (and count it), go back to the page. */
   async function changeEnrollment(
     req: Request,
@@ -72,6 +84,54 @@ export function courseHandlers(deps: EnrollmentDeps, catalogue: CourseCatalogue,
         terms,
         termOpen: termOpenOn(terms, isoDate(deps.now())),
         isStudent: user?.studentId != null,
+      });
+    },
+
+    /**
+     * GET /courses/:id: what a student reads before taking a course (its description, its
+     * classes, the term's enrollment window, seats left) with the action the catalogue offers, and
+     * a warning when the course clashes with one they hold, so the enroll's refusal is no surprise.
+     */
+    async course(req: Request, res: Response): Promise<void> {
+      const id = courseId(req);
+      const course = id ? await findCourse(deps.db, id) : undefined;
+      if (!course) throw portalError('NOT_FOUND', 'That course does not exist.');
+      const user = req.session.user!;
+      const statuses = enrollmentStatusesReadWith(user);
+      const [entry, terms, classes] = await Promise.all([
+        catalogue.entry(course, user.studentId, statuses),
+        catalogue.terms(),
+        schedules.classesOf(deps.db, id),
+      ]);
+      const open = termOpenOn(terms, isoDate(deps.now()))(course.year, course.semester);
+      let clash: { code: string; startsAt: Date } | undefined;
+      if (user.studentId != null && open && entry.myStatus !== 'enrolled') {
+        const held = statuses
+          ? [...statuses].filter(([, status]) => status === 'enrolled').map(([c]) => c)
+          : await listEnrolledCourseIds(deps.db, user.studentId);
+        clash = await schedules.findClash(
+          deps.db,
+          id,
+          held.filter((c) => c !== id),
+        );
+      }
+      res.render('course', {
+        title: `${course.code} ${course.title}`,
+        course: entry,
+        description: course.description,
+        term: terms.find((t) => t.year === course.year && t.semester === course.semester),
+        open,
+        clash: clash && { code: clash.code, at: `${isoDate(clash.startsAt)} ${hm(clash.startsAt)} UTC` },
+        classes: classes.map((c) => ({
+          day: `${CLASS_DAY.format(c.startsAt)} ${c.startsAt.getUTCFullYear()}`,
+          date: c.startsAt.toISOString(),
+          time: `${hm(c.startsAt)}–${hm(c.endsAt)}`,
+          lecture: c.lectureTitle,
+          room: `${c.building} ${c.room}`.trim(),
+        })),
+        isStudent: user.studentId != null,
+        isStaff: user.role === 'staff',
+        back: `/courses/${id}`,
       });
     },
 
