@@ -128,6 +128,8 @@ export function routes(deps: RouteDeps): Router {
   r.post('/admin/courses', requireRole('staff'), admin.create);
   r.get('/admin/courses/:id/edit', requireRole('staff'), admin.editForm);
   r.post('/admin/courses/:id', requireRole('staff'), admin.update);
+  r.get('/admin/courses/:id/students', requireRole('staff'), admin.students);
+  r.get('/admin/courses/:id/students.csv', requireRole('staff'), admin.studentsCsv);
 
   r.get('/reports', requireRole('staff', 'operator'), reports.index);
   r.get('/reports/:report.csv', requireRole('staff', 'operator'), reports.csv);

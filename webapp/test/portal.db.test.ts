@@ -779,6 +779,68 @@ describe('a course of its own page', () => {
   });
 });
 
+describe("a course's student list (staff)", () => {
+  test('lists the students enrolled, by name, on a page and as CSV a spreadsheet cannot run; students are refused', async () => {
+    const course = await mathsCourse('MA-405', 'Number theory', 10);
+    const [group] = await f.db('student_groups').pluck('id');
+    const student = async (n: number, last: string, first: string) =>
+      Number(
+        (
+          await f.db('students').insert({
+            group_id: group,
+            student_number: `R${String(n).padStart(9, '0')}`,
+            first_name: first,
+            last_name: last,
+            email: `r${n}@test.example`,
+            enrolled_on: '2025-09-01',
+          })
+        )[0],
+      );
+    const [zimmer, abel, formula, gone] = [
+      await student(1, 'Zimmer', 'Anna'),
+      await student(2, 'Ábel', 'Béla'),
+      await student(3, '=1+2', 'Eve'),
+      await student(4, 'Adams', 'Dropped'),
+    ];
+    const at = new Date('2026-08-20T08:00:00Z');
+    await f.db('enrollments').insert([
+      { student_id: zimmer, course_id: course, status: 'enrolled', enrolled_at: at },
+      { student_id: abel, course_id: course, status: 'enrolled', enrolled_at: at },
+      { student_id: formula, course_id: course, status: 'enrolled', enrolled_at: at },
+      { student_id: gone, course_id: course, status: 'dropped', enrolled_at: at, dropped_at: at },
+    ]);
+    const staff = await loggedIn(f, 'staff');
+    expect((await staff.get('/admin/courses?q=MA-405')).text).toContain(
+      `href="/admin/courses/${course}/students" aria-label="Students of MA-405"`,
+    );
+    const page = await staff.get(`/admin/courses/${course}/students`);
+    expect(page.status).toBe(200);
+    expect(page.headers['cache-control']).toBe('no-store');
+    expect(page.text).toContain('3 students enrolled, 10 seats.');
+    const names = [...page.text.matchAll(/<tr><td>(R\d+)<\/td><td>([^<]+)<\/td>/g)].map((m) => `${m[1]} ${m[2]}`);
+    // The dropped student is not listed; Á sorts with A, as the table's collation has it.
+    expect(names).toEqual(['R000000003 =1+2, Eve', 'R000000002 Ábel, Béla', 'R000000001 Zimmer, Anna']);
+
+    const csv = await staff.get(`/admin/courses/${course}/students.csv`);
+    expect(csv.status).toBe(200);
+    expect(csv.headers['content-type']).toBe('text/csv; charset=utf-8');
+    expect(csv.headers['content-disposition']).toBe('attachment; filename=students-MA-405-2026-1.csv');
+    expect(csv.headers['cache-control']).toBe('no-store');
+    expect(csv.text.trim().split('\n')).toEqual([
+      'Student number,Last name,First name,Email,Group,Enrolled at (UTC)',
+      "R000000003,'=1+2,Eve,r3@test.example,SE-21,2026-08-20T08:00:00.000Z",
+      'R000000002,Ábel,Béla,r2@test.example,SE-21,2026-08-20T08:00:00.000Z',
+      'R000000001,Zimmer,Anna,r1@test.example,SE-21,2026-08-20T08:00:00.000Z',
+    ]);
+
+    expect((await (await loggedIn(f, 'student1')).get(`/admin/courses/${course}/students`)).status).toBe(403);
+    for (const missing of ['999999', 'abc', '4294967296']) {
+      expect((await staff.get(`/admin/courses/${missing}/students`)).status).toBe(404);
+      expect((await staff.get(`/admin/courses/${missing}/students.csv`)).status).toBe(404);
+    }
+  });
+});
+
 describe('roles', () => {
   test('students cannot reach staff pages; staff have no enrollments', async () => {
     const student = await loggedIn(f, 'student1');

@@ -161,3 +161,43 @@ export async function listMyEnrollments(db: Knex, studentId: number): Promise<My
   );
   return toMyEnrollments(rows as MyEnrollmentRow[]);
 }
+
+/** A student enrolled in a course, as staff see them on the course's student list. */
+export interface RosterEntry {
+  studentNumber: string;
+  lastName: string;
+  firstName: string;
+  email: string;
+  group: string;
+  enrolledAt: Date;
+}
+
+/** The students enrolled in a course, by name (the table's collation) then student number. */
+export async function listCourseRoster(db: Sql, courseId: number): Promise<RosterEntry[]> {
+  const [rows] = (await db.raw(
+    `SELECT s.student_number, s.last_name, s.first_name, s.email, g.name AS group_name, e.enrolled_at
+       FROM enrollments e
+       JOIN students s ON s.id = e.student_id
+       JOIN student_groups g ON g.id = s.group_id
+      WHERE e.course_id = ? AND e.status = 'enrolled'
+      ORDER BY s.last_name, s.first_name, s.student_number`,
+    [courseId],
+  )) as [
+    {
+      student_number: string;
+      last_name: string;
+      first_name: string;
+      email: string;
+      group_name: string;
+      enrolled_at: Date;
+    }[],
+  ];
+  return rows.map((r) => ({
+    studentNumber: r.student_number,
+    lastName: r.last_name,
+    firstName: r.first_name,
+    email: r.email,
+    group: r.group_name,
+    enrolledAt: r.enrolled_at,
+  }));
+}

@@ -3,8 +3,10 @@ import type { Knex } from 'knex';
 import { AppError } from '../../../../lib/app-error';
 import { portalError } from '../../errors';
 import { EQUIPMENT, findCourse, listDepartments } from '../../repositories/courses-repository';
+import { listCourseRoster } from '../../repositories/enrollments-repository';
 import type { CourseCatalogue } from '../../use-cases/catalogue';
 import { parseCatalogueQuery, saveCourse } from '../../use-cases/courses';
+import { sendCsv } from '../csv';
 import { setFlash } from '../flash';
 
 const EMPTY_FORM = {
@@ -95,5 +97,29 @@ export function adminCourseHandlers(db: Knex, catalogue: CourseCatalogue, course
       });
     },
     update: (req: Request, res: Response) => save(req, res, idParam(req)),
+
+    /** GET /admin/courses/:id/students: who is enrolled in the course (staff: class lists, e-mails). */
+    async students(req: Request, res: Response): Promise<void> {
+      const { course, roster } = await rosterOf(req);
+      res.render('admin/course-students', { title: `Students of ${course.code}`, course, roster });
+    },
+
+    /** GET /admin/courses/:id/students.csv: the same list, every column, for a spreadsheet. */
+    async studentsCsv(req: Request, res: Response): Promise<void> {
+      const { course, roster } = await rosterOf(req);
+      sendCsv(
+        res,
+        `students-${course.code}-${course.year}-${course.semester}.csv`,
+        ['Student number', 'Last name', 'First name', 'Email', 'Group', 'Enrolled at (UTC)'],
+        roster.map((r) => [r.studentNumber, r.lastName, r.firstName, r.email, r.group, r.enrolledAt.toISOString()]),
+      );
+    },
   };
+
+  async function rosterOf(req: Request) {
+    const id = idParam(req);
+    const [course, roster] = await Promise.all([findCourse(db, id), listCourseRoster(db, id)]);
+    if (!course) throw portalError('NOT_FOUND', 'That course does not exist.');
+    return { course, roster };
+  }
 }

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
-import { stringify } from 'csv-stringify/sync';
 import { portalError } from '../../errors';
+import { sendCsv } from '../csv';
 import { queryText } from '../query-params';
 import {
   type ReportStores,
@@ -33,12 +33,6 @@ export function sortRows(
   });
   return { rows, sort: col.key, dir: d };
 }
-
-/** A cell as CSV text; a leading = + - @ is quoted away so a spreadsheet does not run it as a formula. */
-const csvCell = (v: unknown) => {
-  const s = v === null || v === undefined ? '' : String(v);
-  return /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
-};
 
 async function asOf(stores: ReportStores): Promise<{ sync_id: number; finished_at: Date } | null> {
   const { rows } = await stores
@@ -135,16 +129,12 @@ export function reportHandlers(stores: ReportStores, now: () => Date) {
       if (!outcome)
         throw portalError('VALIDATION_FAILED', `Give the parameters of the ${def.title.toLowerCase()} report.`);
       const { columns } = outcome.table;
-      const body = stringify([
+      sendCsv(
+        res,
+        `${def.name}-${isoDay(ctx.now)}.csv`,
         columns.map((c) => c.label),
-        ...sortRows(outcome.table, req.query.sort, req.query.dir).rows.map((r) =>
-          columns.map((c) => csvCell(r[c.key])),
-        ),
-      ]);
-      res
-        .type('text/csv; charset=utf-8')
-        .attachment(`${def.name}-${isoDay(ctx.now)}.csv`)
-        .send(body);
+        sortRows(outcome.table, req.query.sort, req.query.dir).rows.map((r) => columns.map((c) => r[c.key])),
+      );
     },
   };
 }
