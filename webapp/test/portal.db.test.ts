@@ -771,7 +771,7 @@ describe('a course of its own page', () => {
     expect(staff).toContain(`<a href="/admin/courses/${probability}/edit">Edit this course</a>`);
     expect(staff).not.toContain('Your place');
 
-    for (const missing of ['999999', 'abc', '1.5']) {
+    for (const missing of ['999999', 'abc', '1.5', '1e0', '4294967296']) {
       const res = await agent.get(`/courses/${missing}`);
       expect(res.status).toBe(404);
       expect(res.text).toContain('That course does not exist.');

@@ -35,3 +35,12 @@ export function instantParam(v: unknown, name: string): Date | undefined {
     throw portalError('VALIDATION_FAILED', `"${name}" must be a time like 2026-11-21T14:30 (UTC).`);
   return d;
 }
+
+/**
+ * A row id in a path (`/courses/:id`): decimal digits only, within MySQL's INT UNSIGNED; anything
+ * else (`1e3`, `1.5`, `-1`, `4294967296`) is 0, which matches no row.
+ */
+export function idParam(v: unknown): number {
+  const id = typeof v === 'string' && /^\d{1,10}$/.test(v) ? Number(v) : 0;
+  return id > 0 && id <= 4_294_967_295 ? id : 0;
+}

@@ -8,6 +8,7 @@ import type { CourseCatalogue } from '../../use-cases/catalogue';
 import { parseCatalogueQuery, saveCourse } from '../../use-cases/courses';
 import { sendCsv } from '../csv';
 import { setFlash } from '../flash';
+import { idParam } from '../query-params';
 
 const EMPTY_FORM = {
   department_id: '',
@@ -59,10 +60,9 @@ export function adminCourseHandlers(db: Knex, catalogue: CourseCatalogue, course
     }
   }
 
-  function idParam(req: Request): number {
-    const id = Number(req.params.id);
-    if (!/^\d{1,10}$/.test(String(req.params.id)) || id <= 0 || id > 4294967295)
-      throw portalError('NOT_FOUND', 'That course does not exist.');
+  function courseId(req: Request): number {
+    const id = idParam(req.params.id);
+    if (!id) throw portalError('NOT_FOUND', 'That course does not exist.');
     return id;
   }
 
@@ -82,7 +82,7 @@ export function adminCourseHandlers(db: Knex, catalogue: CourseCatalogue, course
     newForm: (_req: Request, res: Response) => renderForm(res, 200, undefined, EMPTY_FORM),
     create: (req: Request, res: Response) => save(req, res, undefined),
     async editForm(req: Request, res: Response): Promise<void> {
-      const course = await findCourse(db, idParam(req));
+      const course = await findCourse(db, courseId(req));
       if (!course) throw portalError('NOT_FOUND', 'That course does not exist.');
       await renderForm(res, 200, course.id, {
         department_id: String(course.departmentId),
@@ -96,7 +96,7 @@ export function adminCourseHandlers(db: Knex, catalogue: CourseCatalogue, course
         required_equipment: course.requiredEquipment,
       });
     },
-    update: (req: Request, res: Response) => save(req, res, idParam(req)),
+    update: (req: Request, res: Response) => save(req, res, courseId(req)),
 
     /** GET /admin/courses/:id/students: who is enrolled in the course (staff: class lists, e-mails). */
     async students(req: Request, res: Response): Promise<void> {
@@ -117,7 +117,7 @@ export function adminCourseHandlers(db: Knex, catalogue: CourseCatalogue, course
   };
 
   async function rosterOf(req: Request) {
-    const id = idParam(req);
+    const id = courseId(req);
     const [course, roster] = await Promise.all([findCourse(db, id), listCourseRoster(db, id)]);
     if (!course) throw portalError('NOT_FOUND', 'That course does not exist.');
     return { course, roster };

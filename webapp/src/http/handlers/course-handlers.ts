@@ -8,6 +8,7 @@ import { CourseSchedules } from '../../use-cases/course-schedules';
 import { parseCatalogueQuery } from '../../use-cases/courses';
 import { type EnrollmentDeps, drop, enroll, isoDate } from '../../use-cases/enrollment';
 import { setFlash } from '../flash';
+import { idParam } from '../query-params';
 import { currentStudent, safeNext } from '../guards';
 import { enrollmentStatusesReadWith } from '../session-reads';
 import type { PortalMetrics } from '../portal-metrics';
@@ -22,10 +23,7 @@ const CLASS_DAY = new Intl.DateTimeFormat('en-GB', {
 });
 const hm = (d: Date) => d.toISOString().slice(11, 16);
 
-function courseId(req: Request): number {
-  const id = Number(req.params.id);
-  return Number.isInteger(id) && id > 0 ? id : 0;
-}
+const courseId = (req: Request) => idParam(req.params.id);
 
 export function courseHandlers(deps: EnrollmentDeps, catalogue: CourseCatalogue, metrics?: PortalMetrics) {
   const schedules = deps.schedules ?? new CourseSchedules(0);
