@@ -631,7 +631,7 @@ describe('enroll and drop', () => {
     const res = await agent.get('/timetable?week=2026-09-07');
     expect(res.status).toBe(200);
     expect(res.text).toContain('09:00–10:30');
-    expect(res.text).toContain('SE-101 Databases');
+    expect(res.text).toContain(`<a href="/courses/${f.ids.courseA}">SE-101 Databases</a>`);
     expect(res.text).toContain('Monday 7 Sept');
     expect(res.text).toContain('Friday 11 Sept');
     const empty = await agent.get('/timetable');
