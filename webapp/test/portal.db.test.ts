@@ -923,6 +923,9 @@ describe('roles', () => {
     expect(form).toMatch(
       /<select id="semester" name="semester" required >\s*<option value="1" >1<\/option><option value="2" selected>2<\/option>/,
     );
+    // ... with the ways to the course's page and its students.
+    expect(form).toContain(`<a href="/courses/${row.id}">Course page</a>`);
+    expect(form).toContain(`<a href="/admin/courses/${row.id}/students">Students enrolled</a>`);
   });
 });
 
