@@ -167,6 +167,12 @@ export function enrollmentStatusesReadWith(user: SessionUser): ReadonlyMap<numbe
   return enrollmentsReadWith.get(user);
 }
 
+/** The courses the session's student is enrolled in, by the statuses read with the session (else undefined). */
+export function enrolledCourseIdsReadWith(user: SessionUser): number[] | undefined {
+  const statuses = enrollmentsReadWith.get(user);
+  return statuses && [...statuses].filter(([, status]) => status === 'enrolled').map(([id]) => id);
+}
+
 /**
  * The session's student's enrollments with their courses, as read with the session at the start
  * of this request (`'courses'`); undefined when they were not: the caller reads them.

@@ -10,7 +10,7 @@ import { type EnrollmentDeps, drop, enroll, isoDate } from '../../use-cases/enro
 import { setFlash } from '../flash';
 import { idParam } from '../query-params';
 import { currentStudent, safeNext } from '../guards';
-import { enrollmentStatusesReadWith } from '../session-reads';
+import { enrolledCourseIdsReadWith, enrollmentStatusesReadWith } from '../session-reads';
 import type { PortalMetrics } from '../portal-metrics';
 
 const PAGE_SIZE = 20;
@@ -104,14 +104,10 @@ export function courseHandlers(deps: EnrollmentDeps, catalogue: CourseCatalogue,
       const open = termOpenOn(terms, isoDate(deps.now()))(course.year, course.semester);
       let clash: { code: string; startsAt: Date } | undefined;
       if (user.studentId != null && open && entry.myStatus !== 'enrolled') {
-        const held = statuses
-          ? [...statuses].filter(([, status]) => status === 'enrolled').map(([c]) => c)
-          : await listEnrolledCourseIds(deps.db, user.studentId);
-        clash = await schedules.findClash(
-          deps.db,
-          id,
-          held.filter((c) => c !== id),
-        );
+        const held =
+          enrolledCourseIdsReadWith(user)?.filter((c) => c !== id) ??
+          (await listEnrolledCourseIds(deps.db, user.studentId, id));
+        clash = await schedules.findClash(deps.db, id, held);
       }
       res.render('course', {
         title: `${course.code} ${course.title}`,

@@ -7,7 +7,7 @@ import type { CourseCatalogue } from '../../use-cases/catalogue';
 import type { CourseSchedules } from '../../use-cases/course-schedules';
 import { isoDate } from '../../use-cases/enrollment';
 import { currentStudent } from '../guards';
-import { enrollmentStatusesReadWith, myEnrollmentsReadWith } from '../session-reads';
+import { enrolledCourseIdsReadWith, myEnrollmentsReadWith } from '../session-reads';
 
 const DAY = 24 * 60 * 60 * 1000;
 /** The latest instant a Date holds: "every class, however late". */
@@ -61,8 +61,7 @@ export function studentHandlers(db: Knex, schedules: CourseSchedules, catalogue:
       const week = optionalDate(req.query.week, 'week');
       const monday = mondayOf(week ? new Date(`${week}T00:00:00Z`) : now());
       const sunday = new Date(monday.getTime() + 7 * DAY);
-      const statuses = enrollmentStatusesReadWith(req.session.user!);
-      const enrolled = statuses && [...statuses].filter(([, status]) => status === 'enrolled').map(([id]) => id);
+      const enrolled = enrolledCourseIdsReadWith(req.session.user!);
       const { slots, next } = await schedules.timetable(db, student.studentId, monday, sunday, enrolled);
       const nextClass = slots.length === 0 ? next : undefined;
       const days = Array.from({ length: 7 }, (_, i) => {
@@ -94,8 +93,7 @@ export function studentHandlers(db: Knex, schedules: CourseSchedules, catalogue:
      */
     async calendar(req: Request, res: Response): Promise<void> {
       const student = currentStudent(req);
-      const statuses = enrollmentStatusesReadWith(req.session.user!);
-      const enrolled = statuses && [...statuses].filter(([, status]) => status === 'enrolled').map(([id]) => id);
+      const enrolled = enrolledCourseIdsReadWith(req.session.user!);
       const { slots } = await schedules.timetable(db, student.studentId, new Date(0), END_OF_TIME, enrolled);
       const calendar = ical({
         name: `Timetable of ${student.username}`,
