@@ -272,7 +272,10 @@ async function startDaemon(run: PortalRun): Promise<{ tables: number; skipped: n
   return hints;
 }
 
-/** The six pages, beside the daemon sweeping `enrollments` every cycle. */
+/**
+ * The six pages of the issue's goals and a course's own page (every student reads one before
+ * enrolling; held to the same goal), beside the daemon sweeping `enrollments` every cycle.
+ */
 async function pagesBesideDaemon(run: PortalRun, healthz: Measured): Promise<BenchRow[]> {
   const pages: [string, string][] = [
     ['GET /courses', '/courses'],
@@ -281,6 +284,7 @@ async function pagesBesideDaemon(run: PortalRun, healthz: Measured): Promise<Ben
     ['GET /courses?page=50', '/courses?page=50'],
     ['GET /enrollments', '/enrollments'],
     ['GET /timetable', '/timetable'],
+    ['GET /courses/:id (a course of the open term)', `/courses/${run.courses[0]!.id}`],
   ];
   const rows: BenchRow[] = [];
   // Registration week: enrollments are written all the time, so the daemon sweeps that table
