@@ -71,6 +71,8 @@ test('each response is counted by the route pattern that answered it, never its 
 
 test('the metrics port serves GET /metrics and nothing else', async () => {
   const logger = createLogger({ level: 'error', format: 'json', service: 'webapp-test', silent: true });
+  // A request of its own, so the counter has a sample whichever tests ran before.
+  expect((await request(f.portal.app).get('/login')).status).toBe(200);
   const served = await serveMetrics(0, f.portal.metrics!.registry, logger);
   try {
     const base = `http://127.0.0.1:${served.port}`;
