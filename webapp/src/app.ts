@@ -77,8 +77,14 @@ export interface PortalApp {
 const ENROLLMENTS_READ_BY_PAGE: Partial<Record<string, EnrollmentsRead>> = {
   '/courses': 'statuses',
   '/timetable': 'statuses',
+  '/timetable.ics': 'statuses',
   '/enrollments': 'courses',
 };
+const COURSE_PAGE = /^\/courses\/\d+$/;
+
+function enrollmentsReadFor(path: string): EnrollmentsRead | undefined {
+  return ENROLLMENTS_READ_BY_PAGE[path] ?? (COURSE_PAGE.test(path) ? 'statuses' : undefined);
+}
 
 /** The longest close() waits for the requests in flight (main.ts ends the process at 10 s). */
 const CLOSE_WAIT_MS = 5_000;
@@ -93,9 +99,10 @@ export function createApp(deps: AppDeps): PortalApp {
     secret: deps.sessionSecret,
     cookieSecure: deps.cookieSecure,
     ...lifetimes,
-    // The catalogue shows the student's status in each course of the page; the timetable, the
-    // week of the courses they hold; the enrollments page, each enrollment and its course.
-    readsEnrollments: (req) => (req.method === 'GET' && ENROLLMENTS_READ_BY_PAGE[req.path]) || false,
+    // The catalogue shows the student's status in each course of the page, a course's page in
+    // that course (and its clashes with the courses held); the timetable and its calendar file,
+    // the courses they hold; the enrollments page, each enrollment and its course.
+    readsEnrollments: (req) => (req.method === 'GET' && enrollmentsReadFor(req.path)) || false,
   });
   const transactions = createTransactions(deps.mysqlUrl);
   const inFlight = new InFlight();

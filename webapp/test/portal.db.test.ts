@@ -242,6 +242,19 @@ describe('catalogue', () => {
         await new Promise((r) => setTimeout(r, 10));
       expect(await titleOf('SE-101')).toBe('Renamed behind the portal');
       expect((await catalogue.departmentsAndTerms()).departments).not.toBe(held);
+      // A course's page shows its description from what is held: an edit of the description
+      // alone moves the fingerprint too.
+      const descriptionOf = async () => (await catalogue.course(f.ids.courseA))?.description;
+      const description = await descriptionOf();
+      await f.db('courses').where({ code: 'SE-101' }).update({ description: 'Edited behind the portal' });
+      try {
+        const until = Date.now() + 10_000;
+        while ((await descriptionOf()) !== 'Edited behind the portal' && Date.now() < until)
+          await new Promise((r) => setTimeout(r, 10));
+        expect(await descriptionOf()).toBe('Edited behind the portal');
+      } finally {
+        await f.db('courses').where({ code: 'SE-101' }).update({ description });
+      }
     } finally {
       await f.db('courses').where({ code: 'SE-101' }).update({ title: before });
     }
@@ -781,6 +794,44 @@ describe('a course of its own page', () => {
       const res = await agent.get(`/courses/${missing}`);
       expect(res.status).toBe(404);
       expect(res.text).toContain('That course does not exist.');
+    }
+  });
+});
+
+describe('a course page of a held catalogue', () => {
+  test('sends MySQL no query of its own: the course, seats, schedules and the statuses come held or with the session', async () => {
+    const held = await createPortalFixture({ students: 2, catalogueMaxAgeMs: 60_000, seatsMaxAgeMs: 60_000 });
+    try {
+      const agent = await loggedIn(held, 'student1');
+      await postForm(agent, '/courses', `/courses/${held.ids.courseA}/enroll`);
+      // Seats are held for courses the portal has counted (an enroll or drop, or recount-seats).
+      await postForm(await loggedIn(held, 'student2'), '/courses', `/courses/${held.ids.courseClash}/enroll`);
+      const url = `/courses/${held.ids.courseClash}`;
+      await agent.get(url); // the first page reads the catalogue, the seats and the schedules
+      const queries: string[] = [];
+      const count = (q: { sql: string }) => queries.push(q.sql);
+      held.db.on('query', count);
+      const page = await agent.get(url);
+      const file = await agent.get('/timetable.ics');
+      held.db.off('query', count);
+      expect(page.text).toContain('<h1>SE-103 Networks</h1>');
+      expect(page.text).toContain('Networks course'); // the description, held
+      expect(page.text).toContain('It clashes with SE-101'); // the statuses came with the session
+      expect(file.text).toContain('SUMMARY:SE-101 Databases');
+      expect(queries).toEqual([]);
+      // An id the catalogue does not hold is read, not refused on its word.
+      const [fresh] = await held.db('courses').insert({
+        department_id: (await held.db('departments').first('id')).id,
+        code: 'SE-900',
+        title: 'Created elsewhere',
+        credits: '1.0',
+        year: 2026,
+        semester: 1,
+        capacity: 3,
+      });
+      expect((await agent.get(`/courses/${fresh}`)).text).toContain('<h1>SE-900 Created elsewhere</h1>');
+    } finally {
+      await held.close();
     }
   });
 });

@@ -19,7 +19,7 @@ export interface Course {
   requiredEquipment: Equipment[];
 }
 
-/** A course as the catalogue lists it: without its description, which no list shows. */
+/** A course as the catalogue lists it (its description is shown on its own page only). */
 export type CatalogueCourse = Omit<Course, 'description'>;
 
 export interface CatalogueEntry extends CatalogueCourse {
@@ -57,8 +57,11 @@ function toCatalogueCourse(row: any): CatalogueCourse {
   };
 }
 
-/** Every course with its department's name, in catalogue order (newest term first, then code). */
-export async function listCatalogueCourses(db: Knex): Promise<CatalogueCourse[]> {
+/**
+ * Every course with its department's name, in catalogue order (newest term first, then code);
+ * descriptions included, for the courses' own pages.
+ */
+export async function listCatalogueCourses(db: Knex): Promise<Course[]> {
   const rows = await db('courses as c')
     .join('departments as d', 'd.id', 'c.department_id')
     .select(
@@ -66,6 +69,7 @@ export async function listCatalogueCourses(db: Knex): Promise<CatalogueCourse[]>
       'c.department_id',
       'c.code',
       'c.title',
+      'c.description',
       'c.credits',
       'c.year',
       'c.semester',
@@ -74,7 +78,7 @@ export async function listCatalogueCourses(db: Knex): Promise<CatalogueCourse[]>
       'd.name as department_name',
     )
     .orderBy([{ column: 'c.year', order: 'desc' }, { column: 'c.semester', order: 'desc' }, 'c.code']);
-  return rows.map(toCatalogueCourse);
+  return rows.map(toCourse);
 }
 
 /**
@@ -87,7 +91,7 @@ export async function catalogueFingerprint(db: Knex): Promise<string> {
   const per = (columns: string, table: string) =>
     `(SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(CRC32(CONCAT_WS('#', ${columns}))), 0)) FROM ${table})`;
   const [rows] = (await db.raw(
-    `SELECT CONCAT_WS(',', ${per('id, department_id, code, title, credits, year, semester, capacity, required_equipment', 'courses')}, ${per('id, name', 'departments')}, ${per('year, semester, enrollment_opens, enrollment_closes', 'terms')}) AS v`,
+    `SELECT CONCAT_WS(',', ${per('id, department_id, code, title, description, credits, year, semester, capacity, required_equipment', 'courses')}, ${per('id, name', 'departments')}, ${per('year, semester, enrollment_opens, enrollment_closes', 'terms')}) AS v`,
   )) as [{ v: string }[]];
   return String(rows[0]?.v);
 }

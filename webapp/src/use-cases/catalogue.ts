@@ -2,9 +2,11 @@ import type { Knex } from 'knex';
 import {
   type CatalogueCourse,
   type CatalogueEntry,
+  type Course,
   catalogueFingerprint,
   countEnrolledIn,
   enrollmentStatusesIn,
+  findCourse,
   listCatalogueCourses,
   listDepartments,
   listTerms,
@@ -38,6 +40,8 @@ interface Snapshot {
   /** MySQL's fingerprint of the tables it was read from, taken just before reading them. */
   fingerprint: string;
   courses: Held[];
+  /** The same courses by id (a course's own page). */
+  byId: Map<number, Course>;
   departments: { id: number; name: string }[];
   terms: Term[];
   /** Matching courses per filter, computed once per snapshot (registration week repeats filters). */
@@ -46,7 +50,7 @@ interface Snapshot {
 
 /** A held course and its code and title folded for search. */
 interface Held {
-  course: CatalogueCourse;
+  course: Course;
   folded: string;
 }
 
@@ -151,6 +155,7 @@ export class CourseCatalogue {
           readAt: loadedAt,
           fingerprint,
           courses: courses.map((course) => ({ course, folded: `${fold(course.code)}\u0000${fold(course.title)}` })),
+          byId: new Map(courses.map((course) => [course.id, course])),
           departments,
           terms,
           matches: new Map(),
@@ -183,6 +188,15 @@ export class CourseCatalogue {
    */
   async termOpenOn(today: string): Promise<(year: number, semester: number) => boolean> {
     return termOpenOn(await this.terms(), today);
+  }
+
+  /**
+   * One course with its description (its own page): held, or read when caching is off or it is
+   * not held (created in another process since the last read; an unknown id costs that read).
+   */
+  async course(id: number): Promise<Course | undefined> {
+    const held = this.maxAgeMs > 0 ? (await this.current()).byId.get(id) : undefined;
+    return held ?? findCourse(this.db, id);
   }
 
   /** The terms and their enrollment windows: held, or (caching off) read alone. */

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import { AppError } from '../../../../lib/app-error';
 import { portalError } from '../../errors';
-import { findCourse, termOpenOn } from '../../repositories/courses-repository';
+import { termOpenOn } from '../../repositories/courses-repository';
 import { listEnrolledCourseIds } from '../../repositories/enrollments-repository';
 import type { CourseCatalogue } from '../../use-cases/catalogue';
 import { CourseSchedules } from '../../use-cases/course-schedules';
@@ -92,7 +92,7 @@ export function courseHandlers(deps: EnrollmentDeps, catalogue: CourseCatalogue,
      */
     async course(req: Request, res: Response): Promise<void> {
       const id = courseId(req);
-      const course = id ? await findCourse(deps.db, id) : undefined;
+      const course = id ? await catalogue.course(id) : undefined;
       if (!course) throw portalError('NOT_FOUND', 'That course does not exist.');
       const user = req.session.user!;
       const statuses = enrollmentStatusesReadWith(user);
