@@ -19,7 +19,7 @@ import {
 
 let f: PortalFixture;
 beforeAll(async () => {
-  f = await createPortalFixture({ students: 26 });
+  f = await createPortalFixture({ students: 27 });
 });
 afterAll(async () => {
   await f.close();
@@ -199,6 +199,50 @@ describe('catalogue', () => {
     expect(bad.text).toContain('the page must be a whole number from 1 to 100000');
     const all = Number((await f.db('courses').count('* as n'))[0]!.n);
     expect((await agent.get('/courses?year=&department=')).text).toContain(`${all} courses found`);
+  });
+
+  test('"seats left only" leaves full courses out, follows enrolls and drops, and keeps its box ticked', async () => {
+    const [inst] = await f.db('institutes').pluck('id');
+    const [dep] = await f.db('departments').insert({ institute_id: inst, name: 'Seat Studies' });
+    const course = async (code: string, capacity: number) =>
+      Number(
+        (
+          await f.db('courses').insert({
+            department_id: dep,
+            code,
+            title: `Seats ${code}`,
+            credits: '2.0',
+            year: 2026,
+            semester: 1,
+            capacity,
+          })
+        )[0],
+      );
+    const one = await course('SL-1', 1);
+    const two = await course('SL-2', 2);
+    await course('SL-3', 3);
+    const taker = await loggedIn(f, 'student27');
+    await postForm(taker, '/courses', `/courses/${one}/enroll`);
+    await postForm(taker, '/courses', `/courses/${two}/enroll`);
+    const codes = (html: string) => [...html.matchAll(/<td>(SL-\d)<\/td>/g)].map((m) => m[1]);
+
+    const agent = await loggedIn(f, 'student5');
+    const all = await agent.get(`/courses?department=${dep}`);
+    expect(codes(all.text)).toEqual(['SL-1', 'SL-2', 'SL-3']);
+    expect(all.text).toMatch(/<input name="seats" type="checkbox" value="1" >/);
+    const open = await agent.get(`/courses?department=${dep}&seats=1`);
+    expect(open.text).toContain('2 courses found');
+    expect(codes(open.text)).toEqual(['SL-2', 'SL-3']);
+    expect(open.text).toMatch(/<input name="seats" type="checkbox" value="1" checked>/);
+    // A seat given back shows the course again.
+    await postForm(taker, '/enrollments', `/courses/${one}/drop`);
+    expect(codes((await agent.get(`/courses?department=${dep}&seats=1`)).text)).toEqual(['SL-1', 'SL-2', 'SL-3']);
+
+    for (const bad of ['seats=2', 'seats=1&seats=1', 'seats=yes']) {
+      const res = await agent.get(`/courses?${bad}`);
+      expect(res.status).toBe(400);
+      expect(res.text).toContain('seats must be 1 (only courses with seats left) or absent');
+    }
   });
 
   test('pagination splits long result lists', async () => {
@@ -752,7 +796,7 @@ describe('a course of its own page', () => {
     await postForm(agent, '/courses', `/courses/${statistics}/enroll`);
     const warned = (await agent.get(`/courses/${probability}`)).text;
     expect(warned).toContain('It clashes with MA-404 (2026-09-18 09:30 UTC) on your timetable');
-    expect(warned).toMatch(/aria-label="Enroll in MA-403"\s*disabled/);
+    expect(warned).toMatch(/aria-label="Enroll in MA-403" aria-describedby="clash"\s*disabled/);
     // (The enroll is refused all the same, and the refusal shows on the course's page.)
     const refused = await postForm(agent, `/courses/${probability}`, `/courses/${probability}/enroll`, {
       back: `/courses/${probability}`,

@@ -20,6 +20,8 @@ export interface CatalogueQuery {
   year?: number;
   semester?: number;
   departmentId?: number;
+  /** Only courses with a seat left, by the seats as this catalogue sees them (see seatsTaken). */
+  withSeatsLeft?: boolean;
   page: number;
   pageSize: number;
   studentId?: number | null;
@@ -234,6 +236,11 @@ export class CourseCatalogue {
       );
       if (snapshot.matches.size >= MAX_HELD_FILTERS) snapshot.matches.clear();
       snapshot.matches.set(key, matches);
+    }
+    if (query.withSeatsLeft) {
+      // Seats move all the time: filtered per request, over the seats of every matching course.
+      const all = await this.seatsTaken(matches.map((held) => held.course.id));
+      matches = matches.filter(({ course }) => (all.get(course.id) ?? 0) < course.capacity);
     }
     const page = matches.slice((query.page - 1) * query.pageSize, query.page * query.pageSize);
     const ids = page.map((held) => held.course.id);

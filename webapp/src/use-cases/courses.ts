@@ -31,6 +31,11 @@ export const catalogueQuerySchema = z.object({
   semester: optionalInt('the semester', 1, 2),
   department: optionalInt('the department', 1, 2 ** 32 - 1),
   page: optionalInt('the page', 1, 100_000),
+  /** `1`: only courses with a seat left (the checkbox's value). */
+  seats: z.preprocess(
+    (v) => (v === '' || v === undefined ? undefined : v),
+    z.literal('1', { message: 'seats must be 1 (only courses with seats left) or absent' }).optional(),
+  ),
 });
 
 /** The catalogue's query, or a 400 naming what is wrong. */
