@@ -265,6 +265,10 @@ describe('catalogue', () => {
     expect(p1.text).toContain('Page 1 of 2');
     const p2 = await agent.get(`/courses?department=${dep}&page=2`);
     expect((p2.text.match(/Analysis \d+/g) ?? []).length).toBe(5);
+    // The pager keeps the filters, "Seats left only" included.
+    const withSeats = await agent.get(`/courses?department=${dep}&seats=1`);
+    expect(withSeats.text).toContain('25 courses found');
+    expect(withSeats.text).toContain(`href="?department=${dep}&amp;seats=1&amp;page=2" rel="next"`);
   });
 
   test('a held catalogue sees an edit made by another process once its fingerprint moves, and is not re-read while it does not', async () => {
