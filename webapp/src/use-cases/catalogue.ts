@@ -237,15 +237,17 @@ export class CourseCatalogue {
       if (snapshot.matches.size >= MAX_HELD_FILTERS) snapshot.matches.clear();
       snapshot.matches.set(key, matches);
     }
+    // Seats move all the time: "seats left only" filters per request, over the seats of every
+    // matching course, which then serve the page as well (one read, and the page agrees with it).
+    let everyMatch: Map<number, number> | undefined;
     if (query.withSeatsLeft) {
-      // Seats move all the time: filtered per request, over the seats of every matching course.
-      const all = await this.seatsTaken(matches.map((held) => held.course.id));
+      const all = (everyMatch = await this.seatsTaken(matches.map((held) => held.course.id)));
       matches = matches.filter(({ course }) => (all.get(course.id) ?? 0) < course.capacity);
     }
     const page = matches.slice((query.page - 1) * query.pageSize, query.page * query.pageSize);
     const ids = page.map((held) => held.course.id);
     const [taken, statuses] = await Promise.all([
-      this.seatsTaken(ids),
+      everyMatch ?? this.seatsTaken(ids),
       query.statuses ??
         (query.studentId == null ? new Map<number, never>() : enrollmentStatusesIn(this.db, query.studentId, ids)),
     ]);

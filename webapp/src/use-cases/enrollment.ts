@@ -32,6 +32,11 @@ export function isoDate(d: Date): string {
   return d.toISOString().slice(0, 10);
 }
 
+/** "2026-09-07 09:30": a class's start as the clash messages give it (UTC). */
+export function utcMinute(d: Date): string {
+  return d.toISOString().slice(0, 16).replace('T', ' ');
+}
+
 /**
  * Enrolls a student: the course row (with its seat count and the student's enrollment) is locked
  * first, so concurrent enrollments in one course (and a student's double click) are serialised
@@ -62,7 +67,7 @@ export async function enroll(deps: EnrollmentDeps, studentId: number, courseId: 
     if (clash) {
       throw portalError(
         'TIMETABLE_CLASH',
-        `${course.code} clashes with ${clash.code} (${clash.startsAt.toISOString().slice(0, 16).replace('T', ' ')} UTC) on your timetable.`,
+        `${course.code} clashes with ${clash.code} (${utcMinute(clash.startsAt)} UTC) on your timetable.`,
       );
     }
     if (enrollment) await markEnrolled(committing(trx), enrollment.id, courseId, now);

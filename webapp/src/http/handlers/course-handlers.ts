@@ -6,7 +6,7 @@ import { listEnrolledCourseIds } from '../../repositories/enrollments-repository
 import type { CourseCatalogue } from '../../use-cases/catalogue';
 import { CourseSchedules } from '../../use-cases/course-schedules';
 import { parseCatalogueQuery } from '../../use-cases/courses';
-import { type EnrollmentDeps, drop, enroll, isoDate } from '../../use-cases/enrollment';
+import { type EnrollmentDeps, drop, enroll, isoDate, utcMinute } from '../../use-cases/enrollment';
 import { setFlash } from '../flash';
 import { idParam } from '../query-params';
 import { currentStudent, safeNext } from '../guards';
@@ -116,7 +116,7 @@ export function courseHandlers(deps: EnrollmentDeps, catalogue: CourseCatalogue,
         description: course.description,
         term: terms.find((t) => t.year === course.year && t.semester === course.semester),
         open,
-        clash: clash && { code: clash.code, at: `${isoDate(clash.startsAt)} ${hm(clash.startsAt)} UTC` },
+        clash: clash && { code: clash.code, at: `${utcMinute(clash.startsAt)} UTC` },
         classes: classes.map((c) => ({
           day: `${CLASS_DAY.format(c.startsAt)} ${c.startsAt.getUTCFullYear()}`,
           date: c.startsAt.toISOString(),
