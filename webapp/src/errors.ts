@@ -20,6 +20,10 @@ export const PORTAL_ERRORS = {
   COURSE_FULL: 409,
   TIMETABLE_CLASH: 409,
   TERM_CLOSED: 409,
+  /** Waitlist refusals: the course has seats (enroll instead), or the student already waits. */
+  SEATS_LEFT: 409,
+  ALREADY_WAITLISTED: 409,
+  NOT_WAITLISTED: 409,
   /** A unique value (course code in a term, username) is taken. */
   DUPLICATE: 409,
   /** The daemon refused a control in its current state (a cycle running, a trigger name taken). */

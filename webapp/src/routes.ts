@@ -18,6 +18,7 @@ import { reportHandlers } from './http/handlers/report-handlers';
 import { hashingSlots, normaliseUsername } from './use-cases/accounts';
 import { CourseCatalogue } from './use-cases/catalogue';
 import { CourseSchedules } from './use-cases/course-schedules';
+import { seatWaitlistedStudents } from './use-cases/enrollment';
 import type { ReportStores } from './reports/report-stores';
 import type { WorkerLink } from './workers';
 import type { PortalMetrics } from './http/portal-metrics';
@@ -63,12 +64,18 @@ export function routes(deps: RouteDeps): Router {
     schedules.invalidate();
   };
   deps.workers?.onCourseEdit(forgetCourses);
-  const courses = courseHandlers({ db, transactions: deps.transactions, schedules, now }, catalogue, deps.metrics);
+  const enrollment = { db, transactions: deps.transactions, schedules, now };
+  const courses = courseHandlers(enrollment, catalogue, deps.metrics);
   const student = studentHandlers(db, schedules, catalogue, now);
-  const admin = adminCourseHandlers(db, catalogue, async () => {
-    forgetCourses();
-    await deps.workers?.announceCourseEdit();
-  });
+  const admin = adminCourseHandlers(
+    db,
+    catalogue,
+    async () => {
+      forgetCourses();
+      await deps.workers?.announceCourseEdit();
+    },
+    (id) => seatWaitlistedStudents(enrollment, id),
+  );
   const ops = opsHandlers(deps.pg, deps.daemonAdmin, now);
   const console_ = consoleHandlers(deps.pg, db, deps.stores.settings.schema, now);
   const triggers = triggerHandlers(deps.pg, deps.daemonAdmin);
@@ -119,6 +126,8 @@ export function routes(deps: RouteDeps): Router {
   r.get('/courses/:id', requireLogin, courses.course);
   r.post('/courses/:id/enroll', requireRole('student'), courses.enroll);
   r.post('/courses/:id/drop', requireRole('student'), courses.drop);
+  r.post('/courses/:id/waitlist', requireRole('student'), courses.joinWaitlist);
+  r.post('/courses/:id/waitlist/leave', requireRole('student'), courses.leaveWaitlist);
   r.get('/enrollments', requireRole('student'), student.enrollments);
   r.get('/timetable', requireRole('student'), student.timetable);
   r.get('/timetable.ics', requireRole('student'), student.calendar);

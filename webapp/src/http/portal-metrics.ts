@@ -55,7 +55,7 @@ export class PortalMetrics {
     });
     this.enrollments = new client.Counter({
       name: 'portal_enrollment_changes_total',
-      help: "Enrolls and drops, by outcome: committed, or the refusal's code (COURSE_FULL, TIMETABLE_CLASH, ...)",
+      help: "Enrolls, drops and waitlist joins and leaves, by outcome: committed, or the refusal's code (COURSE_FULL, TIMETABLE_CLASH, ...)",
       labelNames: ['action', 'outcome'],
       registers,
     });
@@ -125,7 +125,7 @@ export class PortalMetrics {
   };
 
   /** An enroll or a drop this process answered: `committed`, or the code of its refusal (COURSE_FULL, ...). */
-  enrollmentChanged(action: 'enroll' | 'drop', outcome: string): void {
+  enrollmentChanged(action: 'enroll' | 'drop' | 'join_waitlist' | 'leave_waitlist', outcome: string): void {
     this.enrollments.inc({ action, outcome });
   }
 

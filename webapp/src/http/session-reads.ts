@@ -25,6 +25,9 @@ const enrollmentsReadWith = new WeakMap<SessionUser, Map<number, EnrollmentStatu
 /** The student's enrollments with their courses, read with the session (`'courses'`). Keyed like accountsReadWith. */
 const enrollmentCoursesReadWith = new WeakMap<SessionUser, MyEnrollment[]>();
 
+/** How many waitlists the student stands in, read with the session (`'courses'`). Keyed like accountsReadWith. */
+const waitlistsReadWith = new WeakMap<SessionUser, number>();
+
 // One primary-key read of the session joined to its account by the id the session holds, so the
 // per-request account check costs no second round trip; for the pages that show them, joined to
 // the account's student's enrollments too (a row each, or one of NULLs: a range of the covering
@@ -44,9 +47,12 @@ const SESSION_SELECTS = {
   none: `SELECT ${SESSION_COLUMNS}
    ${SESSION_FROM}`,
   statuses: sessionWithEnrollments(''),
-  // The enrollments page's rows: each enrollment's course by its primary key.
+  // The enrollments page's rows: each enrollment's course by its primary key, and how many
+  // waitlists the student stands in (a probe of an index, nearly always empty: the page reads
+  // them only when there are some).
   courses: sessionWithEnrollments(
-    ', e.enrolled_at, e.dropped_at, c.code, c.title, c.credits, c.year, c.semester',
+    `, e.enrolled_at, e.dropped_at, c.code, c.title, c.credits, c.year, c.semester,
+     (SELECT COUNT(*) FROM course_waitlist w WHERE w.student_id = a.student_id) AS waitlisted`,
     '\n   LEFT JOIN courses c ON c.id = e.course_id',
   ),
 };
@@ -76,6 +82,7 @@ interface SessionRow {
   disabled_at: Date | null;
   enrolled_course?: number | null;
   enrollment_status?: EnrollmentStatus | null;
+  waitlisted?: number | string | null;
 }
 
 type SessionEnrollmentRow = SessionRow & Partial<MyEnrollmentRow>;
@@ -138,11 +145,13 @@ function sessionOf(rows: SessionEnrollmentRow[], read: EnrollmentsRead | 'none')
       const statuses = new Map<number, EnrollmentStatus>();
       for (const r of rows) if (r.enrolled_course != null) statuses.set(r.enrolled_course, r.enrollment_status!);
       enrollmentsReadWith.set(data.user, statuses);
-      if (read === 'courses')
+      if (read === 'courses') {
         enrollmentCoursesReadWith.set(
           data.user,
           toMyEnrollments(rows.filter((r): r is SessionRow & MyEnrollmentRow => r.enrolled_course != null)),
         );
+        waitlistsReadWith.set(data.user, Number(row.waitlisted ?? 0));
+      }
     }
   }
   return data;
@@ -179,4 +188,12 @@ export function enrolledCourseIdsReadWith(user: SessionUser): number[] | undefin
  */
 export function myEnrollmentsReadWith(user: SessionUser): readonly MyEnrollment[] | undefined {
   return enrollmentCoursesReadWith.get(user);
+}
+
+/**
+ * How many waitlists the session's student stands in, as read with the session at the start of
+ * this request (`'courses'`); undefined when it was not: the caller reads them.
+ */
+export function waitlistCountReadWith(user: SessionUser): number | undefined {
+  return waitlistsReadWith.get(user);
 }

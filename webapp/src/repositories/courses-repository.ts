@@ -156,6 +156,10 @@ export interface LockedCourse {
   enrollment?: { id: number; status: 'enrolled' | 'dropped' };
   /** The other courses the student is enrolled in (for the clash check; an enroll's lock only). */
   otherCourseIds: number[];
+  /** The student's entry in the course's waitlist, locked too (an enroll's lock only). */
+  waitlistEntryId?: number;
+  /** Whether anyone stands in the course's waitlist (a drop's lock only). */
+  hasWaitlist: boolean;
 }
 
 /** GROUP_CONCAT's smallest default limit (MySQL 8: 1,024 bytes); a list this long may be cut. */
@@ -165,20 +169,33 @@ const GROUP_CONCAT_SAFE = 1_000;
 const OTHER_COURSES = `(SELECT GROUP_CONCAT(o.course_id) FROM enrollments o
               WHERE o.student_id = ? AND o.status = 'enrolled' AND o.course_id <> c.id)`;
 
-/** The lock statement, with the student's other courses (an enroll) or without them (a drop). */
-const lockStatement = (others: boolean) =>
-  `SELECT c.*, cs.enrolled, e.id AS enrollment_id, e.status AS enrollment_status,
+/**
+ * The lock statement: an enroll's with the student's other courses and their place in the
+ * course's waitlist (a direct enroll takes them out of it), a drop's with whether anyone waits
+ * (the seat it frees goes to them).
+ */
+const LOCK_FOR_ENROLL = `SELECT c.*, cs.enrolled, e.id AS enrollment_id, e.status AS enrollment_status,
             EXISTS (SELECT 1 FROM terms t
                      WHERE t.year = c.year AND t.semester = c.semester
                        AND t.enrollment_opens <= ? AND t.enrollment_closes >= ?) AS term_open,
-            ${others ? OTHER_COURSES : 'NULL'} AS other_courses
+            ${OTHER_COURSES} AS other_courses, w.id AS waitlist_id, 0 AS has_waitlist
+       FROM courses c
+       LEFT JOIN course_seats cs ON cs.course_id = c.id
+       LEFT JOIN enrollments e ON e.course_id = c.id AND e.student_id = ?
+       LEFT JOIN course_waitlist w ON w.course_id = c.id AND w.student_id = ?
+      WHERE c.id = ?
+        FOR UPDATE`;
+const LOCK_FOR_DROP = `SELECT c.*, cs.enrolled, e.id AS enrollment_id, e.status AS enrollment_status,
+            EXISTS (SELECT 1 FROM terms t
+                     WHERE t.year = c.year AND t.semester = c.semester
+                       AND t.enrollment_opens <= ? AND t.enrollment_closes >= ?) AS term_open,
+            NULL AS other_courses, NULL AS waitlist_id,
+            EXISTS (SELECT 1 FROM course_waitlist q WHERE q.course_id = c.id) AS has_waitlist
        FROM courses c
        LEFT JOIN course_seats cs ON cs.course_id = c.id
        LEFT JOIN enrollments e ON e.course_id = c.id AND e.student_id = ?
       WHERE c.id = ?
         FOR UPDATE`;
-const LOCK_FOR_ENROLL = lockStatement(true);
-const LOCK_FOR_DROP = lockStatement(false);
 
 /**
  * Locks the course row, its seat count and the student's enrollment in it, says whether the
@@ -199,7 +216,9 @@ export async function lockCourseForStudent(
 ): Promise<LockedCourse | undefined> {
   const [rows] = (await trx.raw(
     purpose === 'enroll' ? LOCK_FOR_ENROLL : LOCK_FOR_DROP,
-    purpose === 'enroll' ? [today, today, studentId, studentId, courseId] : [today, today, studentId, courseId],
+    purpose === 'enroll'
+      ? [today, today, studentId, studentId, studentId, courseId]
+      : [today, today, studentId, courseId],
   )) as [Record<string, unknown>[]];
   const row = rows[0];
   if (!row) return undefined;
@@ -223,6 +242,8 @@ export async function lockCourseForStudent(
         ? undefined
         : { id: Number(row.enrollment_id), status: row.enrollment_status as 'enrolled' | 'dropped' },
     otherCourseIds,
+    waitlistEntryId: row.waitlist_id == null ? undefined : Number(row.waitlist_id),
+    hasWaitlist: Number(row.has_waitlist) === 1,
   };
 }
 

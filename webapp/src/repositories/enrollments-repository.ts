@@ -38,6 +38,19 @@ export async function insertEnrollment(trx: Sql, studentId: number, courseId: nu
   );
 }
 
+/** A student's enrollment row in a course, locked (a seat given from the waitlist: the course is locked already). */
+export async function findEnrollmentForUpdate(
+  trx: Sql,
+  studentId: number,
+  courseId: number,
+): Promise<Pick<Enrollment, 'id' | 'status'> | undefined> {
+  const [rows] = (await trx.raw(
+    'SELECT id, status FROM enrollments WHERE student_id = ? AND course_id = ? FOR UPDATE',
+    [studentId, courseId],
+  )) as [{ id: number; status: Enrollment['status'] }[]];
+  return rows[0] && { id: Number(rows[0].id), status: rows[0].status };
+}
+
 /** The assignment that moves a course's seats taken, `course_seats cs`, by a parameter (never below 0). */
 export const SEATS_MOVED = 'cs.enrolled = GREATEST(CAST(cs.enrolled AS SIGNED) + ?, 0)';
 

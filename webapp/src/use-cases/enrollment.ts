@@ -1,8 +1,15 @@
 import type { Knex } from 'knex';
-import { type Transactions, committing, knexTransactions } from '../db/transactions';
+import { type Sql, type Transactions, committing, knexTransactions } from '../db/transactions';
 import { portalError } from '../errors';
 import { addSeatsTaken, lockCourseForStudent } from '../repositories/courses-repository';
-import { insertEnrollment, markDropped, markEnrolled } from '../repositories/enrollments-repository';
+import {
+  findEnrollmentForUpdate,
+  insertEnrollment,
+  listEnrolledCourseIds,
+  markDropped,
+  markEnrolled,
+} from '../repositories/enrollments-repository';
+import { deleteWaitlistEntryById, firstInLine } from '../repositories/waitlist-repository';
 import { CourseSchedules } from './course-schedules';
 
 export interface EnrollmentDeps {
@@ -23,8 +30,13 @@ export interface EnrollmentChange {
   seatsTaken: number;
 }
 
-function transactionsOf(deps: EnrollmentDeps): Transactions {
+export function transactionsOf(deps: EnrollmentDeps): Transactions {
   return deps.transactions ?? knexTransactions(deps.db);
+}
+
+/** The schedules the clash check reads: those held for `deps`, else read on each check. */
+export function schedulesOf(deps: EnrollmentDeps): CourseSchedules {
+  return deps.schedules ?? UNCACHED;
 }
 
 /** The day (YYYY-MM-DD, UTC) whose open terms an enroll or drop at `d` may change. */
@@ -61,15 +73,20 @@ export async function enroll(deps: EnrollmentDeps, studentId: number, courseId: 
     if (enrollment?.status === 'enrolled')
       throw portalError('ALREADY_ENROLLED', `You are already enrolled in ${course.code}.`);
     if (locked.enrolled >= course.capacity) {
-      throw portalError('COURSE_FULL', `${course.code} is full: all ${course.capacity} seats are taken.`);
+      throw portalError(
+        'COURSE_FULL',
+        `${course.code} is full: all ${course.capacity} seats are taken. You can join its waitlist from the course page.`,
+      );
     }
-    const clash = await (deps.schedules ?? UNCACHED).findClash(trx, courseId, locked.otherCourseIds);
+    const clash = await schedulesOf(deps).findClash(trx, courseId, locked.otherCourseIds);
     if (clash) {
       throw portalError(
         'TIMETABLE_CLASH',
         `${course.code} clashes with ${clash.code} (${utcMinute(clash.startsAt)} UTC) on your timetable.`,
       );
     }
+    // A student who waited and finds a seat free takes it directly, and leaves the line.
+    if (locked.waitlistEntryId !== undefined) await deleteWaitlistEntryById(trx, locked.waitlistEntryId);
     if (enrollment) await markEnrolled(committing(trx), enrollment.id, courseId, now);
     else {
       await insertEnrollment(trx, studentId, courseId, now);
@@ -90,7 +107,71 @@ export async function drop(deps: EnrollmentDeps, studentId: number, courseId: nu
     if (!locked.termOpen) {
       throw portalError('TERM_CLOSED', `${course.code} can no longer be dropped: its term is not open for changes.`);
     }
-    await markDropped(committing(trx), enrollment.id, courseId, now);
-    return { code: course.code, title: course.title, seatsTaken: Math.max(0, locked.enrolled - 1) };
+    const left = Math.max(0, locked.enrolled - 1);
+    if (!locked.hasWaitlist) {
+      await markDropped(committing(trx), enrollment.id, courseId, now);
+      return { code: course.code, title: course.title, seatsTaken: left };
+    }
+    await markDropped(trx, enrollment.id, courseId, now);
+    const seated = await seatFromWaitlist(deps, trx, courseId, course.capacity - left, now);
+    return { code: course.code, title: course.title, seatsTaken: left + seated };
+  });
+}
+
+/** How many students of a waitlist are looked at per read, while seats are left to give. */
+const LINE_SLICE = 20;
+
+/**
+ * Gives up to `seats` free seats of a course to the students in its waitlist, in line order,
+ * inside the transaction that freed them and under the course's row lock (so the seat is never
+ * up for grabs between the drop and the waiting student's enroll). A student whose timetable
+ * now clashes with the course keeps their place and the seat goes to the next one. Returns the
+ * seats given.
+ */
+async function seatFromWaitlist(
+  deps: EnrollmentDeps,
+  trx: Sql,
+  courseId: number,
+  seats: number,
+  now: Date,
+): Promise<number> {
+  let given = 0;
+  let skipped = 0;
+  while (given < seats) {
+    const line = await firstInLine(trx, courseId, skipped + LINE_SLICE);
+    const waiting = line.slice(skipped);
+    if (waiting.length === 0) break;
+    for (const entry of waiting) {
+      if (given === seats) break;
+      const held = await listEnrolledCourseIds(trx, entry.studentId, courseId);
+      if (await schedulesOf(deps).findClash(trx, courseId, held)) {
+        skipped++;
+        continue;
+      }
+      if (!(await deleteWaitlistEntryById(trx, entry.id))) continue; // they left the line meanwhile
+      const enrollment = await findEnrollmentForUpdate(trx, entry.studentId, courseId);
+      if (enrollment?.status === 'enrolled') continue; // enrolled outside the portal: the line was stale
+      if (enrollment) await markEnrolled(trx, enrollment.id, courseId, now);
+      else {
+        await insertEnrollment(trx, entry.studentId, courseId, now);
+        await addSeatsTaken(trx, courseId, 1);
+      }
+      given++;
+    }
+  }
+  return given;
+}
+
+/**
+ * After staff raised a course's capacity: the new seats go to its waitlist first (while its
+ * term is open for enrollment). Returns the seats given.
+ */
+export async function seatWaitlistedStudents(deps: EnrollmentDeps, courseId: number): Promise<number> {
+  return transactionsOf(deps).run(async (trx) => {
+    const now = deps.now();
+    const locked = await lockCourseForStudent(trx, courseId, 0, isoDate(now), 'drop');
+    if (!locked?.termOpen || !locked.hasWaitlist) return 0;
+    const free = locked.course.capacity - locked.enrolled;
+    return free > 0 ? seatFromWaitlist(deps, trx, courseId, free, now) : 0;
   });
 }

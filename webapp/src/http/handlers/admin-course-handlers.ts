@@ -4,6 +4,8 @@ import { AppError } from '../../../../lib/app-error';
 import { portalError } from '../../errors';
 import { EQUIPMENT, findCourse, listDepartments } from '../../repositories/courses-repository';
 import { listCourseRoster } from '../../repositories/enrollments-repository';
+import { listWaitingStudents } from '../../repositories/waitlist-repository';
+import { count } from '../wording';
 import type { CourseCatalogue } from '../../use-cases/catalogue';
 import { parseCatalogueQuery, saveCourse } from '../../use-cases/courses';
 import { sendCsv } from '../csv';
@@ -26,7 +28,13 @@ const EMPTY_FORM = {
  * `coursesChanged` drops what the portal holds of courses (catalogue, schedules) after a save, in
  * every worker process, before the response goes out.
  */
-export function adminCourseHandlers(db: Knex, catalogue: CourseCatalogue, coursesChanged: () => Promise<void>) {
+export function adminCourseHandlers(
+  db: Knex,
+  catalogue: CourseCatalogue,
+  coursesChanged: () => Promise<void>,
+  /** Gives a course's free seats to its waitlist (after a save: the capacity may have grown); how many. */
+  seatWaitlisted: (courseId: number) => Promise<number>,
+) {
   async function renderForm(
     res: Response,
     status: number,
@@ -49,8 +57,17 @@ export function adminCourseHandlers(db: Knex, catalogue: CourseCatalogue, course
   async function save(req: Request, res: Response, id: number | undefined): Promise<void> {
     try {
       const savedId = await saveCourse(db, id, req.body ?? {});
+      const seated = id ? await seatWaitlisted(id) : 0;
       await coursesChanged();
-      setFlash(res, 'success', id ? 'Course saved.' : 'Course created.');
+      setFlash(
+        res,
+        'success',
+        !id
+          ? 'Course created.'
+          : seated > 0
+            ? `Course saved. ${count(seated, 'student')} from its waitlist ${seated === 1 ? 'was' : 'were'} enrolled in the new seats.`
+            : 'Course saved.',
+      );
       res.redirect(303, `/admin/courses/${savedId}/edit`);
     } catch (err) {
       if (err instanceof AppError && err.code === 'VALIDATION_FAILED') {
@@ -101,7 +118,8 @@ export function adminCourseHandlers(db: Knex, catalogue: CourseCatalogue, course
     /** GET /admin/courses/:id/students: who is enrolled in the course (staff: class lists, e-mails). */
     async students(req: Request, res: Response): Promise<void> {
       const { course, roster } = await rosterOf(req);
-      res.render('admin/course-students', { title: `Students of ${course.code}`, course, roster });
+      const waiting = await listWaitingStudents(db, course.id);
+      res.render('admin/course-students', { title: `Students of ${course.code}`, course, roster, waiting });
     },
 
     /** GET /admin/courses/:id/students.csv: the same list, every column, for a spreadsheet. */

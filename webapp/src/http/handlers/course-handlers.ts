@@ -7,6 +7,8 @@ import type { CourseCatalogue } from '../../use-cases/catalogue';
 import { CourseSchedules } from '../../use-cases/course-schedules';
 import { parseCatalogueQuery } from '../../use-cases/courses';
 import { type EnrollmentDeps, drop, enroll, isoDate, utcMinute } from '../../use-cases/enrollment';
+import { joinWaitlist, leaveWaitlist } from '../../use-cases/waitlist';
+import { waitlistPlace } from '../../repositories/waitlist-repository';
 import { setFlash } from '../flash';
 import { idParam } from '../query-params';
 import { currentStudent, safeNext } from '../guards';
@@ -27,22 +29,19 @@ const courseId = (req: Request) => idParam(req.params.id);
 
 export function courseHandlers(deps: EnrollmentDeps, catalogue: CourseCatalogue, metrics?: PortalMetrics) {
   const schedules = deps.schedules ?? new CourseSchedules(0);
-  /** Enroll and drop share this: run the use case, flash its outcome (and count it), go back to the page. */
+  /** Enroll, drop and the waitlist's join and leave share this: run the use case, flash its outcome (and count it), go back to the page. */
   async function changeEnrollment(
     req: Request,
     res: Response,
-    action: typeof enroll,
-    name: 'enroll' | 'drop',
-    verb: string,
+    name: 'enroll' | 'drop' | 'join_waitlist' | 'leave_waitlist',
+    action: (studentId: number, courseId: number) => Promise<string>,
   ): Promise<void> {
     const student = currentStudent(req);
     const back = safeNext(req.body?.back) ?? '/courses';
     try {
-      const id = courseId(req);
-      const course = await action(deps, student.studentId, id);
-      catalogue.noteSeatsTaken(id, course.seatsTaken);
+      const message = await action(student.studentId, courseId(req));
       metrics?.enrollmentChanged(name, 'committed');
-      setFlash(res, 'success', `${verb} ${course.code} ${course.title}.`);
+      setFlash(res, 'success', message);
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500) throw err;
       metrics?.enrollmentChanged(name, err.code);
@@ -110,7 +109,13 @@ export function courseHandlers(deps: EnrollmentDeps, catalogue: CourseCatalogue,
           (await listEnrolledCourseIds(deps.db, user.studentId, id));
         clash = await schedules.findClash(deps.db, id, held);
       }
+      // The line matters once the course is full: read it only then.
+      const waitlist =
+        user.studentId != null && open && entry.myStatus !== 'enrolled' && entry.seatsLeft === 0
+          ? await waitlistPlace(deps.db, user.studentId, id)
+          : undefined;
       res.render('course', {
+        waitlist,
         title: `${course.code} ${course.title}`,
         course: entry,
         description: course.description,
@@ -130,7 +135,27 @@ export function courseHandlers(deps: EnrollmentDeps, catalogue: CourseCatalogue,
       });
     },
 
-    enroll: (req: Request, res: Response) => changeEnrollment(req, res, enroll, 'enroll', 'You are enrolled in'),
-    drop: (req: Request, res: Response) => changeEnrollment(req, res, drop, 'drop', 'You dropped'),
+    enroll: (req: Request, res: Response) =>
+      changeEnrollment(req, res, 'enroll', async (studentId, id) => {
+        const course = await enroll(deps, studentId, id);
+        catalogue.noteSeatsTaken(id, course.seatsTaken);
+        return `You are enrolled in ${course.code} ${course.title}.`;
+      }),
+    drop: (req: Request, res: Response) =>
+      changeEnrollment(req, res, 'drop', async (studentId, id) => {
+        const course = await drop(deps, studentId, id);
+        catalogue.noteSeatsTaken(id, course.seatsTaken);
+        return `You dropped ${course.code} ${course.title}.`;
+      }),
+    joinWaitlist: (req: Request, res: Response) =>
+      changeEnrollment(req, res, 'join_waitlist', async (studentId, id) => {
+        const { code, title, position } = await joinWaitlist(deps, studentId, id);
+        return `You are on the waitlist for ${code} ${title}: number ${position} in line. You will be enrolled when a seat frees up.`;
+      }),
+    leaveWaitlist: (req: Request, res: Response) =>
+      changeEnrollment(req, res, 'leave_waitlist', async (studentId, id) => {
+        const { code, title } = await leaveWaitlist(deps, studentId, id);
+        return `You left the waitlist for ${code} ${title}.`;
+      }),
   };
 }

@@ -3,11 +3,12 @@ import ical from 'ical-generator';
 import { optionalDate } from '../query-params';
 import type { Knex } from 'knex';
 import { listMyEnrollments } from '../../repositories/enrollments-repository';
+import { listMyWaitlists } from '../../repositories/waitlist-repository';
 import type { CourseCatalogue } from '../../use-cases/catalogue';
 import type { CourseSchedules } from '../../use-cases/course-schedules';
 import { isoDate } from '../../use-cases/enrollment';
 import { currentStudent } from '../guards';
-import { enrolledCourseIdsReadWith, myEnrollmentsReadWith } from '../session-reads';
+import { enrolledCourseIdsReadWith, myEnrollmentsReadWith, waitlistCountReadWith } from '../session-reads';
 
 const DAY = 24 * 60 * 60 * 1000;
 /** The latest instant a Date holds: "every class, however late". */
@@ -42,9 +43,11 @@ export function studentHandlers(db: Knex, schedules: CourseSchedules, catalogue:
     async enrollments(req: Request, res: Response): Promise<void> {
       const student = currentStudent(req);
       // Read with the session (one round trip for the page), unless it came from elsewhere.
-      const [rows, termOpen] = await Promise.all([
-        myEnrollmentsReadWith(req.session.user!) ?? listMyEnrollments(db, student.studentId),
+      const user = req.session.user!;
+      const [rows, termOpen, waitlists] = await Promise.all([
+        myEnrollmentsReadWith(user) ?? listMyEnrollments(db, student.studentId),
         catalogue.termOpenOn(isoDate(now())),
+        waitlistCountReadWith(user) === 0 ? [] : listMyWaitlists(db, student.studentId),
       ]);
       const enrolled = rows.filter((r) => r.status === 'enrolled');
       res.render('enrollments', {
@@ -53,6 +56,7 @@ export function studentHandlers(db: Knex, schedules: CourseSchedules, catalogue:
         enrolled,
         creditsByTerm: creditsByTerm(enrolled),
         dropped: rows.filter((r) => r.status === 'dropped'),
+        waitlists,
       });
     },
 

@@ -1,0 +1,76 @@
+import { portalError } from '../errors';
+import { lockCourseForStudent } from '../repositories/courses-repository';
+import { deleteWaitlistEntry, insertWaitlistEntry, waitlistPlace } from '../repositories/waitlist-repository';
+import { type EnrollmentDeps, isoDate, schedulesOf, transactionsOf, utcMinute } from './enrollment';
+
+/** What joining or leaving a waitlist changed: the course, and the student's place once it commits. */
+export interface WaitlistChange {
+  code: string;
+  title: string;
+  position?: number;
+}
+
+/**
+ * Puts a student in a full course's waitlist, under the course's row lock (the lock enroll and
+ * drop take, so a seat freed meanwhile is either theirs to enroll in or given to the line they
+ * joined). Refused like an enroll when the term is closed, the student holds the course or it
+ * clashes with their timetable (the seat could never be given to them), and when seats are left.
+ */
+export async function joinWaitlist(deps: EnrollmentDeps, studentId: number, courseId: number): Promise<WaitlistChange> {
+  return transactionsOf(deps).run(async (trx) => {
+    const now = deps.now();
+    const locked = await lockCourseForStudent(trx, courseId, studentId, isoDate(now), 'enroll');
+    if (!locked) throw portalError('NOT_FOUND', 'That course does not exist.');
+    const { course, enrollment } = locked;
+    if (!locked.termOpen) {
+      throw portalError(
+        'TERM_CLOSED',
+        `The waitlist for ${course.code} is closed: its term (${course.year}, semester ${course.semester}) is not open for enrollment.`,
+      );
+    }
+    if (enrollment?.status === 'enrolled')
+      throw portalError('ALREADY_ENROLLED', `You are already enrolled in ${course.code}.`);
+    if (locked.waitlistEntryId !== undefined) {
+      const { position } = await waitlistPlace(trx, studentId, courseId);
+      throw portalError(
+        'ALREADY_WAITLISTED',
+        `You are already on the waitlist for ${course.code}${position ? ` (number ${position} in line)` : ''}.`,
+      );
+    }
+    if (locked.enrolled < course.capacity) {
+      throw portalError('SEATS_LEFT', `${course.code} has seats left: enroll instead of joining its waitlist.`);
+    }
+    const clash = await schedulesOf(deps).findClash(trx, courseId, locked.otherCourseIds);
+    if (clash) {
+      throw portalError(
+        'TIMETABLE_CLASH',
+        `${course.code} clashes with ${clash.code} (${utcMinute(clash.startsAt)} UTC) on your timetable: a seat could not be given to you.`,
+      );
+    }
+    await insertWaitlistEntry(trx, studentId, courseId, now);
+    const { position } = await waitlistPlace(trx, studentId, courseId);
+    return { code: course.code, title: course.title, position };
+  });
+}
+
+/** Takes a student out of a course's waitlist. */
+export async function leaveWaitlist(
+  deps: EnrollmentDeps,
+  studentId: number,
+  courseId: number,
+): Promise<WaitlistChange> {
+  return transactionsOf(deps).run(async (trx) => {
+    const locked = await lockCourseForStudent(trx, courseId, studentId, isoDate(deps.now()), 'enroll');
+    if (!locked) throw portalError('NOT_FOUND', 'That course does not exist.');
+    const { course } = locked;
+    if (!(await deleteWaitlistEntry(trx, studentId, courseId))) {
+      throw portalError(
+        'NOT_WAITLISTED',
+        locked.enrollment?.status === 'enrolled'
+          ? `You are not on the waitlist for ${course.code}: you are enrolled in it.`
+          : `You are not on the waitlist for ${course.code}.`,
+      );
+    }
+    return { code: course.code, title: course.title };
+  });
+}
