@@ -93,4 +93,50 @@ maybe('a student in the browser', () => {
     const again = await f.db('enrollments').where({ student_id: f.ids.students[0], course_id: f.ids.courseA }).first();
     expect(again).toMatchObject({ id: row.id, status: 'enrolled', dropped_at: null });
   });
+
+  test('a full course: joins its waitlist from the catalogue, and is enrolled when a seat frees up', async () => {
+    const login = async (username: string) => {
+      const page = await (await browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();
+      await page.goto(`${base}/login`);
+      await page.getByLabel('Username').fill(username);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.waitForURL((url) => !url.pathname.startsWith('/login'));
+      return page;
+    };
+    const [holder, waiting] = [await login('student1'), await login('student2')];
+    const shot = (name: string) =>
+      waiting.screenshot({ path: path.join(SCREENSHOTS, `portal-${name}.png`), fullPage: true });
+    // SE-104 has one seat: student1 takes it.
+    await holder.goto(`${base}/courses?q=SE-104`);
+    await holder.getByRole('button', { name: 'Enroll in SE-104' }).click();
+    await holder.waitForSelector('text=You are enrolled in SE-104');
+
+    await waiting.goto(`${base}/courses?q=SE-104`);
+    await waiting.getByRole('link', { name: 'SE-104 is full: its waitlist' }).click();
+    await waiting.waitForURL(`${base}/courses/${f.ids.courseTiny}#your-place`);
+    await waiting.getByRole('button', { name: 'Join the waitlist for SE-104' }).click();
+    await waiting.waitForSelector(
+      'text=You are on the waitlist for SE-104 Distributed Systems Seminar: number 1 in line.',
+    );
+    expect(await waiting.locator('#waitlist-place').textContent()).toContain('You are number 1 of 1 on the waitlist');
+    await shot('7-waitlist-course');
+    await waiting.getByRole('link', { name: 'My enrollments' }).click();
+    expect(await waiting.locator('table caption', { hasText: 'Waitlists' }).count()).toBe(1);
+    await shot('7b-waitlist-enrollments');
+
+    // The seat student1 gives up is student2's at once: no click of theirs.
+    await holder.goto(`${base}/enrollments`);
+    await holder.getByRole('button', { name: 'Drop SE-104' }).click();
+    await holder.waitForSelector('text=You dropped SE-104');
+    await waiting.reload();
+    expect(await waiting.getByRole('button', { name: 'Drop SE-104' }).count()).toBe(1);
+    expect(await waiting.locator('table caption', { hasText: 'Waitlists' }).count()).toBe(0);
+    await shot('8-waitlist-seated');
+    const seated = await f
+      .db('enrollments')
+      .where({ student_id: f.ids.students[1], course_id: f.ids.courseTiny })
+      .first();
+    expect(seated).toMatchObject({ status: 'enrolled' });
+  });
 });
