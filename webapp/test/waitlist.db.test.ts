@@ -190,6 +190,15 @@ describe('the waitlist of a full course', () => {
     for (const s of students.slice(1)) await postFromCoursePage(s, id, 'waitlist');
 
     const staff = await loggedIn(f, 'staff');
+    // Manage courses says where seats are wanted: the longest lines first, and each course's line.
+    const manage = (await staff.get('/admin/courses')).text;
+    expect(manage).toContain('<caption>Longest waitlists: where more seats are wanted</caption>');
+    expect(manage).toMatch(
+      /<tr><td>WL-106<\/td><td>Course WL-106<\/td><td>2026 \/ 1<\/td><td class="num">1<\/td><td class="num"><a href="\/admin\/courses\/\d+\/students" aria-label="Waitlist of WL-106">3<\/a>/,
+    );
+    expect((await staff.get('/admin/courses?q=WL-106')).text).toMatch(
+      /aria-label="Students of WL-106">1 \/ 1<\/a><\/td><td class="num">3<\/td>/,
+    );
     const list = (await staff.get(`/admin/courses/${id}/students`)).text;
     expect(list).toContain('<h2>Waitlist</h2>');
     expect(list).toContain('3 students in line.');

@@ -126,3 +126,43 @@ export async function listWaitingStudents(db: Sql, courseId: number): Promise<Wa
     joinedAt: r.joined_at,
   }));
 }
+
+/** Students waiting per course, of the given courses (courses nobody waits for are left out). */
+export async function countWaiting(db: Sql, courseIds: number[]): Promise<Map<number, number>> {
+  if (courseIds.length === 0) return new Map();
+  const [rows] = (await db.raw(
+    `SELECT course_id, COUNT(*) AS n FROM course_waitlist
+      WHERE course_id IN (${courseIds.map(() => '?').join(',')})
+      GROUP BY course_id`,
+    courseIds,
+  )) as [{ course_id: number; n: number | string }[]];
+  return new Map(rows.map((r) => [Number(r.course_id), Number(r.n)]));
+}
+
+/** The courses with the longest waitlists (where more seats are wanted most), longest first. */
+export async function longestWaitlists(
+  db: Sql,
+  limit: number,
+): Promise<
+  { courseId: number; code: string; title: string; year: number; semester: number; capacity: number; waiting: number }[]
+> {
+  const [rows] = (await db.raw(
+    `SELECT c.id, c.code, c.title, c.year, c.semester, c.capacity, w.n
+       FROM (SELECT course_id, COUNT(*) AS n FROM course_waitlist GROUP BY course_id
+              ORDER BY n DESC, course_id LIMIT ${Math.trunc(limit)}) w
+       JOIN courses c ON c.id = w.course_id
+      ORDER BY w.n DESC, c.code`,
+    [],
+  )) as [
+    { id: number; code: string; title: string; year: number; semester: number; capacity: number; n: number | string }[],
+  ];
+  return rows.map((r) => ({
+    courseId: Number(r.id),
+    code: r.code,
+    title: r.title,
+    year: Number(r.year),
+    semester: Number(r.semester),
+    capacity: Number(r.capacity),
+    waiting: Number(r.n),
+  }));
+}

@@ -4,7 +4,7 @@ import { AppError } from '../../../../lib/app-error';
 import { portalError } from '../../errors';
 import { EQUIPMENT, findCourse, listDepartments } from '../../repositories/courses-repository';
 import { listCourseRoster } from '../../repositories/enrollments-repository';
-import { listWaitingStudents } from '../../repositories/waitlist-repository';
+import { countWaiting, listWaitingStudents, longestWaitlists } from '../../repositories/waitlist-repository';
 import { count } from '../wording';
 import type { CourseCatalogue } from '../../use-cases/catalogue';
 import { parseCatalogueQuery, saveCourse } from '../../use-cases/courses';
@@ -88,12 +88,20 @@ export function adminCourseHandlers(
       const filter = parseCatalogueQuery(req.query);
       const page = filter.page ?? 1;
       const result = await catalogue.search({ q: filter.q, page, pageSize: 50 });
+      const [waiting, longest] = await Promise.all([
+        countWaiting(
+          db,
+          result.rows.map((c) => c.id),
+        ),
+        page === 1 && !filter.q ? longestWaitlists(db, 10) : [],
+      ]);
       res.render('admin/courses', {
         title: 'Manage courses',
         filter,
         page,
         pages: Math.max(1, Math.ceil(result.total / 50)),
-        courses: result.rows,
+        courses: result.rows.map((c) => ({ ...c, waiting: waiting.get(c.id) ?? 0 })),
+        longest,
       });
     },
     newForm: (_req: Request, res: Response) => renderForm(res, 200, undefined, EMPTY_FORM),
