@@ -66,7 +66,7 @@ export async function randomWrites(my: mysql.Connection, seed: number, n: number
     const students = await ids(my, 'SELECT id FROM students');
     const groups = await ids(my, 'SELECT id FROM student_groups');
     const courses = await ids(my, 'SELECT id FROM courses');
-    const kind = r.int(0, 10);
+    const kind = r.int(0, 11);
     const s = r.pick(students);
     switch (kind) {
       case 0:
@@ -139,6 +139,16 @@ export async function randomWrites(my: mysql.Connection, seed: number, n: number
           ]);
         break;
       }
+      case 11:
+        // The portal's waitlists: a student joins a course's line, or leaves one (deleting a
+        // student, above, takes them out of every line by the foreign key's cascade).
+        if (r.chance(0.6))
+          await my.query(
+            "INSERT IGNORE INTO course_waitlist (course_id, student_id, joined_at) VALUES (?, ?, '2026-11-20 10:00:00.000')",
+            [r.pick(courses), s],
+          );
+        else await my.query('DELETE FROM course_waitlist WHERE student_id = ? LIMIT 1', [s]);
+        break;
     }
   }
 }
