@@ -133,6 +133,17 @@ describe('the waitlist of a full course', () => {
     expect(await postFromCoursePage(seven!, id, 'waitlist/leave')).toContain('You are not on the waitlist for WL-102.');
     expect(await state(id)).toEqual({ enrolled: [6], line: [], seatsKept: 1 });
 
+    // A line whose term's enrollment has closed says so under My enrollments (written in MySQL:
+    // the portal refuses to join one).
+    await f
+      .db('course_waitlist')
+      .insert({ course_id: f.ids.courseClosed, student_id: f.ids.students[6], joined_at: new Date() });
+    expect((await seven!.get('/enrollments')).text).toMatch(
+      /<td>SE-099<\/td>[\s\S]*?<td class="num">1 <span class="muted">\(enrollment closed: no seat is given now\)<\/span><\/td>/,
+    );
+    await postForm(seven!, '/enrollments', `/courses/${f.ids.courseClosed}/waitlist/leave`, { back: '/enrollments' });
+    expect((await seven!.get('/enrollments')).text).toContain('You left the waitlist for SE-099 Old Topics.');
+
     const closed = await postForm(seven!, '/courses', `/courses/${f.ids.courseClosed}/waitlist`);
     expect(closed.status).toBe(303);
     expect((await seven!.get('/courses')).text).toContain('The waitlist for SE-099 is closed');
