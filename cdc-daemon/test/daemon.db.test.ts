@@ -34,7 +34,8 @@ test('the daemon account holds SELECT only, and cycles work with it', async () =
   } finally {
     await ro.end();
   }
-  expect((await f.cycle()).status).toBe('succeeded');
+  // A load when this test runs first, a cycle with nothing to do when it follows the others.
+  expect((await f.cycle()).status).toMatch(/^(succeeded|no_changes)$/);
 });
 
 test('a tick during a running cycle is skipped and recorded; cycles never overlap', async () => {
@@ -42,12 +43,13 @@ test('a tick during a running cycle is skipped and recorded; cycles never overla
   await d.start();
   try {
     await f.my.query('UPDATE t SET v = v + 1');
+    const skippedBefore = await historyCount('skipped');
     const [first, second, third] = await Promise.all([d.runNow(), d.runNow(), d.runNow()]);
     expect(first?.status).toBe('succeeded');
     expect(second).toBeUndefined();
     expect(third).toBeUndefined();
     expect(d.status().skippedTicks).toBe(2);
-    expect(await historyCount('skipped')).toBe(2);
+    expect((await historyCount('skipped')) - skippedBefore).toBe(2);
   } finally {
     await d.stop();
   }
@@ -99,6 +101,7 @@ test('a tick that finds a cycle running is not lost: the next cycle starts as so
     // The next tick's cycle waits for this lock; the tick after it (5 s later) finds it running.
     await locker.query('LOCK TABLES t WRITE');
     const skipped = await historyCount('skipped');
+    const failed = await historyCount('failed');
     await d.start();
     expect(await waitFor(async () => (await historyCount('skipped')) > skipped, 20_000)).toBe(true);
     await new Promise((r) => setTimeout(r, 300));
@@ -106,7 +109,7 @@ test('a tick that finds a cycle running is not lost: the next cycle starts as so
     await locker.query('UNLOCK TABLES');
     // The held cycle ends, and the next starts at once, not at the next tick ~4.7 s later.
     expect(await waitFor(async () => ended.filter((t) => t >= unlockedAt).length >= 2, 3_000)).toBe(true);
-    expect(await historyCount('failed')).toBe(0);
+    expect(await historyCount('failed')).toBe(failed);
   } finally {
     await locker.end();
     await d.stop();

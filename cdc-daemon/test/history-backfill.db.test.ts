@@ -84,7 +84,9 @@ test('writes during the backfill leave the history as an eager load would have w
   // What `npm run cdc -- status` says of it.
   const out: string[] = [];
   await statusCommand({ config, pool: f.pool, logger: quietLogger, out: (l) => out.push(l) }, true);
-  expect(JSON.parse(out[0]!).tables).toEqual([
+  // (The other tests' tables are listed beside it when they ran first.)
+  const listed = () => (JSON.parse(out[0]!).tables as { table: string }[]).filter((t) => t.table === 'big');
+  expect(listed()).toEqual([
     expect.objectContaining({ table: 'big', history: 'first versions owed: 1000 of 1000 rows' }),
   ]);
   // ...and what a Prometheus scrape of the daemon says.
@@ -114,8 +116,8 @@ test('writes during the backfill leave the history as an eager load would have w
   expect((await owed()).rows[0].b).toBeNull();
   out.length = 0;
   await statusCommand({ config, pool: f.pool, logger: quietLogger, out: (l) => out.push(l) }, true);
-  expect(JSON.parse(out[0]!).tables).toEqual([expect.objectContaining({ table: 'big', history: '' })]);
-  expect(await metrics.registry.metrics()).not.toContain('cdc_history_backfill_pending{');
+  expect(listed()).toEqual([expect.objectContaining({ table: 'big', history: '' })]);
+  expect(await metrics.registry.metrics()).not.toContain('cdc_history_backfill_pending{table="big"}');
   expect(await versions(f.pool, 'big')).toEqual(await versions(twin, 'big'));
   expect((await f.verifyAll()).filter((d) => d.missing + d.extra + d.different > 0)).toEqual([]);
   // Every mirrored row has one open version, equal to it.

@@ -8,13 +8,6 @@ import { runCli } from './cli-runner';
 let f: CdcFixture;
 beforeAll(async () => {
   f = await createCdcFixture();
-  await f.my.query('CREATE TABLE loaded (id INT PRIMARY KEY, v VARCHAR(40), d DATETIME(3) NULL)');
-  const rows = Array.from({ length: 12_000 }, (_, i) => [
-    i + 1,
-    `row ${i + 1}`,
-    i % 3 ? null : '2026-01-02 03:04:05.678',
-  ]);
-  await f.my.query('INSERT INTO loaded (id, v, d) VALUES ?', [rows]);
 });
 afterAll(() => f.close());
 
@@ -48,7 +41,15 @@ async function loadStoppedAtRow5500(table: string) {
 }
 
 test('the cycle after a load reads no rows when nothing changed, and only the changed chunk when one row did', async () => {
-  const config = loadCdcConfig({ ...f.env, CDC_CHUNK_ROWS: '1000', CDC_LOAD_BATCH_ROWS: '5000' });
+  // Each test makes and loads its own table, so they pass in any order.
+  await f.my.query('CREATE TABLE loaded (id INT PRIMARY KEY, v VARCHAR(40), d DATETIME(3) NULL)');
+  const rows = Array.from({ length: 12_000 }, (_, i) => [
+    i + 1,
+    `row ${i + 1}`,
+    i % 3 ? null : '2026-01-02 03:04:05.678',
+  ]);
+  await f.my.query('INSERT INTO loaded (id, v, d) VALUES ?', [rows]);
+  const config = loadCdcConfig({ ...f.env, CDC_TABLES: 'loaded', CDC_CHUNK_ROWS: '1000', CDC_LOAD_BATCH_ROWS: '5000' });
   const cycle = () => runCycle({ pool: f.pool, config, logger: quietLogger });
   const loaded = await cycle();
   expect(loaded.stats.table('loaded').rowsLoaded).toBe(12_000);
