@@ -228,11 +228,11 @@ describe('reports read from MongoDB, Neo4j, Elasticsearch and Redis', () => {
 
   test('a store that is being rebuilt never answers: the mirror does, and the page says why', async () => {
     const db = new MongoClient(mongoUrl);
+    const meta = db.db().collection<{ _id: string }>(SINK_META.mongoCollection);
+    // Put back as it was at the end: the other tests read MongoDB too, before or after this one.
+    const kept = await meta.findOne({ _id: SINK_META.id });
     try {
-      await db
-        .db()
-        .collection<{ _id: string }>(SINK_META.mongoCollection)
-        .updateOne({ _id: SINK_META.id }, { $set: { state: 'bootstrapping' } });
+      await meta.updateOne({ _id: SINK_META.id }, { $set: { state: 'bootstrapping' } });
       const staff = await f.as('staff');
       const res = await staff.get('/api/reports/hierarchy?university=1');
       const reference = await staff.get('/api/reports/hierarchy?university=1&source=reference');
@@ -240,12 +240,13 @@ describe('reports read from MongoDB, Neo4j, Elasticsearch and Redis', () => {
         expect.objectContaining({ store: 'mongodb', reason: expect.stringContaining('bootstrap in progress') }),
       ]);
       expect(res.body.result).toEqual(reference.body.result);
-      await db.db().collection<{ _id: string }>(SINK_META.mongoCollection).deleteOne({ _id: SINK_META.id });
+      await meta.deleteOne({ _id: SINK_META.id });
       const lost = await staff.get('/api/reports/hierarchy?university=1');
       expect(lost.body.notes).toEqual([
         expect.objectContaining({ store: 'mongodb', reason: expect.stringContaining('no bootstrapped data') }),
       ]);
     } finally {
+      if (kept) await meta.replaceOne({ _id: SINK_META.id }, kept, { upsert: true });
       await db.close();
     }
   });
