@@ -6,8 +6,9 @@ import { runCli, startCli, waitFor } from './cli-runner';
  * The daemon is SIGKILLed at the worst moments (no hooks: the test watches PostgreSQL to know
  * where it is); after a restart the mirror converges with no drift and nothing duplicated.
  */
+// Each test has databases of its own (the first needs a mirror never loaded, the second a loaded one).
 let f: CdcFixture;
-beforeAll(async () => {
+beforeEach(async () => {
   f = await createCdcFixture({ CDC_CHUNK_ROWS: '500', CDC_LOAD_BATCH_ROWS: '2000' });
   await f.my.query('CREATE TABLE big (id INT PRIMARY KEY, payload VARCHAR(200) NOT NULL, n INT NOT NULL)');
   for (let base = 0; base < 40_000; base += 5000) {
@@ -19,7 +20,7 @@ beforeAll(async () => {
   // reader thread at once (load-readers.ts), so the kill lands with both reading.
   await f.my.query('ANALYZE TABLE big');
 });
-afterAll(() => f.close());
+afterEach(() => f.close());
 
 const count = async (sql: string, params: unknown[] = []) => Number((await f.pool.query(sql, params)).rows[0].n);
 
@@ -58,6 +59,7 @@ test('killed during the initial load, the load resumes where it stopped', async 
 });
 
 test('killed inside the apply transaction, nothing of the cycle is visible and the next one applies it once', async () => {
+  expect((await runCli(['once'], f.env)).code).toBe(0); // the initial load
   await f.my.query('UPDATE big SET n = n + 1 WHERE id % 2 = 0');
   await f.my.query('DELETE FROM big WHERE id % 97 = 0');
   const run = startCli(['once'], f.env);

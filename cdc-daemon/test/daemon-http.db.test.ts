@@ -13,6 +13,7 @@ beforeAll(async () => {
 afterAll(() => f.close());
 
 test('health, readiness and metrics reflect what the daemon did', async () => {
+  await f.cycle(); // loaded (or up to date) before: each cycle below applies one update
   const metrics = createDaemonMetrics();
   const daemon = new CdcDaemon({
     config: loadCdcConfig({ ...f.env, CDC_SCHEDULE: '0 0 1 1 *' }),
@@ -29,12 +30,13 @@ test('health, readiness and metrics reflect what the daemon did', async () => {
     const ready = await request(app).get('/readyz');
     expect(ready.status).toBe(200);
     expect(ready.body).toMatchObject({ ready: true, state: 'active' });
+    await f.my.query('UPDATE t SET v = v + 10 WHERE id = 1');
     await daemon.runNow();
-    await f.my.query('UPDATE t SET v = 5 WHERE id = 2');
+    await f.my.query('UPDATE t SET v = v + 5 WHERE id = 2');
     await daemon.runNow();
     const text = (await request(app).get('/metrics')).text;
     expect(text).toMatch(/cdc_cycle_duration_seconds_count\{status="succeeded"\} 2/);
-    expect(text).toMatch(/cdc_rows_changed_total\{table="t",op="update"\} 1/);
+    expect(text).toMatch(/cdc_rows_changed_total\{table="t",op="update"\} 2/);
     expect(text).toMatch(/cdc_last_success_timestamp_seconds \d+/);
   } finally {
     await daemon.stop();
@@ -44,6 +46,7 @@ test('health, readiness and metrics reflect what the daemon did', async () => {
 describe('admin API', () => {
   const token = 'test-admin-token-0123456789abcdef';
   test('needs the bearer token; pause really pauses; cycle, verify and resync work; bad names are 404', async () => {
+    await f.cycle(); // loaded (or up to date) before: the cycle below applies one update
     const config = loadCdcConfig({ ...f.env, CDC_SCHEDULE: '* * * * * *', CDC_ADMIN_TOKEN: token });
     const daemon = new CdcDaemon({ config, pool: f.pool, logger: quietLogger });
     const app = createDaemonHttp(daemon, f.pool, createDaemonMetrics(f.pool), { token, config, logger: quietLogger });
@@ -67,7 +70,7 @@ describe('admin API', () => {
       // Paused for three ticks of a one-second schedule: no cycle ran.
       await new Promise((r) => setTimeout(r, 3_200));
       expect(await count()).toBe(before);
-      await f.my.query('UPDATE t SET v = 42 WHERE id = 1');
+      await f.my.query('UPDATE t SET v = v + 42 WHERE id = 1');
       const cycle = await request(app).post('/cycle').set(auth);
       expect(cycle.status).toBe(200);
       expect(cycle.body).toMatchObject({ status: 'succeeded', updates: 1 });

@@ -13,8 +13,6 @@ let f: CdcFixture;
 let watcher: Client;
 beforeAll(async () => {
   f = await createCdcFixture({ CDC_CHUNK_ROWS: '500', CDC_LOAD_BATCH_ROWS: '500' });
-  // Named so that the catalogue's order (by name) would load the small one first.
-  await createPair('a_small', 300, 'z_big');
   watcher = new Client({ connectionString: f.pgDb.url });
   await watcher.connect();
 });
@@ -45,6 +43,9 @@ const loadedRows = async (table: string) =>
   Number((await one<{ n: string }>('SELECT loaded_rows AS n FROM cdc.tables WHERE table_name = $1', [table]))?.n ?? 0);
 
 test('the next table loads while the bigger one before it builds its keys', async () => {
+  // Each test makes its own pair, which its cycle loads (they pass in any order). Named so that
+  // the catalogue's order (by name) would load the small one first.
+  await createPair('a_small', 300, 'z_big');
   const blocker = new Client({ connectionString: f.pgDb.url });
   await blocker.connect();
   let cycle: ReturnType<CdcFixture['cycle']> | undefined;

@@ -7,8 +7,6 @@ import { createCdcFixture, quietLogger, type CdcFixture } from './cdc-fixture';
 let f: CdcFixture;
 beforeAll(async () => {
   f = await createCdcFixture();
-  await f.my.query('CREATE TABLE marks (id INT PRIMARY KEY, v INT NOT NULL, note VARCHAR(20) NULL)');
-  await f.my.query('INSERT INTO marks VALUES ?', [Array.from({ length: 1_000 }, (_, i) => [i + 1, 0, null])]);
 });
 afterAll(() => f.close());
 
@@ -31,7 +29,10 @@ const patches = async () =>
   ).rows;
 
 test('updates in place append a patch; the next walk applies it; an insert or a grown patch writes the blob whole', async () => {
-  const config = loadCdcConfig({ ...f.env, CDC_CHUNK_ROWS: '250', CDC_SKIP_HINTS: 'false' });
+  // Each test makes and loads its own table (they pass in any order: the checks verify every table).
+  await f.my.query('CREATE TABLE marks (id INT PRIMARY KEY, v INT NOT NULL, note VARCHAR(20) NULL)');
+  await f.my.query('INSERT INTO marks VALUES ?', [Array.from({ length: 1_000 }, (_, i) => [i + 1, 0, null])]);
+  const config = loadCdcConfig({ ...f.env, CDC_TABLES: 'marks', CDC_CHUNK_ROWS: '250', CDC_SKIP_HINTS: 'false' });
   const cycle = async () => (await runCycle({ pool: f.pool, config, logger: quietLogger })).stats.table('marks');
   await cycle();
   expect((await patches()).map((p) => p.patch)).toEqual([0, 0, 0, 0]);
@@ -80,7 +81,8 @@ test('updates in place append a patch; the next walk applies it; an insert or a 
 test('neighbours that shrank are merged with their row states, patches applied: the next cycle stages nothing', async () => {
   await f.my.query('CREATE TABLE folds (id INT PRIMARY KEY, v INT NOT NULL)');
   await f.my.query('INSERT INTO folds VALUES ?', [Array.from({ length: 400 }, (_, i) => [i + 1, 0])]);
-  const config = loadCdcConfig({ ...f.env, CDC_CHUNK_ROWS: '100', CDC_SKIP_HINTS: 'false' });
+  // Its own table only: `marks` is the other test's to load, in its chunks.
+  const config = loadCdcConfig({ ...f.env, CDC_TABLES: 'folds', CDC_CHUNK_ROWS: '100', CDC_SKIP_HINTS: 'false' });
   const cycle = async () => (await runCycle({ pool: f.pool, config, logger: quietLogger })).stats.table('folds');
   const chunks = async () =>
     (
