@@ -184,6 +184,28 @@ async function insertUniversity(db: Knex, studentCount: number): Promise<PortalF
   return { courseA, courseB, courseClash, courseTiny, courseClosed, students };
 }
 
+/** A lecture of `courseId` given to the fixture's group at `at` (ISO, UTC) in its one room. */
+export async function scheduleLecture(
+  db: Knex,
+  courseId: number,
+  n: number,
+  title: string,
+  at: string,
+  minutes: number,
+): Promise<void> {
+  const [group] = await db('student_groups').pluck('id');
+  const [room] = await db('classrooms').pluck('id');
+  const [lecture] = await db('lectures').insert({ course_id: courseId, number: n, title });
+  const startsAt = new Date(at);
+  await db('schedule').insert({
+    lecture_id: lecture,
+    group_id: group,
+    classroom_id: room,
+    starts_at: startsAt,
+    ends_at: new Date(startsAt.getTime() + minutes * 60_000),
+  });
+}
+
 /** The CSRF token in a rendered page. */
 export function csrfFrom(html: string): string {
   const m = /name="_csrf" value="([^"]+)"/.exec(html);

@@ -14,6 +14,7 @@ import {
   PASSWORD,
   postForm,
   type PortalFixture,
+  scheduleLecture as scheduleLectureIn,
   testApp,
 } from './portal-fixture';
 
@@ -41,19 +42,8 @@ async function mathsCourse(code: string, title: string, capacity: number): Promi
 }
 
 /** A lecture of `courseId` given to the fixture's group at `at` (ISO, UTC) in its one room. */
-async function scheduleLecture(courseId: number, n: number, title: string, at: string, minutes: number): Promise<void> {
-  const [group] = await f.db('student_groups').pluck('id');
-  const [room] = await f.db('classrooms').pluck('id');
-  const [lecture] = await f.db('lectures').insert({ course_id: courseId, number: n, title });
-  const startsAt = new Date(at);
-  await f.db('schedule').insert({
-    lecture_id: lecture,
-    group_id: group,
-    classroom_id: room,
-    starts_at: startsAt,
-    ends_at: new Date(startsAt.getTime() + minutes * 60_000),
-  });
-}
+const scheduleLecture = (courseId: number, n: number, title: string, at: string, minutes: number) =>
+  scheduleLectureIn(f.db, courseId, n, title, at, minutes);
 
 async function enrollmentRow(studentId: number, courseId: number) {
   return f.db('enrollments').where({ student_id: studentId, course_id: courseId }).first();

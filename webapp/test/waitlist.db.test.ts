@@ -1,4 +1,4 @@
-import { createPortalFixture, loggedIn, postForm, type PortalFixture } from './portal-fixture';
+import { createPortalFixture, loggedIn, postForm, type PortalFixture, scheduleLecture } from './portal-fixture';
 
 let f: PortalFixture;
 beforeAll(async () => {
@@ -20,19 +20,7 @@ async function course(code: string, capacity: number, classAt?: string): Promise
     semester: 1,
     capacity,
   });
-  if (classAt) {
-    const [group] = await f.db('student_groups').pluck('id');
-    const [room] = await f.db('classrooms').pluck('id');
-    const [lecture] = await f.db('lectures').insert({ course_id: id, number: 1, title: 'Opening' });
-    const startsAt = new Date(classAt);
-    await f.db('schedule').insert({
-      lecture_id: lecture,
-      group_id: group,
-      classroom_id: room,
-      starts_at: startsAt,
-      ends_at: new Date(startsAt.getTime() + 60 * 60_000),
-    });
-  }
+  if (classAt) await scheduleLecture(f.db, id!, 1, 'Opening', classAt, 60);
   return id!;
 }
 

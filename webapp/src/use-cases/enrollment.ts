@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { type Sql, type Transactions, committing, knexTransactions } from '../db/transactions';
 import { portalError } from '../errors';
-import { addSeatsTaken, lockCourseForStudent } from '../repositories/courses-repository';
+import { type LockedCourse, addSeatsTaken, lockCourseForStudent } from '../repositories/courses-repository';
 import {
   findEnrollmentForUpdate,
   insertEnrollment,
@@ -61,30 +61,15 @@ export function utcMinute(d: Date): string {
 export async function enroll(deps: EnrollmentDeps, studentId: number, courseId: number): Promise<EnrollmentChange> {
   return transactionsOf(deps).run(async (trx) => {
     const now = deps.now();
-    const locked = await lockCourseForStudent(trx, courseId, studentId, isoDate(now), 'enroll');
-    if (!locked) throw portalError('NOT_FOUND', 'That course does not exist.');
+    const locked = await lockToTake(trx, studentId, courseId, now, 'Enrollment for');
     const { course, enrollment } = locked;
-    if (!locked.termOpen) {
-      throw portalError(
-        'TERM_CLOSED',
-        `Enrollment for ${course.code} is closed: its term (${course.year}, semester ${course.semester}) is not open for enrollment.`,
-      );
-    }
-    if (enrollment?.status === 'enrolled')
-      throw portalError('ALREADY_ENROLLED', `You are already enrolled in ${course.code}.`);
     if (locked.enrolled >= course.capacity) {
       throw portalError(
         'COURSE_FULL',
         `${course.code} is full: all ${course.capacity} seats are taken. You can join its waitlist from the course page.`,
       );
     }
-    const clash = await schedulesOf(deps).findClash(trx, courseId, locked.otherCourseIds);
-    if (clash) {
-      throw portalError(
-        'TIMETABLE_CLASH',
-        `${course.code} clashes with ${clash.code} (${utcMinute(clash.startsAt)} UTC) on your timetable.`,
-      );
-    }
+    await refuseClash(deps, trx, courseId, locked, '');
     // A student who waited and finds a seat free takes it directly, and leaves the line.
     if (locked.waitlistEntryId !== undefined) await deleteWaitlistEntryById(trx, locked.waitlistEntryId);
     if (enrollment) await markEnrolled(committing(trx), enrollment.id, courseId, now);
@@ -94,6 +79,49 @@ export async function enroll(deps: EnrollmentDeps, studentId: number, courseId: 
     }
     return { code: course.code, title: course.title, seatsTaken: locked.enrolled + 1 };
   });
+}
+
+/**
+ * Locks a course for a student taking it (an enroll, or a place in its waitlist), with the
+ * refusals both share: no such course, its term closed (`closedWhat`: "Enrollment for", "The
+ * waitlist for"), the student holding it already.
+ */
+export async function lockToTake(
+  trx: Sql,
+  studentId: number,
+  courseId: number,
+  now: Date,
+  closedWhat: string,
+): Promise<LockedCourse> {
+  const locked = await lockCourseForStudent(trx, courseId, studentId, isoDate(now), 'enroll');
+  if (!locked) throw portalError('NOT_FOUND', 'That course does not exist.');
+  const { course, enrollment } = locked;
+  if (!locked.termOpen) {
+    throw portalError(
+      'TERM_CLOSED',
+      `${closedWhat} ${course.code} is closed: its term (${course.year}, semester ${course.semester}) is not open for enrollment.`,
+    );
+  }
+  if (enrollment?.status === 'enrolled')
+    throw portalError('ALREADY_ENROLLED', `You are already enrolled in ${course.code}.`);
+  return locked;
+}
+
+/** Refuses a course that clashes with one the student holds (`consequence` ends the message). */
+export async function refuseClash(
+  deps: EnrollmentDeps,
+  trx: Sql,
+  courseId: number,
+  locked: LockedCourse,
+  consequence: string,
+): Promise<void> {
+  const clash = await schedulesOf(deps).findClash(trx, courseId, locked.otherCourseIds);
+  if (clash) {
+    throw portalError(
+      'TIMETABLE_CLASH',
+      `${locked.course.code} clashes with ${clash.code} (${utcMinute(clash.startsAt)} UTC) on your timetable${consequence}.`,
+    );
+  }
 }
 
 /** Drops a course the student holds; the row stays with status `dropped` and `dropped_at`. */
@@ -148,7 +176,7 @@ async function seatFromWaitlist(
         skipped++;
         continue;
       }
-      if (!(await deleteWaitlistEntryById(trx, entry.id))) continue; // they left the line meanwhile
+      if (!(await deleteWaitlistEntryById(trx, entry.id))) continue; // gone meanwhile (a write outside the portal: leaving takes this lock too)
       const enrollment = await findEnrollmentForUpdate(trx, entry.studentId, courseId);
       if (enrollment?.status === 'enrolled') continue; // enrolled outside the portal: the line was stale
       if (enrollment) await markEnrolled(trx, enrollment.id, courseId, now);

@@ -1,7 +1,7 @@
 import { portalError } from '../errors';
 import { lockCourseForStudent } from '../repositories/courses-repository';
 import { deleteWaitlistEntry, insertWaitlistEntry, waitlistPlace } from '../repositories/waitlist-repository';
-import { type EnrollmentDeps, isoDate, schedulesOf, transactionsOf, utcMinute } from './enrollment';
+import { type EnrollmentDeps, isoDate, lockToTake, refuseClash, transactionsOf } from './enrollment';
 
 /** What joining or leaving a waitlist changed: the course, and the student's place once it commits. */
 export interface WaitlistChange {
@@ -19,17 +19,8 @@ export interface WaitlistChange {
 export async function joinWaitlist(deps: EnrollmentDeps, studentId: number, courseId: number): Promise<WaitlistChange> {
   return transactionsOf(deps).run(async (trx) => {
     const now = deps.now();
-    const locked = await lockCourseForStudent(trx, courseId, studentId, isoDate(now), 'enroll');
-    if (!locked) throw portalError('NOT_FOUND', 'That course does not exist.');
-    const { course, enrollment } = locked;
-    if (!locked.termOpen) {
-      throw portalError(
-        'TERM_CLOSED',
-        `The waitlist for ${course.code} is closed: its term (${course.year}, semester ${course.semester}) is not open for enrollment.`,
-      );
-    }
-    if (enrollment?.status === 'enrolled')
-      throw portalError('ALREADY_ENROLLED', `You are already enrolled in ${course.code}.`);
+    const locked = await lockToTake(trx, studentId, courseId, now, 'The waitlist for');
+    const { course } = locked;
     if (locked.waitlistEntryId !== undefined) {
       const { position } = await waitlistPlace(trx, studentId, courseId);
       throw portalError(
@@ -40,13 +31,7 @@ export async function joinWaitlist(deps: EnrollmentDeps, studentId: number, cour
     if (locked.enrolled < course.capacity) {
       throw portalError('SEATS_LEFT', `${course.code} has seats left: enroll instead of joining its waitlist.`);
     }
-    const clash = await schedulesOf(deps).findClash(trx, courseId, locked.otherCourseIds);
-    if (clash) {
-      throw portalError(
-        'TIMETABLE_CLASH',
-        `${course.code} clashes with ${clash.code} (${utcMinute(clash.startsAt)} UTC) on your timetable: a seat could not be given to you.`,
-      );
-    }
+    await refuseClash(deps, trx, courseId, locked, ': a seat could not be given to you');
     await insertWaitlistEntry(trx, studentId, courseId, now);
     const { position } = await waitlistPlace(trx, studentId, courseId);
     return { code: course.code, title: course.title, position };
