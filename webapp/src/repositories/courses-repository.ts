@@ -174,28 +174,24 @@ const OTHER_COURSES = `(SELECT GROUP_CONCAT(o.course_id) FROM enrollments o
  * course's waitlist (a direct enroll takes them out of it), a drop's with whether anyone waits
  * (the seat it frees goes to them).
  */
-const LOCK_FOR_ENROLL = `SELECT c.*, cs.enrolled, e.id AS enrollment_id, e.status AS enrollment_status,
+const lockStatement = (purpose: 'enroll' | 'drop') =>
+  `SELECT c.*, cs.enrolled, e.id AS enrollment_id, e.status AS enrollment_status,
             EXISTS (SELECT 1 FROM terms t
                      WHERE t.year = c.year AND t.semester = c.semester
                        AND t.enrollment_opens <= ? AND t.enrollment_closes >= ?) AS term_open,
-            ${OTHER_COURSES} AS other_courses, w.id AS waitlist_id, 0 AS has_waitlist
+            ${
+              purpose === 'enroll'
+                ? `${OTHER_COURSES} AS other_courses, w.id AS waitlist_id, 0 AS has_waitlist`
+                : 'NULL AS other_courses, NULL AS waitlist_id, EXISTS (SELECT 1 FROM course_waitlist q WHERE q.course_id = c.id) AS has_waitlist'
+            }
        FROM courses c
        LEFT JOIN course_seats cs ON cs.course_id = c.id
        LEFT JOIN enrollments e ON e.course_id = c.id AND e.student_id = ?
-       LEFT JOIN course_waitlist w ON w.course_id = c.id AND w.student_id = ?
+       ${purpose === 'enroll' ? 'LEFT JOIN course_waitlist w ON w.course_id = c.id AND w.student_id = ?' : ''}
       WHERE c.id = ?
         FOR UPDATE`;
-const LOCK_FOR_DROP = `SELECT c.*, cs.enrolled, e.id AS enrollment_id, e.status AS enrollment_status,
-            EXISTS (SELECT 1 FROM terms t
-                     WHERE t.year = c.year AND t.semester = c.semester
-                       AND t.enrollment_opens <= ? AND t.enrollment_closes >= ?) AS term_open,
-            NULL AS other_courses, NULL AS waitlist_id,
-            EXISTS (SELECT 1 FROM course_waitlist q WHERE q.course_id = c.id) AS has_waitlist
-       FROM courses c
-       LEFT JOIN course_seats cs ON cs.course_id = c.id
-       LEFT JOIN enrollments e ON e.course_id = c.id AND e.student_id = ?
-      WHERE c.id = ?
-        FOR UPDATE`;
+const LOCK_FOR_ENROLL = lockStatement('enroll');
+const LOCK_FOR_DROP = lockStatement('drop');
 
 /**
  * Locks the course row, its seat count and the student's enrollment in it, says whether the

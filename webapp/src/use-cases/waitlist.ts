@@ -45,7 +45,9 @@ export async function leaveWaitlist(
   courseId: number,
 ): Promise<WaitlistChange> {
   return transactionsOf(deps).run(async (trx) => {
-    const locked = await lockCourseForStudent(trx, courseId, studentId, isoDate(deps.now()), 'enroll');
+    // The course's lock (no seat is given from the line meanwhile); a drop's statement, which
+    // leaves out the student's other courses that only a clash check needs.
+    const locked = await lockCourseForStudent(trx, courseId, studentId, isoDate(deps.now()), 'drop');
     if (!locked) throw portalError('NOT_FOUND', 'That course does not exist.');
     const { course } = locked;
     if (!(await deleteWaitlistEntry(trx, studentId, courseId))) {
